@@ -1,0 +1,193 @@
+/**
+ * Identities and intent-addressed ids: {@linkcode SecretKey},
+ * {@linkcode PeerId} and {@linkcode Digest} with its branded kinds.
+ *
+ * @module
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { blake3 } from "@noble/hashes/blake3.js";
+import { base32z } from "multiformats/bases/base32";
+import { DecodeError } from "./errors.ts";
+
+/**
+ * A 32-byte BLAKE3 digest in lowercase hex. Built with {@linkcode digest}.
+ *
+ * Two nodes that name the same thing get the same digest without any
+ * coordination, which is how ids are intent-addressed.
+ */
+export type Digest = string & { readonly __digest: true };
+/** The id of a network: nodes only talk to nodes of the same network. */
+export type NetworkId = Digest & { readonly __kind: "network" };
+/** A tag a peer advertises in its entry (for example a role). */
+export type Tag = Digest & { readonly __kind: "tag" };
+/** The id of a stream, derived from its name and schema. */
+export type StreamId = Digest & { readonly __kind: "stream" };
+/** The id of a consensus group. */
+export type GroupId = Digest & { readonly __kind: "group" };
+/** The id of a replicated collection. */
+export type StoreId = Digest & { readonly __kind: "store" };
+
+/**
+ * A peer's Ed25519 public key in z-base-32 (52 characters), usable as a DNS
+ * label and as a `Map` key.
+ */
+export type PeerId = string & { readonly __peer: true };
+
+const HEX_RE = /^[0-9a-fA-F]{64}$/;
+const encoder = new TextEncoder();
+
+/** Encodes bytes as lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Decodes hex text; throws {@linkcode DecodeError} on odd length or bad characters. */
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new DecodeError("invalid hex string");
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/**
+ * Makes a {@linkcode Digest}. The string rule: 64 hex characters are taken
+ * as the digest itself; any other string is hashed with BLAKE3 (UTF-8).
+ * Bytes are always hashed.
+ *
+ * @example
+ * ```ts
+ * import { digest } from "@mosaik/transport";
+ * const a = digest("prices");
+ * console.assert(a === digest("prices"));
+ * console.assert(digest(a) === a); // hex passes through
+ * ```
+ */
+export function digest<T extends Digest = Digest>(input: string | Uint8Array): T {
+  if (typeof input === "string") {
+    if (HEX_RE.test(input)) return input.toLowerCase() as T;
+    input = encoder.encode(input);
+  }
+  return toHex(blake3(input)) as T;
+}
+
+/**
+ * Derives a child digest: `BLAKE3(parent || data)`.
+ *
+ * @example
+ * ```ts
+ * import { derive, digest } from "@mosaik/transport";
+ * const child = derive(digest("net"), "streams/prices");
+ * ```
+ */
+export function derive<T extends Digest = Digest>(
+  parent: Digest,
+  data: string | Uint8Array,
+): T {
+  const tail = typeof data === "string" ? encoder.encode(data) : data;
+  const head = fromHex(parent);
+  const joined = new Uint8Array(head.length + tail.length);
+  joined.set(head);
+  joined.set(tail, head.length);
+  return toHex(blake3(joined)) as T;
+}
+
+/** The 32 raw bytes of a digest. */
+export function digestBytes(d: Digest): Uint8Array {
+  return fromHex(d);
+}
+
+/** Makes a {@linkcode NetworkId} from a name or 64 hex characters. */
+export function networkId(name: string): NetworkId {
+  return digest<NetworkId>(name);
+}
+
+/** Makes a {@linkcode Tag} from a name or 64 hex characters. */
+export function tag(name: string): Tag {
+  return digest<Tag>(name);
+}
+
+/** Encodes a 32-byte Ed25519 public key as a {@linkcode PeerId}. */
+export function peerIdFromBytes(publicKey: Uint8Array): PeerId {
+  if (publicKey.length !== 32) throw new DecodeError("a peer id is 32 bytes");
+  return base32z.baseEncode(publicKey) as PeerId;
+}
+
+/** Decodes a {@linkcode PeerId} to its 32 public-key bytes. */
+export function peerIdToBytes(id: PeerId | string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = base32z.baseDecode(id);
+  } catch (cause) {
+    throw new DecodeError(`invalid peer id ${JSON.stringify(id)}`, { cause });
+  }
+  if (bytes.length !== 32 || base32z.baseEncode(bytes) !== id) {
+    throw new DecodeError(`invalid peer id ${JSON.stringify(id)}`);
+  }
+  return bytes;
+}
+
+/** Checks and brands a string as a {@linkcode PeerId}; throws {@linkcode DecodeError}. */
+export function parsePeerId(text: string): PeerId {
+  peerIdToBytes(text);
+  return text as PeerId;
+}
+
+/**
+ * An Ed25519 secret key (32-byte seed) and the {@linkcode PeerId} it proves.
+ *
+ * @example
+ * ```ts
+ * import { SecretKey, verify } from "@mosaik/transport";
+ * const key = SecretKey.generate();
+ * const sig = key.sign(new Uint8Array([1, 2, 3]));
+ * console.assert(verify(key.peerId, new Uint8Array([1, 2, 3]), sig));
+ * ```
+ */
+export class SecretKey {
+  /** The 32-byte seed. Keep it private. */
+  readonly seed: Uint8Array;
+  /** The 32-byte public key. */
+  readonly publicKey: Uint8Array;
+  /** The public key as a {@linkcode PeerId}. */
+  readonly peerId: PeerId;
+
+  private constructor(seed: Uint8Array) {
+    this.seed = seed;
+    this.publicKey = ed25519.getPublicKey(seed);
+    this.peerId = peerIdFromBytes(this.publicKey);
+  }
+
+  /** A fresh random key. */
+  static generate(): SecretKey {
+    return new SecretKey(crypto.getRandomValues(new Uint8Array(32)));
+  }
+
+  /**
+   * A key from a 32-byte seed, or from a string by the digest string rule
+   * (64 hex characters are the seed; any other text is hashed).
+   */
+  static from(seed: Uint8Array | string): SecretKey {
+    if (typeof seed === "string") return new SecretKey(fromHex(digest(seed)));
+    if (seed.length !== 32) throw new DecodeError("an Ed25519 seed is 32 bytes");
+    return new SecretKey(seed.slice());
+  }
+
+  /** Signs a message (Ed25519, 64-byte signature). */
+  sign(message: Uint8Array): Uint8Array {
+    return ed25519.sign(message, this.seed);
+  }
+}
+
+/** Verifies an Ed25519 signature by `peer` over `message`. Never throws. */
+export function verify(peer: PeerId | Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    const key = typeof peer === "string" ? peerIdToBytes(peer) : peer;
+    return signature.length === 64 && ed25519.verify(signature, message, key);
+  } catch {
+    return false;
+  }
+}

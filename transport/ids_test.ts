@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import {
+  derive,
+  digest,
+  parsePeerId,
+  peerIdFromBytes,
+  peerIdToBytes,
+  SecretKey,
+  verify,
+} from "./ids.ts";
+import { DecodeError } from "./errors.ts";
+
+Deno.test("digest: hex passes through, other strings are hashed", () => {
+  const hex = "ab".repeat(32);
+  assert.deepEqual(digest(hex), hex);
+  assert.deepEqual(digest(hex.toUpperCase()), hex);
+  assert.deepEqual(digest("prices").length, 64);
+  // BLAKE3("") reference value
+  assert.deepEqual(digest(""), "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+  assert(derive(digest("a"), "b") !== digest("ab"));
+});
+
+Deno.test("peer ids are 52-char z-base-32 and round-trip", () => {
+  const key = SecretKey.generate();
+  assert.deepEqual(key.peerId.length, 52);
+  assert(/^[a-z0-9]+$/.test(key.peerId));
+  assert.deepEqual(peerIdToBytes(key.peerId), key.publicKey);
+  assert.deepEqual(peerIdFromBytes(key.publicKey), key.peerId);
+  assert.throws(() => parsePeerId("not-a-peer"), DecodeError);
+  assert.throws(() => parsePeerId(key.peerId.slice(1)), DecodeError);
+});
+
+Deno.test("secret keys from strings are deterministic; signatures verify", () => {
+  const a = SecretKey.from("node-1");
+  assert.deepEqual(a.peerId, SecretKey.from("node-1").peerId);
+  const msg = new TextEncoder().encode("hello");
+  const sig = a.sign(msg);
+  assert(verify(a.peerId, msg, sig));
+  assert(!verify(SecretKey.from("node-2").peerId, msg, sig));
+  assert(!verify(a.peerId, msg, sig.slice(1)));
+});

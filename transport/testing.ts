@@ -1,0 +1,76 @@
+/**
+ * Helpers for tests that wait on conditions instead of sleeping. Every bound
+ * is scaled by the `TIME_FACTOR` environment variable (default 1), so slow
+ * machines raise one number rather than editing tests.
+ *
+ * @example
+ * ```ts
+ * import { eventually } from "@mosaik/transport/testing";
+ * let ready = false;
+ * setTimeout(() => ready = true, 10);
+ * await eventually(() => ready, { timeout: 1000 });
+ * ```
+ *
+ * @module
+ */
+import { TimeoutError } from "./errors.ts";
+
+/** The factor every test timeout is multiplied by (`TIME_FACTOR`, default 1). */
+export function timeFactor(): number {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get("TIME_FACTOR");
+  } catch {
+    raw = undefined; // no --allow-env: use the default
+  }
+  const n = Number(raw ?? "1");
+  return Number.isFinite(n) && n > 0 ? n : 1;
+}
+
+/** Options of {@linkcode eventually}. */
+export interface EventuallyOptions {
+  /** Milliseconds before giving up, before scaling by {@linkcode timeFactor}. Default 10 000. */
+  timeout?: number;
+  /** Milliseconds between checks. Default 10. */
+  interval?: number;
+  /** Describes the condition in the timeout error. */
+  message?: string;
+}
+
+/**
+ * Resolves with the first truthy value of `condition`, polling it; throws a
+ * {@linkcode TimeoutError} when the scaled timeout passes first.
+ */
+export async function eventually<T>(
+  condition: () => T | Promise<T>,
+  options: EventuallyOptions = {},
+): Promise<NonNullable<T>> {
+  const timeout = (options.timeout ?? 10_000) * timeFactor();
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await condition();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) {
+      throw new TimeoutError(`timed out after ${timeout} ms: ${options.message ?? "condition"}`);
+    }
+    await new Promise((r) => setTimeout(r, options.interval ?? 10));
+  }
+}
+
+/**
+ * Races a promise against the scaled timeout.
+ *
+ * @example
+ * ```ts
+ * import { within } from "@mosaik/transport/testing";
+ * await within(Promise.resolve(1), 1000);
+ * ```
+ */
+export function within<T>(promise: Promise<T>, timeout = 10_000, message = "promise"): Promise<T> {
+  const ms = timeout * timeFactor();
+  let timer: number | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms: ${message}`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}

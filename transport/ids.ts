@@ -183,7 +183,11 @@ export class SecretKey {
 }
 
 /** Verifies an Ed25519 signature by `peer` over `message`. Never throws. */
-export function verify(peer: PeerId | Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function verify(
+  peer: PeerId | Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   try {
     const key = typeof peer === "string" ? peerIdToBytes(peer) : peer;
     return signature.length === 64 && ed25519.verify(signature, message, key);

@@ -68,7 +68,7 @@ export async function eventually<T>(
  */
 export function within<T>(promise: Promise<T>, timeout = 10_000, message = "promise"): Promise<T> {
   const ms = timeout * timeFactor();
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms: ${message}`)), ms);
   });

@@ -1,0 +1,57 @@
+/**
+ * Hooks for bootstrap sources: pluggable ways for a node to find its first
+ * peers (explicit addresses, mDNS on the LAN, the Mainline DHT, ...).
+ *
+ * @module
+ */
+import type { NetworkId, SecretKey } from "@mosaik/transport";
+
+/**
+ * What {@linkcode Discovery} hands to a {@linkcode BootstrapSource} when it
+ * starts it. A source calls {@linkcode BootstrapContext.addPeer} for every
+ * peer address it finds; discovery dials it, syncs catalogs and joins the
+ * gossip overlay through it.
+ */
+export interface BootstrapContext {
+  /** The network the node belongs to. */
+  networkId: NetworkId;
+  /** The node's identity (a source may sign records with it). */
+  secretKey: SecretKey;
+  /** The node's own QUIC endpoint addresses, as `host:port`. */
+  localAddresses(): string[];
+  /** How many other peers the catalog currently holds (to poll less when connected). */
+  peerCount(): number;
+  /** Offers a peer address `"<peerId>@host:port"` to discovery. Unknown or bad ones are ignored. */
+  addPeer(address: string): void;
+  /** Aborted when discovery closes; sources stop their work then. */
+  signal: AbortSignal;
+}
+
+/**
+ * A source of bootstrap peers. Discovery calls {@linkcode BootstrapSource.start}
+ * once after the endpoint is up and {@linkcode BootstrapSource.close} when it
+ * closes.
+ *
+ * @example
+ * ```ts
+ * import type { BootstrapContext, BootstrapSource } from "@mosaik/discovery";
+ * // A source that offers a fixed list of peers.
+ * function fixed(addresses: string[]): BootstrapSource {
+ *   return {
+ *     name: "fixed",
+ *     start(ctx: BootstrapContext) {
+ *       for (const a of addresses) ctx.addPeer(a);
+ *     },
+ *     close: () => Promise.resolve(),
+ *   };
+ * }
+ * ```
+ */
+export interface BootstrapSource {
+  /** A short name for logs and stats (`"dht"`, `"mdns"`, ...). */
+  readonly name: string;
+  /** Starts finding peers; may return before it finds any. */
+  start(ctx: BootstrapContext): void | Promise<void>;
+  /** Stops the source and releases its resources. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,8 @@
+/**
+ * Peer discovery for mosaik: signed peer entries, a catalog of every peer of
+ * the network, gossip (HyParView membership + Plumtree broadcast), catalog
+ * sync and ping/RTT.
+ *
+ * @module
+ */
+export * from "./bootstrap.ts";

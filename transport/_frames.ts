@@ -1,0 +1,149 @@
+// Length-prefixed frames over QUIC streams. A frame is a 4-byte big-endian
+// length then the payload; a length with the top bit set marks a close frame
+// whose payload is MessagePack `[code, reason]`.
+import { FrameTooLargeError, TruncatedFrameError } from "./errors.ts";
+
+export const CLOSE_BIT = 0x8000_0000;
+/** Bytes buffered by a writer before `write` waits for the stream. */
+const HIGH_WATER = 1 << 20;
+
+export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; close: true };
+
+export class FrameReader {
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #buf: Uint8Array = new Uint8Array(0);
+  #max: number;
+  /** Payload bytes received, for stats. */
+  received = 0;
+
+  constructor(readable: ReadableStream<Uint8Array>, max: number) {
+    this.#reader = readable.getReader();
+    this.#max = max;
+  }
+
+  async #fill(need: number): Promise<boolean> {
+    while (this.#buf.length < need) {
+      const { value, done } = await this.#reader.read();
+      if (done) return false;
+      if (this.#buf.length === 0) {
+        this.#buf = value;
+      } else {
+        const joined = new Uint8Array(this.#buf.length + value.length);
+        joined.set(this.#buf);
+        joined.set(value, this.#buf.length);
+        this.#buf = joined;
+      }
+    }
+    return true;
+  }
+
+  /** The next frame, or `undefined` when the stream ended between frames. */
+  async next(): Promise<Frame | undefined> {
+    if (!(await this.#fill(4))) {
+      if (this.#buf.length > 0) throw new TruncatedFrameError("stream ended inside a frame header");
+      return undefined;
+    }
+    const b = this.#buf;
+    const word = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    const close = word >= CLOSE_BIT;
+    const size = close ? word - CLOSE_BIT : word;
+    if (size > this.#max) throw new FrameTooLargeError(size, this.#max);
+    if (!(await this.#fill(4 + size))) {
+      throw new TruncatedFrameError(`stream ended inside a ${size}-byte frame`);
+    }
+    const data = this.#buf.subarray(4, 4 + size);
+    this.#buf = this.#buf.subarray(4 + size);
+    this.received += size;
+    return { data, close } as Frame;
+  }
+
+  cancel(): void {
+    this.#reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Coalesces frames: the first frame is written at once; frames queued while a
+ * write is in flight go out together in the next write. `write` resolves at
+ * once unless more than {@linkcode HIGH_WATER} bytes wait.
+ */
+export class FrameWriter {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #flushing: Promise<void> | undefined;
+  #error: unknown;
+  #max: number;
+  /** Payload bytes accepted, for stats. */
+  sent = 0;
+
+  constructor(writable: WritableStream<Uint8Array>, max: number) {
+    this.#writer = writable.getWriter();
+    this.#max = max;
+  }
+
+  write(payload: Uint8Array, close = false): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (payload.length > this.#max) {
+      return Promise.reject(new FrameTooLargeError(payload.length, this.#max));
+    }
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, close ? payload.length + CLOSE_BIT : payload.length);
+    this.#pending.push(header, payload);
+    this.#pendingBytes += payload.length + 4;
+    this.sent += payload.length;
+    this.#flushing ??= this.#flush();
+    return this.#pendingBytes > HIGH_WATER ? this.drain() : Promise.resolve();
+  }
+
+  /** Resolves when every queued frame was handed to the stream. */
+  async drain(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const chunks = this.#pending;
+        const size = this.#pendingBytes;
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        let out: Uint8Array;
+        if (chunks.length === 2 && chunks[1].length > 16_384) {
+          await this.#writer.write(chunks[0]);
+          out = chunks[1];
+        } else {
+          out = new Uint8Array(size);
+          let at = 0;
+          for (const c of chunks) {
+            out.set(c, at);
+            at += c.length;
+          }
+        }
+        await this.#writer.write(out);
+      }
+    } catch (e) {
+      this.#error = e;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** Flushes, then finishes the stream. */
+  async finish(): Promise<void> {
+    try {
+      await this.drain();
+      await this.#writer.close();
+    } catch {
+      // the stream is already gone; nothing left to finish
+    }
+  }
+
+  abort(): void {
+    this.#error ??= new Error("aborted");
+    this.#writer.abort().catch(() => {});
+  }
+}

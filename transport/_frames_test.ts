@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { DecodeError } from "./errors.ts";
+import { FrameReader, FrameWriter } from "./_frames.ts";
+
+function source(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(chunks);
+}
+
+async function readAll(reader: FrameReader) {
+  const out = [];
+  for (let f = await reader.next(); f; f = await reader.next()) out.push(f);
+  return out;
+}
+
+Deno.test("frames survive any chunking and coalescing", async () => {
+  const chunks: Uint8Array[] = [];
+  const writer = new FrameWriter(
+    new WritableStream({ write: (c) => void chunks.push(c) }),
+    1 << 20,
+  );
+  const payloads = Array.from({ length: 100 }, (_, i) => new Uint8Array(i * 37 % 3000).fill(i));
+  for (const p of payloads) await writer.write(p);
+  await writer.finish();
+  const all = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let at = 0;
+  for (const c of chunks) all.set(c, (at += c.length) - c.length);
+  // re-split at random points
+  const split: Uint8Array[] = [];
+  for (let i = 0; i < all.length;) {
+    const n = 1 + Math.floor(Math.random() * 500);
+    split.push(all.slice(i, i + n));
+    i += n;
+  }
+  const frames = await readAll(new FrameReader(source(split), 1 << 20));
+  assert.deepEqual(frames.map((f) => f.data), payloads);
+});
+
+Deno.test("truncated and oversized frames throw typed errors", async () => {
+  await assert.rejects(
+    readAll(new FrameReader(source([new Uint8Array([0, 0])]), 100)),
+    DecodeError,
+  );
+  await assert.rejects(
+    readAll(new FrameReader(source([new Uint8Array([0, 0, 0, 9, 1])]), 100)),
+    DecodeError,
+  );
+  await assert.rejects(
+    readAll(new FrameReader(source([new Uint8Array([0, 1, 0, 0])]), 100)),
+    DecodeError,
+  );
+});
+
+Deno.test("random byte streams only ever throw DecodeError", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }),
+      async (chunks) => {
+        try {
+          await readAll(new FrameReader(source(chunks), 4096));
+        } catch (e) {
+          if (!(e instanceof DecodeError)) throw e;
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});

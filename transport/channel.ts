@@ -1,0 +1,169 @@
+/**
+ * {@linkcode Channel}: one QUIC bidirectional stream carrying framed
+ * messages for one protocol.
+ *
+ * @module
+ */
+import { decode, encode } from "./codec.ts";
+import { CloseCode, closeCodeName } from "./close_codes.ts";
+import { ClosedError, DecodeError, MosaikError } from "./errors.ts";
+import type { PeerId } from "./ids.ts";
+import { FrameReader, FrameWriter } from "./_frames.ts";
+import type { Connection } from "./connection.ts";
+
+/** The remote closed a channel with a close code other than `Success`. */
+export class ChannelClosedError extends MosaikError {
+  /** Creates the error from the remote's close frame. */
+  constructor(readonly code: number, readonly reason: string) {
+    super(
+      `channel closed by remote: ${closeCodeName(code)} (${code})${reason ? `: ${reason}` : ""}`,
+    );
+  }
+}
+
+/**
+ * A framed, ordered, reliable message pipe to one peer for one protocol.
+ * Messages are MessagePack; small frames are coalesced into larger writes.
+ * A malformed, truncated or oversized frame closes the channel with
+ * `ProtocolViolation` and throws a {@linkcode DecodeError} to the reader.
+ *
+ * @example
+ * ```ts ignore
+ * const channel = await endpoint.open(peer, ["127.0.0.1:4433"], "/echo/1");
+ * await channel.send({ hello: "world" });
+ * const reply = await channel.recv();
+ * await channel.close();
+ * ```
+ */
+export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
+  /** The remote peer. */
+  readonly peerId: PeerId;
+  /** The protocol named when the channel was opened. */
+  readonly protocol: string;
+  /** The connection this channel runs on. */
+  readonly connection: Connection;
+  #reader: FrameReader;
+  #writer: FrameWriter;
+  #closed = false;
+  #remoteDone = false;
+
+  /** @internal Created by {@linkcode Connection}. */
+  constructor(connection: Connection, protocol: string, reader: FrameReader, writer: FrameWriter) {
+    this.connection = connection;
+    this.peerId = connection.peerId;
+    this.protocol = protocol;
+    this.#reader = reader;
+    this.#writer = writer;
+  }
+
+  /** @internal Writes the protocol header; used by the opening side. */
+  writeHeader(): Promise<void> {
+    return this.#writer.write(new TextEncoder().encode(this.protocol));
+  }
+
+  /** Whether {@linkcode Channel.close} was called or the remote closed. */
+  get closed(): boolean {
+    return this.#closed || this.#remoteDone;
+  }
+
+  /** Sends a message (MessagePack). Resolves when buffered, not when delivered. */
+  send(message: unknown): Promise<void> {
+    return this.sendBytes(encode(message));
+  }
+
+  /** Sends one raw frame. */
+  sendBytes(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError("channel is closed"));
+    return this.#writer.write(bytes);
+  }
+
+  /** Resolves when every message sent so far has been handed to QUIC. */
+  flush(): Promise<void> {
+    return this.#writer.drain();
+  }
+
+  /**
+   * The next message, or `undefined` when the remote finished cleanly.
+   * Throws {@linkcode ChannelClosedError} when the remote closed with a code.
+   */
+  async recv<T = unknown>(): Promise<T | undefined> {
+    const bytes = await this.recvBytes();
+    if (bytes === undefined) return undefined;
+    try {
+      return decode<T>(bytes);
+    } catch (e) {
+      this.#violation(e);
+      throw e;
+    }
+  }
+
+  /** The next raw frame, or `undefined` when the remote finished cleanly. */
+  async recvBytes(): Promise<Uint8Array | undefined> {
+    if (this.#remoteDone) return undefined;
+    let frame;
+    try {
+      frame = await this.#reader.next();
+    } catch (e) {
+      if (e instanceof DecodeError) this.#violation(e);
+      else this.#remoteDone = true;
+      throw e;
+    }
+    if (frame === undefined) {
+      this.#remoteDone = true;
+      return undefined;
+    }
+    if (!frame.close) return frame.data;
+    this.#remoteDone = true;
+    let info: [number, string];
+    try {
+      info = decode<[number, string]>(frame.data);
+    } catch (e) {
+      this.#violation(e);
+      throw e;
+    }
+    if (!Array.isArray(info) || typeof info[0] !== "number") {
+      const e = new DecodeError("malformed close frame");
+      this.#violation(e);
+      throw e;
+    }
+    if (info[0] === CloseCode.Success) return undefined;
+    throw new ChannelClosedError(info[0], String(info[1] ?? ""));
+  }
+
+  #violation(error: unknown): void {
+    this.close(CloseCode.ProtocolViolation, String((error as Error)?.message ?? error)).catch(
+      () => {},
+    );
+  }
+
+  /**
+   * Closes the channel: sends a close frame with `code` (default `Success`),
+   * flushes and finishes the stream. Idempotent.
+   */
+  async close(code: number = CloseCode.Success, reason = ""): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writer.write(encode([code, reason.slice(0, 200)]), true).catch(() => {});
+    await this.#writer.finish();
+    this.#reader.cancel();
+  }
+
+  /** Sent and received payload bytes. */
+  get stats(): { bytesSent: number; bytesReceived: number } {
+    return { bytesSent: this.#writer.sent, bytesReceived: this.#reader.received };
+  }
+
+  /** Iterates received messages until the remote finishes. */
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
+    for (;;) {
+      const message = await this.recv();
+      if (message === undefined) return;
+      yield message;
+    }
+  }
+
+  /** Closes the channel with `Success`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

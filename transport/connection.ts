@@ -1,0 +1,83 @@
+/**
+ * {@linkcode Connection}: the one authenticated QUIC connection to a peer,
+ * shared by every protocol.
+ *
+ * @module
+ */
+import { formatHostPort } from "./address.ts";
+import { Channel } from "./channel.ts";
+import { CloseCode, type CloseInfo } from "./close_codes.ts";
+import { ClosedError } from "./errors.ts";
+import type { PeerId } from "./ids.ts";
+import { FrameReader, FrameWriter } from "./_frames.ts";
+
+/**
+ * An authenticated connection to one peer. The dialer knows the peer by its
+ * pinned TLS key; the acceptor by the dialer's signed proof.
+ */
+export class Connection {
+  /** The authenticated remote peer. */
+  readonly peerId: PeerId;
+  /** The remote's UDP address, `host:port`. */
+  readonly remoteAddress: string;
+  /** Whether this side dialed. */
+  readonly outbound: boolean;
+  /** Resolves once the connection is closed, with the code and reason. */
+  readonly closed: Promise<CloseInfo>;
+  #conn: Deno.QuicConn;
+  #maxFrameSize: number;
+  #isClosed = false;
+
+  /** @internal Created by the endpoint after the handshake. */
+  constructor(conn: Deno.QuicConn, peerId: PeerId, outbound: boolean, maxFrameSize: number) {
+    this.#conn = conn;
+    this.peerId = peerId;
+    this.outbound = outbound;
+    this.#maxFrameSize = maxFrameSize;
+    this.remoteAddress = formatHostPort(conn.remoteAddr);
+    this.closed = conn.closed.then(
+      (info) => ({ code: info.closeCode, reason: info.reason }),
+      (e) => ({ code: CloseCode.UnexpectedClose, reason: String(e?.message ?? e) }),
+    ).finally(() => this.#isClosed = true);
+  }
+
+  /** Whether the connection has closed. */
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Opens a channel for `protocol` on this connection. */
+  async open(protocol: string): Promise<Channel> {
+    if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);
+    let stream: Deno.QuicBidirectionalStream;
+    try {
+      stream = await this.#conn.createBidirectionalStream({ waitUntilAvailable: true });
+    } catch (cause) {
+      throw new ClosedError(`connection to ${this.peerId} is closed`, { cause });
+    }
+    const channel = new Channel(
+      this,
+      protocol,
+      new FrameReader(stream.readable, this.#maxFrameSize),
+      new FrameWriter(stream.writable, this.#maxFrameSize),
+    );
+    await channel.writeHeader();
+    return channel;
+  }
+
+  /** @internal Wraps a stream the remote opened, whose header `reader` already read. */
+  accept(protocol: string, reader: FrameReader, writable: WritableStream<Uint8Array>): Channel {
+    return new Channel(this, protocol, reader, new FrameWriter(writable, this.#maxFrameSize));
+  }
+
+  /** Closes the connection with `code`; the remote observes code and reason. */
+  close(code: number = CloseCode.Success, reason = ""): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    try {
+      this.#conn.close({ closeCode: code, reason });
+    } catch {
+      // already closed underneath
+    }
+  }
+}

@@ -1,0 +1,503 @@
+/**
+ * {@linkcode Endpoint}: a node's one QUIC endpoint, listening and dialing,
+ * with pinned peer identities and protocol routing.
+ *
+ * @module
+ */
+import { formatHostPort, parseHostPort } from "./address.ts";
+import type { Channel } from "./channel.ts";
+import { CloseCode, closeCodeName, type CloseInfo } from "./close_codes.ts";
+import { decode, encode } from "./codec.ts";
+import { Connection } from "./connection.ts";
+import { ClosedError, ConnectError, DecodeError } from "./errors.ts";
+import {
+  digestBytes,
+  type NetworkId,
+  type PeerId,
+  peerIdFromBytes,
+  peerIdToBytes,
+  SecretKey,
+  verify,
+} from "./ids.ts";
+import { anchorFor, selfSigned, serverName } from "./_cert.ts";
+import { FrameReader, FrameWriter } from "./_frames.ts";
+
+const ALPN = "mosaik/1";
+const PROOF_DOMAIN = new TextEncoder().encode("mosaik/dialer-proof/1");
+const MAX_PROTOCOL_NAME = 256;
+
+/** Options of {@linkcode Endpoint.create}. */
+export interface EndpointOptions {
+  /** The network this node belongs to; peers of other networks are refused. */
+  networkId: NetworkId;
+  /** The node's identity. Random when absent. */
+  secretKey?: SecretKey;
+  /** Address to bind. Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** UDP port to bind. Default `0` (any free port). */
+  port?: number;
+  /** Largest frame accepted or sent, in bytes. Default 8 MiB. */
+  maxFrameSize?: number;
+  /** Milliseconds allowed for the identity handshake. Default 5 000. */
+  handshakeTimeout?: number;
+  /** Milliseconds of silence before a connection is considered dead. Default 10 000. */
+  idleTimeout?: number;
+}
+
+/** Handles a channel a remote peer opened for a protocol. */
+export type ProtocolHandler = (channel: Channel) => void | Promise<void>;
+
+/** Counters of an {@linkcode Endpoint}. */
+export interface EndpointStats {
+  /** Connections established, both directions. */
+  connectionsOpened: number;
+  /** Connections refused during the handshake, by close-code name. */
+  refused: Record<string, number>;
+  /** Incoming channels closed for naming an unknown protocol. */
+  unknownProtocol: number;
+}
+
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+function listeners<A extends unknown[]>() {
+  const set = new Set<Listener<A>>();
+  return {
+    add(fn: Listener<A>): () => void {
+      set.add(fn);
+      return () => set.delete(fn);
+    },
+    emit(...args: A): void {
+      for (const fn of set) {
+        try {
+          fn(...args);
+        } catch (e) {
+          console.error("mosaik: listener threw", e);
+        }
+      }
+    },
+  };
+}
+
+function proofMessage(nonce: Uint8Array, acceptor: Uint8Array, network: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PROOF_DOMAIN.length + 96);
+  out.set(PROOF_DOMAIN);
+  out.set(nonce, PROOF_DOMAIN.length);
+  out.set(acceptor, PROOF_DOMAIN.length + 32);
+  out.set(network, PROOF_DOMAIN.length + 64);
+  return out;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+class HandshakeRefused extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HandshakeRefused(CloseCode.HandshakeTimeout, "handshake timed out")),
+      ms,
+    );
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A node's QUIC endpoint: one UDP port that listens and dials.
+ *
+ * Dialing a {@linkcode PeerId} is authenticated by TLS: the dialer trusts
+ * only a certificate signed by that peer's key. The acceptor learns who
+ * dialed from a signed proof over a fresh nonce, its own id and the
+ * network id, so forged and replayed proofs and other networks are refused
+ * with a named close code. Protocols share one connection per peer; each
+ * channel starts with a header frame naming its protocol (cheaper than one
+ * connection per ALPN, which would cost a handshake and ~100 KiB each).
+ *
+ * @example
+ * ```ts
+ * import { Endpoint, networkId } from "@mosaik/transport";
+ * const net = networkId("example");
+ * await using a = await Endpoint.create({ networkId: net });
+ * await using b = await Endpoint.create({ networkId: net });
+ * a.handle("/echo/1", async (channel) => {
+ *   for await (const m of channel) await channel.send(m);
+ * });
+ * const channel = await b.open(a.peerId, [a.hostPort], "/echo/1");
+ * await channel.send("hi");
+ * console.assert(await channel.recv() === "hi");
+ * await channel.close();
+ * ```
+ */
+export class Endpoint implements AsyncDisposable {
+  /** This node's id. */
+  readonly peerId: PeerId;
+  /** The network this endpoint serves. */
+  readonly networkId: NetworkId;
+  /** This node's key. */
+  readonly secretKey: SecretKey;
+  /** The bound address, `host:port`. */
+  readonly hostPort: string;
+  /** Counters. */
+  readonly stats: EndpointStats = { connectionsOpened: 0, refused: {}, unknownProtocol: 0 };
+  /**
+   * Test hook: `block(peer)` closes every connection to `peer` and refuses
+   * new ones in both directions until `unblock(peer)`.
+   */
+  readonly faults: { block(peer: PeerId): void; unblock(peer: PeerId): void };
+
+  #quic: Deno.QuicEndpoint;
+  #listener: Deno.QuicListener;
+  #options: Required<Omit<EndpointOptions, "secretKey" | "hostname" | "port">>;
+  #handlers = new Map<string, ProtocolHandler>();
+  #connections = new Map<PeerId, Set<Connection>>();
+  #dials = new Map<PeerId, Promise<Connection>>();
+  #blocked = new Set<PeerId>();
+  #closing = false;
+  #tasks = new Set<Promise<unknown>>();
+  #onConnection = listeners<[Connection]>();
+  #onDisconnect = listeners<[PeerId, CloseInfo]>();
+  #cert: { cert: string; key: string };
+
+  private constructor(options: EndpointOptions) {
+    this.secretKey = options.secretKey ?? SecretKey.generate();
+    this.peerId = this.secretKey.peerId;
+    this.networkId = options.networkId;
+    this.#options = {
+      networkId: options.networkId,
+      maxFrameSize: options.maxFrameSize ?? 8 << 20,
+      handshakeTimeout: options.handshakeTimeout ?? 5_000,
+      idleTimeout: options.idleTimeout ?? 10_000,
+    };
+    this.#cert = selfSigned(this.secretKey);
+    this.#quic = new Deno.QuicEndpoint({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+    });
+    this.hostPort = formatHostPort(this.#quic.addr);
+    this.#listener = this.#quic.listen({
+      ...this.#cert,
+      alpnProtocols: [ALPN],
+      maxIdleTimeout: this.#options.idleTimeout,
+      keepAliveInterval: this.#options.idleTimeout / 4,
+      maxConcurrentBidirectionalStreams: 1024,
+    });
+    this.faults = {
+      block: (peer) => {
+        this.#blocked.add(peer);
+        for (const c of this.#connections.get(peer) ?? []) c.close(CloseCode.Blocked, "blocked");
+      },
+      unblock: (peer) => void this.#blocked.delete(peer),
+    };
+    this.#track(this.#acceptLoop());
+  }
+
+  /** Binds a new endpoint. Needs `--unstable-net` and `--allow-net` for the address. */
+  static create(options: EndpointOptions): Promise<Endpoint> {
+    return Promise.resolve(new Endpoint(options));
+  }
+
+  /** This node's address for others, `<peerId>@host:port`. */
+  get address(): string {
+    return `${this.peerId}@${this.hostPort}`;
+  }
+
+  /** Registers the handler for incoming channels of `protocol`. */
+  handle(protocol: string, handler: ProtocolHandler): void {
+    this.#handlers.set(protocol, handler);
+  }
+
+  /** The open connection to `peer`, if any. */
+  connection(peer: PeerId): Connection | undefined {
+    for (const c of this.#connections.get(peer) ?? []) if (!c.isClosed) return c;
+    return undefined;
+  }
+
+  /** Peers with an open connection. */
+  connectedPeers(): PeerId[] {
+    return [...this.#connections.keys()];
+  }
+
+  /** Calls `fn` for every new authenticated connection. Returns an unsubscribe function. */
+  onConnection(fn: (connection: Connection) => void): () => void {
+    return this.#onConnection.add(fn);
+  }
+
+  /** Calls `fn` when the last connection to a peer closes. Returns an unsubscribe function. */
+  onDisconnect(fn: (peer: PeerId, info: CloseInfo) => void): () => void {
+    return this.#onDisconnect.add(fn);
+  }
+
+  /**
+   * The connection to `peer`: an open one (either direction) or a new one
+   * dialed at the first of `addresses` (`host:port`) that answers.
+   * Concurrent calls share one dial.
+   */
+  connect(peer: PeerId, addresses: readonly string[]): Promise<Connection> {
+    if (this.#closing) return Promise.reject(new ClosedError("endpoint is closed"));
+    const open = this.connection(peer);
+    if (open) return Promise.resolve(open);
+    let dial = this.#dials.get(peer);
+    if (!dial) {
+      dial = this.#dial(peer, addresses).finally(() => this.#dials.delete(peer));
+      this.#dials.set(peer, dial);
+    }
+    return dial;
+  }
+
+  /** Connects to `peer` and opens a channel for `protocol`. */
+  async open(peer: PeerId, addresses: readonly string[], protocol: string): Promise<Channel> {
+    const connection = await this.connect(peer, addresses);
+    return await connection.open(protocol);
+  }
+
+  async #dial(peer: PeerId, addresses: readonly string[]): Promise<Connection> {
+    if (peer === this.peerId) throw new ConnectError("refusing to dial self");
+    if (this.#blocked.has(peer)) throw new ConnectError(`${peer} is blocked`, CloseCode.Blocked);
+    if (addresses.length === 0) throw new ConnectError(`no address known for ${peer}`);
+    const errors: unknown[] = [];
+    for (const address of addresses) {
+      let conn: Deno.QuicConn | undefined;
+      try {
+        const { hostname, port } = parseHostPort(address);
+        conn = await Deno.connectQuic({
+          endpoint: this.#quic,
+          hostname,
+          port,
+          serverName: serverName(peer),
+          caCerts: [anchorFor(peer)],
+          alpnProtocols: [ALPN],
+          maxIdleTimeout: this.#options.idleTimeout,
+          keepAliveInterval: this.#options.idleTimeout / 4,
+          maxConcurrentBidirectionalStreams: 1024,
+        });
+        await withTimeout(this.#proveIdentity(conn, peer), this.#options.handshakeTimeout);
+        return this.#register(conn, peer, true);
+      } catch (e) {
+        const code = e instanceof HandshakeRefused ? e.code : undefined;
+        if (conn && code !== undefined) {
+          try {
+            conn.close({ closeCode: code, reason: e instanceof Error ? e.message : "" });
+          } catch { /* already closed */ }
+        }
+        const closeCode = code ?? await this.#remoteCloseCode(conn);
+        if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.InvalidProof) {
+          throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}`, closeCode, {
+            cause: e,
+          });
+        }
+        errors.push(e);
+      }
+    }
+    throw new ConnectError(`could not connect to ${peer} at ${addresses.join(", ")}`, undefined, {
+      cause: errors.length === 1 ? errors[0] : new AggregateError(errors),
+    });
+  }
+
+  async #remoteCloseCode(conn: Deno.QuicConn | undefined): Promise<number | undefined> {
+    if (!conn) return undefined;
+    const info = await Promise.race([
+      conn.closed.catch(() => undefined),
+      new Promise<undefined>((r) => queueMicrotask(() => r(undefined))),
+    ]);
+    return info?.closeCode;
+  }
+
+  // Dialer side: the acceptor opens the first stream with a nonce; we answer
+  // with a signed proof and wait for its verdict.
+  async #proveIdentity(conn: Deno.QuicConn, peer: PeerId): Promise<void> {
+    const streams = conn.incomingBidirectionalStreams.getReader();
+    const first = await streams.read();
+    streams.releaseLock();
+    if (first.done) throw new ConnectError("connection closed during handshake");
+    const reader = new FrameReader(first.value.readable, 1024);
+    const writer = new FrameWriter(first.value.writable, 1024);
+    const hello = await this.#readHandshake(reader);
+    const [nonce, network] = hello as [Uint8Array, Uint8Array];
+    if (!(nonce instanceof Uint8Array) || nonce.length !== 32 || !(network instanceof Uint8Array)) {
+      throw new HandshakeRefused(CloseCode.ProtocolViolation, "malformed handshake");
+    }
+    const ours = digestBytes(this.networkId);
+    if (!equalBytes(network, ours)) {
+      throw new HandshakeRefused(CloseCode.DifferentNetwork, "peer is on another network");
+    }
+    const proof = this.secretKey.sign(proofMessage(nonce, peerIdToBytes(peer), ours));
+    await writer.write(encode([this.secretKey.publicKey, ours, proof]));
+    const verdict = await this.#readHandshake(reader);
+    if (verdict !== "ok") throw new HandshakeRefused(CloseCode.ProtocolViolation, "no verdict");
+    await writer.finish();
+  }
+
+  async #readHandshake(reader: FrameReader): Promise<unknown> {
+    const frame = await reader.next();
+    if (!frame || frame.close) throw new ConnectError("connection closed during handshake");
+    return decode(frame.data);
+  }
+
+  // Acceptor side.
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let incoming: Deno.QuicIncoming;
+      try {
+        incoming = await this.#listener.incoming();
+      } catch {
+        return; // listener stopped
+      }
+      if (this.#closing) {
+        incoming.refuse();
+        continue;
+      }
+      this.#track(this.#accept(incoming));
+    }
+  }
+
+  async #accept(incoming: Deno.QuicIncoming): Promise<void> {
+    let conn: Deno.QuicConn | undefined;
+    try {
+      conn = await incoming.accept();
+      const peer = await withTimeout(this.#checkProof(conn), this.#options.handshakeTimeout);
+      this.#register(conn, peer, false);
+    } catch (e) {
+      const code = e instanceof HandshakeRefused ? e.code : CloseCode.ProtocolViolation;
+      const name = closeCodeName(code);
+      this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1;
+      try {
+        conn?.close({ closeCode: code, reason: e instanceof Error ? e.message : String(e) });
+      } catch { /* already closed */ }
+    }
+  }
+
+  async #checkProof(conn: Deno.QuicConn): Promise<PeerId> {
+    const stream = await conn.createBidirectionalStream();
+    const reader = new FrameReader(stream.readable, 1024);
+    const writer = new FrameWriter(stream.writable, 1024);
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    const ours = digestBytes(this.networkId);
+    await writer.write(encode([nonce, ours]));
+    let answer: unknown;
+    try {
+      answer = await this.#readHandshake(reader);
+    } catch (e) {
+      if (e instanceof DecodeError) {
+        throw new HandshakeRefused(CloseCode.ProtocolViolation, e.message);
+      }
+      throw new HandshakeRefused(CloseCode.UnexpectedClose, "dialer left during handshake");
+    }
+    const [key, network, signature] = Array.isArray(answer) ? answer : [];
+    if (
+      !(key instanceof Uint8Array) || key.length !== 32 || !(network instanceof Uint8Array) ||
+      !(signature instanceof Uint8Array)
+    ) {
+      throw new HandshakeRefused(CloseCode.InvalidProof, "malformed proof");
+    }
+    if (!equalBytes(network, ours)) {
+      throw new HandshakeRefused(CloseCode.DifferentNetwork, "dialer is on another network");
+    }
+    if (!verify(key, proofMessage(nonce, this.secretKey.publicKey, ours), signature)) {
+      throw new HandshakeRefused(CloseCode.InvalidProof, "bad dialer proof");
+    }
+    const peer = peerIdFromBytes(key);
+    if (this.#blocked.has(peer)) throw new HandshakeRefused(CloseCode.Blocked, "blocked");
+    await writer.write(encode("ok"));
+    await writer.finish();
+    return peer;
+  }
+
+  #register(conn: Deno.QuicConn, peer: PeerId, outbound: boolean): Connection {
+    const connection = new Connection(conn, peer, outbound, this.#options.maxFrameSize);
+    if (this.#closing || this.#blocked.has(peer)) {
+      connection.close(this.#closing ? CloseCode.GracefulShutdown : CloseCode.Blocked);
+      throw new ClosedError("endpoint is closed");
+    }
+    let set = this.#connections.get(peer);
+    if (!set) this.#connections.set(peer, set = new Set());
+    set.add(connection);
+    this.stats.connectionsOpened++;
+    this.#track(this.#serveStreams(conn, connection));
+    this.#track(connection.closed.then((info) => {
+      set.delete(connection);
+      if (set.size === 0 && this.#connections.get(peer) === set) {
+        this.#connections.delete(peer);
+        this.#onDisconnect.emit(peer, info);
+      }
+    }));
+    this.#onConnection.emit(connection);
+    return connection;
+  }
+
+  async #serveStreams(conn: Deno.QuicConn, connection: Connection): Promise<void> {
+    const streams = conn.incomingBidirectionalStreams.getReader();
+    try {
+      for (;;) {
+        const { value: stream, done } = await streams.read();
+        if (done) return;
+        this.#track(this.#route(connection, stream));
+      }
+    } catch {
+      // connection closed
+    } finally {
+      streams.releaseLock();
+    }
+  }
+
+  async #route(connection: Connection, stream: Deno.QuicBidirectionalStream): Promise<void> {
+    const reader = new FrameReader(stream.readable, this.#options.maxFrameSize);
+    let protocol: string;
+    try {
+      const header = await reader.next();
+      if (!header || header.close) return;
+      if (header.data.length > MAX_PROTOCOL_NAME) throw new DecodeError("protocol name too long");
+      protocol = new TextDecoder("utf-8", { fatal: true }).decode(header.data);
+    } catch {
+      const channel = connection.accept("", reader, stream.writable);
+      await channel.close(CloseCode.ProtocolViolation, "bad channel header");
+      return;
+    }
+    const channel = connection.accept(protocol, reader, stream.writable);
+    const handler = this.#handlers.get(protocol);
+    if (!handler) {
+      this.stats.unknownProtocol++;
+      await channel.close(CloseCode.InvalidProtocol, `unknown protocol ${protocol}`);
+      return;
+    }
+    try {
+      await handler(channel);
+    } catch (e) {
+      const code = e instanceof DecodeError ? CloseCode.ProtocolViolation : CloseCode.Cancelled;
+      await channel.close(code, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  #track(task: Promise<unknown>): void {
+    this.#tasks.add(task);
+    task.catch(() => {}).finally(() => this.#tasks.delete(task));
+  }
+
+  /**
+   * Closes every connection with `GracefulShutdown` (peers observe it), stops
+   * listening and releases the port. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const all = [...this.#connections.values()].flatMap((s) => [...s]);
+    for (const c of all) c.close(CloseCode.GracefulShutdown, "endpoint closed");
+    this.#listener.stop();
+    await Promise.race([
+      Promise.all(all.map((c) => c.closed)),
+      new Promise((r) => setTimeout(r, 50)),
+    ]);
+    this.#quic.close({ closeCode: CloseCode.GracefulShutdown, reason: "endpoint closed" });
+    await Promise.allSettled([...this.#tasks]);
+  }
+
+  /** Same as {@linkcode Endpoint.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import {
+  ChannelClosedError,
+  CloseCode,
+  ConnectError,
+  Endpoint,
+  networkId,
+  SecretKey,
+} from "./mod.ts";
+import { eventually, within } from "./testing.ts";
+
+const NET = networkId("transport-test");
+
+async function pair() {
+  const a = await Endpoint.create({ networkId: NET });
+  const b = await Endpoint.create({ networkId: NET });
+  return {
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([a.close(), b.close()]);
+    },
+  };
+}
+
+function echo(endpoint: Endpoint, protocol = "/echo/1") {
+  endpoint.handle(protocol, async (channel) => {
+    for await (const m of channel) await channel.send(m);
+    await channel.close();
+  });
+}
+
+Deno.test("two endpoints exchange messages; both sides know who is who", async () => {
+  await using p = await pair();
+  const seen: string[] = [];
+  p.a.handle("/who/1", async (channel) => {
+    seen.push(channel.peerId);
+    await channel.send(channel.peerId);
+    await channel.close();
+  });
+  const channel = await p.b.open(p.a.peerId, [p.a.hostPort], "/who/1");
+  assert.equal(await channel.recv(), p.b.peerId);
+  assert.equal(await channel.recv(), undefined);
+  assert.deepEqual(seen, [p.b.peerId]);
+  assert.equal(channel.peerId, p.a.peerId);
+  await channel.close();
+});
+
+Deno.test("one connection per peer is reused by every protocol", async () => {
+  await using p = await pair();
+  echo(p.a, "/one/1");
+  echo(p.a, "/two/1");
+  const c1 = await p.b.open(p.a.peerId, [p.a.hostPort], "/one/1");
+  const c2 = await p.b.open(p.a.peerId, [p.a.hostPort], "/two/1");
+  await c1.send(1);
+  await c2.send(2);
+  assert.equal(await c1.recv(), 1);
+  assert.equal(await c2.recv(), 2);
+  assert.equal(c1.connection, c2.connection);
+  assert.equal(p.b.stats.connectionsOpened, 1);
+  // the acceptor can open channels back over the same connection
+  echo(p.b, "/back/1");
+  const back = await p.a.open(p.b.peerId, [], "/back/1");
+  await back.send("x");
+  assert.equal(await back.recv(), "x");
+  await Promise.all([c1.close(), c2.close(), back.close()]);
+});
+
+Deno.test("dialing a PeerId whose key the server does not hold fails the TLS handshake", async () => {
+  await using p = await pair();
+  const impostor = SecretKey.generate().peerId;
+  await assert.rejects(p.b.connect(impostor, [p.a.hostPort]), ConnectError);
+  // the real one still works
+  await p.b.connect(p.a.peerId, [p.a.hostPort]);
+});
+
+Deno.test("a peer of another network is refused with DifferentNetwork", async () => {
+  await using p = await pair();
+  await using other = await Endpoint.create({ networkId: networkId("elsewhere") });
+  const err = await assert.rejects(other.connect(p.a.peerId, [p.a.hostPort]), (e: unknown) => {
+    assert.ok(e instanceof ConnectError);
+    assert.equal(e.closeCode, CloseCode.DifferentNetwork);
+    return true;
+  });
+  void err;
+  await p.b.connect(p.a.peerId, [p.a.hostPort]); // still serving others
+});
+
+Deno.test("forged and replayed dialer proofs are refused with InvalidProof", async () => {
+  await using p = await pair();
+  const { anchorFor, serverName } = await import("./_cert.ts");
+  const { FrameReader, FrameWriter } = await import("./_frames.ts");
+  const { decode, encode } = await import("./codec.ts");
+  const { digestBytes } = await import("./ids.ts");
+  const [hostname, port] = p.a.hostPort.split(":");
+  const victim = SecretKey.generate();
+  let captured: Uint8Array[] | undefined;
+  // 1. forged: claims victim's key, signature by someone else. 2. replay of a real proof.
+  for (const attempt of ["forge", "record", "replay"]) {
+    const conn = await Deno.connectQuic({
+      hostname,
+      port: Number(port),
+      serverName: serverName(p.a.peerId),
+      caCerts: [anchorFor(p.a.peerId)],
+      alpnProtocols: ["mosaik/1"],
+    });
+    const streams = conn.incomingBidirectionalStreams.getReader();
+    const { value } = await streams.read();
+    streams.releaseLock();
+    const reader = new FrameReader(value!.readable, 1024);
+    const writer = new FrameWriter(value!.writable, 1024);
+    const [nonce] = decode<[Uint8Array]>((await reader.next())!.data);
+    const net = digestBytes(NET);
+    let proof: Uint8Array[];
+    if (attempt === "forge") {
+      proof = [victim.publicKey, net, SecretKey.generate().sign(nonce)];
+    } else if (attempt === "record") {
+      const domain = new TextEncoder().encode("mosaik/dialer-proof/1");
+      const { peerIdToBytes } = await import("./ids.ts");
+      const msg = new Uint8Array([...domain, ...nonce, ...peerIdToBytes(p.a.peerId), ...net]);
+      proof = captured = [victim.publicKey, net, victim.sign(msg)];
+    } else {
+      proof = captured!;
+    }
+    await writer.write(encode(proof));
+    if (attempt === "record") {
+      // a correct proof is accepted: the acceptor answers "ok"
+      assert.equal(decode((await reader.next())!.data), "ok");
+      conn.close({ closeCode: 0, reason: "" });
+      continue;
+    }
+    const info = await within(conn.closed.catch((e) => e), 5000);
+    assert.equal(info.closeCode, CloseCode.InvalidProof, `${attempt}: ${JSON.stringify(info)}`);
+  }
+  assert.equal(p.a.stats.refused.InvalidProof, 2);
+  await p.b.connect(p.a.peerId, [p.a.hostPort]);
+});
+
+Deno.test("graceful close is observed by the peer", async () => {
+  const a = await Endpoint.create({ networkId: NET });
+  await using b = await Endpoint.create({ networkId: NET });
+  const gone = new Promise<number>((resolve) => b.onDisconnect((_, info) => resolve(info.code)));
+  await b.connect(a.peerId, [a.hostPort]);
+  await a.close();
+  assert.equal(await within(gone, 5000), CloseCode.GracefulShutdown);
+});
+
+Deno.test("unknown protocols are refused with InvalidProtocol; the channel only", async () => {
+  await using p = await pair();
+  echo(p.a);
+  const bad = await p.b.open(p.a.peerId, [p.a.hostPort], "/nope/1");
+  await assert.rejects(
+    bad.recv(),
+    (e: unknown) => e instanceof ChannelClosedError && e.code === CloseCode.InvalidProtocol,
+  );
+  const good = await p.b.open(p.a.peerId, [p.a.hostPort], "/echo/1");
+  await good.send("still fine");
+  assert.equal(await good.recv(), "still fine");
+  await Promise.all([bad.close(), good.close()]);
+});
+
+Deno.test("bad frames close that channel with ProtocolViolation, never the node", async () => {
+  await using a = await Endpoint.create({ networkId: NET, maxFrameSize: 1024 });
+  await using b = await Endpoint.create({ networkId: NET });
+  const errors: string[] = [];
+  a.handle("/strict/1", async (channel) => {
+    try {
+      for await (const m of channel) await channel.send(m);
+    } catch (e) {
+      errors.push((e as Error).name);
+    }
+  });
+  // oversized frame
+  const big = await b.open(a.peerId, [a.hostPort], "/strict/1");
+  await big.sendBytes(new Uint8Array(4096));
+  await assert.rejects(
+    big.recv(),
+    (e: unknown) => e instanceof ChannelClosedError && e.code === CloseCode.ProtocolViolation,
+  );
+  // undecodable frame
+  const junk = await b.open(a.peerId, [a.hostPort], "/strict/1");
+  await junk.sendBytes(new Uint8Array([0xc1]));
+  await assert.rejects(
+    junk.recv(),
+    (e: unknown) => e instanceof ChannelClosedError && e.code === CloseCode.ProtocolViolation,
+  );
+  await eventually(() => errors.length === 2);
+  assert.deepEqual(errors.sort(), ["DecodeError", "FrameTooLargeError"]);
+  await Promise.all([big.close(), junk.close()]);
+  // fuzz: random payloads on fresh channels never hurt the node
+  const conn = await b.connect(a.peerId, [a.hostPort]);
+  for (let i = 0; i < 300; i++) {
+    const ch = await conn.open("/strict/1");
+    await ch.sendBytes(crypto.getRandomValues(new Uint8Array(1 + (i % 64))));
+    await ch.close();
+  }
+  const ok = await b.open(a.peerId, [a.hostPort], "/strict/1");
+  await ok.send("alive");
+  assert.equal(await ok.recv(), "alive");
+  await ok.close();
+});
+
+Deno.test("blocked peers are disconnected and refused until unblocked", async () => {
+  await using p = await pair();
+  echo(p.a);
+  await p.b.connect(p.a.peerId, [p.a.hostPort]);
+  p.a.faults.block(p.b.peerId);
+  await eventually(() => p.b.connection(p.a.peerId) === undefined);
+  await assert.rejects(p.b.connect(p.a.peerId, [p.a.hostPort]), ConnectError);
+  await assert.rejects(p.a.connect(p.b.peerId, [p.b.hostPort]), ConnectError);
+  p.a.faults.unblock(p.b.peerId);
+  const ch = await p.b.open(p.a.peerId, [p.a.hostPort], "/echo/1");
+  await ch.send(1);
+  assert.equal(await ch.recv(), 1);
+  await ch.close();
+});

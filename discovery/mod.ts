@@ -6,3 +6,5 @@
  * @module
  */
 export * from "./bootstrap.ts";
+export * from "./entry.ts";
+export * from "./catalog.ts";

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { networkId, SecretKey, tag } from "@mosaik/transport";
+import { Catalog, type CatalogEvent } from "./catalog.ts";
+import { type PeerEntry, signDeparture, signEntry } from "./entry.ts";
+
+const net = networkId("catalog-test");
+const me = SecretKey.generate();
+const peer = SecretKey.generate();
+let clock = 1_000_000;
+
+function entryOf(key: SecretKey, counter: number, extra: Partial<PeerEntry> = {}): PeerEntry {
+  return {
+    network: net,
+    peerId: key.peerId,
+    version: { start: 1, counter },
+    addresses: ["127.0.0.1:1"],
+    tags: [],
+    streams: [],
+    groups: [],
+    tickets: [],
+    ...extra,
+  };
+}
+
+function setup() {
+  clock = 1_000_000;
+  const c = new Catalog(net, me.peerId, { purgeAfter: 1000, maxDrift: 500, now: () => clock });
+  const events: CatalogEvent[] = [];
+  c.subscribe((e) => events.push(e));
+  return { c, events };
+}
+
+Deno.test("catalog: newer wins, older and equal are not stored", () => {
+  const { c, events } = setup();
+  assert.equal(c.upsert(signEntry(peer, entryOf(peer, clock))), "discovered");
+  assert.equal(
+    c.upsert(signEntry(peer, entryOf(peer, clock + 1, { tags: [tag("x")] }))),
+    "updated",
+  );
+  assert.equal(c.upsert(signEntry(peer, entryOf(peer, clock))), "older-version");
+  assert.equal(c.upsert(signEntry(peer, entryOf(peer, clock + 1))), "unchanged");
+  assert.deepEqual(events.map((e) => e.type), ["discovered", "updated"]);
+  assert.equal(c.withTag(tag("x")).length, 1);
+  assert.equal(c.withTag(tag("y")).length, 0);
+  assert.equal(c.size, 1);
+});
+
+Deno.test("catalog: other network, self, expired and future entries are refused", () => {
+  const { c } = setup();
+  assert.equal(
+    c.upsert(signEntry(peer, { ...entryOf(peer, clock), network: networkId("other") })),
+    "wrong-network",
+  );
+  assert.equal(c.upsert(signEntry(me, entryOf(me, clock))), "unchanged");
+  assert.equal(c.upsert(signEntry(peer, entryOf(peer, clock - 1000))), "expired");
+  assert.equal(c.upsert(signEntry(peer, entryOf(peer, clock + 501))), "future-version");
+  assert.equal(c.size, 0);
+});
+
+Deno.test("catalog: entries expire and purge emits expired", () => {
+  const { c, events } = setup();
+  c.upsert(signEntry(peer, entryOf(peer, clock)));
+  assert.equal(c.nextExpiry(), clock + 1000);
+  clock += 999;
+  assert.equal(c.size, 1);
+  clock += 1;
+  assert.equal(c.size, 0);
+  assert.equal(c.get(peer.peerId), undefined);
+  assert.equal(c.purge(), 1);
+  assert.deepEqual(events.map((e) => e.type), ["discovered", "expired"]);
+  // A refreshed entry is new again.
+  assert.equal(c.upsert(signEntry(peer, entryOf(peer, clock))), "discovered");
+});
+
+Deno.test("catalog: departures remove and block replays of older versions", () => {
+  const { c, events } = setup();
+  c.upsert(signEntry(peer, entryOf(peer, clock)));
+  // A departure older than the known entry is ignored.
+  assert.equal(
+    c.depart(signDeparture(peer, net, { start: 1, counter: clock - 1 }, clock)),
+    "older-version",
+  );
+  assert.equal(c.depart(signDeparture(peer, net, { start: 1, counter: clock }, clock)), "updated");
+  assert.equal(c.size, 0);
+  assert.equal(c.upsert(signEntry(peer, entryOf(peer, clock))), "older-version");
+  // A restart (newer version) comes back.
+  assert.equal(c.upsert(signEntry(peer, { ...entryOf(peer, clock + 1) })), "discovered");
+  assert.deepEqual(events.map((e) => e.type), ["discovered", "departed", "discovered"]);
+});
+
+Deno.test("catalog: a throwing subscriber does not break others", () => {
+  const { c, events } = setup();
+  c.subscribe(() => {
+    throw new Error("boom");
+  });
+  const origError = console.error;
+  console.error = () => {};
+  try {
+    c.upsert(signEntry(peer, entryOf(peer, clock)));
+  } finally {
+    console.error = origError;
+  }
+  assert.equal(events.length, 1);
+});

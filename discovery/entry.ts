@@ -1,0 +1,321 @@
+/**
+ * Signed peer entries: what every peer announces about itself, and signed
+ * graceful departures.
+ *
+ * An entry travels as MessagePack `[body, signature]` where `body` is the
+ * canonical MessagePack encoding of the entry (sets sorted, duplicates
+ * removed) and `signature` is the peer's Ed25519 signature over `body`.
+ * Decoding always verifies, so an unverified entry never exists in memory.
+ *
+ * @module
+ */
+import {
+  DecodeError,
+  type Digest,
+  digestBytes,
+  type GroupId,
+  type NetworkId,
+  type PeerId,
+  peerIdFromBytes,
+  peerIdToBytes,
+  type SecretKey,
+  type StreamId,
+  type Tag,
+  toHex,
+  verify,
+} from "@mosaik/transport";
+import { decode, encode } from "./_codec.ts";
+import { array, bytes, text, uint } from "./_check.ts";
+
+/** An opaque credential carried in an entry (made and checked by `@mosaik/tee` and others). */
+export interface Ticket {
+  /** What kind of ticket this is (for example `"jwt"` or `"tdx"`); one ticket per kind. */
+  readonly kind: string;
+  /** The ticket itself. */
+  readonly data: Uint8Array;
+  /** Unix milliseconds after which the ticket is no longer valid, if it expires. */
+  readonly expiresAt?: number;
+}
+
+/**
+ * The version of an entry: `start` is the unix ms at which the peer's run
+ * began, `counter` grows with every update (it is also a wall-clock ms
+ * timestamp: `max(previous + 1, now)`). Compared `start` first, so a
+ * restarted peer always beats its previous run.
+ */
+export interface Version {
+  /** Unix ms at which the peer's run started. */
+  readonly start: number;
+  /** Update counter, never behind the wall clock at the moment of the update. */
+  readonly counter: number;
+}
+
+/** What a peer announces about itself. Entries handed out by the catalog are verified and frozen. */
+export interface PeerEntry {
+  /** The network the peer belongs to. */
+  readonly network: NetworkId;
+  /** The peer's id (its Ed25519 public key). */
+  readonly peerId: PeerId;
+  /** The entry's version; newer wins. */
+  readonly version: Version;
+  /** `host:port` addresses of the peer's QUIC endpoint. */
+  readonly addresses: readonly string[];
+  /** Tags the peer advertises (sorted). */
+  readonly tags: readonly Tag[];
+  /** Streams the peer produces (sorted). */
+  readonly streams: readonly StreamId[];
+  /** Groups the peer is a member of (sorted). */
+  readonly groups: readonly GroupId[];
+  /** The peer's tickets, one per kind (sorted by kind). */
+  readonly tickets: readonly Ticket[];
+}
+
+/** A verified entry together with its wire bytes (what gossip and sync carry). */
+export interface SignedPeerEntry {
+  /** The verified, frozen entry. */
+  readonly entry: PeerEntry;
+  /** The encoded `[body, signature]`. */
+  readonly bytes: Uint8Array;
+}
+
+/** Why an entry or departure was refused; used as the key of the drop counters. */
+export type RejectReason =
+  | "undecodable"
+  | "bad-signature"
+  | "wrong-network"
+  | "older-version"
+  | "expired"
+  | "future-version"
+  | "too-large";
+
+/** An entry or departure was refused; {@linkcode InvalidEntryError.reason} says why. */
+export class InvalidEntryError extends DecodeError {
+  /** Creates the error. */
+  constructor(readonly reason: RejectReason, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Limits on what a decoded entry may hold. */
+export const ENTRY_LIMITS: {
+  readonly maxBytes: number;
+  readonly maxAddresses: number;
+  readonly maxIds: number;
+  readonly maxTickets: number;
+  readonly maxTicketBytes: number;
+} = {
+  maxBytes: 256 * 1024,
+  maxAddresses: 16,
+  maxIds: 4096,
+  maxTickets: 32,
+  maxTicketBytes: 64 * 1024,
+};
+
+const ENTRY_DOMAIN = "mosaik/discovery/entry/1";
+const DEPARTURE_DOMAIN = "mosaik/discovery/departure/1";
+
+/** Compares versions: negative if `a` is older than `b`, 0 if equal, positive if newer. */
+export function compareVersions(a: Version, b: Version): number {
+  return a.start !== b.start ? a.start - b.start : a.counter - b.counter;
+}
+
+/** The version after `v`: the counter becomes `max(counter + 1, now)`. */
+export function nextVersion(v: Version, now: number = Date.now()): Version {
+  return { start: v.start, counter: Math.max(v.counter + 1, now) };
+}
+
+function sortedUnique<T extends string>(xs: readonly T[]): T[] {
+  return [...new Set(xs)].sort();
+}
+
+/** Returns the entry in canonical form: sets sorted and de-duplicated, tickets one per kind. */
+export function canonicalEntry(entry: PeerEntry): PeerEntry {
+  const tickets = new Map<string, Ticket>();
+  for (const t of entry.tickets) tickets.set(t.kind, t);
+  return {
+    network: entry.network,
+    peerId: entry.peerId,
+    version: { start: entry.version.start, counter: entry.version.counter },
+    addresses: sortedUnique(entry.addresses),
+    tags: sortedUnique(entry.tags),
+    streams: sortedUnique(entry.streams),
+    groups: sortedUnique(entry.groups),
+    tickets: [...tickets.keys()].sort().map((k) => tickets.get(k)!),
+  };
+}
+
+function freeze(entry: PeerEntry): PeerEntry {
+  Object.freeze(entry.version);
+  Object.freeze(entry.addresses);
+  Object.freeze(entry.tags);
+  Object.freeze(entry.streams);
+  Object.freeze(entry.groups);
+  for (const t of entry.tickets) Object.freeze(t);
+  Object.freeze(entry.tickets);
+  return Object.freeze(entry);
+}
+
+/**
+ * Signs an entry with the peer's key. The key must be the entry's peer.
+ *
+ * @example
+ * ```ts
+ * import { networkId, SecretKey } from "@mosaik/transport";
+ * import { decodeSignedEntry, signEntry } from "@mosaik/discovery";
+ * const key = SecretKey.generate();
+ * const signed = signEntry(key, {
+ *   network: networkId("demo"), peerId: key.peerId, version: { start: 1, counter: 1 },
+ *   addresses: ["127.0.0.1:4433"], tags: [], streams: [], groups: [], tickets: [],
+ * });
+ * console.assert(decodeSignedEntry(signed.bytes).entry.peerId === key.peerId);
+ * ```
+ */
+export function signEntry(key: SecretKey, entry: PeerEntry): SignedPeerEntry {
+  if (key.peerId !== entry.peerId) throw new DecodeError("the key does not match the entry's peer");
+  const e = canonicalEntry(entry);
+  const body = encode([
+    ENTRY_DOMAIN,
+    digestBytes(e.network),
+    peerIdToBytes(e.peerId),
+    e.version.start,
+    e.version.counter,
+    e.addresses,
+    e.tags.map(digestBytes),
+    e.streams.map(digestBytes),
+    e.groups.map(digestBytes),
+    e.tickets.map((t) => [t.kind, t.data, t.expiresAt ?? null]),
+  ]);
+  return { entry: freeze(e), bytes: encode([body, key.sign(body)]) };
+}
+
+function ids<T extends Digest>(v: unknown, what: string): T[] {
+  const out = array(v, what, ENTRY_LIMITS.maxIds).map((x) => toHex(bytes(x, what, 32)) as T);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i - 1] >= out[i]) throw new DecodeError(`${what}: not sorted and unique`);
+  }
+  return out;
+}
+
+function envelope(raw: Uint8Array, what: string): [Uint8Array, Uint8Array] {
+  if (raw.length > ENTRY_LIMITS.maxBytes) {
+    throw new InvalidEntryError("too-large", `${what} of ${raw.length} bytes is too large`);
+  }
+  try {
+    const outer = array(decode(raw), what, 2, 2);
+    return [
+      bytes(outer[0], `${what} body`, undefined, ENTRY_LIMITS.maxBytes),
+      bytes(outer[1], "signature", 64),
+    ];
+  } catch (cause) {
+    throw new InvalidEntryError("undecodable", `undecodable ${what}`, { cause });
+  }
+}
+
+/**
+ * Decodes and verifies an entry from its wire bytes. Throws
+ * {@linkcode InvalidEntryError} (reason `undecodable`, `too-large` or
+ * `bad-signature`) on anything else.
+ */
+export function decodeSignedEntry(raw: Uint8Array): SignedPeerEntry {
+  const [body, signature] = envelope(raw, "entry");
+  let entry: PeerEntry;
+  let key: Uint8Array;
+  try {
+    const f = array(decode(body), "entry", 10, 10);
+    if (f[0] !== ENTRY_DOMAIN) throw new DecodeError("not an entry");
+    key = bytes(f[2], "peer id", 32);
+    const addresses = array(f[5], "addresses", ENTRY_LIMITS.maxAddresses).map((a) =>
+      text(a, "address", 300)
+    );
+    const tickets = array(f[9], "tickets", ENTRY_LIMITS.maxTickets).map((t) => {
+      const [kind, data, expiresAt] = array(t, "ticket", 3, 3);
+      const ticket: Ticket = {
+        kind: text(kind, "ticket kind", 64),
+        data: bytes(data, "ticket data", undefined, ENTRY_LIMITS.maxTicketBytes),
+      };
+      return expiresAt === null ? ticket : { ...ticket, expiresAt: uint(expiresAt, "expiry") };
+    });
+    entry = {
+      network: toHex(bytes(f[1], "network", 32)) as NetworkId,
+      peerId: peerIdFromBytes(key),
+      version: { start: uint(f[3], "start"), counter: uint(f[4], "counter") },
+      addresses,
+      tags: ids<Tag>(f[6], "tags"),
+      streams: ids<StreamId>(f[7], "streams"),
+      groups: ids<GroupId>(f[8], "groups"),
+      tickets,
+    };
+  } catch (cause) {
+    throw new InvalidEntryError("undecodable", "undecodable entry", { cause });
+  }
+  if (!verify(key, body, signature)) {
+    throw new InvalidEntryError("bad-signature", `bad signature on the entry of ${entry.peerId}`);
+  }
+  return { entry: freeze(entry), bytes: raw };
+}
+
+/** A verified, signed notice that a peer left on purpose. */
+export interface Departure {
+  /** The network of the departing peer. */
+  readonly network: NetworkId;
+  /** The departing peer. */
+  readonly peerId: PeerId;
+  /** The last version of its entry; removes only entries no newer than this. */
+  readonly version: Version;
+  /** Unix ms at which it left. */
+  readonly timestamp: number;
+  /** The encoded `[body, signature]`. */
+  readonly bytes: Uint8Array;
+}
+
+/** Signs a graceful departure for `key`'s peer. */
+export function signDeparture(
+  key: SecretKey,
+  network: NetworkId,
+  version: Version,
+  timestamp: number = Date.now(),
+): Departure {
+  const body = encode([
+    DEPARTURE_DOMAIN,
+    digestBytes(network),
+    key.publicKey,
+    version.start,
+    version.counter,
+    timestamp,
+  ]);
+  return Object.freeze({
+    network,
+    peerId: key.peerId,
+    version: Object.freeze({ start: version.start, counter: version.counter }),
+    timestamp,
+    bytes: encode([body, key.sign(body)]),
+  });
+}
+
+/** Decodes and verifies a departure; throws {@linkcode InvalidEntryError}. */
+export function decodeDeparture(raw: Uint8Array): Departure {
+  const [body, signature] = envelope(raw, "departure");
+  let departure: Departure;
+  let key: Uint8Array;
+  try {
+    const f = array(decode(body), "departure", 6, 6);
+    if (f[0] !== DEPARTURE_DOMAIN) throw new DecodeError("not a departure");
+    key = bytes(f[2], "peer id", 32);
+    departure = Object.freeze({
+      network: toHex(bytes(f[1], "network", 32)) as NetworkId,
+      peerId: peerIdFromBytes(key),
+      version: Object.freeze({ start: uint(f[3], "start"), counter: uint(f[4], "counter") }),
+      timestamp: uint(f[5], "timestamp"),
+      bytes: raw,
+    });
+  } catch (cause) {
+    throw new InvalidEntryError("undecodable", "undecodable departure", { cause });
+  }
+  if (!verify(key, body, signature)) {
+    throw new InvalidEntryError(
+      "bad-signature",
+      `bad signature on the departure of ${departure.peerId}`,
+    );
+  }
+  return departure;
+}

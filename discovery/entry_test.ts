@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { DecodeError, networkId, SecretKey, tag } from "@mosaik/transport";
+import {
+  compareVersions,
+  decodeDeparture,
+  decodeSignedEntry,
+  InvalidEntryError,
+  nextVersion,
+  type PeerEntry,
+  signDeparture,
+  signEntry,
+} from "./entry.ts";
+
+const key = SecretKey.from("entry-test");
+const net = networkId("entry-test-net");
+const base: PeerEntry = {
+  network: net,
+  peerId: key.peerId,
+  version: { start: 1000, counter: 2000 },
+  addresses: ["127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:1"],
+  tags: [tag("b"), tag("a")],
+  streams: [],
+  groups: [],
+  tickets: [{ kind: "jwt", data: new Uint8Array([1, 2]), expiresAt: 5 }, {
+    kind: "a",
+    data: new Uint8Array(0),
+  }],
+};
+
+Deno.test("entry: sign and decode round trip, canonical", () => {
+  const s = signEntry(key, base);
+  const d = decodeSignedEntry(s.bytes);
+  assert.deepEqual(d.entry, s.entry);
+  assert.deepEqual(d.entry.addresses, ["127.0.0.1:1", "127.0.0.1:2"]);
+  assert.deepEqual(d.entry.tags, [tag("a"), tag("b")].sort());
+  assert.deepEqual(d.entry.tickets.map((t) => t.kind), ["a", "jwt"]);
+  assert.equal(d.entry.tickets[1].expiresAt, 5);
+  assert.ok(Object.isFrozen(d.entry) && Object.isFrozen(d.entry.tags));
+  // The same entry in another order signs to the same bytes.
+  const again = signEntry(key, { ...base, tags: [tag("a"), tag("b")] });
+  assert.deepEqual(again.bytes, s.bytes);
+});
+
+Deno.test("entry: signing with another key is refused", () => {
+  assert.throws(() => signEntry(SecretKey.generate(), base), DecodeError);
+});
+
+Deno.test("entry: a tampered entry fails verification", () => {
+  const s = signEntry(key, base);
+  // Forge: a body signed by someone else but claiming `key`'s peer id.
+  const other = SecretKey.generate();
+  const forged = signEntry(other, { ...base, peerId: other.peerId });
+  const otherId = other.publicKey;
+  const bytes = forged.bytes.slice();
+  const at = findBytes(bytes, otherId);
+  bytes.set(key.publicKey, at);
+  assert.throws(
+    () => decodeSignedEntry(bytes),
+    (e) => e instanceof InvalidEntryError && e.reason === "bad-signature",
+  );
+  assert.ok(decodeSignedEntry(s.bytes));
+});
+
+function findBytes(hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  throw new Error("not found");
+}
+
+Deno.test("entry: versions order by start, then counter", () => {
+  assert.ok(compareVersions({ start: 2, counter: 0 }, { start: 1, counter: 9 }) > 0);
+  assert.ok(compareVersions({ start: 1, counter: 1 }, { start: 1, counter: 2 }) < 0);
+  const v = nextVersion({ start: 1, counter: 10 }, 5);
+  assert.deepEqual(v, { start: 1, counter: 11 });
+  assert.deepEqual(nextVersion({ start: 1, counter: 10 }, 50), { start: 1, counter: 50 });
+});
+
+Deno.test("entry: departures verify", () => {
+  const d = signDeparture(key, net, { start: 1, counter: 2 }, 3);
+  const back = decodeDeparture(d.bytes);
+  assert.equal(back.peerId, key.peerId);
+  assert.deepEqual(back.version, { start: 1, counter: 2 });
+  // An entry is not a departure and vice versa.
+  assert.throws(() => decodeDeparture(signEntry(key, base).bytes), InvalidEntryError);
+  assert.throws(() => decodeSignedEntry(d.bytes), InvalidEntryError);
+});
+
+Deno.test("entry: fuzzed input only ever throws InvalidEntryError", () => {
+  const valid = signEntry(key, base).bytes;
+  const check = (bytes: Uint8Array) => {
+    for (const f of [decodeSignedEntry, decodeDeparture]) {
+      try {
+        f(bytes);
+      } catch (e) {
+        if (!(e instanceof InvalidEntryError)) throw e;
+      }
+    }
+  };
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), check), { numRuns: 2000 });
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      (edits) => {
+        const b = valid.slice();
+        for (const [i, v] of edits) b[i] = v;
+        check(b);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});

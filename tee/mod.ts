@@ -1,0 +1,21 @@
+/**
+ * Intel TDX / SGX attestation for mosaik: parse DCAP quotes (SGX v3, TDX v4
+ * and v5), verify them fully against Intel's collateral (PCK chain to the
+ * pinned Intel SGX Root CA, CRLs, TCB info, QE identity, TDX module identity),
+ * apply a measurement policy, and obtain quotes inside a TD via configfs-tsm.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkPolicy, parseQuote, verifyQuote } from "@mosaik/tee";
+ * const bytes = await Deno.readFile("quote.bin");
+ * const collateral = JSON.parse(await Deno.readTextFile("collateral.json"));
+ * const verdict = await verifyQuote(bytes, collateral, { now: new Date() });
+ * checkPolicy(verdict, { mrTd: "91eb2b44..." });
+ * console.log(verdict.status, parseQuote(bytes).header.version);
+ * ```
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./quote.ts";
+export * from "./x509.ts";

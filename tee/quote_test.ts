@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { toHex } from "@mosaik/transport";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { parseQuote, type Quote, type TdReport } from "./quote.ts";
+import { QuoteParseError } from "./errors.ts";
+import { quoteFiles, readQuote, sidecar } from "./_test_vectors.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>; // sidecar JSON
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(".000Z", "+00:00");
+}
+
+function checkEnclave(got: Quote["signatureData"]["qeReport"], want: Json) {
+  assert.equal(toHex(got.cpuSvn), want.cpu_svn);
+  assert.equal(got.miscSelect, want.misc_select);
+  assert.equal(toHex(got.isvExtProdId), want.isv_ext_prod_id);
+  assert.equal(toHex(got.attributes), want.attributes);
+  assert.equal(toHex(got.mrEnclave), want.mr_enclave);
+  assert.equal(toHex(got.mrSigner), want.mr_signer);
+  assert.equal(toHex(got.configId), want.config_id);
+  assert.equal(got.isvProdId, want.isv_prod_id);
+  assert.equal(got.isvSvn, want.isv_svn);
+  assert.equal(got.configSvn, want.config_svn);
+  assert.equal(toHex(got.isvFamilyId), want.isv_family_id);
+  assert.equal(toHex(got.reportData), want.report_data);
+}
+
+for (const file of quoteFiles()) {
+  Deno.test(`parseQuote matches the sidecar of ${file}`, () => {
+    const bytes = readQuote(file);
+    const meta = sidecar(file) as Json;
+    const p = meta["parsed (by independent parser; matches source assertions where they exist)"];
+    const q = parseQuote(bytes);
+    const h = p.header;
+    assert.equal(q.header.version, h.version);
+    assert.equal(q.header.attestationKeyType, h.attestation_key_type);
+    assert.equal(q.header.teeType, parseInt(h.tee_type, 16));
+    assert.equal(q.header.qeSvn, h["bytes_8_9 (v3: QE SVN, v4/v5: reserved)"]);
+    assert.equal(q.header.pceSvn, h["bytes_10_11 (v3: PCE SVN, v4/v5: reserved)"]);
+    assert.equal(toHex(q.header.qeVendorId), h.qe_vendor_id);
+    assert.equal(toHex(q.header.userData), h.user_data);
+    if (p.v5_body_descriptor) assert.equal(q.bodyType, p.v5_body_descriptor.type);
+    else assert.equal(q.bodyType, undefined);
+
+    if (q.body.kind === "sgx") checkEnclave(q.body, p.body);
+    else {
+      const b: TdReport = q.body;
+      const w = p.body;
+      assert.equal(b.kind, w.tee_tcb_svn2 ? "td15" : "td10");
+      assert.equal(toHex(b.teeTcbSvn), w.tee_tcb_svn);
+      assert.equal(toHex(b.mrSeam), w.mr_seam);
+      assert.equal(toHex(b.mrSignerSeam), w.mr_signer_seam);
+      assert.equal(toHex(b.seamAttributes), w.seam_attributes);
+      assert.equal(toHex(b.tdAttributes), w.td_attributes);
+      assert.equal(toHex(b.xfam), w.xfam);
+      assert.equal(toHex(b.mrTd), w.mr_td);
+      assert.equal(toHex(b.mrConfigId), w.mr_config_id);
+      assert.equal(toHex(b.mrOwner), w.mr_owner);
+      assert.equal(toHex(b.mrOwnerConfig), w.mr_owner_config);
+      assert.deepEqual(b.rtmrs.map(toHex), [w.rtmr0, w.rtmr1, w.rtmr2, w.rtmr3]);
+      assert.equal(toHex(b.reportData), w.report_data);
+      assert.equal(b.teeTcbSvn2 && toHex(b.teeTcbSvn2), w.tee_tcb_svn2);
+      assert.equal(b.mrServiceTd && toHex(b.mrServiceTd), w.mr_service_td);
+      assert.equal(b.tdAttributeFlags.debug, (b.tdAttributes[0] & 1) === 1);
+    }
+
+    const l = p.layout;
+    assert.deepEqual([0, q.signedRegion.length], l.signed_region);
+    assert.equal(q.trailingBytes, l.bytes_after_signature_data);
+    const s = q.signatureData;
+    assert.equal(toHex(s.signature), p.quote_signature_r_s);
+    assert.equal(toHex(s.attestationKey), p.attestation_key_x_y);
+    checkEnclave(s.qeReport, p.qe_report);
+    assert.equal(toHex(s.qeReportSignature), p.qe_report_signature_r_s);
+    assert.equal(toHex(s.qeAuthData), p.qe_auth_data);
+    assert.equal(s.certification.type, l.inner_cert_data_type);
+    assert.equal(s.certification.data.length, l["inner_cert_data_size (PCK chain PEM)"]);
+    assert.equal(s.certification.data.at(-1) === 0, l.pck_chain_pem_ends_with_NUL);
+    assert(s.certification.type === 5);
+
+    const certs = s.certification.certificates;
+    assert.equal(certs.length, p.pck_chain.length);
+    for (const [i, c] of certs.entries()) {
+      const w = p.pck_chain[i];
+      assert.equal(c.subject, w.subject);
+      assert.equal(c.issuer, w.issuer);
+      assert.equal("0x" + c.serial, w.serial);
+      assert.equal(iso(c.notBefore), w.not_before);
+      assert.equal(iso(c.notAfter), w.not_after);
+      assert.equal(toHex(sha256(c.der)), w.sha256_der);
+    }
+    const pck = s.certification.pck!;
+    const e = p.pck_cert_extensions;
+    assert.equal(toHex(pck.ppid), e.ppid);
+    assert.deepEqual(pck.sgxTcbComponents, e.tcb.sgx_tcb_comp_svns);
+    assert.equal(pck.pceSvn, e.tcb.pcesvn);
+    assert.equal(toHex(pck.cpuSvn), e.tcb.cpusvn);
+    assert.equal(pck.pceId, e.pceid);
+    assert.equal(pck.fmspc, e.fmspc);
+    assert.equal(pck.sgxType, e.sgx_type);
+    assert.equal(pck.platformInstanceId && toHex(pck.platformInstanceId), e.platform_instance_id);
+    if (e.configuration) {
+      assert.deepEqual(pck.configuration, {
+        dynamicPlatform: e.configuration.dynamic_platform,
+        cachedKeys: e.configuration.cached_keys,
+        smtEnabled: e.configuration.smt_enabled,
+      });
+    } else assert.equal(pck.configuration, undefined);
+  });
+}
+
+Deno.test("parseQuote can refuse trailing bytes", () => {
+  const q01 = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin");
+  assert.throws(
+    () => parseQuote(q01, { allowTrailingBytes: false }),
+    (e) => e instanceof QuoteParseError && e.offset === 5006 - 70,
+  );
+  parseQuote(q01.subarray(0, 5006 - 70), { allowTrailingBytes: false });
+});

@@ -15,3 +15,5 @@ export * from "./bencode.ts";
 export * from "./bep42.ts";
 export * from "./bep44.ts";
 export { DecodeError, MosaikError } from "@mosaik/transport";
+export * from "./krpc.ts";
+export * from "./node.ts";

@@ -1,0 +1,179 @@
+/**
+ * KRPC messages (BEP 5): parsing and validation of datagrams, error codes,
+ * and the compact node and peer encodings.
+ *
+ * @module
+ */
+import { DecodeError, MosaikError } from "@mosaik/transport";
+import { type BDict, decode, isDict, latin1 } from "./bencode.ts";
+import { parseIPv4 } from "./bep42.ts";
+
+/** KRPC error codes (BEP 5 and BEP 44). */
+export const ErrorCode = {
+  Generic: 201,
+  Server: 202,
+  Protocol: 203,
+  MethodUnknown: 204,
+  ValueTooBig: 205,
+  InvalidSignature: 206,
+  SaltTooBig: 207,
+  CasMismatch: 301,
+  SeqTooLow: 302,
+} as const;
+
+/** An error reply from a remote node (or one we send): `code` is a {@linkcode ErrorCode}. */
+export class KrpcError extends MosaikError {
+  /** Creates the error with its KRPC code. */
+  constructor(readonly code: number, message: string) {
+    super(`KRPC error ${code}: ${message}`);
+  }
+}
+
+/** A datagram that is not a valid KRPC message. */
+export class KrpcDecodeError extends DecodeError {}
+
+/** A query (`y = q`). */
+export interface QueryMessage {
+  /** Discriminant. */
+  y: "q";
+  /** Transaction id. */
+  t: Uint8Array;
+  /** Method name. */
+  q: string;
+  /** Arguments; `id` is checked to be 20 bytes. */
+  a: BDict;
+  /** BEP 43: the sender is read-only (answer it, never add it to the table). */
+  ro: boolean;
+}
+
+/** A response (`y = r`). */
+export interface ResponseMessage {
+  /** Discriminant. */
+  y: "r";
+  /** Transaction id. */
+  t: Uint8Array;
+  /** Return values; `id` is checked to be 20 bytes. */
+  r: BDict;
+  /** BEP 42: our address as the responder saw it (compact). */
+  ip?: Uint8Array;
+}
+
+/** An error (`y = e`). */
+export interface ErrorMessage {
+  /** Discriminant. */
+  y: "e";
+  /** Transaction id. */
+  t: Uint8Array;
+  /** The error code. */
+  code: number;
+  /** The error text. */
+  message: string;
+}
+
+/** Any KRPC message. */
+export type KrpcMessage = QueryMessage | ResponseMessage | ErrorMessage;
+
+const td = new TextDecoder();
+
+function fail(message: string): never {
+  throw new KrpcDecodeError(`krpc: ${message}`);
+}
+
+/** The node id (20 bytes) in a query's `a` or a response's `r`; throws when absent or malformed. */
+function checkId(d: BDict): void {
+  const id = d.id;
+  if (!(id instanceof Uint8Array) || id.length !== 20) fail("missing or malformed node id");
+}
+
+/**
+ * Parses one datagram. Throws a {@linkcode DecodeError} (bencode or shape) on
+ * anything that is not a well-formed query, response or error.
+ */
+export function parseMessage(bytes: Uint8Array): KrpcMessage {
+  const m = decode(bytes);
+  if (!isDict(m)) fail("not a dictionary");
+  const t = m.t;
+  if (!(t instanceof Uint8Array) || t.length === 0 || t.length > 16) fail("bad transaction id");
+  const y = m.y instanceof Uint8Array ? latin1(m.y) : "";
+  if (y === "q") {
+    if (!(m.q instanceof Uint8Array) || m.q.length > 64) fail("bad method");
+    if (!isDict(m.a)) fail("missing arguments");
+    checkId(m.a);
+    return { y, t, q: latin1(m.q), a: m.a, ro: m.ro === 1 };
+  }
+  if (y === "r") {
+    if (!isDict(m.r)) fail("missing return values");
+    checkId(m.r);
+    const ip = m.ip instanceof Uint8Array ? m.ip : undefined;
+    return { y, t, r: m.r, ip };
+  }
+  if (y === "e") {
+    const e = m.e;
+    if (!Array.isArray(e) || typeof e[0] !== "number") fail("bad error list");
+    return { y, t, code: e[0], message: e[1] instanceof Uint8Array ? td.decode(e[1]) : "" };
+  }
+  fail("unknown message type");
+}
+
+/** A node as sent in compact `nodes`: id, IPv4 host and port. */
+export interface CompactNode {
+  /** 20-byte node id. */
+  id: Uint8Array;
+  /** Dotted IPv4 address. */
+  host: string;
+  /** UDP port. */
+  port: number;
+}
+
+/** Compact IPv4 address and port (6 bytes); `undefined` for non-IPv4 hosts. */
+export function encodePeer(host: string, port: number): Uint8Array | undefined {
+  const ip = parseIPv4(host);
+  if (!ip) return undefined;
+  return new Uint8Array([...ip, port >> 8, port & 0xff]);
+}
+
+/** Decodes 6 compact bytes to `host:port`; throws on another length. */
+export function decodePeer(bytes: Uint8Array): { host: string; port: number } {
+  if (bytes.length !== 6) fail("compact peer is not 6 bytes");
+  return {
+    host: `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`,
+    port: bytes[4] << 8 | bytes[5],
+  };
+}
+
+/** Encodes nodes compactly (26 bytes each); non-IPv4 nodes are skipped. */
+export function encodeNodes(nodes: Iterable<CompactNode>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const n of nodes) {
+    const p = encodePeer(n.host, n.port);
+    if (p && n.id.length === 20) parts.push(n.id, p);
+  }
+  const out = new Uint8Array(parts.length * 13);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Decodes compact nodes; throws when the length is not a multiple of 26. Port 0 entries are dropped. */
+export function decodeNodes(bytes: Uint8Array): CompactNode[] {
+  if (bytes.length % 26 !== 0) fail("compact nodes length is not a multiple of 26");
+  const out: CompactNode[] = [];
+  for (let o = 0; o < bytes.length; o += 26) {
+    const { host, port } = decodePeer(bytes.subarray(o + 20, o + 26));
+    if (port !== 0) out.push({ id: bytes.slice(o, o + 20), host, port });
+  }
+  return out;
+}
+
+/** Splits `host:port` (IPv6 hosts in brackets); throws a {@linkcode DecodeError}. */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new DecodeError(`invalid host:port ${JSON.stringify(address)}`);
+  }
+  return { host: m[1], port };
+}

@@ -19,3 +19,6 @@
 export * from "./errors.ts";
 export * from "./quote.ts";
 export * from "./x509.ts";
+export * from "./ticket.ts";
+export * from "./jwt.ts";
+export * from "./tdx_ticket.ts";

@@ -17,7 +17,7 @@ import {
   peerIdFromBytes,
   peerIdToBytes,
   SecretKey,
-  verify,
+  verifyAsync,
 } from "./ids.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
 import { FrameReader, FrameWriter } from "./_frames.ts";
@@ -326,7 +326,7 @@ export class Endpoint implements AsyncDisposable {
     if (!equalBytes(network, ours)) {
       throw new HandshakeRefused(CloseCode.DifferentNetwork, "peer is on another network");
     }
-    const proof = this.secretKey.sign(proofMessage(nonce, peerIdToBytes(peer), ours));
+    const proof = await this.secretKey.signAsync(proofMessage(nonce, peerIdToBytes(peer), ours));
     await writer.write(encode([this.secretKey.publicKey, ours, proof]));
     const verdict = await this.#readHandshake(reader);
     if (verdict !== "ok") throw new HandshakeRefused(CloseCode.ProtocolViolation, "no verdict");
@@ -398,7 +398,7 @@ export class Endpoint implements AsyncDisposable {
     if (!equalBytes(network, ours)) {
       throw new HandshakeRefused(CloseCode.DifferentNetwork, "dialer is on another network");
     }
-    if (!verify(key, proofMessage(nonce, this.secretKey.publicKey, ours), signature)) {
+    if (!(await verifyAsync(key, proofMessage(nonce, this.secretKey.publicKey, ours), signature))) {
       throw new HandshakeRefused(CloseCode.InvalidProof, "bad dialer proof");
     }
     const peer = peerIdFromBytes(key);

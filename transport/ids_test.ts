@@ -3,10 +3,12 @@ import {
   derive,
   digest,
   parsePeerId,
+  type PeerId,
   peerIdFromBytes,
   peerIdToBytes,
   SecretKey,
   verify,
+  verifyAsync,
 } from "./ids.ts";
 import { DecodeError } from "./errors.ts";
 
@@ -38,4 +40,15 @@ Deno.test("secret keys from strings are deterministic; signatures verify", () =>
   assert(verify(a.peerId, msg, sig));
   assert(!verify(SecretKey.from("node-2").peerId, msg, sig));
   assert(!verify(a.peerId, msg, sig.slice(1)));
+});
+
+Deno.test("native (WebCrypto) signatures match the JavaScript ones", async () => {
+  const key = SecretKey.from("native");
+  const msg = new TextEncoder().encode("same bytes");
+  const sig = await key.signAsync(msg);
+  assert.deepEqual(sig, key.sign(msg));
+  assert.ok(await verifyAsync(key.peerId, msg, sig));
+  assert.ok(!(await verifyAsync(key.peerId, msg.slice(1), sig)));
+  assert.ok(!(await verifyAsync(key.peerId, msg, sig.slice(2))));
+  assert.ok(!(await verifyAsync("garbage" as PeerId, msg, sig)));
 });

@@ -1,0 +1,215 @@
+/**
+ * Transport benchmarks: frame throughput and handshake latency next to raw
+ * `Deno.connectQuic` in the same run, 40 fully connected endpoints, and the
+ * codec choice.
+ *
+ * Run alone: `deno run -A bench/transport.ts`
+ *
+ * @module
+ */
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { Packr } from "msgpackr";
+import { Endpoint, networkId, SecretKey } from "@mosaik/transport";
+import { anchorFor, selfSigned, serverName } from "../transport/_cert.ts";
+import { figure, percentile, report } from "./_report.ts";
+
+const NET = networkId("bench");
+const ALPN = ["bench/raw"];
+
+function rawServer() {
+  const key = SecretKey.generate();
+  const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
+  const listener = endpoint.listen({ ...selfSigned(key), alpnProtocols: ALPN });
+  let onBytes: (n: number) => void = () => {};
+  (async () => {
+    for await (const incoming of listener) {
+      (async () => {
+        const conn = await incoming.accept();
+        for await (const stream of conn.incomingUnidirectionalStreams) {
+          (async () => {
+            for await (const chunk of stream) onBytes(chunk.length);
+          })().catch(() => {});
+        }
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  const connect = () =>
+    Deno.connectQuic({
+      hostname: "127.0.0.1",
+      port: endpoint.addr.port,
+      serverName: serverName(key.peerId),
+      caCerts: [anchorFor(key.peerId)],
+      alpnProtocols: ALPN,
+    });
+  return {
+    connect,
+    setOnBytes(fn: (n: number) => void) {
+      onBytes = fn;
+    },
+    close() {
+      listener.stop();
+      endpoint.close();
+    },
+  };
+}
+
+function waitFor(target: number, set: (fn: (n: number) => void) => void): Promise<void> {
+  let got = 0;
+  return new Promise((resolve) =>
+    set((n) => {
+      got += n;
+      if (got >= target) resolve();
+    })
+  );
+}
+
+async function rawThroughput(size: number, count: number): Promise<number> {
+  const server = rawServer();
+  const conn = await server.connect();
+  const stream = await conn.createUnidirectionalStream();
+  const writer = stream.getWriter();
+  const payload = new Uint8Array(size);
+  const done = waitFor(size * count, server.setOnBytes);
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await writer.write(payload);
+  await done;
+  const secs = (performance.now() - t0) / 1000;
+  await writer.close().catch(() => {});
+  conn.close({ closeCode: 0, reason: "" });
+  server.close();
+  return count / secs;
+}
+
+async function oursThroughput(size: number, count: number): Promise<number> {
+  const a = await Endpoint.create({ networkId: NET });
+  const b = await Endpoint.create({ networkId: NET });
+  let finish: () => void;
+  const done = new Promise<void>((r) => finish = r);
+  a.handle("/sink/1", async (channel) => {
+    let n = 0;
+    while (await channel.recvBytes()) if (++n === count) finish();
+  });
+  const channel = await b.open(a.peerId, [a.hostPort], "/sink/1");
+  const payload = new Uint8Array(size);
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await channel.sendBytes(payload);
+  await done;
+  const secs = (performance.now() - t0) / 1000;
+  await channel.close();
+  await Promise.all([a.close(), b.close()]);
+  return count / secs;
+}
+
+async function handshakes(): Promise<{ raw: number; ours: number }> {
+  const server = rawServer();
+  await (await server.connect()).close(); // one-time set-up
+  const raw: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    const c = await server.connect();
+    raw.push(performance.now() - t0);
+    c.close({ closeCode: 0, reason: "" });
+  }
+  server.close();
+  const a = await Endpoint.create({ networkId: NET });
+  const ours: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const b = await Endpoint.create({ networkId: NET });
+    const t0 = performance.now();
+    await b.connect(a.peerId, [a.hostPort]);
+    ours.push(performance.now() - t0);
+    await b.close();
+  }
+  await a.close();
+  return { raw: percentile(raw, 50), ours: percentile(ours, 50) };
+}
+
+async function mesh(n: number): Promise<{ ms: number; messages: number }> {
+  const nodes = await Promise.all(
+    Array.from({ length: n }, () => Endpoint.create({ networkId: NET })),
+  );
+  let received = 0;
+  for (const node of nodes) {
+    node.handle("/ping/1", async (channel) => {
+      for await (const m of channel) {
+        received++;
+        await channel.send(m);
+      }
+    });
+  }
+  const t0 = performance.now();
+  await Promise.all(nodes.flatMap((x, i) =>
+    nodes.slice(i + 1).map(async (y) => {
+      const channel = await x.open(y.peerId, [y.hostPort], "/ping/1");
+      await channel.send(i);
+      await channel.recv();
+      await channel.close();
+    })
+  ));
+  const ms = performance.now() - t0;
+  await Promise.all(nodes.map((x) => x.close()));
+  return { ms, messages: received };
+}
+
+function codecs(): void {
+  const packr = new Packr({ useRecords: false });
+  const enc = new Encoder();
+  const dec = new Decoder();
+  const msg = {
+    t: 3,
+    seq: 12345,
+    peer: "x".repeat(52),
+    data: new Uint8Array(64),
+    tags: ["a", "b"],
+  };
+  const rate = (fn: () => void) => {
+    for (let i = 0; i < 20_000; i++) fn();
+    const t0 = performance.now();
+    for (let i = 0; i < 200_000; i++) fn();
+    return 200_000 / ((performance.now() - t0) / 1000);
+  };
+  const packed = enc.encode(msg);
+  report(
+    "codec encode @msgpack/msgpack vs msgpackr",
+    rate(() => enc.encode(msg)),
+    rate(() => packr.pack(msg)),
+    "msg/s",
+  );
+  report(
+    "codec decode @msgpack/msgpack vs msgpackr",
+    rate(() => dec.decode(packed)),
+    rate(() => packr.unpack(packed)),
+    "msg/s",
+  );
+}
+
+/** Runs every transport benchmark and prints the figures. */
+export async function run(): Promise<void> {
+  console.log("## transport");
+  for (const [size, count] of [[64, 400_000], [1024, 100_000], [65536, 4_000]]) {
+    const raw = await rawThroughput(size, count);
+    const ours = await oursThroughput(size, count);
+    const mib = (r: number) => (r * size) / (1 << 20);
+    report(
+      `frames ${size} B (frames/s)`,
+      ours,
+      raw,
+      "frames/s",
+      size > 64 ? { ratio: 0.8, higherIsBetter: true } : undefined,
+    );
+    figure(`  ${size} B throughput`, mib(ours), "MiB/s", `raw ${mib(raw).toFixed(1)} MiB/s`);
+    if (size === 64) {
+      figure("  64 B goal ≥ 300k frames/s", ours, "frames/s", ours >= 300_000 ? "met" : "MISSED");
+    }
+  }
+  const hs = await handshakes();
+  report("handshake p50 (ours incl. identity proof)", hs.ours, hs.raw, "ms", {
+    ratio: 2,
+    higherIsBetter: false,
+  });
+  const m = await mesh(40);
+  figure("40 endpoints, all 780 pairs connect+echo", m.ms, "ms", `${m.messages} messages`);
+  codecs();
+}
+
+if (import.meta.main) await run();

@@ -22,3 +22,7 @@ export * from "./x509.ts";
 export * from "./ticket.ts";
 export * from "./jwt.ts";
 export * from "./tdx_ticket.ts";
+export * from "./collateral.ts";
+export * from "./root.ts";
+export * from "./verify.ts";
+export * from "./policy.ts";

@@ -1,0 +1,42 @@
+// ECDSA P-256 / SHA-256 verification through WebCrypto. Measured in Deno 2.9
+// on this machine: WebCrypto ~2500 verifies/s (import + verify ~2400/s),
+// @noble/curves p256 ~730/s, so WebCrypto is used. Imported keys are cached
+// by their point (PCK leaves, TCB signers and attestation keys repeat).
+const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
+const VERIFY = { name: "ECDSA", hash: "SHA-256" } as const;
+const keys = new Map<string, Promise<CryptoKey | null>>();
+const KEYS_MAX = 1024;
+
+function keyOf(point: Uint8Array): Promise<CryptoKey | null> {
+  const id = String.fromCharCode(...point);
+  let key = keys.get(id);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", point.slice(), ECDSA, false, ["verify"]).catch(() => null);
+    if (keys.size >= KEYS_MAX) keys.delete(keys.keys().next().value!);
+    keys.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * Verifies a raw r‖s signature over `message` with an uncompressed P-256
+ * point (`04‖x‖y`). Invalid points or signatures give `false`.
+ */
+export async function verifyP256(
+  point: Uint8Array,
+  signature: Uint8Array,
+  message: Uint8Array,
+): Promise<boolean> {
+  if (point.length !== 65 || point[0] !== 4 || signature.length !== 64) return false;
+  const key = await keyOf(point);
+  if (!key) return false;
+  return await crypto.subtle.verify(VERIFY, key, signature.slice(), message.slice());
+}
+
+/** Prefixes raw x‖y with 0x04. */
+export function uncompressed(xy: Uint8Array): Uint8Array {
+  const out = new Uint8Array(65);
+  out[0] = 4;
+  out.set(xy, 1);
+  return out;
+}

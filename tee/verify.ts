@@ -1,0 +1,686 @@
+/**
+ * Full Intel DCAP quote verification (Intel QVL algorithm, steps 4.1.2.4.x):
+ * signatures, PCK chain to the pinned Intel SGX Root CA, CRLs, TCB info and
+ * QE identity, TDX module identity, TCB level selection and status
+ * convergence. Verified collateral and PCK chains are cached, so a repeated
+ * verification costs only the quote's own signature checks.
+ *
+ * @module
+ */
+import { toHex } from "@mosaik/transport";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { uncompressed, verifyP256 } from "./_crypto.ts";
+import {
+  type Collateral,
+  collateralBytes,
+  type IsvTcbLevel,
+  parseQeIdentity,
+  parseTcbInfo,
+  type QeIdentity,
+  type TcbInfo,
+  type TcbLevel,
+  type TcbStatus,
+} from "./collateral.ts";
+import {
+  CollateralFormatError,
+  DerError,
+  QuoteVerificationError,
+  type VerificationFailure,
+} from "./errors.ts";
+import { parseQuote, type Quote, type TdReport, TEE_TYPE_TDX } from "./quote.ts";
+import { INTEL_SGX_ROOT_CA_DER } from "./root.ts";
+import {
+  type Certificate,
+  type Crl,
+  latin1,
+  OID_ECDSA_SHA256,
+  parseCertificate,
+  parseCrl,
+  parsePemChain,
+  type PckExtensions,
+} from "./x509.ts";
+import { checkPolicy, type QuotePolicy } from "./policy.ts";
+
+/** Final statuses of a verified quote (Intel QVL names). */
+export type VerifiedStatus =
+  | TcbStatus
+  | "TDRelaunchAdvised"
+  | "TDRelaunchAdvisedConfigurationNeeded";
+
+/** The outcome of {@linkcode verifyQuote}. */
+export interface Verdict {
+  /** Final status after TDX module, TD relaunch and QE convergence. */
+  status: VerifiedStatus;
+  /** Union of the advisory ids of the matched platform, module and QE levels. */
+  advisoryIds: string[];
+  /** The parsed quote. */
+  quote: Quote;
+  /** The PCK leaf's SGX extension (FMSPC, PCEID, TCB components, …). */
+  pck: PckExtensions;
+  /** Status of the matched platform TCB level (TDX level for TDX quotes). */
+  platformStatus: TcbStatus;
+  /** tcbDate of the matched platform TCB level (epoch ms). */
+  tcbDate: number;
+  /** TDX module status (TDX quotes only). */
+  tdxModuleStatus?: TcbStatus;
+  /** Status of the QE from the QE identity. */
+  qeStatus: TcbStatus;
+  /** Earliest expiry of anything this verdict relied on (epoch ms): re-verify after it. */
+  expiresAt: number;
+}
+
+/** The outcome of {@linkcode verifyQuoteSignatures} (no collateral: no TCB status, no revocation). */
+export interface SignatureVerdict {
+  /** The parsed quote. */
+  quote: Quote;
+  /** The PCK leaf's SGX extension. */
+  pck: PckExtensions;
+  /** Earliest expiry of the PCK chain (epoch ms). */
+  expiresAt: number;
+}
+
+/** Options of {@linkcode verifyQuote}. */
+export interface VerifyOptions {
+  /** The verification time. */
+  now: Date | number;
+  /** A policy to apply to the verdict (see {@linkcode checkPolicy}). */
+  policy?: QuotePolicy;
+  /**
+   * Trust anchor, DER or PEM. Defaults to the pinned Intel SGX Root CA; pass
+   * a test root only in tests.
+   */
+  trustedRoot?: Uint8Array | string;
+}
+
+function fail(code: VerificationFailure, message: string): never {
+  throw new QuoteVerificationError(code, message);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+interface Window {
+  from: number;
+  until: number;
+}
+
+function narrow(w: Window, from: number, until: number): void {
+  if (from > w.from) w.from = from;
+  if (until < w.until) w.until = until;
+}
+
+function wrapFormat<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof DerError) throw new CollateralFormatError(`${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+interface CollateralEntry {
+  tcbInfo: TcbInfo;
+  qeIdentity: QeIdentity;
+  rootCrl: Crl;
+  pckCrl: Crl;
+  window: Window;
+  /** PCK CRL signature checked against intermediate keys (latin1 point → ok). */
+  pckCrlSigners: Map<string, boolean>;
+}
+
+interface ChainEntry {
+  certificates: Certificate[];
+  window: Window;
+}
+
+const CACHE_MAX = 64;
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  if (map.size >= CACHE_MAX) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
+/**
+ * A DCAP verifier bound to one trust anchor, holding caches of verified
+ * collateral (until it expires) and verified PCK chains (by their bytes).
+ * {@linkcode verifyQuote} uses a shared instance per trust anchor.
+ */
+export class QuoteVerifier {
+  readonly #root: Certificate;
+  readonly #collateral = new Map<string, CollateralEntry>();
+  readonly #byObject = new WeakMap<Collateral, { key: string; entry: CollateralEntry }>();
+  readonly #chains = new Map<string, ChainEntry>();
+
+  /** Creates a verifier; `trustedRoot` defaults to the pinned Intel SGX Root CA. */
+  constructor(trustedRoot: Uint8Array | string = INTEL_SGX_ROOT_CA_DER) {
+    this.#root = wrapFormat(
+      "trusted root",
+      () =>
+        typeof trustedRoot === "string"
+          ? parsePemChain(trustedRoot)[0]
+          : parseCertificate(trustedRoot),
+    );
+  }
+
+  /** Verifies a certificate chain ending at the trust anchor, valid at `t`. */
+  async #chain(certs: Certificate[], t: number, what: string, w: Window): Promise<void> {
+    const root = this.#root;
+    const last = certs[certs.length - 1];
+    if (
+      !equalBytes(last.publicKey, root.publicKey) || !equalBytes(last.subjectRaw, root.subjectRaw)
+    ) {
+      fail("certificate_chain", `${what} does not end at the trusted root`);
+    }
+    for (let i = 0; i < certs.length; i++) {
+      const cert = certs[i];
+      if (t < cert.notBefore || t > cert.notAfter) {
+        fail(
+          "certificate_expired",
+          `${what}: "${cert.commonName}" is valid ${iso(cert.notBefore)}..${
+            iso(cert.notAfter)
+          }, not at ${iso(t)}`,
+        );
+      }
+      narrow(w, cert.notBefore, cert.notAfter);
+      const issuer = i + 1 < certs.length ? certs[i + 1] : root;
+      if (!equalBytes(cert.issuerRaw, issuer.subjectRaw)) {
+        fail(
+          "certificate_chain",
+          `${what}: "${cert.commonName}" is not issued by "${issuer.commonName}"`,
+        );
+      }
+      if (i + 1 < certs.length && !issuer.isCa) {
+        fail("certificate_chain", `${what}: "${issuer.commonName}" is not a CA`);
+      }
+      if (
+        cert.signatureAlgorithm !== OID_ECDSA_SHA256 ||
+        !(await verifyP256(issuer.publicKey, cert.signature, cert.tbs))
+      ) {
+        fail("certificate_chain", `${what}: signature of "${cert.commonName}" does not verify`);
+      }
+    }
+  }
+
+  async #crl(crl: Crl, issuer: Certificate, t: number, what: string, w: Window): Promise<void> {
+    if (!equalBytes(crl.issuerRaw, issuer.subjectRaw)) {
+      fail("crl", `${what} is not issued by "${issuer.commonName}"`);
+    }
+    if (
+      crl.signatureAlgorithm !== OID_ECDSA_SHA256 ||
+      !(await verifyP256(issuer.publicKey, crl.signature, crl.tbs))
+    ) fail("crl", `${what} signature does not verify`);
+    if (t < crl.thisUpdate || t > crl.nextUpdate) {
+      fail(
+        "collateral_expired",
+        `${what} is valid ${iso(crl.thisUpdate)}..${iso(crl.nextUpdate)}, not at ${iso(t)}`,
+      );
+    }
+    narrow(w, crl.thisUpdate, crl.nextUpdate);
+  }
+
+  async #signedDocument(
+    chainPem: string,
+    text: string,
+    signatureField: string | Uint8Array,
+    rootCrl: Crl,
+    t: number,
+    what: "tcb_info" | "qe_identity",
+    w: Window,
+  ): Promise<void> {
+    const certs = wrapFormat(`${what} issuer chain`, () => parsePemChain(chainPem));
+    if (certs.length !== 2) {
+      fail(what, `issuer chain must have 2 certificates, has ${certs.length}`);
+    }
+    await this.#chain(certs, t, `${what} issuer chain`, w);
+    if (rootCrl.revokedSerials.has(certs[0].serial)) fail("revoked", `${what} signer is revoked`);
+    const signature = collateralBytes(signatureField, `${what}_signature`);
+    const ok = signature.length === 64 &&
+      await verifyP256(certs[0].publicKey, signature, new TextEncoder().encode(text));
+    if (!ok) fail(what, "signature over the document does not verify");
+  }
+
+  async #collateralEntry(c: Collateral, t: number): Promise<CollateralEntry> {
+    const cached = this.#byObject.get(c);
+    const key = cached?.key ?? [
+      c.pck_crl_issuer_chain,
+      fieldText(c.root_ca_crl),
+      fieldText(c.pck_crl),
+      c.tcb_info_issuer_chain,
+      c.tcb_info,
+      fieldText(c.tcb_info_signature),
+      c.qe_identity_issuer_chain,
+      c.qe_identity,
+      fieldText(c.qe_identity_signature),
+    ].join("\u0000");
+    const hit = cached?.entry ?? this.#collateral.get(key);
+    if (hit && t >= hit.window.from && t <= hit.window.until) {
+      if (!cached) this.#byObject.set(c, { key, entry: hit });
+      return hit;
+    }
+    const entry = await this.#verifyCollateral(c, t);
+    remember(this.#collateral, key, entry);
+    this.#byObject.set(c, { key, entry });
+    return entry;
+  }
+
+  async #verifyCollateral(c: Collateral, t: number): Promise<CollateralEntry> {
+    if (typeof c !== "object" || c === null) {
+      throw new CollateralFormatError("collateral must be an object");
+    }
+    for (
+      const f of [
+        "pck_crl_issuer_chain",
+        "tcb_info_issuer_chain",
+        "tcb_info",
+        "qe_identity_issuer_chain",
+        "qe_identity",
+      ] as const
+    ) {
+      if (typeof c[f] !== "string") throw new CollateralFormatError(`${f} must be a string`);
+    }
+    const w: Window = { from: -Infinity, until: Infinity };
+    const root = this.#root;
+    if (t < root.notBefore || t > root.notAfter) {
+      fail("certificate_expired", "trusted root is not valid now");
+    }
+    narrow(w, root.notBefore, root.notAfter);
+    // Root CA CRL: issued and signed by the root, current.
+    const rootCrl = wrapFormat(
+      "root CA CRL",
+      () => parseCrl(collateralBytes(c.root_ca_crl, "root_ca_crl")),
+    );
+    await this.#crl(rootCrl, root, t, "root CA CRL", w);
+    // TCB info and QE identity: signer chain, signature, validity.
+    await this.#signedDocument(
+      c.tcb_info_issuer_chain,
+      c.tcb_info,
+      c.tcb_info_signature,
+      rootCrl,
+      t,
+      "tcb_info",
+      w,
+    );
+    const tcbInfo = parseTcbInfo(c.tcb_info);
+    if (t < tcbInfo.issueDate || t > tcbInfo.nextUpdate) {
+      fail(
+        "collateral_expired",
+        `TCB info is valid ${iso(tcbInfo.issueDate)}..${iso(tcbInfo.nextUpdate)}, not at ${iso(t)}`,
+      );
+    }
+    narrow(w, tcbInfo.issueDate, tcbInfo.nextUpdate);
+    await this.#signedDocument(
+      c.qe_identity_issuer_chain,
+      c.qe_identity,
+      c.qe_identity_signature,
+      rootCrl,
+      t,
+      "qe_identity",
+      w,
+    );
+    const qeIdentity = parseQeIdentity(c.qe_identity);
+    if (t < qeIdentity.issueDate || t > qeIdentity.nextUpdate) {
+      fail(
+        "collateral_expired",
+        `QE identity is valid ${iso(qeIdentity.issueDate)}..${iso(qeIdentity.nextUpdate)}, not at ${
+          iso(t)
+        }`,
+      );
+    }
+    narrow(w, qeIdentity.issueDate, qeIdentity.nextUpdate);
+    // PCK CRL: its issuer chain to the root, then the CRL itself.
+    const crlChain = wrapFormat(
+      "PCK CRL issuer chain",
+      () => parsePemChain(c.pck_crl_issuer_chain),
+    );
+    if (crlChain.length !== 2) {
+      fail("crl", `PCK CRL issuer chain must have 2 certificates, has ${crlChain.length}`);
+    }
+    await this.#chain(crlChain, t, "PCK CRL issuer chain", w);
+    if (rootCrl.revokedSerials.has(crlChain[0].serial)) {
+      fail("revoked", "PCK CRL issuer is revoked");
+    }
+    const pckCrl = wrapFormat("PCK CRL", () => parseCrl(collateralBytes(c.pck_crl, "pck_crl")));
+    await this.#crl(pckCrl, crlChain[0], t, "PCK CRL", w);
+    const pckCrlSigners = new Map<string, boolean>([[latin1(crlChain[0].publicKey), true]]);
+    return { tcbInfo, qeIdentity, rootCrl, pckCrl, window: w, pckCrlSigners };
+  }
+
+  /** Verifies (or recalls) the quote's PCK chain: exactly leaf, PCK CA, root. */
+  async #pckChain(
+    quote: Quote,
+    t: number,
+  ): Promise<{ certs: Certificate[]; pck: PckExtensions; window: Window }> {
+    const cd = quote.signatureData.certification;
+    if (cd.type !== 5) {
+      fail(
+        "unsupported",
+        `certification data type ${cd.type} needs the PCK certificate from elsewhere`,
+      );
+    }
+    if (!cd.pck) fail("certificate_chain", "PCK leaf has no SGX extension");
+    const key = latin1(cd.data);
+    const hit = this.#chains.get(key);
+    if (hit && t >= hit.window.from && t <= hit.window.until) {
+      return { certs: hit.certificates, pck: cd.pck, window: hit.window };
+    }
+    const certs = cd.certificates;
+    if (certs.length !== 3) {
+      fail("certificate_chain", `PCK chain must have 3 certificates, has ${certs.length}`);
+    }
+    if (!certs[0].commonName.includes("SGX PCK Certificate")) {
+      fail("certificate_chain", `PCK leaf is "${certs[0].commonName}"`);
+    }
+    const ca = certs[1].commonName;
+    if (ca !== "Intel SGX PCK Platform CA" && ca !== "Intel SGX PCK Processor CA") {
+      fail("certificate_chain", `PCK intermediate is "${ca}"`);
+    }
+    const window: Window = { from: -Infinity, until: Infinity };
+    await this.#chain(certs, t, "PCK chain", window);
+    remember(this.#chains, key, { certificates: certs, window });
+    return { certs, pck: cd.pck, window };
+  }
+
+  /** Checks the QE report signature, its binding to the attestation key, and the quote signature. */
+  async #quoteSignatures(quote: Quote, leaf: Certificate): Promise<void> {
+    const s = quote.signatureData;
+    const [qeOk, quoteOk] = await Promise.all([
+      verifyP256(leaf.publicKey, s.qeReportSignature, s.qeReport.raw),
+      verifyP256(uncompressed(s.attestationKey), s.signature, quote.signedRegion),
+    ]);
+    if (!qeOk) fail("qe_report_signature", "QE report is not signed by the PCK key");
+    const h = sha256.create().update(s.attestationKey).update(s.qeAuthData).digest();
+    if (!equalBytes(h, s.qeReport.reportData.subarray(0, 32))) {
+      fail("qe_report_binding", "QE report data does not bind the attestation key");
+    }
+    if (!quoteOk) fail("quote_signature", "quote is not signed by the attestation key");
+  }
+
+  /**
+   * Verifies a quote against collateral at `options.now`; see
+   * {@linkcode verifyQuote}.
+   */
+  async verify(
+    bytes: Uint8Array | Quote,
+    collateral: Collateral,
+    options: VerifyOptions,
+  ): Promise<Verdict> {
+    const t = +options.now;
+    const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
+    const isTdx = quote.header.teeType === TEE_TYPE_TDX;
+    const entry = await this.#collateralEntry(collateral, t);
+    const { certs, pck, window } = await this.#pckChain(quote, t);
+    const [leaf, ca] = certs;
+    // Revocation (4.1.2.4.6–7): root CRL for the PCK CA, PCK CRL for the leaf.
+    if (entry.rootCrl.revokedSerials.has(ca.serial)) {
+      fail("revoked", `PCK CA serial ${ca.serial} is revoked`);
+    }
+    if (!equalBytes(entry.pckCrl.issuerRaw, leaf.issuerRaw)) {
+      fail(
+        "crl",
+        `PCK CRL issuer "${entry.pckCrl.issuer}" is not the PCK leaf issuer "${leaf.issuer}"`,
+      );
+    }
+    const caKey = latin1(ca.publicKey);
+    let crlOk = entry.pckCrlSigners.get(caKey);
+    if (crlOk === undefined) {
+      crlOk = await verifyP256(ca.publicKey, entry.pckCrl.signature, entry.pckCrl.tbs);
+      entry.pckCrlSigners.set(caKey, crlOk);
+    }
+    if (!crlOk) fail("crl", "PCK CRL is not signed by the quote's PCK CA");
+    if (entry.pckCrl.revokedSerials.has(leaf.serial)) {
+      fail("revoked", `PCK leaf serial ${leaf.serial} is revoked`);
+    }
+    // TCB info consistency (4.1.2.4.9–10).
+    const info = entry.tcbInfo;
+    if (isTdx ? info.id !== "TDX" || info.version < 3 : info.id !== "SGX") {
+      fail(
+        "tcb_info",
+        `TCB info ${info.id} v${info.version} does not fit a ${isTdx ? "TDX" : "SGX"} quote`,
+      );
+    }
+    if (info.fmspc !== pck.fmspc) {
+      fail("fmspc_mismatch", `TCB info FMSPC ${info.fmspc} is not the PCK's ${pck.fmspc}`);
+    }
+    if (info.pceId !== pck.pceId) {
+      fail("fmspc_mismatch", `TCB info PCEID ${info.pceId} is not the PCK's ${pck.pceId}`);
+    }
+    const qeId = entry.qeIdentity;
+    if (qeId.id !== (isTdx ? "TD_QE" : "QE")) {
+      fail("qe_identity", `QE identity ${qeId.id} does not fit the quote`);
+    }
+    const td = quote.body.kind === "sgx" ? undefined : quote.body;
+    if (isTdx && !td) fail("unsupported", "TDX quotes with an SGX body are not supported");
+    // TDX module identity (4.1.2.4.11).
+    const module = td ? tdxModule(info, td) : undefined;
+    // QE report (4.1.2.4.12–15) and quote signature (4.1.2.4.16).
+    await this.#quoteSignatures(quote, leaf);
+    const qeLevel = qeIdentityLevel(qeId, quote.signatureData.qeReport);
+    // Platform TCB level (4.1.2.4.17).
+    const { level, sgxLevel } = platformLevel(info, pck, td);
+    let status: VerifiedStatus = level.status;
+    const advisories = new Set(level.advisoryIds);
+    if (module?.level) {
+      for (const a of module.level.advisoryIds) advisories.add(a);
+      status = convergeOutOfDate(status, module.level.status);
+      if (
+        td?.kind === "td15" &&
+        relaunchAdvised(info, td, level, sgxLevel.status, module.level, qeLevel)
+      ) {
+        status = level.status.includes("Configuration") || sgxLevel.status.includes("Configuration")
+          ? "TDRelaunchAdvisedConfigurationNeeded"
+          : "TDRelaunchAdvised";
+      }
+    }
+    for (const a of qeLevel.advisoryIds) advisories.add(a);
+    status = convergeOutOfDate(status, qeLevel.status);
+    const expiresAt = Math.min(entry.window.until, window.until);
+    const verdict: Verdict = {
+      status,
+      advisoryIds: [...advisories].sort(),
+      quote,
+      pck,
+      platformStatus: level.status,
+      tcbDate: level.tcbDate,
+      tdxModuleStatus: module?.level?.status ?? (td ? "UpToDate" : undefined),
+      qeStatus: qeLevel.status,
+      expiresAt,
+    };
+    if (options.policy) checkPolicy(verdict, options.policy, { now: t });
+    return verdict;
+  }
+
+  /**
+   * Checks only what needs no collateral: the PCK chain to the trust anchor at
+   * `now`, the QE report signature and binding, and the quote signature.
+   */
+  async verifySignatures(
+    bytes: Uint8Array | Quote,
+    options: { now: Date | number },
+  ): Promise<SignatureVerdict> {
+    const t = +options.now;
+    const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
+    const { certs, pck, window } = await this.#pckChain(quote, t);
+    await this.#quoteSignatures(quote, certs[0]);
+    return { quote, pck, expiresAt: window.until };
+  }
+}
+
+function fieldText(v: string | Uint8Array): string {
+  return typeof v === "string" ? v : toHex(v);
+}
+
+function tdxModule(info: TcbInfo, td: TdReport): { level?: IsvTcbLevel } {
+  const ver = td.teeTcbSvn[1];
+  let identity = info.tdxModule;
+  if (ver > 0) {
+    const id = `TDX_${ver.toString(16).toUpperCase().padStart(2, "0")}`;
+    identity = info.tdxModuleIdentities.find((m) => m.id.toUpperCase() === id);
+    if (!identity) fail("tdx_module_mismatch", `TCB info has no TDX module identity ${id}`);
+  }
+  if (!identity) fail("tdx_module_mismatch", "TCB info has no TDX module identity");
+  if (!equalBytes(td.mrSignerSeam, identity.mrSigner)) {
+    fail("tdx_module_mismatch", "MRSIGNERSEAM is not the module identity's signer");
+  }
+  // Intel requires SEAMATTRIBUTES to be zero and equal to the identity's
+  // attributes, ignoring the mask (dcap-qvl applies the mask instead).
+  if (
+    td.seamAttributes.some((b) => b !== 0) || !equalBytes(td.seamAttributes, identity.attributes)
+  ) {
+    fail("tdx_module_mismatch", "SEAMATTRIBUTES do not match the module identity");
+  }
+  if (ver === 0) return {};
+  const level = identity.tcbLevels.find((l) => td.teeTcbSvn[0] >= l.isvSvn);
+  if (!level) {
+    fail("tcb_not_supported", `TDX module SVN ${td.teeTcbSvn[0]} is below every module TCB level`);
+  }
+  return { level };
+}
+
+function qeIdentityLevel(id: QeIdentity, qe: Quote["signatureData"]["qeReport"]): IsvTcbLevel {
+  const misc = qe.raw.subarray(16, 20);
+  for (let i = 0; i < 4; i++) {
+    if ((misc[i] & id.miscSelectMask[i]) !== id.miscSelect[i]) {
+      fail("qe_identity_mismatch", "QE MISCSELECT does not match the QE identity");
+    }
+  }
+  for (let i = 0; i < 16; i++) {
+    if ((qe.attributes[i] & id.attributesMask[i]) !== id.attributes[i]) {
+      fail("qe_identity_mismatch", "QE ATTRIBUTES do not match the QE identity");
+    }
+  }
+  if (!equalBytes(qe.mrSigner, id.mrSigner)) {
+    fail("qe_identity_mismatch", "QE MRSIGNER is not Intel's");
+  }
+  if (qe.isvProdId !== id.isvProdId) {
+    fail("qe_identity_mismatch", `QE ISVPRODID ${qe.isvProdId} is not ${id.isvProdId}`);
+  }
+  const level = id.tcbLevels.find((l) => qe.isvSvn >= l.isvSvn);
+  if (!level) fail("tcb_not_supported", `QE ISVSVN ${qe.isvSvn} is below every QE TCB level`);
+  return level;
+}
+
+/**
+ * Picks the SGX level (first level whose SGX components and PCESVN the PCK
+ * meets) and, for TDX, the TDX level (first such level whose TDX components
+ * TEE_TCB_SVN meets). Intel QVL (and go-tdx-guest) skip TDX components 0 and
+ * 1 when TEE_TCB_SVN[1] > 0, because the module identity covers them;
+ * dcap-qvl compares all 16. We follow Intel.
+ */
+function platformLevel(
+  info: TcbInfo,
+  pck: PckExtensions,
+  td: TdReport | undefined,
+): { level: TcbLevel; sgxLevel: TcbLevel } {
+  let sgxLevel: TcbLevel | undefined;
+  for (const level of info.tcbLevels) {
+    if (pck.pceSvn < level.pceSvn) continue;
+    if (!level.sgxComponents.every((v, i) => pck.sgxTcbComponents[i] >= v)) continue;
+    sgxLevel ??= level;
+    if (!td) return { level, sgxLevel };
+    const svn = td.teeTcbSvn;
+    const start = svn[1] > 0 ? 2 : 0;
+    if (level.tdxComponents!.every((v, i) => i < start || svn[i] >= v)) return { level, sgxLevel };
+  }
+  fail(
+    "tcb_not_supported",
+    sgxLevel
+      ? "no TCB level matches TEE_TCB_SVN"
+      : "no TCB level matches the PCK's SGX components and PCESVN",
+  );
+}
+
+/** Module or QE status OutOfDate / Revoked applied to a platform status. */
+function convergeOutOfDate(status: VerifiedStatus, other: TcbStatus): VerifiedStatus {
+  if (other === "Revoked") return "Revoked";
+  if (other !== "OutOfDate") return status;
+  if (status === "UpToDate" || status === "SWHardeningNeeded") return "OutOfDate";
+  if (status === "ConfigurationNeeded" || status === "ConfigurationAndSWHardeningNeeded") {
+    return "OutOfDateConfigurationNeeded";
+  }
+  return status;
+}
+
+/** Intel TDRelaunchCheck (4.1.2.4.17.4.3), TD 1.5 bodies only. */
+function relaunchAdvised(
+  info: TcbInfo,
+  td: TdReport,
+  level: TcbLevel,
+  sgx: TcbStatus,
+  module: IsvTcbLevel,
+  qe: IsvTcbLevel,
+): boolean {
+  if (qe.status === "OutOfDate" || qe.status === "Revoked") return false;
+  if (module.status !== "OutOfDate") return false;
+  if (level.status !== "OutOfDate" && level.status !== "OutOfDateConfigurationNeeded") return false;
+  if (
+    !["UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"]
+      .includes(sgx)
+  ) {
+    return false;
+  }
+  const svn2 = td.teeTcbSvn2!;
+  const latest = info.tcbLevels[0];
+  const ver = svn2[1];
+  const identity = ver > 0
+    ? info.tdxModuleIdentities.find((m) =>
+      m.id.toUpperCase() === `TDX_${ver.toString(16).toUpperCase().padStart(2, "0")}`
+    )
+    : undefined;
+  const latestModuleSvn = ver > 0 ? identity?.tcbLevels[0]?.isvSvn : latest.tdxComponents![0];
+  if (latestModuleSvn === undefined || svn2[0] < latestModuleSvn) return false;
+  return svn2[2] >= latest.tdxComponents![2];
+}
+
+const verifiers = new Map<string, QuoteVerifier>();
+
+function verifierFor(root: Uint8Array | string | undefined): QuoteVerifier {
+  const key = root === undefined ? "" : typeof root === "string" ? root : latin1(root);
+  let v = verifiers.get(key);
+  if (!v) {
+    v = new QuoteVerifier(root);
+    remember(verifiers, key, v);
+  }
+  return v;
+}
+
+/**
+ * Verifies a DCAP quote fully against collateral at `options.now` and
+ * returns its {@linkcode Verdict}; applies `options.policy` when given.
+ * Throws {@linkcode QuoteVerificationError} (with a `code`) when a check
+ * fails, `QuoteParseError` for malformed quotes and `CollateralFormatError`
+ * for malformed collateral. A status of `Revoked` is returned, not thrown
+ * (policies reject it by default).
+ *
+ * @example
+ * ```ts ignore
+ * import { verifyQuote } from "@mosaik/tee";
+ * const verdict = await verifyQuote(quoteBytes, collateral, { now: Date.now() });
+ * console.log(verdict.status, verdict.advisoryIds);
+ * ```
+ */
+export function verifyQuote(
+  bytes: Uint8Array | Quote,
+  collateral: Collateral,
+  options: VerifyOptions,
+): Promise<Verdict> {
+  return verifierFor(options.trustedRoot).verify(bytes, collateral, options);
+}
+
+/**
+ * Verifies what needs no collateral: PCK chain to the trust anchor at `now`,
+ * QE report signature and binding, quote signature. No revocation or TCB
+ * status: use {@linkcode verifyQuote} for a trust decision.
+ */
+export function verifyQuoteSignatures(
+  bytes: Uint8Array | Quote,
+  options: { now: Date | number; trustedRoot?: Uint8Array | string },
+): Promise<SignatureVerdict> {
+  return verifierFor(options.trustedRoot).verifySignatures(bytes, options);
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { verifyQuote, verifyQuoteSignatures } from "./verify.ts";
+import { QuoteVerificationError } from "./errors.ts";
+import { readCollateral, readQuote, sidecar, vectorIndex } from "./_test_vectors.ts";
+
+interface Expectation {
+  result: "verified" | "rejected";
+  tcb_status?: string;
+  advisory_ids?: string[];
+  error?: string;
+}
+
+function expectationOf(quote: string, collateral: string | null, time: number): Expectation {
+  // deno-lint-ignore no-explicit-any
+  const vectors = (sidecar(quote) as any).verification_vectors as any[];
+  const v = vectors.find((x) => (x.collateral ?? null) === collateral && x.time_unix === time);
+  assert(v, `sidecar of ${quote} lists ${collateral} @ ${time}`);
+  return v.independent_reimplementation_result;
+}
+
+for (const v of vectorIndex()) {
+  Deno.test(`vector ${v.quote.slice(0, 3)} + ${v.collateral ?? "no collateral"} @ ${v.time_unix}`, async () => {
+    const quote = readQuote(v.quote);
+    const now = v.time_unix * 1000;
+    const want = expectationOf(v.quote, v.collateral, v.time_unix);
+    if (v.collateral === null) {
+      const run = verifyQuoteSignatures(quote, { now });
+      if (want.result === "verified") {
+        const r = await run;
+        assert.equal(r.quote.signedRegion.length > 0, true);
+      } else {
+        await assert.rejects(
+          run,
+          (e) => e instanceof QuoteVerificationError && e.code === "certificate_expired",
+        );
+      }
+      return;
+    }
+    const run = verifyQuote(quote, readCollateral(v.collateral), { now });
+    if (want.result === "verified") {
+      const verdict = await run;
+      assert.equal(verdict.status, want.tcb_status);
+      assert.deepEqual(verdict.advisoryIds, want.advisory_ids);
+    } else {
+      assert.match(want.error!, /no matching TCB level/);
+      await assert.rejects(
+        run,
+        (e) =>
+          e instanceof QuoteVerificationError && e.code === "tcb_not_supported" &&
+          (!want.error!.includes("SGX components") || /SGX components/.test(e.message)),
+      );
+    }
+  });
+}
+
+Deno.test("a warm verification reuses collateral and PCK chain", async () => {
+  const quote = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin");
+  const collateral = readCollateral("cA_phala_tdx_b0c06f_2025-06_");
+  const now = 1752919234_000;
+  const a = await verifyQuote(quote, collateral, { now });
+  const t0 = performance.now();
+  for (let i = 0; i < 20; i++) await verifyQuote(quote, collateral, { now });
+  const perCall = (performance.now() - t0) / 20;
+  assert.equal(a.status, "UpToDate");
+  assert(a.expiresAt >= now && a.expiresAt <= Date.parse("2025-07-19T10:16:03Z"));
+  assert(perCall < 5, `warm verification took ${perCall} ms`);
+  // Outside the cached window the collateral is re-checked and fails with its own reason.
+  await assert.rejects(
+    verifyQuote(quote, collateral, { now: Date.parse("2025-08-01T00:00:00Z") }),
+    (e) => e instanceof QuoteVerificationError && e.code === "collateral_expired",
+  );
+});

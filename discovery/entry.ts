@@ -10,9 +10,11 @@
  * @module
  */
 import {
+  decode,
   DecodeError,
   type Digest,
   digestBytes,
+  encode,
   type GroupId,
   type NetworkId,
   type PeerId,
@@ -24,7 +26,6 @@ import {
   toHex,
   verify,
 } from "@mosaik/transport";
-import { decode, encode } from "./_codec.ts";
 import { array, bytes, text, uint } from "./_check.ts";
 
 /** An opaque credential carried in an entry (made and checked by `@mosaik/tee` and others). */

@@ -1,0 +1,217 @@
+// Unit tests of the HyParView and Plumtree state machines on an in-memory
+// message bus with virtual time (no transport).
+import assert from "node:assert/strict";
+import { toHex } from "@mosaik/transport";
+import type { PeerId } from "@mosaik/transport";
+import { blake3 } from "@noble/hashes/blake3.js";
+import { type HvMessage, HyParView, type PeerInfo } from "./_hyparview.ts";
+import { Plumtree, type PtMessage } from "./_plumtree.ts";
+import type { Scheduler } from "./_scheduler.ts";
+
+class VirtualTime implements Scheduler {
+  #t = 0;
+  #seq = 0;
+  #q: { at: number; seq: number; fn: () => void; dead: boolean }[] = [];
+  now(): number {
+    return this.#t;
+  }
+  after(ms: number, fn: () => void): () => void {
+    const item = { at: this.#t + ms, seq: this.#seq++, fn, dead: false };
+    this.#q.push(item);
+    return () => item.dead = true;
+  }
+  run(until: number): void {
+    for (;;) {
+      this.#q.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.#q[0];
+      if (!next || next.at > until) break;
+      this.#q.shift();
+      this.#t = next.at;
+      if (!next.dead) next.fn();
+    }
+    this.#t = until;
+  }
+}
+
+type Msg = HvMessage | PtMessage;
+
+class Node {
+  hv: HyParView;
+  pt: Plumtree;
+  delivered: string[] = [];
+  dead = false;
+  constructor(readonly info: PeerInfo, bus: Bus, mode: "plumtree" | "flood") {
+    const io = {
+      send: (to: PeerId, m: Msg) => bus.send(this, to, m),
+    };
+    this.hv = new HyParView(
+      info,
+      { shuffleInterval: 1000 },
+      {
+        send: (to, m) => io.send(to.id, m),
+        release: () => {},
+        neighborUp: (p) => this.pt.neighborUp(p.id),
+        neighborDown: (p) => this.pt.neighborDown(p),
+      },
+      bus.time,
+      bus.random,
+    );
+    this.pt = new Plumtree({ mode }, {
+      send: (to, m) => io.send(to, m),
+      deliver: (payload) => {
+        this.delivered.push(new TextDecoder().decode(payload));
+        return true;
+      },
+      id: (payload) => toHex(blake3(payload)).slice(0, 32),
+    }, bus.time);
+  }
+  handle(from: PeerId, m: Msg): void {
+    if (m.kind === "gossip" || m.kind === "ihave" || m.kind === "graft" || m.kind === "prune") {
+      this.pt.handle(from, m);
+    } else this.hv.handle(from, m);
+  }
+}
+
+class Bus {
+  time = new VirtualTime();
+  nodes = new Map<PeerId, Node>();
+  counts: Record<string, number> = {};
+  #last = new Map<string, number>();
+  #seed = 42;
+  random = (): number => {
+    this.#seed = (this.#seed * 1103515245 + 12345) & 0x7fffffff;
+    return this.#seed / 0x80000000;
+  };
+  send(from: Node, to: PeerId, m: Msg): void {
+    this.counts[m.kind] = (this.counts[m.kind] ?? 0) + 1;
+    // Links are FIFO per ordered pair, like a QUIC stream.
+    const key = `${from.info.id}>${to}`;
+    const at = Math.max(this.#last.get(key) ?? 0, this.time.now() + 1 + this.random());
+    this.#last.set(key, at);
+    this.time.after(at - this.time.now(), () => {
+      const target = this.nodes.get(to);
+      if (from.dead) return;
+      if (!target || target.dead) {
+        from.hv.failed(to);
+        return;
+      }
+      target.handle(from.info.id, structuredClone(m));
+    });
+  }
+}
+
+function network(n: number, mode: "plumtree" | "flood" = "plumtree"): { bus: Bus; nodes: Node[] } {
+  const bus = new Bus();
+  const nodes: Node[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `peer${String(i).padStart(3, "0")}` as PeerId;
+    const node = new Node({ id, addresses: [`127.0.0.1:${i}`] }, bus, mode);
+    bus.nodes.set(id, node);
+    nodes.push(node);
+  }
+  for (let i = 1; i < n; i++) {
+    nodes[i].hv.join(nodes[0].info);
+    bus.time.run(bus.time.now() + 5);
+  }
+  bus.time.run(bus.time.now() + 3000);
+  return { bus, nodes };
+}
+
+function connected(nodes: Node[]): boolean {
+  const alive = nodes.filter((n) => !n.dead);
+  const seen = new Set<PeerId>([alive[0].info.id]);
+  const todo = [alive[0]];
+  const byId = new Map(alive.map((n) => [n.info.id, n]));
+  while (todo.length) {
+    const n = todo.pop()!;
+    for (const p of n.hv.active.keys()) {
+      const m = byId.get(p);
+      if (m && !seen.has(p)) {
+        seen.add(p);
+        todo.push(m);
+      }
+    }
+  }
+  return seen.size === alive.length;
+}
+
+Deno.test("hyparview: 40 nodes form a connected, symmetric overlay with bounded views", () => {
+  const { nodes } = network(40);
+  for (const n of nodes) {
+    assert.ok(n.hv.active.size >= 1 && n.hv.active.size <= 5, `active ${n.hv.active.size}`);
+    assert.ok(n.hv.passive.size <= 30);
+    for (const p of n.hv.active.keys()) {
+      const other = nodes.find((m) => m.info.id === p)!;
+      assert.ok(other.hv.active.has(n.info.id), "active views are symmetric");
+    }
+  }
+  assert.ok(connected(nodes));
+  const withPassive = nodes.filter((n) => n.hv.passive.size > 0).length;
+  assert.ok(withPassive > 30, "shuffles fill passive views");
+});
+
+Deno.test("hyparview: the overlay repairs itself after a third of the nodes fail", () => {
+  const { bus, nodes } = network(30);
+  for (let i = 1; i < 30; i += 3) nodes[i].dead = true;
+  // Failures are noticed on the next send; shuffles send periodically.
+  for (const n of nodes) {
+    if (n.dead) continue;
+    for (const p of [...n.hv.active.keys()]) if (bus.nodes.get(p)!.dead) n.hv.failed(p);
+  }
+  bus.time.run(bus.time.now() + 5000);
+  const alive = nodes.filter((n) => !n.dead);
+  for (const n of alive) {
+    assert.ok(n.hv.active.size >= 1, "every live node has a neighbour");
+    for (const p of n.hv.active.keys()) assert.ok(!bus.nodes.get(p)!.dead);
+  }
+  assert.ok(connected(nodes));
+});
+
+Deno.test("plumtree: every node delivers exactly once; the tree beats flooding", () => {
+  const results: Record<string, number> = {};
+  for (const mode of ["plumtree", "flood"] as const) {
+    const { bus, nodes } = network(40, mode);
+    const enc = new TextEncoder();
+    // Warm-up broadcasts shape the tree.
+    for (let k = 0; k < 3; k++) {
+      nodes[k].pt.broadcast(enc.encode(`warm${k}`));
+      bus.time.run(bus.time.now() + 500);
+    }
+    const before = bus.counts.gossip ?? 0;
+    const rounds = 10;
+    for (let k = 0; k < rounds; k++) {
+      nodes[(k * 7) % 40].pt.broadcast(enc.encode(`msg${k}`));
+      bus.time.run(bus.time.now() + 500);
+    }
+    for (const n of nodes) {
+      const got = n.delivered.filter((d) => d.startsWith("msg"));
+      const own = Array.from({ length: rounds }, (_, k) =>
+        (k * 7) % 40).filter((i) => nodes[i] === n).length;
+      assert.equal(got.length, rounds - own, `${mode}: delivered each broadcast once`);
+      assert.equal(new Set(got).size, got.length);
+    }
+    results[mode] = ((bus.counts.gossip ?? 0) - before) / rounds;
+  }
+  // A spanning tree needs n - 1 = 39 payload messages; flooding sends about
+  // (average degree - 1) × n.
+  assert.ok(results.plumtree < 39 * 1.3, `plumtree ${results.plumtree}`);
+  assert.ok(results.flood > results.plumtree * 1.8, `flood ${results.flood}`);
+});
+
+Deno.test("plumtree: lazy links heal the tree when tree nodes crash", () => {
+  const { bus, nodes } = network(30);
+  const enc = new TextEncoder();
+  for (let k = 0; k < 3; k++) {
+    nodes[0].pt.broadcast(enc.encode(`warm${k}`));
+    bus.time.run(bus.time.now() + 500);
+  }
+  // Crash the inner tree nodes with the most eager links (nobody is told).
+  const inner = nodes.slice(1).sort((a, b) => b.pt.eager.size - a.pt.eager.size).slice(0, 3);
+  for (const n of inner) n.dead = true;
+  nodes[0].pt.broadcast(enc.encode("after"));
+  bus.time.run(bus.time.now() + 2000);
+  for (const n of nodes) {
+    if (!n.dead && n !== nodes[0]) assert.ok(n.delivered.includes("after"), n.info.id);
+  }
+  assert.ok((bus.counts.graft ?? 0) > 0, "grafts repaired the tree");
+});

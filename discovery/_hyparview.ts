@@ -1,0 +1,322 @@
+/**
+ * HyParView membership (Leitão, Pereira, Rodrigues, DSN 2007) as a
+ * message-driven state machine: a small symmetric active view (the gossip
+ * neighbours) and a larger passive view (an address book refreshed by
+ * shuffles). Transport-free: messages leave through {@linkcode HyParViewIO}.
+ *
+ * @module
+ */
+import type { PeerId } from "@mosaik/transport";
+import { pick, sample, type Scheduler } from "./_scheduler.ts";
+
+/** A peer and where to reach it. */
+export interface PeerInfo {
+  /** The peer's id. */
+  readonly id: PeerId;
+  /** Its `host:port` addresses. */
+  readonly addresses: readonly string[];
+}
+
+/** HyParView messages. */
+export type HvMessage =
+  | { kind: "join"; peer: PeerInfo }
+  | { kind: "forwardJoin"; peer: PeerInfo; ttl: number }
+  | { kind: "neighbor"; peer: PeerInfo; high: boolean }
+  | { kind: "disconnect"; alive: boolean }
+  | { kind: "shuffle"; origin: PeerInfo; nodes: PeerInfo[]; ttl: number }
+  | { kind: "shuffleReply"; nodes: PeerInfo[] };
+
+/** HyParView sizes and timers (defaults as in the paper and iroh-gossip). */
+export interface HyParViewConfig {
+  /** Active view capacity. Default 5. */
+  activeSize: number;
+  /** Passive view capacity. Default 30. */
+  passiveSize: number;
+  /** Active random walk length of a forward-join. Default 6. */
+  arwl: number;
+  /** Walk TTL at which a forward-join also lands in the passive view. Default 3. */
+  prwl: number;
+  /** Active peers sent in a shuffle. Default 3. */
+  shuffleActive: number;
+  /** Passive peers sent in a shuffle. Default 4. */
+  shufflePassive: number;
+  /** Shuffle walk length. Default 6. */
+  shuffleTtl: number;
+  /** Milliseconds between shuffles (±50 % jitter). Default 60 000. */
+  shuffleInterval: number;
+  /** Milliseconds to wait for a neighbour request's answer. Default 500. */
+  neighborTimeout: number;
+}
+
+/** Defaults of {@linkcode HyParViewConfig}. */
+export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
+  activeSize: 5,
+  passiveSize: 30,
+  arwl: 6,
+  prwl: 3,
+  shuffleActive: 3,
+  shufflePassive: 4,
+  shuffleTtl: 6,
+  shuffleInterval: 60_000,
+  neighborTimeout: 500,
+};
+
+/** What HyParView needs from its environment. */
+export interface HyParViewIO {
+  /** Sends a message to a peer, opening a link if needed. A failure must be reported via `failed`. */
+  send(to: PeerInfo, message: HvMessage): void;
+  /** The link to `peer` is no longer needed (after pending sends). */
+  release(peer: PeerId): void;
+  /** `peer` entered the active view. */
+  neighborUp(peer: PeerInfo): void;
+  /** `peer` left the active view. */
+  neighborDown(peer: PeerId): void;
+}
+
+/** The membership state machine of one node. */
+export class HyParView {
+  /** The active view: current neighbours. */
+  readonly active: Map<PeerId, PeerInfo> = new Map();
+  /** The passive view: known peers to promote on failures. */
+  readonly passive: Map<PeerId, PeerInfo> = new Map();
+  #pending = new Map<PeerId, () => void>();
+  #refused = new Map<PeerId, number>();
+  #self: PeerInfo;
+  #config: HyParViewConfig;
+  #io: HyParViewIO;
+  #clock: Scheduler;
+  #random: () => number;
+  #cancelShuffle: () => void = () => {};
+  #closed = false;
+
+  /** Creates the state machine and starts the shuffle timer. */
+  constructor(
+    self: PeerInfo,
+    config: Partial<HyParViewConfig>,
+    io: HyParViewIO,
+    clock: Scheduler,
+    random: () => number = Math.random,
+  ) {
+    this.#self = self;
+    this.#config = { ...HYPARVIEW_DEFAULTS, ...config };
+    this.#io = io;
+    this.#clock = clock;
+    this.#random = random;
+    this.#scheduleShuffle();
+  }
+
+  /** Updates our own addresses (sent in later messages). */
+  set self(info: PeerInfo) {
+    this.#self = info;
+  }
+
+  /** Joins the overlay through `contact`. */
+  join(contact: PeerInfo): void {
+    if (this.#closed || contact.id === this.#self.id || this.active.has(contact.id)) return;
+    this.#addActive(contact, false);
+    this.#io.send(contact, { kind: "join", peer: this.#self });
+  }
+
+  /** Adds a known peer to the passive view (for example from the catalog). */
+  learn(peer: PeerInfo): void {
+    if (this.#closed) return;
+    this.#addPassive(peer);
+    this.#refill();
+  }
+
+  /** Handles a message from an authenticated peer. */
+  handle(from: PeerId, m: HvMessage): void {
+    if (this.#closed || from === this.#self.id) return;
+    switch (m.kind) {
+      case "join":
+        if (m.peer.id !== from || this.active.has(from)) return;
+        this.#addActive(m.peer, false);
+        for (const p of this.active.values()) {
+          if (p.id !== from) {
+            this.#io.send(p, { kind: "forwardJoin", peer: m.peer, ttl: this.#config.arwl });
+          }
+        }
+        return;
+      case "forwardJoin": {
+        const x = m.peer;
+        if (x.id === this.#self.id || this.active.has(x.id)) return;
+        if (m.ttl <= 0 || this.active.size <= 1) return this.#addActive(x, true);
+        if (m.ttl === this.#config.prwl) this.#addPassive(x);
+        const next = pick(
+          [...this.active.values()].filter((p) => p.id !== from && p.id !== x.id),
+          this.#random,
+        );
+        if (!next) return this.#addActive(x, true);
+        this.#io.send(next, { kind: "forwardJoin", peer: x, ttl: m.ttl - 1 });
+        return;
+      }
+      case "neighbor": {
+        if (m.peer.id !== from) return;
+        const cancel = this.#pending.get(from);
+        if (this.active.has(from)) {
+          cancel?.();
+          this.#pending.delete(from);
+          return;
+        }
+        if (cancel) {
+          cancel();
+          this.#pending.delete(from);
+          return this.#addActive(m.peer, false);
+        }
+        if (m.high || this.active.size < this.#config.activeSize) {
+          return this.#addActive(m.peer, true);
+        }
+        this.#io.send(m.peer, { kind: "disconnect", alive: true });
+        this.#io.release(from);
+        this.#addPassive(m.peer);
+        return;
+      }
+      case "disconnect": {
+        const cancel = this.#pending.get(from);
+        if (cancel) {
+          cancel();
+          this.#pending.delete(from);
+          this.#refused.set(from, this.#clock.now() + this.#config.shuffleInterval);
+        }
+        const info = this.active.get(from) ?? this.passive.get(from);
+        if (this.active.delete(from)) {
+          this.#io.neighborDown(from);
+          this.#io.release(from);
+        }
+        if (m.alive && info) this.#addPassive(info);
+        else this.passive.delete(from);
+        this.#refill();
+        return;
+      }
+      case "shuffle": {
+        if (m.origin.id === this.#self.id) return;
+        if (m.ttl > 0 && this.active.size > 1) {
+          const next = pick(
+            [...this.active.values()].filter((p) => p.id !== from && p.id !== m.origin.id),
+            this.#random,
+          );
+          if (next) {
+            this.#io.send(next, { ...m, ttl: m.ttl - 1 });
+            return;
+          }
+        }
+        const reply = sample(
+          [...this.passive.values()].filter((p) => p.id !== m.origin.id),
+          m.nodes.length,
+          this.#random,
+        );
+        this.#io.send(m.origin, { kind: "shuffleReply", nodes: reply });
+        if (!this.active.has(m.origin.id) && !this.#pending.has(m.origin.id)) {
+          this.#io.release(m.origin.id);
+        }
+        for (const n of m.nodes) this.#addPassive(n);
+        return;
+      }
+      case "shuffleReply":
+        for (const n of m.nodes) this.#addPassive(n);
+        if (!this.active.has(from) && !this.#pending.has(from)) this.#io.release(from);
+        return;
+    }
+  }
+
+  /** The link to `peer` failed (connection lost or a send failed). */
+  failed(peer: PeerId): void {
+    if (this.#closed) return;
+    const cancel = this.#pending.get(peer);
+    cancel?.();
+    this.#pending.delete(peer);
+    this.passive.delete(peer);
+    if (this.active.delete(peer)) this.#io.neighborDown(peer);
+    this.#io.release(peer);
+    this.#refill();
+  }
+
+  /** Tells every neighbour we leave (not alive) and stops. */
+  leave(): void {
+    for (const p of this.active.values()) this.#io.send(p, { kind: "disconnect", alive: false });
+    this.close();
+  }
+
+  /** Stops timers. */
+  close(): void {
+    this.#closed = true;
+    this.#cancelShuffle();
+    for (const cancel of this.#pending.values()) cancel();
+    this.#pending.clear();
+  }
+
+  /** Runs one shuffle now (also done periodically). */
+  shuffle(): void {
+    const target = pick([...this.active.values()], this.#random);
+    if (!target) return;
+    const nodes = [
+      this.#self,
+      ...sample(
+        [...this.active.values()].filter((p) => p.id !== target.id),
+        this.#config.shuffleActive,
+        this.#random,
+      ),
+      ...sample([...this.passive.values()], this.#config.shufflePassive, this.#random),
+    ];
+    this.#io.send(target, {
+      kind: "shuffle",
+      origin: this.#self,
+      nodes,
+      ttl: this.#config.shuffleTtl,
+    });
+  }
+
+  #scheduleShuffle(): void {
+    const base = this.#config.shuffleInterval;
+    this.#cancelShuffle = this.#clock.after(base * (0.5 + this.#random()), () => {
+      this.shuffle();
+      this.#scheduleShuffle();
+    });
+  }
+
+  #addActive(peer: PeerInfo, notify: boolean): void {
+    if (peer.id === this.#self.id || this.active.has(peer.id)) return;
+    this.passive.delete(peer.id);
+    this.#refused.delete(peer.id);
+    if (this.active.size >= this.#config.activeSize) {
+      const victim = pick([...this.active.values()], this.#random)!;
+      this.active.delete(victim.id);
+      this.#io.send(victim, { kind: "disconnect", alive: true });
+      this.#io.neighborDown(victim.id);
+      this.#io.release(victim.id);
+      this.#addPassive(victim);
+    }
+    this.active.set(peer.id, peer);
+    this.#io.neighborUp(peer);
+    if (notify) this.#io.send(peer, { kind: "neighbor", peer: this.#self, high: true });
+  }
+
+  #addPassive(peer: PeerInfo): void {
+    if (peer.id === this.#self.id || this.active.has(peer.id)) return;
+    if (!this.passive.has(peer.id) && this.passive.size >= this.#config.passiveSize) {
+      const victim = pick([...this.passive.keys()], this.#random)!;
+      this.passive.delete(victim);
+    }
+    this.passive.set(peer.id, peer);
+  }
+
+  #refill(): void {
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    while (this.active.size + this.#pending.size < this.#config.activeSize) {
+      const candidates = [...this.passive.values()].filter((p) =>
+        !this.#pending.has(p.id) && (this.#refused.get(p.id) ?? 0) <= now
+      );
+      const p = pick(candidates, this.#random);
+      if (!p) return;
+      const cancel = this.#clock.after(this.#config.neighborTimeout, () => {
+        if (this.#pending.get(p.id) !== cancel) return;
+        this.#pending.delete(p.id);
+        this.#refused.set(p.id, this.#clock.now() + this.#config.shuffleInterval);
+        this.#refill();
+      });
+      this.#pending.set(p.id, cancel);
+      this.#io.send(p, { kind: "neighbor", peer: this.#self, high: this.active.size === 0 });
+    }
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Plumtree epidemic broadcast trees (Leitão, Pereira, Rodrigues, SRDS 2007)
+ * as a message-driven state machine: payloads go eagerly along a spanning
+ * tree, other neighbours get lazy IHAVE notices, duplicates PRUNE a link to
+ * lazy, and a missing payload GRAFTs a lazy link back into the tree.
+ * `mode: "flood"` turns it into naive flooding (every neighbour eager, no
+ * pruning), the baseline the tests and the bench measure against.
+ *
+ * @module
+ */
+import type { PeerId } from "@mosaik/transport";
+import type { Scheduler } from "./_scheduler.ts";
+
+/** Plumtree messages. Ids are lowercase hex. */
+export type PtMessage =
+  | { kind: "gossip"; id: string; round: number; payload: Uint8Array }
+  | { kind: "ihave"; entries: [id: string, round: number][] }
+  | { kind: "graft"; ids: string[] }
+  | { kind: "prune" };
+
+/** Plumtree timers and mode. */
+export interface PlumtreeConfig {
+  /** `"plumtree"` (default) or `"flood"` (naive flooding, for comparison). */
+  mode: "plumtree" | "flood";
+  /** Milliseconds IHAVE notices are batched. Default 5. */
+  ihaveDelay: number;
+  /** Milliseconds to wait for a payload after the first IHAVE before grafting. Default 80. */
+  graftTimeout1: number;
+  /** Milliseconds before grafting the next announcer. Default 40. */
+  graftTimeout2: number;
+  /** Milliseconds payloads stay cached for grafts. Default 30 000. */
+  payloadRetention: number;
+  /** Milliseconds ids are remembered to suppress duplicates. Default 90 000. */
+  idRetention: number;
+}
+
+/** Defaults of {@linkcode PlumtreeConfig}. */
+export const PLUMTREE_DEFAULTS: PlumtreeConfig = {
+  mode: "plumtree",
+  ihaveDelay: 5,
+  graftTimeout1: 80,
+  graftTimeout2: 40,
+  payloadRetention: 30_000,
+  idRetention: 90_000,
+};
+
+/** What Plumtree needs from its environment. */
+export interface PlumtreeIO {
+  /** Sends a message to a neighbour. */
+  send(to: PeerId, message: PtMessage): void;
+  /** Hands a new payload to the application; return `false` to drop it (not forwarded). */
+  deliver(payload: Uint8Array, from: PeerId): boolean;
+  /** The message id of a payload. */
+  id(payload: Uint8Array): string;
+}
+
+interface Missing {
+  announcers: PeerId[];
+  cancel?: () => void;
+}
+
+const MAX_IHAVE = 256;
+
+/** The broadcast state machine of one node. */
+export class Plumtree {
+  /** Neighbours that get payloads. */
+  readonly eager: Set<PeerId> = new Set();
+  /** Neighbours that get IHAVE notices. */
+  readonly lazy: Set<PeerId> = new Set();
+  #config: PlumtreeConfig;
+  #io: PlumtreeIO;
+  #clock: Scheduler;
+  #cache = new Map<string, { payload: Uint8Array; round: number; at: number }>();
+  #seen = new Map<string, number>();
+  #missing = new Map<string, Missing>();
+  #queue = new Map<PeerId, [string, number][]>();
+  #cancelFlush: (() => void) | undefined;
+
+  /** Creates the state machine. */
+  constructor(config: Partial<PlumtreeConfig>, io: PlumtreeIO, clock: Scheduler) {
+    this.#config = { ...PLUMTREE_DEFAULTS, ...config };
+    this.#io = io;
+    this.#clock = clock;
+  }
+
+  /** Broadcasts a payload of our own; returns its id. */
+  broadcast(payload: Uint8Array): string {
+    const id = this.#io.id(payload);
+    if (this.#seen.has(id)) return id;
+    this.#expire();
+    this.#seen.set(id, this.#clock.now());
+    this.#cache.set(id, { payload, round: 0, at: this.#clock.now() });
+    this.#push(id, 0, payload, undefined);
+    return id;
+  }
+
+  /** `peer` entered the active view: it starts as an eager (tree) link. */
+  neighborUp(peer: PeerId): void {
+    if (!this.lazy.has(peer)) this.eager.add(peer);
+  }
+
+  /** `peer` left the active view. */
+  neighborDown(peer: PeerId): void {
+    this.eager.delete(peer);
+    this.lazy.delete(peer);
+    this.#queue.delete(peer);
+    for (const m of this.#missing.values()) m.announcers = m.announcers.filter((p) => p !== peer);
+  }
+
+  /** Handles a message from a peer. */
+  handle(from: PeerId, m: PtMessage): void {
+    const neighbor = this.eager.has(from) || this.lazy.has(from);
+    switch (m.kind) {
+      case "gossip": {
+        if (this.#seen.has(m.id)) {
+          if (this.#config.mode === "plumtree" && this.eager.has(from)) {
+            this.eager.delete(from);
+            this.lazy.add(from);
+            this.#io.send(from, { kind: "prune" });
+          }
+          return;
+        }
+        this.#expire();
+        this.#seen.set(m.id, this.#clock.now());
+        const missing = this.#missing.get(m.id);
+        missing?.cancel?.();
+        this.#missing.delete(m.id);
+        if (!this.#io.deliver(m.payload, from)) return;
+        this.#cache.set(m.id, { payload: m.payload, round: m.round, at: this.#clock.now() });
+        if (neighbor) {
+          this.lazy.delete(from);
+          this.eager.add(from);
+        }
+        this.#push(m.id, m.round + 1, m.payload, from);
+        return;
+      }
+      case "ihave":
+        if (!neighbor) return;
+        for (const [id] of m.entries.slice(0, MAX_IHAVE)) {
+          if (this.#seen.has(id)) continue;
+          let missing = this.#missing.get(id);
+          if (!missing) this.#missing.set(id, missing = { announcers: [] });
+          if (!missing.announcers.includes(from)) missing.announcers.push(from);
+          if (!missing.cancel) {
+            missing.cancel = this.#clock.after(this.#config.graftTimeout1, () => this.#graft(id));
+          }
+        }
+        return;
+      case "graft":
+        if (!neighbor) return;
+        this.lazy.delete(from);
+        this.eager.add(from);
+        for (const id of m.ids.slice(0, MAX_IHAVE)) {
+          const c = this.#cache.get(id);
+          if (c) this.#io.send(from, { kind: "gossip", id, round: c.round, payload: c.payload });
+        }
+        return;
+      case "prune":
+        if (this.#config.mode === "plumtree" && this.eager.delete(from)) this.lazy.add(from);
+        return;
+    }
+  }
+
+  /** Cancels timers. */
+  close(): void {
+    this.#cancelFlush?.();
+    for (const m of this.#missing.values()) m.cancel?.();
+    this.#missing.clear();
+  }
+
+  #graft(id: string): void {
+    const missing = this.#missing.get(id);
+    if (!missing || this.#seen.has(id)) {
+      this.#missing.delete(id);
+      return;
+    }
+    const peer = missing.announcers.shift();
+    if (!peer) {
+      this.#missing.delete(id);
+      return;
+    }
+    this.lazy.delete(peer);
+    this.eager.add(peer);
+    this.#io.send(peer, { kind: "graft", ids: [id] });
+    missing.cancel = this.#clock.after(this.#config.graftTimeout2, () => this.#graft(id));
+  }
+
+  #push(id: string, round: number, payload: Uint8Array, from: PeerId | undefined): void {
+    for (const p of this.eager) {
+      if (p !== from) this.#io.send(p, { kind: "gossip", id, round, payload });
+    }
+    for (const p of this.lazy) {
+      if (p === from) continue;
+      let q = this.#queue.get(p);
+      if (!q) this.#queue.set(p, q = []);
+      q.push([id, round]);
+    }
+    if (this.#queue.size > 0 && !this.#cancelFlush) {
+      this.#cancelFlush = this.#clock.after(this.#config.ihaveDelay, () => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#cancelFlush = undefined;
+    for (const [peer, entries] of this.#queue) {
+      for (let i = 0; i < entries.length; i += MAX_IHAVE) {
+        this.#io.send(peer, { kind: "ihave", entries: entries.slice(i, i + MAX_IHAVE) });
+      }
+    }
+    this.#queue.clear();
+  }
+
+  #expire(): void {
+    const now = this.#clock.now();
+    for (const [id, c] of this.#cache) {
+      if (c.at + this.#config.payloadRetention > now) break;
+      this.#cache.delete(id);
+    }
+    for (const [id, at] of this.#seen) {
+      if (at + this.#config.idRetention > now) break;
+      this.#seen.delete(id);
+    }
+  }
+}

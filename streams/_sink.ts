@@ -1,0 +1,470 @@
+/**
+ * The fan-out worker of one stream on one node (private). Every producer
+ * handle of the stream feeds it; it encodes each datum once, numbers it, and
+ * pushes the shared bytes into each subscriber's bounded queue; one pump per
+ * subscriber writes batches to that subscriber's own channel.
+ *
+ * @module
+ */
+import type { StreamsChannel } from "./link.ts";
+import { CloseCode, type StreamId } from "@mosaik/transport";
+import {
+  type ChannelInfo,
+  type ChannelState,
+  type ChannelStats,
+  type Condition,
+  conditionMet,
+  emptyStats,
+  Watch,
+} from "./conditions.ts";
+import {
+  DatumTooLargeError,
+  EncodeError,
+  FullError,
+  OfflineError,
+  ProducerClosedError,
+} from "./errors.ts";
+import type { Host } from "./_host.ts";
+import {
+  checkTicketValidators,
+  entryVersion,
+  type PeerInfo,
+  peerInfo,
+  type PeerPredicate,
+  type StreamsPeerEntry,
+  type TicketValidator,
+} from "./peer.ts";
+import type { StreamDef } from "./stream.ts";
+import { controlFromWire, controlToWire, encodeBatch, encodeEnd, ITEM_HEADER } from "./_wire.ts";
+
+/** What to do when a subscriber's queue is full. */
+export type LaggingPolicy = "disconnect" | "drop" | "block";
+
+/** Producer options after defaults. */
+export interface SinkConfig<T> {
+  maxConsumers: number;
+  bufferSize: number;
+  lagging: LaggingPolicy;
+  require: PeerPredicate[];
+  requireTicket: TicketValidator[];
+  onlineWhen: Condition;
+  undelivered: ((datum: T) => void) | undefined;
+  maxBatchBytes: number;
+}
+
+const RESOLVED = Promise.resolve();
+const PROBE_TIMEOUT = 5_000;
+
+/** One subscriber, seen by the producer. */
+class Outbound {
+  state: ChannelState = "connecting";
+  readonly stats: ChannelStats = emptyStats();
+  seqs: number[] = [];
+  datas: Uint8Array[] = [];
+  head = 0;
+  /** Set when the subscription is over (pump and reader exit). */
+  closed = false;
+  /** Set for a graceful end: flush, send the end frame, close with 204. */
+  ending = false;
+  version: unknown;
+  stopExpiry: (() => void) | undefined;
+  /** Resolves when the subscription is over. */
+  readonly done: Promise<void>;
+  resolveDone!: () => void;
+  #wake: (() => void) | undefined;
+
+  constructor(readonly channel: StreamsChannel, public peer: PeerInfo) {
+    this.version = entryVersion(peer.entry);
+    this.done = new Promise((r) => this.resolveDone = r);
+  }
+
+  get length(): number {
+    return this.seqs.length - this.head;
+  }
+
+  push(seq: number, data: Uint8Array): void {
+    this.seqs.push(seq);
+    this.datas.push(data);
+    this.wake();
+  }
+
+  wake(): void {
+    const w = this.#wake;
+    if (w) {
+      this.#wake = undefined;
+      w();
+    }
+  }
+
+  waitForWork(): Promise<void> {
+    return new Promise((r) => this.#wake = r);
+  }
+}
+
+/** The fan-out worker of one stream on this node. */
+export class Sink<T> {
+  readonly id: StreamId;
+  handles = 0;
+  online = false;
+  closed = false;
+  readonly watch: Watch = new Watch();
+  /** Accepted datums, datums with no subscriber, and admissions/rejections. */
+  readonly counters = { sent: 0, undelivered: 0, accepted: 0, rejected: 0 };
+  readonly #subs = new Set<Outbound>();
+  readonly #ingress: { datum: T; bytes: Uint8Array }[] = [];
+  readonly #epoch = crypto.getRandomValues(new Uint32Array(1))[0];
+  #seq = 0;
+
+  constructor(
+    readonly host: Host,
+    readonly def: StreamDef<T>,
+    readonly config: SinkConfig<T>,
+  ) {
+    this.id = def.id;
+    this.online = conditionMet(config.onlineWhen, this.#subs);
+  }
+
+  // ---- sending ---------------------------------------------------------------
+
+  trySend(datum: T): void {
+    if (this.closed) throw new ProducerClosedError(datum);
+    if (!this.online) throw new OfflineError(datum);
+    let bytes: Uint8Array;
+    try {
+      bytes = this.def.codec.encode(datum);
+    } catch (e) {
+      throw new EncodeError(datum, e);
+    }
+    if (bytes.length > this.host.maxDatumSize) {
+      throw new DatumTooLargeError(datum, bytes.length, this.host.maxDatumSize);
+    }
+    if (this.#ingress.length > 0 || this.#blocked()) {
+      if (this.#ingress.length >= this.config.bufferSize) throw new FullError(datum);
+      this.#ingress.push({ datum, bytes });
+      return;
+    }
+    this.#dispatch(datum, bytes);
+  }
+
+  send(datum: T): Promise<void> {
+    if (this.online && !this.closed && this.#ingress.length < this.config.bufferSize) {
+      try {
+        this.trySend(datum);
+        return RESOLVED;
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return this.#sendSlow(datum);
+  }
+
+  async #sendSlow(datum: T): Promise<void> {
+    for (;;) {
+      if (this.closed) throw new ProducerClosedError(datum);
+      if (!this.online) {
+        await this.watch.until(() => this.online || this.closed).catch(() => {});
+        continue;
+      }
+      if (this.#ingress.length >= this.config.bufferSize) {
+        await this.watch.until(() => this.#ingress.length < this.config.bufferSize || this.closed)
+          .catch(() => {});
+        continue;
+      }
+      return this.trySend(datum);
+    }
+  }
+
+  #blocked(): boolean {
+    if (this.config.lagging !== "block") return false;
+    for (const s of this.#subs) if (!s.closed && s.length >= this.config.bufferSize) return true;
+    return false;
+  }
+
+  #dispatch(datum: T, bytes: Uint8Array): void {
+    const seq = this.#seq++;
+    this.counters.sent++;
+    let delivered = false;
+    for (const sub of this.#subs) {
+      if (sub.closed || sub.ending) continue;
+      if (sub.length >= this.config.bufferSize) {
+        sub.stats.dropped++;
+        if (this.config.lagging === "disconnect") {
+          this.#finish(sub, CloseCode.StreamTooSlow, "consumer too slow");
+        }
+        continue;
+      }
+      sub.push(seq, bytes);
+      delivered = true;
+    }
+    if (!delivered) {
+      this.counters.undelivered++;
+      this.config.undelivered?.(datum);
+    }
+  }
+
+  /** Moves queued ingress datums on while nothing blocks them. */
+  #drain(): void {
+    let moved = false;
+    while (this.#ingress.length > 0 && !this.#blocked()) {
+      const { datum, bytes } = this.#ingress.shift()!;
+      this.#dispatch(datum, bytes);
+      moved = true;
+    }
+    if (moved) this.watch.notify();
+  }
+
+  // ---- subscriptions ---------------------------------------------------------
+
+  /** Admits (or refuses) a consumer whose handshake asked for this stream. */
+  async admit(channel: StreamsChannel, entry: StreamsPeerEntry): Promise<void> {
+    const refuse = (code: number, reason: string) => {
+      this.counters.rejected++;
+      return channel.close(code, reason).catch(() => {});
+    };
+    if (this.closed) return refuse(CloseCode.StreamNotFound, "stream closed");
+    if (this.#active() >= this.config.maxConsumers) {
+      return refuse(CloseCode.StreamNoCapacity, "no capacity");
+    }
+    let rtt = this.host.rtt(channel.peerId);
+    if (rtt === undefined && this.config.require.length > 0) {
+      rtt = await this.#ping(channel);
+      if (rtt === undefined) return refuse(CloseCode.UnexpectedClose, "no answer to ping");
+    }
+    const info = peerInfo(entry, rtt);
+    if (!this.config.require.every((p) => p(info))) {
+      return refuse(CloseCode.StreamNotAllowed, "not allowed");
+    }
+    const tickets = await checkTicketValidators(this.config.requireTicket, info);
+    if (tickets === false) return refuse(CloseCode.StreamNotAllowed, "no valid ticket");
+    if (this.closed) return refuse(CloseCode.StreamNotFound, "stream closed");
+    if (this.#active() >= this.config.maxConsumers) {
+      return refuse(CloseCode.StreamNoCapacity, "no capacity");
+    }
+    const sub = new Outbound(channel, info);
+    this.#armExpiry(sub, tickets.expiresAt);
+    this.#subs.add(sub);
+    this.counters.accepted++;
+    this.#pump(sub);
+    this.#read(sub);
+  }
+
+  #active(): number {
+    let n = 0;
+    for (const s of this.#subs) if (!s.closed) n++;
+    return n;
+  }
+
+  async #ping(channel: StreamsChannel): Promise<number | undefined> {
+    const n = Math.floor(Math.random() * 2 ** 31);
+    const t0 = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await channel.send(controlToWire({ t: "ping", n }));
+      const timeout = new Promise<undefined>((r) => {
+        timer = setTimeout(() => r(undefined), PROBE_TIMEOUT);
+      });
+      const m = await Promise.race([channel.recv(), timeout]);
+      if (m === undefined) return undefined;
+      const c = controlFromWire(m);
+      if (c.t !== "pong" || c.n !== n) return undefined;
+      const rtt = performance.now() - t0;
+      this.host.recordRtt(channel.peerId, rtt);
+      return rtt;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #armExpiry(sub: Outbound, expiresAt: number | undefined): void {
+    sub.stopExpiry?.();
+    sub.stopExpiry = undefined;
+    if (expiresAt === undefined) return;
+    const timer = setTimeout(
+      () => this.#finish(sub, CloseCode.StreamTicketExpired, "ticket expired"),
+      Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
+    );
+    sub.stopExpiry = () => clearTimeout(timer);
+  }
+
+  /** Writes the start message, then batches of queued datums, until the subscription ends. */
+  async #pump(sub: Outbound): Promise<void> {
+    const channel = sub.channel;
+    const max = this.config.maxBatchBytes;
+    try {
+      await channel.send(controlToWire({
+        t: "start",
+        network: this.host.endpoint.networkId,
+        stream: this.id,
+        epoch: this.#epoch,
+        seq: this.#seq,
+      }));
+      if (sub.closed) return;
+      sub.state = "connected";
+      sub.stats.connectedAt = Date.now();
+      this.#changed();
+      for (;;) {
+        while (sub.length === 0) {
+          if (sub.closed) return;
+          if (sub.ending) {
+            await channel.sendBytes(encodeEnd(this.#seq));
+            this.#finish(sub, CloseCode.GracefulShutdown, "producer closed");
+            return;
+          }
+          await sub.waitForWork();
+        }
+        if (sub.closed) return;
+        const from = sub.head;
+        let to = from + 1;
+        let size = sub.datas[from].length + ITEM_HEADER;
+        while (to < sub.seqs.length && size + sub.datas[to].length + ITEM_HEADER <= max) {
+          size += sub.datas[to].length + ITEM_HEADER;
+          to++;
+        }
+        const frame = encodeBatch(sub.seqs, sub.datas, from, to);
+        if (to === sub.seqs.length) {
+          sub.seqs = [];
+          sub.datas = [];
+          sub.head = 0;
+        } else {
+          sub.head = to;
+          if (sub.head > 4096) {
+            sub.seqs = sub.seqs.slice(sub.head);
+            sub.datas = sub.datas.slice(sub.head);
+            sub.head = 0;
+          }
+        }
+        if (this.#ingress.length > 0) this.#drain();
+        await channel.sendBytes(frame);
+        // wait for QUIC to take it: datums queue up meanwhile and go out as one batch
+        await channel.flush();
+        sub.stats.datums += to - from;
+        sub.stats.bytes += size - (to - from) * ITEM_HEADER;
+      }
+    } catch {
+      this.#finish(sub, CloseCode.UnexpectedClose, "send failed");
+    }
+  }
+
+  /** Waits for the consumer to go away (it sends nothing after its handshake). */
+  async #read(sub: Outbound): Promise<void> {
+    try {
+      while (!sub.closed) {
+        const m = await sub.channel.recv();
+        if (m === undefined) break;
+      }
+    } catch {
+      // closed by the consumer (Cancelled) or broken: either way it is over
+    }
+    this.#finish(sub, CloseCode.Cancelled, "consumer left");
+  }
+
+  #finish(sub: Outbound, code: number, reason: string): void {
+    if (sub.closed) return;
+    sub.closed = true;
+    sub.state = "terminated";
+    sub.stats.connectedAt = undefined;
+    sub.stopExpiry?.();
+    sub.seqs = [];
+    sub.datas = [];
+    sub.head = 0;
+    sub.wake();
+    sub.resolveDone();
+    this.#subs.delete(sub);
+    sub.channel.close(code, reason).catch(() => {});
+    this.#changed();
+    if (this.#ingress.length > 0) this.#drain();
+  }
+
+  #changed(): void {
+    const online = !this.closed && conditionMet(this.config.onlineWhen, this.#subs);
+    this.online = online;
+    if (online && this.#ingress.length > 0) this.#drain();
+    this.watch.notify();
+  }
+
+  /** Re-checks subscribers of a peer whose entry changed or left. */
+  async peerChanged(type: string, entry: StreamsPeerEntry): Promise<void> {
+    for (const sub of this.#subs) {
+      if (sub.peer.peerId !== entry.peerId || sub.closed) continue;
+      if (type === "departed" || type === "expired") {
+        this.#finish(sub, CloseCode.GracefulShutdown, "peer left");
+        continue;
+      }
+      const info = peerInfo(entry, this.host.rtt(entry.peerId) ?? sub.peer.rtt);
+      sub.peer = info;
+      if (!this.config.require.every((p) => p(info))) {
+        this.#finish(sub, CloseCode.StreamNotAllowed, "no longer allowed");
+        continue;
+      }
+      const version = entryVersion(entry);
+      if (this.config.requireTicket.length > 0 && version !== sub.version) {
+        sub.version = version;
+        const tickets = await checkTicketValidators(this.config.requireTicket, info);
+        if (tickets === false) this.#finish(sub, CloseCode.StreamNotAllowed, "no valid ticket");
+        else if (!sub.closed) this.#armExpiry(sub, tickets.expiresAt);
+      }
+    }
+    this.#changed();
+  }
+
+  // ---- status ----------------------------------------------------------------
+
+  consumers(): ChannelInfo[] {
+    const self = this.host.endpoint.peerId;
+    return [...this.#subs].map((s) => ({
+      streamId: this.id,
+      producerId: self,
+      consumerId: s.peer.peerId,
+      peer: s.peer,
+      state: s.state,
+      stats: { ...s.stats },
+    }));
+  }
+
+  subscribed(condition: Condition, signal?: AbortSignal): Promise<void> {
+    return this.watch.until(() => conditionMet(condition, this.#subs), signal);
+  }
+
+  met(condition: Condition): boolean {
+    return conditionMet(condition, this.#subs);
+  }
+
+  /** Total counters over all current subscriptions. */
+  totals(): ChannelStats {
+    const t = emptyStats();
+    for (const s of this.#subs) {
+      t.datums += s.stats.datums;
+      t.bytes += s.stats.bytes;
+      t.dropped += s.stats.dropped;
+    }
+    return t;
+  }
+
+  /** The last handle closed: flush subscribers, end them with 204, stop advertising. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.online = false;
+    for (const { datum } of this.#ingress.splice(0)) this.config.undelivered?.(datum);
+    const subs = [...this.#subs];
+    for (const sub of subs) {
+      sub.ending = true;
+      sub.wake();
+    }
+    this.watch.notify();
+    this.watch.close(new ProducerClosedError(undefined));
+    await Promise.all(subs.map((s) => this.#closedOrTimeout(s)));
+  }
+
+  async #closedOrTimeout(sub: Outbound): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      sub.done,
+      new Promise<void>((r) => timer = setTimeout(r, 1_000)),
+    ]);
+    clearTimeout(timer);
+    this.#finish(sub, CloseCode.GracefulShutdown, "producer closed");
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Typed errors of producers and consumers. Every send error hands the datum
+ * back, so nothing is lost silently.
+ *
+ * @module
+ */
+import { MosaikError } from "@mosaik/transport";
+
+/**
+ * Base class of the errors {@linkcode Producer.send} and
+ * {@linkcode Producer.trySend} throw; `datum` is the value that was not sent.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   producer.trySend(price);
+ * } catch (e) {
+ *   if (e instanceof SendError) retryLater(e.datum);
+ * }
+ * ```
+ */
+export class SendError<T = unknown> extends MosaikError {
+  /** Creates the error around the datum that could not be sent. */
+  constructor(message: string, readonly datum: T, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The producer is not online (its `onlineWhen` condition is not met). */
+export class OfflineError<T = unknown> extends SendError<T> {
+  /** Creates the error for `datum`. */
+  constructor(datum: T) {
+    super("the producer is offline", datum);
+  }
+}
+
+/** The producer's ingress queue is full (only with `lagging: "block"`). */
+export class FullError<T = unknown> extends SendError<T> {
+  /** Creates the error for `datum`. */
+  constructor(datum: T) {
+    super("the producer's queue is full", datum);
+  }
+}
+
+/** The producer handle (or the whole `Streams`) was closed. */
+export class ProducerClosedError<T = unknown> extends SendError<T> {
+  /** Creates the error for `datum`. */
+  constructor(datum: T) {
+    super("the producer is closed", datum);
+  }
+}
+
+/** The stream's codec could not encode the datum. */
+export class EncodeError<T = unknown> extends SendError<T> {
+  /** Creates the error for `datum` with the codec's failure as cause. */
+  constructor(datum: T, cause: unknown) {
+    super(`the datum could not be encoded: ${cause}`, datum, { cause });
+  }
+}
+
+/** The encoded datum is larger than the largest frame a subscription carries. */
+export class DatumTooLargeError<T = unknown> extends SendError<T> {
+  /** Creates the error for `datum` of `size` encoded bytes against `max`. */
+  constructor(datum: T, readonly size: number, readonly max: number) {
+    super(`an encoded datum of ${size} bytes exceeds the maximum of ${max}`, datum);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The slice of `@mosaik/transport` streams run on. `Endpoint` and `Channel`
+ * satisfy these interfaces structurally.
+ *
+ * @module
+ */
+import type { NetworkId, PeerId } from "@mosaik/transport";
+
+/** One framed, ordered, reliable bidirectional pipe to a peer (a transport `Channel`). */
+export interface StreamsChannel {
+  /** The authenticated remote peer. */
+  readonly peerId: PeerId;
+  /** Sends a MessagePack message. */
+  send(message: unknown): Promise<void>;
+  /** Sends one raw frame. */
+  sendBytes(bytes: Uint8Array): Promise<void>;
+  /** Resolves when everything sent so far was handed to QUIC. */
+  flush(): Promise<void>;
+  /** The next message; `undefined` when the remote finished; throws `ChannelClosedError` on a close code. */
+  recv<T = unknown>(): Promise<T | undefined>;
+  /** The next raw frame, with the same end and error rules as `recv`. */
+  recvBytes(): Promise<Uint8Array | undefined>;
+  /** Closes with a code the remote observes. */
+  close(code?: number, reason?: string): Promise<void>;
+}
+
+/** A node's endpoint (a transport `Endpoint`). */
+export interface StreamsEndpoint {
+  /** This node. */
+  readonly peerId: PeerId;
+  /** The network it belongs to. */
+  readonly networkId: NetworkId;
+  /** Serves incoming channels of a protocol. */
+  handle(protocol: string, handler: (channel: StreamsChannel) => void | Promise<void>): void;
+  /** Connects (or reuses the connection) and opens a channel. */
+  open(peer: PeerId, addresses: readonly string[], protocol: string): Promise<StreamsChannel>;
+}

@@ -1,0 +1,80 @@
+/**
+ * Typed pub/sub between producers and consumers that find each other through
+ * discovery: `@mosaik/streams`.
+ *
+ * - {@linkcode stream} declares a stream (name, codec, schema → id).
+ * - {@linkcode Streams.produce} fans datums out to every eligible consumer,
+ *   each on its own QUIC channel with its own bounded queue (a slow consumer
+ *   never stalls the others), batching small datums into frames.
+ * - {@linkcode Streams.consume} subscribes to every eligible producer in the
+ *   catalog (or the `limit` lowest-RTT ones), reconnects with backoff and
+ *   reports gaps through per-producer sequence numbers.
+ *
+ * Permissions: those of the endpoint (`--unstable-net`, `--allow-net` for its
+ * address and its peers').
+ *
+ * @example
+ * ```ts ignore
+ * import { Network } from "@mosaik/network";
+ * import { stream } from "@mosaik/streams";
+ *
+ * const Prices = stream<{ sym: string; px: number }>("prices", { schema: "price/v1" });
+ * const a = await Network.create("my-app", { listen: "127.0.0.1:0", mdns: false, dht: false });
+ * const b = await Network.create("my-app", {
+ *   listen: "127.0.0.1:0", mdns: false, dht: false, bootstrap: [a.local.address],
+ * });
+ * const producer = a.streams.produce(Prices);
+ * const consumer = b.streams.consume(Prices);
+ * await producer.when.subscribed();
+ * await producer.send({ sym: "ETH", px: 3000 });
+ * console.log(await consumer.recv());
+ * await consumer.close();
+ * await b.close();
+ * await a.close();
+ * ```
+ *
+ * @module
+ */
+export { Backoff, type BackoffOptions } from "./backoff.ts";
+export {
+  type ChannelInfo,
+  type ChannelState,
+  type ChannelStats,
+  type Condition,
+} from "./conditions.ts";
+export { Consumer, type ConsumerOptions, type ConsumerStats } from "./consumer.ts";
+export {
+  DatumTooLargeError,
+  EncodeError,
+  FullError,
+  OfflineError,
+  ProducerClosedError,
+  SendError,
+} from "./errors.ts";
+export {
+  hasTags,
+  type PeerInfo,
+  type PeerPredicate,
+  rttBelow,
+  type StreamsCatalog,
+  type StreamsCatalogEvent,
+  type StreamsDiscovery,
+  type StreamsPeerEntry,
+  type StreamsTicket,
+  type TicketHolder,
+  type TicketValidator,
+  type TicketVerdict,
+} from "./peer.ts";
+export {
+  type LaggingPolicy,
+  Producer,
+  type ProducerOptions,
+  type ProducerStats,
+} from "./producer.ts";
+export { StaticDiscovery } from "./static.ts";
+export { type Codec, codecs, stream, type StreamDef, type StreamOptions } from "./stream.ts";
+export { Streams, type StreamsOptions } from "./streams.ts";
+export type { StreamsChannel, StreamsEndpoint } from "./link.ts";
+export { PROTOCOL } from "./_wire.ts";
+/** Transport types that appear in this package's API, re-exported for convenience. */
+export type { Digest, MosaikError, NetworkId, PeerId, StreamId, Tag } from "@mosaik/transport";

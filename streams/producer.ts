@@ -1,0 +1,149 @@
+/**
+ * The producer handle: send datums to every eligible consumer of a stream.
+ *
+ * @module
+ */
+import type { StreamId } from "@mosaik/transport";
+import type { ChannelInfo, ChannelStats, Condition } from "./conditions.ts";
+import { ProducerClosedError } from "./errors.ts";
+import type { PeerPredicate, TicketValidator } from "./peer.ts";
+import type { LaggingPolicy, Sink } from "./_sink.ts";
+
+export type { LaggingPolicy } from "./_sink.ts";
+
+/** Options of {@linkcode Streams.produce}. Only the first producer of a stream on a node configures it. */
+export interface ProducerOptions<T> {
+  /** Most simultaneous subscriptions. Default unlimited. */
+  maxConsumers?: number;
+  /**
+   * Capacity in datums of each subscriber's queue, and of the ingress queue
+   * used with `lagging: "block"`. Default 1024.
+   */
+  bufferSize?: number;
+  /**
+   * When a subscriber's queue is full: `"disconnect"` (default) drops the
+   * datum for it and closes it with `StreamTooSlow`; `"drop"` only drops the
+   * datum for it (the consumer sees the gap); `"block"` holds new datums
+   * back (`send` waits, `trySend` throws {@linkcode FullError}) until every
+   * subscriber has room — end-to-end backpressure.
+   */
+  lagging?: LaggingPolicy;
+  /** Conditions consumers must meet (AND), over their entry and RTT; re-checked on catalog changes. */
+  require?: PeerPredicate | PeerPredicate[];
+  /** Ticket validators consumers must pass (all of them). */
+  requireTicket?: TicketValidator | TicketValidator[];
+  /** When the producer is online (may send). Default `{ minimum: 1 }`: one connected consumer. */
+  onlineWhen?: Condition;
+  /** Receives datums that no subscriber took. */
+  undelivered?: (datum: T) => void;
+  /** Largest batch frame in bytes (small datums are batched up to it). Default 64 KiB. */
+  maxBatchBytes?: number;
+}
+
+/** Aggregate counters of a producer. */
+export interface ProducerStats extends ChannelStats {
+  /** Datums accepted by `send`/`trySend` and fanned out. */
+  sent: number;
+  /** Datums that found no subscriber. */
+  undelivered: number;
+  /** Subscriptions admitted. */
+  accepted: number;
+  /** Subscriptions refused (capacity, `require`, tickets). */
+  rejected: number;
+}
+
+/**
+ * Sends datums of one stream to every eligible consumer. All handles of a
+ * stream on a node share one fan-out worker; closing the last one ends
+ * every subscription gracefully (code `GracefulShutdown`) and removes the
+ * stream from the node's entry.
+ *
+ * @example
+ * ```ts ignore
+ * await using producer = network.streams.produce(Prices);
+ * await producer.when.subscribed({ minimum: 1 });
+ * await producer.send({ sym: "ETH", px: 3000 });
+ * ```
+ */
+export class Producer<T> implements AsyncDisposable {
+  readonly #sink: Sink<T>;
+  #closed = false;
+
+  /** Use {@linkcode Streams.produce}. */
+  constructor(sink: Sink<T>) {
+    this.#sink = sink;
+    sink.handles++;
+  }
+
+  /** The stream's id. */
+  get streamId(): StreamId {
+    return this.#sink.id;
+  }
+
+  /** Whether the `onlineWhen` condition holds (sending is possible). */
+  get online(): boolean {
+    return !this.#closed && this.#sink.online;
+  }
+
+  /** Sends a datum: waits until online (and, with `lagging: "block"`, for room). Errors hand the datum back. */
+  send(datum: T): Promise<void> {
+    if (this.#closed) return Promise.reject(new ProducerClosedError(datum));
+    return this.#sink.send(datum);
+  }
+
+  /**
+   * Sends a datum now or throws: {@linkcode OfflineError}, {@linkcode FullError},
+   * {@linkcode ProducerClosedError}, {@linkcode EncodeError} or
+   * {@linkcode DatumTooLargeError}, each carrying the datum. Success means
+   * fanned out to the subscribers' queues, not delivered.
+   */
+  trySend(datum: T): void {
+    if (this.#closed) throw new ProducerClosedError(datum);
+    this.#sink.trySend(datum);
+  }
+
+  /** The current subscriptions (including ones still connecting). */
+  consumers(): ChannelInfo[] {
+    return this.#sink.consumers();
+  }
+
+  /** Aggregate counters (datums/bytes written over current subscriptions, and totals). */
+  get stats(): ProducerStats {
+    return { ...this.#sink.totals(), ...this.#sink.counters };
+  }
+
+  /** Promises about the producer's state; each resolves at once if it already holds. */
+  get when(): {
+    /** Resolves when the producer is online. */
+    online(options?: { signal?: AbortSignal }): Promise<void>;
+    /** Resolves when it is offline. */
+    offline(options?: { signal?: AbortSignal }): Promise<void>;
+    /** Resolves when the condition over connected subscribers holds (default: at least one). */
+    subscribed(condition?: Condition & { signal?: AbortSignal }): Promise<void>;
+    /** Resolves when the condition does not hold (default: no connected subscriber). */
+    unsubscribed(condition?: Condition & { signal?: AbortSignal }): Promise<void>;
+  } {
+    const sink = this.#sink;
+    return {
+      online: (o) => sink.watch.until(() => sink.online, o?.signal),
+      offline: (o) => sink.watch.until(() => !sink.online, o?.signal),
+      subscribed: (c = {}) => sink.subscribed(c, c.signal),
+      unsubscribed: (c = {}) => sink.subscribed({ ...c, unmet: !c.unmet }, c.signal),
+    };
+  }
+
+  /** Closes this handle; the last handle of the stream closes the worker. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (--this.#sink.handles === 0) {
+      this.#sink.host.sinkClosed(this.#sink.id);
+      await this.#sink.close();
+    }
+  }
+
+  /** Same as {@linkcode Producer.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

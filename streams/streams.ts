@@ -1,0 +1,222 @@
+/**
+ * {@linkcode Streams}: the streams subsystem of one node.
+ *
+ * @module
+ */
+import type { StreamsChannel, StreamsEndpoint } from "./link.ts";
+import { CloseCode, DecodeError, type PeerId, TimeoutError } from "@mosaik/transport";
+import type { BackoffOptions } from "./backoff.ts";
+import { Consumer, type ConsumerOptions } from "./consumer.ts";
+import type { Host } from "./_host.ts";
+import type { StreamsCatalogEvent, StreamsDiscovery } from "./peer.ts";
+import { Producer, type ProducerOptions } from "./producer.ts";
+import { Sink } from "./_sink.ts";
+import type { StreamDef } from "./stream.ts";
+import { controlFromWire, controlToWire, ITEM_HEADER, PROTOCOL } from "./_wire.ts";
+
+/** Options of {@linkcode Streams}. */
+export interface StreamsOptions {
+  /** Default reconnect backoff of consumers. */
+  backoff?: BackoffOptions;
+  /**
+   * Largest encoded datum in bytes. Default 4 MiB minus the frame overhead;
+   * keep it below the endpoint's maximum frame size.
+   */
+  maxDatumSize?: number;
+}
+
+const HANDSHAKE_TIMEOUT = 10_000;
+const PROBE_TIMEOUT = 5_000;
+
+/**
+ * Typed pub/sub over an endpoint, with producers found through a catalog.
+ * `Network` makes one as `network.streams`; standalone, give it an
+ * {@linkcode Endpoint} and anything shaped like {@linkcode StreamsDiscovery}
+ * (discovery's `Discovery`, or a {@linkcode StaticDiscovery}).
+ *
+ * @example
+ * ```ts ignore
+ * import { stream, Streams } from "@mosaik/streams";
+ * const Prices = stream<{ sym: string; px: number }>("prices");
+ * const streams = new Streams(endpoint, discovery);
+ * const producer = streams.produce(Prices, { maxConsumers: 8 });
+ * await producer.when.subscribed();
+ * await producer.send({ sym: "ETH", px: 3000 });
+ * ```
+ */
+export class Streams implements AsyncDisposable {
+  /** The endpoint subscriptions run on. */
+  readonly endpoint: StreamsEndpoint;
+  /** Where producers are found. */
+  readonly discovery: StreamsDiscovery;
+  readonly #sinks = new Map<string, Sink<unknown>>();
+  readonly #consumers = new Set<Consumer<unknown>>();
+  readonly #rtts = new Map<PeerId, number>();
+  readonly #host: Host;
+  readonly #unsubscribe: () => void;
+  #closed = false;
+
+  /** Serves the streams protocol on `endpoint` and follows `discovery`'s catalog. */
+  constructor(
+    endpoint: StreamsEndpoint,
+    discovery: StreamsDiscovery,
+    options: StreamsOptions = {},
+  ) {
+    this.endpoint = endpoint;
+    this.discovery = discovery;
+    const rtts = this.#rtts;
+    this.#host = {
+      endpoint,
+      discovery,
+      backoff: options.backoff ?? {},
+      maxDatumSize: options.maxDatumSize ?? 4 * 1024 * 1024 - 64 - ITEM_HEADER,
+      rtt: (peer) => discovery.rtt?.(peer) ?? rtts.get(peer),
+      recordRtt: (peer, ms) => {
+        const old = rtts.get(peer);
+        rtts.set(peer, old === undefined ? ms : old * 7 / 8 + ms / 8);
+      },
+      probe: (peer, addresses) => this.#probe(peer, addresses),
+      sinkClosed: (id) => {
+        this.#sinks.delete(id);
+        if (!this.#closed) discovery.local.removeStream(id as StreamDef<unknown>["id"]);
+      },
+      consumerClosed: (c) => this.#consumers.delete(c as Consumer<unknown>),
+    };
+    endpoint.handle(PROTOCOL, (channel) => this.#accept(channel));
+    this.#unsubscribe = discovery.catalog.subscribe((e) => this.#onCatalog(e));
+  }
+
+  /**
+   * A producer of `def`. The first call on a node starts the stream's
+   * fan-out worker with `options` and advertises the stream in the node's
+   * entry; later calls return more handles to the same worker (their
+   * options are ignored).
+   */
+  produce<T>(def: StreamDef<T>, options: ProducerOptions<T> = {}): Producer<T> {
+    if (this.#closed) throw new TypeError("streams closed");
+    let sink = this.#sinks.get(def.id) as Sink<T> | undefined;
+    if (!sink) {
+      sink = new Sink<T>(this.#host, def, {
+        maxConsumers: options.maxConsumers ?? Infinity,
+        bufferSize: options.bufferSize ?? 1024,
+        lagging: options.lagging ?? "disconnect",
+        require: [options.require ?? []].flat(),
+        requireTicket: [options.requireTicket ?? []].flat(),
+        onlineWhen: options.onlineWhen ?? { minimum: 1 },
+        undelivered: options.undelivered,
+        maxBatchBytes: options.maxBatchBytes ?? 64 * 1024,
+      });
+      this.#sinks.set(def.id, sink as Sink<unknown>);
+      this.discovery.local.addStream(def.id);
+    }
+    return new Producer(sink);
+  }
+
+  /** A new, independent consumer of `def`; it subscribes to every eligible producer. */
+  consume<T>(def: StreamDef<T>, options: ConsumerOptions = {}): Consumer<T> {
+    if (this.#closed) throw new TypeError("streams closed");
+    const consumer = new Consumer<T>(this.#host, def, options);
+    this.#consumers.add(consumer as Consumer<unknown>);
+    return consumer;
+  }
+
+  /** The round-trip time to a peer in ms, as streams know it. */
+  rtt(peer: PeerId): number | undefined {
+    return this.#host.rtt(peer);
+  }
+
+  #onCatalog(event: StreamsCatalogEvent): void {
+    for (const sink of this.#sinks.values()) sink.peerChanged(event.type, event.entry);
+    for (const consumer of this.#consumers) consumer.evaluate();
+  }
+
+  async #accept(channel: StreamsChannel): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError("handshake timeout")), HANDSHAKE_TIMEOUT);
+    });
+    try {
+      for (;;) {
+        const m = await Promise.race([channel.recv(), timeout]);
+        if (m === undefined) return; // a probe that is done
+        const c = controlFromWire(m);
+        if (c.t === "ping") {
+          await channel.send(controlToWire({ t: "pong", n: c.n }));
+          continue;
+        }
+        if (c.t !== "subscribe") {
+          return void await channel.close(CloseCode.ProtocolViolation, `unexpected ${c.t}`);
+        }
+        clearTimeout(timer);
+        if (c.network !== this.endpoint.networkId) {
+          return void await channel.close(CloseCode.DifferentNetwork, "different network");
+        }
+        const sink = this.#sinks.get(c.stream);
+        if (!sink || this.#closed) {
+          return void await channel.close(CloseCode.StreamNotFound, "stream not found");
+        }
+        const entry = this.discovery.catalog.get(channel.peerId);
+        if (!entry) return void await channel.close(CloseCode.UnknownPeer, "unknown peer");
+        return await sink.admit(channel, entry);
+      }
+    } catch (e) {
+      const code = e instanceof DecodeError
+        ? CloseCode.ProtocolViolation
+        : e instanceof TimeoutError
+        ? CloseCode.UnexpectedClose
+        : undefined;
+      if (code !== undefined) await channel.close(code, String(e)).catch(() => {});
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #probe(peer: PeerId, addresses: readonly string[]): Promise<number> {
+    const channel = await this.endpoint.open(peer, [...addresses], PROTOCOL);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const n = Math.floor(Math.random() * 2 ** 31);
+      const t0 = performance.now();
+      await channel.send(controlToWire({ t: "ping", n }));
+      const m = await Promise.race([
+        channel.recv(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TimeoutError("ping timeout")), PROBE_TIMEOUT);
+        }),
+      ]);
+      const c = controlFromWire(m);
+      if (c.t !== "pong" || c.n !== n) throw new DecodeError("bad pong");
+      const rtt = performance.now() - t0;
+      this.#host.recordRtt(peer, rtt);
+      return rtt;
+    } finally {
+      clearTimeout(timer);
+      await channel.close(CloseCode.Success, "probe done").catch(() => {});
+    }
+  }
+
+  /** Closes every producer (consumers see `GracefulShutdown`) and consumer, and stops following the catalog. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    const sinks = [...this.#sinks.values()];
+    this.#sinks.clear();
+    for (const sink of sinks) {
+      try {
+        this.discovery.local.removeStream(sink.id);
+      } catch {
+        // discovery already closed: the node is leaving anyway
+      }
+    }
+    await Promise.all([
+      ...sinks.map((s) => s.close()),
+      ...[...this.#consumers].map((c) => c.close()),
+    ]);
+  }
+
+  /** Same as {@linkcode Streams.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

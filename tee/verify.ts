@@ -247,7 +247,11 @@ export class QuoteVerifier {
   }
 
   async #collateralEntry(c: Collateral, t: number): Promise<CollateralEntry> {
+    if (typeof c !== "object" || c === null) {
+      throw new CollateralFormatError("collateral must be an object");
+    }
     const cached = this.#byObject.get(c);
+    if (!cached) checkShape(c);
     const key = cached?.key ?? [
       c.pck_crl_issuer_chain,
       fieldText(c.root_ca_crl),
@@ -271,20 +275,6 @@ export class QuoteVerifier {
   }
 
   async #verifyCollateral(c: Collateral, t: number): Promise<CollateralEntry> {
-    if (typeof c !== "object" || c === null) {
-      throw new CollateralFormatError("collateral must be an object");
-    }
-    for (
-      const f of [
-        "pck_crl_issuer_chain",
-        "tcb_info_issuer_chain",
-        "tcb_info",
-        "qe_identity_issuer_chain",
-        "qe_identity",
-      ] as const
-    ) {
-      if (typeof c[f] !== "string") throw new CollateralFormatError(`${f} must be a string`);
-    }
     const w: Window = { from: -Infinity, until: Infinity };
     const root = this.#root;
     if (t < root.notBefore || t > root.notAfter) {
@@ -509,6 +499,25 @@ export class QuoteVerifier {
     const { certs, pck, window } = await this.#pckChain(quote, t);
     await this.#quoteSignatures(quote, certs[0]);
     return { quote, pck, expiresAt: window.until };
+  }
+}
+
+function checkShape(c: Collateral): void {
+  const text = [
+    "pck_crl_issuer_chain",
+    "tcb_info_issuer_chain",
+    "tcb_info",
+    "qe_identity_issuer_chain",
+    "qe_identity",
+  ] as const;
+  for (const f of text) {
+    if (typeof c[f] !== "string") throw new CollateralFormatError(`${f} must be a string`);
+  }
+  const bin = ["root_ca_crl", "pck_crl", "tcb_info_signature", "qe_identity_signature"] as const;
+  for (const f of bin) {
+    if (typeof c[f] !== "string" && !(c[f] instanceof Uint8Array)) {
+      throw new CollateralFormatError(`${f} must be hex text or bytes`);
+    }
   }
 }
 

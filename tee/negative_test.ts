@@ -1,0 +1,139 @@
+// Single-byte mutation classes of reference/tdx.md (go-tdx-guest's negative
+// tests plus the v5 body descriptor), each rejected with its typed error.
+import assert from "node:assert/strict";
+import { DecodeError } from "@mosaik/transport";
+import { parseQuote } from "./quote.ts";
+import { verifyQuote, verifyQuoteSignatures } from "./verify.ts";
+import {
+  CollateralFormatError,
+  QuoteParseError,
+  QuoteVerificationError,
+  type VerificationFailure,
+} from "./errors.ts";
+import { readCollateral, readQuote } from "./_test_vectors.ts";
+
+const Q04 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
+const Q05 = readQuote("q05_tdx_v5_td15_google_fmspc-90c06f000000.bin");
+const Q04_TIME = Date.parse("2023-07-01T01:00:00Z");
+
+function mutate(bytes: Uint8Array, at: number, value: number): Uint8Array {
+  const out = bytes.slice();
+  assert.notEqual(out[at], value);
+  out[at] = value;
+  return out;
+}
+
+const parseCases: [string, Uint8Array, number, number, number][] = [
+  ["header version", Q04, 0x00, 3, 4],
+  ["header version (unknown)", Q04, 0x00, 6, 0],
+  ["header attestation key type", Q04, 0x02, 3, 2],
+  ["header TEE type", Q04, 0x04, 0x80, 4],
+  ["header QE vendor id", Q04, 0x0c, 0, 12],
+  ["v5 body type", Q05, 48, 2, 50],
+  ["v5 body type vs TEE", Q05, 48, 1, 48],
+  ["v5 body size", Q05, 50, 0x48, 50],
+  ["signature data length", Q04, 0x278, 0x10, 766],
+  ["outer certification data type", Q04, 764, 5, 764],
+  ["outer certification data size", Q04, 766, 1, 766],
+  ["inner certification data type", Q04, 1252, 7, 1252],
+  ["QE auth data size", Q04, 1218, 31, 1257],
+  ["PCK PEM text", Q04, 0x1343, 0x32, 1258],
+];
+
+for (const [name, quote, at, value, offset] of parseCases) {
+  Deno.test(`mutated ${name} (byte 0x${at.toString(16)}) is a QuoteParseError at ${offset}`, () => {
+    assert.throws(
+      () => parseQuote(mutate(quote, at, value)),
+      (e) => e instanceof QuoteParseError && e instanceof DecodeError && e.offset === offset,
+    );
+  });
+}
+
+const verifyCases: [string, number, number, VerificationFailure][] = [
+  ["header user data", 0x1e, 0x32, "quote_signature"],
+  ["TD body", 0x3c, 0x32, "quote_signature"],
+  ["TD body REPORTDATA", 568, 0x00, "quote_signature"],
+  ["quote signature", 636 + 5, 0x00, "quote_signature"],
+  ["attestation key", 700, 1, "qe_report_binding"], // the QE binds the key before it signs anything
+  ["QE report", 770 + 64, 0xff, "qe_report_signature"],
+  ["QE report signature", 1154 + 3, 0x00, "qe_report_signature"],
+  ["QE auth data", 1220, 0xee, "qe_report_binding"],
+  ["PCK leaf certificate", 0xb77, 0x32, "certificate_chain"],
+  ["PCK intermediate certificate", 0xf5f, 0x32, "certificate_chain"],
+  ["root certificate", 0x1329, 0x32, "certificate_chain"],
+];
+
+for (const [name, at, value, code] of verifyCases) {
+  Deno.test(`mutated ${name} (byte 0x${at.toString(16)}) fails with ${code}`, async () => {
+    await assert.rejects(
+      verifyQuoteSignatures(mutate(Q04, at, value), { now: Q04_TIME }),
+      (e) => e instanceof QuoteVerificationError && e.code === code,
+    );
+  });
+}
+
+Deno.test("a quote checked after its PCK leaf expired fails", async () => {
+  await verifyQuoteSignatures(Q04, { now: Date.parse("2029-09-20T13:20:30Z") });
+  await assert.rejects(
+    verifyQuoteSignatures(Q04, { now: Date.parse("2029-09-20T13:20:32Z") }),
+    (e) =>
+      e instanceof QuoteVerificationError && e.code === "certificate_expired" &&
+      /Intel SGX PCK Certificate/.test(e.message),
+  );
+});
+
+Deno.test("tampered collateral is rejected", async () => {
+  const q01 = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin");
+  const good = readCollateral("cA_phala_tdx_b0c06f_2025-06_");
+  const now = 1752919234_000;
+  const cases: [Partial<typeof good>, (e: unknown) => boolean][] = [
+    [{ tcb_info: good.tcb_info.replace('"UpToDate"', '"OutOfDate"') }, code("tcb_info")],
+    [
+      { qe_identity: good.qe_identity.replace('"isvprodid":2', '"isvprodid":3') },
+      code("qe_identity"),
+    ],
+    [{ tcb_info_signature: flipHex(good.tcb_info_signature as string, 10) }, code("tcb_info")],
+    [
+      { pck_crl: flipHex(good.pck_crl as string, (good.pck_crl as string).length - 10) },
+      code("crl"),
+    ],
+    [
+      { root_ca_crl: flipHex(good.root_ca_crl as string, 2) },
+      (e) => e instanceof CollateralFormatError,
+    ],
+    [
+      { tcb_info_issuer_chain: good.qe_identity_issuer_chain.slice(0, 900) },
+      (e) => e instanceof CollateralFormatError,
+    ],
+    [{ pck_crl_issuer_chain: good.tcb_info_issuer_chain }, code("crl")],
+  ];
+  for (const [patch, check] of cases) {
+    await assert.rejects(
+      verifyQuote(q01, { ...good, ...patch }, { now }),
+      check,
+      JSON.stringify(Object.keys(patch)),
+    );
+  }
+  // FMSPC of another platform's TCB info.
+  const other = readCollateral("cB_phala_tdx_90c06f_2026-02_");
+  await assert.rejects(
+    verifyQuote(q01, {
+      ...good,
+      tcb_info: other.tcb_info,
+      tcb_info_signature: other.tcb_info_signature,
+    }, {
+      now: Date.parse("2026-02-19T00:00:00Z"),
+    }),
+    // at that time cA's CRLs have expired: the first failing step is reported
+    code("collateral_expired"),
+  );
+});
+
+function code(c: VerificationFailure): (e: unknown) => boolean {
+  return (e) => e instanceof QuoteVerificationError && e.code === c;
+}
+
+function flipHex(hex: string, at: number): string {
+  const c = hex[at] === "0" ? "1" : "0";
+  return hex.slice(0, at) + c + hex.slice(at + 1);
+}

@@ -61,11 +61,16 @@ function bytes(m: Measurement): Uint8Array {
   return typeof m === "string" ? fromHex(m) : m;
 }
 
-function same(name: string, got: Uint8Array, want: Measurement | undefined): void {
+function same(
+  name: string,
+  got: Uint8Array,
+  want: Measurement | undefined,
+  code: "measurement" | "report_data" = "measurement",
+): void {
   if (want === undefined) return;
   const w = bytes(want);
   if (toHex(got) !== toHex(w)) {
-    throw new PolicyError("measurement", `${name} is ${toHex(got)}, expected ${toHex(w)}`);
+    throw new PolicyError(code, `${name} is ${toHex(got)}, expected ${toHex(w)}`);
   }
 }
 
@@ -131,7 +136,7 @@ export function checkPolicy(
     if (want.length === 0 || want.length > 64) {
       throw new PolicyError("report_data", "expected REPORTDATA must be 1..64 bytes");
     }
-    same("REPORTDATA", body.reportData.subarray(0, want.length), want);
+    same("REPORTDATA", body.reportData.subarray(0, want.length), want, "report_data");
   }
   if (policy.maxAge !== undefined) {
     if (context.quotedAt === undefined) throw new PolicyError("age", "the quote time is unknown");

@@ -368,7 +368,7 @@ export class QuoteVerifier {
       fail("certificate_chain", `PCK leaf is "${certs[0].commonName}"`);
     }
     const ca = certs[1].commonName;
-    if (ca !== "Intel SGX PCK Platform CA" && ca !== "Intel SGX PCK Processor CA") {
+    if (!/SGX PCK (Platform|Processor) CA$/.test(ca)) {
       fail("certificate_chain", `PCK intermediate is "${ca}"`);
     }
     const window: Window = { from: -Infinity, until: Infinity };

@@ -83,14 +83,21 @@ export class Plumtree {
     this.#clock = clock;
   }
 
-  /** Broadcasts a payload of our own; returns its id. */
-  broadcast(payload: Uint8Array): string {
+  /**
+   * Broadcasts a payload of our own; returns its id. With `toAll`, lazy
+   * neighbours get the payload too (used for a departure, when there is no
+   * time left for grafts).
+   */
+  broadcast(payload: Uint8Array, toAll = false): string {
     const id = this.#io.id(payload);
     if (this.#seen.has(id)) return id;
     this.#expire();
     this.#seen.set(id, this.#clock.now());
     this.#cache.set(id, { payload, round: 0, at: this.#clock.now() });
-    this.#push(id, 0, payload, undefined);
+    if (toAll) {
+      for (const p of this.lazy) this.#io.send(p, { kind: "gossip", id, round: 0, payload });
+    }
+    this.#push(id, 0, payload, undefined, toAll);
     return id;
   }
 
@@ -185,10 +192,17 @@ export class Plumtree {
     missing.cancel = this.#clock.after(this.#config.graftTimeout2, () => this.#graft(id));
   }
 
-  #push(id: string, round: number, payload: Uint8Array, from: PeerId | undefined): void {
+  #push(
+    id: string,
+    round: number,
+    payload: Uint8Array,
+    from: PeerId | undefined,
+    skipLazy = false,
+  ): void {
     for (const p of this.eager) {
       if (p !== from) this.#io.send(p, { kind: "gossip", id, round, payload });
     }
+    if (skipLazy) return;
     for (const p of this.lazy) {
       if (p === from) continue;
       let q = this.#queue.get(p);

@@ -8,3 +8,7 @@
 export * from "./bootstrap.ts";
 export * from "./entry.ts";
 export * from "./catalog.ts";
+export * from "./local.ts";
+export * from "./discovery.ts";
+export type { HyParViewConfig } from "./_hyparview.ts";
+export type { PlumtreeConfig } from "./_plumtree.ts";

@@ -1,0 +1,191 @@
+/**
+ * Wire forms of the gossip, announcement and sync messages, with strict
+ * decoders that throw {@linkcode DecodeError} on anything malformed.
+ *
+ * @module
+ */
+import {
+  DecodeError,
+  fromHex,
+  type PeerId,
+  peerIdFromBytes,
+  peerIdToBytes,
+  toHex,
+} from "@mosaik/transport";
+import type { HvMessage, PeerInfo } from "./_hyparview.ts";
+import type { PtMessage } from "./_plumtree.ts";
+import { array, bool, bytes, text, uint } from "./_check.ts";
+import type { Version } from "./entry.ts";
+
+/** Any message on the gossip protocol. */
+export type GossipMessage = HvMessage | PtMessage;
+
+const KINDS = [
+  "join",
+  "forwardJoin",
+  "neighbor",
+  "disconnect",
+  "shuffle",
+  "shuffleReply",
+  "gossip",
+  "ihave",
+  "graft",
+  "prune",
+] as const;
+const MAX_NODES = 64;
+const MAX_IDS = 256;
+const ID_BYTES = 16;
+
+function peerInfo(p: PeerInfo): unknown {
+  return [peerIdToBytes(p.id), p.addresses];
+}
+
+function readPeerInfo(v: unknown): PeerInfo {
+  const [id, addrs] = array(v, "peer", 2, 2);
+  return {
+    id: peerIdFromBytes(bytes(id, "peer id", 32)),
+    addresses: array(addrs, "addresses", 16).map((a) => text(a, "address", 300)),
+  };
+}
+
+function readTtl(v: unknown): number {
+  const ttl = uint(v, "ttl");
+  if (ttl > 32) throw new DecodeError("ttl too large");
+  return ttl;
+}
+
+/** Encodes a gossip message as a MessagePack-ready array. */
+export function encodeGossip(m: GossipMessage): unknown {
+  const k = KINDS.indexOf(m.kind);
+  switch (m.kind) {
+    case "join":
+      return [k, peerInfo(m.peer)];
+    case "forwardJoin":
+      return [k, peerInfo(m.peer), m.ttl];
+    case "neighbor":
+      return [k, peerInfo(m.peer), m.high];
+    case "disconnect":
+      return [k, m.alive];
+    case "shuffle":
+      return [k, peerInfo(m.origin), m.nodes.map(peerInfo), m.ttl];
+    case "shuffleReply":
+      return [k, m.nodes.map(peerInfo)];
+    case "gossip":
+      return [k, fromHex(m.id), m.round, m.payload];
+    case "ihave":
+      return [k, m.entries.map(([id, round]) => [fromHex(id), round])];
+    case "graft":
+      return [k, m.ids.map(fromHex)];
+    case "prune":
+      return [k];
+  }
+}
+
+/** Decodes a gossip message; throws {@linkcode DecodeError}. */
+export function decodeGossip(v: unknown, maxPayload: number): GossipMessage {
+  const a = array(v, "gossip message", 4, 1);
+  const kind = KINDS[uint(a[0], "kind")];
+  switch (kind) {
+    case "join":
+      return { kind, peer: readPeerInfo(a[1]) };
+    case "forwardJoin":
+      return { kind, peer: readPeerInfo(a[1]), ttl: readTtl(a[2]) };
+    case "neighbor":
+      return { kind, peer: readPeerInfo(a[1]), high: bool(a[2], "high") };
+    case "disconnect":
+      return { kind, alive: bool(a[1], "alive") };
+    case "shuffle":
+      return {
+        kind,
+        origin: readPeerInfo(a[1]),
+        nodes: array(a[2], "nodes", MAX_NODES).map(readPeerInfo),
+        ttl: readTtl(a[3]),
+      };
+    case "shuffleReply":
+      return { kind, nodes: array(a[1], "nodes", MAX_NODES).map(readPeerInfo) };
+    case "gossip":
+      return {
+        kind,
+        id: toHex(bytes(a[1], "id", ID_BYTES)),
+        round: uint(a[2], "round"),
+        payload: bytes(a[3], "payload", undefined, maxPayload),
+      };
+    case "ihave":
+      return {
+        kind,
+        entries: array(a[1], "ihave", MAX_IDS).map((e) => {
+          const [id, round] = array(e, "ihave entry", 2, 2);
+          return [toHex(bytes(id, "id", ID_BYTES)), uint(round, "round")];
+        }),
+      };
+    case "graft":
+      return {
+        kind,
+        ids: array(a[1], "graft", MAX_IDS).map((id) => toHex(bytes(id, "id", ID_BYTES))),
+      };
+    case "prune":
+      return { kind };
+    default:
+      throw new DecodeError("unknown gossip message kind");
+  }
+}
+
+/** What a broadcast payload carries. */
+export type Announcement =
+  | { kind: "entry"; bytes: Uint8Array }
+  | { kind: "departure"; bytes: Uint8Array }
+  | { kind: "notice"; peer: PeerInfo; version: Version };
+
+/** Encodes a broadcast payload. */
+export function encodeAnnouncement(a: Announcement): unknown {
+  switch (a.kind) {
+    case "entry":
+      return [0, a.bytes];
+    case "departure":
+      return [1, a.bytes];
+    case "notice":
+      return [2, peerInfo(a.peer), a.version.start, a.version.counter];
+  }
+}
+
+/** Decodes a broadcast payload; throws {@linkcode DecodeError}. */
+export function decodeAnnouncement(v: unknown): Announcement {
+  const a = array(v, "announcement", 4, 2);
+  switch (a[0]) {
+    case 0:
+      return { kind: "entry", bytes: bytes(a[1], "entry") };
+    case 1:
+      return { kind: "departure", bytes: bytes(a[1], "departure") };
+    case 2:
+      return {
+        kind: "notice",
+        peer: readPeerInfo(a[1]),
+        version: { start: uint(a[2], "start"), counter: uint(a[3], "counter") },
+      };
+    default:
+      throw new DecodeError("unknown announcement kind");
+  }
+}
+
+/** Encodes a catalog summary `(peer, version)*`. */
+export function encodeSummary(s: Map<PeerId, Version>): unknown {
+  return [...s].map(([id, v]) => [peerIdToBytes(id), v.start, v.counter]);
+}
+
+/** Decodes a catalog summary; throws {@linkcode DecodeError}. */
+export function decodeSummary(v: unknown, max: number): Map<PeerId, Version> {
+  const out = new Map<PeerId, Version>();
+  for (const e of array(v, "summary", max)) {
+    const [id, start, counter] = array(e, "summary entry", 3, 3);
+    out.set(peerIdFromBytes(bytes(id, "peer id", 32)), {
+      start: uint(start, "start"),
+      counter: uint(counter, "counter"),
+    });
+  }
+  return out;
+}
+
+/** The message id of a payload: the first 16 bytes of its BLAKE3 digest, hex. */
+export function messageId(digestHex: string): string {
+  return digestHex.slice(0, ID_BYTES * 2);
+}

@@ -1,0 +1,136 @@
+/**
+ * {@linkcode LocalEntry}: this node's own entry. Every change bumps the
+ * version, re-signs and re-announces it.
+ *
+ * @module
+ */
+import type { GroupId, NetworkId, SecretKey, StreamId, Tag } from "@mosaik/transport";
+import {
+  nextVersion,
+  type PeerEntry,
+  type SignedPeerEntry,
+  signEntry,
+  type Ticket,
+} from "./entry.ts";
+
+/**
+ * This node's entry. Mutators that change something re-sign the entry with a
+ * newer version and announce it to the network; no-op changes do nothing.
+ *
+ * @example
+ * ```ts ignore
+ * discovery.local.addTags(tag("matcher"));
+ * discovery.local.entry.tags; // includes the tag; peers see it shortly
+ * ```
+ */
+export class LocalEntry {
+  #key: SecretKey;
+  #signed: SignedPeerEntry;
+  #onChange: (signed: SignedPeerEntry) => void;
+
+  /** @internal Created by {@linkcode Discovery}. */
+  constructor(
+    key: SecretKey,
+    network: NetworkId,
+    addresses: string[],
+    tags: Tag[],
+    onChange: (signed: SignedPeerEntry) => void,
+  ) {
+    this.#key = key;
+    this.#onChange = onChange;
+    const now = Date.now();
+    this.#signed = signEntry(key, {
+      network,
+      peerId: key.peerId,
+      version: { start: now, counter: now },
+      addresses,
+      tags,
+      streams: [],
+      groups: [],
+      tickets: [],
+    });
+  }
+
+  /** The current entry. */
+  get entry(): PeerEntry {
+    return this.#signed.entry;
+  }
+
+  /** The current entry with its signed wire bytes. */
+  get signed(): SignedPeerEntry {
+    return this.#signed;
+  }
+
+  #update(change: Partial<PeerEntry>, force = false): void {
+    const old = this.#signed.entry;
+    const next = { ...old, ...change, version: nextVersion(old.version) };
+    const candidate = signEntry(this.#key, next);
+    if (!force && sameContent(candidate.entry, old)) return;
+    this.#signed = candidate;
+    this.#onChange(candidate);
+  }
+
+  /** Re-signs with a newer version and re-announces (the periodic refresh). */
+  refresh(): void {
+    this.#update({}, true);
+  }
+
+  /** Replaces the advertised `host:port` addresses. */
+  setAddresses(addresses: string[]): void {
+    this.#update({ addresses });
+  }
+
+  /** Adds tags. */
+  addTags(...tags: Tag[]): void {
+    this.#update({ tags: [...this.entry.tags, ...tags] });
+  }
+
+  /** Removes tags. */
+  removeTags(...tags: Tag[]): void {
+    this.#update({ tags: this.entry.tags.filter((t) => !tags.includes(t)) });
+  }
+
+  /** Advertises that this node produces stream `id`. */
+  addStream(id: StreamId): void {
+    this.#update({ streams: [...this.entry.streams, id] });
+  }
+
+  /** Stops advertising stream `id`. */
+  removeStream(id: StreamId): void {
+    this.#update({ streams: this.entry.streams.filter((s) => s !== id) });
+  }
+
+  /** Advertises membership of group `id`. */
+  addGroup(id: GroupId): void {
+    this.#update({ groups: [...this.entry.groups, id] });
+  }
+
+  /** Stops advertising membership of group `id`. */
+  removeGroup(id: GroupId): void {
+    this.#update({ groups: this.entry.groups.filter((g) => g !== id) });
+  }
+
+  /** Sets the ticket of `ticket.kind`, replacing any other of that kind. */
+  setTicket(ticket: Ticket): void {
+    this.#update({
+      tickets: [...this.entry.tickets.filter((t) => t.kind !== ticket.kind), ticket],
+    });
+  }
+
+  /** Removes the ticket of `kind`. */
+  removeTicket(kind: string): void {
+    this.#update({ tickets: this.entry.tickets.filter((t) => t.kind !== kind) });
+  }
+}
+
+function sameContent(a: PeerEntry, b: PeerEntry): boolean {
+  const eq = (x: readonly string[], y: readonly string[]) =>
+    x.length === y.length && x.every((v, i) => v === y[i]);
+  return eq(a.addresses, b.addresses) && eq(a.tags, b.tags) && eq(a.streams, b.streams) &&
+    eq(a.groups, b.groups) && a.tickets.length === b.tickets.length &&
+    a.tickets.every((t, i) => {
+      const u = b.tickets[i];
+      return t.kind === u.kind && t.expiresAt === u.expiresAt && t.data.length === u.data.length &&
+        t.data.every((x, j) => x === u.data[j]);
+    });
+}

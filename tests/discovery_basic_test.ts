@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { Endpoint, networkId, SecretKey } from "@mosaik/transport";
+import { eventually } from "@mosaik/transport/testing";
+import { Discovery } from "@mosaik/discovery";
+
+Deno.test("discovery: two nodes through one bootstrap address", async () => {
+  const net = networkId(crypto.randomUUID());
+  const ea = await Endpoint.create({ networkId: net, secretKey: SecretKey.generate() });
+  const eb = await Endpoint.create({ networkId: net });
+  const a = await Discovery.create(ea);
+  const b = await Discovery.create(eb, { bootstrap: [ea.address] });
+  await b.when.peers({ minimum: 1 });
+  await a.when.peers({ minimum: 1 });
+  assert.equal(b.catalog.get(ea.peerId)?.addresses[0], ea.hostPort);
+  assert.equal(a.catalog.get(eb.peerId)?.peerId, eb.peerId);
+  await eventually(() => a.neighbors().length === 1 && b.neighbors().length === 1);
+  const rtt = await b.ping(ea.peerId);
+  assert.ok(rtt > 0 && b.rtt(ea.peerId) !== undefined);
+  const events: string[] = [];
+  a.catalog.subscribe((e) => events.push(`${e.type}:${e.entry.peerId}`));
+  await b.close();
+  await eventually(() => a.catalog.size === 0, { message: "departure reached a" });
+  assert.deepEqual(events, [`departed:${eb.peerId}`]);
+  await eb.close();
+  await a.close();
+  await ea.close();
+});

@@ -83,10 +83,16 @@ const TERMINAL = new Set<number>([
   CloseCode.GracefulShutdown,
   CloseCode.ProtocolViolation,
   CloseCode.DifferentNetwork,
-  CloseCode.StreamNotAllowed,
   CloseCode.StreamNotFound,
-  CloseCode.StreamTicketExpired,
 ]);
+/**
+ * Close codes that judge *our* entry (tags, tickets): retried after a
+ * growing pause (1 s, 2 s, … 30 s) or as soon as the producer's entry
+ * changes, since our own entry may have changed meanwhile.
+ */
+const REFUSED = new Set<number>([CloseCode.StreamNotAllowed, CloseCode.StreamTicketExpired]);
+const REFUSAL_PAUSE = 1_000;
+const REFUSAL_PAUSE_MAX = 30_000;
 
 /** One producer, seen by the consumer. */
 class Inbound {
@@ -128,7 +134,8 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
   readonly #tickets: TicketValidator[];
   readonly #options: ConsumerOptions;
   readonly #inbound = new Map<PeerId, Inbound>();
-  readonly #blocked = new Map<PeerId, unknown>();
+  readonly #blocked = new Map<PeerId, { version: unknown; until: number }>();
+  readonly #refusals = new Map<PeerId, number>();
   readonly #cursors = new Map<PeerId, Cursor>();
   readonly #probing = new Set<PeerId>();
   readonly #probeFailed = new Map<PeerId, number>();
@@ -330,8 +337,9 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
       if (this.#closed) return;
       const peer = entry.peerId;
       const version = entryVersion(entry);
-      if (this.#blocked.has(peer)) {
-        if (this.#blocked.get(peer) === version) continue;
+      const blocked = this.#blocked.get(peer);
+      if (blocked) {
+        if (blocked.version === version && Date.now() < blocked.until) continue;
         this.#blocked.delete(peer);
       }
       const rtt = host.rtt(peer);
@@ -394,17 +402,26 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
       () => this.#probeFailed.delete(peer),
       () => {
         this.#probeFailed.set(peer, Date.now() + PROBE_RETRY);
-        if (this.#retryTimer === undefined && !this.#closed) {
-          this.#retryTimer = setTimeout(() => {
-            this.#retryTimer = undefined;
-            this.evaluate();
-          }, PROBE_RETRY);
-        }
+        this.#evaluateAt(Date.now() + PROBE_RETRY);
       },
     ).finally(() => {
       this.#probing.delete(peer);
       this.evaluate();
     });
+  }
+
+  #retryAt = Infinity;
+
+  /** Re-evaluates at `at` (ms since the epoch), keeping the earliest such time. */
+  #evaluateAt(at: number): void {
+    if (this.#closed || at >= this.#retryAt) return;
+    clearTimeout(this.#retryTimer);
+    this.#retryAt = at;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryAt = Infinity;
+      this.evaluate();
+    }, Math.max(0, at - Date.now()));
   }
 
   #armExpiry(inb: Inbound, expiresAt: number | undefined): void {
@@ -437,9 +454,20 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /** The producer refused or ended for good: do not retry until its entry changes. */
   #terminate(inb: Inbound): void {
-    this.#blocked.set(inb.peer.peerId, inb.version);
+    this.#blocked.set(inb.peer.peerId, { version: inb.version, until: Infinity });
     this.#untrack(inb);
     this.evaluate();
+  }
+
+  /** The producer refused us: retry after a growing pause, or when its entry changes. */
+  #refused(inb: Inbound): void {
+    const peer = inb.peer.peerId;
+    const n = this.#refusals.get(peer) ?? 0;
+    this.#refusals.set(peer, n + 1);
+    const until = Date.now() + Math.min(REFUSAL_PAUSE * 2 ** n, REFUSAL_PAUSE_MAX);
+    this.#blocked.set(peer, { version: inb.version, until });
+    this.#untrack(inb);
+    this.#evaluateAt(until);
   }
 
   // ---- one producer ----------------------------------------------------------
@@ -498,6 +526,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
           ? e.closeCode
           : undefined;
         if (code !== undefined && TERMINAL.has(code)) return this.#terminate(inb);
+        if (code !== undefined && REFUSED.has(code)) return this.#refused(inb);
       }
       inb.channel = undefined;
       channel?.close(CloseCode.Cancelled, "reconnecting").catch(() => {});
@@ -543,6 +572,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
       if (missed > 0) this.#gap(inb, missed);
     }
     this.#cursors.set(peer, { epoch, next: seq, ended: undefined });
+    this.#refusals.delete(peer);
     if (inb.connectedOnce) {
       inb.stats.reconnects++;
       this.#stats.reconnects++;

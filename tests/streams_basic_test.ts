@@ -1,0 +1,221 @@
+// Streams acceptance, part 1: smoke, declarations, stats, shared producers
+// (reference/streams.md §5.1–5.3), plus ordering and fan-out copies.
+import assert from "node:assert/strict";
+import { digest } from "@mosaik/transport";
+import { eventually, within } from "@mosaik/transport/testing";
+import { type Codec, stream } from "@mosaik/streams";
+import { cluster } from "./streams_harness.ts";
+
+const Data1 = stream<string>("tests.data1");
+
+Deno.test("streams: send_recv — one producer, two consumers, 100 datums each", async () => {
+  const c = await cluster(3);
+  try {
+    const [n0, n1, n2] = c.nodes;
+    const p0 = n0.streams.produce(Data1);
+    const c1 = n1.streams.consume(Data1);
+    const c2 = n2.streams.consume(Data1);
+    await within(c1.when.subscribed(), 5000, "c1 subscribed");
+    await within(c2.when.subscribed(), 5000, "c2 subscribed");
+    await within(p0.when.subscribed({ minimum: 2 }), 5000, "p0 has two");
+    const sending = (async () => {
+      for (let i = 0; i < 100; i++) await p0.send("hello from n0");
+    })();
+    for (let i = 0; i < 100; i++) {
+      assert.equal(await c1.recv(), "hello from n0");
+      assert.equal(await c2.recv(), "hello from n0");
+    }
+    await sending;
+    assert.equal(c1.stats.datums, 100);
+    assert.equal(c2.stats.datums, 100);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: 2000 datums in order, two consumers each get a full copy", async () => {
+  const c = await cluster(3);
+  try {
+    const [n0, n1, n2] = c.nodes;
+    const p = n0.streams.produce(Data1);
+    const a = n1.streams.consume(Data1);
+    const b = n2.streams.consume(Data1);
+    await within(p.when.subscribed({ minimum: 2 }), 5000, "two subscribers");
+    for (let i = 0; i < 2000; i++) await p.send(`d${i}`);
+    for (const consumer of [a, b]) {
+      for (let i = 0; i < 2000; i++) assert.equal(await consumer.recv(), `d${i}`);
+      assert.equal(consumer.stats.gaps, 0);
+      assert.equal(consumer.tryRecv(), undefined);
+    }
+    await eventually(() => p.consumers().every((s) => s.stats.datums === 2000));
+    assert.equal(p.stats.sent, 2000);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: custom stream ids keep streams apart", async () => {
+  const c = await cluster(2);
+  try {
+    const [n0, n1] = c.nodes;
+    const s1 = stream<string>("stream1234");
+    const s2 = stream<string>("stream5678");
+    const p1 = n0.streams.produce(s1);
+    const p2 = n0.streams.produce(s2);
+    const c1 = n1.streams.consume(s1);
+    const c2 = n1.streams.consume(s2);
+    await within(c1.when.subscribed(), 3000, "c1");
+    await within(c2.when.subscribed(), 3000, "c2");
+    await within(p1.send("hello1234"), 3000);
+    await within(p2.send("hello5678"), 3000);
+    assert.equal(await within(c1.recv(), 3000), "hello1234");
+    assert.equal(await within(c2.recv(), 3000), "hello5678");
+    assert.equal(c1.tryRecv(), undefined);
+    assert.equal(c2.tryRecv(), undefined);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: custom datum codec", async () => {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const codec: Codec<string> = {
+    encode: (s) => enc.encode(s),
+    decode: (b) => `${dec.decode(b)}-custom-decode`,
+  };
+  const Custom = stream("tests.custom", { codec });
+  const c = await cluster(2);
+  try {
+    const [n0, n1] = c.nodes;
+    const p = n0.streams.produce(Custom);
+    const r = n1.streams.consume(Custom);
+    await within(r.when.subscribed(), 3000);
+    await within(p.when.subscribed(), 3000);
+    await p.send("hello custom encoding");
+    assert.equal(await within(r.recv(), 3000), "hello custom encoding-custom-decode");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: declarations — ids from names, schema in the id", () => {
+  const def = stream<string>("my-stream1");
+  assert.equal(def.id, digest("my-stream1"));
+  assert.equal(stream("my-stream1").id, def.id);
+  const v1 = stream("prices", { schema: "price/v1" });
+  const v2 = stream("prices", { schema: "price/v2" });
+  assert.notEqual(v1.id, v2.id);
+  assert.notEqual(v1.id, stream("prices").id);
+  const hex = digest("const.stream");
+  assert.equal(stream(hex).id, hex);
+  assert.ok(Object.isFrozen(def));
+});
+
+Deno.test("streams: producers of different schemas never meet", async () => {
+  const c = await cluster(2);
+  try {
+    const [n0, n1] = c.nodes;
+    const v1 = stream<{ px: number }>("tests.prices", { schema: "price/v1" });
+    const v2 = stream<{ px: string }>("tests.prices", { schema: "price/v2" });
+    const p = n0.streams.produce(v1);
+    const wrong = n1.streams.consume(v2);
+    const right = n1.streams.consume(v1);
+    await within(right.when.subscribed(), 3000);
+    await p.send({ px: 1 });
+    assert.deepEqual(await within(right.recv(), 3000), { px: 1 });
+    assert.equal(wrong.producers().length, 0);
+    assert.equal(wrong.tryRecv(), undefined);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: stats — producer side", async () => {
+  const c = await cluster(3);
+  try {
+    const [n0, n1, n2] = c.nodes;
+    const p = n0.streams.produce(Data1);
+    assert.equal(p.consumers().length, 0);
+    const c1 = n1.streams.consume(Data1);
+    await within(c1.when.subscribed(), 3000);
+    await eventually(() => p.consumers()[0]?.state === "connected");
+    assert.equal(p.consumers().length, 1);
+    assert.deepEqual([p.consumers()[0].stats.datums, p.consumers()[0].stats.bytes], [0, 0]);
+    assert.deepEqual([c1.producers()[0].stats.datums, c1.producers()[0].stats.bytes], [0, 0]);
+    await p.send("test");
+    assert.equal(await within(c1.recv(), 3000), "test");
+    await eventually(() => p.consumers()[0].stats.datums === 1);
+    assert.equal(p.consumers()[0].stats.bytes, 5);
+    assert.deepEqual([c1.producers()[0].stats.datums, c1.producers()[0].stats.bytes], [1, 5]);
+    const c2 = n2.streams.consume(Data1);
+    await within(c2.when.subscribed(), 3000);
+    await within(p.when.subscribed({ minimum: 2 }), 3000);
+    await p.send("data2");
+    assert.equal(await within(c1.recv(), 3000), "data2");
+    assert.equal(await within(c2.recv(), 3000), "data2");
+    const by = (id: string) => p.consumers().find((s) => s.consumerId === id)!.stats;
+    await eventually(() => by(n2.id).datums === 1 && by(n1.id).datums === 2);
+    assert.deepEqual([by(n1.id).datums, by(n1.id).bytes], [2, 11]);
+    assert.deepEqual([by(n2.id).datums, by(n2.id).bytes], [1, 6]);
+    assert.deepEqual([c1.producers()[0].stats.datums, c1.producers()[0].stats.bytes], [2, 11]);
+    assert.deepEqual([c2.producers()[0].stats.datums, c2.producers()[0].stats.bytes], [1, 6]);
+    assert.ok(p.consumers()[0].stats.connectedAt! <= Date.now());
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: stats — consumer side fan-in from two producers", async () => {
+  const c = await cluster(3);
+  try {
+    const [n0, n1, n2] = c.nodes;
+    const c0 = n0.streams.consume(Data1);
+    assert.equal(c0.producers().length, 0);
+    const p1 = n1.streams.produce(Data1);
+    await within(c0.when.subscribed({ minimum: 1 }), 2000);
+    assert.equal(c0.producers().length, 1);
+    await within(p1.send("hello"), 2000);
+    assert.equal(await within(c0.recv(), 1000), "hello");
+    assert.deepEqual([c0.producers()[0].stats.datums, c0.producers()[0].stats.bytes], [1, 6]);
+    const p2 = n2.streams.produce(Data1);
+    await within(c0.when.subscribed({ minimum: 2 }), 2000);
+    await within(p2.send("world"), 2000);
+    assert.equal(await within(c0.recv(), 1000), "world");
+    await within(p1.send("again"), 2000);
+    assert.equal(await within(c0.recv(), 1000), "again");
+    const by = (id: string) => c0.producers().find((s) => s.producerId === id)!.stats;
+    assert.deepEqual([by(n1.id).datums, by(n1.id).bytes], [2, 12]);
+    assert.deepEqual([by(n2.id).datums, by(n2.id).bytes], [1, 6]);
+    assert.deepEqual([c0.stats.datums, c0.stats.bytes], [3, 18]);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: producers of one stream on a node share one worker", async () => {
+  const c = await cluster(2);
+  try {
+    const [n0, n1] = c.nodes;
+    const first = n0.streams.produce(Data1, { require: (p) => p.hasTag("tag1") });
+    const second = n0.streams.produce(Data1, { require: () => false });
+    assert.equal(second.streamId, first.streamId);
+    const consumer = n1.streams.consume(Data1);
+    // the first handle's options rule: n1 has no tag1, so it is refused
+    await eventually(() => first.stats.rejected >= 1);
+    assert.equal(consumer.producers().length, 0);
+    n1.setTags(["tag1"]);
+    await within(first.when.subscribed(), 5000, "admitted once tagged");
+    await second.send("via second");
+    assert.equal(await within(consumer.recv(), 3000), "via second");
+    await first.close();
+    assert.ok(second.online, "the worker lives while a handle remains");
+    await second.send("still here");
+    assert.equal(await within(consumer.recv(), 3000), "still here");
+    await second.close();
+    await within(consumer.when.unsubscribed(), 3000, "ended with the last handle");
+    assert.throws(() => second.trySend("x"), { name: "ProducerClosedError" });
+  } finally {
+    await c.close();
+  }
+});

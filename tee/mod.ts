@@ -26,3 +26,4 @@ export * from "./collateral.ts";
 export * from "./root.ts";
 export * from "./verify.ts";
 export * from "./policy.ts";
+export * from "./tsm.ts";

@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { within } from "@mosaik/transport/testing";
+
+const isRoot = (() => {
+  try {
+    return Deno.uid() === 0;
+  } catch {
+    return false;
+  }
+})();
+const hasIp = (() => {
+  try {
+    return new Deno.Command("ip", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+const ignore = !isRoot || !hasIp;
+if (ignore) {
+  console.warn("mdns_netns_test: skipped: needs root and iproute2 to create network namespaces");
+}
+
+async function ip(...args: string[]): Promise<void> {
+  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/**
+ * A private LAN: a hub namespace with a bridge and `n` host namespaces, each
+ * with one veth on 10.231.<k>.<i+1>/24, lo up and a multicast route. Nothing
+ * touches the root namespace's interfaces.
+ */
+async function lan(n: number) {
+  const tag = Math.floor(Math.random() * 0xfffff).toString(16);
+  const subnet = `10.231.${Math.floor(Math.random() * 250)}`;
+  const hub = `mz${tag}h`;
+  const hosts = Array.from(
+    { length: n },
+    (_, i) => ({ ns: `mz${tag}n${i}`, ip: `${subnet}.${i + 1}` }),
+  );
+  await ip("netns", "add", hub);
+  try {
+    await ip("-n", hub, "link", "add", "br0", "type", "bridge");
+    await ip("-n", hub, "link", "set", "br0", "up");
+    for (const [i, h] of hosts.entries()) {
+      await ip("netns", "add", h.ns);
+      await ip(
+        "link",
+        "add",
+        "eth0",
+        "netns",
+        h.ns,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        `p${i}`,
+        "netns",
+        hub,
+      );
+      await ip("-n", hub, "link", "set", `p${i}`, "master", "br0", "up");
+      await ip("-n", h.ns, "addr", "add", `${h.ip}/24`, "dev", "eth0");
+      await ip("-n", h.ns, "link", "set", "eth0", "up", "multicast", "on");
+      await ip("-n", h.ns, "link", "set", "lo", "up");
+      await ip("-n", h.ns, "route", "add", "224.0.0.0/4", "dev", "eth0");
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  async function cleanup() {
+    for (const ns of [...hosts.map((h) => h.ns), hub]) {
+      await ip("netns", "del", ns).catch(() => {});
+    }
+  }
+  return { hosts, cleanup };
+}
+
+/** Runs a Deno script inside a namespace; yields its JSON output lines. */
+function spawn(ns: string, script: string, args: string[], allowNet: string) {
+  const child = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      ns,
+      Deno.execPath(),
+      "run",
+      "--unstable-net",
+      `--allow-net=${allowNet}`,
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      new URL(script, import.meta.url).pathname,
+      ...args,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: Record<string, unknown>[] = [];
+  const reading = (async () => {
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          lines.push(JSON.parse(line));
+        } catch { /* not ours */ }
+      }
+    }
+  })();
+  const stdin = child.stdin.getWriter();
+  return {
+    lines,
+    async stop() {
+      await stdin.close().catch(() => {});
+      await child.status;
+      await reading;
+    },
+  };
+}
+
+async function until<T>(fn: () => T | undefined, ms: number, what: string): Promise<T> {
+  return await within(
+    (async () => {
+      for (;;) {
+        const v = fn();
+        if (v !== undefined) return v;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })(),
+    ms,
+    what,
+  );
+}
+
+Deno.test({
+  name:
+    "mdns: nodes in three namespaces meet; a multicast-dns querier sees them and their goodbyes",
+  ignore,
+}, async () => {
+  const net = await lan(4);
+  const mdnsNet = "0.0.0.0:5353,224.0.0.251:5353";
+  const nodes = net.hosts.slice(0, 3).map((h, i) =>
+    spawn(h.ns, "./mdns_node.ts", ["lan-test", h.ip, `${4400 + i}`, "2"], mdnsNet)
+  );
+  const q = net.hosts[3];
+  const querier = spawn(q.ns, "./mdns_query.ts", [q.ip], `${mdnsNet},${q.ip}`);
+  try {
+    const selves = await Promise.all(
+      nodes.map((n) =>
+        until(() => n.lines.find((l) => l.self)?.self as string, 20_000, "node met two others")
+      ),
+    );
+    for (const [i, n] of nodes.entries()) {
+      const met = n.lines.find((l) => l.met)!.met as string[];
+      assert.deepEqual(met.sort(), selves.filter((_, j) => j !== i).sort());
+    }
+    // The npm multicast-dns querier sees all three services with their TXT.
+    await until(
+      () => {
+        const seen = new Set(
+          querier.lines.filter((l) => (l.ttl as number) > 0).map((l) => l.instance),
+        );
+        return seen.size >= 3 ? true : undefined;
+      },
+      10_000,
+      "querier saw 3 instances",
+    );
+    const txt = querier.lines.find((l) => l.ttl)!.txt as string[];
+    assert.ok(
+      txt.some((t) => t.startsWith("net=")) && txt.some((t) => t.startsWith("addr=10.231.")),
+    );
+    // Closing sends goodbyes (TTL 0).
+    await Promise.all(nodes.map((n) => n.stop()));
+    await until(
+      () => {
+        const bye = new Set(querier.lines.filter((l) => l.ttl === 0).map((l) => l.instance));
+        return bye.size >= 3 ? true : undefined;
+      },
+      10_000,
+      "querier saw 3 goodbyes",
+    );
+  } finally {
+    await Promise.all([...nodes, querier].map((n) => n.stop()));
+    await net.cleanup();
+  }
+});

@@ -60,12 +60,24 @@ export class Links {
     link.tail = link.tail.then(async () => (await link.channel).close()).catch(() => {});
   }
 
-  /** Flushes and closes every link. */
-  async close(): Promise<void> {
+  /**
+   * Flushes and closes every link. Before closing, each link sends `probe`
+   * and waits up to `window` ms for the remote's reply, so that everything
+   * sent before (a departure) has been read by the remote when this resolves.
+   */
+  async close(probe: Uint8Array, window: number): Promise<void> {
     const all = [...this.#links.values()];
     this.#links.clear();
-    await Promise.allSettled(
-      all.map((l) => l.tail.then(async () => (await l.channel).close())),
-    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((r) => timer = setTimeout(r, window));
+    await Promise.allSettled(all.map((l) =>
+      l.tail.then(async () => {
+        const ch = await l.channel;
+        await ch.sendBytes(probe);
+        await Promise.race([ch.recvBytes(), deadline]);
+        await ch.close();
+      })
+    ));
+    clearTimeout(timer);
   }
 }

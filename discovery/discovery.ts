@@ -77,6 +77,8 @@ export interface DiscoveryOptions {
   rttProbeInterval?: number;
   /** Time limit of one catalog sync or ping. Default 5 000. */
   requestTimeout?: number;
+  /** How long `close()` waits for neighbours to confirm they read the departure. Default 500. */
+  departureWindow?: number;
   /** Largest broadcast payload; bigger entries are announced by a notice and fetched by sync. Default 8 192. */
   maxGossipMessage?: number;
   /** Gossip tuning (HyParView views and timers, Plumtree timers and mode). */
@@ -113,6 +115,10 @@ const ZERO_STATS = (): DiscoveryStats => ({
 });
 
 const MAX_SYNC_ENTRIES = 100_000;
+// Link-level message on gossip channels: "reply when you have read this"
+// (answered with FLUSHED), so a leaving node knows its departure arrived.
+const FLUSH = 100;
+const FLUSHED = 101;
 
 /**
  * Discovery on one endpoint: keeps our signed entry announced, the catalog
@@ -171,6 +177,7 @@ export class Discovery {
       rttProbeInterval: options.rttProbeInterval ?? 30_000,
       requestTimeout: options.requestTimeout ?? 5_000,
       maxGossipMessage: options.maxGossipMessage ?? 8_192,
+      departureWindow: options.departureWindow ?? 500,
     };
     this.#bootstrap = (options.bootstrap ?? []).map((a) => {
       const { peerId, address } = parsePeerAddress(a);
@@ -315,7 +322,7 @@ export class Discovery {
     for (const w of this.#waiters) w.reject(new ClosedError("discovery closed"));
     this.#waiters.clear();
     await Promise.allSettled(this.#sources.map((s) => s.close()));
-    await this.#links.close();
+    await this.#links.close(encode([FLUSH]), this.#opts.departureWindow);
     for (const ch of this.#channels) ch.close(CloseCode.GracefulShutdown).catch(() => {});
     await Promise.allSettled([...this.#tasks]);
   }
@@ -487,6 +494,10 @@ export class Discovery {
           return;
         }
         if (raw === undefined || this.#closed) return;
+        if (Array.isArray(raw) && raw.length === 1 && raw[0] === FLUSH) {
+          await ch.send([FLUSHED]);
+          continue;
+        }
         let m: GossipMessage;
         try {
           m = decodeGossip(raw, this.#opts.maxGossipMessage);

@@ -1,0 +1,125 @@
+/**
+ * {@linkcode Network}: one node of a mosaik network, composing the endpoint,
+ * discovery and the higher subsystems.
+ *
+ * @module
+ */
+import {
+  Endpoint,
+  type NetworkId,
+  networkId,
+  parseHostPort,
+  type PeerId,
+  SecretKey,
+  type Tag,
+  tag,
+} from "@mosaik/transport";
+import { Discovery, type DiscoveryOptions } from "@mosaik/discovery";
+
+/** Options of {@linkcode Network.create}. */
+export interface NetworkOptions {
+  /** `host:port` the QUIC endpoint binds. Default `"127.0.0.1:0"`. */
+  listen?: string;
+  /** The node's identity: a key, or a string mapped to a seed by the digest rule. Random by default. */
+  secretKey?: SecretKey | string;
+  /** Peers to join through, `"<peerId>@host:port"`. */
+  bootstrap?: string[];
+  /** Tags to advertise: names (hashed) or tag digests. */
+  tags?: (string | Tag)[];
+  /**
+   * LAN discovery by mDNS. Accepted; wired by `@mosaik/discovery/mdns` (until
+   * then it has no effect).
+   */
+  mdns?: boolean;
+  /**
+   * Mainline DHT bootstrap, or `{ bootstrap: ["host:port"] }` to use given
+   * DHT routers. Accepted; wired by `@mosaik/discovery/dht` (until then it
+   * has no effect).
+   */
+  dht?: boolean | { bootstrap?: string[] };
+  /** Largest frame sent or accepted, in bytes (endpoint default 8 MiB). */
+  maxFrameSize?: number;
+  /** Discovery tuning (intervals, expiry, gossip, extra bootstrap sources). */
+  discovery?: Omit<DiscoveryOptions, "bootstrap" | "tags">;
+}
+
+/** This node as others reach it. */
+export interface LocalPeer {
+  /** The node's PeerId. */
+  readonly id: PeerId;
+  /** `"<peerId>@host:port"`, what other nodes pass as `bootstrap`. */
+  readonly address: string;
+}
+
+/**
+ * A node. Create it with {@linkcode Network.create}; close it with
+ * `close()` or `await using`.
+ *
+ * @example
+ * ```ts ignore
+ * import { Network } from "@mosaik/network";
+ * await using a = await Network.create("my-app", { mdns: false, dht: false });
+ * await using b = await Network.create("my-app", { bootstrap: [a.local.address], mdns: false, dht: false });
+ * await b.discovery.when.peers({ minimum: 1 });
+ * ```
+ */
+export class Network implements AsyncDisposable {
+  /** The network this node belongs to. */
+  readonly networkId: NetworkId;
+  /** This node's id and address. */
+  readonly local: LocalPeer;
+  /** The QUIC endpoint. */
+  readonly endpoint: Endpoint;
+  /** Peer discovery and the catalog. */
+  readonly discovery: Discovery;
+  #closed = false;
+
+  private constructor(endpoint: Endpoint, discovery: Discovery) {
+    this.networkId = endpoint.networkId;
+    this.endpoint = endpoint;
+    this.discovery = discovery;
+    this.local = Object.freeze({ id: endpoint.peerId, address: endpoint.address });
+  }
+
+  /**
+   * Starts a node of `network` (a name, hashed, or a {@linkcode NetworkId}):
+   * binds the endpoint and starts discovery.
+   */
+  static async create(network: string | NetworkId, options: NetworkOptions = {}): Promise<Network> {
+    const { hostname, port } = parseHostPort(options.listen ?? "127.0.0.1:0");
+    const secretKey = typeof options.secretKey === "string"
+      ? SecretKey.from(options.secretKey)
+      : options.secretKey;
+    const endpoint = await Endpoint.create({
+      networkId: networkId(network),
+      secretKey,
+      hostname,
+      port,
+      maxFrameSize: options.maxFrameSize,
+    });
+    try {
+      const discovery = await Discovery.create(endpoint, {
+        ...options.discovery,
+        bootstrap: options.bootstrap,
+        tags: (options.tags ?? []).map((t) => tag(t)),
+      });
+      return new Network(endpoint, discovery);
+    } catch (e) {
+      await endpoint.close();
+      throw e;
+    }
+  }
+
+  /** Leaves gracefully: announces the departure, then closes the endpoint. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.discovery.close();
+    await this.endpoint.close();
+  }
+
+  /** Same as {@linkcode Network.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { SecretKey, toHex } from "@mosaik/transport";
+import { cb, startSwarm } from "./dht_swarm.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function cli(bootstrap: string, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      new URL("../discovery/dht/cli.ts", import.meta.url).pathname,
+      "--hostname",
+      "127.0.0.1",
+      "--bootstrap",
+      bootstrap,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+Deno.test({ name: "dht cli: lookup, put and get against a local swarm", ...opts }, async () => {
+  const swarm = await startSwarm(20);
+  const boot = swarm.addresses.slice(0, 2).join(",");
+  try {
+    const lookup = await cli(boot, "lookup", toHex(crypto.getRandomValues(new Uint8Array(20))));
+    assert.equal(lookup.closest.length, 8);
+
+    const put = await cli(boot, "put", "hello cli");
+    assert.ok(put.stored >= 3);
+    const got = await cli(boot, "get", put.target);
+    assert.deepEqual(got, { v: "hello cli" });
+    // bittorrent-dht reads what the CLI stored.
+    const bt = await cb<{ v: Buffer }>((done) =>
+      swarm.nodes[7].get(put.target, { cache: false }, done)
+    );
+    assert.equal(Buffer.from(bt.v).toString(), "hello cli");
+
+    const secret = "cli-test-seed";
+    const mput = await cli(
+      boot,
+      "put",
+      "--secret",
+      secret,
+      "--seq",
+      "5",
+      "--salt",
+      "s",
+      "mutable cli",
+    );
+    assert.ok(mput.stored >= 3);
+    const mget = await cli(
+      boot,
+      "get",
+      "--key",
+      toHex(SecretKey.from(secret).publicKey),
+      "--salt",
+      "s",
+    );
+    assert.equal(mget.seq, 5);
+    assert.equal(mget.v, "mutable cli");
+  } finally {
+    await swarm.close();
+  }
+});

@@ -109,8 +109,10 @@ export class Sink<T> {
   closed = false;
   readonly watch: Watch = new Watch();
   /** Accepted datums, datums with no subscriber, and admissions/rejections. */
-  readonly counters = { sent: 0, undelivered: 0, accepted: 0, rejected: 0 };
+  readonly counters = { sent: 0, undelivered: 0, accepted: 0, rejected: 0, lagged: 0 };
   readonly #subs = new Set<Outbound>();
+  /** Counters of subscriptions that ended. */
+  readonly #retired: ChannelStats = emptyStats();
   readonly #ingress: { datum: T; bytes: Uint8Array }[] = [];
   readonly #epoch = crypto.getRandomValues(new Uint32Array(1))[0];
   #seq = 0;
@@ -189,6 +191,7 @@ export class Sink<T> {
       if (sub.length >= this.config.bufferSize) {
         sub.stats.dropped++;
         if (this.config.lagging === "disconnect") {
+          this.counters.lagged++;
           this.#finish(sub, CloseCode.StreamTooSlow, "consumer too slow");
         }
         continue;
@@ -372,6 +375,9 @@ export class Sink<T> {
     sub.wake();
     sub.resolveDone();
     this.#subs.delete(sub);
+    this.#retired.datums += sub.stats.datums;
+    this.#retired.bytes += sub.stats.bytes;
+    this.#retired.dropped += sub.stats.dropped;
     sub.channel.close(code, reason).catch(() => {});
     this.#changed();
     if (this.#ingress.length > 0) this.#drain();
@@ -431,9 +437,9 @@ export class Sink<T> {
     return conditionMet(condition, this.#subs);
   }
 
-  /** Total counters over all current subscriptions. */
+  /** Total counters over all subscriptions, past and current. */
   totals(): ChannelStats {
-    const t = emptyStats();
+    const t = { ...this.#retired };
     for (const s of this.#subs) {
       t.datums += s.stats.datums;
       t.bytes += s.stats.bytes;

@@ -50,6 +50,8 @@ export interface ProducerStats extends ChannelStats {
   accepted: number;
   /** Subscriptions refused (capacity, `require`, tickets). */
   rejected: number;
+  /** Subscriptions closed with `StreamTooSlow` because their queue overflowed. */
+  lagged: number;
 }
 
 /**
@@ -107,7 +109,7 @@ export class Producer<T> implements AsyncDisposable {
     return this.#sink.consumers();
   }
 
-  /** Aggregate counters (datums/bytes written over current subscriptions, and totals). */
+  /** Aggregate counters (datums, bytes and drops summed over every subscription, past and current). */
   get stats(): ProducerStats {
     return { ...this.#sink.totals(), ...this.#sink.counters };
   }

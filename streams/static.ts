@@ -29,6 +29,7 @@ export class StaticDiscovery implements StreamsDiscovery {
   readonly #peers = new Map<PeerId, StreamsPeerEntry>();
   readonly #listeners = new Set<(e: StreamsCatalogEvent) => void>();
   readonly #linked = new Set<StaticDiscovery>();
+  readonly #rtts = new Map<PeerId, number>();
   #self: StreamsPeerEntry;
   #counter = 0;
   readonly #start = Date.now();
@@ -99,6 +100,21 @@ export class StaticDiscovery implements StreamsDiscovery {
       },
       update: (change) => this.#change(change),
     };
+  }
+
+  /** The round-trip time set for a peer with {@linkcode StaticDiscovery.setRtt}, if any. */
+  rtt(peer: PeerId): number | undefined {
+    return this.#rtts.get(peer);
+  }
+
+  /**
+   * Fixes the round-trip time streams use for a peer (ms), instead of their
+   * own measurement; emits an `updated` event so consumers re-rank.
+   */
+  setRtt(peer: PeerId, ms: number): void {
+    this.#rtts.set(peer, ms);
+    const entry = this.#peers.get(peer);
+    if (entry) { for (const fn of this.#listeners) fn({ type: "updated", entry }); }
   }
 
   /** Adds or replaces a peer's entry (emits `discovered` or `updated`). */

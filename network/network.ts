@@ -14,7 +14,9 @@ import {
   type Tag,
   tag,
 } from "@mosaik/transport";
-import { Discovery, type DiscoveryOptions } from "@mosaik/discovery";
+import { type BootstrapSource, Discovery, type DiscoveryOptions } from "@mosaik/discovery";
+import { dhtBootstrap } from "@mosaik/discovery/dht";
+import { mdnsBootstrap } from "@mosaik/discovery/mdns";
 
 /** Options of {@linkcode Network.create}. */
 export interface NetworkOptions {
@@ -26,15 +28,12 @@ export interface NetworkOptions {
   bootstrap?: string[];
   /** Tags to advertise: names (hashed) or tag digests. */
   tags?: (string | Tag)[];
-  /**
-   * LAN discovery by mDNS. Accepted; wired by `@mosaik/discovery/mdns` (until
-   * then it has no effect).
-   */
+  /** LAN discovery by mDNS (`@mosaik/discovery/mdns`). Default true. */
   mdns?: boolean;
   /**
-   * Mainline DHT bootstrap, or `{ bootstrap: ["host:port"] }` to use given
-   * DHT routers. Accepted; wired by `@mosaik/discovery/dht` (until then it
-   * has no effect).
+   * Mainline DHT bootstrap (`@mosaik/discovery/dht`): `true` joins through the
+   * public routers, `{ bootstrap: ["host:port"] }` through given routers,
+   * `false` turns it off. Default true.
    */
   dht?: boolean | { bootstrap?: string[] };
   /** Largest frame sent or accepted, in bytes (endpoint default 8 MiB). */
@@ -98,8 +97,18 @@ export class Network implements AsyncDisposable {
       maxFrameSize: options.maxFrameSize,
     });
     try {
+      const sources: BootstrapSource[] = [...(options.discovery?.sources ?? [])];
+      if (options.dht !== false) {
+        sources.push(
+          dhtBootstrap({
+            bootstrap: typeof options.dht === "object" ? options.dht.bootstrap : undefined,
+          }),
+        );
+      }
+      if (options.mdns !== false) sources.push(mdnsBootstrap());
       const discovery = await Discovery.create(endpoint, {
         ...options.discovery,
+        sources,
         bootstrap: options.bootstrap,
         tags: (options.tags ?? []).map((t) => tag(t)),
       });

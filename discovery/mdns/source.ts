@@ -9,7 +9,11 @@ import { type Announcement, encodeQuery, encodeResponse, parsePacket } from "./r
 
 /** Options of {@linkcode mdnsBootstrap}. */
 export interface MdnsOptions {
-  /** IPv4 address of the interface to join the group on. Default `"0.0.0.0"` (the kernel's choice). */
+  /**
+   * IPv4 address of the interface to join the group on. Default: the host of
+   * our first QUIC address when it is a LAN IPv4 address, else `"0.0.0.0"`
+   * (the kernel's choice).
+   */
   interface?: string;
   /** UDP port. Default 5353. */
   port?: number;
@@ -146,7 +150,7 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
           reuseAddress: true,
           loopback: true,
         });
-        await conn.joinMulticastV4(group, options.interface ?? "0.0.0.0");
+        await conn.joinMulticastV4(group, options.interface ?? defaultInterface(ctx));
       } catch (e) {
         console.warn(`mosaik mdns: disabled, cannot join ${group}:${port}: ${e}`);
         conn?.close();
@@ -172,4 +176,12 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
     },
   };
   return source;
+}
+
+function defaultInterface(ctx: BootstrapContext): string {
+  const first = ctx.localAddresses()[0] ?? "";
+  const host = first.slice(0, first.lastIndexOf(":"));
+  return /^\d+\.\d+\.\d+\.\d+$/.test(host) && !host.startsWith("127.") && host !== "0.0.0.0"
+    ? host
+    : "0.0.0.0";
 }

@@ -9,11 +9,32 @@
  * milliseconds)). Ticket data = `"MTDX"` ‖ version 1 ‖ expiry (u64 BE ms) ‖
  * quote length (u32 BE) ‖ quote, and nothing after it.
  *
+ * {@linkcode tdxValidator} runs the full DCAP verification of the quote
+ * (`verifyQuote`: PCK chain to the trust anchor, CRLs, TCB info, QE
+ * identity), the measurement policy (`checkPolicy`: expected MRTD/RTMRs,
+ * debug TDs refused by default) and the binding. {@linkcode issueTdxTicket}
+ * obtains the quote inside a TD through configfs-tsm.
+ *
  * @module
  */
-import { sha512 } from "@noble/hashes/sha2.js";
-import { DecodeError, digestBytes, peerIdToBytes } from "@mosaik/transport";
-import type { NetworkId, PeerId } from "@mosaik/transport";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import {
+  DecodeError,
+  derive,
+  digest,
+  digestBytes,
+  MosaikError,
+  peerIdToBytes,
+  toHex,
+} from "@mosaik/transport";
+import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
+import type { Collateral } from "./collateral.ts";
+import type { QuotePolicy } from "./policy.ts";
+import { parseQuote, type Quote } from "./quote.ts";
+import { getTdxQuote, type TsmOptions } from "./tsm.ts";
+import { verifyQuote } from "./verify.ts";
+import { pemToDer } from "./x509.ts";
+import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "./ticket.ts";
 
 /** The default ticket kind of TDX tickets. */
 export const TDX_TICKET_KIND = "tdx";
@@ -104,4 +125,175 @@ export function decodeTdxTicket(bytes: Uint8Array): TdxTicketData {
     );
   }
   return { expiresAt: Number(expiry), quote: bytes.subarray(HEADER) };
+}
+
+/** A TDX ticket could not be issued (expiry in the past, a quote not carrying the binding). */
+export class TdxTicketError extends MosaikError {}
+
+/** Options of {@linkcode tdxValidator}. Give `collateral` or `collateralProvider`. */
+export interface TdxValidatorOptions {
+  /** Collateral (TCB info, QE identity, CRLs, issuer chains) for the peers' platforms. */
+  collateral?: Collateral;
+  /**
+   * Fetches collateral for a quote (e.g. by its PCK FMSPC from a PCCS). Its
+   * result is trusted only after `verifyQuote` checked its signatures.
+   */
+  collateralProvider?: (quote: Quote) => Collateral | Promise<Collateral>;
+  /**
+   * Measurement and status policy (see `checkPolicy`): expected MRTD/RTMRs,
+   * allowed TCB statuses. Debug TDs are refused unless `allowDebug`.
+   */
+  policy?: QuotePolicy;
+  /** Trust anchor (DER or PEM). Default: the pinned Intel SGX Root CA. Tests pass a test root. */
+  trustedRoot?: Uint8Array | string;
+  /** When set, a ticket may expire at most this many ms after the check. */
+  maxLifetime?: number;
+  /** The ticket kind to validate. Default {@linkcode TDX_TICKET_KIND}. */
+  kind?: string;
+}
+
+function canonical(value: unknown): unknown {
+  if (value instanceof Uint8Array) return toHex(value);
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value === "string") return /^[0-9a-fA-F]+$/.test(value) ? value.toLowerCase() : value;
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/**
+ * A {@linkcode TicketValidator} for TDX tickets. A ticket is valid when it is
+ * not expired, its quote is a TDX quote that passes full DCAP verification
+ * against the trust anchor and the policy, and its REPORTDATA binds the
+ * presenting peer, the network and the ticket's expiry. The verdict expires
+ * at the ticket's expiry or when anything the verification relied on
+ * (collateral, certificates) expires, whichever is first; the peer is then
+ * disconnected and re-validated on reconnect.
+ *
+ * @example
+ * ```ts ignore
+ * import { requireTicket, tdxValidator } from "@mosaik/tee";
+ * const gate = requireTicket(tdxValidator({
+ *   collateral,
+ *   policy: { mrTd: expectedMrTd, rtmr2: expectedRtmr2 },
+ * }));
+ * streams.produce(Prices, { requireTicket: gate });
+ * ```
+ */
+export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
+  const { collateral, collateralProvider } = options;
+  if (collateral === undefined && collateralProvider === undefined) {
+    throw new TdxTicketError("a TDX validator needs collateral or a collateralProvider");
+  }
+  const kind = options.kind ?? TDX_TICKET_KIND;
+  const root = options.trustedRoot;
+  const rootDer = root === undefined
+    ? undefined
+    : typeof root === "string"
+    ? pemToDer(root)[0]
+    : root;
+  const config = {
+    kind,
+    policy: canonical(options.policy ?? {}),
+    trustedRoot: rootDer === undefined ? "intel" : toHex(sha256(rootDer)),
+    maxLifetime: options.maxLifetime ?? null,
+  };
+  const policy = { ...options.policy };
+  return {
+    kind,
+    id: derive<Digest>(digest("mosaik.tee.tdx-validator.v1"), JSON.stringify(config)),
+    async validate(ticket: Ticket, ctx: TicketContext): Promise<TicketVerdict> {
+      try {
+        const { expiresAt, quote: bytes } = decodeTdxTicket(ticket.data);
+        const now = ctx.now.getTime();
+        if (now >= expiresAt) return { ok: false, reason: "TDX ticket expired" };
+        if (options.maxLifetime !== undefined && expiresAt - now > options.maxLifetime) {
+          return { ok: false, reason: "TDX ticket lives longer than allowed" };
+        }
+        const quote = parseQuote(bytes);
+        if (quote.body.kind === "sgx") return { ok: false, reason: "not a TDX quote" };
+        const expected = tdxReportData(ctx.peerId, ctx.networkId, expiresAt);
+        if (toHex(quote.body.reportData) !== toHex(expected)) {
+          return {
+            ok: false,
+            reason: "REPORTDATA does not bind this peer, network and expiry",
+          };
+        }
+        const verdict = await verifyQuote(
+          quote,
+          collateral ?? await collateralProvider!(quote),
+          { now, policy, trustedRoot: rootDer },
+        );
+        return { ok: true, expiresAt: Math.min(expiresAt, verdict.expiresAt) };
+      } catch (error) {
+        if (error instanceof MosaikError) return { ok: false, reason: error.message };
+        throw error;
+      }
+    },
+  };
+}
+
+/** Options of {@linkcode issueTdxTicket}. Give `expiresAt` or `expiresIn`. */
+export interface IssueTdxTicketOptions {
+  /** This node's PeerId. */
+  peerId: PeerId;
+  /** The network the ticket is for. */
+  networkId: NetworkId;
+  /** Expiry as a Date or Unix milliseconds. */
+  expiresAt?: Date | number;
+  /** Expiry relative to now, in milliseconds. */
+  expiresIn?: number;
+  /**
+   * Produces a quote over 64 bytes of REPORTDATA. Default: configfs-tsm
+   * (`getTdxQuote`) with the `tsm` options.
+   */
+  quote?: (reportData: Uint8Array) => Promise<Uint8Array>;
+  /** Options of the default configfs-tsm quote source. */
+  tsm?: TsmOptions;
+  /** The ticket kind. Default {@linkcode TDX_TICKET_KIND}. */
+  kind?: string;
+}
+
+/**
+ * Makes this node's TDX ticket: computes the REPORTDATA binding, obtains a
+ * quote over it (inside a TD, through configfs-tsm; needs `--allow-read` and
+ * `--allow-write` on `/sys/kernel/config/tsm/report`) and checks that the
+ * quote carries it. Publish the result with discovery's `setTicket`. Throws
+ * `TsmError` when no quote can be obtained, {@linkcode TdxTicketError} for a
+ * past expiry or a quote that does not carry the binding.
+ *
+ * @example
+ * ```ts ignore
+ * import { issueTdxTicket } from "@mosaik/tee";
+ * const ticket = await issueTdxTicket({
+ *   peerId: network.local.id,
+ *   networkId: network.endpoint.networkId,
+ *   expiresIn: 3_600_000,
+ * });
+ * network.discovery.local.setTicket(ticket);
+ * ```
+ */
+export async function issueTdxTicket(options: IssueTdxTicketOptions): Promise<Ticket> {
+  const now = Date.now();
+  const at = options.expiresAt ??
+    (options.expiresIn === undefined ? undefined : now + options.expiresIn);
+  if (at === undefined) throw new TdxTicketError("a TDX ticket needs expiresAt or expiresIn");
+  const expiresAt = Math.floor(typeof at === "number" ? at : at.getTime());
+  if (!(expiresAt > now)) throw new TdxTicketError("the expiry is in the past");
+  const reportData = tdxReportData(options.peerId, options.networkId, expiresAt);
+  const quote = options.quote
+    ? await options.quote(reportData)
+    : await getTdxQuote(reportData, options.tsm);
+  const body = parseQuote(quote).body;
+  if (body.kind === "sgx" || toHex(body.reportData) !== toHex(reportData)) {
+    throw new TdxTicketError("the quote does not carry the ticket's REPORTDATA");
+  }
+  return {
+    kind: options.kind ?? TDX_TICKET_KIND,
+    data: encodeTdxTicket({ expiresAt, quote }),
+    expiresAt,
+  };
 }

@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { networkId, SecretKey, toHex } from "@mosaik/transport";
+import { type NetworkId, networkId, type PeerId, SecretKey, toHex } from "@mosaik/transport";
 import {
   decodeTdxTicket,
   encodeTdxTicket,
+  issueTdxTicket,
   MAX_TDX_QUOTE,
   tdxReportData,
   TdxTicketDecodeError,
+  TdxTicketError,
+  tdxValidator,
+  type TdxValidatorOptions,
 } from "./tdx_ticket.ts";
+import { TestDcap } from "./tdx_ticket_testing.ts";
+import { TsmError } from "./errors.ts";
+import type { Quote } from "./quote.ts";
+import type { Ticket, TicketValidator } from "./ticket.ts";
 
 const net = networkId("tdx-ticket-test");
 const peer = SecretKey.generate().peerId;
@@ -83,4 +91,163 @@ Deno.test("tdx ticket data fuzz: random and mutated bytes only raise TdxTicketDe
     ),
     { numRuns: 5000 },
   );
+});
+
+// ---- validation against a TEST DCAP hierarchy (never chained to Intel's root) ----
+
+const pki = TestDcap.create();
+const HOUR = 3_600_000;
+const ctx = (now = new Date()) => ({ peerId: peer, networkId: net, now });
+
+function ticketFor(
+  options: { peerId?: PeerId; networkId?: NetworkId; expiresAt?: number; debug?: boolean } = {},
+  authority: TestDcap = pki,
+): Ticket {
+  const expiresAt = options.expiresAt ?? Date.now() + HOUR;
+  const reportData = tdxReportData(options.peerId ?? peer, options.networkId ?? net, expiresAt);
+  const quote = authority.quote({ reportData, debug: options.debug });
+  return { kind: "tdx", data: encodeTdxTicket({ expiresAt, quote }), expiresAt };
+}
+
+const validator = (extra: Partial<TdxValidatorOptions> = {}) =>
+  tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootDer, ...extra });
+
+async function refused(v: TicketValidator, t: Ticket, pattern: RegExp, now?: Date) {
+  const verdict = await v.validate(t, ctx(now));
+  assert.equal(verdict.ok, false, "expected a refusal");
+  assert.match((verdict as { reason: string }).reason, pattern);
+}
+
+Deno.test("tdx validator: a bound, verified ticket is accepted until its expiry", async () => {
+  const t = ticketFor();
+  const verdict = await validator().validate(t, ctx());
+  assert.deepEqual(verdict, { ok: true, expiresAt: t.expiresAt });
+  // The PEM form of the test root works too.
+  assert.equal((await validator({ trustedRoot: pki.rootPem }).validate(t, ctx())).ok, true);
+});
+
+Deno.test("tdx validator: the binding rejects other peers, networks and a changed expiry", async () => {
+  const v = validator();
+  await refused(v, ticketFor({ peerId: SecretKey.generate().peerId }), /REPORTDATA/);
+  await refused(v, ticketFor({ networkId: networkId("elsewhere") }), /REPORTDATA/);
+  const t = ticketFor();
+  const { quote, expiresAt } = decodeTdxTicket(t.data);
+  const stretched = encodeTdxTicket({ expiresAt: expiresAt + 10 * HOUR, quote });
+  await refused(v, { kind: "tdx", data: stretched }, /REPORTDATA/);
+});
+
+Deno.test("tdx validator: expiry and lifetime", async () => {
+  const t = ticketFor({ expiresAt: Date.now() + 1000 });
+  await refused(validator(), t, /expired/, new Date(t.expiresAt!));
+  await refused(validator({ maxLifetime: 500 }), t, /longer than allowed/);
+  assert.equal((await validator({ maxLifetime: 5000 }).validate(t, ctx())).ok, true);
+});
+
+Deno.test("tdx validator: policy (measurements, debug) and trust anchor", async () => {
+  const t = ticketFor();
+  const mrTd = new Uint8Array(48).fill(0x11); // what TestDcap reports by default
+  assert.equal((await validator({ policy: { mrTd } }).validate(t, ctx())).ok, true);
+  await refused(validator({ policy: { mrTd: new Uint8Array(48).fill(0x12) } }), t, /MRTD/);
+  await refused(validator({ policy: { rtmr2: "ab".repeat(48) } }), t, /RTMR2/);
+  const debug = ticketFor({ debug: true });
+  await refused(validator(), debug, /debug/);
+  assert.equal((await validator({ policy: { allowDebug: true } }).validate(debug, ctx())).ok, true);
+  // Default trust anchor is Intel's root: a test-signed quote never passes it.
+  await refused(tdxValidator({ collateral: pki.collateral }), t, /crl|certificate_chain/);
+  // A quote from another (test) hierarchy does not chain to this root.
+  await refused(validator(), ticketFor({}, TestDcap.create()), /certificate_chain|crl/);
+});
+
+Deno.test("tdx validator: collateral provider, verdict capped by collateral expiry", async () => {
+  const seen: Quote[] = [];
+  const v = tdxValidator({
+    collateralProvider: (quote) => {
+      seen.push(quote);
+      return pki.collateral;
+    },
+    trustedRoot: pki.rootDer,
+  });
+  const long = ticketFor({ expiresAt: Date.now() + 90 * 24 * HOUR });
+  const verdict = await v.validate(long, ctx());
+  assert.equal(seen.length, 1);
+  assert(verdict.ok);
+  // TestDcap's collateral says nextUpdate = now + 30 days: re-verify by then.
+  assert(verdict.expiresAt! < long.expiresAt!);
+  assert(Math.abs(verdict.expiresAt! - (Date.now() + 30 * 24 * HOUR)) < 60_000);
+  assert.throws(() => tdxValidator({}), TdxTicketError);
+});
+
+Deno.test("tdx validator: ids follow the configuration", () => {
+  const a = validator({ policy: { mrTd: "AA".repeat(48) } });
+  const b = validator({ policy: { mrTd: "aa".repeat(48) } });
+  const c = validator({ policy: { mrTd: "ab".repeat(48) } });
+  const d = tdxValidator({ collateral: pki.collateral, policy: { mrTd: "aa".repeat(48) } });
+  assert.equal(a.id, b.id);
+  assert.notEqual(a.id, c.id);
+  assert.notEqual(a.id, d.id);
+});
+
+Deno.test("issueTdxTicket: binds the quote it obtains, refuses bad input", async () => {
+  const t = await issueTdxTicket({
+    peerId: peer,
+    networkId: net,
+    expiresIn: HOUR,
+    quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
+  });
+  assert.equal(t.kind, "tdx");
+  assert.equal((await validator().validate(t, ctx())).ok, true);
+  await assert.rejects(
+    issueTdxTicket({
+      peerId: peer,
+      networkId: net,
+      expiresIn: HOUR,
+      quote: () => Promise.resolve(pki.quote({ reportData: new Uint8Array(64) })),
+    }),
+    TdxTicketError,
+  );
+  await assert.rejects(
+    issueTdxTicket({ peerId: peer, networkId: net, expiresAt: Date.now() - 1 }),
+    TdxTicketError,
+  );
+  await assert.rejects(issueTdxTicket({ peerId: peer, networkId: net }), TdxTicketError);
+  // Outside a TD (no configfs-tsm report tree) the default source fails with a typed error.
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      issueTdxTicket({
+        peerId: peer,
+        networkId: net,
+        expiresIn: HOUR,
+        tsm: { root: `${dir}/missing` },
+      }),
+      (e) => e instanceof TsmError && e.code === "unavailable",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tdx validator fuzz: random and mutated tickets are refused without throwing", async () => {
+  const v = validator();
+  const good = ticketFor().data;
+  const inputs = fc.sample(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => {
+        const b = good.slice();
+        b[i] ^= x;
+        return b;
+      }),
+      fc.nat(good.length - 1).map((n) => good.slice(0, n)),
+    ),
+    { numRuns: 1500, seed: 42 },
+  );
+  let accepted = 0;
+  for (const data of inputs) {
+    const verdict = await v.validate({ kind: "tdx", data }, ctx());
+    if (verdict.ok) accepted++;
+  }
+  // Only flips in bytes no signature covers (e.g. the embedded root's own
+  // signature, the PEM terminator) may still pass; nearly all must not.
+  assert(accepted < inputs.length / 20, `accepted ${accepted} of ${inputs.length}`);
 });

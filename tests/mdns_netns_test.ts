@@ -147,8 +147,9 @@ Deno.test({
 }, async () => {
   const net = await lan(4);
   const mdnsNet = "0.0.0.0:5353,224.0.0.251:5353";
-  const nodes = net.hosts.slice(0, 3).map((h, i) =>
-    spawn(h.ns, "./mdns_node.ts", ["lan-test", h.ip, `${4400 + i}`, "2"], mdnsNet)
+  const hostIps = net.hosts.slice(0, 3).map((h) => h.ip).join(",");
+  const nodes = net.hosts.slice(0, 3).map((h) =>
+    spawn(h.ns, "./mdns_node.ts", ["lan-test", h.ip, "2"], `${mdnsNet},${hostIps}`)
   );
   const q = net.hosts[3];
   const querier = spawn(q.ns, "./mdns_query.ts", [q.ip], `${mdnsNet},${q.ip}`);

@@ -1,35 +1,20 @@
 /**
- * Child process of tests/mdns_netns_test.ts: one node in its own network
- * namespace. Runs an mDNS bootstrap source with a bootstrap context that
- * records offered peers; prints `{"met": [...]}` once it has met `expect`
- * others, and closes (sending a goodbye) when stdin closes.
+ * Child process of tests/mdns_netns_test.ts: one `Network` in its own network
+ * namespace with mDNS on, the DHT off and no bootstrap peers. Prints
+ * `{"started": ...}`, then `{"self": id, "met": [ids]}` once its catalog
+ * holds `expect` others, and closes (mDNS goodbye) when stdin closes.
  *
- * Usage: mdns_node.ts <network name> <iface ip> <quic port> <expect>
+ * Usage: mdns_node.ts <network name> <iface ip> <expect>
  */
-import { networkId, SecretKey } from "@mosaik/transport";
-import { mdnsBootstrap } from "@mosaik/discovery/mdns";
+import { Network } from "@mosaik/network";
 
-const [name, ip, port, expect] = Deno.args;
-const key = SecretKey.generate();
-const met = new Set<string>();
-const abort = new AbortController();
-const source = mdnsBootstrap({ interface: ip, queryInterval: 200 });
-let reported = false;
-await source.start({
-  networkId: networkId(name),
-  secretKey: key,
-  localAddresses: () => [`${ip}:${port}`],
-  peerCount: () => met.size,
-  addPeer(address) {
-    met.add(address);
-    if (!reported && met.size >= Number(expect)) {
-      reported = true;
-      console.log(JSON.stringify({ self: `${key.peerId}@${ip}:${port}`, met: [...met] }));
-    }
-  },
-  signal: abort.signal,
-});
-console.log(JSON.stringify({ started: `${key.peerId}@${ip}:${port}` }));
+const [name, ip, expect] = Deno.args;
+const network = await Network.create(name, { listen: `${ip}:0`, mdns: true, dht: false });
+console.log(JSON.stringify({ started: network.local.address }));
+await network.discovery.when.peers({ minimum: Number(expect) });
+console.log(JSON.stringify({
+  self: network.local.id,
+  met: network.discovery.catalog.peers().map((e) => e.peerId),
+}));
 for await (const _ of Deno.stdin.readable) { /* wait for stdin to close */ }
-await source.close();
-console.log(JSON.stringify({ closed: true, stats: source.stats }));
+await network.close();

@@ -13,7 +13,7 @@ import { NotMemberError, OfflineError, TimeoutError } from "./errors.ts";
 /** Messages of the group protocol besides Raft's. */
 export type ReplicaMessage =
   | Envelope
-  | { type: "Prop"; data: Uint8Array }
+  | { type: "Prop"; data: Uint8Array[] }
   | { type: "Status"; cluster?: string; commit: number; learner: boolean; lead?: string }
   | { type: "Leave" }
   | { type: "Left" };
@@ -118,6 +118,8 @@ export class Replica {
   #leaving: { resolve: () => void; reject: (e: Error) => void; sent: number } | undefined;
   #lastSnapshot = 0;
   #hadLeader = false;
+  #outgoing: Uint8Array[] = [];
+  #scheduled = false;
   closed = false;
 
   constructor(opts: ReplicaOptions) {
@@ -158,7 +160,7 @@ export class Replica {
         this.#checkIncarnation(from, msg.cluster, msg.commit);
         break;
       case "Prop":
-        if (this.core.role === "leader") this.core.propose([msg.data]);
+        if (this.core.role === "leader") { for (const d of msg.data) this.#outgoing.push(d); }
         break;
       case "Leave":
         if (this.core.role === "leader") {
@@ -217,7 +219,7 @@ export class Replica {
       const p: PendingCommand = { seq, payload, start: this.now, sent: -Infinity, resolve, reject };
       this.#pending.set(seq, p);
       this.#submit(p);
-      this.#flush();
+      this.#schedule();
     });
   }
 
@@ -237,7 +239,7 @@ export class Replica {
       };
       this.#reads.set(ctx, r);
       this.#submitRead(r);
-      this.#flush();
+      this.#schedule();
     });
   }
 
@@ -272,9 +274,26 @@ export class Replica {
 
   #submit(p: PendingCommand): void {
     p.sent = this.now;
-    if (this.core.role === "leader") this.core.propose([p.payload]);
+    this.#outgoing.push(p.payload);
+  }
+
+  /** Flushes once after the current synchronous burst, so commands batch into one append. */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      if (!this.closed) this.#flush();
+    });
+  }
+
+  #proposeOutgoing(): void {
+    const batch = this.#outgoing;
+    if (!batch.length) return;
+    this.#outgoing = [];
+    if (this.core.role === "leader") this.core.propose(batch);
     else if (this.core.lead !== undefined) {
-      this.opts.send(this.core.lead, { type: "Prop", data: p.payload });
+      this.opts.send(this.core.lead, { type: "Prop", data: batch });
     }
   }
 
@@ -316,6 +335,7 @@ export class Replica {
 
   #flush(): void {
     const core = this.core;
+    this.#proposeOutgoing();
     if (core.restored) this.#afterRestore();
     this.#apply();
     for (const rs of core.readStates) {
@@ -341,6 +361,7 @@ export class Replica {
         this.#hadLeader = true;
         for (const p of this.#pending.values()) this.#submit(p);
         for (const r of this.#reads.values()) if (r.index < 0) this.#submitRead(r);
+        this.#proposeOutgoing();
       }
       this.opts.onEvent?.({ type: "leader", leader: core.lead });
     }

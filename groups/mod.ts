@@ -14,3 +14,7 @@ export * from "./errors.ts";
 export * from "./file_storage.ts";
 export * from "./state_machine.ts";
 export * from "./storage.ts";
+export * from "./config.ts";
+export * from "./group.ts";
+export * from "./groups.ts";
+export type { Digest, GroupId, PeerId } from "@mosaik/transport";

@@ -1,0 +1,331 @@
+// One local member of one group: the replica, its bonds to the other members
+// over "/mosaik/groups/1" channels, the tick timer and the waiters behind
+// `group.when`. Shared by every handle of the same group on a node.
+import {
+  type Channel,
+  CloseCode,
+  derive,
+  type Digest,
+  digestBytes,
+  type Endpoint,
+  type GroupId,
+  type PeerId,
+} from "@mosaik/transport";
+import type { ReplicaEvent, ReplicaMessage } from "./_replica.ts";
+import { Replica } from "./_replica.ts";
+import { parseMessage, parseWelcome, PROTOCOL } from "./_wire.ts";
+import type { GroupConfig } from "./config.ts";
+import type { StateMachine } from "./state_machine.ts";
+import type { Storage } from "./storage.ts";
+
+/** The catalog a group needs: members announcing a group id, and changes. */
+export interface GroupCatalog {
+  /** Peers whose entry lists the group. */
+  withGroup(id: GroupId): { peerId: PeerId; addresses: string[] }[];
+  /** Calls `fn` on every catalog change; returns an unsubscribe function. */
+  subscribe(fn: (event: unknown) => void): () => void;
+}
+
+/** Our own announced entry: groups are added on join and removed on stop. */
+export interface GroupLocalEntry {
+  /** Announces membership of a group. */
+  addGroup(id: GroupId): void;
+  /** Withdraws it. */
+  removeGroup(id: GroupId): void;
+}
+
+interface Bond {
+  peer: PeerId;
+  channel: Channel;
+  dialer: PeerId;
+}
+
+/** A reset after two incarnations of a group met (see the package doc). */
+export interface ResetEvent {
+  /** Incarnation this member left. */
+  from: string;
+  /** Incarnation it joined. */
+  to: string;
+  /** Log entries discarded. */
+  discarded: number;
+  /** Of which were committed in the losing incarnation. */
+  committed: number;
+}
+
+type Waiter = { check: () => boolean; reject: (e: Error) => void };
+
+export class Member {
+  readonly id: GroupId;
+  readonly replica: Replica;
+  readonly config: GroupConfig;
+  readonly endpoint: Endpoint;
+  readonly self: PeerId;
+  handles = 0;
+  leaderChanges = 0;
+  #secret: Digest;
+  #bonds = new Map<PeerId, Bond>();
+  #dialing = new Set<PeerId>();
+  #catalog: GroupCatalog | undefined;
+  #local: GroupLocalEntry | undefined;
+  #timer: ReturnType<typeof setInterval>;
+  #dialTimer: ReturnType<typeof setInterval>;
+  #unsubscribe: (() => void) | undefined;
+  #waiters = new Set<Waiter>();
+  #resetListeners = new Set<(e: ResetEvent) => void>();
+  #storage: Storage;
+  #closing: Promise<void> | undefined;
+  #onStop: () => void;
+  #static: { peerId: PeerId; addresses: string[] }[];
+
+  constructor(args: {
+    id: GroupId;
+    secret: Digest;
+    endpoint: Endpoint;
+    stateMachine: StateMachine;
+    storage: Storage;
+    config: GroupConfig;
+    catalog?: GroupCatalog;
+    local?: GroupLocalEntry;
+    onStop: () => void;
+  }) {
+    this.id = args.id;
+    this.#secret = args.secret;
+    this.endpoint = args.endpoint;
+    this.self = args.endpoint.peerId;
+    this.config = args.config;
+    this.#storage = args.storage;
+    this.#catalog = args.catalog;
+    this.#local = args.local;
+    this.#onStop = args.onStop;
+    this.#static = args.config.peers.map((p) => {
+      const at = p.lastIndexOf("@");
+      return { peerId: p.slice(0, at) as PeerId, addresses: [p.slice(at + 1)] };
+    });
+    const c = args.config;
+    const ticks = (ms: number) => Math.max(1, Math.round(ms / c.tickMs));
+    const clientId = crypto.randomUUID();
+    this.replica = new Replica({
+      id: this.self,
+      storage: args.storage,
+      stateMachine: args.stateMachine,
+      random: Math.random,
+      send: (to, msg) => this.#send(to as PeerId, msg),
+      onEvent: (e) => this.#onEvent(e),
+      raft: {
+        electionTicks: c.electionTicks,
+        heartbeatTicks: c.heartbeatTicks,
+        maxEntriesPerMsg: c.maxEntriesPerMsg,
+        maxBytesPerMsg: c.maxBytesPerMsg,
+        maxInflight: c.maxInflight,
+        preference: c.preference,
+      },
+      learner: c.learner,
+      formationTicks: c.formationWindowMs !== undefined
+        ? ticks(c.formationWindowMs)
+        : 2 * c.electionTicks,
+      bootstrapExpect: c.bootstrapExpect,
+      graceTicks: ticks(c.gracePeriodMs),
+      retryTicks: c.electionTicks,
+      timeoutTicks: ticks(c.commandTimeoutMs),
+      statusTicks: Math.max(1, c.electionTicks >> 1),
+      snapshotEvery: c.snapshotEvery,
+      maxSessions: 4096,
+      clientId,
+    });
+    this.#local?.addGroup(this.id);
+    this.#unsubscribe = this.#catalog?.subscribe(() => this.#dialAll());
+    this.#timer = setInterval(() => {
+      this.replica.tick();
+      if (this.#waiters.size) this.#check();
+    }, c.tickMs);
+    this.#dialTimer = setInterval(() => this.#dialAll(), 250);
+    this.#dialAll();
+  }
+
+  // ------------------------------------------------------------ bonds
+
+  proof(prover: PeerId, verifier: PeerId): Uint8Array {
+    return digestBytes(
+      derive(this.#secret, `mosaik/groups/proof|${this.id}|${prover}|${verifier}`),
+    );
+  }
+
+  #wanted(): { peerId: PeerId; addresses: string[] }[] {
+    const out = new Map<PeerId, { peerId: PeerId; addresses: string[] }>();
+    for (const p of this.#static) out.set(p.peerId, p);
+    for (const p of this.#catalog?.withGroup(this.id) ?? []) out.set(p.peerId, p);
+    out.delete(this.self);
+    return [...out.values()];
+  }
+
+  #dialAll(): void {
+    if (this.#closing) return;
+    for (const p of this.#wanted()) {
+      if (this.#bonds.has(p.peerId) || this.#dialing.has(p.peerId)) continue;
+      this.#dialing.add(p.peerId);
+      this.#dial(p.peerId, p.addresses).finally(() => this.#dialing.delete(p.peerId));
+    }
+  }
+
+  async #dial(peer: PeerId, addresses: string[]): Promise<void> {
+    let channel: Channel | undefined;
+    try {
+      channel = await this.endpoint.open(peer, addresses, PROTOCOL);
+      await channel.send({ t: "hello", group: this.id, proof: this.proof(this.self, peer) });
+      const welcome = parseWelcome(await withTimeout(channel.recv(), 2000));
+      if (!equal(welcome.proof, this.proof(peer, this.self))) {
+        await channel.close(CloseCode.GroupInvalidProof, "invalid proof");
+        return;
+      }
+      if (this.#closing) {
+        await channel.close(CloseCode.GracefulShutdown, "stopping");
+        return;
+      }
+      this.attach({ peer, channel, dialer: this.self });
+    } catch {
+      channel?.close(CloseCode.Cancelled, "bond failed").catch(() => {});
+    }
+  }
+
+  /** Accepts a verified incoming bond (the hello was checked by Groups). */
+  async accept(channel: Channel): Promise<void> {
+    if (this.#closing) {
+      await channel.close(CloseCode.GroupNotFound, "stopping");
+      return;
+    }
+    await channel.send({ t: "welcome", proof: this.proof(this.self, channel.peerId) });
+    this.attach({ peer: channel.peerId, channel, dialer: channel.peerId });
+  }
+
+  attach(bond: Bond): void {
+    const old = this.#bonds.get(bond.peer);
+    if (old) {
+      // Crossing dials: both sides keep the bond dialed by the lower PeerId.
+      const keepNew = bond.dialer < old.dialer;
+      const loser = keepNew ? old : bond;
+      if (!keepNew) {
+        this.#read(bond, false);
+        return;
+      }
+      this.#bonds.set(bond.peer, bond);
+      loser.channel.close(CloseCode.Success, "duplicate bond").catch(() => {});
+    } else this.#bonds.set(bond.peer, bond);
+    this.replica.setBonds(this.#bonds.keys());
+    this.#read(bond, true);
+  }
+
+  async #read(bond: Bond, live: boolean): Promise<void> {
+    try {
+      for (;;) {
+        const raw = await bond.channel.recv();
+        if (raw === undefined) break;
+        if (!live && this.#bonds.get(bond.peer) !== bond) continue; // a duplicate draining
+        const msg = parseMessage(raw);
+        if (this.#bonds.get(bond.peer) === bond) this.replica.receive(bond.peer, msg);
+      }
+    } catch {
+      // closed, blocked or malformed: the bond ends
+    }
+    bond.channel.close(CloseCode.Success).catch(() => {});
+    if (this.#bonds.get(bond.peer) === bond) {
+      this.#bonds.delete(bond.peer);
+      this.replica.setBonds(this.#bonds.keys());
+      if (!this.#closing) setTimeout(() => this.#dialAll(), 50);
+    }
+  }
+
+  #send(to: PeerId, msg: ReplicaMessage): void {
+    const bond = this.#bonds.get(to);
+    if (bond) bond.channel.send(msg).catch(() => {});
+  }
+
+  /** Peers with a live bond. */
+  get bonded(): PeerId[] {
+    return [...this.#bonds.keys()];
+  }
+
+  // ------------------------------------------------------------ waiting
+
+  #onEvent(e: ReplicaEvent): void {
+    if (e.type === "leader" && e.leader !== undefined) this.leaderChanges++;
+    if (e.type === "reset") { for (const fn of this.#resetListeners) fn(e); }
+    this.#check();
+  }
+
+  #check(): void {
+    for (const w of [...this.#waiters]) if (w.check()) this.#waiters.delete(w);
+  }
+
+  onReset(fn: (e: ResetEvent) => void): () => void {
+    this.#resetListeners.add(fn);
+    return () => this.#resetListeners.delete(fn);
+  }
+
+  /** Resolves with `value()` once it is not undefined. */
+  waitFor<T>(value: () => T | undefined): Promise<T> {
+    const now = value();
+    if (now !== undefined) return Promise.resolve(now);
+    if (this.#closing) return Promise.reject(new Error("the group is closed"));
+    return new Promise((resolve, reject) => {
+      this.#waiters.add({
+        check: () => {
+          const v = value();
+          if (v === undefined) return false;
+          resolve(v);
+          return true;
+        },
+        reject,
+      });
+    });
+  }
+
+  // ------------------------------------------------------------ stop
+
+  /** Stops the member without leaving; a leader hands leadership over first. */
+  stop(): Promise<void> {
+    this.#closing ??= this.#stop();
+    return this.#closing;
+  }
+
+  async #stop(): Promise<void> {
+    this.#onStop();
+    const r = this.replica;
+    if (r.core.role === "leader" && (r.core.config?.voters.length ?? 0) > 1) {
+      r.core.transferLeadership();
+      r.tick();
+      const deadline = Date.now() + this.config.tickMs * this.config.electionTicks * 2;
+      while (r.core.role === "leader" && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, this.config.tickMs));
+      }
+    }
+    clearInterval(this.#timer);
+    clearInterval(this.#dialTimer);
+    this.#unsubscribe?.();
+    this.#local?.removeGroup(this.id);
+    r.close();
+    for (const w of this.#waiters) w.reject(new Error("the group is closed"));
+    this.#waiters.clear();
+    const bonds = [...this.#bonds.values()];
+    this.#bonds.clear();
+    await Promise.all(
+      bonds.map((b) => b.channel.close(CloseCode.GracefulShutdown, "stopping").catch(() => {})),
+    );
+    this.#storage.close();
+  }
+
+  get stopping(): boolean {
+    return this.#closing !== undefined;
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error("timeout")), ms)),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,185 @@
+// Validation of everything a bond receives: malformed or oversized input is
+// rejected with a DecodeError before it reaches the Raft core.
+import { DecodeError } from "@mosaik/transport";
+import type { ReplicaMessage } from "./_replica.ts";
+import type { Config, Entry, Snapshot } from "./storage.ts";
+
+/** The group protocol's name on the endpoint. */
+export const PROTOCOL = "/mosaik/groups/1";
+
+/** First frames of a bond. */
+export type Hello = { t: "hello"; group: string; proof: Uint8Array };
+/** The acceptor's answer. */
+export type Welcome = { t: "welcome"; proof: Uint8Array };
+
+const MAX_MEMBERS = 1024;
+const MAX_ID = 128;
+
+function fail(what: string): never {
+  throw new DecodeError(`invalid group message: ${what}`);
+}
+
+function obj(x: unknown, what: string): Record<string, unknown> {
+  if (typeof x !== "object" || x === null || Array.isArray(x) || x instanceof Uint8Array) {
+    fail(what);
+  }
+  return x as Record<string, unknown>;
+}
+
+function nat(x: unknown, what: string): number {
+  if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) fail(what);
+  return x;
+}
+
+function str(x: unknown, what: string, max = MAX_ID): string {
+  if (typeof x !== "string" || x.length > max) fail(what);
+  return x;
+}
+
+function optStr(x: unknown, what: string): string | undefined {
+  return x == null ? undefined : str(x, what);
+}
+
+function bytes(x: unknown, what: string): Uint8Array {
+  if (!(x instanceof Uint8Array)) fail(what);
+  return x;
+}
+
+function ids(x: unknown, what: string): string[] {
+  if (!Array.isArray(x) || x.length > MAX_MEMBERS) fail(what);
+  return x.map((v) => str(v, what));
+}
+
+function config(x: unknown): Config {
+  const c = obj(x, "config");
+  return {
+    cluster: str(c.cluster, "cluster"),
+    voters: ids(c.voters, "voters"),
+    learners: ids(c.learners, "learners"),
+  };
+}
+
+function entry(x: unknown): Entry {
+  const e = obj(x, "entry");
+  const type = nat(e.type, "entry type");
+  if (type > 2) fail("entry type");
+  const out: Entry = {
+    index: nat(e.index, "index"),
+    term: nat(e.term, "term"),
+    type: type as 0 | 1 | 2,
+  };
+  if (type === 1) out.data = bytes(e.data, "entry data");
+  if (type === 2) out.config = config(e.config);
+  return out;
+}
+
+function snapshot(x: unknown): Snapshot {
+  const s = obj(x, "snapshot");
+  return {
+    index: nat(s.index, "index"),
+    term: nat(s.term, "term"),
+    config: config(s.config),
+    data: bytes(s.data, "data"),
+  };
+}
+
+/** Validates and normalizes a bond message. */
+export function parseMessage(x: unknown): ReplicaMessage {
+  const m = obj(x, "message");
+  const type = str(m.type, "type", 16);
+  const cluster = optStr(m.cluster, "cluster");
+  switch (type) {
+    case "Prop": {
+      if (!Array.isArray(m.data) || m.data.length > 100_000) fail("proposals");
+      return { type, data: m.data.map((d) => bytes(d, "proposal")) };
+    }
+    case "Status":
+      return {
+        type,
+        cluster,
+        commit: nat(m.commit, "commit"),
+        learner: m.learner === true,
+        lead: optStr(m.lead, "lead"),
+      };
+    case "Leave":
+    case "Left":
+      return { type };
+    case "PreVote":
+    case "Vote":
+      return {
+        type,
+        cluster,
+        term: nat(m.term, "term"),
+        lastIndex: nat(m.lastIndex, "lastIndex"),
+        lastTerm: nat(m.lastTerm, "lastTerm"),
+        force: m.force === true ? true : undefined,
+      };
+    case "PreVoteR":
+    case "VoteR":
+      return { type, cluster, term: nat(m.term, "term"), reject: m.reject === true };
+    case "App": {
+      if (!Array.isArray(m.entries) || m.entries.length > 100_000) fail("entries");
+      const entries = m.entries.map(entry);
+      const prevIndex = nat(m.prevIndex, "prevIndex");
+      entries.forEach((e, i) => e.index !== prevIndex + 1 + i && fail("entry indexes"));
+      return {
+        type,
+        cluster,
+        term: nat(m.term, "term"),
+        prevIndex,
+        prevTerm: nat(m.prevTerm, "prevTerm"),
+        entries,
+        commit: nat(m.commit, "commit"),
+      };
+    }
+    case "AppR":
+      return {
+        type,
+        cluster,
+        term: nat(m.term, "term"),
+        index: nat(m.index, "index"),
+        reject: m.reject === true,
+        hint: nat(m.hint, "hint"),
+        hintTerm: nat(m.hintTerm, "hintTerm"),
+      };
+    case "Hb":
+      return {
+        type,
+        cluster,
+        term: nat(m.term, "term"),
+        commit: nat(m.commit, "commit"),
+        ctx: optStr(m.ctx, "ctx"),
+      };
+    case "HbR":
+      return { type, cluster, term: nat(m.term, "term"), ctx: optStr(m.ctx, "ctx") };
+    case "Snap":
+      return { type, cluster, term: nat(m.term, "term"), snapshot: snapshot(m.snapshot) };
+    case "TimeoutNow":
+      return { type, cluster, term: nat(m.term, "term") };
+    case "ReadIndex":
+      return { type, cluster, term: nat(m.term, "term"), ctx: str(m.ctx, "ctx") };
+    case "ReadIndexR": {
+      const index = m.index === -1 ? -1 : nat(m.index, "index");
+      return { type, cluster, term: nat(m.term, "term"), ctx: str(m.ctx, "ctx"), index };
+    }
+  }
+  fail(`unknown type ${type}`);
+}
+
+/** Validates a hello frame. */
+export function parseHello(x: unknown): Hello {
+  const m = obj(x, "hello");
+  if (m.t !== "hello") fail("hello");
+  const proof = bytes(m.proof, "proof");
+  if (proof.length !== 32) fail("proof");
+  return { t: "hello", group: str(m.group, "group", 64), proof };
+}
+
+/** Validates a welcome frame. */
+export function parseWelcome(x: unknown): Welcome {
+  const m = obj(x, "welcome");
+  if (m.t !== "welcome") fail("welcome");
+  const proof = bytes(m.proof, "proof");
+  if (proof.length !== 32) fail("proof");
+  return { t: "welcome", proof };
+}

@@ -1,0 +1,84 @@
+/**
+ * Group configuration and the derivation of {@linkcode GroupId}s.
+ *
+ * @module
+ */
+import { derive, digest, type GroupId } from "@mosaik/transport";
+import type { LeadershipPreference } from "./_raft.ts";
+
+export type { LeadershipPreference };
+
+/**
+ * Consensus timing. Every member must use the same values: they are hashed
+ * into the {@linkcode GroupId}, so members with different settings never meet.
+ */
+export interface ConsensusConfig {
+  /** Milliseconds per Raft tick. Default 25. */
+  tickMs: number;
+  /** Base election timeout in ticks (randomized in [e, 2e)). Default 12 (300 ms). */
+  electionTicks: number;
+  /** Leader heartbeat period in ticks. Default 2 (50 ms). */
+  heartbeatTicks: number;
+}
+
+/** Per-member options of a group (not part of the {@linkcode GroupId}). */
+export interface GroupConfig extends ConsensusConfig {
+  /**
+   * Milliseconds to wait for bonds with the members the catalog shows before
+   * a new group forms. Default: two base election timeouts.
+   */
+  formationWindowMs?: number;
+  /** Form only once this many members (self included) are bonded. */
+  bootstrapExpect?: number;
+  /** A member absent this long is removed from the configuration. Default 30 000 ms. */
+  gracePeriodMs: number;
+  /** Time limit of `execute` and strong queries. Default 10 000 ms. */
+  commandTimeoutMs: number;
+  /** Join as a non-voting learner. Default false. */
+  learner: boolean;
+  /** Leadership preference of this member. Default "normal". */
+  preference: LeadershipPreference;
+  /** Snapshot (and compact the log) every this many applied entries. Default 10 000. */
+  snapshotEvery: number;
+  /** Maximum entries per AppendEntries message. Default 512. */
+  maxEntriesPerMsg: number;
+  /** Maximum bytes per AppendEntries message. Default 1 MiB. */
+  maxBytesPerMsg: number;
+  /** Maximum AppendEntries messages in flight per follower. Default 64. */
+  maxInflight: number;
+  /** Extra members to bond with, as `"<peerId>@host:port"` (besides the catalog). */
+  peers: string[];
+}
+
+/** Default {@linkcode GroupConfig}. */
+export const DEFAULT_GROUP_CONFIG: GroupConfig = {
+  tickMs: 25,
+  electionTicks: 12,
+  heartbeatTicks: 2,
+  gracePeriodMs: 30_000,
+  commandTimeoutMs: 10_000,
+  learner: false,
+  preference: "normal",
+  snapshotEvery: 10_000,
+  maxEntriesPerMsg: 512,
+  maxBytesPerMsg: 1 << 20,
+  maxInflight: 64,
+  peers: [],
+};
+
+/**
+ * The id of a group: the key, the state machine's name (type and version)
+ * and the consensus timing, hashed.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GROUP_CONFIG, groupId } from "@mosaik/groups";
+ * const a = groupId("counter", "counter/v1", DEFAULT_GROUP_CONFIG);
+ * console.assert(a === groupId("counter", "counter/v1", DEFAULT_GROUP_CONFIG));
+ * console.assert(a !== groupId("counter", "counter/v2", DEFAULT_GROUP_CONFIG));
+ * ```
+ */
+export function groupId(key: string, stateMachine: string, consensus: ConsensusConfig): GroupId {
+  const timing = `${consensus.tickMs}/${consensus.electionTicks}/${consensus.heartbeatTicks}`;
+  return derive<GroupId>(digest(key), `mosaik/groups/1|${stateMachine}|${timing}`);
+}

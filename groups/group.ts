@@ -1,0 +1,210 @@
+/**
+ * The {@linkcode Group} handle returned by `groups.join`.
+ *
+ * @module
+ */
+import type { GroupId, PeerId } from "@mosaik/transport";
+import type { Member, ResetEvent } from "./_member.ts";
+import { OfflineError } from "./errors.ts";
+
+export type { ResetEvent };
+
+/** Read consistency of {@linkcode Group.query}. */
+export type Consistency = "strong" | "weak";
+
+/** Options of {@linkcode Group.query}. */
+export interface QueryOptions {
+  /**
+   * `"strong"` (default) is linearizable: the leader confirms its leadership
+   * with a quorum (ReadIndex) and the read waits until this member applied
+   * that point. `"weak"` reads the local state as it is now (may be stale).
+   */
+  consistency?: Consistency;
+}
+
+/** Counters and gauges of a group member. */
+export interface GroupMetrics {
+  /** Current Raft term. */
+  term: number;
+  /** Role of this member. */
+  role: "follower" | "precandidate" | "candidate" | "leader";
+  /** Highest log index known committed. */
+  commitIndex: number;
+  /** Highest index applied to the state machine. */
+  appliedIndex: number;
+  /** commitIndex − appliedIndex. */
+  applyLag: number;
+  /** Index of the last log entry. */
+  lastIndex: number;
+  /** Elections this member started. */
+  elections: number;
+  /** Times a (new) leader became known. */
+  leaderChanges: number;
+  /** Members with a live bond to this one. */
+  bonds: number;
+}
+
+/** Voters and learners of the current configuration. */
+export interface Members {
+  /** Members that vote. */
+  voters: PeerId[];
+  /** Members that only replicate. */
+  learners: PeerId[];
+}
+
+/** Waiting on group state. */
+export interface GroupWhen {
+  /** Resolves with the leader's PeerId as soon as one is known. */
+  leaderElected(): Promise<PeerId>;
+  /** Resolves with the next leader different from the current one. */
+  leaderChanged(): Promise<PeerId>;
+  /** Resolves when this node is a member and knows a leader. */
+  online(): Promise<void>;
+  /** Resolves when this member applied `index`. */
+  committed(index: number): Promise<void>;
+}
+
+/**
+ * A handle on a replicated state machine. Several handles of the same group
+ * on one node share one member; closing a handle stops the member only when
+ * it was the last one.
+ *
+ * @example
+ * ```ts ignore
+ * const group = await network.groups.join({ key: "counter", stateMachine: counter });
+ * await group.when.leaderElected();
+ * const { index, result } = await group.execute({ add: 5 });
+ * const value = await group.query("value", { consistency: "strong" });
+ * await group.close();
+ * ```
+ */
+export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implements AsyncDisposable {
+  #member: Member;
+  #closed = false;
+  /** The group's id. */
+  readonly id: GroupId;
+  /** Waiting on group state. */
+  readonly when: GroupWhen;
+
+  /** @internal Made by `Groups.join`. */
+  constructor(member: Member) {
+    this.#member = member;
+    this.id = member.id;
+    const r = member.replica;
+    this.when = {
+      leaderElected: () => member.waitFor(() => r.leader as PeerId | undefined),
+      leaderChanged: () => {
+        const now = r.leader;
+        return member.waitFor(() =>
+          r.leader !== undefined && r.leader !== now ? r.leader as PeerId : undefined
+        );
+      },
+      online: () => member.waitFor(() => this.online ? true : undefined).then(() => {}),
+      committed: (index) =>
+        member.waitFor(() => r.applied >= index ? true : undefined).then(() => {}),
+    };
+  }
+
+  /** The current leader, if known. */
+  get leader(): PeerId | undefined {
+    return this.#member.replica.leader as PeerId | undefined;
+  }
+
+  /** Whether this node is the leader. */
+  get isLeader(): boolean {
+    return this.#member.replica.core.role === "leader";
+  }
+
+  /** Whether this node is a member and knows a leader. */
+  get online(): boolean {
+    const core = this.#member.replica.core;
+    return core.isMember && core.lead !== undefined;
+  }
+
+  /** Voters and learners of the latest configuration. */
+  get members(): Members {
+    const c = this.#member.replica.core.config;
+    return {
+      voters: [...(c?.voters ?? [])] as PeerId[],
+      learners: [...(c?.learners ?? [])] as PeerId[],
+    };
+  }
+
+  /** Peers bonded to this member. */
+  get bonds(): PeerId[] {
+    return this.#member.bonded;
+  }
+
+  /** Highest index applied locally. */
+  get committed(): number {
+    return this.#member.replica.applied;
+  }
+
+  /** Counters and gauges. */
+  get metrics(): GroupMetrics {
+    const r = this.#member.replica;
+    return {
+      term: r.core.term,
+      role: r.core.role,
+      commitIndex: r.core.commit,
+      appliedIndex: r.applied,
+      applyLag: r.core.commit - r.applied,
+      lastIndex: r.core.lastIndex,
+      elections: r.core.elections,
+      leaderChanges: this.#member.leaderChanges,
+      bonds: this.#member.bonded.length,
+    };
+  }
+
+  /**
+   * Replicates a command and resolves once it is committed and applied on
+   * this member, exactly once (a retried command is deduplicated by client
+   * id and sequence number). Fails with `OfflineError` (no leader reachable),
+   * `TimeoutError` or `NotMemberError`.
+   */
+  async execute(command: C): Promise<{ index: number; result: R }> {
+    const { index, results } = await this.executeMany([command]);
+    return { index, result: results[0] };
+  }
+
+  /** Replicates several commands atomically in one log entry. */
+  executeMany(commands: C[]): Promise<{ index: number; results: R[] }> {
+    if (this.#closed) return Promise.reject(new OfflineError("the handle is closed"));
+    return this.#member.replica.execute(commands) as Promise<{ index: number; results: R[] }>;
+  }
+
+  /** Answers a query; strong (linearizable) by default. */
+  query(query: Q, options: QueryOptions = {}): Promise<QR> {
+    if (this.#closed) return Promise.reject(new OfflineError("the handle is closed"));
+    return this.#member.replica.query(
+      query,
+      (options.consistency ?? "strong") === "strong",
+    ) as Promise<QR>;
+  }
+
+  /**
+   * Calls `fn` when this member discarded its history because another
+   * incarnation of the group won (see the package doc); returns an unsubscribe.
+   */
+  onReset(fn: (event: ResetEvent) => void): () => void {
+    return this.#member.onReset(fn);
+  }
+
+  /** Leaves the group through the log, then stops. */
+  async leave(): Promise<void> {
+    await this.#member.replica.leave();
+    await this.close();
+  }
+
+  /** Closes this handle; the last handle stops the member (leadership is handed over first). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (--this.#member.handles === 0) await this.#member.stop();
+  }
+
+  /** Same as {@linkcode Group.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

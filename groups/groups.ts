@@ -1,0 +1,119 @@
+/**
+ * {@linkcode Groups}: the groups subsystem of one node.
+ *
+ * @module
+ */
+import { type Channel, CloseCode, digest, type Endpoint, type GroupId } from "@mosaik/transport";
+import { type GroupCatalog, type GroupLocalEntry, Member } from "./_member.ts";
+import { parseHello, PROTOCOL } from "./_wire.ts";
+import { DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
+import { Group } from "./group.ts";
+import type { StateMachine } from "./state_machine.ts";
+import { MemoryStorage, type Storage } from "./storage.ts";
+
+export type { GroupCatalog, GroupLocalEntry };
+
+/** Where members are found: a catalog and our own entry (a `Discovery` fits). */
+export interface GroupsDiscovery {
+  /** Peers and their groups. */
+  catalog: GroupCatalog;
+  /** Our announced entry. */
+  local: GroupLocalEntry;
+}
+
+/** Arguments of {@linkcode Groups.join}. */
+export interface JoinOptions<C, R, Q, QR> {
+  /** Secret shared by the members (a string or 64 hex characters). */
+  key: string;
+  /** The replicated state machine (its `name` is part of the GroupId). */
+  stateMachine: StateMachine<C, R, Q, QR>;
+  /** Durable state; default in memory. The group owns and closes it. */
+  storage?: Storage;
+  /** Options; consensus timing must match on every member. */
+  config?: Partial<GroupConfig>;
+}
+
+/**
+ * The groups of one node. Members find each other through the catalog (or
+ * static `peers`) and bond over `/mosaik/groups/1` channels.
+ *
+ * @example
+ * ```ts ignore
+ * const groups = new Groups(endpoint, discovery);
+ * const g = groups.join({ key: "k", stateMachine: counter });
+ * ```
+ */
+export class Groups {
+  #endpoint: Endpoint;
+  #discovery: GroupsDiscovery | undefined;
+  #members = new Map<GroupId, Member>();
+  #closed = false;
+
+  /** Serves the group protocol on `endpoint`; `discovery` is optional (static peers otherwise). */
+  constructor(endpoint: Endpoint, discovery?: GroupsDiscovery) {
+    this.#endpoint = endpoint;
+    this.#discovery = discovery;
+    endpoint.handle(PROTOCOL, (channel) => this.#accept(channel));
+  }
+
+  /**
+   * Joins (or forms) a group. Joining the same group again on this node
+   * returns another handle on the same member.
+   */
+  join<C, R, Q, QR>(options: JoinOptions<C, R, Q, QR>): Group<C, R, Q, QR> {
+    if (this.#closed) throw new Error("groups are closed");
+    const config: GroupConfig = { ...DEFAULT_GROUP_CONFIG, ...options.config };
+    const id = groupId(options.key, options.stateMachine.name, config);
+    let member = this.#members.get(id);
+    if (!member) {
+      member = new Member({
+        id,
+        secret: digest(options.key),
+        endpoint: this.#endpoint,
+        stateMachine: options.stateMachine as StateMachine,
+        storage: options.storage ?? new MemoryStorage(),
+        config,
+        catalog: this.#discovery?.catalog,
+        local: this.#discovery?.local,
+        onStop: () => {
+          if (this.#members.get(id) === member) this.#members.delete(id);
+        },
+      });
+      this.#members.set(id, member);
+    }
+    member.handles++;
+    return new Group<C, R, Q, QR>(member);
+  }
+
+  /** Ids of the groups this node is a member of. */
+  get ids(): GroupId[] {
+    return [...this.#members.keys()];
+  }
+
+  async #accept(channel: Channel): Promise<void> {
+    let hello;
+    try {
+      hello = parseHello(await channel.recv());
+    } catch {
+      await channel.close(CloseCode.GroupInvalidHandshake, "invalid handshake").catch(() => {});
+      return;
+    }
+    const member = this.#members.get(hello.group as GroupId);
+    if (!member) {
+      await channel.close(CloseCode.GroupNotFound, "no such group").catch(() => {});
+      return;
+    }
+    const expected = member.proof(channel.peerId, this.#endpoint.peerId);
+    if (!hello.proof.every((b, i) => b === expected[i])) {
+      await channel.close(CloseCode.GroupInvalidProof, "invalid proof").catch(() => {});
+      return;
+    }
+    await member.accept(channel).catch(() => {});
+  }
+
+  /** Stops every member (without leaving); leaders hand over first. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#members.values()].map((m) => m.stop()));
+  }
+}

@@ -1,0 +1,149 @@
+// Tickets gating streams between real Network nodes: QUIC on loopback, gossip
+// discovery carrying the tickets in signed peer entries. JWT tickets, and TDX
+// tickets whose quotes are signed by a TEST DCAP hierarchy (never chained to
+// Intel's root; the test root is passed to the validator explicitly).
+import assert from "node:assert/strict";
+import { eventually, within } from "@mosaik/transport/testing";
+import { Network } from "@mosaik/network";
+import { stream, Streams } from "@mosaik/streams";
+import {
+  issueTdxTicket,
+  JwtIssuer,
+  jwtValidator,
+  requireTicket,
+  tdxValidator,
+  type Ticket,
+} from "@mosaik/tee";
+import { TestDcap } from "../tee/tdx_ticket_testing.ts";
+
+const Data = stream<string>("tickets.data", { schema: "string/v1" });
+const HOUR = 3_600_000;
+
+interface Node {
+  network: Network;
+  streams: Streams;
+  setTicket(t: Ticket): void;
+}
+
+/** `n` nodes of a fresh network; all bootstrap through the first. */
+async function nodes(n: number): Promise<Node[] & AsyncDisposable> {
+  const name = crypto.randomUUID();
+  const out: Node[] = [];
+  for (let i = 0; i < n; i++) {
+    const network = await Network.create(name, {
+      listen: "127.0.0.1:0",
+      mdns: false,
+      dht: false,
+      bootstrap: i === 0 ? [] : [out[0].network.local.address],
+    });
+    out.push({
+      network,
+      streams: new Streams(network.endpoint, network.discovery, { backoff: { initial: 100 } }),
+      setTicket: (t) => network.discovery.local.setTicket(t),
+    });
+  }
+  await Promise.all(
+    out.map((x) => within(x.network.discovery.when.peers({ minimum: n - 1 }), 10_000, "discovery")),
+  );
+  return Object.assign(out, {
+    async [Symbol.asyncDispose]() {
+      await Promise.all(out.map((x) => x.streams.close()));
+      await Promise.all(out.map((x) => x.network.close()));
+    },
+  });
+}
+
+/** Waits until `holder` sees `of`'s latest entry with a ticket of `kind`. */
+function seesTicket(holder: Node, of: Node, kind: string): Promise<unknown> {
+  return eventually(
+    () =>
+      holder.network.discovery.catalog.get(of.network.local.id)?.tickets.some((t) =>
+        t.kind === kind
+      ),
+    { message: `ticket ${kind} gossiped` },
+  );
+}
+
+Deno.test("tickets over Network: JWT-gated producer serves the ticket holder only", async () => {
+  await using cluster = await nodes(3);
+  const [a, b, c] = cluster;
+  const net = a.network.networkId;
+  const issuer = JwtIssuer.generate("ES256", { issuer: "ops" });
+  b.setTicket(issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: HOUR }));
+  // c holds a ticket for b (copied from gossip): useless, sub binds the holder.
+  c.setTicket(issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: HOUR }));
+  await seesTicket(a, b, "jwt");
+  await seesTicket(a, c, "jwt");
+  const gate = requireTicket(jwtValidator({ keys: [issuer.publicKey], issuer: "ops" }), {
+    networkId: net,
+  });
+  const producer = a.streams.produce(Data, { requireTicket: gate });
+  const served = b.streams.consume(Data);
+  const refused = c.streams.consume(Data);
+  await within(served.when.subscribed(), 10_000, "ticket holder subscribed");
+  await eventually(() => producer.stats.rejected >= 1, { message: "c refused" });
+  assert.deepEqual(producer.consumers().map((x) => x.consumerId), [b.network.local.id]);
+  assert.equal(refused.producers().length, 0);
+  await producer.send("hello");
+  assert.equal(await within(served.recv(), 5000), "hello");
+  await refused.close();
+  await served.close();
+});
+
+Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer", async () => {
+  await using cluster = await nodes(2);
+  const [a, b] = cluster;
+  const net = a.network.networkId;
+  const issuer = JwtIssuer.generate("EdDSA");
+  const ticket = issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: 2_000 });
+  b.setTicket(ticket);
+  await seesTicket(a, b, "jwt");
+  const producer = a.streams.produce(Data, {
+    requireTicket: requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net }),
+  });
+  const consumer = b.streams.consume(Data);
+  await within(producer.when.subscribed(), 10_000, "subscribed before expiry");
+  await producer.send("before-expiry");
+  assert.equal(await within(consumer.recv(), 5000), "before-expiry");
+  await within(producer.when.unsubscribed(), 10_000, "expired ticket disconnects");
+  assert.ok(Date.now() >= ticket.expiresAt!, "dropped at expiry, not before");
+  await within(consumer.when.unsubscribed(), 5000);
+  await consumer.close();
+});
+
+Deno.test("tickets over Network: TDX-gated producer serves a peer with a valid TDX ticket only", async () => {
+  const pki = TestDcap.create();
+  const rogue = TestDcap.create(); // a different (test) hierarchy: not trusted by the validator
+  await using cluster = await nodes(4);
+  const [a, b, c, d] = cluster; // b: valid ticket, c: untrusted quote, d: no ticket
+  const net = a.network.networkId;
+  const ticket = (n: Node, authority: TestDcap) =>
+    issueTdxTicket({
+      peerId: n.network.local.id,
+      networkId: net,
+      expiresIn: HOUR,
+      quote: (reportData) => Promise.resolve(authority.quote({ reportData })),
+    });
+  b.setTicket(await ticket(b, pki));
+  c.setTicket(await ticket(c, rogue));
+  await seesTicket(a, b, "tdx");
+  await seesTicket(a, c, "tdx");
+  const gate = requireTicket(
+    tdxValidator({
+      collateral: pki.collateral,
+      trustedRoot: pki.rootDer,
+      policy: { mrTd: new Uint8Array(48).fill(0x11) },
+    }),
+    { networkId: net },
+  );
+  const producer = a.streams.produce(Data, { requireTicket: gate });
+  const served = b.streams.consume(Data);
+  const refused = [c, d].map((n) => n.streams.consume(Data));
+  await within(served.when.subscribed(), 10_000, "attested peer subscribed");
+  await eventually(() => producer.stats.rejected >= 2, { message: "unattested peers refused" });
+  assert.deepEqual(producer.consumers().map((x) => x.consumerId), [b.network.local.id]);
+  assert.equal(refused[0].producers().length + refused[1].producers().length, 0);
+  await producer.send("attested");
+  assert.equal(await within(served.recv(), 5000), "attested");
+  await Promise.all([...refused, served].map((x) => x.close()));
+});

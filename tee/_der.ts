@@ -83,10 +83,17 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   return out;
 }
 
+// Decoded OIDs by their content bytes: certificates repeat a handful of OIDs.
+const oidCache = new Map<string, string>();
+
 /** Decodes an OBJECT IDENTIFIER to dotted text. */
 export function oid(buf: Uint8Array, tlv: Tlv): string {
   if (tlv.tag !== Tag.OID) throw new DerError("expected OBJECT IDENTIFIER", tlv.at);
   if (tlv.end === tlv.start) throw new DerError("empty OBJECT IDENTIFIER", tlv.at);
+  let key = "";
+  for (let i = tlv.start; i < tlv.end; i++) key += String.fromCharCode(buf[i]);
+  const known = oidCache.get(key);
+  if (known !== undefined) return known;
   const parts: number[] = [];
   let value = 0;
   let first = true;
@@ -104,7 +111,10 @@ export function oid(buf: Uint8Array, tlv: Tlv): string {
       value = 0;
     } else if (i === tlv.end - 1) throw new DerError("truncated OID arc", i);
   }
-  return parts.join(".");
+  const text = parts.join(".");
+  if (oidCache.size >= 4096) oidCache.clear();
+  oidCache.set(key, text);
+  return text;
 }
 
 /** Returns the content bytes of an INTEGER with sign/leading-zero checks (big-endian, unsigned). */
@@ -156,21 +166,29 @@ export function bitString(buf: Uint8Array, tlv: Tlv): Uint8Array {
   return buf.subarray(tlv.start + 1, tlv.end);
 }
 
-const TIME_RE = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-
 /** Decodes a UTCTime or GeneralizedTime (DER forms, seconds, `Z`) to epoch milliseconds. */
 export function time(buf: Uint8Array, tlv: Tlv): number {
-  const text = String.fromCharCode(...buf.subarray(tlv.start, tlv.end));
-  const m = TIME_RE.exec(text);
-  const ok = m && ((tlv.tag === Tag.UTC_TIME && m[1].length === 2) ||
-    (tlv.tag === Tag.GENERALIZED_TIME && m[1].length === 4));
-  if (!ok) throw new DerError("bad time", tlv.at);
-  let year = Number(m[1]);
-  if (m[1].length === 2) year += year < 50 ? 2000 : 1900;
-  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number);
-  const ms = Date.UTC(year, mo - 1, d, h, mi, s);
+  const len = tlv.end - tlv.start;
+  const yearDigits = tlv.tag === Tag.UTC_TIME ? 2 : tlv.tag === Tag.GENERALIZED_TIME ? 4 : 0;
+  if (yearDigits === 0 || len !== yearDigits + 11 || buf[tlv.end - 1] !== 0x5a) {
+    throw new DerError("bad time", tlv.at);
+  }
+  const digits: number[] = [];
+  for (let i = tlv.start; i < tlv.end - 1; i++) {
+    const d = buf[i] - 0x30;
+    if (d < 0 || d > 9) throw new DerError("bad time", tlv.at);
+    digits.push(d);
+  }
+  const two = (i: number) => digits[i] * 10 + digits[i + 1];
+  let year = yearDigits === 2 ? two(0) : two(0) * 100 + two(2);
+  if (yearDigits === 2) year += year < 50 ? 2000 : 1900;
+  const [mo, d, h, mi, sec] = [0, 2, 4, 6, 8].map((k) => two(yearDigits + k));
+  const ms = Date.UTC(year, mo - 1, d, h, mi, sec);
   const check = new Date(ms);
-  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+  if (
+    mo < 1 || mo > 12 || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 ||
+    mi > 59 || sec > 59
+  ) {
     throw new DerError("invalid calendar time", tlv.at);
   }
   return ms;

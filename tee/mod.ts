@@ -27,3 +27,6 @@ export * from "./root.ts";
 export * from "./verify.ts";
 export * from "./policy.ts";
 export * from "./tsm.ts";
+// Types of @mosaik/transport that appear in this package's public API.
+export { DecodeError, MosaikError } from "@mosaik/transport";
+export type { Digest, NetworkId, PeerId } from "@mosaik/transport";

@@ -127,6 +127,18 @@ function algorithm(buf: Uint8Array, tlv: Tlv): string {
   return alg;
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes pure-ASCII bytes without a TextDecoder call; `undefined` otherwise. */
+function ascii(buf: Uint8Array, start: number, end: number): string | undefined {
+  let s = "";
+  for (let i = start; i < end; i++) {
+    if (buf[i] >= 0x80) return undefined;
+    s += String.fromCharCode(buf[i]);
+  }
+  return s;
+}
+
 function name(buf: Uint8Array, tlv: Tlv): { text: string; cn: string } {
   if (tlv.tag !== Tag.SEQUENCE) throw new DerError("expected Name", tlv.at);
   const parts: string[] = [];
@@ -144,9 +156,8 @@ function name(buf: Uint8Array, tlv: Tlv): { text: string; cn: string } {
       ) throw new DerError("unsupported string type in Name", value.at);
       let text: string;
       try {
-        text = new TextDecoder("utf-8", { fatal: true }).decode(
-          buf.subarray(value.start, value.end),
-        );
+        text = ascii(buf, value.start, value.end) ??
+          UTF8.decode(buf.subarray(value.start, value.end));
       } catch {
         throw new DerError("invalid UTF-8 in Name", value.start);
       }
@@ -389,23 +400,22 @@ export function pemToDer(pem: string | Uint8Array): Uint8Array[] {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0 || body.length === 0) {
       throw new DerError("invalid base64 in PEM", bodyStart);
     }
-    const bin = atob(body);
-    const der = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) der[i] = bin.charCodeAt(i);
-    out.push(der);
+    out.push(Uint8Array.fromBase64(body));
     at = stop + PEM_END.length;
   }
   if (out.length === 0) throw new DerError("no certificate in PEM", 0);
   return out;
 }
 
-/** Bytes → string with one char per byte. */
+const BYTE_TEXT = new TextDecoder("latin1");
+
+/**
+ * Bytes → string with one char per byte (WHATWG "latin1", i.e. windows-1252:
+ * ASCII is unchanged and the mapping is injective, so the result also serves
+ * as an exact cache key).
+ */
 export function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return s;
+  return BYTE_TEXT.decode(bytes);
 }
 
 /** Parses every certificate of a PEM chain. */

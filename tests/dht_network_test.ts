@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { Network } from "@mosaik/network";
 import { within } from "@mosaik/transport/testing";
-import { startSwarm } from "./dht_swarm.ts";
+import { networkId } from "@mosaik/transport";
+import { rogueFlood, startSwarm } from "./dht_swarm.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function meet(routers: string[], count: number) {
-  const name = `dht-meet-${crypto.randomUUID()}`;
+async function meet(routers: string[], count: number, name = `dht-meet-${crypto.randomUUID()}`) {
   const nodes = await Promise.all(
     Array.from(
       { length: count },
@@ -43,6 +43,21 @@ Deno.test({
     await meet(swarm.addresses.slice(0, 3), 2);
     await meet(swarm.addresses.slice(3, 6), 10);
   } finally {
+    await swarm.close();
+  }
+});
+
+Deno.test({
+  name: "dht: a rogue flooding every rendezvous key does not stop Networks from meeting",
+  ...opts,
+}, async () => {
+  const swarm = await startSwarm(30);
+  const name = `dht-rogue-${crypto.randomUUID()}`;
+  const rogue = await rogueFlood(swarm.addresses.slice(0, 3), networkId(name));
+  try {
+    await meet(swarm.addresses.slice(3, 6), 2, name);
+  } finally {
+    await rogue.close();
     await swarm.close();
   }
 });

@@ -2,18 +2,8 @@ import assert from "node:assert/strict";
 import { type NetworkId, networkId, SecretKey } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import type { BootstrapContext } from "@mosaik/discovery";
-import {
-  dhtBootstrap,
-  type DhtBootstrapSource,
-  DhtNode,
-  ErrorCode,
-  KrpcError,
-  RECORD_METHOD,
-  Rendezvous,
-  rendezvousKeys,
-  signRecord,
-} from "@mosaik/discovery/dht";
-import { startSwarm } from "./dht_swarm.ts";
+import { dhtBootstrap, type DhtBootstrapSource, DhtNode, Rendezvous } from "@mosaik/discovery/dht";
+import { rogueFlood, startSwarm } from "./dht_swarm.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -118,48 +108,8 @@ Deno.test({
 }, async () => {
   const swarm = await startSwarm(30);
   const network = networkId(`rogue-${Math.random()}`);
-  const rogue = await DhtNode.create({
-    hostname: "127.0.0.1",
-    bootstrap: swarm.addresses.slice(0, 3),
-  });
+  const rogue = await rogueFlood(swarm.addresses.slice(0, 3), network);
   try {
-    await rogue.bootstrap();
-    const { infohashes, salt } = rendezvousKeys(network);
-    // 1. The rogue answers record queries with garbage: a forged signature.
-    const victim = SecretKey.generate();
-    const forged = signRecord(SecretKey.generate(), ["127.0.0.1:9"], Date.now(), salt);
-    rogue.handle(
-      RECORD_METHOD,
-      (args) =>
-        args.salt
-          ? { k: victim.publicKey, seq: forged.seq, sig: forged.sig, v: forged.v }
-          : new KrpcError(
-            ErrorCode.Generic,
-            "no",
-          ),
-    );
-    // 2. It announces hundreds of garbage endpoints on every rendezvous infohash.
-    for (const ih of infohashes) {
-      const { closest } = await rogue.getPeers(ih);
-      await Promise.all(
-        closest.filter((c) => c.token).map(async (c) => {
-          for (let p = 0; p < 150; p++) {
-            await rogue.query(`${c.host}:${c.port}`, "announce_peer", {
-              info_hash: ih,
-              port: 30000 + p,
-              implied_port: 0,
-              token: c.token,
-            }).catch(() => {});
-          }
-        }),
-      );
-      await rogue.announce(ih); // and its own endpoint, which serves the forged record
-    }
-    // 3. It also publishes valid records of its own keys pointing nowhere, and
-    //    garbage BEP 44 items under the network's record salt.
-    const sybil = new Rendezvous(rogue, network, SecretKey.generate());
-    sybil.setAddresses(["127.0.0.1:1"]);
-    await sybil.publish();
     // Honest nodes still meet.
     await meet(swarm.addresses, 2, network);
   } finally {

@@ -6,6 +6,16 @@
  */
 import DHT from "bittorrent-dht";
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { type NetworkId, SecretKey } from "@mosaik/transport";
+import {
+  DhtNode,
+  ErrorCode,
+  KrpcError,
+  RECORD_METHOD,
+  Rendezvous,
+  rendezvousKeys,
+  signRecord,
+} from "@mosaik/discovery/dht";
 
 /** One bittorrent-dht instance (typed loosely: the package ships no types). */
 // deno-lint-ignore no-explicit-any
@@ -87,4 +97,51 @@ export async function startSwarm(n: number): Promise<Swarm> {
 /** Promise form of a bittorrent-dht callback API call. */
 export function cb<T>(fn: (done: (err: Error | null, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, value) => err ? reject(err) : resolve(value)));
+}
+
+/**
+ * A rogue that knows the NetworkId attacks every rendezvous key: it serves
+ * forged records (a victim's key with another key's signature), announces
+ * `garbage` fake endpoints per storage node on every rendezvous infohash, and
+ * publishes a valid record of its own key that points nowhere. Returns its
+ * DHT node (close it when done).
+ */
+export async function rogueFlood(
+  routers: string[],
+  network: NetworkId,
+  garbage = 150,
+): Promise<DhtNode> {
+  const rogue = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: routers });
+  await rogue.bootstrap();
+  const { infohashes, salt } = rendezvousKeys(network);
+  const victim = SecretKey.generate();
+  const forged = signRecord(SecretKey.generate(), ["127.0.0.1:9"], Date.now(), salt);
+  rogue.handle(
+    RECORD_METHOD,
+    (args) =>
+      args.salt
+        ? { k: victim.publicKey, seq: forged.seq, sig: forged.sig, v: forged.v }
+        : new KrpcError(ErrorCode.Generic, "no"),
+  );
+  for (const ih of infohashes) {
+    const { closest } = await rogue.getPeers(ih);
+    await Promise.all(
+      closest.filter((c) => c.token).map(async (c) => {
+        for (let p = 0; p < garbage; p++) {
+          await rogue.query(`${c.host}:${c.port}`, "announce_peer", {
+            info_hash: ih,
+            port: 30000 + p,
+            implied_port: 0,
+            token: c.token,
+          }).catch(() => {});
+        }
+      }),
+    );
+    await rogue.announce(ih); // its own endpoint, which serves the forged record
+  }
+  const sybil = new Rendezvous(rogue, network, SecretKey.generate());
+  sybil.setAddresses(["127.0.0.1:1"]);
+  await sybil.publish();
+  await sybil.announce();
+  return rogue;
 }

@@ -21,7 +21,7 @@ import type { Storage } from "./storage.ts";
 /** The catalog a group needs: members announcing a group id, and changes. */
 export interface GroupCatalog {
   /** Peers whose entry lists the group. */
-  withGroup(id: GroupId): { peerId: PeerId; addresses: string[] }[];
+  withGroup(id: GroupId): { peerId: PeerId; addresses: readonly string[] }[];
   /** Calls `fn` on every catalog change; returns an unsubscribe function. */
   subscribe(fn: (event: unknown) => void): () => void;
 }
@@ -75,7 +75,7 @@ export class Member {
   #storage: Storage;
   #closing: Promise<void> | undefined;
   #onStop: () => void;
-  #static: { peerId: PeerId; addresses: string[] }[];
+  #static: { peerId: PeerId; addresses: readonly string[] }[];
 
   constructor(args: {
     id: GroupId;
@@ -150,8 +150,8 @@ export class Member {
     );
   }
 
-  #wanted(): { peerId: PeerId; addresses: string[] }[] {
-    const out = new Map<PeerId, { peerId: PeerId; addresses: string[] }>();
+  #wanted(): { peerId: PeerId; addresses: readonly string[] }[] {
+    const out = new Map<PeerId, { peerId: PeerId; addresses: readonly string[] }>();
     for (const p of this.#static) out.set(p.peerId, p);
     for (const p of this.#catalog?.withGroup(this.id) ?? []) out.set(p.peerId, p);
     out.delete(this.self);
@@ -167,7 +167,7 @@ export class Member {
     }
   }
 
-  async #dial(peer: PeerId, addresses: string[]): Promise<void> {
+  async #dial(peer: PeerId, addresses: readonly string[]): Promise<void> {
     let channel: Channel | undefined;
     try {
       channel = await this.endpoint.open(peer, addresses, PROTOCOL);

@@ -1,0 +1,380 @@
+// The 18 integration scenarios of reference/groups.md §6 over real QUIC and
+// real discovery (6.1–6.13 here; tickets 6.14–6.18 in groups_auth_test.ts).
+// Where the Rust test encodes an unsafe outcome (rivals merging logs), the
+// safe outcome is asserted: one history wins and every member converges on it.
+import assert from "node:assert/strict";
+import { eventually, within } from "@mosaik/transport/testing";
+import { DEFAULT_GROUP_CONFIG, groupId } from "@mosaik/groups";
+import {
+  discoverAll,
+  joinCounter,
+  startNode,
+  testNetwork,
+  type TestNode,
+} from "./groups_harness.ts";
+
+const T_EL = 5000;
+
+async function closeAll(nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.close()));
+}
+
+Deno.test("6.1 bonds: members see exactly their co-members, groups are isolated", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1, 2, 3].map(() => startNode(net)));
+  try {
+    await discoverAll(n);
+    const g1 = [n[0], n[1]].map((x) => joinCounter(x, "group1secret"));
+    const g2 = [n[0], n[2], n[3]].map((x) => joinCounter(x, "group2secret"));
+    const key3 = crypto.randomUUID();
+    const g3 = [n[1], n[2]].map((x) => joinCounter(x, key3));
+    const ids = (xs: TestNode[]) => xs.map((x) => x.endpoint.peerId).sort();
+    const expect = [
+      [g1[0], [n[1]]],
+      [g1[1], [n[0]]],
+      [g2[0], [n[2], n[3]]],
+      [g2[1], [n[0], n[3]]],
+      [g2[2], [n[0], n[2]]],
+      [g3[0], [n[2]]],
+      [g3[1], [n[1]]],
+    ] as const;
+    await Promise.all(
+      expect.map(([g, peers]) =>
+        eventually(() => JSON.stringify([...g.bonds].sort()) === JSON.stringify(ids([...peers])), {
+          timeout: 5000,
+          message: "bonds",
+        })
+      ),
+    );
+  } finally {
+    await closeAll(n);
+  }
+});
+
+Deno.test("6.2 builder: GroupId from key, state machine name and consensus settings", () => {
+  const c = DEFAULT_GROUP_CONFIG;
+  const key1 = crypto.randomUUID();
+  const key2 = crypto.randomUUID();
+  assert.equal(groupId(key1, "counter/v1", c), groupId(key1, "counter/v1", c));
+  assert.notEqual(groupId(key1, "counter/v1", c), groupId(key2, "counter/v1", c));
+  assert.notEqual(groupId(key1, "counter/v1", c), groupId(key1, "noop/v1", c));
+  assert.notEqual(
+    groupId(key1, "counter/v1", c),
+    groupId(key1, "counter/v1", { ...c, electionTicks: 20 }),
+  );
+  // Storage and per-member options are not part of the id.
+  assert.equal(
+    groupId(key1, "counter/v1", { ...c, gracePeriodMs: 1 } as typeof c),
+    groupId(key1, "counter/v1", c),
+  );
+});
+
+Deno.test("6.3 feed smoke: a joiner adopts the leader; commands through the follower", async () => {
+  const net = testNetwork();
+  const n0 = await startNode(net);
+  const n1 = await startNode(net);
+  try {
+    const key = crypto.randomUUID();
+    const g0 = joinCounter(n0, key);
+    await within(g0.when.online(), T_EL);
+    await discoverAll([n0, n1]);
+    const g1 = joinCounter(n1, key);
+    await within(g1.when.online(), T_EL);
+    assert.ok(g0.isLeader);
+    assert.equal(g1.leader, n0.endpoint.peerId);
+    const a = await within(g1.execute({ inc: 3 }), 2000);
+    const b = await within(g1.execute({ inc: 4 }), 2000);
+    const c = await within(g1.executeMany([{ inc: 3 }, { inc: 3 }, { inc: 2 }]), 2000);
+    assert.ok(a.index < b.index && b.index < c.index);
+    assert.deepEqual(c.results, [10, 13, 15]);
+    await within(g0.when.committed(c.index), T_EL);
+    assert.equal(await g0.query(null, { consistency: "weak" }), 15);
+    await within(g1.when.committed(c.index), T_EL);
+    assert.equal(await g1.query(null, { consistency: "weak" }), 15);
+  } finally {
+    await closeAll([n0, n1]);
+  }
+});
+
+Deno.test("6.4 leader is elected; joiners adopt it; a stopped leader hands over", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1, 2, 3].map(() => startNode(net)));
+  try {
+    const key = "secret1";
+    const g0 = joinCounter(n[0], key);
+    assert.equal(g0.leader, undefined);
+    assert.equal(g0.isLeader, false);
+    assert.equal(await within(g0.when.leaderElected(), T_EL), n[0].endpoint.peerId);
+    assert.ok(g0.isLeader);
+    await discoverAll([n[0], n[1]]);
+    const g1 = joinCounter(n[1], key);
+    assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
+    assert.ok(!g1.isLeader);
+    await discoverAll([n[0], n[1], n[2]]);
+    const g2 = joinCounter(n[2], key);
+    assert.equal(await within(g2.when.leaderElected(), T_EL), n[0].endpoint.peerId);
+    // Wait until all three are voters, so the group survives the leader's stop.
+    await eventually(() => g0.members.voters.length === 3, { timeout: T_EL });
+    await eventually(() => g1.members.voters.length === 3 && g2.members.voters.length === 3, {
+      timeout: T_EL,
+    });
+    const c1 = g1.when.leaderChanged();
+    const c2 = g2.when.leaderChanged();
+    await n[0].close(); // stopping is not leaving: the leader hands over first
+    const [l1, l2] = await within(Promise.all([c1, c2]), T_EL);
+    assert.equal(l1, l2);
+    assert.equal([g1, g2].filter((g) => g.isLeader).length, 1);
+    assert.equal(g1.members.voters.length, 3, "stopping did not change the configuration");
+    await discoverAll([n[1], n[2], n[3]]);
+    const g3 = joinCounter(n[3], key);
+    assert.equal(await within(g3.when.leaderElected(), T_EL), l1);
+    assert.ok(!g3.isLeader);
+  } finally {
+    await closeAll(n);
+  }
+});
+
+Deno.test("6.5 rivals with the same log position converge on one leader and one history", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
+  try {
+    const key = crypto.randomUUID();
+    const g = n.map((x) => joinCounter(x, key));
+    for (const x of g) await within(eventually(() => x.isLeader), T_EL);
+    const resets: number[] = [];
+    for (const x of g) x.onReset((e) => resets.push(e.discarded));
+    await discoverAll(n);
+    const leader = await within(
+      eventually(() => {
+        const l = g[0].leader;
+        return l && g.every((x) => x.leader === l && x.members.voters.length === 3) ? l : undefined;
+      }),
+      10_000,
+    );
+    assert.equal(g.filter((x) => x.isLeader).length, 1);
+    assert.ok(g.every((x) => x.leader === leader));
+    assert.equal(resets.length, 2, "the two losing incarnations reset");
+  } finally {
+    await closeAll(n);
+  }
+});
+
+Deno.test("6.6 rivals with different logs: the most advanced wins, others discard and converge (safe)", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
+  try {
+    const key = crypto.randomUUID();
+    const g0 = joinCounter(n[0], key);
+    await within(eventually(() => g0.isLeader), T_EL);
+    // Three entries (executeMany would write one atomic entry).
+    for (const [inc, total] of [[3, 3], [2, 5], [1, 6]]) {
+      assert.equal((await within(g0.execute({ inc }), 2000)).result, total);
+    }
+    const g1 = joinCounter(n[1], key);
+    await within(eventually(() => g1.isLeader), T_EL);
+    assert.equal((await within(g1.execute({ inc: 1 }), 3000)).result, 1);
+    const g2 = joinCounter(n[2], key);
+    await within(eventually(() => g2.isLeader), T_EL);
+    const discarded = new Map<string, number>();
+    g1.onReset((e) => discarded.set("g1", e.discarded));
+    g2.onReset((e) => discarded.set("g2", e.discarded));
+    await discoverAll(n);
+    const all = [g0, g1, g2];
+    await within(eventually(() => all.every((g) => g.leader === n[0].endpoint.peerId)), 10_000);
+    // The safe outcome: one history. Every member ends with n0's value 6.
+    await within(
+      eventually(async () =>
+        (await Promise.all(all.map((g) => g.query(null, { consistency: "weak" })))).every((v) =>
+          v === 6
+        )
+      ),
+      10_000,
+    );
+    assert.equal(await g1.query(null, { consistency: "strong" }), 6);
+    assert.ok(
+      (discarded.get("g1") ?? 0) >= 3,
+      `g1 reported its discarded entries: ${discarded.get("g1")}`,
+    );
+    assert.ok(discarded.has("g2"));
+  } finally {
+    await closeAll(n);
+  }
+});
+
+async function threeOnline(
+  key: string,
+  simultaneous = false,
+): Promise<{ n: TestNode[]; g: ReturnType<typeof joinCounter>[] }> {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
+  if (simultaneous) {
+    await discoverAll(n);
+    const g = n.map((x) => joinCounter(x, key));
+    await within(Promise.all(g.map((x) => x.when.online())), T_EL);
+    return { n, g };
+  }
+  const g0 = joinCounter(n[0], key);
+  await within(g0.when.online(), T_EL);
+  await discoverAll(n);
+  const g = [g0, joinCounter(n[1], key), joinCounter(n[2], key)];
+  await within(Promise.all(g.map((x) => x.when.online())), T_EL);
+  await within(eventually(() => g0.members.voters.length === 3), T_EL);
+  return { n, g };
+}
+
+Deno.test("6.7 execute with weak queries; failover keeps the index sequence", async () => {
+  const { n, g } = await threeOnline(crypto.randomUUID());
+  try {
+    assert.ok(g[0].isLeader);
+    await within(g[0].execute({ inc: 3 }), 2000);
+    const r = await within(g[0].execute({ inc: 4 }), 2000);
+    assert.equal(await g[0].query(null, { consistency: "strong" }), 7);
+    await within(Promise.all([g[1].when.committed(r.index), g[2].when.committed(r.index)]), 2000);
+    assert.equal(await g[1].query(null, { consistency: "weak" }), 7);
+    assert.equal(await g[2].query(null, { consistency: "weak" }), 7);
+    const d = await within(g[1].execute({ dec: 2 }), 2000);
+    assert.equal(d.result, 5);
+    await within(Promise.all(g.map((x) => x.when.committed(d.index))), 2000);
+    const c1 = g[1].when.leaderChanged();
+    const c2 = g[2].when.leaderChanged();
+    await n[0].close();
+    const [l1, l2] = await within(Promise.all([c1, c2]), T_EL);
+    assert.equal(l1, l2);
+    const a = await within(g[1].executeMany([{ inc: 10 }, { dec: 2 }, { inc: 3 }]), 5000);
+    const b = await within(g[2].executeMany([{ inc: 20 }, { dec: 4 }, { dec: 1 }]), 5000);
+    assert.ok(b.index > a.index);
+    await within(Promise.all([g[1].when.committed(b.index), g[2].when.committed(b.index)]), 2000);
+    assert.equal(await g[1].query(null, { consistency: "weak" }), 31);
+    assert.equal(await g[2].query(null, { consistency: "weak" }), 31);
+  } finally {
+    await closeAll(n);
+  }
+});
+
+Deno.test("6.8 strong queries on a follower are forwarded (a real round trip), weak ones are local", async () => {
+  const { n, g } = await threeOnline(crypto.randomUUID());
+  try {
+    await within(g[0].execute({ inc: 3 }), 2000);
+    const r = await within(g[0].execute({ inc: 4 }), 2000);
+    await within(g[1].when.committed(r.index), 2000);
+    const time = async (f: () => Promise<unknown>) => {
+      const t = performance.now();
+      assert.equal(await f(), 7);
+      return performance.now() - t;
+    };
+    let strongFollower = 0, weakFollower = 0;
+    for (let i = 0; i < 5; i++) {
+      strongFollower += await time(() => g[1].query(null, { consistency: "strong" }));
+      weakFollower += await time(() => g[1].query(null, { consistency: "weak" }));
+      await time(() => g[0].query(null, { consistency: "strong" }));
+    }
+    assert.ok(strongFollower > weakFollower, `${strongFollower} > ${weakFollower}`);
+  } finally {
+    await closeAll(n);
+  }
+});
+
+Deno.test("6.9–6.11 concurrent execute, executeMany and queries from two members", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1].map(() => startNode(net)));
+  try {
+    await discoverAll(n);
+    const key = crypto.randomUUID();
+    const [g0, g1] = n.map((x) => joinCounter(x, key));
+    await within(Promise.all([g0.when.online(), g1.when.online()]), T_EL);
+    const rs = await within(
+      Promise.all([
+        ...[1, 2, 3, 4, 5].map((i) => g0.execute({ inc: i })),
+        ...[10, 11, 12, 13, 14].map((i) => g1.execute({ inc: i })),
+      ]),
+      5000,
+    );
+    const top = Math.max(...rs.map((r) => r.index));
+    await within(Promise.all([g0.when.committed(top), g1.when.committed(top)]), 2000);
+    assert.equal(await g0.query(null, { consistency: "weak" }), 75);
+    const many = await within(
+      Promise.all([
+        g0.executeMany([{ inc: 1 }, { inc: 2 }, { inc: 3 }]),
+        g0.executeMany([{ dec: 1 }, { inc: 5 }]),
+        g1.executeMany([{ inc: 10 }, { inc: 20 }]),
+        g1.executeMany([{ dec: 5 }, { inc: 15 }]),
+      ]),
+      5000,
+    );
+    const top2 = Math.max(...many.map((r) => r.index));
+    await within(Promise.all([g0.when.committed(top2), g1.when.committed(top2)]), 2000);
+    assert.equal(await g0.query(null, { consistency: "weak" }), 125);
+    const qs = await within(
+      Promise.all([
+        ...[0, 1, 2].map(() => g0.query(null, { consistency: "weak" })),
+        ...[0, 1, 2].map(() => g1.query(null, { consistency: "weak" })),
+        ...[0, 1, 2].map(() => g0.query(null, { consistency: "strong" })),
+        ...[0, 1, 2].map(() => g1.query(null, { consistency: "strong" })),
+      ]),
+      5000,
+    );
+    assert.ok(qs.every((v) => v === 125), JSON.stringify(qs));
+  } finally {
+    await closeAll(n);
+  }
+});
+
+Deno.test("6.12 catch-up: a late follower receives the history", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1].map(() => startNode(net)));
+  try {
+    const key = crypto.randomUUID();
+    const g0 = joinCounter(n[0], key);
+    await within(g0.when.online(), T_EL);
+    await within(g0.execute({ inc: 3 }), 2000);
+    const r = await within(g0.executeMany([{ inc: 4 }, { dec: 2 }, { inc: 1 }]), 2000);
+    assert.equal(await g0.query(null, { consistency: "weak" }), 6);
+    const g1 = joinCounter(n[1], key);
+    await discoverAll(n);
+    assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
+    await within(g1.when.committed(r.index), 10_000);
+    assert.equal(await g1.query(null, { consistency: "weak" }), 6);
+    const r2 = await within(g0.executeMany([{ inc: 5 }, { dec: 3 }]), 2000);
+    await within(g1.when.committed(r2.index), 2000);
+    assert.equal(await g1.query(null, { consistency: "weak" }), 8);
+  } finally {
+    await closeAll(n);
+  }
+});
+
+for (const batch of [7, 20, 100, 1000]) {
+  Deno.test(`6.13 catch-up of 400 entries with ${batch} entries per message, from a leader and a peer`, async () => {
+    const net = testNetwork();
+    const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
+    try {
+      const key = crypto.randomUUID();
+      const cfg = { maxEntriesPerMsg: batch };
+      const g0 = joinCounter(n[0], key, cfg);
+      await within(g0.when.online(), T_EL);
+      let last = 0;
+      for (let i = 0; i < 200; i++) {
+        g0.execute({ inc: i }).then((r) => last = Math.max(last, r.index));
+      }
+      await within(eventually(() => g0.committed >= 200 && last > 0), 5000);
+      const g1 = joinCounter(n[1], key, cfg);
+      await discoverAll([n[0], n[1]]);
+      assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
+      await within(g1.when.committed(last), 20_000);
+      assert.equal(await g1.query(null, { consistency: "weak" }), 19900);
+      const more = await within(
+        Promise.all(Array.from({ length: 200 }, (_, i) => g1.execute({ inc: i }))),
+        5000,
+      );
+      const top = Math.max(...more.map((r) => r.index));
+      await within(g0.when.committed(top), 20_000);
+      const g2 = joinCounter(n[2], key, cfg);
+      await discoverAll(n);
+      await within(g2.when.committed(top), 20_000);
+      for (const g of [g0, g1, g2]) {
+        assert.equal(await g.query(null, { consistency: "weak" }), 39800);
+      }
+    } finally {
+      await closeAll(n);
+    }
+  });
+}

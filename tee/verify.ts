@@ -126,6 +126,18 @@ interface ChainEntry {
 
 const CACHE_MAX = 64;
 
+const FIELDS = [
+  "pck_crl_issuer_chain",
+  "root_ca_crl",
+  "pck_crl",
+  "tcb_info_issuer_chain",
+  "tcb_info",
+  "tcb_info_signature",
+  "qe_identity_issuer_chain",
+  "qe_identity",
+  "qe_identity_signature",
+] as const;
+
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   if (map.size >= CACHE_MAX) map.delete(map.keys().next().value!);
   map.set(key, value);
@@ -139,7 +151,10 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
 export class QuoteVerifier {
   readonly #root: Certificate;
   readonly #collateral = new Map<string, CollateralEntry>();
-  readonly #byObject = new WeakMap<Collateral, { key: string; entry: CollateralEntry }>();
+  readonly #byObject = new WeakMap<
+    Collateral,
+    { key: string; fields: unknown[]; entry: CollateralEntry }
+  >();
   readonly #chains = new Map<string, ChainEntry>();
 
   /** Creates a verifier; `trustedRoot` defaults to the pinned Intel SGX Root CA. */
@@ -234,27 +249,24 @@ export class QuoteVerifier {
     if (typeof c !== "object" || c === null) {
       throw new CollateralFormatError("collateral must be an object");
     }
-    const cached = this.#byObject.get(c);
+    // Fast path: the same collateral object with the very same field values
+    // (string identity/equality; byte fields are always re-keyed by content).
+    const fields = FIELDS.map((f) => c[f]);
+    let cached = this.#byObject.get(c);
+    if (cached && !fields.every((v, i) => typeof v === "string" && v === cached!.fields[i])) {
+      cached = undefined;
+    }
     if (!cached) checkShape(c);
-    const key = cached?.key ?? [
-      c.pck_crl_issuer_chain,
-      fieldText(c.root_ca_crl),
-      fieldText(c.pck_crl),
-      c.tcb_info_issuer_chain,
-      c.tcb_info,
-      fieldText(c.tcb_info_signature),
-      c.qe_identity_issuer_chain,
-      c.qe_identity,
-      fieldText(c.qe_identity_signature),
-    ].join("\u0000");
+    const key = cached?.key ??
+      fields.map((v) => typeof v === "string" ? v : toHex(v as Uint8Array)).join("\u0000");
     const hit = cached?.entry ?? this.#collateral.get(key);
     if (hit && t >= hit.window.from && t <= hit.window.until) {
-      if (!cached) this.#byObject.set(c, { key, entry: hit });
+      if (!cached) this.#byObject.set(c, { key, fields, entry: hit });
       return hit;
     }
     const entry = await this.#verifyCollateral(c, t);
     remember(this.#collateral, key, entry);
-    this.#byObject.set(c, { key, entry });
+    this.#byObject.set(c, { key, fields, entry });
     return entry;
   }
 
@@ -455,10 +467,6 @@ function checkShape(c: Collateral): void {
       throw new CollateralFormatError(`${f} must be hex text or bytes`);
     }
   }
-}
-
-function fieldText(v: string | Uint8Array): string {
-  return typeof v === "string" ? v : toHex(v);
 }
 
 const verifiers = new Map<string, QuoteVerifier>();

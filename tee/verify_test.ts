@@ -69,4 +69,10 @@ Deno.test("a warm verification reuses collateral and PCK chain", async () => {
     verifyQuote(quote, collateral, { now: Date.parse("2025-08-01T00:00:00Z") }),
     (e) => e instanceof QuoteVerificationError && e.code === "collateral_expired",
   );
+  // Editing the cached collateral object in place is noticed.
+  collateral.tcb_info = collateral.tcb_info.replace('"UpToDate"', '"OutOfDate"');
+  await assert.rejects(
+    verifyQuote(quote, collateral, { now }),
+    (e) => e instanceof QuoteVerificationError && e.code === "tcb_info",
+  );
 });

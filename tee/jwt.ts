@@ -16,6 +16,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
 import { DecodeError, derive, digest, MosaikError, toHex } from "@mosaik/transport";
+import { verifyP256 } from "./_crypto.ts";
 import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
 import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "./ticket.ts";
 
@@ -250,6 +251,14 @@ function checkKey(key: JwtPublicKey): void {
     if (key.key.length !== 32) {
       throw new JwtConfigError("an Ed25519 public key is 32 bytes");
     }
+    // A small-order key (e.g. the identity) verifies forged signatures: refuse it.
+    let weak: boolean;
+    try {
+      weak = ed25519.Point.fromBytes(key.key).isSmallOrder();
+    } catch (cause) {
+      throw new JwtConfigError("not an Ed25519 public key", { cause });
+    }
+    if (weak) throw new JwtConfigError("refusing a small-order Ed25519 public key");
   } else if (key.alg === "ES256") {
     try {
       p256.Point.fromBytes(key.key).assertValidity();
@@ -263,17 +272,52 @@ function checkKey(key: JwtPublicKey): void {
   }
 }
 
-function verifySignature(key: JwtPublicKey, jwt: DecodedJwt): boolean {
+// Signatures are checked with WebCrypto: on Deno 2.9 it verifies Ed25519
+// about 11× and P-256 about 3× faster than @noble/curves (bench/tickets.ts).
+// Keys are imported once per key list and reused.
+interface PreparedKey {
+  readonly key: JwtPublicKey;
+  /** Ed25519: the imported key; ES256: the uncompressed point for verifyP256. */
+  readonly ed25519?: Promise<CryptoKey | null>;
+  readonly point?: Uint8Array;
+}
+
+function prepare(key: JwtPublicKey): PreparedKey {
+  checkKey(key);
+  if (key.alg === "ES256") return { key, point: p256.Point.fromBytes(key.key).toBytes(false) };
+  let imported: Promise<CryptoKey | null>;
   try {
-    if (key.alg === "EdDSA") {
-      return ed25519.verify(jwt.signature, jwt.signingInput, key.key, {
-        zip215: false,
-      });
-    }
-    // JWS ES256 is raw r‖s over SHA-256; high-S signatures are valid in JOSE.
-    return p256.verify(jwt.signature, jwt.signingInput, key.key, {
-      lowS: false,
-    });
+    imported = crypto.subtle.importKey("raw", key.key.slice(), "Ed25519", false, ["verify"])
+      .catch(() => null);
+  } catch {
+    imported = Promise.resolve(null);
+  }
+  return { key, ed25519: imported };
+}
+
+const preparedKeys = new WeakMap<readonly JwtPublicKey[], PreparedKey[]>();
+
+function prepared(keys: readonly JwtPublicKey[]): PreparedKey[] {
+  let out = preparedKeys.get(keys);
+  if (!out) {
+    out = keys.map(prepare);
+    preparedKeys.set(keys, out);
+  }
+  return out;
+}
+
+async function verifySignature(k: PreparedKey, jwt: DecodedJwt): Promise<boolean> {
+  // JWS ES256 is raw r‖s over SHA-256 (WebCrypto's format); high-S is valid in JOSE.
+  if (k.point) return await verifyP256(k.point, jwt.signature, jwt.signingInput);
+  const key = await k.ed25519;
+  if (!key) return false;
+  try {
+    return await crypto.subtle.verify(
+      "Ed25519",
+      key,
+      jwt.signature.slice(),
+      jwt.signingInput.slice(),
+    );
   } catch {
     return false;
   }
@@ -306,8 +350,10 @@ function list(
 /**
  * Verifies a token for `peerId` on `networkId` at `now`: signature by one of
  * the keys, `sub`, `net`, `exp` (required), `nbf`, `iss`, `aud` and the
- * lifetime bound. Returns the claims; throws {@linkcode JwtDecodeError} or
- * {@linkcode JwtRejectedError}.
+ * lifetime bound. Resolves to the claims; rejects with
+ * {@linkcode JwtDecodeError} or {@linkcode JwtRejectedError} (or
+ * {@linkcode JwtConfigError} for a bad key). Keys are imported once per
+ * `keys` array and cached, so reuse the same options object.
  *
  * @example
  * ```ts
@@ -317,7 +363,7 @@ function list(
  * const peerId = SecretKey.generate().peerId;
  * const net = networkId("demo");
  * const ticket = issuer.issue({ peerId, networkId: net, expiresIn: 60_000 });
- * const claims = verifyJwt(new TextDecoder().decode(ticket.data), { keys: [issuer.publicKey] }, {
+ * const claims = await verifyJwt(new TextDecoder().decode(ticket.data), { keys: [issuer.publicKey] }, {
  *   peerId,
  *   networkId: net,
  *   now: new Date(),
@@ -325,24 +371,27 @@ function list(
  * console.assert(claims.sub === peerId);
  * ```
  */
-export function verifyJwt(
+export async function verifyJwt(
   token: string,
   options: JwtValidatorOptions,
   ctx: TicketContext,
-): JwtClaims {
+): Promise<JwtClaims> {
+  const keys = prepared(options.keys);
   const jwt = decodeJwt(token, options.maxLength ?? MAX_JWT_LENGTH);
   const { header, claims } = jwt;
-  let candidates = options.keys.filter((k) => k.alg === header.alg);
+  let candidates = keys.filter((k) => k.key.alg === header.alg);
   if (candidates.length === 0) {
     throw new JwtRejectedError("algorithm", `no ${header.alg} key is trusted`);
   }
   if (header.kid !== undefined) {
-    candidates = candidates.filter((k) => k.kid === undefined || k.kid === header.kid);
+    candidates = candidates.filter((k) => k.key.kid === undefined || k.key.kid === header.kid);
     if (candidates.length === 0) {
       throw new JwtRejectedError("key", `unknown key id ${header.kid}`);
     }
   }
-  if (!candidates.some((k) => verifySignature(k, jwt))) {
+  let verified = false;
+  for (const k of candidates) if (!verified) verified = await verifySignature(k, jwt);
+  if (!verified) {
     throw new JwtRejectedError(
       "signature",
       "signature does not verify under any trusted key",
@@ -421,7 +470,6 @@ export function jwtValidator(options: JwtValidatorOptions): TicketValidator {
   if (options.keys.length === 0) {
     throw new JwtConfigError("a JWT validator needs at least one key");
   }
-  options.keys.forEach(checkKey);
   const config = {
     keys: options.keys.map((k) => ({
       alg: k.alg,
@@ -437,6 +485,7 @@ export function jwtValidator(options: JwtValidatorOptions): TicketValidator {
     ...options,
     keys: options.keys.map((k) => ({ ...k, key: k.key.slice() })),
   };
+  prepared(frozen.keys); // checks the keys now, imports them once
   const kind = options.kind ?? JWT_TICKET_KIND;
   return {
     kind,
@@ -444,7 +493,7 @@ export function jwtValidator(options: JwtValidatorOptions): TicketValidator {
       digest("mosaik.tee.jwt-validator.v1"),
       `${kind}\n${JSON.stringify(config)}`,
     ),
-    validate(ticket: Ticket, ctx: TicketContext): TicketVerdict {
+    async validate(ticket: Ticket, ctx: TicketContext): Promise<TicketVerdict> {
       try {
         let token: string;
         try {
@@ -452,7 +501,7 @@ export function jwtValidator(options: JwtValidatorOptions): TicketValidator {
         } catch (cause) {
           throw new JwtDecodeError("token is not UTF-8", { cause });
         }
-        const claims = verifyJwt(token, frozen, ctx);
+        const claims = await verifyJwt(token, frozen, ctx);
         return {
           ok: true,
           expiresAt: (claims.exp! + (frozen.clockSkew ?? 0)) * 1000,

@@ -30,8 +30,8 @@ const b64 = (s: string | Uint8Array) =>
 const token = (t: Ticket) => dec.decode(t.data);
 const reason = (v: TicketVerdict) => (v.ok ? "" : v.reason);
 
-function rejects(fn: () => unknown, code: string) {
-  assert.throws(fn, (e: unknown) => e instanceof JwtRejectedError && e.code === code);
+async function rejects(fn: () => Promise<unknown>, code: string) {
+  await assert.rejects(fn, (e: unknown) => e instanceof JwtRejectedError && e.code === code);
 }
 
 for (const alg of ["EdDSA", "ES256"] as const) {
@@ -48,83 +48,88 @@ for (const alg of ["EdDSA", "ES256"] as const) {
     assert.equal(await gate({ peerId: peer, tickets: [ticket] }), true);
   });
 
-  Deno.test(`jwt ${alg}: expired, not yet valid, wrong network, wrong subject, wrong key`, () => {
+  Deno.test(`jwt ${alg}: expired, not yet valid, wrong network, wrong subject, wrong key`, async () => {
     const issuer = JwtIssuer.generate(alg);
     const opts = { keys: [issuer.publicKey] };
     const now = Date.now();
     const expired = issuer.issue({ peerId: peer, networkId: net, expiresAt: now - HOUR });
-    rejects(() => verifyJwt(token(expired), opts, ctx()), "expired");
+    await rejects(() => verifyJwt(token(expired), opts, ctx()), "expired");
     const early = issuer.issue({
       peerId: peer,
       networkId: net,
       expiresIn: HOUR,
       notBefore: now + 60_000,
     });
-    rejects(() => verifyJwt(token(early), opts, ctx()), "not-yet-valid");
-    assert.equal(verifyJwt(token(early), opts, ctx(new Date(now + 120_000))).sub, peer);
+    await rejects(() => verifyJwt(token(early), opts, ctx()), "not-yet-valid");
+    assert.equal((await verifyJwt(token(early), opts, ctx(new Date(now + 120_000)))).sub, peer);
     const elsewhere = issuer.issue({
       peerId: peer,
       networkId: networkId("another"),
       expiresIn: HOUR,
     });
-    rejects(() => verifyJwt(token(elsewhere), opts, ctx()), "network");
+    await rejects(() => verifyJwt(token(elsewhere), opts, ctx()), "network");
     // A ticket copied from another peer's entry is useless: sub binds the holder.
     const stolen = issuer.issue({ peerId: other, networkId: net, expiresIn: HOUR });
-    rejects(() => verifyJwt(token(stolen), opts, ctx()), "subject");
+    await rejects(() => verifyJwt(token(stolen), opts, ctx()), "subject");
     const good = issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR });
     const stranger = JwtIssuer.generate(alg);
-    rejects(() => verifyJwt(token(good), { keys: [stranger.publicKey] }, ctx()), "signature");
+    await rejects(() => verifyJwt(token(good), { keys: [stranger.publicKey] }, ctx()), "signature");
     const otherAlg = JwtIssuer.generate(alg === "EdDSA" ? "ES256" : "EdDSA");
-    rejects(() => verifyJwt(token(good), { keys: [otherAlg.publicKey] }, ctx()), "algorithm");
+    await rejects(() => verifyJwt(token(good), { keys: [otherAlg.publicKey] }, ctx()), "algorithm");
   });
 }
 
-Deno.test("jwt: exp is required and exactly at exp the ticket is void", () => {
+Deno.test("jwt: exp is required and exactly at exp the ticket is void", async () => {
   const issuer = JwtIssuer.generate("EdDSA");
   const opts = { keys: [issuer.publicKey] };
-  rejects(() => verifyJwt(issuer.sign({ sub: peer, net }), opts, ctx()), "expired");
+  await rejects(() => verifyJwt(issuer.sign({ sub: peer, net }), opts, ctx()), "expired");
   const exp = Math.floor(Date.now() / 1000) + 10;
   const t = issuer.sign({ sub: peer, net, exp });
-  assert.ok(verifyJwt(t, opts, ctx(new Date(exp * 1000 - 1))));
-  rejects(() => verifyJwt(t, opts, ctx(new Date(exp * 1000))), "expired");
+  assert.ok(await verifyJwt(t, opts, ctx(new Date(exp * 1000 - 1))));
+  await rejects(() => verifyJwt(t, opts, ctx(new Date(exp * 1000))), "expired");
   // Clock skew tolerates a little lateness, and the verdict's expiry moves with it.
-  assert.ok(verifyJwt(t, { ...opts, clockSkew: 5 }, ctx(new Date(exp * 1000 + 4000))));
+  assert.ok(await verifyJwt(t, { ...opts, clockSkew: 5 }, ctx(new Date(exp * 1000 + 4000))));
 });
 
-Deno.test("jwt: issuer, audience and lifetime policies", () => {
+Deno.test("jwt: issuer, audience and lifetime policies", async () => {
   const issuer = JwtIssuer.generate("ES256", { issuer: "es256-issuer" });
   const keys = [issuer.publicKey];
   const t = token(issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR, audience: net }));
-  assert.ok(verifyJwt(t, { keys, issuer: ["x", "es256-issuer"], audience: net }, ctx()));
-  rejects(() => verifyJwt(t, { keys, issuer: "someone-else" }, ctx()), "issuer");
-  rejects(() => verifyJwt(t, { keys, audience: "other" }, ctx()), "audience");
-  rejects(() => verifyJwt(t, { keys, maxLifetime: 60 }, ctx()), "lifetime");
+  assert.ok(await verifyJwt(t, { keys, issuer: ["x", "es256-issuer"], audience: net }, ctx()));
+  await rejects(() => verifyJwt(t, { keys, issuer: "someone-else" }, ctx()), "issuer");
+  await rejects(() => verifyJwt(t, { keys, audience: "other" }, ctx()), "audience");
+  await rejects(() => verifyJwt(t, { keys, maxLifetime: 60 }, ctx()), "lifetime");
   const anon = JwtIssuer.generate("ES256");
   const noIss = token(anon.issue({ peerId: peer, networkId: net, expiresIn: HOUR }));
-  rejects(() => verifyJwt(noIss, { keys: [anon.publicKey], issuer: "x" }, ctx()), "issuer");
-  rejects(() => verifyJwt(noIss, { keys: [anon.publicKey], audience: "x" }, ctx()), "audience");
+  await rejects(() => verifyJwt(noIss, { keys: [anon.publicKey], issuer: "x" }, ctx()), "issuer");
+  await rejects(
+    () => verifyJwt(noIss, { keys: [anon.publicKey], audience: "x" }, ctx()),
+    "audience",
+  );
   const multi = token(anon.issue({
     peerId: peer,
     networkId: net,
     expiresIn: HOUR,
     audience: ["a", "b"],
   }));
-  assert.ok(verifyJwt(multi, { keys: [anon.publicKey], audience: "b" }, ctx()));
+  assert.ok(await verifyJwt(multi, { keys: [anon.publicKey], audience: "b" }, ctx()));
 });
 
-Deno.test("jwt: key rotation and key ids", () => {
+Deno.test("jwt: key rotation and key ids", async () => {
   const old = JwtIssuer.generate("EdDSA", { kid: "old" });
   const current = JwtIssuer.generate("EdDSA", { kid: "new" });
   const keys = [old.publicKey, current.publicKey];
   for (const issuer of [old, current]) {
-    assert.ok(verifyJwt(
-      token(issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR })),
-      { keys },
-      ctx(),
-    ));
+    assert.ok(
+      await verifyJwt(
+        token(issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR })),
+        { keys },
+        ctx(),
+      ),
+    );
   }
   const unknown = JwtIssuer.generate("EdDSA", { kid: "unknown" });
-  rejects(
+  await rejects(
     () =>
       verifyJwt(
         token(unknown.issue({ peerId: peer, networkId: net, expiresIn: HOUR })),
@@ -135,7 +140,7 @@ Deno.test("jwt: key rotation and key ids", () => {
   );
 });
 
-Deno.test("jwt: a fixed P-256 scalar gives a fixed compressed key; validators take hex keys", () => {
+Deno.test("jwt: a fixed P-256 scalar gives a fixed compressed key; validators take hex keys", async () => {
   const scalar = fromHex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721");
   const issuer = JwtIssuer.fromSecret("ES256", scalar, { issuer: "es256-hex-issuer" });
   // RFC 6979 A.2.5 test key: Ux = 60FED4BA…, Uy = 7903FE10… (odd, so prefix 03).
@@ -151,10 +156,10 @@ Deno.test("jwt: a fixed P-256 scalar gives a fixed compressed key; validators ta
     issuer: "es256-hex-issuer",
   });
   const t = issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR });
-  assert.equal((v.validate(t, ctx()) as TicketVerdict).ok, true);
+  assert.equal((await v.validate(t, ctx())).ok, true);
   // The uncompressed form of the same key works too.
   const full = p256.Point.fromBytes(issuer.publicKey.key).toBytes(false);
-  assert.ok(verifyJwt(token(t), { keys: [{ alg: "ES256", key: full }] }, ctx()));
+  assert.ok(await verifyJwt(token(t), { keys: [{ alg: "ES256", key: full }] }, ctx()));
 });
 
 Deno.test("jwt: interop with tokens signed by WebCrypto (ES256 and Ed25519)", async () => {
@@ -177,32 +182,32 @@ Deno.test("jwt: interop with tokens signed by WebCrypto (ES256 and Ed25519)", as
       const sig = new Uint8Array(
         await crypto.subtle.sign(sign, pair.privateKey, enc.encode(input)),
       );
-      const c = verifyJwt(`${input}.${b64(sig)}`, { keys: [{ alg, key: raw }] }, ctx());
+      const c = await verifyJwt(`${input}.${b64(sig)}`, { keys: [{ alg, key: raw }] }, ctx());
       assert.equal(c.iss, "webcrypto");
     }
   }
 });
 
-Deno.test("jwt: algorithm confusion is refused (none, HS256 keyed with the public key)", () => {
+Deno.test("jwt: algorithm confusion is refused (none, HS256 keyed with the public key)", async () => {
   const issuer = JwtIssuer.generate("ES256");
   const keys = [issuer.publicKey];
   const exp = Math.floor(Date.now() / 1000) + 60;
   const claims = b64(JSON.stringify({ sub: peer, net, exp }));
   const none = `${b64('{"alg":"none","typ":"JWT"}')}.${claims}.`;
-  rejects(() => verifyJwt(none, { keys }, ctx()), "algorithm");
+  await rejects(() => verifyJwt(none, { keys }, ctx()), "algorithm");
   const input = `${b64('{"alg":"HS256","typ":"JWT"}')}.${claims}`;
   const mac = hmac(sha256, issuer.publicKey.key, enc.encode(input));
-  rejects(() => verifyJwt(`${input}.${b64(mac)}`, { keys }, ctx()), "algorithm");
+  await rejects(() => verifyJwt(`${input}.${b64(mac)}`, { keys }, ctx()), "algorithm");
   const edInput = `${b64('{"alg":"EdDSA"}')}.${claims}`;
   const edMac = hmac(sha256, issuer.publicKey.key, enc.encode(edInput));
-  rejects(
+  await rejects(
     () => verifyJwt(`${edInput}.${b64(new Uint8Array([...edMac, ...edMac]))}`, { keys }, ctx()),
     "algorithm",
   );
   const crit = `${b64('{"alg":"ES256","crit":["b64"],"b64":false}')}.${claims}.${
     b64(new Uint8Array(64))
   }`;
-  rejects(() => verifyJwt(crit, { keys }, ctx()), "algorithm");
+  await rejects(() => verifyJwt(crit, { keys }, ctx()), "algorithm");
 });
 
 Deno.test("jwt: malformed tokens give JwtDecodeError", () => {
@@ -244,6 +249,9 @@ Deno.test("jwt: the validator never throws; non-UTF-8 ticket data is a rejection
 
 Deno.test("jwt: configuration errors and validator ids", () => {
   assert.throws(() => jwtValidator({ keys: [] }), JwtConfigError);
+  const identity = new Uint8Array(32);
+  identity[0] = 1; // the neutral point: (R = identity, S = 0) would "verify" any message
+  assert.throws(() => jwtValidator({ keys: [{ alg: "EdDSA", key: identity }] }), JwtConfigError);
   assert.throws(
     () => jwtValidator({ keys: [{ alg: "EdDSA", key: new Uint8Array(31) }] }),
     JwtConfigError,
@@ -285,7 +293,7 @@ Deno.test("jwt: two validators of distinct kinds are both required (alpha AND be
   assert.equal(both.ok && both.expiresAt, ta.expiresAt); // the earlier one disconnects
 });
 
-Deno.test("jwt fuzz: random and mutated tokens only raise typed errors", () => {
+Deno.test("jwt fuzz: random and mutated tokens only raise typed errors", async () => {
   const issuer = JwtIssuer.generate("ES256");
   const opts = { keys: [issuer.publicKey, JwtIssuer.generate("EdDSA").publicKey] };
   const good = issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR });
@@ -298,8 +306,8 @@ Deno.test("jwt fuzz: random and mutated tokens only raise typed errors", () => {
     fc.uint8Array({ maxLength: 80 }).map((u) => b64(u)),
     fc.constantFrom(...goodText.split(".")),
   );
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       fc.oneof(
         fc.string(),
         fc.tuple(part, part, part).map((p) => p.join(".")),
@@ -307,23 +315,40 @@ Deno.test("jwt fuzz: random and mutated tokens only raise typed errors", () => {
           [i, ch],
         ) => goodText.slice(0, i) + ch + goodText.slice(i + 1)),
       ),
-      (text) => {
+      async (text) => {
         try {
-          verifyJwt(text, opts, ctx());
+          await verifyJwt(text, opts, ctx());
         } catch (e) {
           if (!typed(e)) throw e;
         }
-        const verdict = v.validate({ kind: "jwt", data: enc.encode(text) }, ctx()) as TicketVerdict;
+        const verdict = await v.validate({ kind: "jwt", data: enc.encode(text) }, ctx());
         if (verdict.ok) assert.equal(text, goodText);
       },
     ),
     { numRuns: 4000 },
   );
-  fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-      const verdict = v.validate({ kind: "jwt", data: bytes }, ctx()) as TicketVerdict;
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) => {
+      const verdict = await v.validate({ kind: "jwt", data: bytes }, ctx());
       assert.equal(verdict.ok, false);
     }),
     { numRuns: 2000 },
+  );
+});
+
+Deno.test("jwt: a malleated EdDSA signature (S + L) is refused", async () => {
+  const issuer = JwtIssuer.generate("EdDSA");
+  const good = token(issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR }));
+  const [h, c, s] = good.split(".");
+  const sig = Uint8Array.fromBase64(s, { alphabet: "base64url" });
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  let S = 0n;
+  for (let i = 31; i >= 0; i--) S = (S << 8n) | BigInt(sig[32 + i]);
+  let x = S + L;
+  for (let i = 0; i < 32; i++, x >>= 8n) sig[32 + i] = Number(x & 0xffn);
+  assert.equal(x, 0n, "S + L still fits 32 bytes");
+  await rejects(
+    () => verifyJwt(`${h}.${c}.${b64(sig)}`, { keys: [issuer.publicKey] }, ctx()),
+    "signature",
   );
 });

@@ -1,0 +1,90 @@
+/**
+ * Ticket benchmarks: validations per second of JWT tickets (EdDSA, ES256) and
+ * TDX tickets, each next to the bare cryptographic work it cannot avoid,
+ * measured in the same run (the ratio is what decoding, claim checks and the
+ * REPORTDATA binding add).
+ *
+ * Run alone: `deno run -A bench/tickets.ts`
+ *
+ * @module
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { p256 } from "@noble/curves/nist.js";
+import { networkId, SecretKey } from "@mosaik/transport";
+import {
+  decodeJwt,
+  issueTdxTicket,
+  JwtIssuer,
+  jwtValidator,
+  tdxValidator,
+  type TicketValidator,
+  verifyQuote,
+} from "@mosaik/tee";
+import { TestDcap } from "../tee/tdx_ticket_testing.ts";
+import { report } from "./_report.ts";
+
+/** Operations per second of `fn`, run for about `ms` milliseconds after a warm-up. */
+async function rate(fn: () => unknown, ms = 700): Promise<number> {
+  for (let i = 0; i < 50; i++) await fn();
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    for (let i = 0; i < 20; i++) await fn();
+    n += 20;
+    now = performance.now();
+  }
+  return n / ((now - start) / 1000);
+}
+
+function ok(v: TicketValidator, ...args: Parameters<TicketValidator["validate"]>) {
+  return async () => {
+    const verdict = await v.validate(...args);
+    if (!verdict.ok) throw new Error(verdict.reason);
+  };
+}
+
+/** Runs the ticket benchmarks and prints one line per figure. */
+export async function run(): Promise<void> {
+  const net = networkId("bench-tickets");
+  const peerId = SecretKey.generate().peerId;
+  const ctx = { peerId, networkId: net, now: new Date() };
+  const dec = new TextDecoder();
+
+  for (const alg of ["EdDSA", "ES256"] as const) {
+    const issuer = JwtIssuer.generate(alg, { issuer: "bench" });
+    const ticket = issuer.issue({ peerId, networkId: net, expiresIn: 3_600_000 });
+    const v = jwtValidator({ keys: [issuer.publicKey], issuer: "bench" });
+    const jwt = decodeJwt(dec.decode(ticket.data));
+    const key = issuer.publicKey.key;
+    const bare = alg === "EdDSA"
+      ? () => ed25519.verify(jwt.signature, jwt.signingInput, key)
+      : () => p256.verify(jwt.signature, jwt.signingInput, key, { lowS: false });
+    const ours = await rate(ok(v, ticket, ctx));
+    const anchor = await rate(bare);
+    report(`JWT ${alg} ticket validations`, ours, anchor, "ops/s", {
+      ratio: 0.8,
+      higherIsBetter: true,
+    });
+  }
+
+  const pki = TestDcap.create();
+  const ticket = await issueTdxTicket({
+    peerId,
+    networkId: net,
+    expiresIn: 3_600_000,
+    quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
+  });
+  const quote = pki.quote({ reportData: new Uint8Array(64) });
+  const v = tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootDer });
+  const ours = await rate(ok(v, ticket, ctx));
+  const anchor = await rate(() =>
+    verifyQuote(quote, pki.collateral, { now: ctx.now, trustedRoot: pki.rootDer })
+  );
+  report("TDX ticket validations (vs verifyQuote)", ours, anchor, "ops/s", {
+    ratio: 0.8,
+    higherIsBetter: true,
+  });
+}
+
+if (import.meta.main) await run();

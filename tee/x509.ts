@@ -396,11 +396,15 @@ export function pemToDer(pem: string | Uint8Array): Uint8Array[] {
     const bodyStart = at + PEM_BEGIN.length;
     const stop = text.indexOf(PEM_END, bodyStart);
     if (stop < 0) throw new DerError("missing PEM END CERTIFICATE", bodyStart);
-    const body = text.slice(bodyStart, stop).replace(/\s+/g, "");
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0 || body.length === 0) {
+    let der: Uint8Array;
+    try {
+      // Strict padding; ASCII whitespace (PEM line breaks) is skipped.
+      der = Uint8Array.fromBase64(text.slice(bodyStart, stop), { lastChunkHandling: "strict" });
+    } catch {
       throw new DerError("invalid base64 in PEM", bodyStart);
     }
-    out.push(Uint8Array.fromBase64(body));
+    if (der.length === 0) throw new DerError("empty PEM block", bodyStart);
+    out.push(der);
     at = stop + PEM_END.length;
   }
   if (out.length === 0) throw new DerError("no certificate in PEM", 0);

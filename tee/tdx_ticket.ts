@@ -29,7 +29,8 @@ import {
 } from "@mosaik/transport";
 import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
 import type { Collateral } from "./collateral.ts";
-import type { QuotePolicy } from "./policy.ts";
+import { checkPolicy, type QuotePolicy } from "./policy.ts";
+import { PolicyError } from "./errors.ts";
 import { parseQuote, type Quote } from "./quote.ts";
 import { getTdxQuote, type TsmOptions } from "./tsm.ts";
 import { verifyQuote } from "./verify.ts";
@@ -141,9 +142,11 @@ export interface TdxValidatorOptions {
   collateralProvider?: (quote: Quote) => Collateral | Promise<Collateral>;
   /**
    * Measurement and status policy (see `checkPolicy`): expected MRTD/RTMRs,
-   * allowed TCB statuses. Debug TDs are refused unless `allowDebug`.
+   * allowed TCB statuses. Debug TDs are refused unless `allowDebug`. A list
+   * means "any of": the quote must satisfy at least one of the policies
+   * (for example, the measurements of each image version you accept).
    */
-  policy?: QuotePolicy;
+  policy?: QuotePolicy | readonly QuotePolicy[];
   /** Trust anchor (DER or PEM). Default: the pinned Intel SGX Root CA. Tests pass a test root. */
   trustedRoot?: Uint8Array | string;
   /** When set, a ticket may expire at most this many ms after the check. */
@@ -201,7 +204,10 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
     trustedRoot: rootDer === undefined ? "intel" : toHex(sha256(rootDer)),
     maxLifetime: options.maxLifetime ?? null,
   };
-  const policy = { ...options.policy };
+  const policies: QuotePolicy[] = Array.isArray(options.policy)
+    ? options.policy.map((p) => ({ ...p }))
+    : [{ ...options.policy as QuotePolicy | undefined }];
+  if (policies.length === 0) throw new TdxTicketError("an empty policy list accepts nothing");
   return {
     kind,
     id: derive<Digest>(digest("mosaik.tee.tdx-validator.v1"), JSON.stringify(config)),
@@ -225,8 +231,23 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         const verdict = await verifyQuote(
           quote,
           collateral ?? await collateralProvider!(quote),
-          { now, policy, trustedRoot: rootDer },
+          { now, trustedRoot: rootDer },
         );
+        let refusal: PolicyError | undefined;
+        for (const policy of policies) {
+          try {
+            checkPolicy(verdict, policy, { now });
+            refusal = undefined;
+            break;
+          } catch (error) {
+            if (!(error instanceof PolicyError)) throw error;
+            refusal ??= error;
+          }
+        }
+        if (refusal) {
+          const which = policies.length > 1 ? `none of ${policies.length} policies matches; ` : "";
+          return { ok: false, reason: which + refusal.message };
+        }
         return { ok: true, expiresAt: Math.min(expiresAt, verdict.expiresAt) };
       } catch (error) {
         if (error instanceof MosaikError) return { ok: false, reason: error.message };

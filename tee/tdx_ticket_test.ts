@@ -158,6 +158,17 @@ Deno.test("tdx validator: policy (measurements, debug) and trust anchor", async 
   await refused(validator(), ticketFor({}, TestDcap.create()), /certificate_chain|crl/);
 });
 
+Deno.test("tdx validator: a list of policies means any of them (e.g. two image versions)", async () => {
+  const t = ticketFor();
+  const v1 = { mrTd: new Uint8Array(48).fill(0x11), rtmr2: new Uint8Array(48).fill(0x22) };
+  const v2 = { mrTd: new Uint8Array(48).fill(0x99) };
+  assert.equal((await validator({ policy: [v2, v1] }).validate(t, ctx())).ok, true);
+  await refused(validator({ policy: [v2, { rtmr1: new Uint8Array(48) }] }), t, /none of 2/);
+  // Every alternative still refuses debug TDs unless it says otherwise.
+  await refused(validator({ policy: [v2, v1] }), ticketFor({ debug: true }), /debug/);
+  assert.throws(() => validator({ policy: [] }), TdxTicketError);
+});
+
 Deno.test("tdx validator: collateral provider, verdict capped by collateral expiry", async () => {
   const seen: Quote[] = [];
   const v = tdxValidator({

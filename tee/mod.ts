@@ -4,7 +4,8 @@
  * pinned Intel SGX Root CA, CRLs, TCB info, QE identity, TDX module identity),
  * apply a measurement policy, and obtain quotes inside a TD via configfs-tsm.
  *
- * @example
+ * Verify a quote with its collateral and apply a policy:
+ *
  * ```ts ignore
  * import { checkPolicy, parseQuote, verifyQuote } from "@mosaik/tee";
  * const bytes = await Deno.readFile("quote.bin");
@@ -12,6 +13,18 @@
  * const verdict = await verifyQuote(bytes, collateral, { now: new Date() });
  * checkPolicy(verdict, { mrTd: "91eb2b44..." });
  * console.log(verdict.status, parseQuote(bytes).header.version);
+ * ```
+ *
+ * Malformed input never crashes: every decoder throws a typed `DecodeError`.
+ *
+ * ```ts
+ * import { INTEL_SGX_ROOT_CA_DER, parseCertificate, parseQuote, QuoteParseError } from "@mosaik/tee";
+ * console.assert(parseCertificate(INTEL_SGX_ROOT_CA_DER).commonName === "Intel SGX Root CA");
+ * try {
+ *   parseQuote(new Uint8Array([4, 0, 2, 0]));
+ * } catch (e) {
+ *   console.assert(e instanceof QuoteParseError && e.offset === 4);
+ * }
  * ```
  *
  * @module

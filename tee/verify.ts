@@ -126,6 +126,12 @@ interface ChainEntry {
 
 const CACHE_MAX = 64;
 
+/** Critical extensions we understand (RFC 5280 §4.2: reject any other critical one). */
+const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
+  "2.5.29.19", // basicConstraints
+  "2.5.29.15", // keyUsage
+]);
+
 const FIELDS = [
   "pck_crl_issuer_chain",
   "root_ca_crl",
@@ -188,6 +194,13 @@ export class QuoteVerifier {
         );
       }
       narrow(w, cert.notBefore, cert.notAfter);
+      const unknown = cert.extensions.find((e) => e.critical && !KNOWN_CRITICAL.has(e.oid));
+      if (unknown) {
+        fail(
+          "certificate_chain",
+          `${what}: "${cert.commonName}" has unknown critical extension ${unknown.oid}`,
+        );
+      }
       const issuer = i + 1 < certs.length ? certs[i + 1] : root;
       if (!equalBytes(cert.issuerRaw, issuer.subjectRaw)) {
         fail(

@@ -10,6 +10,7 @@ import {
   issueTdxTicket,
   JwtIssuer,
   jwtValidator,
+  renewTicket,
   requireTicket,
   tdxValidator,
   type Ticket,
@@ -108,6 +109,31 @@ Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer"
   await within(producer.when.unsubscribed(), 10_000, "expired ticket disconnects");
   assert.ok(Date.now() >= ticket.expiresAt!, "dropped at expiry, not before");
   await within(consumer.when.unsubscribed(), 5000);
+  await consumer.close();
+});
+
+Deno.test("tickets over Network: a renewed ticket keeps the subscription past the first expiry", async () => {
+  await using cluster = await nodes(2);
+  const [a, b] = cluster;
+  const net = a.network.networkId;
+  const issuer = JwtIssuer.generate("EdDSA");
+  using renewal = renewTicket({
+    issue: () => issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: 3_000 }),
+    publish: b.setTicket,
+    margin: 1_200,
+  });
+  const first = await renewal.ready;
+  await seesTicket(a, b, "jwt");
+  const producer = a.streams.produce(Data, {
+    requireTicket: requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net }),
+  });
+  const consumer = b.streams.consume(Data);
+  await within(producer.when.subscribed(), 10_000);
+  await eventually(() => Date.now() > first.expiresAt! + 500, { message: "first ticket expired" });
+  assert.notEqual(renewal.current, first);
+  await producer.send("still-here");
+  assert.equal(await within(consumer.recv(), 5000), "still-here");
+  assert.equal(producer.stats.accepted, 1, "never disconnected");
   await consumer.close();
 });
 

@@ -119,11 +119,6 @@ interface CollateralEntry {
   pckCrlSigners: Map<string, boolean>;
 }
 
-interface ChainEntry {
-  certificates: Certificate[];
-  window: Window;
-}
-
 const CACHE_MAX = 64;
 
 /** Critical extensions we understand (RFC 5280 §4.2: reject any other critical one). */
@@ -161,7 +156,8 @@ export class QuoteVerifier {
     Collateral,
     { key: string; fields: unknown[]; entry: CollateralEntry }
   >();
-  readonly #chains = new Map<string, ChainEntry>();
+  readonly #chains = new Map<string, Window>();
+  readonly #verified = new Map<string, Promise<boolean>>();
 
   /** Creates a verifier; `trustedRoot` defaults to the pinned Intel SGX Root CA. */
   constructor(trustedRoot: Uint8Array | string = INTEL_SGX_ROOT_CA_DER) {
@@ -174,8 +170,23 @@ export class QuoteVerifier {
     );
   }
 
-  /** Verifies a certificate chain ending at the trust anchor, valid at `t`. */
-  async #chain(certs: Certificate[], t: number, what: string, w: Window): Promise<void> {
+  /** Signature of `cert` by `issuerKey`, memoized per verifier (certificates repeat). */
+  #certSignature(cert: Certificate, issuerKey: Uint8Array): Promise<boolean> {
+    if (cert.signatureAlgorithm !== OID_ECDSA_SHA256) return Promise.resolve(false);
+    const key = latin1(issuerKey) + latin1(cert.der);
+    let ok = this.#verified.get(key);
+    if (!ok) {
+      ok = verifyP256(issuerKey, cert.signature, cert.tbs);
+      remember(this.#verified, key, ok);
+    }
+    return ok;
+  }
+
+  /**
+   * Checks a certificate chain ending at the trust anchor, valid at `t`; the
+   * signature checks are queued on `checks`.
+   */
+  #chain(certs: Certificate[], t: number, what: string, w: Window, checks: Checks): void {
     const root = this.#root;
     const last = certs[certs.length - 1];
     if (
@@ -211,23 +222,20 @@ export class QuoteVerifier {
       if (i + 1 < certs.length && !issuer.isCa) {
         fail("certificate_chain", `${what}: "${issuer.commonName}" is not a CA`);
       }
-      if (
-        cert.signatureAlgorithm !== OID_ECDSA_SHA256 ||
-        !(await verifyP256(issuer.publicKey, cert.signature, cert.tbs))
-      ) {
-        fail("certificate_chain", `${what}: signature of "${cert.commonName}" does not verify`);
-      }
+      // The embedded copy of the anchor itself needs no signature check.
+      if (i === certs.length - 1 && equalBytes(cert.der, root.der)) continue;
+      checks.add(
+        this.#certSignature(cert, issuer.publicKey),
+        "certificate_chain",
+        `${what}: signature of "${cert.commonName}" does not verify`,
+      );
     }
   }
 
-  async #crl(crl: Crl, issuer: Certificate, t: number, what: string, w: Window): Promise<void> {
+  #crl(crl: Crl, issuer: Certificate, t: number, what: string, w: Window, checks: Checks): void {
     if (!equalBytes(crl.issuerRaw, issuer.subjectRaw)) {
       fail("crl", `${what} is not issued by "${issuer.commonName}"`);
     }
-    if (
-      crl.signatureAlgorithm !== OID_ECDSA_SHA256 ||
-      !(await verifyP256(issuer.publicKey, crl.signature, crl.tbs))
-    ) fail("crl", `${what} signature does not verify`);
     if (t < crl.thisUpdate || t > crl.nextUpdate) {
       fail(
         "collateral_expired",
@@ -235,9 +243,16 @@ export class QuoteVerifier {
       );
     }
     narrow(w, crl.thisUpdate, crl.nextUpdate);
+    checks.add(
+      crl.signatureAlgorithm === OID_ECDSA_SHA256
+        ? verifyP256(issuer.publicKey, crl.signature, crl.tbs)
+        : Promise.resolve(false),
+      "crl",
+      `${what} signature does not verify`,
+    );
   }
 
-  async #signedDocument(
+  #signedDocument(
     chainPem: string,
     text: string,
     signatureField: string | Uint8Array,
@@ -245,17 +260,22 @@ export class QuoteVerifier {
     t: number,
     what: "tcb_info" | "qe_identity",
     w: Window,
-  ): Promise<void> {
+    checks: Checks,
+  ): void {
     const certs = wrapFormat(`${what} issuer chain`, () => parsePemChain(chainPem));
     if (certs.length !== 2) {
       fail(what, `issuer chain must have 2 certificates, has ${certs.length}`);
     }
-    await this.#chain(certs, t, `${what} issuer chain`, w);
+    this.#chain(certs, t, `${what} issuer chain`, w, checks);
     if (rootCrl.revokedSerials.has(certs[0].serial)) fail("revoked", `${what} signer is revoked`);
     const signature = collateralBytes(signatureField, `${what}_signature`);
-    const ok = signature.length === 64 &&
-      await verifyP256(certs[0].publicKey, signature, new TextEncoder().encode(text));
-    if (!ok) fail(what, "signature over the document does not verify");
+    checks.add(
+      signature.length === 64
+        ? verifyP256(certs[0].publicKey, signature, new TextEncoder().encode(text))
+        : Promise.resolve(false),
+      what,
+      "signature over the document does not verify",
+    );
   }
 
   async #collateralEntry(c: Collateral, t: number): Promise<CollateralEntry> {
@@ -285,6 +305,7 @@ export class QuoteVerifier {
 
   async #verifyCollateral(c: Collateral, t: number): Promise<CollateralEntry> {
     const w: Window = { from: -Infinity, until: Infinity };
+    const checks = new Checks();
     const root = this.#root;
     if (t < root.notBefore || t > root.notAfter) {
       fail("certificate_expired", "trusted root is not valid now");
@@ -295,9 +316,9 @@ export class QuoteVerifier {
       "root CA CRL",
       () => parseCrl(collateralBytes(c.root_ca_crl, "root_ca_crl")),
     );
-    await this.#crl(rootCrl, root, t, "root CA CRL", w);
+    this.#crl(rootCrl, root, t, "root CA CRL", w, checks);
     // TCB info and QE identity: signer chain, signature, validity.
-    await this.#signedDocument(
+    this.#signedDocument(
       c.tcb_info_issuer_chain,
       c.tcb_info,
       c.tcb_info_signature,
@@ -305,7 +326,35 @@ export class QuoteVerifier {
       t,
       "tcb_info",
       w,
+      checks,
     );
+    this.#signedDocument(
+      c.qe_identity_issuer_chain,
+      c.qe_identity,
+      c.qe_identity_signature,
+      rootCrl,
+      t,
+      "qe_identity",
+      w,
+      checks,
+    );
+    // PCK CRL: its issuer chain to the root, then the CRL itself.
+    const crlChain = wrapFormat(
+      "PCK CRL issuer chain",
+      () => parsePemChain(c.pck_crl_issuer_chain),
+    );
+    if (crlChain.length !== 2) {
+      fail("crl", `PCK CRL issuer chain must have 2 certificates, has ${crlChain.length}`);
+    }
+    this.#chain(crlChain, t, "PCK CRL issuer chain", w, checks);
+    if (rootCrl.revokedSerials.has(crlChain[0].serial)) {
+      fail("revoked", "PCK CRL issuer is revoked");
+    }
+    const pckCrl = wrapFormat("PCK CRL", () => parseCrl(collateralBytes(c.pck_crl, "pck_crl")));
+    this.#crl(pckCrl, crlChain[0], t, "PCK CRL", w, checks);
+    // Every signature above is checked concurrently; the first failure in order wins.
+    await checks.settle();
+    // The documents are decoded only once their signatures verified.
     const tcbInfo = parseTcbInfo(c.tcb_info);
     if (t < tcbInfo.issueDate || t > tcbInfo.nextUpdate) {
       fail(
@@ -314,15 +363,6 @@ export class QuoteVerifier {
       );
     }
     narrow(w, tcbInfo.issueDate, tcbInfo.nextUpdate);
-    await this.#signedDocument(
-      c.qe_identity_issuer_chain,
-      c.qe_identity,
-      c.qe_identity_signature,
-      rootCrl,
-      t,
-      "qe_identity",
-      w,
-    );
     const qeIdentity = parseQeIdentity(c.qe_identity);
     if (t < qeIdentity.issueDate || t > qeIdentity.nextUpdate) {
       fail(
@@ -333,29 +373,12 @@ export class QuoteVerifier {
       );
     }
     narrow(w, qeIdentity.issueDate, qeIdentity.nextUpdate);
-    // PCK CRL: its issuer chain to the root, then the CRL itself.
-    const crlChain = wrapFormat(
-      "PCK CRL issuer chain",
-      () => parsePemChain(c.pck_crl_issuer_chain),
-    );
-    if (crlChain.length !== 2) {
-      fail("crl", `PCK CRL issuer chain must have 2 certificates, has ${crlChain.length}`);
-    }
-    await this.#chain(crlChain, t, "PCK CRL issuer chain", w);
-    if (rootCrl.revokedSerials.has(crlChain[0].serial)) {
-      fail("revoked", "PCK CRL issuer is revoked");
-    }
-    const pckCrl = wrapFormat("PCK CRL", () => parseCrl(collateralBytes(c.pck_crl, "pck_crl")));
-    await this.#crl(pckCrl, crlChain[0], t, "PCK CRL", w);
     const pckCrlSigners = new Map<string, boolean>([[latin1(crlChain[0].publicKey), true]]);
     return { tcbInfo, qeIdentity, rootCrl, pckCrl, window: w, pckCrlSigners };
   }
 
-  /** Verifies (or recalls) the quote's PCK chain: exactly leaf, PCK CA, root. */
-  async #pckChain(
-    quote: Quote,
-    t: number,
-  ): Promise<{ certs: Certificate[]; pck: PckExtensions; window: Window }> {
+  /** The quote's PCK chain (type 5 only), checked for shape; not yet verified. */
+  #pckCertificates(quote: Quote): { certs: Certificate[]; pck: PckExtensions; key: string } {
     const cd = quote.signatureData.certification;
     if (cd.type !== 5) {
       fail(
@@ -364,11 +387,6 @@ export class QuoteVerifier {
       );
     }
     if (!cd.pck) fail("certificate_chain", "PCK leaf has no SGX extension");
-    const key = latin1(cd.data);
-    const hit = this.#chains.get(key);
-    if (hit && t >= hit.window.from && t <= hit.window.until) {
-      return { certs: hit.certificates, pck: cd.pck, window: hit.window };
-    }
     const certs = cd.certificates;
     if (certs.length !== 3) {
       fail("certificate_chain", `PCK chain must have 3 certificates, has ${certs.length}`);
@@ -380,13 +398,26 @@ export class QuoteVerifier {
     if (!/SGX PCK (Platform|Processor) CA$/.test(ca)) {
       fail("certificate_chain", `PCK intermediate is "${ca}"`);
     }
-    const window: Window = { from: -Infinity, until: Infinity };
-    await this.#chain(certs, t, "PCK chain", window);
-    remember(this.#chains, key, { certificates: certs, window });
-    return { certs, pck: cd.pck, window };
+    return { certs, pck: cd.pck, key: latin1(cd.data) };
   }
 
-  /** Checks the QE report signature, its binding to the attestation key, and the quote signature. */
+  /** Verifies (or recalls) the PCK chain: leaf, PCK CA, root, valid at `t`. */
+  async #pckChain(certs: Certificate[], key: string, t: number): Promise<Window> {
+    const hit = this.#chains.get(key);
+    if (hit && t >= hit.from && t <= hit.until) return hit;
+    const window: Window = { from: -Infinity, until: Infinity };
+    const checks = new Checks();
+    this.#chain(certs, t, "PCK chain", window, checks);
+    await checks.settle();
+    remember(this.#chains, key, window);
+    return window;
+  }
+
+  /**
+   * Checks the QE report signature (by the PCK leaf key, trusted only once
+   * the chain verified), its binding to the attestation key, and the quote
+   * signature.
+   */
   async #quoteSignatures(quote: Quote, leaf: Certificate): Promise<void> {
     const s = quote.signatureData;
     const [qeOk, quoteOk] = await Promise.all([
@@ -412,9 +443,17 @@ export class QuoteVerifier {
   ): Promise<Verdict> {
     const t = +options.now;
     const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
-    const entry = await this.#collateralEntry(collateral, t);
-    const { certs, pck, window } = await this.#pckChain(quote, t);
+    const { certs, pck, key } = this.#pckCertificates(quote);
     const [leaf, ca] = certs;
+    // Collateral, PCK chain and the quote's own signatures are checked
+    // concurrently; failures are reported in this order.
+    const [entryResult, chainResult, signatureResult] = await Promise.allSettled([
+      this.#collateralEntry(collateral, t),
+      this.#pckChain(certs, key, t),
+      this.#quoteSignatures(quote, leaf),
+    ]);
+    const entry = settled(entryResult);
+    const window = settled(chainResult);
     // Revocation (4.1.2.4.6–7): root CRL for the PCK CA, PCK CRL for the leaf.
     if (entry.rootCrl.revokedSerials.has(ca.serial)) {
       fail("revoked", `PCK CA serial ${ca.serial} is revoked`);
@@ -436,7 +475,7 @@ export class QuoteVerifier {
       fail("revoked", `PCK leaf serial ${leaf.serial} is revoked`);
     }
     // QE report (4.1.2.4.12–13) and quote signature (4.1.2.4.16).
-    await this.#quoteSignatures(quote, leaf);
+    settled(signatureResult);
     // TCB info / QE identity consistency, module identity, TCB levels (4.1.2.4.9–17).
     const tcb = evaluateTcb(quote, pck, entry.tcbInfo, entry.qeIdentity);
     const expiresAt = Math.min(entry.window.until, window.until);
@@ -457,10 +496,35 @@ export class QuoteVerifier {
   ): Promise<SignatureVerdict> {
     const t = +options.now;
     const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
-    const { certs, pck, window } = await this.#pckChain(quote, t);
-    await this.#quoteSignatures(quote, certs[0]);
+    const { certs, pck, key } = this.#pckCertificates(quote);
+    const [chainResult, signatureResult] = await Promise.allSettled([
+      this.#pckChain(certs, key, t),
+      this.#quoteSignatures(quote, certs[0]),
+    ]);
+    const window = settled(chainResult);
+    settled(signatureResult);
     return { quote, pck, expiresAt: window.until };
   }
+}
+
+/** Signature checks started together and judged in order, so the reported failure is deterministic. */
+class Checks {
+  readonly #items: { ok: Promise<boolean>; code: VerificationFailure; message: string }[] = [];
+
+  add(ok: Promise<boolean>, code: VerificationFailure, message: string): void {
+    this.#items.push({ ok, code, message });
+  }
+
+  async settle(): Promise<void> {
+    const results = await Promise.all(this.#items.map((i) => i.ok));
+    const bad = results.indexOf(false);
+    if (bad >= 0) fail(this.#items[bad].code, this.#items[bad].message);
+  }
+}
+
+function settled<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === "rejected") throw result.reason;
+  return result.value;
 }
 
 function checkShape(c: Collateral): void {

@@ -173,3 +173,33 @@ Deno.test("tickets over Network: TDX-gated producer serves a peer with a valid T
   assert.equal(await within(served.recv(), 5000), "attested");
   await Promise.all([...refused, served].map((x) => x.close()));
 });
+
+Deno.test("tickets over Network: a TDX-gated consumer only subscribes to attested producers", async () => {
+  const pki = TestDcap.create();
+  await using cluster = await nodes(3);
+  const [a, b, c] = cluster; // a consumes; b attested producer; c producer without ticket
+  const net = a.network.networkId;
+  b.setTicket(
+    await issueTdxTicket({
+      peerId: b.network.local.id,
+      networkId: net,
+      expiresIn: HOUR,
+      quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
+    }),
+  );
+  await seesTicket(a, b, "tdx");
+  const attested = b.streams.produce(Data);
+  c.streams.produce(Data);
+  await eventually(() => a.network.discovery.catalog.withStream(Data.id).length === 2);
+  const consumer = a.streams.consume(Data, {
+    requireTicket: requireTicket(
+      tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootPem }),
+      { networkId: net },
+    ),
+  });
+  await within(consumer.when.subscribed(), 10_000);
+  assert.deepEqual(consumer.producers().map((x) => x.producerId), [b.network.local.id]);
+  await attested.send("from-td");
+  assert.equal(await within(consumer.recv(), 5000), "from-td");
+  await consumer.close();
+});

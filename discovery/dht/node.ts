@@ -146,6 +146,7 @@ export type QueryHandler = (
 ) => BDict | KrpcError;
 
 interface Pending {
+  sent: number;
   host: string;
   port: number;
   strictAddress: boolean;
@@ -255,6 +256,8 @@ export class DhtNode implements AsyncDisposable {
   #closed = false;
   #loop: Promise<void>;
   #externalIp?: string;
+  /** Smoothed response time in ms (EWMA), for spotting slow lookup queries. */
+  #rtt: number;
 
   private constructor(conn: Deno.DatagramConn, options: DhtNodeOptions) {
     this.#conn = conn;
@@ -262,6 +265,7 @@ export class DhtNode implements AsyncDisposable {
     this.#k = options.k ?? 8;
     this.#alpha = options.alpha ?? 3;
     this.#timeout = options.timeout ?? 1000;
+    this.#rtt = this.#timeout / 4;
     this.#maxItems = options.maxItems ?? 1000;
     this.#maxInfohashes = options.maxInfohashes ?? 1000;
     this.#id = options.id?.slice() ?? nodeIdFor(this.hostname);
@@ -583,10 +587,14 @@ export class DhtNode implements AsyncDisposable {
   // ---- wire ----------------------------------------------------------------
 
   async #receive(): Promise<void> {
+    // One small buffer per node (Deno allocates 64 KiB per receive otherwise);
+    // KRPC datagrams stay far below it, larger ones are truncated and dropped.
+    const buf = new Uint8Array(4096);
     for (;;) {
       let data: Uint8Array, addr: Deno.Addr;
       try {
-        [data, addr] = await this.#conn.receive();
+        [data, addr] = await this.#conn.receive(buf);
+        data = data.slice(); // parsed values keep references: copy out of the shared buffer
       } catch {
         if (this.#closed) return;
         continue; // e.g. ICMP port unreachable surfaced as an error
@@ -622,6 +630,7 @@ export class DhtNode implements AsyncDisposable {
     }
     this.#pending.delete(tid);
     clearTimeout(p.timer);
+    this.#rtt = 0.8 * this.#rtt + 0.2 * (performance.now() - p.sent);
     if (msg.y === "e") return p.reject(new KrpcError(msg.code, msg.message));
     const id = msg.r.id as Uint8Array;
     this.#touch(id, host, port);
@@ -656,6 +665,7 @@ export class DhtNode implements AsyncDisposable {
         reject(new TimeoutError(`${method} to ${host}:${port} timed out`));
       }, timeout);
       this.#pending.set(tid, {
+        sent: performance.now(),
         host,
         port,
         strictAddress: parseIPv4(host) !== undefined,
@@ -877,6 +887,8 @@ export class DhtNode implements AsyncDisposable {
       id?: Uint8Array;
       key: string;
       state: "new" | "pending" | "ok" | "failed";
+      /** Pending for longer than a few RTTs: no longer blocks the lookup. */
+      slow?: boolean;
       responder?: Responder;
     }
     const candidates = new Map<string, Candidate>();
@@ -899,14 +911,16 @@ export class DhtNode implements AsyncDisposable {
     let queried = 0;
     let inflight = 0;
     let finished = false;
+    const timers = new Set<ReturnType<typeof setTimeout>>();
     return new Promise((resolve) => {
       const window = () =>
-        [...candidates.values()].filter((c) => c.state !== "failed")
+        [...candidates.values()].filter((c) => c.state !== "failed" && !c.slow)
           .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
           .slice(0, this.#k);
       const finish = () => {
         if (finished) return;
         finished = true;
+        for (const t of timers) clearTimeout(t);
         const closest = window().filter((c) => c.responder).map((c) => c.responder!);
         resolve({ closest, queried });
       };
@@ -925,8 +939,22 @@ export class DhtNode implements AsyncDisposable {
         c.state = "pending";
         inflight++;
         queried++;
+        // A query slower than a few smoothed RTTs frees its slot and stops
+        // blocking termination (a dead node costs ~4 RTTs, not the timeout).
+        const slowAfter = Math.min(this.#timeout, Math.max(30, 4 * this.#rtt));
+        let freed = false;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (c.state !== "pending") return;
+          c.slow = true;
+          freed = true;
+          inflight--;
+          pump();
+        }, slowAfter);
+        timers.add(timer);
         this.#send(c.host, c.port, method, args).then(({ r }) => {
           c.state = "ok";
+          c.slow = false;
           const id = r.id as Uint8Array;
           if (!c.id) c.key = (isCompliant(id, c.host) ? "" : "y") + distanceKey(id, target);
           c.id = id;
@@ -945,7 +973,9 @@ export class DhtNode implements AsyncDisposable {
         }, () => {
           c.state = "failed";
         }).finally(() => {
-          inflight--;
+          clearTimeout(timer);
+          timers.delete(timer);
+          if (!freed) inflight--;
           pump();
         });
       };

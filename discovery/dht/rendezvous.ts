@@ -211,8 +211,12 @@ export class Rendezvous {
    * up to `budget` of them for their record in parallel, and returns the
    * valid records that are new or newer than before. Endpoints that fail are
    * retried with exponential backoff, so garbage cannot use up every round.
+   * `onRecord` sees each of those records as soon as it is verified, without
+   * waiting for slow endpoints.
    */
-  async discover(options: { announce?: boolean } = {}): Promise<PeerRecord[]> {
+  async discover(
+    options: { announce?: boolean; onRecord?: (record: PeerRecord) => void } = {},
+  ): Promise<PeerRecord[]> {
     this.#round++;
     const lookups = this.keys.infohashes.map((ih) =>
       options.announce ? this.#node.announce(ih) : this.#node.getPeers(ih)
@@ -249,6 +253,7 @@ export class Rendezvous {
       if (before && before.seq >= record.seq) return;
       this.#known.set(record.peerId, record);
       found.push(record);
+      options.onRecord?.(record);
     }));
     if (this.#backoff.size > 4096) this.#backoff.clear();
     return found;

@@ -20,7 +20,10 @@ export interface DhtBootstrapOptions {
   hostname?: string;
   /** How many rendezvous infohashes. Default 4. */
   keys?: number;
-  /** Milliseconds between rounds while the node has no peers (grows ×1.5 up to 10× this). Default 1000. */
+  /**
+   * Milliseconds between rounds while the node has no peers: the first retry
+   * after a quarter of it, then growing ×1.5 per round up to 10× it. Default 1000.
+   */
   aggressiveInterval?: number;
   /** Milliseconds between rounds once the node has peers. Default 60 000. */
   relaxedInterval?: number;
@@ -64,7 +67,7 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
   let closed = false;
   let rounds = 0;
   let lastPublish = 0;
-  let delay = aggressive;
+  let delay = aggressive / 4 / 1.5; // the first retry comes after a quarter interval
   let wasAlone = true;
 
   async function round(ctx: BootstrapContext): Promise<void> {
@@ -73,13 +76,15 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
     const alone = ctx.peerCount() === 0;
     const changed = rendezvous.setAddresses(ctx.localAddresses());
     const due = alone || changed || Date.now() - lastPublish >= republish;
-    const found = await rendezvous.discover({ announce: due });
+    await rendezvous.discover({
+      announce: due,
+      onRecord: (record) => {
+        for (const address of record.addresses) ctx.addPeer(`${record.peerId}@${address}`);
+      },
+    });
     if (due) {
       lastPublish = Date.now();
       await rendezvous.publish();
-    }
-    for (const record of found) {
-      for (const address of record.addresses) ctx.addPeer(`${record.peerId}@${address}`);
     }
     rounds++;
   }
@@ -87,7 +92,7 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
   function schedule(ctx: BootstrapContext): void {
     if (closed || ctx.signal.aborted) return;
     const alone = ctx.peerCount() === 0;
-    delay = !alone ? relaxed : wasAlone ? Math.min(delay * 1.5, aggressive * 10) : aggressive;
+    delay = !alone ? relaxed : wasAlone ? Math.min(delay * 1.5, aggressive * 10) : aggressive / 4;
     wasAlone = alone;
     const jitter = Math.random() * delay / 3;
     timer = setTimeout(() => {

@@ -162,6 +162,12 @@ export type CertificationData =
     type: 1 | 2 | 3 | 4;
     /** The raw bytes (not trusted; the PCK certificate must come from elsewhere). */
     data: Uint8Array;
+    /**
+     * Types 1–3 with their standard length: the PPID (clear for type 1,
+     * RSA-OAEP encrypted for 2 and 3) and the platform's CPUSVN, PCESVN and
+     * PCEID, which identify the PCK certificate to fetch.
+     */
+    platform?: { ppid: Uint8Array; cpuSvn: Uint8Array; pceSvn: number; pceId: string };
   };
 
 /** The ECDSA signature data of a quote. */
@@ -336,7 +342,21 @@ function certificationData(
   const base = r.at;
   const data = r.bytes(size, "certification data");
   if (type === 5) return { type: 5, data, ...parseChain(data, base) };
-  if (type >= 1 && type <= 4) return { type: type as 1 | 2 | 3 | 4, data };
+  if (type === 4) return { type, data };
+  if (type >= 1 && type <= 3) {
+    const ppidLen = [0, 16, 256, 384][type];
+    if (data.length !== ppidLen + 20) return { type: type as 1 | 2 | 3, data };
+    return {
+      type: type as 1 | 2 | 3,
+      data,
+      platform: {
+        ppid: data.subarray(0, ppidLen),
+        cpuSvn: data.subarray(ppidLen, ppidLen + 16),
+        pceSvn: u16(data, ppidLen + 16),
+        pceId: toHex(data.subarray(ppidLen + 18, ppidLen + 20)),
+      },
+    };
+  }
   throw new QuoteParseError(`unsupported certification data type ${type}`, typeAt);
 }
 

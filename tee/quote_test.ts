@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { toHex } from "@mosaik/transport";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { parseQuote, type Quote, type TdReport } from "./quote.ts";
-import { QuoteParseError } from "./errors.ts";
+import { QuoteParseError, QuoteVerificationError } from "./errors.ts";
+import { verifyQuoteSignatures } from "./verify.ts";
 import { quoteFiles, readQuote, sidecar } from "./_test_vectors.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -118,4 +119,93 @@ Deno.test("parseQuote can refuse trailing bytes", () => {
     (e) => e instanceof QuoteParseError && e.offset === 5006 - 70,
   );
   parseQuote(q01.subarray(0, 5006 - 70), { allowTrailingBytes: false });
+});
+
+// Layouts no real vector has (reference/tdx.md §9), rebuilt from real quotes.
+// Their signatures no longer verify; these are parser tests.
+
+function u16le(v: number): Uint8Array {
+  return new Uint8Array([v & 0xff, v >> 8]);
+}
+
+function u32le(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("parseQuote reads a v5 quote with a TD 1.0 body (type 2)", () => {
+  const v4 = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin").subarray(0, 5006 - 70);
+  const header = v4.slice(0, 48);
+  header[0] = 5;
+  const v5 = concat(header, u16le(2), u32le(584), v4.subarray(48));
+  const q = parseQuote(v5, { allowTrailingBytes: false });
+  const ref = parseQuote(v4);
+  assert.equal(q.bodyType, 2);
+  assert.equal(q.body.kind, "td10");
+  assert.equal(q.signedRegion.length, 638);
+  assert(q.body.kind === "td10" && ref.body.kind === "td10");
+  assert.deepEqual(q.body.mrTd, ref.body.mrTd);
+  assert.deepEqual(q.signatureData.qeAuthData, ref.signatureData.qeAuthData);
+});
+
+Deno.test("parseQuote reads a v5 quote with an SGX body (type 1)", () => {
+  const v3 = readQuote("q03_sgx_v3_phala_fmspc-00a067110000.bin");
+  const header = v3.slice(0, 48);
+  header[0] = 5;
+  const sig = v3.subarray(436);
+  const qeSection = sig.subarray(128);
+  const sigData = concat(sig.subarray(0, 128), u16le(6), u32le(qeSection.length), qeSection);
+  const v5 = concat(
+    header,
+    u16le(1),
+    u32le(384),
+    v3.subarray(48, 432),
+    u32le(sigData.length),
+    sigData,
+  );
+  const q = parseQuote(v5, { allowTrailingBytes: false });
+  const ref = parseQuote(v3);
+  assert.equal(q.bodyType, 1);
+  assert.equal(q.body.kind, "sgx");
+  assert.equal(q.signedRegion.length, 438);
+  assert.deepEqual(q.body, { ...ref.body, raw: q.body.raw });
+  assert.deepEqual(q.signatureData.certification.data, ref.signatureData.certification.data);
+});
+
+Deno.test("parseQuote surfaces certification data types 1-4 without trusting them", async () => {
+  const v4 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
+  const q = parseQuote(v4);
+  const qeStart = 770; // QE report certification data (outer type 6 payload)
+  const authEnd = qeStart + 384 + 64 + 2 + q.signatureData.qeAuthData.length;
+  const ppid = new Uint8Array(16).fill(0xab);
+  const cpuSvn = new Uint8Array(16).fill(3);
+  const type1 = concat(ppid, cpuSvn, u16le(11), new Uint8Array([0, 0]));
+  for (
+    const [type, data] of [[1, type1], [3, new Uint8Array(40)], [4, new Uint8Array(10)]] as const
+  ) {
+    const inner = concat(v4.subarray(qeStart, authEnd), u16le(type), u32le(data.length), data);
+    const sigData = concat(v4.subarray(636, 636 + 128), u16le(6), u32le(inner.length), inner);
+    const quote = concat(v4.subarray(0, 632), u32le(sigData.length), sigData);
+    const cd = parseQuote(quote).signatureData.certification;
+    assert.equal(cd.type, type);
+    assert.deepEqual(cd.data, data);
+    if (cd.type === 1) {
+      assert.deepEqual(cd.platform, { ppid, cpuSvn, pceSvn: 11, pceId: "0000" });
+    } else assert.equal((cd as { platform?: unknown }).platform, undefined);
+    await assert.rejects(
+      verifyQuoteSignatures(quote, { now: Date.parse("2023-07-01T01:00:00Z") }),
+      (e) => e instanceof QuoteVerificationError && e.code === "unsupported",
+    );
+  }
 });

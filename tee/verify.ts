@@ -441,7 +441,7 @@ export class QuoteVerifier {
     collateral: Collateral,
     options: VerifyOptions,
   ): Promise<Verdict> {
-    const t = +options.now;
+    const t = timeOf(options.now);
     const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
     const { certs, pck, key } = this.#pckCertificates(quote);
     const [leaf, ca] = certs;
@@ -494,7 +494,7 @@ export class QuoteVerifier {
     bytes: Uint8Array | Quote,
     options: { now: Date | number },
   ): Promise<SignatureVerdict> {
-    const t = +options.now;
+    const t = timeOf(options.now);
     const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
     const { certs, pck, key } = this.#pckCertificates(quote);
     const [chainResult, signatureResult] = await Promise.allSettled([
@@ -520,6 +520,12 @@ class Checks {
     const bad = results.indexOf(false);
     if (bad >= 0) fail(this.#items[bad].code, this.#items[bad].message);
   }
+}
+
+function timeOf(now: Date | number): number {
+  const t = +now;
+  if (!Number.isFinite(t)) throw new TypeError("options.now must be a valid time");
+  return t;
 }
 
 function settled<T>(result: PromiseSettledResult<T>): T {

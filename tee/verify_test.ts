@@ -76,3 +76,12 @@ Deno.test("a warm verification reuses collateral and PCK chain", async () => {
     (e) => e instanceof QuoteVerificationError && e.code === "tcb_info",
   );
 });
+
+Deno.test("an invalid verification time is refused, not treated as always valid", async () => {
+  const quote = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin");
+  await assert.rejects(verifyQuoteSignatures(quote, { now: new Date("nope") }), TypeError);
+  await assert.rejects(
+    verifyQuote(quote, readCollateral("cA_phala_tdx_b0c06f_2025-06_"), { now: NaN }),
+    TypeError,
+  );
+});

@@ -1,92 +1,51 @@
 // configfs-tsm against a temp directory that reproduces the kernel's file
-// protocol: `provider` and `generation` files, an `inblob` the caller
-// writes, and `outblob` as a FIFO so that reading it blocks until the "kernel"
-// has produced the quote, as the real attribute does.
+// protocol (see _tsm_testing.ts).
 import assert from "node:assert/strict";
 import { getTdxQuote } from "./tsm.ts";
 import { TsmError } from "./errors.ts";
 import { parseQuote } from "./quote.ts";
-import { readQuote } from "./_test_vectors.ts";
-
-const TEMPLATE = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin");
-
-interface FakeKernel {
-  root: string;
-  entry: string;
-  /** Serves one quote request; resolves when the quote was handed out. */
-  serve(generationStep?: number): Promise<void>;
-}
-
-async function fakeKernel(provider = "tdx_guest"): Promise<FakeKernel> {
-  const root = await Deno.makeTempDir({ prefix: "tsm-report-" });
-  const entry = "entry0";
-  const dir = `${root}/${entry}`;
-  await Deno.mkdir(dir);
-  await Deno.writeTextFile(`${dir}/provider`, provider + "\n");
-  await Deno.writeTextFile(`${dir}/generation`, "0\n");
-  await Deno.writeFile(`${dir}/inblob`, new Uint8Array());
-  const { success } = await new Deno.Command("mkfifo", { args: [`${dir}/outblob`] }).output();
-  assert(success, "mkfifo");
-  return {
-    root,
-    entry,
-    async serve(step = 1) {
-      // Opening the FIFO for writing waits for the reader, i.e. after inblob was written.
-      const out = await Deno.open(`${dir}/outblob`, { write: true });
-      const inblob = await Deno.readFile(`${dir}/inblob`);
-      const gen = Number((await Deno.readTextFile(`${dir}/generation`)).trim());
-      await Deno.writeTextFile(`${dir}/generation`, `${gen + step}\n`);
-      const quote = TEMPLATE.slice();
-      quote.set(inblob, 568); // REPORTDATA of a v4 TD quote
-      let written = 0;
-      while (written < quote.length) written += await out.write(quote.subarray(written));
-      out.close();
-    },
-  };
-}
+import { fakeKernel } from "./_tsm_testing.ts";
 
 Deno.test("getTdxQuote follows the configfs-tsm protocol", async () => {
   const k = await fakeKernel();
   try {
     for (let i = 0; i < 2; i++) {
       const reportData = new Uint8Array(64).fill(0x40 + i);
-      const [quote] = await Promise.all([
-        getTdxQuote(reportData, { root: k.root, entry: k.entry }),
-        k.serve(),
-      ]);
+      const quote = await k.serving(() =>
+        getTdxQuote(reportData, { root: k.root, entry: k.entry })
+      );
       const body = parseQuote(quote).body;
       assert(body.kind === "td10");
       assert.deepEqual(body.reportData, reportData);
     }
     assert.equal((await Deno.readTextFile(`${k.root}/${k.entry}/generation`)).trim(), "2");
   } finally {
-    await Deno.remove(k.root, { recursive: true });
+    await k.remove();
   }
 });
 
 Deno.test("getTdxQuote detects a concurrent writer through generation", async () => {
   const k = await fakeKernel();
   try {
-    const [result] = await Promise.allSettled([
-      getTdxQuote(new Uint8Array(64), { root: k.root, entry: k.entry }),
-      k.serve(2),
-    ]);
-    assert(result.status === "rejected" && result.reason instanceof TsmError);
-    assert.equal(result.reason.code, "generation");
+    await assert.rejects(
+      k.serving(() => getTdxQuote(new Uint8Array(64), { root: k.root, entry: k.entry }), 2),
+      (e) => e instanceof TsmError && e.code === "generation",
+    );
   } finally {
-    await Deno.remove(k.root, { recursive: true });
+    await k.remove();
   }
 });
 
 Deno.test("getTdxQuote refuses a non-TDX provider", async () => {
   const k = await fakeKernel("sev_guest");
   try {
+    // Served anyway: the fake kernel must not hang when nobody reads outblob.
     await assert.rejects(
-      getTdxQuote(new Uint8Array(64), { root: k.root, entry: k.entry }),
+      k.serving(() => getTdxQuote(new Uint8Array(64), { root: k.root, entry: k.entry })),
       (e) => e instanceof TsmError && e.code === "provider",
     );
   } finally {
-    await Deno.remove(k.root, { recursive: true });
+    await k.remove();
   }
 });
 

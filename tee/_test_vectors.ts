@@ -40,3 +40,39 @@ export function quoteFiles(): string[] {
   return [...Deno.readDirSync(VECTORS)].map((e) => e.name).filter((n) => /^q.*\.bin$/.test(n))
     .sort();
 }
+
+/** Little-endian u16. */
+export function u16le(v: number): Uint8Array {
+  return new Uint8Array([v & 0xff, v >> 8]);
+}
+
+/** Little-endian u32. */
+export function u32le(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+/** Concatenates byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Rebuilds a v4 TD 1.0 quote with other inner certification data. The
+ * certification data is not covered by any signature, so the result still
+ * verifies when given the PCK chain from elsewhere.
+ */
+export function withCertificationData(v4: Uint8Array, type: number, data: Uint8Array): Uint8Array {
+  const authLen = v4[1218] | (v4[1219] << 8);
+  const qeSection = v4.subarray(770, 770 + 384 + 64 + 2 + authLen);
+  const inner = concat(qeSection, u16le(type), u32le(data.length), data);
+  const sigData = concat(v4.subarray(636, 636 + 128), u16le(6), u32le(inner.length), inner);
+  return concat(v4.subarray(0, 632), u32le(sigData.length), sigData);
+}

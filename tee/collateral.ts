@@ -32,6 +32,11 @@ export interface Collateral {
   qe_identity: string;
   /** Raw r‖s signature over `qe_identity` (hex or bytes). */
   qe_identity_signature: string | Uint8Array;
+  /**
+   * PEM PCK chain (leaf, PCK CA, root) for quotes whose certification data
+   * is type 1–4 and so does not carry it; ignored for type 5.
+   */
+  pck_certificate_chain?: string;
 }
 
 /** TCB statuses that Intel's TCB info and QE identity documents use. */

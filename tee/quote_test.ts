@@ -4,7 +4,15 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { parseQuote, type Quote, type TdReport } from "./quote.ts";
 import { QuoteParseError, QuoteVerificationError } from "./errors.ts";
 import { verifyQuoteSignatures } from "./verify.ts";
-import { quoteFiles, readQuote, sidecar } from "./_test_vectors.ts";
+import {
+  concat,
+  quoteFiles,
+  readQuote,
+  sidecar,
+  u16le,
+  u32le,
+  withCertificationData,
+} from "./_test_vectors.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>; // sidecar JSON
@@ -124,26 +132,6 @@ Deno.test("parseQuote can refuse trailing bytes", () => {
 // Layouts no real vector has (reference/tdx.md §9), rebuilt from real quotes.
 // Their signatures no longer verify; these are parser tests.
 
-function u16le(v: number): Uint8Array {
-  return new Uint8Array([v & 0xff, v >> 8]);
-}
-
-function u32le(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v, true);
-  return b;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 Deno.test("parseQuote reads a v5 quote with a TD 1.0 body (type 2)", () => {
   const v4 = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin").subarray(0, 5006 - 70);
   const header = v4.slice(0, 48);
@@ -185,18 +173,13 @@ Deno.test("parseQuote reads a v5 quote with an SGX body (type 1)", () => {
 
 Deno.test("parseQuote surfaces certification data types 1-4 without trusting them", async () => {
   const v4 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
-  const q = parseQuote(v4);
-  const qeStart = 770; // QE report certification data (outer type 6 payload)
-  const authEnd = qeStart + 384 + 64 + 2 + q.signatureData.qeAuthData.length;
   const ppid = new Uint8Array(16).fill(0xab);
   const cpuSvn = new Uint8Array(16).fill(3);
   const type1 = concat(ppid, cpuSvn, u16le(11), new Uint8Array([0, 0]));
   for (
     const [type, data] of [[1, type1], [3, new Uint8Array(40)], [4, new Uint8Array(10)]] as const
   ) {
-    const inner = concat(v4.subarray(qeStart, authEnd), u16le(type), u32le(data.length), data);
-    const sigData = concat(v4.subarray(636, 636 + 128), u16le(6), u32le(inner.length), inner);
-    const quote = concat(v4.subarray(0, 632), u32le(sigData.length), sigData);
+    const quote = withCertificationData(v4, type, data);
     const cd = parseQuote(quote).signatureData.certification;
     assert.equal(cd.type, type);
     assert.deepEqual(cd.data, data);

@@ -35,6 +35,7 @@ import {
   parseCrl,
   parsePemChain,
   type PckExtensions,
+  pckExtensionsOf,
 } from "./x509.ts";
 import { checkPolicy, type QuotePolicy } from "./policy.ts";
 import { evaluateTcb, type TcbEvaluation } from "./_tcb.ts";
@@ -377,17 +378,33 @@ export class QuoteVerifier {
     return { tcbInfo, qeIdentity, rootCrl, pckCrl, window: w, pckCrlSigners };
   }
 
-  /** The quote's PCK chain (type 5 only), checked for shape; not yet verified. */
-  #pckCertificates(quote: Quote): { certs: Certificate[]; pck: PckExtensions; key: string } {
+  /**
+   * The PCK chain, checked for shape but not yet verified: from the quote
+   * (certification data type 5) or, for types 1–4, from `external` (PEM,
+   * e.g. fetched from PCS/PCCS by the platform identity the quote carries).
+   */
+  #pckCertificates(
+    quote: Quote,
+    external: string | undefined,
+  ): { certs: Certificate[]; pck: PckExtensions; key: string } {
     const cd = quote.signatureData.certification;
-    if (cd.type !== 5) {
+    let certs: Certificate[];
+    let key: string;
+    if (cd.type === 5) {
+      certs = cd.certificates;
+      key = latin1(cd.data);
+    } else if (external !== undefined) {
+      if (typeof external !== "string") {
+        throw new CollateralFormatError("pck_certificate_chain must be PEM text");
+      }
+      certs = wrapFormat("pck_certificate_chain", () => parsePemChain(external));
+      key = external;
+    } else {
       fail(
         "unsupported",
-        `certification data type ${cd.type} needs the PCK certificate from elsewhere`,
+        `certification data type ${cd.type} needs the PCK certificate chain from elsewhere`,
       );
     }
-    if (!cd.pck) fail("certificate_chain", "PCK leaf has no SGX extension");
-    const certs = cd.certificates;
     if (certs.length !== 3) {
       fail("certificate_chain", `PCK chain must have 3 certificates, has ${certs.length}`);
     }
@@ -398,7 +415,12 @@ export class QuoteVerifier {
     if (!/SGX PCK (Platform|Processor) CA$/.test(ca)) {
       fail("certificate_chain", `PCK intermediate is "${ca}"`);
     }
-    return { certs, pck: cd.pck, key: latin1(cd.data) };
+    const pck = cd.type === 5 ? cd.pck : wrapFormat("PCK leaf", () => pckExtensionsOf(certs[0]));
+    if (!pck) fail("certificate_chain", "PCK leaf has no SGX extension");
+    if (cd.type !== 5 && cd.platform && cd.platform.pceId !== pck.pceId) {
+      fail("certificate_chain", "the PCK certificate is not for the quote's PCE");
+    }
+    return { certs, pck, key };
   }
 
   /** Verifies (or recalls) the PCK chain: leaf, PCK CA, root, valid at `t`. */
@@ -443,7 +465,7 @@ export class QuoteVerifier {
   ): Promise<Verdict> {
     const t = timeOf(options.now);
     const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
-    const { certs, pck, key } = this.#pckCertificates(quote);
+    const { certs, pck, key } = this.#pckCertificates(quote, collateral.pck_certificate_chain);
     const [leaf, ca] = certs;
     // Collateral, PCK chain and the quote's own signatures are checked
     // concurrently; failures are reported in this order.
@@ -492,11 +514,11 @@ export class QuoteVerifier {
    */
   async verifySignatures(
     bytes: Uint8Array | Quote,
-    options: { now: Date | number },
+    options: { now: Date | number; pckCertificateChain?: string },
   ): Promise<SignatureVerdict> {
     const t = timeOf(options.now);
     const quote = bytes instanceof Uint8Array ? parseQuote(bytes) : bytes;
-    const { certs, pck, key } = this.#pckCertificates(quote);
+    const { certs, pck, key } = this.#pckCertificates(quote, options.pckCertificateChain);
     const [chainResult, signatureResult] = await Promise.allSettled([
       this.#pckChain(certs, key, t),
       this.#quoteSignatures(quote, certs[0]),
@@ -594,7 +616,7 @@ export function verifyQuote(
  */
 export function verifyQuoteSignatures(
   bytes: Uint8Array | Quote,
-  options: { now: Date | number; trustedRoot?: Uint8Array | string },
+  options: { now: Date | number; trustedRoot?: Uint8Array | string; pckCertificateChain?: string },
 ): Promise<SignatureVerdict> {
   return verifierFor(options.trustedRoot).verifySignatures(bytes, options);
 }

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { verifyQuote, verifyQuoteSignatures } from "./verify.ts";
 import { QuoteVerificationError } from "./errors.ts";
-import { readCollateral, readQuote, sidecar, vectorIndex } from "./_test_vectors.ts";
+import { parseQuote } from "./quote.ts";
+import {
+  concat,
+  readCollateral,
+  readQuote,
+  sidecar,
+  u16le,
+  vectorIndex,
+  withCertificationData,
+} from "./_test_vectors.ts";
 
 interface Expectation {
   result: "verified" | "rejected";
@@ -83,5 +92,44 @@ Deno.test("an invalid verification time is refused, not treated as always valid"
   await assert.rejects(
     verifyQuote(quote, readCollateral("cA_phala_tdx_b0c06f_2025-06_"), { now: NaN }),
     TypeError,
+  );
+});
+
+Deno.test("types 1-4 verify with the PCK chain supplied from elsewhere", async () => {
+  const q01 = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin");
+  const parsed = parseQuote(q01);
+  assert(parsed.signatureData.certification.type === 5);
+  const chainPem = new TextDecoder().decode(parsed.signatureData.certification.data).replace(
+    /\0+$/,
+    "",
+  );
+  const ppid = new Uint8Array(16);
+  const type1 = withCertificationData(
+    q01,
+    1,
+    concat(ppid, new Uint8Array(16), u16le(11), u16le(0)),
+  );
+  const collateral = readCollateral("cA_phala_tdx_b0c06f_2025-06_");
+  const now = 1752919234_000;
+  await assert.rejects(
+    verifyQuote(type1, collateral, { now }),
+    (e) => e instanceof QuoteVerificationError && e.code === "unsupported",
+  );
+  const verdict = await verifyQuote(type1, { ...collateral, pck_certificate_chain: chainPem }, {
+    now,
+  });
+  assert.equal(verdict.status, "UpToDate");
+  assert.equal(verdict.pck.fmspc, "b0c06f000000");
+  await verifyQuoteSignatures(type1, { now, pckCertificateChain: chainPem });
+  // Another platform's PCK chain does not carry the key that signed this QE report.
+  const other = parseQuote(readQuote("q08_tdx_v4_automata_fmspc-00806f050000.bin"));
+  assert(other.signatureData.certification.type === 5);
+  const otherPem = new TextDecoder().decode(other.signatureData.certification.data).replace(
+    /\0+$/,
+    "",
+  );
+  await assert.rejects(
+    verifyQuoteSignatures(type1, { now, pckCertificateChain: otherPem }),
+    (e) => e instanceof QuoteVerificationError && e.code === "qe_report_signature",
   );
 });

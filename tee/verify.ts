@@ -120,7 +120,9 @@ interface CollateralEntry {
   pckCrlSigners: Map<string, boolean>;
 }
 
-const CACHE_MAX = 64;
+/** Cache bounds: collateral sets (one per FMSPC/TEE), PCK chains (one per platform). */
+const COLLATERAL_MAX = 64;
+const CHAINS_MAX = 4096;
 
 /** Critical extensions we understand (RFC 5280 §4.2: reject any other critical one). */
 const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
@@ -140,8 +142,8 @@ const FIELDS = [
   "qe_identity_signature",
 ] as const;
 
-function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-  if (map.size >= CACHE_MAX) map.delete(map.keys().next().value!);
+function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  if (map.size >= max) map.delete(map.keys().next().value!);
   map.set(key, value);
 }
 
@@ -178,7 +180,7 @@ export class QuoteVerifier {
     let ok = this.#verified.get(key);
     if (!ok) {
       ok = verifyP256(issuerKey, cert.signature, cert.tbs);
-      remember(this.#verified, key, ok);
+      remember(this.#verified, key, ok, CHAINS_MAX);
     }
     return ok;
   }
@@ -299,7 +301,7 @@ export class QuoteVerifier {
       return hit;
     }
     const entry = await this.#verifyCollateral(c, t);
-    remember(this.#collateral, key, entry);
+    remember(this.#collateral, key, entry, COLLATERAL_MAX);
     this.#byObject.set(c, { key, fields, entry });
     return entry;
   }
@@ -431,7 +433,7 @@ export class QuoteVerifier {
     const checks = new Checks();
     this.#chain(certs, t, "PCK chain", window, checks);
     await checks.settle();
-    remember(this.#chains, key, window);
+    remember(this.#chains, key, window, CHAINS_MAX);
     return window;
   }
 
@@ -581,7 +583,7 @@ function verifierFor(root: Uint8Array | string | undefined): QuoteVerifier {
   let v = verifiers.get(key);
   if (!v) {
     v = new QuoteVerifier(root);
-    remember(verifiers, key, v);
+    remember(verifiers, key, v, 8);
   }
   return v;
 }

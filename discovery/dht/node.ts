@@ -310,6 +310,11 @@ export class DhtNode implements AsyncDisposable {
     return this.#externalIp;
   }
 
+  /** Smoothed response time of our queries in milliseconds. */
+  get rtt(): number {
+    return this.#rtt;
+  }
+
   /** Nodes in the routing table. */
   get size(): number {
     return this.#table.count();

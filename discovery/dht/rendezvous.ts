@@ -112,9 +112,12 @@ export function verifyRecord(r: BDict, salt: Uint8Array): PeerRecord {
 export interface RendezvousOptions {
   /** How many rendezvous infohashes. Default 4. */
   keys?: number;
-  /** Most announced endpoints asked for their record per round. Default 64. */
+  /** Most announced endpoints asked for their record per round. Default 128. */
   budget?: number;
-  /** Milliseconds to wait for a record from an endpoint. Default 1000. */
+  /**
+   * Milliseconds to wait for a record from an endpoint. Default: eight
+   * smoothed RTTs of the DHT node, between 100 and 1000.
+   */
   timeout?: number;
 }
 
@@ -142,7 +145,7 @@ export class Rendezvous {
   readonly #node: DhtNode;
   readonly #key: SecretKey;
   readonly #budget: number;
-  readonly #timeout: number;
+  readonly #timeout: number | undefined;
   readonly #backoff = new Map<string, { failures: number; until: number }>();
   readonly #known = new Map<string, PeerRecord>();
   #record?: MutableItem;
@@ -154,8 +157,8 @@ export class Rendezvous {
     this.#node = node;
     this.#key = key;
     this.keys = rendezvousKeys(network, options.keys ?? 4);
-    this.#budget = options.budget ?? 64;
-    this.#timeout = options.timeout ?? 1000;
+    this.#budget = options.budget ?? 128;
+    this.#timeout = options.timeout;
     node.handle(RECORD_METHOD, (args) => {
       const salt = args.salt;
       if (!this.#record || !(salt instanceof Uint8Array) || !sameBytes(salt, this.keys.salt)) {
@@ -232,12 +235,13 @@ export class Rendezvous {
     }
     const chosen = [...shuffle(fresh), ...shuffle(retry)].slice(0, this.#budget);
     const found: PeerRecord[] = [];
+    const timeout = this.#timeout ?? Math.min(1000, Math.max(100, 8 * this.#node.rtt));
     await Promise.all(chosen.map(async (endpoint) => {
       let record: PeerRecord;
       try {
         const r = await this.#node.query(endpoint, RECORD_METHOD, { salt: this.keys.salt }, {
           retries: 0,
-          timeout: this.#timeout,
+          timeout,
         });
         record = verifyRecord(r, this.keys.salt);
       } catch (e) {

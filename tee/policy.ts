@@ -47,6 +47,8 @@ export interface QuotePolicy {
   reportData?: Measurement;
   /** Maximum age of the quote in ms, measured from `context.quotedAt`. */
   maxAge?: number;
+  /** Oldest acceptable tcbDate of the matched platform TCB level (Intel's TCB recovery date). */
+  minTcbDate?: Date | number;
 }
 
 /** Context of {@linkcode checkPolicy}. */
@@ -137,6 +139,12 @@ export function checkPolicy(
       throw new PolicyError("report_data", "expected REPORTDATA must be 1..64 bytes");
     }
     same("REPORTDATA", body.reportData.subarray(0, want.length), want, "report_data");
+  }
+  if (policy.minTcbDate !== undefined && verdict.tcbDate < +policy.minTcbDate) {
+    throw new PolicyError(
+      "status",
+      `TCB level date ${new Date(verdict.tcbDate).toISOString()} is older than accepted`,
+    );
   }
   if (policy.maxAge !== undefined) {
     if (context.quotedAt === undefined) throw new PolicyError("age", "the quote time is unknown");

@@ -69,6 +69,8 @@ Deno.test("policy: statuses, SEPT_VE_DISABLE and service TDs on real quotes", as
     { now: 1752919277_000 },
   );
   checkPolicy(q03, {}); // default: everything but Revoked
+  checkPolicy(q03, { minTcbDate: q03.tcbDate });
+  assert.throws(() => checkPolicy(q03, { minTcbDate: q03.tcbDate + 1 }), refused("status"));
   assert.throws(
     () => checkPolicy(q03, { allowedStatuses: ["UpToDate", "SWHardeningNeeded"] }),
     refused("status"),

@@ -12,10 +12,15 @@ import { NotMemberError } from "./errors.ts";
 
 /** Result of one chaos run. */
 export interface ChaosResult {
+  /** The seed (replays the run). */
   seed: number;
+  /** Operations in the checked history. */
   ops: number;
+  /** Operations that got an answer. */
   acknowledged: number;
+  /** The fault schedule that ran. */
   faults: string[];
+  /** Violations found (empty when the run is correct). */
   anomalies: string[];
 }
 
@@ -23,10 +28,13 @@ export interface ChaosResult {
 export interface ChaosOptions {
   /** Virtual time units of faults and traffic (a tick is 10 units). Default 8000. */
   duration?: number;
+  /** Concurrent clients. Default 4. */
   clients?: number;
+  /** Storage factory (default in memory, surviving simulated crashes). */
   storage?: (id: string) => Storage;
   /** Use local (weak) reads: only to show that the checker catches stale reads. */
   weakReads?: boolean;
+  /** Print replica states when convergence fails. */
   debug?: boolean;
 }
 

@@ -11,12 +11,15 @@ export interface Op<I, O> {
   call: number;
   /** Response time; Infinity when the outcome is unknown. */
   ret: number;
+  /** What the client asked. */
   input: I;
+  /** What it got (for known outcomes). */
   output?: O;
 }
 
 /** A sequential specification. */
 export interface Model<S, I, O> {
+  /** Initial state. */
   init: S;
   /** Applies `input`; returns whether `output` is what the model answers, and the next state. */
   step(state: S, input: I, output: O | undefined, known: boolean): [boolean, S];

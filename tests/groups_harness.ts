@@ -84,3 +84,25 @@ export function joinCounter(
 ): Group<CounterCmd, number, unknown, number> {
   return node.groups.join({ key, stateMachine: new Counter(name), config, storage });
 }
+
+/** Commands of the test key-value store. */
+export type KVCmd = ["put", string, string];
+
+/** A key-value store fixture for linearizability runs. */
+export class KVStore {
+  readonly name = "kv/v1";
+  data = new Map<string, string>();
+  apply(cmd: KVCmd): string {
+    this.data.set(cmd[1], cmd[2]);
+    return cmd[2];
+  }
+  query(key: string): string | null {
+    return this.data.get(key) ?? null;
+  }
+  snapshot(): [string, string][] {
+    return [...this.data];
+  }
+  restore(s: [string, string][]): void {
+    this.data = new Map(s);
+  }
+}

@@ -3,7 +3,7 @@
 // Each seed is a simulated cluster (3 or 5 members) under crashes, restarts,
 // partitions and leader isolation with concurrent clients; a failing seed
 // replays deterministically with `deno run -A tests/groups_nightly.ts 1 <seed>`.
-import { runChaos } from "../groups/_chaos.ts";
+import { runChaos } from "@mosaik/groups/testing";
 
 const runs = Number(Deno.args[0] ?? 250);
 const first = Number(Deno.args[1] ?? 1);

@@ -50,6 +50,7 @@ export interface SinkConfig<T> {
   onlineWhen: Condition;
   undelivered: ((datum: T) => void) | undefined;
   maxBatchBytes: number;
+  lagTimeout: number;
 }
 
 const RESOLVED = Promise.resolve();
@@ -62,6 +63,8 @@ class Outbound {
   seqs: number[] = [];
   datas: Uint8Array[] = [];
   head = 0;
+  /** When the queue became full (valid while it is). */
+  fullSince: number | undefined;
   /** Set when the subscription is over (pump and reader exit). */
   closed = false;
   /** Set for a graceful end: flush, send the end frame, close with 204. */
@@ -113,7 +116,7 @@ export class Sink<T> {
   readonly #subs = new Set<Outbound>();
   /** Counters of subscriptions that ended. */
   readonly #retired: ChannelStats = emptyStats();
-  readonly #ingress: { datum: T; bytes: Uint8Array }[] = [];
+  #lagTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #epoch = crypto.getRandomValues(new Uint32Array(1))[0];
   #seq = 0;
 
@@ -140,16 +143,12 @@ export class Sink<T> {
     if (bytes.length > this.host.maxDatumSize) {
       throw new DatumTooLargeError(datum, bytes.length, this.host.maxDatumSize);
     }
-    if (this.#ingress.length > 0 || this.#blocked()) {
-      if (this.#ingress.length >= this.config.bufferSize) throw new FullError(datum);
-      this.#ingress.push({ datum, bytes });
-      return;
-    }
+    if (!this.#canDispatch()) throw new FullError(datum);
     this.#dispatch(datum, bytes);
   }
 
   send(datum: T): Promise<void> {
-    if (this.online && !this.closed && this.#ingress.length < this.config.bufferSize) {
+    if (this.online && !this.closed && this.#canDispatch()) {
       try {
         this.trySend(datum);
         return RESOLVED;
@@ -167,8 +166,8 @@ export class Sink<T> {
         await this.watch.until(() => this.online || this.closed).catch(() => {});
         continue;
       }
-      if (this.#ingress.length >= this.config.bufferSize) {
-        await this.watch.until(() => this.#ingress.length < this.config.bufferSize || this.closed)
+      if (!this.#canDispatch()) {
+        await this.watch.until(() => this.closed || !this.online || this.#canDispatch())
           .catch(() => {});
         continue;
       }
@@ -176,19 +175,32 @@ export class Sink<T> {
     }
   }
 
-  #blocked(): boolean {
-    if (this.config.lagging !== "block") return false;
-    for (const s of this.#subs) if (!s.closed && s.length >= this.config.bufferSize) return true;
-    return false;
+  /**
+   * Whether a datum can go out now: every subscriber has room in its queue,
+   * or has been full for `lagTimeout` (then the lagging policy applies to
+   * it). A subscriber that is merely behind because the event loop has not
+   * let its pump run yet holds the datum back instead of being punished.
+   */
+  #canDispatch(): boolean {
+    const max = this.config.bufferSize;
+    let now = 0;
+    for (const s of this.#subs) {
+      if (s.closed || s.ending || s.length < max) continue;
+      if (this.config.lagging === "block") return false;
+      now ||= Date.now();
+      if (now - s.fullSince! < this.config.lagTimeout) return false;
+    }
+    return true;
   }
 
   #dispatch(datum: T, bytes: Uint8Array): void {
     const seq = this.#seq++;
+    const max = this.config.bufferSize;
     this.counters.sent++;
     let delivered = false;
     for (const sub of this.#subs) {
       if (sub.closed || sub.ending) continue;
-      if (sub.length >= this.config.bufferSize) {
+      if (sub.length >= max) {
         sub.stats.dropped++;
         if (this.config.lagging === "disconnect") {
           this.counters.lagged++;
@@ -198,6 +210,10 @@ export class Sink<T> {
       }
       sub.push(seq, bytes);
       delivered = true;
+      if (sub.length === max) {
+        sub.fullSince = Date.now();
+        this.#armLagTimer();
+      }
     }
     if (!delivered) {
       this.counters.undelivered++;
@@ -205,15 +221,19 @@ export class Sink<T> {
     }
   }
 
-  /** Moves queued ingress datums on while nothing blocks them. */
-  #drain(): void {
-    let moved = false;
-    while (this.#ingress.length > 0 && !this.#blocked()) {
-      const { datum, bytes } = this.#ingress.shift()!;
-      this.#dispatch(datum, bytes);
-      moved = true;
-    }
-    if (moved) this.watch.notify();
+  /** Wakes waiting senders when a full subscriber turns lagging. */
+  #armLagTimer(): void {
+    if (this.#lagTimer !== undefined || this.config.lagging === "block") return;
+    this.#lagTimer = setTimeout(() => {
+      this.#lagTimer = undefined;
+      if (this.closed) return;
+      this.watch.notify();
+      for (const s of this.#subs) {
+        if (!s.closed && s.length >= this.config.bufferSize) {
+          if (Date.now() - s.fullSince! < this.config.lagTimeout) this.#armLagTimer();
+        }
+      }
+    }, this.config.lagTimeout);
   }
 
   // ---- subscriptions ---------------------------------------------------------
@@ -338,7 +358,7 @@ export class Sink<T> {
             sub.head = 0;
           }
         }
-        if (this.#ingress.length > 0) this.#drain();
+        if (to - from + sub.length >= this.config.bufferSize) this.watch.notify(); // room again
         await channel.sendBytes(frame);
         // wait for QUIC to take it: datums queue up meanwhile and go out as one batch
         await channel.flush();
@@ -380,13 +400,11 @@ export class Sink<T> {
     this.#retired.dropped += sub.stats.dropped;
     sub.channel.close(code, reason).catch(() => {});
     this.#changed();
-    if (this.#ingress.length > 0) this.#drain();
   }
 
   #changed(): void {
     const online = !this.closed && conditionMet(this.config.onlineWhen, this.#subs);
     this.online = online;
-    if (online && this.#ingress.length > 0) this.#drain();
     this.watch.notify();
   }
 
@@ -453,7 +471,7 @@ export class Sink<T> {
     if (this.closed) return;
     this.closed = true;
     this.online = false;
-    for (const { datum } of this.#ingress.splice(0)) this.config.undelivered?.(datum);
+    clearTimeout(this.#lagTimer);
     const subs = [...this.#subs];
     for (const sub of subs) {
       sub.ending = true;

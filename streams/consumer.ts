@@ -92,6 +92,7 @@ const TERMINAL = new Set<number>([
  */
 const REFUSED = new Set<number>([CloseCode.StreamNotAllowed, CloseCode.StreamTicketExpired]);
 const REFUSAL_PAUSE = 1_000;
+const RETIRE_GRACE = 3_000;
 const REFUSAL_PAUSE_MAX = 30_000;
 
 /** One producer, seen by the consumer. */
@@ -101,6 +102,9 @@ class Inbound {
   readonly abort = new AbortController();
   channel: StreamsChannel | undefined;
   connectedOnce = false;
+  /** Gone from the catalog: let the current session end, then stop. */
+  retiring = false;
+  retireTimer: ReturnType<typeof setTimeout> | undefined;
   version: unknown;
   stopExpiry: (() => void) | undefined;
   task: Promise<void> = Promise.resolve();
@@ -328,7 +332,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     const entries = host.discovery.catalog.withStream(id)
       .filter((e) => e.peerId !== self && e.streams.includes(id));
     const present = new Set(entries.map((e) => e.peerId));
-    for (const inb of this.#inbound.values()) if (!present.has(inb.peer.peerId)) this.#untrack(inb);
+    for (const inb of this.#inbound.values()) if (!present.has(inb.peer.peerId)) this.#retire(inb);
     for (const peer of this.#blocked.keys()) if (!present.has(peer)) this.#blocked.delete(peer);
 
     const needRtt = this.#require.length > 0 || this.#options.prefer === "latency";
@@ -375,13 +379,20 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     const limit = this.#options.limit ?? Infinity;
     const chosen = new Set<PeerId>();
     for (const e of eligible) {
-      if (chosen.size < limit && this.#inbound.has(e.info.peerId)) chosen.add(e.info.peerId);
+      const tracked = this.#inbound.get(e.info.peerId);
+      if (chosen.size < limit && tracked && !tracked.retiring) chosen.add(e.info.peerId);
     }
     for (const e of eligible) if (chosen.size < limit) chosen.add(e.info.peerId);
-    for (const inb of this.#inbound.values()) if (!chosen.has(inb.peer.peerId)) this.#untrack(inb);
+    for (const inb of this.#inbound.values()) {
+      if (!inb.retiring && !chosen.has(inb.peer.peerId)) this.#untrack(inb);
+    }
     for (const { info, expiresAt } of eligible) {
       if (!chosen.has(info.peerId)) continue;
       let inb = this.#inbound.get(info.peerId);
+      if (inb?.retiring) {
+        inb.retiring = false;
+        clearTimeout(inb.retireTimer);
+      }
       if (inb) {
         inb.peer = info;
       } else {
@@ -440,11 +451,24 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     if (inb) this.#untrack(inb);
   }
 
+  /**
+   * The producer left the catalog or stopped advertising the stream: an
+   * open subscription is left to end on its own (the producer flushes
+   * and closes it), within a grace period; nothing reconnects it.
+   */
+  #retire(inb: Inbound): void {
+    if (inb.channel === undefined) return this.#untrack(inb);
+    if (inb.retiring) return;
+    inb.retiring = true;
+    inb.retireTimer = setTimeout(() => this.#untrack(inb), RETIRE_GRACE);
+  }
+
   /** Stops using a producer now (local decision: ineligible, gone, closed). */
   #untrack(inb: Inbound): void {
     if (this.#inbound.get(inb.peer.peerId) !== inb) return;
     this.#inbound.delete(inb.peer.peerId);
     inb.stopExpiry?.();
+    clearTimeout(inb.retireTimer);
     inb.state = "terminated";
     inb.stats.connectedAt = undefined;
     inb.abort.abort();
@@ -530,6 +554,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
       }
       inb.channel = undefined;
       channel?.close(CloseCode.Cancelled, "reconnecting").catch(() => {});
+      if (inb.retiring) return this.#untrack(inb);
       if (inb.state === "connected") {
         inb.state = "connecting";
         inb.stats.connectedAt = undefined;

@@ -34,7 +34,7 @@ export class OfflineError<T = unknown> extends SendError<T> {
   }
 }
 
-/** The producer's ingress queue is full (only with `lagging: "block"`). */
+/** A subscriber's queue is full (and it is not yet lagging long enough to be dropped). */
 export class FullError<T = unknown> extends SendError<T> {
   /** Creates the error for `datum`. */
   constructor(datum: T) {

@@ -16,18 +16,26 @@ export interface ProducerOptions<T> {
   /** Most simultaneous subscriptions. Default unlimited. */
   maxConsumers?: number;
   /**
-   * Capacity in datums of each subscriber's queue, and of the ingress queue
-   * used with `lagging: "block"`. Default 1024.
+   * Capacity in datums of each subscriber's queue. Default 1024. `send`
+   * waits (and `trySend` throws {@linkcode FullError}) while a subscriber's
+   * queue is full, until it has room or has been full for `lagTimeout`.
    */
   bufferSize?: number;
   /**
-   * When a subscriber's queue is full: `"disconnect"` (default) drops the
-   * datum for it and closes it with `StreamTooSlow`; `"drop"` only drops the
-   * datum for it (the consumer sees the gap); `"block"` holds new datums
-   * back (`send` waits, `trySend` throws {@linkcode FullError}) until every
-   * subscriber has room — end-to-end backpressure.
+   * What happens to a subscriber whose queue stays full for `lagTimeout`:
+   * `"disconnect"` (default) drops the datum for it and closes it with
+   * `StreamTooSlow` (it reconnects and sees the gap); `"drop"` only drops
+   * datums for it while it stays full (it sees the gaps); `"block"` never
+   * gives up on it — end-to-end backpressure: the producer goes at the pace
+   * of its slowest consumer.
    */
   lagging?: LaggingPolicy;
+  /**
+   * How long (ms) a subscriber's queue may stay full before the lagging
+   * policy applies; meanwhile sends wait, so a consumer that is only behind
+   * because the event loop was busy is never punished. Default 200.
+   */
+  lagTimeout?: number;
   /** Conditions consumers must meet (AND), over their entry and RTT; re-checked on catalog changes. */
   require?: PeerPredicate | PeerPredicate[];
   /** Ticket validators consumers must pass (all of them). */
@@ -87,7 +95,7 @@ export class Producer<T> implements AsyncDisposable {
     return !this.#closed && this.#sink.online;
   }
 
-  /** Sends a datum: waits until online (and, with `lagging: "block"`, for room). Errors hand the datum back. */
+  /** Sends a datum: waits until online and every subscriber has room (or lags). Errors hand the datum back. */
   send(datum: T): Promise<void> {
     if (this.#closed) return Promise.reject(new ProducerClosedError(datum));
     return this.#sink.send(datum);

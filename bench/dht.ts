@@ -15,7 +15,7 @@ import { Buffer } from "node:buffer";
 import { SecretKey } from "@mosaik/transport";
 import { DhtNode, signItem } from "@mosaik/discovery/dht";
 import { Network } from "@mosaik/network";
-import { btNode, cb, startSwarm } from "../tests/dht_swarm.ts";
+import { btNode, btVerify, cb, startSwarm } from "../tests/dht_swarm.ts";
 
 const SWARM = 200;
 const LOOKUPS = 60;
@@ -102,7 +102,11 @@ export async function run(): Promise<void> {
   const routers = swarm.addresses.slice(0, 3);
   const client = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: routers });
   await client.bootstrap();
-  const bt = await btNode(routers);
+  let btChecks = 0;
+  const bt = await btNode(routers, (sig, msg, pk) => {
+    btChecks++;
+    return btVerify(sig, msg, pk);
+  });
   try {
     // Warm up both clients' routing tables.
     for (let i = 0; i < 5; i++) {
@@ -147,6 +151,8 @@ export async function run(): Promise<void> {
     }
     await writer.close();
     const ourGet: number[] = [], btGet: number[] = [];
+    const ourChecks0 = client.stats.signatureChecks;
+    btChecks = 0;
     let ourMisses = 0, btMisses = 0;
     for (const key of keys) {
       let t0 = performance.now();
@@ -169,6 +175,12 @@ export async function run(): Promise<void> {
       } ms, ratio ${
         ratio(p50(ourGet), p50(btGet))
       } (goal <= 0.5x; misses ours ${ourMisses}, theirs ${btMisses})`,
+    );
+    const ourPerGet = (client.stats.signatureChecks - ourChecks0) / ITEMS;
+    console.log(
+      `signature checks per mutable get: ours ${ourPerGet.toFixed(1)}, bittorrent-dht ${
+        (btChecks / ITEMS).toFixed(1)
+      }`,
     );
     console.log(
       `memory per node (RSS growth / ${SWARM}): ours ${mib(oursPerNode)} MiB, bittorrent-dht ${

@@ -38,9 +38,12 @@ export function btVerify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): bool
   }
 }
 
-/** Creates one bittorrent-dht node on 127.0.0.1, bootstrapped from `bootstrap` (or not at all). */
-export function btNode(bootstrap: string[] | false): Promise<BtDht> {
-  const dht = new DHT({ bootstrap, verify: btVerify, host: "127.0.0.1" });
+/**
+ * Creates one bittorrent-dht node on 127.0.0.1, bootstrapped from `bootstrap`
+ * (or not at all), with `verify` for BEP 44 signatures.
+ */
+export function btNode(bootstrap: string[] | false, verify = btVerify): Promise<BtDht> {
+  const dht = new DHT({ bootstrap, verify, host: "127.0.0.1" });
   return new Promise((resolve, reject) => {
     let listening = false, ready = false;
     const done = () => listening && ready && resolve(dht);

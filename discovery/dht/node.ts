@@ -108,6 +108,8 @@ export interface DhtStats {
   sendErrors: number;
   /** Items that failed signature or target checks (dropped). */
   invalidItems: number;
+  /** Ed25519 signature verifications performed (gets and puts). */
+  signatureChecks: number;
 }
 
 /** Result of a put or an announce. */
@@ -232,6 +234,7 @@ export class DhtNode implements AsyncDisposable {
     timeouts: 0,
     sendErrors: 0,
     invalidItems: 0,
+    signatureChecks: 0,
   };
   readonly #conn: Deno.DatagramConn;
   readonly #routers: readonly string[];
@@ -486,7 +489,7 @@ export class DhtNode implements AsyncDisposable {
       const encoded = encode(v);
       if (best && seq === best.seq) {
         if (equalBytes(sig, best.sig) && equalBytes(encoded, bestV!)) agree++;
-      } else if (verifyItem(k, seq, encoded, sig, salt)) {
+      } else if ((this.stats.signatureChecks++, verifyItem(k, seq, encoded, sig, salt))) {
         best = { k, salt, seq, v, sig };
         bestV = encoded;
         agree = 1;
@@ -825,6 +828,7 @@ export class DhtNode implements AsyncDisposable {
       if (typeof seq !== "number" || seq < 0) return new KrpcError(ErrorCode.Protocol, "bad seq");
       const salt = a.salt === undefined ? new Uint8Array() : bytesArg(a, "salt");
       if (salt.length > MAX_SALT_SIZE) return new KrpcError(ErrorCode.SaltTooBig, "salt too big");
+      this.stats.signatureChecks++;
       if (!verifyItem(k, seq, encoded, sig, salt)) {
         this.stats.invalidItems++;
         return new KrpcError(ErrorCode.InvalidSignature, "invalid signature");

@@ -17,6 +17,7 @@ import {
 import { type BootstrapSource, Discovery, type DiscoveryOptions } from "@mosaik/discovery";
 import { dhtBootstrap } from "@mosaik/discovery/dht";
 import { mdnsBootstrap } from "@mosaik/discovery/mdns";
+import { Streams } from "@mosaik/streams";
 
 /** Options of {@linkcode Network.create}. */
 export interface NetworkOptions {
@@ -71,12 +72,15 @@ export class Network implements AsyncDisposable {
   readonly endpoint: Endpoint;
   /** Peer discovery and the catalog. */
   readonly discovery: Discovery;
+  /** Typed pub/sub streams (`@mosaik/streams`). */
+  readonly streams: Streams;
   #closed = false;
 
   private constructor(endpoint: Endpoint, discovery: Discovery) {
     this.networkId = endpoint.networkId;
     this.endpoint = endpoint;
     this.discovery = discovery;
+    this.streams = new Streams(endpoint, discovery);
     this.local = Object.freeze({ id: endpoint.peerId, address: endpoint.address });
   }
 
@@ -123,6 +127,7 @@ export class Network implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.streams.close();
     await this.discovery.close();
     await this.endpoint.close();
   }

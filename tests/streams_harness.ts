@@ -1,6 +1,8 @@
 // Nodes for the streams suites: real QUIC endpoints, with either a static
 // catalog (StaticDiscovery) or full Network nodes with gossip discovery.
 import { Endpoint, networkId, type PeerId, type Tag, tag } from "@mosaik/transport";
+import { eventually } from "@mosaik/transport/testing";
+import { Network } from "@mosaik/network";
 import { StaticDiscovery, Streams, type StreamsOptions, type StreamsTicket } from "@mosaik/streams";
 
 /** One node of a test cluster. */
@@ -76,5 +78,75 @@ export async function staticCluster(
   };
 }
 
-/** The cluster flavour the acceptance suites run on. */
-export const cluster: typeof staticCluster = staticCluster;
+/** Full `Network` nodes (gossip discovery) on loopback, bootstrapped through the first open node. */
+export async function networkCluster(
+  n: number,
+  options: { tags?: string[][] } = {},
+): Promise<Cluster> {
+  const name = crypto.randomUUID();
+  const nodes: TestNode[] = [];
+  const open = new Map<TestNode, string>();
+  const knows = (x: TestNode, peer: PeerId) =>
+    eventually(() => x.streams.discovery.catalog.get(peer) !== undefined, {
+      timeout: 10_000,
+      message: `${x.id} learns ${peer}`,
+    });
+  const add = async (o: { tags?: string[] } = {}): Promise<TestNode> => {
+    const seed = [...open.values()][0];
+    const network = await Network.create(name, {
+      listen: "127.0.0.1:0",
+      mdns: false,
+      dht: false,
+      bootstrap: seed ? [seed] : [],
+      tags: o.tags ?? [],
+    });
+    const local = network.discovery.local;
+    const node: TestNode = {
+      id: network.local.id,
+      streams: network.streams,
+      endpoint: network.endpoint,
+      setTags: (names) => {
+        const wanted = tags(names);
+        const drop = local.entry.tags.filter((t) => !wanted.includes(t));
+        if (drop.length) local.removeTags(...drop);
+        const missing = wanted.filter((t) => !local.entry.tags.includes(t));
+        if (missing.length) local.addTags(...missing);
+      },
+      setTickets: (tickets) => {
+        for (const t of local.entry.tickets) {
+          if (!tickets.some((x) => x.kind === t.kind)) local.removeTicket(t.kind);
+        }
+        for (const t of tickets) local.setTicket({ ...t });
+      },
+      close: async () => {
+        if (!open.delete(node)) return;
+        await network.close();
+      },
+    };
+    const others = [...open.keys()];
+    nodes.push(node);
+    open.set(node, network.local.address);
+    // like the Rust suite's discover_all: everyone knows everyone before the test goes on
+    await Promise.all([
+      ...others.map((x) => knows(node, x.id)),
+      ...others.map((x) => knows(x, node.id)),
+    ]);
+    return node;
+  };
+  for (let i = 0; i < n; i++) await add({ tags: options.tags?.[i] });
+  return {
+    nodes,
+    add,
+    close: async () => {
+      await Promise.all([...open.keys()].map((x) => x.close()));
+    },
+  };
+}
+
+/**
+ * The cluster flavour the acceptance suites run on: real `Network` nodes, or
+ * static catalogs with `STREAMS_CLUSTER=static`.
+ */
+export const cluster: typeof staticCluster = Deno.env.get("STREAMS_CLUSTER") === "static"
+  ? staticCluster
+  : networkCluster;

@@ -1,0 +1,244 @@
+/**
+ * Groups benchmarks on loopback: first leader and failover times (default
+ * settings), and committed commands per second for 3 members with 1 KiB
+ * commands (in memory and durable), each next to a 3-member etcd cluster
+ * started here and driven through `etcd3` with the same value size and
+ * concurrency, in the same run.
+ *
+ * Run alone: `deno run -A bench/groups.ts`
+ *
+ * @module
+ */
+import { Etcd3 } from "etcd3";
+import { Endpoint, networkId } from "@mosaik/transport";
+import { FileStorage, type Group, Groups, MemoryStorage, type Storage } from "@mosaik/groups";
+import { figure, percentile, report } from "./_report.ts";
+
+const VALUE = new Uint8Array(1024).map((_, i) => i & 0xff);
+const DURATION = Number(Deno.env.get("BENCH_GROUPS_MS") ?? 3000);
+
+class Blob {
+  readonly name = "blob/v1";
+  count = 0;
+  bytes = 0;
+  apply(cmd: Uint8Array): number {
+    this.count++;
+    this.bytes += cmd.length;
+    return this.count;
+  }
+  query(): number {
+    return this.count;
+  }
+  snapshot(): [number, number] {
+    return [this.count, this.bytes];
+  }
+  restore(s: [number, number]): void {
+    [this.count, this.bytes] = s;
+  }
+}
+
+interface Cluster {
+  eps: Endpoint[];
+  groups: Groups[];
+  gs: Group<Uint8Array, number, unknown, number>[];
+  close(): Promise<void>;
+}
+
+async function cluster(storage: (i: number) => Storage, expect?: number, n = 3): Promise<Cluster> {
+  const net = networkId(crypto.randomUUID());
+  const eps = await Promise.all(
+    Array.from({ length: n }, () => Endpoint.create({ networkId: net })),
+  );
+  const groups = eps.map((e) => new Groups(e));
+  const key = crypto.randomUUID();
+  const gs = groups.map((g, i) =>
+    g.join({
+      key,
+      stateMachine: new Blob(),
+      storage: storage(i),
+      config: {
+        peers: eps.filter((_, j) => j !== i).map((e) => e.address),
+        bootstrapExpect: expect,
+      },
+    })
+  );
+  return {
+    eps,
+    groups,
+    gs,
+    async close() {
+      await Promise.all(groups.map((g) => g.close()));
+      await Promise.all(eps.map((e) => e.close()));
+    },
+  };
+}
+
+async function drive(
+  concurrency: number,
+  op: () => Promise<unknown>,
+): Promise<{ perSecond: number; p50: number }> {
+  const lat: number[] = [];
+  const end = performance.now() + DURATION;
+  const t0 = performance.now();
+  let done = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      await op();
+      lat.push(performance.now() - t);
+      done++;
+    }
+  }));
+  return { perSecond: done / ((performance.now() - t0) / 1000), p50: percentile(lat, 50) };
+}
+
+async function electionTimes(): Promise<{ first: number; failover: number }> {
+  const firsts: number[] = [];
+  const failovers: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const t0 = performance.now();
+    const c = await cluster(() => new MemoryStorage()); // default settings: formation window
+    await Promise.all(c.gs.map((g) => g.when.leaderElected()));
+    firsts.push(performance.now() - t0);
+    await Promise.all(c.gs.map((g) => g.when.online()));
+    while (!c.gs.every((g) => g.members.voters.length === 3)) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Crash the leader: its endpoint vanishes without handing over.
+    const li = c.gs.findIndex((g) => g.isLeader);
+    const rest = c.gs.filter((_, i) => i !== li);
+    const changed = Promise.race(rest.map((g) => g.when.leaderChanged()));
+    const t1 = performance.now();
+    for (let i = 0; i < c.eps.length; i++) if (i !== li) c.eps[i].faults.block(c.eps[li].peerId);
+    await c.eps[li].close();
+    await changed;
+    failovers.push(performance.now() - t1);
+    await c.close();
+  }
+  return { first: percentile(firsts, 50), failover: percentile(failovers, 50) };
+}
+
+async function groupsThroughput(
+  durable: boolean,
+  concurrency: number,
+): Promise<{ perSecond: number; p50: number }> {
+  const dir = durable ? await Deno.makeTempDir({ prefix: "bench-groups-" }) : "";
+  const c = await cluster(
+    (i) => durable ? FileStorage.open(`${dir}/${i}`) : new MemoryStorage(),
+    3,
+  );
+  try {
+    await Promise.all(c.gs.map((g) => g.when.online()));
+    while (!c.gs.every((g) => g.members.voters.length === 3)) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const leader = c.gs.find((g) => g.isLeader)!;
+    await leader.execute(VALUE);
+    return await drive(concurrency, () => leader.execute(VALUE));
+  } finally {
+    await c.close();
+    if (durable) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function ensureEtcd(): Promise<string> {
+  const which = await new Deno.Command("sh", { args: ["-c", "command -v etcd"], stdout: "piped" })
+    .output();
+  const path = new TextDecoder().decode(which.stdout).trim();
+  if (path) return path;
+  console.log("installing etcd-server (apt-get)...");
+  await new Deno.Command("sh", {
+    args: ["-c", "apt-get update && apt-get install -y etcd-server"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return "etcd";
+}
+
+async function withEtcd<T>(fn: (client: Etcd3) => Promise<T>): Promise<T> {
+  const bin = await ensureEtcd();
+  const dir = await Deno.makeTempDir({ prefix: "bench-etcd-" });
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  const peers = [0, 1, 2].map((i) => `e${i}=http://127.0.0.1:${base + 10 + i}`).join(",");
+  const procs = [0, 1, 2].map((i) =>
+    new Deno.Command(bin, {
+      args: [
+        `--name=e${i}`,
+        `--data-dir=${dir}/e${i}`,
+        `--listen-client-urls=http://127.0.0.1:${base + i}`,
+        `--advertise-client-urls=http://127.0.0.1:${base + i}`,
+        `--listen-peer-urls=http://127.0.0.1:${base + 10 + i}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${base + 10 + i}`,
+        `--initial-cluster=${peers}`,
+        "--initial-cluster-state=new",
+        "--initial-cluster-token=bench",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn()
+  );
+  const client = new Etcd3({ hosts: [0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`) });
+  try {
+    for (let i = 0;; i++) {
+      try {
+        await client.put("warmup").value("1");
+        break;
+      } catch (e) {
+        if (i > 100) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return await fn(client);
+  } finally {
+    client.close();
+    for (const p of procs) p.kill("SIGTERM");
+    await Promise.all(procs.map((p) => p.status));
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs the groups benchmarks and prints each figure next to its anchor. */
+export async function run(): Promise<void> {
+  console.log("# groups (3 members on loopback, 1 KiB commands)");
+  const times = await electionTimes();
+  figure("groups: first leader (3 members)", times.first, "ms", "goal < 1000 ms");
+  figure("groups: failover after leader crash", times.failover, "ms", "goal < 1500 ms");
+
+  const etcd = await withEtcd(async (client) => {
+    const put = async () => {
+      await client.put(`k${Math.floor(Math.random() * 1000)}`).value(Buffer.from(VALUE));
+    };
+    return { c1: await drive(1, put), c64: await drive(64, put) };
+  });
+  for (const durable of [false, true]) {
+    const label = durable ? "durable" : "in-memory";
+    const c1 = await groupsThroughput(durable, 1);
+    const c64 = await groupsThroughput(durable, 64);
+    if (!durable) {
+      const c256 = await groupsThroughput(false, 256);
+      figure(
+        "groups in-memory commits/s, concurrency 256",
+        c256.perSecond,
+        "cmd/s",
+        "goal ≥ 50,000",
+      );
+    }
+    report(`groups ${label} commits/s, concurrency 1`, c1.perSecond, etcd.c1.perSecond, "cmd/s");
+    report(`groups ${label} p50 latency, concurrency 1`, c1.p50, etcd.c1.p50, "ms", {
+      ratio: 1,
+      higherIsBetter: false,
+    });
+    report(
+      `groups ${label} commits/s, concurrency 64`,
+      c64.perSecond,
+      etcd.c64.perSecond,
+      "cmd/s",
+      {
+        ratio: 3,
+        higherIsBetter: true,
+      },
+    );
+  }
+}
+
+if (import.meta.main) await run();

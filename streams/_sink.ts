@@ -35,7 +35,14 @@ import {
   type TicketValidator,
 } from "./peer.ts";
 import type { StreamDef } from "./stream.ts";
-import { controlFromWire, controlToWire, encodeBatch, encodeEnd, ITEM_HEADER } from "./_wire.ts";
+import {
+  controlFromWire,
+  controlToWire,
+  encodeBatch,
+  encodeEnd,
+  ITEM_HEADER,
+  MAX_DELTA,
+} from "./_wire.ts";
 
 /** What to do when a subscriber's queue is full. */
 export type LaggingPolicy = "disconnect" | "drop" | "block";
@@ -341,7 +348,10 @@ export class Sink<T> {
         const from = sub.head;
         let to = from + 1;
         let size = sub.datas[from].length + ITEM_HEADER;
-        while (to < sub.seqs.length && size + sub.datas[to].length + ITEM_HEADER <= max) {
+        while (
+          to < sub.seqs.length && size + sub.datas[to].length + ITEM_HEADER <= max &&
+          sub.seqs[to] - sub.seqs[to - 1] <= MAX_DELTA
+        ) {
           size += sub.datas[to].length + ITEM_HEADER;
           to++;
         }

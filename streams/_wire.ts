@@ -29,6 +29,8 @@ export const FRAME_END = 2;
 export const BATCH_HEADER = 13;
 /** Bytes of per-datum overhead in a batch frame. */
 export const ITEM_HEADER = 8;
+/** Largest sequence-number step between two datums of one batch. */
+export const MAX_DELTA = 0xffff_ffff;
 
 /** A control message. */
 export type Control =

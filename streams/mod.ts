@@ -13,24 +13,45 @@
  * Permissions: those of the endpoint (`--unstable-net`, `--allow-net` for its
  * address and its peers').
  *
- * @example
+ * @example Two nodes with a static peer list
+ * ```ts
+ * import { Endpoint, networkId } from "@mosaik/transport";
+ * import { StaticDiscovery, stream, Streams } from "@mosaik/streams";
+ *
+ * const Prices = stream<{ sym: string; px: number }>("prices", { schema: "price/v1" });
+ * const net = networkId("streams-example");
+ * await using a = await Endpoint.create({ networkId: net });
+ * await using b = await Endpoint.create({ networkId: net });
+ * const da = new StaticDiscovery({ peerId: a.peerId, addresses: [a.hostPort] });
+ * const db = new StaticDiscovery({ peerId: b.peerId, addresses: [b.hostPort] });
+ * StaticDiscovery.link(da, db);
+ * await using streamsA = new Streams(a, da);
+ * await using streamsB = new Streams(b, db);
+ *
+ * const producer = streamsA.produce(Prices);
+ * const consumer = streamsB.consume(Prices);
+ * await producer.when.subscribed();
+ * await producer.send({ sym: "ETH", px: 3000 });
+ * console.assert((await consumer.recv())?.px === 3000);
+ * ```
+ *
+ * @example On `Network` nodes (gossip discovery)
  * ```ts ignore
  * import { Network } from "@mosaik/network";
  * import { stream } from "@mosaik/streams";
  *
  * const Prices = stream<{ sym: string; px: number }>("prices", { schema: "price/v1" });
- * const a = await Network.create("my-app", { listen: "127.0.0.1:0", mdns: false, dht: false });
- * const b = await Network.create("my-app", {
- *   listen: "127.0.0.1:0", mdns: false, dht: false, bootstrap: [a.local.address],
+ * await using a = await Network.create("my-app", { mdns: false, dht: false });
+ * await using b = await Network.create("my-app", {
+ *   mdns: false,
+ *   dht: false,
+ *   bootstrap: [a.local.address],
  * });
- * const producer = a.streams.produce(Prices);
- * const consumer = b.streams.consume(Prices);
+ * const producer = a.streams.produce(Prices, { maxConsumers: 8 });
+ * await using consumer = b.streams.consume(Prices, { prefer: "latency", limit: 1 });
  * await producer.when.subscribed();
  * await producer.send({ sym: "ETH", px: 3000 });
- * console.log(await consumer.recv());
- * await consumer.close();
- * await b.close();
- * await a.close();
+ * for await (const price of consumer) console.log(price);
  * ```
  *
  * @module

@@ -18,6 +18,7 @@ import { type BootstrapSource, Discovery, type DiscoveryOptions } from "@mosaik/
 import { dhtBootstrap } from "@mosaik/discovery/dht";
 import { mdnsBootstrap } from "@mosaik/discovery/mdns";
 import { Streams } from "@mosaik/streams";
+import { Groups } from "@mosaik/groups";
 
 /** Options of {@linkcode Network.create}. */
 export interface NetworkOptions {
@@ -74,6 +75,8 @@ export class Network implements AsyncDisposable {
   readonly discovery: Discovery;
   /** Typed pub/sub streams (`@mosaik/streams`). */
   readonly streams: Streams;
+  /** Raft consensus groups with replicated state machines (`@mosaik/groups`). */
+  readonly groups: Groups;
   #closed = false;
 
   private constructor(endpoint: Endpoint, discovery: Discovery) {
@@ -81,6 +84,7 @@ export class Network implements AsyncDisposable {
     this.endpoint = endpoint;
     this.discovery = discovery;
     this.streams = new Streams(endpoint, discovery);
+    this.groups = new Groups(endpoint, discovery);
     this.local = Object.freeze({ id: endpoint.peerId, address: endpoint.address });
   }
 
@@ -127,6 +131,7 @@ export class Network implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.groups.close(); // stopping is not leaving: leaders hand over first
     await this.streams.close();
     await this.discovery.close();
     await this.endpoint.close();

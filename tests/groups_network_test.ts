@@ -1,0 +1,25 @@
+// The groups part of DESIGN §11 through `network.groups`.
+import assert from "node:assert/strict";
+import { within } from "@mosaik/transport/testing";
+import { Network } from "@mosaik/network";
+import { Counter } from "./groups_harness.ts";
+
+Deno.test("network.groups: the public API of DESIGN §11", async () => {
+  const name = crypto.randomUUID();
+  await using a = await Network.create(name, { mdns: false, dht: false });
+  await using b = await Network.create(name, {
+    mdns: false,
+    dht: false,
+    bootstrap: [a.local.address],
+  });
+  await b.discovery.when.peers({ minimum: 1 });
+  const ga = a.groups.join({ key: "counter", stateMachine: new Counter() });
+  const gb = b.groups.join({ key: "counter", stateMachine: new Counter() });
+  const leader = await within(ga.when.leaderElected(), 5000);
+  assert.equal(await within(gb.when.leaderElected(), 5000), leader);
+  const { index, result } = await within(gb.execute({ inc: 5 }), 5000);
+  assert.equal(result, 5);
+  assert.ok(index > 0);
+  assert.equal(await ga.query(null, { consistency: "strong" }), 5);
+  assert.equal(await gb.query(null, { consistency: "strong" }), 5);
+});

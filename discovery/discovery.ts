@@ -71,7 +71,11 @@ export interface DiscoveryOptions {
   announceJitter?: number;
   /** Entries dated further than this in the future are refused. Default 50 000. */
   maxDrift?: number;
-  /** Period of anti-entropy catalog syncs with a random neighbour (±50 %). Default 30 000. */
+  /**
+   * Longest period of anti-entropy catalog syncs with a random neighbour. They
+   * start at 500 ms after a change of neighbours or of our entry and double up
+   * to this. Default 30 000.
+   */
   syncInterval?: number;
   /** Period of RTT probes of neighbours and connected peers (±50 %). Default 30 000. */
   rttProbeInterval?: number;
@@ -119,6 +123,7 @@ const MAX_SYNC_ENTRIES = 100_000;
 // (answered with FLUSHED), so a leaving node knows its departure arrived.
 const FLUSH = 100;
 const FLUSHED = 101;
+const ANTI_ENTROPY_MIN = 500;
 
 /**
  * Discovery on one endpoint: keeps our signed entry announced, the catalog
@@ -164,6 +169,8 @@ export class Discovery {
   #syncedOnce = new Set<PeerId>();
   #unsubscribe: (() => void)[] = [];
   #cancelPurge: (() => void) | undefined;
+  #cancelAntiEntropy: (() => void) | undefined;
+  #antiEntropyDelay = ANTI_ENTROPY_MIN;
   #purgeAt = Infinity;
 
   private constructor(endpoint: Endpoint, options: DiscoveryOptions) {
@@ -193,7 +200,7 @@ export class Discovery {
       endpoint.networkId,
       [endpoint.hostPort],
       options.tags ?? [],
-      (signed) => this.#announce(signed),
+      (signed, changed) => this.#announce(signed, changed),
     );
     const self = (): PeerInfo => ({ id: endpoint.peerId, addresses: this.local.entry.addresses });
     this.#links = new Links(endpoint, GOSSIP_PROTOCOL, (peer) => this.#hv.failed(peer));
@@ -317,6 +324,7 @@ export class Discovery {
     this.#abort.abort();
     for (const u of this.#unsubscribe) u();
     this.#cancelPurge?.();
+    this.#cancelAntiEntropy?.();
     this.#pt.close();
     this.#clock.close();
     for (const w of this.#waiters) w.reject(new ClosedError("discovery closed"));
@@ -349,7 +357,7 @@ export class Discovery {
     );
     for (const b of this.#bootstrap) this.#contact(b);
     this.#every(this.#opts.announceInterval, this.#opts.announceJitter, () => this.local.refresh());
-    this.#every(this.#opts.syncInterval, 0.5, () => this.#antiEntropy());
+    this.#scheduleAntiEntropy();
     this.#every(this.#opts.rttProbeInterval, 0.5, () => this.#probe());
     this.#every(1_000, 0.2, () => this.#rejoin());
     const ctx: BootstrapContext = {
@@ -432,9 +440,24 @@ export class Discovery {
     if (target) this.#hv.join(target);
   }
 
-  #antiEntropy(): void {
-    const target = pick([...this.#hv.active.values()]);
-    if (target) this.#track(this.#sync(target).catch(() => {}));
+  // Anti-entropy runs soon after every change of our neighbours or entry and
+  // backs off (doubling) to `syncInterval` while nothing changes, so a lost
+  // broadcast is repaired quickly without periodic chatter in steady state.
+  #scheduleAntiEntropy(): void {
+    this.#cancelAntiEntropy?.();
+    const delay = this.#antiEntropyDelay * (0.75 + 0.5 * Math.random());
+    this.#antiEntropyDelay = Math.min(this.#antiEntropyDelay * 2, this.#opts.syncInterval);
+    this.#cancelAntiEntropy = this.#clock.after(delay, () => {
+      const target = pick([...this.#hv.active.values()]);
+      if (target) this.#track(this.#sync(target).catch(() => {}));
+      this.#scheduleAntiEntropy();
+    });
+  }
+
+  #hurryAntiEntropy(): void {
+    if (this.#closed || this.#antiEntropyDelay <= ANTI_ENTROPY_MIN * 2) return;
+    this.#antiEntropyDelay = ANTI_ENTROPY_MIN;
+    this.#scheduleAntiEntropy();
   }
 
   #probe(): void {
@@ -456,13 +479,15 @@ export class Discovery {
 
   #neighborUp(peer: PeerInfo): void {
     this.#pt.neighborUp(peer.id);
+    this.#hurryAntiEntropy();
     if (this.#pendingAnnounce) this.#announce(this.local.signed);
     // One side of every new edge reconciles catalogs.
     if (this.#endpoint.peerId < peer.id) this.#track(this.#sync(peer).catch(() => {}));
   }
 
-  #announce(signed: SignedPeerEntry): void {
+  #announce(signed: SignedPeerEntry, changed = false): void {
     if (this.#closed) return;
+    if (changed) this.#hurryAntiEntropy();
     if (this.#hv.active.size === 0) {
       this.#pendingAnnounce = true;
       return;
@@ -493,11 +518,12 @@ export class Discovery {
           if (e instanceof DecodeError) bump(this.stats.dropped, "undecodable-message");
           return;
         }
-        if (raw === undefined || this.#closed) return;
+        if (raw === undefined) return;
         if (Array.isArray(raw) && raw.length === 1 && raw[0] === FLUSH) {
           await ch.send([FLUSHED]);
           continue;
         }
+        if (this.#closed) continue;
         let m: GossipMessage;
         try {
           m = decodeGossip(raw, this.#opts.maxGossipMessage);

@@ -26,7 +26,7 @@ import {
 export class LocalEntry {
   #key: SecretKey;
   #signed: SignedPeerEntry;
-  #onChange: (signed: SignedPeerEntry) => void;
+  #onChange: (signed: SignedPeerEntry, changed: boolean) => void;
 
   /** @internal Created by {@linkcode Discovery}. */
   constructor(
@@ -34,7 +34,7 @@ export class LocalEntry {
     network: NetworkId,
     addresses: string[],
     tags: Tag[],
-    onChange: (signed: SignedPeerEntry) => void,
+    onChange: (signed: SignedPeerEntry, changed: boolean) => void,
   ) {
     this.#key = key;
     this.#onChange = onChange;
@@ -65,9 +65,10 @@ export class LocalEntry {
     const old = this.#signed.entry;
     const next = { ...old, ...change, version: nextVersion(old.version) };
     const candidate = signEntry(this.#key, next);
-    if (!force && sameContent(candidate.entry, old)) return;
+    const same = sameContent(candidate.entry, old);
+    if (!force && same) return;
     this.#signed = candidate;
-    this.#onChange(candidate);
+    this.#onChange(candidate, !same);
   }
 
   /** Re-signs with a newer version and re-announces (the periodic refresh). */

@@ -1,11 +1,114 @@
 /**
  * `@mosaik/groups`: Raft consensus groups with replicated state machines.
  *
+ * A group is identified by a key, the state machine's `name` and the
+ * consensus timing ({@linkcode groupId}). Members find each other through the
+ * catalog (any object with `withGroup`/`subscribe`, such as `Discovery`) or a
+ * static `peers` list, and bond over `/mosaik/groups/1` channels.
+ *
+ * ## Consensus
+ *
+ * Raft as in the extended paper and etcd/raft: randomized election timeouts,
+ * PreVote, CheckQuorum with a leader lease, log matching, commit of
+ * current-term entries only (a new leader appends a no-op), AppendEntries
+ * with flow control (probe/replicate, entries and bytes per message,
+ * pipelining with a bound on messages in flight), single-server membership
+ * changes through the log (one at a time; new members join as learners and
+ * are promoted once caught up), learners, leadership preference (`normal`,
+ * `reluctant`, `never`), leadership transfer, ReadIndex for linearizable
+ * reads, snapshots with InstallSnapshot, and exactly-once commands (client
+ * id + sequence numbers with results kept in the replicated session table).
+ * Term, vote and log are written to {@linkcode Storage} before any message
+ * that depends on them: {@linkcode MemoryStorage} or the durable
+ * {@linkcode FileStorage} (CRC-checked append-only segments, fdatasync, torn
+ * tails truncated on recovery).
+ *
+ * ## Forming, growing and shrinking without a static member list
+ *
+ * On `join` an empty member waits a formation window (default two base
+ * election timeouts) for bonds with the members the catalog shows. If a
+ * bonded peer already belongs to a formed group, it waits to be added.
+ * Otherwise the bonded member with the lowest PeerId writes the first
+ * configuration with every bonded member; the others adopt it by
+ * replication. `bootstrapExpect: n` waits for n members instead; a lone
+ * member forms alone after the window. A member that has voted never forms a
+ * group itself. From then on the leader adds bonded members (as learners,
+ * promoted when caught up) and removes members absent longer than the grace
+ * period (default 30 s), one change at a time. Stopping a member (closing
+ * the handle or the network) does not change the configuration (a leader
+ * hands leadership over first); {@linkcode Group.leave} removes it through
+ * the log.
+ *
+ * ## Trade-off: groups that formed apart
+ *
+ * Forming without a fixed member list means two sets of members that could
+ * not see each other during formation (or a lone member started in
+ * isolation) can each form a group with the same id: two *incarnations*,
+ * each with its own cluster id recorded in its first configuration. Their
+ * histories are never merged: Raft messages of another incarnation are
+ * refused. When members of two incarnations meet, the incarnation with the
+ * higher commit index wins (ties: the lower cluster id); each member of the
+ * losing one erases its state, restores its state machine to the initial
+ * state, rejoins as a new member of the winner and receives its history. The
+ * member reports this through {@linkcode Group.onReset} with the number of
+ * discarded entries. Commands acknowledged by the losing incarnation are
+ * therefore lost. Applications that cannot accept this must avoid
+ * independent formation: set `bootstrapExpect` to the intended size (a
+ * minority then never forms, and never acknowledges anything).
+ *
  * @example
+ * ```ts ignore
+ * import { Network } from "@mosaik/network";
+ * const counter = {
+ *   name: "counter/v1",
+ *   value: 0,
+ *   apply(cmd: { add: number }) {
+ *     return (this.value += cmd.add);
+ *   },
+ *   query(_q: "value") {
+ *     return this.value;
+ *   },
+ *   snapshot() {
+ *     return this.value;
+ *   },
+ *   restore(s: number) {
+ *     this.value = s;
+ *   },
+ * };
+ * await using node = await Network.create("my-app", { mdns: false, dht: false });
+ * const group = node.groups.join({ key: "counter", stateMachine: counter });
+ * await group.when.leaderElected();
+ * const { index, result } = await group.execute({ add: 5 });
+ * const value = await group.query("value", { consistency: "strong" });
+ * ```
+ *
+ * @example Without a network: an endpoint and static peers
  * ```ts
- * import { MemoryStorage } from "@mosaik/groups";
- * const storage = new MemoryStorage();
- * storage.setHardState({ term: 1 });
+ * import { Endpoint, networkId } from "@mosaik/transport";
+ * import { Groups } from "@mosaik/groups";
+ * const endpoint = await Endpoint.create({ networkId: networkId("doc") });
+ * const groups = new Groups(endpoint);
+ * const sm = {
+ *   name: "log/v1",
+ *   items: [] as string[],
+ *   apply(s: string) {
+ *     return this.items.push(s);
+ *   },
+ *   query() {
+ *     return this.items.length;
+ *   },
+ *   snapshot() {
+ *     return this.items;
+ *   },
+ *   restore(s: string[]) {
+ *     this.items = s;
+ *   },
+ * };
+ * const group = groups.join({ key: "doc", stateMachine: sm, config: { formationWindowMs: 0 } });
+ * await group.when.online();
+ * console.assert((await group.execute("hello")).result === 1);
+ * await groups.close();
+ * await endpoint.close();
  * ```
  *
  * @module

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { decode, DecodeError, encode } from "@mosaik/transport";
+import { parseHello, parseMessage, parseWelcome } from "./_wire.ts";
+import type { ReplicaMessage } from "./_replica.ts";
+
+const valid: ReplicaMessage[] = [
+  { type: "PreVote", term: 3, lastIndex: 9, lastTerm: 2, cluster: "c" },
+  { type: "VoteR", term: 3, reject: true },
+  {
+    type: "App",
+    term: 4,
+    prevIndex: 1,
+    prevTerm: 1,
+    commit: 1,
+    entries: [
+      { index: 2, term: 4, type: 0 },
+      { index: 3, term: 4, type: 1, data: new Uint8Array([1, 2]) },
+      { index: 4, term: 4, type: 2, config: { cluster: "c", voters: ["a"], learners: [] } },
+    ],
+  },
+  { type: "AppR", term: 4, index: 3, reject: false, hint: 0, hintTerm: 0 },
+  { type: "Hb", term: 4, commit: 3, ctx: "x:1" },
+  { type: "HbR", term: 4 },
+  {
+    type: "Snap",
+    term: 4,
+    snapshot: {
+      index: 9,
+      term: 3,
+      config: { cluster: "c", voters: ["a"], learners: ["b"] },
+      data: new Uint8Array(3),
+    },
+  },
+  { type: "TimeoutNow", term: 4 },
+  { type: "ReadIndex", term: 4, ctx: "q" },
+  { type: "ReadIndexR", term: 4, ctx: "q", index: -1 },
+  { type: "Prop", data: [new Uint8Array([9])] },
+  { type: "Status", cluster: "c", commit: 4, learner: false, lead: "a" },
+  { type: "Leave" },
+  { type: "Left" },
+];
+
+Deno.test("wire: valid messages survive encode/decode/parse", () => {
+  for (const m of valid) {
+    assert.deepEqual(decode(encode(parseMessage(decode(encode(m))))), decode(encode(m)));
+  }
+});
+
+Deno.test("wire: malformed input is rejected with DecodeError (fuzz)", () => {
+  const check = (x: unknown) => {
+    for (const parse of [parseMessage, parseHello, parseWelcome]) {
+      try {
+        parse(x);
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+      }
+    }
+  };
+  fc.assert(fc.property(fc.anything({ withTypedArray: true }), check), { numRuns: 3000 });
+  // Mutations of valid messages: each field replaced by random values.
+  fc.assert(
+    fc.property(fc.constantFrom(...valid), fc.string(), fc.anything(), (m, k, v) => {
+      check({ ...m, [Object.keys(m)[k.length % Object.keys(m).length]]: v });
+    }),
+    { numRuns: 3000 },
+  );
+  // Random bytes through the codec.
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
+      let x: unknown;
+      try {
+        x = decode(b);
+      } catch (e) {
+        assert.ok(e instanceof DecodeError);
+        return;
+      }
+      check(x);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("wire: entry indexes must follow prevIndex", () => {
+  assert.throws(
+    () =>
+      parseMessage({
+        type: "App",
+        term: 1,
+        prevIndex: 0,
+        prevTerm: 0,
+        commit: 0,
+        entries: [{ index: 5, term: 1, type: 0 }],
+      }),
+    DecodeError,
+  );
+});

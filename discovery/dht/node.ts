@@ -580,7 +580,10 @@ export class DhtNode implements AsyncDisposable {
     const { host } = decodePeer(ip);
     if (isExempt(host)) return;
     let voters = this.#ipVotes.get(host);
-    if (!voters) this.#ipVotes.set(host, voters = new Set());
+    if (!voters) {
+      if (this.#ipVotes.size >= 64) this.#ipVotes.clear(); // bounded against bogus claims
+      this.#ipVotes.set(host, voters = new Set());
+    }
     if (voters.size >= 16) return;
     voters.add(voter);
     if (voters.size >= 4 && this.#externalIp !== host) {

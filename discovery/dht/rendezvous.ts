@@ -260,6 +260,7 @@ export class Rendezvous {
       options.onRecord?.(record);
     }));
     if (this.#backoff.size > 4096) this.#backoff.clear();
+    if (this.#known.size > 4096) this.#known.clear();
     return found;
   }
 }

@@ -90,3 +90,34 @@ export function isCompliant(id: Uint8Array, ip: string): boolean {
   return id[0] === crc >>> 24 && id[1] === ((crc >>> 16) & 0xff) &&
     (id[2] & 0xf8) === ((crc >>> 8) & 0xf8);
 }
+
+/**
+ * Learns our external address from what responders report (BEP 42 `ip`):
+ * an address wins once `quorum` distinct voters named it. Exempt addresses
+ * are ignored; the tally is bounded.
+ *
+ * @example
+ * ```ts
+ * import { AddressVotes } from "@mosaik/discovery/dht";
+ * const votes = new AddressVotes(2);
+ * votes.vote("8.8.4.4", "1.1.1.1");
+ * console.assert(votes.vote("8.8.4.4", "9.9.9.9") === "8.8.4.4");
+ * ```
+ */
+export class AddressVotes {
+  readonly #votes = new Map<string, Set<string>>();
+  /** Creates a tally that needs `quorum` distinct voters. Default 4. */
+  constructor(readonly quorum = 4) {}
+
+  /** Records that `voter` saw us as `address`; returns the address once it has a quorum. */
+  vote(address: string, voter: string): string | undefined {
+    if (isExempt(address)) return undefined;
+    let voters = this.#votes.get(address);
+    if (!voters) {
+      if (this.#votes.size >= 64) this.#votes.clear(); // bounded against bogus claims
+      this.#votes.set(address, voters = new Set());
+    }
+    if (voters.size < 64) voters.add(voter);
+    return voters.size >= this.quorum ? address : undefined;
+  }
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fromHex, SecretKey, toHex } from "@mosaik/transport";
-import { crc32c, isCompliant, nodeIdFor } from "./bep42.ts";
+import { AddressVotes, crc32c, isCompliant, nodeIdFor } from "./bep42.ts";
 import { immutableTarget, mutableTarget, signable, signItem, verifyItem } from "./bep44.ts";
 import { encode } from "./bencode.ts";
 
@@ -72,4 +72,15 @@ Deno.test("BEP 44: own-key sign and verify round trip", () => {
   const item = signItem(key, { a: ["127.0.0.1:1"] }, 7, te.encode("s"));
   assert.ok(verifyItem(item.k, 7, encode(item.v), item.sig, item.salt));
   assert.ok(!verifyItem(item.k, 7, encode(item.v), item.sig));
+});
+
+Deno.test("BEP 42: external address voting needs distinct voters and ignores exempt addresses", () => {
+  const votes = new AddressVotes(3);
+  assert.equal(votes.vote("127.0.0.1", "a"), undefined);
+  assert.equal(votes.vote("203.0.113.7", "a"), undefined);
+  assert.equal(votes.vote("203.0.113.7", "a"), undefined, "the same voter counts once");
+  assert.equal(votes.vote("203.0.113.7", "b"), undefined);
+  assert.equal(votes.vote("198.51.100.1", "c"), undefined, "a minority claim");
+  assert.equal(votes.vote("203.0.113.7", "c"), "203.0.113.7");
+  assert.ok(isCompliant(nodeIdFor("203.0.113.7"), "203.0.113.7"));
 });

@@ -8,7 +8,7 @@ import KBucket from "k-bucket";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { ClosedError, MosaikError, TimeoutError, toHex } from "@mosaik/transport";
 import { type BDict, type BInput, type BValue, decode, encode } from "./bencode.ts";
-import { isCompliant, isExempt, nodeIdFor, parseIPv4 } from "./bep42.ts";
+import { AddressVotes, isCompliant, isExempt, nodeIdFor, parseIPv4 } from "./bep42.ts";
 import {
   immutableTarget,
   MAX_SALT_SIZE,
@@ -62,6 +62,8 @@ export interface DhtNodeOptions {
   maxItems?: number;
   /** Most infohashes with announced peers kept for others. Default 1000. */
   maxInfohashes?: number;
+  /** Most of our queries in flight at once; more fail at once. Default 512. */
+  maxInflight?: number;
 }
 
 /** A node in the routing table or found by a lookup. */
@@ -243,11 +245,12 @@ export class DhtNode implements AsyncDisposable {
   readonly #timeout: number;
   readonly #maxItems: number;
   readonly #maxInfohashes: number;
+  readonly #maxInflight: number;
   readonly #pending = new Map<number, Pending>();
   readonly #items = new Map<string, StoredItem>();
   readonly #peers = new Map<string, Map<string, number>>();
   readonly #handlers = new Map<string, QueryHandler>();
-  readonly #ipVotes = new Map<string, Set<string>>();
+  readonly #votes = new AddressVotes();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #id: Uint8Array;
   #table!: RoutingTable;
@@ -271,6 +274,7 @@ export class DhtNode implements AsyncDisposable {
     this.#rtt = this.#timeout / 4;
     this.#maxItems = options.maxItems ?? 1000;
     this.#maxInfohashes = options.maxInfohashes ?? 1000;
+    this.#maxInflight = options.maxInflight ?? 512;
     this.#id = options.id?.slice() ?? nodeIdFor(this.hostname);
     this.#newTable([]);
     this.#timers.push(setInterval(() => this.#rotate(), SECRET_ROTATION));
@@ -577,21 +581,12 @@ export class DhtNode implements AsyncDisposable {
   /** BEP 42: count what responders say our address is; move to a valid id once several agree. */
   #vote(ip: Uint8Array | undefined, voter: string): void {
     if (!ip || ip.length !== 6) return;
-    const { host } = decodePeer(ip);
-    if (isExempt(host)) return;
-    let voters = this.#ipVotes.get(host);
-    if (!voters) {
-      if (this.#ipVotes.size >= 64) this.#ipVotes.clear(); // bounded against bogus claims
-      this.#ipVotes.set(host, voters = new Set());
-    }
-    if (voters.size >= 16) return;
-    voters.add(voter);
-    if (voters.size >= 4 && this.#externalIp !== host) {
-      this.#externalIp = host;
-      if (!isCompliant(this.#id, host)) {
-        this.#id = nodeIdFor(host);
-        this.#newTable(this.#table.toArray());
-      }
+    const host = this.#votes.vote(decodePeer(ip).host, voter);
+    if (!host || host === this.#externalIp) return;
+    this.#externalIp = host;
+    if (!isCompliant(this.#id, host)) {
+      this.#id = nodeIdFor(host);
+      this.#newTable(this.#table.toArray());
     }
   }
 
@@ -665,6 +660,9 @@ export class DhtNode implements AsyncDisposable {
     timeout = this.#timeout,
   ): Promise<{ r: BDict; ip?: Uint8Array }> {
     if (this.#closed) return Promise.reject(new ClosedError("DHT node closed"));
+    if (this.#pending.size >= this.#maxInflight) {
+      return Promise.reject(new MosaikError("too many DHT queries in flight"));
+    }
     let tid = this.#nextTid;
     while (this.#pending.has(tid)) tid = (tid + 1) & 0xffff;
     this.#nextTid = (tid + 1) & 0xffff;

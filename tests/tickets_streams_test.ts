@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { Network } from "@mosaik/network";
-import { stream, Streams } from "@mosaik/streams";
+import { stream } from "@mosaik/streams";
 import {
   issueTdxTicket,
   JwtIssuer,
@@ -22,7 +22,7 @@ const HOUR = 3_600_000;
 
 interface Node {
   network: Network;
-  streams: Streams;
+  streams: Network["streams"];
   setTicket(t: Ticket): void;
 }
 
@@ -39,7 +39,7 @@ async function nodes(n: number): Promise<Node[] & AsyncDisposable> {
     });
     out.push({
       network,
-      streams: new Streams(network.endpoint, network.discovery, { backoff: { initial: 100 } }),
+      streams: network.streams,
       setTicket: (t) => network.discovery.local.setTicket(t),
     });
   }
@@ -48,7 +48,6 @@ async function nodes(n: number): Promise<Node[] & AsyncDisposable> {
   );
   return Object.assign(out, {
     async [Symbol.asyncDispose]() {
-      await Promise.all(out.map((x) => x.streams.close()));
       await Promise.all(out.map((x) => x.network.close()));
     },
   });

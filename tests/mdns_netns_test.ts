@@ -118,6 +118,7 @@ function spawn(ns: string, script: string, args: string[], allowNet: string) {
   const stdin = child.stdin.getWriter();
   return {
     lines,
+    send: (text: string) => stdin.write(new TextEncoder().encode(text)),
     async stop() {
       await stdin.close().catch(() => {});
       await child.status;
@@ -190,6 +191,26 @@ Deno.test({
     );
   } finally {
     await Promise.all([...nodes, querier].map((n) => n.stop()));
+    await net.cleanup();
+  }
+});
+
+Deno.test({ name: "mdns: a node re-announces when its addresses change", ignore }, async () => {
+  const net = await lan(2);
+  const [a, q] = net.hosts;
+  const mdnsNet = "0.0.0.0:5353,224.0.0.251:5353";
+  const node = spawn(a.ns, "./mdns_change.ts", ["change-test", a.ip], mdnsNet);
+  const querier = spawn(q.ns, "./mdns_query.ts", [q.ip], `${mdnsNet},${q.ip}`);
+  const seen = (addr: string) =>
+    querier.lines.some((l) =>
+      (l.ttl as number) > 0 && (l.txt as string[]).includes(`addr=${addr}`)
+    ) || undefined;
+  try {
+    await until(() => seen(`${a.ip}:1000`), 10_000, "querier saw the first address");
+    await node.send("change\n");
+    await until(() => seen(`${a.ip}:2000`), 10_000, "querier saw the new address");
+  } finally {
+    await Promise.all([node.stop(), querier.stop()]);
     await net.cleanup();
   }
 });

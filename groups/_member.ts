@@ -9,6 +9,7 @@ import {
   digestBytes,
   type Endpoint,
   type GroupId,
+  type NetworkId,
   type PeerId,
 } from "@mosaik/transport";
 import type { ReplicaEvent, ReplicaMessage } from "./_replica.ts";
@@ -18,10 +19,52 @@ import type { GroupConfig } from "./config.ts";
 import type { StateMachine } from "./state_machine.ts";
 import type { Storage } from "./storage.ts";
 
+/** A credential in a peer's entry (`Ticket` of `@mosaik/discovery` / `@mosaik/tee`). */
+export interface GroupTicket {
+  /** Which validator understands it. */
+  readonly kind: string;
+  /** The credential. */
+  readonly data: Uint8Array;
+  /** Unix milliseconds after which it is void. */
+  readonly expiresAt?: number;
+}
+
+/** The part of a peer entry groups read. Discovery's `PeerEntry` fits. */
+export interface GroupPeerEntry {
+  /** The peer. */
+  readonly peerId: PeerId;
+  /** Its QUIC addresses, `host:port`. */
+  readonly addresses: readonly string[];
+  /** Its tickets. */
+  readonly tickets?: readonly GroupTicket[];
+}
+
+/**
+ * Validates tickets of one kind; `@mosaik/tee`'s `TicketValidator` (for
+ * example `jwtValidator`) fits. Members must present a valid ticket of every
+ * required kind; the validator ids are part of the GroupId.
+ */
+export interface GroupTicketValidator {
+  /** The ticket kind it checks. */
+  readonly kind: string;
+  /** Deterministic id of its type and configuration. */
+  readonly id?: string;
+  /** Checks one ticket presented by `ctx.peerId`. */
+  validate(
+    ticket: GroupTicket,
+    ctx: { peerId: PeerId; networkId: NetworkId; now: Date },
+  ): Promise<{ ok: true; expiresAt: number | undefined } | { ok: false; reason: string }> | {
+    ok: true;
+    expiresAt: number | undefined;
+  } | { ok: false; reason: string };
+}
+
 /** The catalog a group needs: members announcing a group id, and changes. */
 export interface GroupCatalog {
   /** Peers whose entry lists the group. */
-  withGroup(id: GroupId): { peerId: PeerId; addresses: readonly string[] }[];
+  withGroup(id: GroupId): readonly GroupPeerEntry[];
+  /** The latest entry of a peer. */
+  get(peer: PeerId): GroupPeerEntry | undefined;
   /** Calls `fn` on every catalog change; returns an unsubscribe function. */
   subscribe(fn: (event: unknown) => void): () => void;
 }
@@ -76,6 +119,8 @@ export class Member {
   #closing: Promise<void> | undefined;
   #onStop: () => void;
   #static: { peerId: PeerId; addresses: readonly string[] }[];
+  #validators: readonly GroupTicketValidator[];
+  #rechecking = false;
 
   constructor(args: {
     id: GroupId;
@@ -86,8 +131,10 @@ export class Member {
     config: GroupConfig;
     catalog?: GroupCatalog;
     local?: GroupLocalEntry;
+    tickets?: readonly GroupTicketValidator[];
     onStop: () => void;
   }) {
+    this.#validators = args.tickets ?? [];
     this.id = args.id;
     this.#secret = args.secret;
     this.endpoint = args.endpoint;
@@ -158,8 +205,49 @@ export class Member {
     return [...out.values()];
   }
 
+  /** Whether `peer` presents a valid ticket for every required validator. */
+  async authorized(peer: PeerId): Promise<boolean> {
+    if (!this.#validators.length) return true;
+    const entry = this.#catalog?.get(peer);
+    if (!entry) return false;
+    const ctx = { peerId: peer, networkId: this.endpoint.networkId, now: new Date() };
+    for (const v of this.#validators) {
+      let ok = false;
+      for (const t of entry.tickets ?? []) {
+        if (t.kind !== v.kind) continue;
+        try {
+          const verdict = await v.validate(t, ctx);
+          if (verdict.ok && (verdict.expiresAt === undefined || verdict.expiresAt > Date.now())) {
+            ok = true;
+          }
+        } catch {
+          // a throwing validator rejects
+        }
+        if (ok) break;
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  /** Re-checks tickets of bonded peers (revocation, expiry). */
+  async #recheck(): Promise<void> {
+    if (!this.#validators.length || this.#rechecking) return;
+    this.#rechecking = true;
+    try {
+      for (const [peer, bond] of this.#bonds) {
+        if (!(await this.authorized(peer)) && this.#bonds.get(peer) === bond) {
+          bond.channel.close(CloseCode.GroupNotAllowed, "ticket no longer valid").catch(() => {});
+        }
+      }
+    } finally {
+      this.#rechecking = false;
+    }
+  }
+
   #dialAll(): void {
     if (this.#closing) return;
+    this.#recheck();
     for (const p of this.#wanted()) {
       if (this.#bonds.has(p.peerId) || this.#dialing.has(p.peerId)) continue;
       this.#dialing.add(p.peerId);
@@ -170,6 +258,7 @@ export class Member {
   async #dial(peer: PeerId, addresses: readonly string[]): Promise<void> {
     let channel: Channel | undefined;
     try {
+      if (!(await this.authorized(peer))) return;
       channel = await this.endpoint.open(peer, addresses, PROTOCOL);
       await channel.send({ t: "hello", group: this.id, proof: this.proof(this.self, peer) });
       const welcome = parseWelcome(await withTimeout(channel.recv(), 2000));
@@ -191,6 +280,10 @@ export class Member {
   async accept(channel: Channel): Promise<void> {
     if (this.#closing) {
       await channel.close(CloseCode.GroupNotFound, "stopping");
+      return;
+    }
+    if (!(await this.authorized(channel.peerId))) {
+      await channel.close(CloseCode.GroupNotAllowed, "not allowed");
       return;
     }
     await channel.send({ t: "welcome", proof: this.proof(this.self, channel.peerId) });

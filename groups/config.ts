@@ -67,8 +67,9 @@ export const DEFAULT_GROUP_CONFIG: GroupConfig = {
 };
 
 /**
- * The id of a group: the key, the state machine's name (type and version)
- * and the consensus timing, hashed.
+ * The id of a group: the key, the state machine's name (type and version),
+ * the consensus timing and the required ticket validators' ids (in order),
+ * hashed.
  *
  * @example
  * ```ts
@@ -78,7 +79,14 @@ export const DEFAULT_GROUP_CONFIG: GroupConfig = {
  * console.assert(a !== groupId("counter", "counter/v2", DEFAULT_GROUP_CONFIG));
  * ```
  */
-export function groupId(key: string, stateMachine: string, consensus: ConsensusConfig): GroupId {
+export function groupId(
+  key: string,
+  stateMachine: string,
+  consensus: ConsensusConfig,
+  ticketValidators: readonly string[] = [],
+): GroupId {
   const timing = `${consensus.tickMs}/${consensus.electionTicks}/${consensus.heartbeatTicks}`;
-  return derive<GroupId>(digest(key), `mosaik/groups/1|${stateMachine}|${timing}`);
+  let id = derive<GroupId>(digest(key), `mosaik/groups/1|${stateMachine}|${timing}`);
+  for (const v of ticketValidators) id = derive<GroupId>(id, `ticket|${v}`);
+  return id;
 }

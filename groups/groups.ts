@@ -4,14 +4,21 @@
  * @module
  */
 import { type Channel, CloseCode, digest, type Endpoint, type GroupId } from "@mosaik/transport";
-import { type GroupCatalog, type GroupLocalEntry, Member } from "./_member.ts";
+import {
+  type GroupCatalog,
+  type GroupLocalEntry,
+  type GroupPeerEntry,
+  type GroupTicket,
+  type GroupTicketValidator,
+  Member,
+} from "./_member.ts";
 import { parseHello, PROTOCOL } from "./_wire.ts";
 import { DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
 import { Group } from "./group.ts";
 import type { StateMachine } from "./state_machine.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
-export type { GroupCatalog, GroupLocalEntry };
+export type { GroupCatalog, GroupLocalEntry, GroupPeerEntry, GroupTicket, GroupTicketValidator };
 
 /** Where members are found: a catalog and our own entry (a `Discovery` fits). */
 export interface GroupsDiscovery {
@@ -31,6 +38,11 @@ export interface JoinOptions<C, R, Q, QR> {
   storage?: Storage;
   /** Options; consensus timing must match on every member. */
   config?: Partial<GroupConfig>;
+  /**
+   * Tickets every member must present (in its discovery entry), checked when
+   * bonding and again on every catalog change; order matters for the GroupId.
+   */
+  requireTickets?: readonly GroupTicketValidator[];
 }
 
 /**
@@ -63,7 +75,12 @@ export class Groups {
   join<C, R, Q, QR>(options: JoinOptions<C, R, Q, QR>): Group<C, R, Q, QR> {
     if (this.#closed) throw new Error("groups are closed");
     const config: GroupConfig = { ...DEFAULT_GROUP_CONFIG, ...options.config };
-    const id = groupId(options.key, options.stateMachine.name, config);
+    const id = groupId(
+      options.key,
+      options.stateMachine.name,
+      config,
+      (options.requireTickets ?? []).map((v) => v.id ?? v.kind),
+    );
     let member = this.#members.get(id);
     if (!member) {
       member = new Member({
@@ -75,6 +92,7 @@ export class Groups {
         config,
         catalog: this.#discovery?.catalog,
         local: this.#discovery?.local,
+        tickets: options.requireTickets,
         onStop: () => {
           if (this.#members.get(id) === member) this.#members.delete(id);
         },

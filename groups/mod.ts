@@ -120,4 +120,4 @@ export * from "./storage.ts";
 export * from "./config.ts";
 export * from "./group.ts";
 export * from "./groups.ts";
-export type { Digest, GroupId, PeerId } from "@mosaik/transport";
+export type { Digest, GroupId, NetworkId, PeerId } from "@mosaik/transport";

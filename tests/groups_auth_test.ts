@@ -1,0 +1,141 @@
+// Ticket admission scenarios 6.14–6.18 of reference/groups.md with JWT tickets
+// of @mosaik/tee (EdDSA instead of the Rust suite's HS256, which tee does not
+// issue) carried in the discovery entries.
+import assert from "node:assert/strict";
+import { digest, digestBytes } from "@mosaik/transport";
+import { eventually, within } from "@mosaik/transport/testing";
+import { JwtIssuer, jwtValidator, type TicketValidator } from "@mosaik/tee";
+import { groupId } from "@mosaik/groups";
+import { Counter, discoverAll, startNode, testNetwork, type TestNode } from "./groups_harness.ts";
+
+function issuer(
+  name: string,
+  secret: string,
+): { issuer: JwtIssuer; validator: (kind?: string) => TicketValidator } {
+  const iss = JwtIssuer.fromSecret("EdDSA", digestBytes(digest(secret)), { issuer: name });
+  return {
+    issuer: iss,
+    validator: (kind = "jwt") => jwtValidator({ keys: [iss.publicKey], issuer: name, kind }),
+  };
+}
+
+const ALPHA = issuer("mosaik.test.jwt.issuer", "mosaik.test.jwt.secret");
+
+function grant(node: TestNode, iss: JwtIssuer, kind = "jwt", expiresIn = 3_600_000): void {
+  const t = iss.issue({
+    peerId: node.endpoint.peerId,
+    networkId: node.endpoint.networkId,
+    ...(expiresIn > 0 ? { expiresIn } : { expiresAt: Date.now() - 60_000 }),
+  });
+  node.discovery.local.setTicket({ ...t, kind });
+}
+
+function join(node: TestNode, key: string, validators: TicketValidator[]) {
+  return node.groups.join({ key, stateMachine: new Counter(), requireTickets: validators });
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 1500));
+
+Deno.test("6.14 only peers with valid JWT tickets bond", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1, 2, 3].map(() => startNode(net)));
+  try {
+    grant(n[0], ALPHA.issuer);
+    grant(n[1], ALPHA.issuer);
+    grant(n[2], ALPHA.issuer, "jwt", -1); // expired
+    await discoverAll(n);
+    const key = crypto.randomUUID();
+    const v = ALPHA.validator();
+    const g = n.map((x) => join(x, key, [v]));
+    await within(eventually(() => g[0].bonds.includes(n[1].endpoint.peerId)), 8000);
+    await within(eventually(() => g[1].bonds.includes(n[0].endpoint.peerId)), 8000);
+    await settle();
+    assert.deepEqual(g[0].bonds, [n[1].endpoint.peerId]);
+    assert.deepEqual(g[1].bonds, [n[0].endpoint.peerId]);
+    assert.equal(g[2].bonds.length, 0);
+    assert.equal(g[3].bonds.length, 0);
+  } finally {
+    await Promise.all(n.map((x) => x.close()));
+  }
+});
+
+Deno.test("6.15 a bond ends when the peer's ticket is revoked", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1].map(() => startNode(net)));
+  try {
+    grant(n[0], ALPHA.issuer);
+    grant(n[1], ALPHA.issuer);
+    await discoverAll(n);
+    const key = crypto.randomUUID();
+    const v = ALPHA.validator();
+    const [g0, g1] = n.map((x) => join(x, key, [v]));
+    await within(eventually(() => g0.bonds.length === 1 && g1.bonds.length === 1), 8000);
+    n[1].discovery.local.removeTicket("jwt");
+    await n[0].discovery.syncWith(n[1].endpoint.address);
+    await within(eventually(() => g0.bonds.length === 0), 8000);
+  } finally {
+    await Promise.all(n.map((x) => x.close()));
+  }
+});
+
+Deno.test("6.16 a key derived from the validator gives equal ids; members bond", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1].map(() => startNode(net)));
+  try {
+    const v = ALPHA.validator();
+    const key = v.id!; // the validator's id as the group key
+    assert.equal(ALPHA.validator().id, key);
+    grant(n[0], ALPHA.issuer);
+    grant(n[1], ALPHA.issuer);
+    await discoverAll(n);
+    const [g0, g1] = n.map((x) => join(x, key, [v]));
+    assert.equal(g0.id, g1.id);
+    await within(eventually(() => g0.bonds.length === 1 && g1.bonds.length === 1), 8000);
+  } finally {
+    await Promise.all(n.map((x) => x.close()));
+  }
+});
+
+Deno.test("6.17 different ticket requirements give different groups that never bond", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1].map(() => startNode(net)));
+  try {
+    await discoverAll(n);
+    const key = crypto.randomUUID();
+    const g0 = join(n[0], key, [ALPHA.validator()]);
+    const g1 = join(n[1], key, []);
+    assert.notEqual(g0.id, g1.id);
+    assert.notEqual(
+      groupId(key, "counter/v1", { tickMs: 25, electionTicks: 12, heartbeatTicks: 2 }),
+      g0.id,
+    );
+    await settle();
+    assert.equal(g0.bonds.length, 0);
+    assert.equal(g1.bonds.length, 0);
+  } finally {
+    await Promise.all(n.map((x) => x.close()));
+  }
+});
+
+Deno.test("6.18 several required validators: only holders of all tickets bond", async () => {
+  const net = testNetwork();
+  const beta = issuer("issuer-beta", "secret-beta");
+  const alpha = issuer("issuer-alpha", "secret-alpha");
+  const n = await Promise.all([0, 1, 2, 3].map(() => startNode(net)));
+  try {
+    for (const x of [n[0], n[1], n[2]]) grant(x, alpha.issuer, "jwt-alpha");
+    for (const x of [n[0], n[1], n[3]]) grant(x, beta.issuer, "jwt-beta");
+    await discoverAll(n);
+    const key = crypto.randomUUID();
+    const vs = [alpha.validator("jwt-alpha"), beta.validator("jwt-beta")];
+    const g = n.map((x) => join(x, key, vs));
+    await within(eventually(() => g[0].bonds.length === 1 && g[1].bonds.length === 1), 8000);
+    await settle();
+    assert.deepEqual(g[0].bonds, [n[1].endpoint.peerId]);
+    assert.deepEqual(g[1].bonds, [n[0].endpoint.peerId]);
+    assert.equal(g[2].bonds.length, 0);
+    assert.equal(g[3].bonds.length, 0);
+  } finally {
+    await Promise.all(n.map((x) => x.close()));
+  }
+});

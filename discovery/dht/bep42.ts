@@ -39,12 +39,13 @@ export function parseIPv4(ip: string): Uint8Array | undefined {
 
 /**
  * True for addresses BEP 42 exempts (loopback, private and link-local IPv4),
- * and for anything that is not IPv4 (this client only enforces IPv4).
+ * for 0.0.0.0/8 (never an external address), and for anything that is not
+ * IPv4 (this client only enforces IPv4).
  */
 export function isExempt(ip: string): boolean {
   const b = parseIPv4(ip);
   if (!b) return true;
-  return b[0] === 10 || b[0] === 127 || (b[0] === 172 && (b[1] & 0xf0) === 16) ||
+  return b[0] === 0 || b[0] === 10 || b[0] === 127 || (b[0] === 172 && (b[1] & 0xf0) === 16) ||
     (b[0] === 192 && b[1] === 168) || (b[0] === 169 && b[1] === 254);
 }
 

@@ -283,13 +283,14 @@ export class DhtNode implements AsyncDisposable {
   }
 
   /** Binds the UDP socket and starts answering queries. Call {@linkcode DhtNode.bootstrap} to join. */
-  static create(options: DhtNodeOptions = {}): Promise<DhtNode> {
+  // deno-lint-ignore require-await
+  static async create(options: DhtNodeOptions = {}): Promise<DhtNode> {
     const conn = Deno.listenDatagram({
       transport: "udp",
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? 0,
     });
-    return Promise.resolve(new DhtNode(conn, options));
+    return new DhtNode(conn, options);
   }
 
   /** Our 20-byte node id. */

@@ -1,0 +1,211 @@
+// One collection store on one node: the group member and the state machine,
+// shared by every handle of the same store on the node (the groups layer
+// runs one member per group id and keeps the first state machine, so every
+// handle must read that one). A reader-only store joins as a learner; when a
+// writer opens a store this node only reads, the learner leaves and the node
+// rejoins as a voter, reads staying on the old machine until the new one
+// caught up.
+import type { Group, GroupConfig, Groups } from "@mosaik/groups";
+import { groupId } from "@mosaik/groups";
+import { DEFAULT_GROUP_CONFIG } from "@mosaik/groups";
+import type { GroupId, StoreId } from "@mosaik/transport";
+import type { Machine } from "./_machines.ts";
+import type { CollectionOptions, Version } from "./options.ts";
+import { WriteError } from "./errors.ts";
+
+/** Role of a handle. Writers vote; readers replicate as learners. */
+export type Role = "writer" | "reader";
+
+const stores = new WeakMap<Groups, Map<GroupId, Store>>();
+
+export class Store<M extends Machine<unknown> = Machine<unknown>> {
+  readonly id: StoreId;
+  readonly groupId: GroupId;
+  role: Role;
+  /** The machine reads come from. */
+  machine: M;
+  /** The group writes go to. */
+  group: Group;
+  /** The group whose machine reads come from (differs while upgrading). */
+  active: Group;
+  #groups: Groups;
+  #make: () => M;
+  #config: Partial<GroupConfig>;
+  #refs = 0;
+  #upgrading: Promise<void> | undefined;
+  #waiting: { promise: Promise<void>; resolve: () => void } | undefined;
+  #closed = false;
+
+  private constructor(
+    groups: Groups,
+    id: StoreId,
+    gid: GroupId,
+    make: () => M,
+    role: Role,
+    config: Partial<GroupConfig>,
+  ) {
+    this.#groups = groups;
+    this.id = id;
+    this.groupId = gid;
+    this.#make = make;
+    this.#config = config;
+    this.role = role;
+    this.machine = make();
+    this.group = this.active = this.#join(this.machine, role);
+  }
+
+  /** Opens (or shares) the store `id` on the node of `groups`. */
+  static open<M extends Machine<unknown>>(
+    groups: Groups,
+    id: StoreId,
+    make: () => M,
+    role: Role,
+    options: CollectionOptions,
+  ): Store<M> {
+    const config: Partial<GroupConfig> = {
+      snapshotEvery: options.snapshotEvery ?? 1000,
+      ...options.group,
+    };
+    const probe = make();
+    const gid = groupId(id, probe.name, { ...DEFAULT_GROUP_CONFIG, ...config });
+    let byId = stores.get(groups);
+    if (!byId) stores.set(groups, byId = new Map());
+    let store = byId.get(gid) as Store<M> | undefined;
+    if (!store) {
+      store = new Store(groups, id, gid, make, role, config);
+      byId.set(gid, store as Store);
+    } else if (role === "writer" && store.role === "reader") store.#upgrade();
+    store.#refs++;
+    return store;
+  }
+
+  #join(machine: M, role: Role): Group {
+    machine.onChange = () => {
+      if (machine === this.machine) this.#notify();
+    };
+    return this.#groups.join({
+      key: this.id,
+      stateMachine: machine,
+      config: {
+        ...this.#config,
+        learner: role === "reader",
+        preference: role === "reader" ? "never" : "normal",
+      },
+    });
+  }
+
+  #notify(): void {
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    w?.resolve();
+  }
+
+  /** Locally applied version. */
+  get version(): Version {
+    return this.active.committed;
+  }
+
+  /** Resolves at the next change of the local state. */
+  updated(): Promise<void> {
+    if (!this.#waiting) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => resolve = r);
+      this.#waiting = { promise, resolve };
+    }
+    return this.#waiting.promise;
+  }
+
+  async reaches(version: Version): Promise<void> {
+    for (;;) {
+      const g = this.active;
+      if (g.committed >= version) return;
+      await g.when.committed(version);
+      if (g === this.active) return;
+    }
+  }
+
+  async online(): Promise<void> {
+    for (;;) {
+      if (this.#upgrading) await this.#upgrading;
+      const g = this.group;
+      await g.when.online();
+      await this.reaches(g.metrics.commitIndex);
+      if (g === this.group && g === this.active && g.online) return;
+    }
+  }
+
+  /** Replicates one command; resolves once it is applied to the machine reads come from. */
+  async execute<T>(command: unknown[], input: T): Promise<{ version: Version; result: unknown }> {
+    if (this.#closed) throw new WriteError("closed", input, "the collection is closed");
+    try {
+      if (this.#upgrading) await this.#upgrading;
+      const { index, result } = await this.group.execute(command);
+      await this.reaches(index);
+      return { version: index, result };
+    } catch (e) {
+      throw WriteError.from(e, input);
+    }
+  }
+
+  #upgrade(): void {
+    this.role = "writer";
+    const old = this.group;
+    this.#upgrading = (async () => {
+      try {
+        if (old.online) await withTimeout(old.leave(), 2000);
+      } catch {
+        // the leader will drop the learner after its grace period
+      }
+      await old.close();
+      if (this.#closed) return;
+      const machine = this.#make();
+      const group = this.#join(machine, "writer");
+      this.group = group;
+      this.#upgrading = undefined;
+      try {
+        await group.when.committed(old.committed);
+      } catch {
+        return; // closed meanwhile
+      }
+      this.machine = machine;
+      this.active = group;
+      this.#notify();
+    })();
+  }
+
+  /** Drops one handle; the last one leaves (writers) and stops the member. */
+  async release(): Promise<void> {
+    if (--this.#refs > 0) return;
+    this.#closed = true;
+    const byId = stores.get(this.#groups);
+    if (byId?.get(this.groupId) === this) byId.delete(this.groupId);
+    if (this.#upgrading) await this.#upgrading.catch(() => {});
+    const g = this.group;
+    if (this.role === "writer" && g.online && g.members.voters.length > 1) {
+      await withTimeout(g.leave(), 2000).catch(() => {});
+    }
+    await g.close();
+    if (this.active !== g) await this.active.close();
+    this.#notify();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error("timeout")), ms)),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const handles = new WeakMap<object, Store>();
+
+/** The store behind a handle. */
+export function storeOf<M extends Machine<unknown>>(handle: object): Store<M> {
+  return handles.get(handle) as Store<M>;
+}
+
+/** Binds a handle to its store. */
+export function bind(handle: object, store: Store): void {
+  handles.set(handle, store);
+}

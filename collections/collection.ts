@@ -1,0 +1,80 @@
+/**
+ * {@linkcode Collection}: what every collection handle offers.
+ *
+ * @module
+ */
+import type { GroupId, StoreId } from "@mosaik/transport";
+import { bind, type Role, type Store, storeOf } from "./_store.ts";
+import type { CollectionWhen, Version } from "./options.ts";
+
+export type { Role };
+
+/**
+ * An opened store, handed from `SharedX.reader` / `SharedX.writer` to the
+ * handle's constructor. Opaque.
+ */
+export interface OpenedStore {
+  /** The store's id. */
+  readonly storeId: StoreId;
+  /** Role of the handle being made. */
+  readonly role: Role;
+}
+
+/**
+ * Base of every collection handle: identity, version, waiting and closing.
+ * Reads are local and synchronous; they see every command up to
+ * {@linkcode Collection.version}.
+ */
+export class Collection implements AsyncDisposable {
+  /** The store's id (from the name, the kind and the schema). */
+  readonly storeId: StoreId;
+  /** The id of the group that replicates the store. */
+  readonly groupId: GroupId;
+  /** `"writer"` (votes, may write) or `"reader"` (replicates only). */
+  readonly role: Role;
+  /** Waiting on the collection. */
+  readonly when: CollectionWhen;
+  #closed = false;
+
+  /** Made by `SharedX.writer` / `SharedX.reader`. */
+  constructor(opened: OpenedStore) {
+    const store = (opened as unknown as { store: Store }).store;
+    bind(this, store);
+    this.storeId = opened.storeId;
+    this.role = opened.role;
+    this.groupId = store.groupId;
+    this.when = {
+      online: () => store.online(),
+      reaches: (v) => store.reaches(v),
+      updated: () => store.updated(),
+    };
+  }
+
+  /** The version this node has applied. */
+  get version(): Version {
+    return storeOf(this).version;
+  }
+
+  /** Whether this node is a member, knows a leader and is not switching roles. */
+  get online(): boolean {
+    const s = storeOf(this);
+    return s.group === s.active && s.group.online;
+  }
+
+  /** Whether {@linkcode Collection.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes this handle; the node's last handle of the store leaves the group. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await storeOf(this).release();
+  }
+
+  /** Same as {@linkcode Collection.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

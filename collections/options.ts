@@ -1,0 +1,90 @@
+/**
+ * Options, identities and shared types of the collections.
+ *
+ * @module
+ */
+import { derive, digest, type GroupId, type StoreId } from "@mosaik/transport";
+import type { GroupConfig, Groups } from "@mosaik/groups";
+
+export type { GroupId, StoreId };
+
+/**
+ * What a collection needs from a node: its groups subsystem. A `Network`
+ * fits, and so does `{ groups }` built from an endpoint and a discovery.
+ */
+export interface CollectionNetwork {
+  /** The node's groups. */
+  readonly groups: Groups;
+}
+
+/**
+ * The position of a write in the collection's history: the Raft log index
+ * of its command (the first write is 1; 0 is the empty collection). Versions
+ * of one collection are totally ordered; every member applies the same
+ * commands up to a version and so holds the same state there. Every command
+ * consumes an index, even one that changes nothing, and so do membership
+ * changes of the group, so versions are not consecutive.
+ */
+export type Version = number;
+
+/** Kinds of collections; part of the {@linkcode StoreId}. */
+export type CollectionKind = "map" | "vec" | "set" | "cell" | "once" | "depq";
+
+/** Options of a collection handle. */
+export interface CollectionOptions {
+  /**
+   * The element types' name and version, e.g. `"balance/v2"`. It enters the
+   * {@linkcode StoreId}, so handles with different schemas never meet.
+   * Default `""`.
+   */
+  schema?: string;
+  /**
+   * Snapshot (and compact the log) every this many applied commands; late
+   * joiners behind the compaction point catch up by snapshot. Default 1000.
+   */
+  snapshotEvery?: number;
+  /**
+   * Group options (consensus timing, time limits, static peers). Timing is
+   * part of the GroupId, so every member must use the same. The role decides
+   * `learner` and `preference`.
+   */
+  group?: Partial<Omit<GroupConfig, "learner" | "preference">>;
+}
+
+/**
+ * The id of a store: the collection kind, the schema and the name, hashed.
+ * The same name opened as a different kind or schema is a different store.
+ * The StoreId is also the group's shared secret: pick unguessable names
+ * when membership must stay private.
+ *
+ * @example
+ * ```ts
+ * import { storeId } from "@mosaik/collections";
+ * console.assert(storeId("map", "balances") !== storeId("set", "balances"));
+ * console.assert(storeId("map", "balances") !== storeId("map", "balances", "v2"));
+ * ```
+ */
+export function storeId(kind: CollectionKind, name: string, schema = ""): StoreId {
+  return derive<StoreId>(digest(name), `mosaik/collections/1|${kind}|${schema}`);
+}
+
+/** Waiting on a collection. */
+export interface CollectionWhen {
+  /**
+   * Resolves when this node is a member of the group, knows a leader and
+   * has applied everything the group had committed when it learned of it.
+   */
+  online(): Promise<void>;
+  /** Resolves once this node applied `version` (immediately if it has). */
+  reaches(version: Version): Promise<void>;
+  /** Resolves at the next change of the local state. */
+  updated(): Promise<void>;
+}
+
+/** Result of a compare-and-exchange. */
+export interface Exchanged {
+  /** Version of the command. */
+  version: Version;
+  /** Whether the expected value matched and the new value was stored. */
+  swapped: boolean;
+}

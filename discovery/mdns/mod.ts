@@ -21,11 +21,22 @@
  * `--allow-net=0.0.0.0:5353,224.0.0.251:5353`. Multicast TTL stays 1, so
  * packets never leave the link; tests run in network namespaces they create.
  *
- * @example
+ * @example Start it by hand (discovery normally does this)
  * ```ts ignore
  * import { mdnsBootstrap } from "@mosaik/discovery/mdns";
  * const source = mdnsBootstrap();
  * // Discovery calls source.start(ctx) and later source.close().
+ * ```
+ *
+ * @example The records a node announces, and what a browser reads back
+ * ```ts
+ * import { networkId, SecretKey } from "@mosaik/transport";
+ * import { encodeResponse, parsePacket } from "@mosaik/discovery/mdns";
+ * const network = networkId("my-app");
+ * const peerId = SecretKey.generate().peerId;
+ * const packet = encodeResponse({ network, peerId, addresses: ["192.168.1.10:4433"] });
+ * const parsed = parsePacket(packet, network);
+ * console.assert(parsed?.peers[0].peerId === peerId);
  * ```
  *
  * @module

@@ -70,14 +70,19 @@ export class Links {
     this.#links.clear();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((r) => timer = setTimeout(r, window));
-    await Promise.allSettled(all.map((l) =>
-      l.tail.then(async () => {
-        const ch = await l.channel;
-        await ch.sendBytes(probe);
-        await Promise.race([ch.recvBytes(), deadline]);
-        await ch.close();
-      })
-    ));
+    await Promise.race([
+      deadline,
+      Promise.allSettled(all.map((l) =>
+        l.tail.then(async () => {
+          const ch = await l.channel;
+          await ch.sendBytes(probe);
+          await Promise.race([ch.recvBytes(), deadline]);
+        })
+      )),
+    ]);
     clearTimeout(timer);
+    // Links still opening (an unreachable peer) are closed when they resolve,
+    // or fail when the endpoint closes.
+    for (const l of all) l.channel.then((ch) => ch.close()).catch(() => {});
   }
 }

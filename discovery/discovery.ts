@@ -332,7 +332,13 @@ export class Discovery {
     await Promise.allSettled(this.#sources.map((s) => s.close()));
     await this.#links.close(encode([FLUSH]), this.#opts.departureWindow);
     for (const ch of this.#channels) ch.close(CloseCode.GracefulShutdown).catch(() => {});
-    await Promise.allSettled([...this.#tasks]);
+    // Requests still dialing an unreachable peer end when the endpoint closes.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#tasks]),
+      new Promise((r) => timer = setTimeout(r, this.#opts.departureWindow)),
+    ]);
+    clearTimeout(timer);
   }
 
   // ---- start-up and timers ----

@@ -1,0 +1,109 @@
+// Bad input from a peer of the same network: forged signatures, entries of
+// another network, replayed older versions and undecodable messages are
+// dropped and counted, and the node keeps working.
+import assert from "node:assert/strict";
+import { encode, Endpoint, networkId, peerIdToBytes, SecretKey, tag } from "@mosaik/transport";
+import { eventually } from "@mosaik/transport/testing";
+import { GOSSIP_PROTOCOL, type PeerEntry, signEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
+import { closeAll, freshNetwork, startNode } from "./discovery_util.ts";
+
+// Gossip wire forms (see discovery/_wire.ts): [6, id16, round, payload] with
+// payload [0, entryBytes] for an announcement.
+function gossipFrame(payload: unknown): Uint8Array {
+  return encode([6, crypto.getRandomValues(new Uint8Array(16)), 0, encode(payload)]);
+}
+
+Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped and counted", async () => {
+  const net = freshNetwork();
+  const victim = await startNode(net);
+  const honest = await startNode(net);
+  await using attacker = await Endpoint.create({ networkId: net });
+  try {
+    const ch = await attacker.open(
+      victim.endpoint.peerId,
+      [victim.endpoint.hostPort],
+      GOSSIP_PROTOCOL,
+    );
+    const key = SecretKey.generate();
+    const now = Date.now();
+    const entry = (counter: number, extra: Partial<PeerEntry> = {}): PeerEntry => ({
+      network: net,
+      peerId: key.peerId,
+      version: { start: now, counter },
+      addresses: ["127.0.0.1:9"],
+      tags: [],
+      streams: [],
+      groups: [],
+      tickets: [],
+      ...extra,
+    });
+    // 1. A valid entry is accepted (as a reference point).
+    await ch.sendBytes(gossipFrame([0, signEntry(key, entry(now + 2)).bytes]));
+    await eventually(() => victim.discovery.catalog.get(key.peerId));
+    // 2. An older version of it replayed.
+    await ch.sendBytes(gossipFrame([0, signEntry(key, entry(now + 1)).bytes]));
+    // 3. A forged entry: another key's signature over a body naming `key`.
+    const forger = SecretKey.generate();
+    const forged = signEntry(forger, entry(now + 3, { peerId: forger.peerId, tags: [tag("x")] }))
+      .bytes.slice();
+    const fb = peerIdToBytes(forger.peerId);
+    const kb = peerIdToBytes(key.peerId);
+    for (let i = 0; i + 32 <= forged.length; i++) {
+      if (fb.every((b, j) => forged[i + j] === b)) {
+        forged.set(kb, i);
+        break;
+      }
+    }
+    await ch.sendBytes(gossipFrame([0, forged]));
+    // 4. A correctly signed entry of another network.
+    const foreign = SecretKey.generate();
+    await ch.sendBytes(gossipFrame([
+      0,
+      signEntry(foreign, {
+        ...entry(now + 2),
+        peerId: foreign.peerId,
+        network: networkId("someone-else"),
+      }).bytes,
+    ]));
+    // 5. An undecodable payload inside a well-formed gossip message.
+    await ch.sendBytes(encode([6, new Uint8Array(16), 0, new Uint8Array([0xc1, 0xff])]));
+    // 6. An entry dated far in the future.
+    const future = SecretKey.generate();
+    await ch.sendBytes(gossipFrame([
+      0,
+      signEntry(future, {
+        ...entry(now + 3_600_000),
+        peerId: future.peerId,
+      }).bytes,
+    ]));
+    const d = victim.discovery.stats.dropped;
+    await eventually(() =>
+      d["older-version"] === 1 && d["bad-signature"] === 1 && d["wrong-network"] === 1 &&
+      d["undecodable"] === 1 && d["future-version"] === 1
+    );
+    // 7. An undecodable gossip message closes that channel only.
+    await ch.sendBytes(new Uint8Array([0xc1]));
+    await eventually(() => d["undecodable-message"] === 1);
+    assert.equal(await ch.recv().catch(() => "closed"), "closed");
+    // 8. Garbage on the sync protocol.
+    const sync = await attacker.open(
+      victim.endpoint.peerId,
+      [victim.endpoint.hostPort],
+      SYNC_PROTOCOL,
+    );
+    await sync.send({ not: "a summary" });
+    await eventually(() => d["undecodable-message"] === 2);
+    await sync.close();
+
+    // The catalog holds only the valid entry, with its newest version.
+    assert.equal(victim.discovery.catalog.size, 1);
+    assert.equal(victim.discovery.catalog.get(key.peerId)?.version.counter, now + 2);
+    assert.equal(victim.discovery.catalog.get(foreign.peerId), undefined);
+    // And the node still works.
+    await honest.discovery.syncWith(victim.endpoint.address);
+    assert.ok(victim.discovery.catalog.get(honest.endpoint.peerId));
+    assert.ok(honest.discovery.catalog.get(key.peerId));
+  } finally {
+    await closeAll([victim, honest]);
+  }
+});

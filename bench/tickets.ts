@@ -62,27 +62,40 @@ export async function run(): Promise<void> {
       : () => p256.verify(jwt.signature, jwt.signingInput, key, { lowS: false });
     const ours = await rate(ok(v, ticket, ctx));
     const anchor = await rate(bare);
-    report(`JWT ${alg} ticket validations`, ours, anchor, "ops/s", {
+    report(`JWT ${alg} validations (vs noble verify)`, ours, anchor, "ops/s", {
       ratio: 0.8,
       higherIsBetter: true,
     });
   }
 
   const pki = TestDcap.create();
-  const ticket = await issueTdxTicket({
-    peerId,
-    networkId: net,
-    expiresIn: 3_600_000,
-    quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
-  });
+  const issueTdx = (expiresIn: number) =>
+    issueTdxTicket({
+      peerId,
+      networkId: net,
+      expiresIn,
+      quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
+    });
   const quote = pki.quote({ reportData: new Uint8Array(64) });
+  const verify = () =>
+    verifyQuote(quote, pki.collateral, { now: ctx.now, trustedRoot: pki.rootDer });
+  const anchor = await rate(verify);
+  // First sight of a ticket: full verification + binding (distinct tickets).
+  const fresh: Awaited<ReturnType<typeof issueTdx>>[] = [];
+  for (let i = 0; i < 400; i++) fresh.push(await issueTdx(3_600_000 + i));
   const v = tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootDer });
-  const ours = await rate(ok(v, ticket, ctx));
-  const anchor = await rate(() =>
-    verifyQuote(quote, pki.collateral, { now: ctx.now, trustedRoot: pki.rootDer })
-  );
-  report("TDX ticket validations (vs verifyQuote)", ours, anchor, "ops/s", {
+  await ok(v, fresh[0], ctx)();
+  const start = performance.now();
+  for (const t of fresh.slice(1)) await ok(v, t, ctx)();
+  const first = (fresh.length - 1) / ((performance.now() - start) / 1000);
+  report("TDX ticket, first validation (vs verifyQuote)", first, anchor, "ops/s", {
     ratio: 0.8,
+    higherIsBetter: true,
+  });
+  // Re-validation of a known ticket (what bonded groups and streams do).
+  const again = await rate(ok(v, fresh[0], ctx));
+  report("TDX ticket, re-validation (vs verifyQuote)", again, anchor, "ops/s", {
+    ratio: 1,
     higherIsBetter: true,
   });
 }

@@ -128,6 +128,8 @@ export function decodeTdxTicket(bytes: Uint8Array): TdxTicketData {
   return { expiresAt: Number(expiry), quote: bytes.subarray(HEADER) };
 }
 
+const ACCEPTED_MAX = 1024;
+
 /** A TDX ticket could not be issued (expiry in the past, a quote not carrying the binding). */
 export class TdxTicketError extends MosaikError {}
 
@@ -208,6 +210,19 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
     ? options.policy.map((p) => ({ ...p }))
     : [{ ...options.policy as QuotePolicy | undefined }];
   if (policies.length === 0) throw new TdxTicketError("an empty policy list accepts nothing");
+  // Accepted tickets by (peer, network, ticket bytes), valid from the check
+  // until their verdict expires: groups and streams re-check bonded peers
+  // often, and with unchanged collateral the outcome cannot change in that
+  // window. Only with `collateral` (a provider may return fresher collateral,
+  // e.g. a new CRL, at any time); a changed collateral field clears the cache.
+  const accepted = new Map<string, { from: number; until: number }>();
+  let fields: unknown[] = [];
+  const collateralChanged = (): boolean => {
+    const now = Object.values(collateral ?? {});
+    const changed = now.length !== fields.length || now.some((v, i) => v !== fields[i]);
+    fields = now;
+    return changed;
+  };
   return {
     kind,
     id: derive<Digest>(digest("mosaik.tee.tdx-validator.v1"), JSON.stringify(config)),
@@ -219,6 +234,12 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         if (options.maxLifetime !== undefined && expiresAt - now > options.maxLifetime) {
           return { ok: false, reason: "TDX ticket lives longer than allowed" };
         }
+        const cacheKey = collateral === undefined
+          ? undefined
+          : `${ctx.peerId}|${ctx.networkId}|${toHex(sha256(ticket.data))}`;
+        if (cacheKey !== undefined && collateralChanged()) accepted.clear();
+        const hit = cacheKey === undefined ? undefined : accepted.get(cacheKey);
+        if (hit && hit.from <= now && now < hit.until) return { ok: true, expiresAt: hit.until };
         const quote = parseQuote(bytes);
         if (quote.body.kind === "sgx") return { ok: false, reason: "not a TDX quote" };
         const expected = tdxReportData(ctx.peerId, ctx.networkId, expiresAt);
@@ -248,7 +269,12 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
           const which = policies.length > 1 ? `none of ${policies.length} policies matches; ` : "";
           return { ok: false, reason: which + refusal.message };
         }
-        return { ok: true, expiresAt: Math.min(expiresAt, verdict.expiresAt) };
+        const until = Math.min(expiresAt, verdict.expiresAt);
+        if (cacheKey !== undefined) {
+          if (accepted.size >= ACCEPTED_MAX) accepted.delete(accepted.keys().next().value!);
+          accepted.set(cacheKey, { from: now, until });
+        }
+        return { ok: true, expiresAt: until };
       } catch (error) {
         if (error instanceof MosaikError) return { ok: false, reason: error.message };
         throw error;

@@ -188,6 +188,22 @@ Deno.test("tdx validator: collateral provider, verdict capped by collateral expi
   assert.throws(() => tdxValidator({}), TdxTicketError);
 });
 
+Deno.test("tdx validator: the accepted-ticket cache never widens what is accepted", async () => {
+  const coll = { ...pki.collateral };
+  const v = tdxValidator({ collateral: coll, trustedRoot: pki.rootDer });
+  const t = ticketFor();
+  assert.equal((await v.validate(t, ctx())).ok, true);
+  assert.equal((await v.validate(t, ctx())).ok, true); // served from the cache
+  // Another peer presenting the same bytes: still bound to the holder.
+  const thief = { peerId: SecretKey.generate().peerId, networkId: net, now: new Date() };
+  assert.equal((await v.validate(t, thief)).ok, false);
+  // A time before the cached check is verified again (certificates not yet valid).
+  await refused(v, t, /not at|valid/, new Date(Date.now() - 3 * 24 * HOUR));
+  // Changed collateral clears the cache.
+  coll.pck_crl = "zz";
+  await refused(v, t, /pck_crl|hex/);
+});
+
 Deno.test("tdx validator: ids follow the configuration", () => {
   const a = validator({ policy: { mrTd: "AA".repeat(48) } });
   const b = validator({ policy: { mrTd: "aa".repeat(48) } });

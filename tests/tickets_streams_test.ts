@@ -111,6 +111,26 @@ Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer"
   await consumer.close();
 });
 
+Deno.test("tickets over Network: a consumer drops a producer whose ticket expired", async () => {
+  await using cluster = await nodes(2);
+  const [a, b] = cluster; // a consumes, b produces with a short ticket
+  const net = a.network.networkId;
+  const issuer = JwtIssuer.generate("ES256");
+  const ticket = issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: 2_000 });
+  b.setTicket(ticket);
+  await seesTicket(a, b, "jwt");
+  const producer = b.streams.produce(Data);
+  const consumer = a.streams.consume(Data, {
+    requireTicket: requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net }),
+  });
+  await within(consumer.when.subscribed(), 10_000, "subscribed before expiry");
+  await producer.send("before-expiry");
+  assert.equal(await within(consumer.recv(), 5000), "before-expiry");
+  await within(consumer.when.unsubscribed(), 10_000, "producer dropped at expiry");
+  assert.ok(Date.now() >= ticket.expiresAt!, "dropped at expiry, not before");
+  await consumer.close();
+});
+
 Deno.test("tickets over Network: a renewed ticket keeps the subscription past the first expiry", async () => {
   await using cluster = await nodes(2);
   const [a, b] = cluster;

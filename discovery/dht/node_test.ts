@@ -4,6 +4,7 @@ import { encode } from "./bencode.ts";
 import { mutableTarget, signItem } from "./bep44.ts";
 import { ErrorCode, KrpcError } from "./krpc.ts";
 import { DhtNode } from "./node.ts";
+import { specify } from "./rendezvous.ts";
 
 async function pair() {
   const server = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [] });
@@ -117,4 +118,10 @@ Deno.test("dht node: a timed-out query rejects, and close fails pending queries"
     silent.close();
     await node.close();
   }
+});
+
+Deno.test("rendezvous: unspecified record addresses take the host they were reached at", () => {
+  assert.equal(specify("0.0.0.0:4433", "192.0.2.7"), "192.0.2.7:4433");
+  assert.equal(specify("[::]:4433", "2001:db8::7"), "[2001:db8::7]:4433");
+  assert.equal(specify("10.0.0.1:4433", "192.0.2.7"), "10.0.0.1:4433");
 });

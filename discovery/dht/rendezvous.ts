@@ -244,6 +244,7 @@ export class Rendezvous {
           timeout,
         });
         record = verifyRecord(r, this.keys.salt);
+        record.addresses = record.addresses.map((a) => specify(a, parseHostPort(endpoint).host));
       } catch (e) {
         if (e instanceof DecodeError) this.invalid++;
         const failures = (this.#backoff.get(endpoint)?.failures ?? 0) + 1;
@@ -275,4 +276,14 @@ function shuffle<T>(list: T[]): T[] {
     [list[i], list[j]] = [list[j], list[i]];
   }
   return list;
+}
+
+/**
+ * A node bound to every interface publishes `0.0.0.0:port` (or `[::]:port`);
+ * whoever reached it at `host` can use `host:port` instead.
+ */
+export function specify(address: string, host: string): string {
+  const { host: h, port } = parseHostPort(address);
+  if (h !== "0.0.0.0" && h !== "::") return address;
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
+import { specify } from "../dht/rendezvous.ts";
 import { type Announcement, encodeQuery, encodeResponse, parsePacket } from "./records.ts";
 
 /** Options of {@linkcode mdnsBootstrap}. */
@@ -93,9 +94,11 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
 
   async function receive(ctx: BootstrapContext): Promise<void> {
     while (!closed) {
-      let data: Uint8Array;
+      let data: Uint8Array, from: string;
       try {
-        [data] = await conn!.receive();
+        let addr: Deno.Addr;
+        [data, addr] = await conn!.receive();
+        from = (addr as Deno.NetAddr).hostname;
       } catch {
         if (closed) return;
         continue;
@@ -122,7 +125,7 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
         offered.set(p.peerId, key);
         for (const a of p.addresses) {
           stats.offered++;
-          ctx.addPeer(`${p.peerId}@${a}`);
+          ctx.addPeer(`${p.peerId}@${from === "0.0.0.0" ? a : specify(a, from)}`);
         }
       }
     }

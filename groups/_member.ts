@@ -178,6 +178,8 @@ export class Member {
       snapshotEvery: c.snapshotEvery,
       maxSessions: 4096,
       clientId,
+      catchUpGap: c.catchUpGap,
+      fetchBatch: c.maxEntriesPerMsg,
     });
     this.#local?.addGroup(this.id);
     this.#unsubscribe = this.#catalog?.subscribe(() => this.#dialAll());

@@ -64,7 +64,15 @@ export type RaftMessage =
     commit: number;
   }
   | { type: "AppR"; term: number; index: number; reject: boolean; hint: number; hintTerm: number }
-  | { type: "Hb"; term: number; commit: number; ctx?: string }
+  | {
+    type: "Hb";
+    term: number;
+    commit: number;
+    ctx?: string;
+    /** The leader's commit index and its term: a point lagging members catch up to. */
+    lc?: number;
+    lct?: number;
+  }
   | { type: "HbR"; term: number; ctx?: string }
   | { type: "Snap"; term: number; snapshot: Snapshot }
   | { type: "TimeoutNow"; term: number }
@@ -532,6 +540,24 @@ export class RaftCore {
     this.snapTerm = term;
   }
 
+  /**
+   * Appends entries fetched from peers that hold the leader's (index, term)
+   * point, hence equal the leader's log there: contiguous from at most
+   * lastIndex + 1, never touching committed entries.
+   */
+  appendVerified(entries: Entry[]): void {
+    if (this.role !== "follower" || !entries.length) return;
+    const first = entries.findIndex((e) => e.index > this.commit);
+    if (first < 0) return;
+    const rest = entries.slice(first);
+    if (rest[0].index > this.lastIndex + 1) return;
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i].index !== rest[0].index + i) return;
+    }
+    const conflict = rest.findIndex((e) => this.termAt(e.index) !== e.term);
+    if (conflict >= 0) this.appendLocal(rest.slice(conflict));
+  }
+
   /** Handles a message from `from`. */
   step(from: NodeId, m: Envelope): void {
     if (m.cluster !== undefined && this.config && m.cluster !== this.config.cluster) return;
@@ -913,7 +939,14 @@ export class RaftCore {
   private broadcastHeartbeat(ctx: string | undefined): void {
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
-      this.send(id, { type: "Hb", term: this.term, commit: Math.min(pr.match, this.commit), ctx });
+      this.send(id, {
+        type: "Hb",
+        term: this.term,
+        commit: Math.min(pr.match, this.commit),
+        ctx,
+        lc: this.commit,
+        lct: this.termAt(this.commit),
+      });
     }
   }
 

@@ -16,7 +16,9 @@ export type ReplicaMessage =
   | { type: "Prop"; data: Uint8Array[] }
   | { type: "Status"; cluster?: string; commit: number; learner: boolean; lead?: string }
   | { type: "Leave" }
-  | { type: "Left" };
+  | { type: "Left" }
+  | { type: "Fetch"; from: number; to: number; at: number; atTerm: number; cluster?: string }
+  | { type: "Fetched"; from: number; entries: Entry[]; cluster?: string };
 
 /** Events a replica reports to its driver. */
 export type ReplicaEvent =
@@ -62,6 +64,28 @@ export interface ReplicaOptions {
   maxSessions: number;
   /** Random client id (unique per replica incarnation). */
   clientId: string;
+  /**
+   * A follower this many entries behind the leader fetches the gap from
+   * several peers in parallel (0 = off). Default 0.
+   */
+  catchUpGap?: number;
+  /** Entries per fetch request. Default 256. */
+  fetchBatch?: number;
+}
+
+interface CatchUp {
+  /** Next index to append. */
+  cursor: number;
+  /** The leader's point (index, term) every serving peer must hold. */
+  at: number;
+  atTerm: number;
+  chunks: Map<number, Entry[]>;
+  inflight: Map<NodeId, { from: number; to: number; sent: number }>;
+  refused: Set<NodeId>;
+  started: number;
+  /** Term and leader the point came from: the session ends when either changes. */
+  term: number;
+  leader: NodeId;
 }
 
 interface Session {
@@ -118,6 +142,9 @@ export class Replica {
   #leaving: { resolve: () => void; reject: (e: Error) => void; sent: number } | undefined;
   #lastSnapshot = 0;
   #hadLeader = false;
+  #catchUp: CatchUp | undefined;
+  /** Entries this replica served to catching-up peers (for tests and metrics). */
+  served = 0;
   #outgoing: Uint8Array[] = [];
   #scheduled = false;
   closed = false;
@@ -149,6 +176,7 @@ export class Replica {
     this.#form();
     this.#reconcile();
     this.#retry();
+    this.#driveCatchUp();
     this.#flush();
   }
 
@@ -175,9 +203,22 @@ export class Replica {
           this.#leaving = undefined;
         }
         break;
+      case "Fetch":
+        this.#serveFetch(from, msg);
+        break;
+      case "Fetched":
+        this.#onFetched(from, msg);
+        break;
       default:
         if (msg.cluster !== undefined && this.#rejected.has(msg.cluster)) break;
         this.core.step(from, msg);
+        if (this.core.lead === from && this.core.term === msg.term) {
+          if (msg.type === "App") {
+            this.#maybeCatchUp(from, msg.prevIndex, msg.prevTerm, msg.cluster);
+          } else if (msg.type === "Hb" && msg.lc !== undefined && msg.lct !== undefined) {
+            this.#maybeCatchUp(from, msg.lc, msg.lct, msg.cluster);
+          }
+        }
     }
     this.#flush();
   }
@@ -554,6 +595,121 @@ export class Replica {
         if (core.proposeConfig(without(m)) !== undefined) return;
       }
     }
+  }
+
+  // ------------------------------------------------------------ parallel catch-up
+
+  /** A follower far behind the leader fetches the gap from several peers at once. */
+  #maybeCatchUp(
+    from: NodeId,
+    prevIndex: number,
+    prevTerm: number,
+    cluster: string | undefined,
+  ): void {
+    const gap = this.opts.catchUpGap ?? 0;
+    const core = this.core;
+    if (!gap || this.#catchUp || core.role !== "follower" || !core.config) return;
+    if (cluster !== core.config.cluster || prevIndex - core.lastIndex < gap) return;
+    if (core.termAt(prevIndex) !== undefined) return;
+    this.#catchUp = {
+      cursor: core.commit + 1,
+      at: prevIndex,
+      atTerm: prevTerm,
+      chunks: new Map(),
+      inflight: new Map(),
+      refused: new Set([from]), // the leader replicates anyway; ask the others
+      started: this.now,
+      term: core.term,
+      leader: from,
+    };
+    this.#driveCatchUp();
+  }
+
+  #driveCatchUp(): void {
+    const c = this.#catchUp;
+    if (!c) return;
+    const core = this.core;
+    if (
+      core.role !== "follower" || core.term !== c.term || core.lead !== c.leader ||
+      core.lastIndex >= c.at ||
+      this.now - c.started > this.opts.timeoutTicks
+    ) {
+      this.#catchUp = undefined;
+      return;
+    }
+    if (c.cursor <= core.commit) c.cursor = core.commit + 1;
+    for (const [peer, f] of c.inflight) {
+      if (this.now - f.sent >= this.opts.retryTicks || !this.#bonds.has(peer)) {
+        c.inflight.delete(peer);
+        c.refused.add(peer);
+      }
+    }
+    const batch = this.opts.fetchBatch ?? 256;
+    const busy = (i: number) =>
+      c.chunks.has(i) || [...c.inflight.values()].some((f) => f.from <= i && i <= f.to);
+    const peers = [...this.#bonds].filter((p) =>
+      !c.refused.has(p) && !c.inflight.has(p) && this.#status.get(p)?.cluster === core.cluster
+    ).sort();
+    let next = c.cursor;
+    for (const p of peers) {
+      while (next <= c.at && busy(next)) next += c.chunks.get(next)?.length || 1;
+      if (next > c.at) break;
+      const to = Math.min(c.at, next + batch - 1);
+      c.inflight.set(p, { from: next, to, sent: this.now });
+      this.opts.send(p, {
+        type: "Fetch",
+        from: next,
+        to,
+        at: c.at,
+        atTerm: c.atTerm,
+        cluster: core.cluster,
+      });
+      next = to + 1;
+    }
+    if (!c.inflight.size && !peers.length && !c.chunks.size) this.#catchUp = undefined; // nobody can help
+  }
+
+  /** Serves a range only if our log holds the leader's point: then it equals the leader's log up to there. */
+  #serveFetch(from: NodeId, m: Extract<ReplicaMessage, { type: "Fetch" }>): void {
+    const core = this.core;
+    let entries: Entry[] = [];
+    if (
+      m.cluster === core.cluster && core.termAt(m.at) === m.atTerm && m.from >= core.firstIndex &&
+      m.from <= m.to && m.to <= m.at
+    ) {
+      entries = core.entries(
+        m.from,
+        Math.min(m.to, m.from + (this.opts.fetchBatch ?? 256) * 4 - 1),
+      );
+      this.served += entries.length;
+    }
+    this.opts.send(from, { type: "Fetched", from: m.from, entries, cluster: core.cluster });
+  }
+
+  #onFetched(from: NodeId, m: Extract<ReplicaMessage, { type: "Fetched" }>): void {
+    const c = this.#catchUp;
+    const f = c?.inflight.get(from);
+    if (!c || !f || f.from !== m.from || m.cluster !== this.core.cluster) return;
+    if (this.core.term !== c.term || this.core.lead !== c.leader) {
+      this.#catchUp = undefined; // entries of an older leader must not replace newer ones
+      return;
+    }
+    c.inflight.delete(from);
+    if (!m.entries.length) {
+      c.refused.add(from);
+    } else {
+      c.chunks.set(m.from, m.entries);
+    }
+    // Append every chunk that continues our log.
+    for (;;) {
+      const start = [...c.chunks.keys()].find((k) => k <= this.core.lastIndex + 1 && k <= c.cursor);
+      if (start === undefined) break;
+      const chunk = c.chunks.get(start)!;
+      c.chunks.delete(start);
+      this.core.appendVerified(chunk.filter((e) => e.index >= c.cursor));
+      c.cursor = Math.max(c.cursor, start + chunk.length);
+    }
+    this.#driveCatchUp();
   }
 
   /**

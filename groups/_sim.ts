@@ -128,6 +128,8 @@ export class Sim {
       snapshotEvery: 50,
       maxSessions: 1000,
       clientId: `${id}-${Math.floor(seedRng() * 1e9)}`,
+      catchUpGap: 10,
+      fetchBatch: 8,
       raft: { electionTicks: 10, heartbeatTicks: 2, maxEntriesPerMsg: 8, maxInflight: 4 },
       ...this.opts.replica,
     });

@@ -104,6 +104,22 @@ export function parseMessage(x: unknown): ReplicaMessage {
     case "Leave":
     case "Left":
       return { type };
+    case "Fetch":
+      return {
+        type,
+        cluster,
+        from: nat(m.from, "from"),
+        to: nat(m.to, "to"),
+        at: nat(m.at, "at"),
+        atTerm: nat(m.atTerm, "atTerm"),
+      };
+    case "Fetched": {
+      if (!Array.isArray(m.entries) || m.entries.length > 100_000) fail("entries");
+      const from = nat(m.from, "from");
+      const entries = m.entries.map(entry);
+      entries.forEach((e, i) => e.index !== from + i && fail("entry indexes"));
+      return { type, cluster, from, entries };
+    }
     case "PreVote":
     case "Vote":
       return {

@@ -46,6 +46,12 @@ export interface GroupConfig extends ConsensusConfig {
   maxBytesPerMsg: number;
   /** Maximum AppendEntries messages in flight per follower. Default 64. */
   maxInflight: number;
+  /**
+   * A member this many entries behind the leader's commit fetches the gap
+   * from several peers in parallel (each peer serves only if its log holds the
+   * leader's (index, term) point). 0 turns it off. Default 256.
+   */
+  catchUpGap: number;
   /** Extra members to bond with, as `"<peerId>@host:port"` (besides the catalog). */
   peers: string[];
 }
@@ -63,6 +69,7 @@ export const DEFAULT_GROUP_CONFIG: GroupConfig = {
   maxEntriesPerMsg: 512,
   maxBytesPerMsg: 1 << 20,
   maxInflight: 64,
+  catchUpGap: 256,
   peers: [],
 };
 

@@ -42,6 +42,8 @@ export interface GroupMetrics {
   leaderChanges: number;
   /** Members with a live bond to this one. */
   bonds: number;
+  /** Entries this member served to members catching up in parallel. */
+  servedToCatchUp: number;
 }
 
 /** Voters and learners of the current configuration. */
@@ -153,6 +155,7 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
       elections: r.core.elections,
       leaderChanges: this.#member.leaderChanges,
       bonds: this.#member.bonded.length,
+      servedToCatchUp: r.served,
     };
   }
 

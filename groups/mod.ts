@@ -16,7 +16,11 @@
  * changes through the log (one at a time; new members join as learners and
  * are promoted once caught up), learners, leadership preference (`normal`,
  * `reluctant`, `never`), leadership transfer, ReadIndex for linearizable
- * reads, snapshots with InstallSnapshot, and exactly-once commands (client
+ * reads, snapshots with InstallSnapshot, parallel catch-up (a member far
+ * behind fetches the gap from several peers at once; a peer serves a range
+ * only if its log holds the leader's (index, term) point, so by Log Matching
+ * the range equals the leader's log; entries are appended only while the
+ * same leader and term last), and exactly-once commands (client
  * id + sequence numbers with results kept in the replicated session table).
  * Term, vote and log are written to {@linkcode Storage} before any message
  * that depends on them: {@linkcode MemoryStorage} or the durable

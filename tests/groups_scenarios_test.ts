@@ -348,7 +348,7 @@ for (const batch of [7, 20, 100, 1000]) {
     const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
     try {
       const key = crypto.randomUUID();
-      const cfg = { maxEntriesPerMsg: batch };
+      const cfg = { maxEntriesPerMsg: batch, catchUpGap: 16 };
       const g0 = joinCounter(n[0], key, cfg);
       await within(g0.when.online(), T_EL);
       let last = 0;

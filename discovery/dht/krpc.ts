@@ -177,3 +177,13 @@ export function parseHostPort(address: string): { host: string; port: number } {
   }
   return { host: m[1], port };
 }
+
+/**
+ * A node bound to every interface publishes `0.0.0.0:port` (or `[::]:port`);
+ * whoever reached it at `host` can use `host:port` instead.
+ */
+export function specify(address: string, host: string): string {
+  const { host: h, port } = parseHostPort(address);
+  if (h !== "0.0.0.0" && h !== "::") return address;
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -4,7 +4,7 @@ import { encode } from "./bencode.ts";
 import { mutableTarget, signItem } from "./bep44.ts";
 import { ErrorCode, KrpcError } from "./krpc.ts";
 import { DhtNode } from "./node.ts";
-import { specify } from "./rendezvous.ts";
+import { specify } from "./krpc.ts";
 
 async function pair() {
   const server = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [] });

@@ -18,7 +18,7 @@ import {
 } from "@mosaik/transport";
 import { type BDict, encode, isDict } from "./bencode.ts";
 import { type MutableItem, signItem, verifyItem } from "./bep44.ts";
-import { ErrorCode, KrpcError, parseHostPort } from "./krpc.ts";
+import { ErrorCode, KrpcError, parseHostPort, specify } from "./krpc.ts";
 import type { DhtNode } from "./node.ts";
 
 /** The KRPC extension method a mosaik DHT node answers with its signed record. */
@@ -276,14 +276,4 @@ function shuffle<T>(list: T[]): T[] {
     [list[i], list[j]] = [list[j], list[i]];
   }
   return list;
-}
-
-/**
- * A node bound to every interface publishes `0.0.0.0:port` (or `[::]:port`);
- * whoever reached it at `host` can use `host:port` instead.
- */
-export function specify(address: string, host: string): string {
-  const { host: h, port } = parseHostPort(address);
-  if (h !== "0.0.0.0" && h !== "::") return address;
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

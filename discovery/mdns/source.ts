@@ -5,7 +5,7 @@
  * @module
  */
 import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
-import { specify } from "../dht/rendezvous.ts";
+import { specify } from "../dht/krpc.ts";
 import { type Announcement, encodeQuery, encodeResponse, parsePacket } from "./records.ts";
 
 /** Options of {@linkcode mdnsBootstrap}. */

@@ -339,8 +339,11 @@ function isPriority(p: unknown): p is Priority {
 
 /** One entry of a priority queue. */
 export interface PqEntry<P, K, V> {
+  /** Priority of the entry. */
   priority: P;
+  /** Key (unique in the queue). */
   key: K;
+  /** Value. */
   value: V;
 }
 

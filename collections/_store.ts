@@ -5,12 +5,15 @@
 // writer opens a store this node only reads, the learner leaves and the node
 // rejoins as a voter, reads staying on the old machine until the new one
 // caught up.
-import type { Group, GroupConfig, Groups } from "@mosaik/groups";
-import { groupId } from "@mosaik/groups";
-import { DEFAULT_GROUP_CONFIG } from "@mosaik/groups";
+import type { GroupConfig, GroupTicketValidator } from "@mosaik/groups";
 import type { GroupId, StoreId } from "@mosaik/transport";
 import type { Machine } from "./_machines.ts";
-import type { CollectionOptions, Version } from "./options.ts";
+import type {
+  CollectionGroup as Group,
+  CollectionGroups as Groups,
+  CollectionOptions,
+  Version,
+} from "./options.ts";
 import { WriteError } from "./errors.ts";
 
 /** Role of a handle. Writers vote; readers replicate as learners. */
@@ -31,6 +34,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   #groups: Groups;
   #make: () => M;
   #config: Partial<GroupConfig>;
+  #tickets: readonly GroupTicketValidator[] | undefined;
   #refs = 0;
   #upgrading: Promise<void> | undefined;
   #waiting: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -39,22 +43,30 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   private constructor(
     groups: Groups,
     id: StoreId,
-    gid: GroupId,
     make: () => M,
     role: Role,
     config: Partial<GroupConfig>,
+    tickets: readonly GroupTicketValidator[] | undefined,
+    machine: M,
+    group: Group,
   ) {
     this.#groups = groups;
     this.id = id;
-    this.groupId = gid;
+    this.groupId = group.id;
     this.#make = make;
     this.#config = config;
+    this.#tickets = tickets;
     this.role = role;
-    this.machine = make();
-    this.group = this.active = this.#join(this.machine, role);
+    this.machine = machine;
+    this.group = this.active = group;
+    this.#watch(machine);
   }
 
-  /** Opens (or shares) the store `id` on the node of `groups`. */
+  /**
+   * Opens (or shares) the store `id` on the node of `groups`. The group is
+   * joined first: when the node already runs it, the join shares that member
+   * (and drops the new machine), so the existing store is shared too.
+   */
   static open<M extends Machine<unknown>>(
     groups: Groups,
     id: StoreId,
@@ -66,32 +78,26 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
       snapshotEvery: options.snapshotEvery ?? 1000,
       ...options.group,
     };
-    const probe = make();
-    const gid = groupId(id, probe.name, { ...DEFAULT_GROUP_CONFIG, ...config });
+    const machine = make();
+    const group = join(groups, id, machine, role, config, options.requireTickets);
     let byId = stores.get(groups);
     if (!byId) stores.set(groups, byId = new Map());
-    let store = byId.get(gid) as Store<M> | undefined;
-    if (!store) {
-      store = new Store(groups, id, gid, make, role, config);
-      byId.set(gid, store as Store);
-    } else if (role === "writer" && store.role === "reader") store.#upgrade();
+    let store = byId.get(group.id) as Store<M> | undefined;
+    if (store) {
+      group.close(); // the store holds its own handle on the shared member
+      if (role === "writer" && store.role === "reader") store.#upgrade();
+    } else {
+      store = new Store(groups, id, make, role, config, options.requireTickets, machine, group);
+      byId.set(group.id, store as Store);
+    }
     store.#refs++;
     return store;
   }
 
-  #join(machine: M, role: Role): Group {
+  #watch(machine: M): void {
     machine.onChange = () => {
       if (machine === this.machine) this.#notify();
     };
-    return this.#groups.join({
-      key: this.id,
-      stateMachine: machine,
-      config: {
-        ...this.#config,
-        learner: role === "reader",
-        preference: role === "reader" ? "never" : "normal",
-      },
-    });
   }
 
   #notify(): void {
@@ -159,7 +165,8 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
       await old.close();
       if (this.#closed) return;
       const machine = this.#make();
-      const group = this.#join(machine, "writer");
+      this.#watch(machine);
+      const group = join(this.#groups, this.id, machine, "writer", this.#config, this.#tickets);
       this.group = group;
       this.#upgrading = undefined;
       try {
@@ -188,6 +195,26 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     if (this.active !== g) await this.active.close();
     this.#notify();
   }
+}
+
+function join(
+  groups: Groups,
+  id: StoreId,
+  machine: Machine<unknown>,
+  role: Role,
+  config: Partial<GroupConfig>,
+  requireTickets: readonly GroupTicketValidator[] | undefined,
+): Group {
+  return groups.join({
+    key: id,
+    stateMachine: machine,
+    config: {
+      ...config,
+      learner: role === "reader",
+      preference: role === "reader" ? "never" : "normal",
+    },
+    requireTickets,
+  });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -54,3 +54,16 @@ export * from "./options.ts";
 export * from "./errors.ts";
 export * from "./collection.ts";
 export * from "./map.ts";
+export * from "./vec.ts";
+export * from "./set.ts";
+export * from "./cell.ts";
+export * from "./priority_queue.ts";
+export type { Digest, GroupId, NetworkId, PeerId, StoreId } from "@mosaik/transport";
+export { MosaikError } from "@mosaik/transport";
+export type {
+  ConsensusConfig,
+  GroupConfig,
+  GroupTicket,
+  GroupTicketValidator,
+  LeadershipPreference,
+} from "@mosaik/groups";

@@ -4,17 +4,56 @@
  * @module
  */
 import { derive, digest, type GroupId, type StoreId } from "@mosaik/transport";
-import type { GroupConfig, Groups } from "@mosaik/groups";
+import type { GroupConfig, GroupTicketValidator } from "@mosaik/groups";
 
 export type { GroupId, StoreId };
 
 /**
- * What a collection needs from a node: its groups subsystem. A `Network`
- * fits, and so does `{ groups }` built from an endpoint and a discovery.
+ * What a collection needs from a node: its groups subsystem. A `Network` of
+ * `@mosaik/network` fits, and so does `{ groups: new Groups(endpoint, discovery) }`.
  */
 export interface CollectionNetwork {
-  /** The node's groups. */
-  readonly groups: Groups;
+  /** The node's groups (`Groups` of `@mosaik/groups`). */
+  readonly groups: CollectionGroups;
+}
+
+/** The part of `Groups` (of `@mosaik/groups`) collections use. */
+export interface CollectionGroups {
+  /** Joins a group; a second join of the same group shares the member. */
+  join(options: {
+    key: string;
+    stateMachine: {
+      readonly name: string;
+      apply(command: unknown, ctx: { index: number; term: number }): unknown;
+      query(query: unknown): unknown;
+      snapshot(): unknown;
+      restore(snapshot: unknown): void;
+    };
+    config?: Partial<GroupConfig>;
+    requireTickets?: readonly GroupTicketValidator[];
+  }): CollectionGroup;
+}
+
+/** The part of a `Group` handle (of `@mosaik/groups`) collections use. */
+export interface CollectionGroup {
+  /** The group's id. */
+  readonly id: GroupId;
+  /** Member and a leader known. */
+  readonly online: boolean;
+  /** Highest index applied locally. */
+  readonly committed: number;
+  /** Highest index known committed. */
+  readonly metrics: { readonly commitIndex: number };
+  /** Voters of the configuration. */
+  readonly members: { readonly voters: readonly string[] };
+  /** Waiting on the group. */
+  readonly when: { online(): Promise<void>; committed(index: number): Promise<void> };
+  /** Replicates a command; resolves once applied locally. */
+  execute(command: unknown): Promise<{ index: number; result: unknown }>;
+  /** Leaves through the log, then closes. */
+  leave(): Promise<void>;
+  /** Closes the handle. */
+  close(): Promise<void>;
 }
 
 /**
@@ -49,6 +88,13 @@ export interface CollectionOptions {
    * `learner` and `preference`.
    */
   group?: Partial<Omit<GroupConfig, "learner" | "preference">>;
+  /**
+   * Tickets every member (writer or reader) must present in its discovery
+   * entry, checked by the group when bonding and on every catalog change.
+   * The validators' ids are part of the GroupId: gated and open stores of
+   * the same name never meet. A node's own tickets are not checked.
+   */
+  requireTickets?: readonly GroupTicketValidator[];
 }
 
 /**

@@ -395,11 +395,13 @@ Deno.test("malformed commands and snapshots never throw and change nothing they 
         const again = make();
         again.restore(decode(encode(m.snapshot())));
         assert.deepEqual(again.snapshot(), m.snapshot());
+        let wire: unknown;
         try {
-          m.restore(decode(encode(snap)));
-        } catch (e) {
-          if (!(e instanceof Error && /encode|Unrecognized|BigInt/i.test(e.message))) throw e;
+          wire = decode(encode(snap));
+        } catch {
+          return; // not encodable: could never be sent
         }
+        m.restore(wire);
         assert.ok(m.size >= 0);
       }),
       { numRuns: 500 },

@@ -3,9 +3,8 @@
 // and a JWT ticket whose expiry ends the bond.
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
-import { Network } from "@mosaik/network";
+import type { Network } from "@mosaik/network";
 import {
-  issueTdxTicket,
   JwtIssuer,
   jwtValidator,
   renewTicket,
@@ -13,8 +12,7 @@ import {
   type TicketValidator,
 } from "@mosaik/tee";
 import { TestDcap } from "../tee/tdx_ticket_testing.ts";
-
-const HOUR = 3_600_000;
+import { HOUR, nodes, seesTicket, tdxTicket } from "./tickets_util.ts";
 
 /** A replicated counter. */
 class Counter {
@@ -34,37 +32,6 @@ class Counter {
   }
 }
 
-/** `n` nodes of a fresh network, all known to each other. */
-async function nodes(n: number): Promise<Network[] & AsyncDisposable> {
-  const name = crypto.randomUUID();
-  const out: Network[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push(
-      await Network.create(name, {
-        listen: "127.0.0.1:0",
-        mdns: false,
-        dht: false,
-        bootstrap: i === 0 ? [] : [out[0].local.address],
-      }),
-    );
-  }
-  await Promise.all(
-    out.map((x) => within(x.discovery.when.peers({ minimum: n - 1 }), 10_000, "discovery")),
-  );
-  return Object.assign(out, {
-    async [Symbol.asyncDispose]() {
-      await Promise.all(out.map((x) => x.close()));
-    },
-  });
-}
-
-function seesTicket(holder: Network, of: Network, kind: string): Promise<unknown> {
-  return eventually(
-    () => holder.discovery.catalog.get(of.local.id)?.tickets.some((t) => t.kind === kind),
-    { message: `ticket ${kind} gossiped` },
-  );
-}
-
 function join(node: Network, key: string, validators: TicketValidator[]) {
   return node.groups.join({ key, stateMachine: new Counter(), requireTickets: validators });
 }
@@ -73,16 +40,9 @@ Deno.test("tickets over Network: only TDX-attested nodes bond into the group", a
   const pki = TestDcap.create();
   const rogue = TestDcap.create(); // quotes from a hierarchy the validator does not trust
   await using n = await nodes(3);
-  const tdx = (node: Network, authority: TestDcap) =>
-    issueTdxTicket({
-      peerId: node.local.id,
-      networkId: node.networkId,
-      expiresIn: HOUR,
-      quote: (reportData) => Promise.resolve(authority.quote({ reportData })),
-    });
-  n[0].discovery.local.setTicket(await tdx(n[0], pki));
-  n[1].discovery.local.setTicket(await tdx(n[1], pki));
-  n[2].discovery.local.setTicket(await tdx(n[2], rogue));
+  n[0].discovery.local.setTicket(await tdxTicket(n[0], pki));
+  n[1].discovery.local.setTicket(await tdxTicket(n[1], pki));
+  n[2].discovery.local.setTicket(await tdxTicket(n[2], rogue));
   for (const [a, b] of [[0, 1], [1, 0], [0, 2], [1, 2]]) await seesTicket(n[a], n[b], "tdx");
   const validator = tdxValidator({
     collateral: pki.collateral,

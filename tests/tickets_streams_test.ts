@@ -4,74 +4,25 @@
 // Intel's root; the test root is passed to the validator explicitly).
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
-import { Network } from "@mosaik/network";
 import { stream } from "@mosaik/streams";
-import {
-  issueTdxTicket,
-  JwtIssuer,
-  jwtValidator,
-  renewTicket,
-  requireTicket,
-  tdxValidator,
-  type Ticket,
-} from "@mosaik/tee";
+import { JwtIssuer, jwtValidator, renewTicket, requireTicket, tdxValidator } from "@mosaik/tee";
 import { TestDcap } from "../tee/tdx_ticket_testing.ts";
+import { HOUR, nodes, seesTicket, tdxTicket } from "./tickets_util.ts";
 
 const Data = stream<string>("tickets.data", { schema: "string/v1" });
-const HOUR = 3_600_000;
-
-interface Node {
-  network: Network;
-  streams: Network["streams"];
-  setTicket(t: Ticket): void;
-}
-
-/** `n` nodes of a fresh network; all bootstrap through the first. */
-async function nodes(n: number): Promise<Node[] & AsyncDisposable> {
-  const name = crypto.randomUUID();
-  const out: Node[] = [];
-  for (let i = 0; i < n; i++) {
-    const network = await Network.create(name, {
-      listen: "127.0.0.1:0",
-      mdns: false,
-      dht: false,
-      bootstrap: i === 0 ? [] : [out[0].network.local.address],
-    });
-    out.push({
-      network,
-      streams: network.streams,
-      setTicket: (t) => network.discovery.local.setTicket(t),
-    });
-  }
-  await Promise.all(
-    out.map((x) => within(x.network.discovery.when.peers({ minimum: n - 1 }), 10_000, "discovery")),
-  );
-  return Object.assign(out, {
-    async [Symbol.asyncDispose]() {
-      await Promise.all(out.map((x) => x.network.close()));
-    },
-  });
-}
-
-/** Waits until `holder` sees `of`'s latest entry with a ticket of `kind`. */
-function seesTicket(holder: Node, of: Node, kind: string): Promise<unknown> {
-  return eventually(
-    () =>
-      holder.network.discovery.catalog.get(of.network.local.id)?.tickets.some((t) =>
-        t.kind === kind
-      ),
-    { message: `ticket ${kind} gossiped` },
-  );
-}
 
 Deno.test("tickets over Network: JWT-gated producer serves the ticket holder only", async () => {
   await using cluster = await nodes(3);
   const [a, b, c] = cluster;
-  const net = a.network.networkId;
+  const net = a.networkId;
   const issuer = JwtIssuer.generate("ES256", { issuer: "ops" });
-  b.setTicket(issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: HOUR }));
+  b.discovery.local.setTicket(
+    issuer.issue({ peerId: b.local.id, networkId: net, expiresIn: HOUR }),
+  );
   // c holds a ticket for b (copied from gossip): useless, sub binds the holder.
-  c.setTicket(issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: HOUR }));
+  c.discovery.local.setTicket(
+    issuer.issue({ peerId: b.local.id, networkId: net, expiresIn: HOUR }),
+  );
   await seesTicket(a, b, "jwt");
   await seesTicket(a, c, "jwt");
   const gate = requireTicket(jwtValidator({ keys: [issuer.publicKey], issuer: "ops" }), {
@@ -82,7 +33,7 @@ Deno.test("tickets over Network: JWT-gated producer serves the ticket holder onl
   const refused = c.streams.consume(Data);
   await within(served.when.subscribed(), 10_000, "ticket holder subscribed");
   await eventually(() => producer.stats.rejected >= 1, { message: "c refused" });
-  assert.deepEqual(producer.consumers().map((x) => x.consumerId), [b.network.local.id]);
+  assert.deepEqual(producer.consumers().map((x) => x.consumerId), [b.local.id]);
   assert.equal(refused.producers().length, 0);
   await producer.send("hello");
   assert.equal(await within(served.recv(), 5000), "hello");
@@ -93,10 +44,10 @@ Deno.test("tickets over Network: JWT-gated producer serves the ticket holder onl
 Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer", async () => {
   await using cluster = await nodes(2);
   const [a, b] = cluster;
-  const net = a.network.networkId;
+  const net = a.networkId;
   const issuer = JwtIssuer.generate("EdDSA");
-  const ticket = issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: 2_000 });
-  b.setTicket(ticket);
+  const ticket = issuer.issue({ peerId: b.local.id, networkId: net, expiresIn: 2_000 });
+  b.discovery.local.setTicket(ticket);
   await seesTicket(a, b, "jwt");
   const producer = a.streams.produce(Data, {
     requireTicket: requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net }),
@@ -114,10 +65,10 @@ Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer"
 Deno.test("tickets over Network: a consumer drops a producer whose ticket expired", async () => {
   await using cluster = await nodes(2);
   const [a, b] = cluster; // a consumes, b produces with a short ticket
-  const net = a.network.networkId;
+  const net = a.networkId;
   const issuer = JwtIssuer.generate("ES256");
-  const ticket = issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: 2_000 });
-  b.setTicket(ticket);
+  const ticket = issuer.issue({ peerId: b.local.id, networkId: net, expiresIn: 2_000 });
+  b.discovery.local.setTicket(ticket);
   await seesTicket(a, b, "jwt");
   const producer = b.streams.produce(Data);
   const consumer = a.streams.consume(Data, {
@@ -134,11 +85,11 @@ Deno.test("tickets over Network: a consumer drops a producer whose ticket expire
 Deno.test("tickets over Network: a renewed ticket keeps the subscription past the first expiry", async () => {
   await using cluster = await nodes(2);
   const [a, b] = cluster;
-  const net = a.network.networkId;
+  const net = a.networkId;
   const issuer = JwtIssuer.generate("EdDSA");
   using renewal = renewTicket({
-    issue: () => issuer.issue({ peerId: b.network.local.id, networkId: net, expiresIn: 3_000 }),
-    publish: b.setTicket,
+    issue: () => issuer.issue({ peerId: b.local.id, networkId: net, expiresIn: 3_000 }),
+    publish: (t) => b.discovery.local.setTicket(t),
     margin: 1_200,
   });
   const first = await renewal.ready;
@@ -161,16 +112,9 @@ Deno.test("tickets over Network: TDX-gated producer serves a peer with a valid T
   const rogue = TestDcap.create(); // a different (test) hierarchy: not trusted by the validator
   await using cluster = await nodes(4);
   const [a, b, c, d] = cluster; // b: valid ticket, c: untrusted quote, d: no ticket
-  const net = a.network.networkId;
-  const ticket = (n: Node, authority: TestDcap) =>
-    issueTdxTicket({
-      peerId: n.network.local.id,
-      networkId: net,
-      expiresIn: HOUR,
-      quote: (reportData) => Promise.resolve(authority.quote({ reportData })),
-    });
-  b.setTicket(await ticket(b, pki));
-  c.setTicket(await ticket(c, rogue));
+  const net = a.networkId;
+  b.discovery.local.setTicket(await tdxTicket(b, pki));
+  c.discovery.local.setTicket(await tdxTicket(c, rogue));
   await seesTicket(a, b, "tdx");
   await seesTicket(a, c, "tdx");
   const gate = requireTicket(
@@ -186,7 +130,7 @@ Deno.test("tickets over Network: TDX-gated producer serves a peer with a valid T
   const refused = [c, d].map((n) => n.streams.consume(Data));
   await within(served.when.subscribed(), 10_000, "attested peer subscribed");
   await eventually(() => producer.stats.rejected >= 2, { message: "unattested peers refused" });
-  assert.deepEqual(producer.consumers().map((x) => x.consumerId), [b.network.local.id]);
+  assert.deepEqual(producer.consumers().map((x) => x.consumerId), [b.local.id]);
   assert.equal(refused[0].producers().length + refused[1].producers().length, 0);
   await producer.send("attested");
   assert.equal(await within(served.recv(), 5000), "attested");
@@ -197,19 +141,12 @@ Deno.test("tickets over Network: a TDX-gated consumer only subscribes to atteste
   const pki = TestDcap.create();
   await using cluster = await nodes(3);
   const [a, b, c] = cluster; // a consumes; b attested producer; c producer without ticket
-  const net = a.network.networkId;
-  b.setTicket(
-    await issueTdxTicket({
-      peerId: b.network.local.id,
-      networkId: net,
-      expiresIn: HOUR,
-      quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
-    }),
-  );
+  const net = a.networkId;
+  b.discovery.local.setTicket(await tdxTicket(b, pki));
   await seesTicket(a, b, "tdx");
   const attested = b.streams.produce(Data);
   c.streams.produce(Data);
-  await eventually(() => a.network.discovery.catalog.withStream(Data.id).length === 2);
+  await eventually(() => a.discovery.catalog.withStream(Data.id).length === 2);
   const consumer = a.streams.consume(Data, {
     requireTicket: requireTicket(
       tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootPem }),
@@ -217,7 +154,7 @@ Deno.test("tickets over Network: a TDX-gated consumer only subscribes to atteste
     ),
   });
   await within(consumer.when.subscribed(), 10_000);
-  assert.deepEqual(consumer.producers().map((x) => x.producerId), [b.network.local.id]);
+  assert.deepEqual(consumer.producers().map((x) => x.producerId), [b.local.id]);
   await attested.send("from-td");
   assert.equal(await within(consumer.recv(), 5000), "from-td");
   await consumer.close();

@@ -169,6 +169,8 @@ interface StoredItem {
 
 interface RoutingContact extends Contact {
   vectorClock: number;
+  /** Consecutive queries that failed; the contact is dropped at 2 (BEP 5 "bad"). */
+  fails?: number;
 }
 
 interface RoutingTable {
@@ -556,6 +558,13 @@ export class DhtNode implements AsyncDisposable {
         },
       );
     }
+  }
+
+  #failed(id: Uint8Array): void {
+    const contact = this.#table.get(id);
+    if (!contact) return;
+    contact.fails = (contact.fails ?? 0) + 1;
+    if (contact.fails >= 2) this.#table.remove(id);
   }
 
   #refresh(): void {
@@ -983,6 +992,7 @@ export class DhtNode implements AsyncDisposable {
           if (onResponse && !finished && onResponse(r, c.responder) === false) finish();
         }, () => {
           c.state = "failed";
+          if (c.id) this.#failed(c.id);
         }).finally(() => {
           clearTimeout(timer);
           timers.delete(timer);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { SecretKey } from "@mosaik/transport";
+import { eventually } from "@mosaik/transport/testing";
 import { encode } from "./bencode.ts";
 import { mutableTarget, signItem } from "./bep44.ts";
 import { ErrorCode, KrpcError } from "./krpc.ts";
@@ -124,4 +125,21 @@ Deno.test("rendezvous: unspecified record addresses take the host they were reac
   assert.equal(specify("0.0.0.0:4433", "192.0.2.7"), "192.0.2.7:4433");
   assert.equal(specify("[::]:4433", "2001:db8::7"), "[2001:db8::7]:4433");
   assert.equal(specify("10.0.0.1:4433", "192.0.2.7"), "10.0.0.1:4433");
+});
+
+Deno.test("dht node: a contact that stops answering is dropped after two failures", async () => {
+  const server = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [] });
+  const client = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [], timeout: 100 });
+  try {
+    client.addContact({ id: server.id, host: "127.0.0.1", port: server.port });
+    assert.equal(client.size, 1);
+    await server.close();
+    await client.findNode(new Uint8Array(20));
+    assert.equal(client.size, 1, "one failure is forgiven");
+    await client.findNode(new Uint8Array(20));
+    await eventually(() => client.size === 0, { message: "the silent contact was dropped" });
+  } finally {
+    await client.close();
+    await server.close();
+  }
 });

@@ -64,6 +64,11 @@ export interface DhtNodeOptions {
   maxInfohashes?: number;
   /** Most of our queries in flight at once; more fail at once. Default 512. */
   maxInflight?: number;
+  /**
+   * Contacts saved from an earlier run ({@linkcode DhtNode.contacts}) to seed
+   * the routing table, so a restart can join without the routers.
+   */
+  nodes?: readonly Contact[];
 }
 
 /** A node in the routing table or found by a lookup. */
@@ -279,6 +284,9 @@ export class DhtNode implements AsyncDisposable {
     this.#maxInflight = options.maxInflight ?? 512;
     this.#id = options.id?.slice() ?? nodeIdFor(this.hostname);
     this.#newTable([]);
+    for (const c of options.nodes ?? []) {
+      if (c.id instanceof Uint8Array && c.id.length === 20) this.#touch(c.id, c.host, c.port);
+    }
     this.#timers.push(setInterval(() => this.#rotate(), SECRET_ROTATION));
     this.#timers.push(setInterval(() => this.#refresh(), REFRESH_INTERVAL));
     this.#loop = this.#receive();
@@ -330,7 +338,7 @@ export class DhtNode implements AsyncDisposable {
     return this.#table.count();
   }
 
-  /** The routing table's contacts. */
+  /** The routing table's contacts (to persist, and pass back as {@linkcode DhtNodeOptions.nodes}). */
   contacts(): Contact[] {
     return this.#table.toArray().map(({ id, host, port }) => ({ id, host, port }));
   }

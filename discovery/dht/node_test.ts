@@ -143,3 +143,23 @@ Deno.test("dht node: a contact that stops answering is dropped after two failure
     await server.close();
   }
 });
+
+Deno.test("dht node: a restart joins through saved contacts without routers", async () => {
+  const server = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [] });
+  const first = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [server.address] });
+  try {
+    await first.bootstrap();
+    const saved = first.contacts();
+    await first.close();
+    const again = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [], nodes: saved });
+    try {
+      assert.equal(again.size, 1);
+      assert.deepEqual((await again.findNode(server.id)).closest[0].id, server.id);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await first.close();
+    await server.close();
+  }
+});

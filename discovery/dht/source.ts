@@ -7,7 +7,7 @@
 import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
 import { parseIPv4 } from "./bep42.ts";
 import { parseHostPort } from "./krpc.ts";
-import { DhtNode, PUBLIC_ROUTERS } from "./node.ts";
+import { type Contact, DhtNode, PUBLIC_ROUTERS } from "./node.ts";
 import { Rendezvous } from "./rendezvous.ts";
 
 /** Options of {@linkcode dhtBootstrap}. */
@@ -20,6 +20,8 @@ export interface DhtBootstrapOptions {
   hostname?: string;
   /** How many rendezvous infohashes. Default 4. */
   keys?: number;
+  /** Contacts saved from an earlier run (see {@linkcode DhtNode.contacts}). */
+  nodes?: readonly Contact[];
   /**
    * Milliseconds between rounds while the node has no peers: the first retry
    * after a quarter of it, then growing ×1.5 per round up to 10× it. Default 1000.
@@ -124,6 +126,7 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
           hostname,
           port: options.port,
           bootstrap: options.bootstrap ?? PUBLIC_ROUTERS,
+          nodes: options.nodes,
         });
       } catch (e) {
         console.warn(

@@ -34,6 +34,8 @@ export interface ChaosOptions {
   storage?: (id: string) => Storage;
   /** Use local (weak) reads: only to show that the checker catches stale reads. */
   weakReads?: boolean;
+  /** Grace period in ticks before absent members are removed (default: never). */
+  graceTicks?: number;
   /** Print replica states when convergence fails. */
   debug?: boolean;
 }
@@ -52,6 +54,7 @@ export async function runChaos(seed: number, options: ChaosOptions = {}): Promis
     maxDelay: 1 + Math.floor(r() * 8),
     drop: r() < 0.3 ? 0.02 : 0,
     storage: options.storage,
+    replica: options.graceTicks ? { graceTicks: options.graceTicks } : undefined,
     onApply: (node, index, cmd) => {
       const text = JSON.stringify(cmd);
       const prev = applied.get(index);

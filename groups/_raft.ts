@@ -425,11 +425,11 @@ export class RaftCore {
    * Only valid on a node that has never held any log or snapshot.
    */
   bootstrap(config: Config): void {
-    if (this.lastIndex !== 0 || this.term !== 0) throw new Error("bootstrap needs an empty node");
-    this.term = 1;
+    if (this.lastIndex !== 0) throw new Error("bootstrap needs an empty log");
+    this.term += 1;
     this.vote = undefined;
     this.persistHard();
-    this.appendLocal([{ index: 1, term: 1, type: EntryType.Config, config }]);
+    this.appendLocal([{ index: 1, term: this.term, type: EntryType.Config, config }]);
   }
 
   /**

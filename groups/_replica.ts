@@ -138,6 +138,7 @@ export class Replica {
   #departed = new Set<NodeId>();
   #rejected = new Set<string>();
   #formationStart = 0;
+  #lastLeaderSeen = 0;
   #lastLead: NodeId | undefined;
   #leaving: { resolve: () => void; reject: (e: Error) => void; sent: number } | undefined;
   #lastSnapshot = 0;
@@ -212,6 +213,7 @@ export class Replica {
       default:
         if (msg.cluster !== undefined && this.#rejected.has(msg.cluster)) break;
         this.core.step(from, msg);
+        if (this.core.lead === from) this.#lastLeaderSeen = this.now;
         if (this.core.lead === from && this.core.term === msg.term) {
           if (msg.type === "App") {
             this.#maybeCatchUp(from, msg.prevIndex, msg.prevTerm, msg.cluster);
@@ -529,8 +531,15 @@ export class Replica {
 
   /** Formation: an empty member bootstraps or waits to be added. */
   #form(): void {
-    // A member that has voted (term > 0) knows a group exists and waits to be added.
-    if (this.core.config || this.core.lastIndex > 0 || this.core.term > 0 || this.opts.learner) {
+    // A member that has voted (term > 0) knows a group exists and waits to be
+    // added, unless no leader showed up for a long time (the one it voted for
+    // may be gone for good; should it return, the incarnations resolve).
+    if (this.core.config || this.core.lastIndex > 0 || this.opts.learner) return;
+    if (
+      this.core.term > 0 &&
+      this.now - this.#lastLeaderSeen <
+        4 * this.opts.formationTicks + 4 * (this.opts.raft?.electionTicks ?? 10)
+    ) {
       return;
     }
     const known: NodeId[] = [];

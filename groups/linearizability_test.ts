@@ -48,6 +48,13 @@ Deno.test("linearizability under crashes, partitions and restarts: 24 seeds, zer
   assert.ok(ops > 10_000);
 });
 
+Deno.test("chaos with automatic removal of absent members (short grace) stays linearizable", async () => {
+  for (let seed = 200; seed < 206; seed++) {
+    const r = await runChaos(seed, { duration: 12_000, graceTicks: 60 });
+    assert.deepEqual(r.anomalies, [], `seed ${seed}`);
+  }
+});
+
 Deno.test("chaos with the durable file store (real fsync) stays linearizable", async () => {
   const dir = await Deno.makeTempDir({ prefix: "groups-chaos-" });
   try {

@@ -280,3 +280,25 @@ Deno.test("parallel catch-up: a lagging member fetches the gap from several peer
   assert.ok(servedByFollowers > 0, "followers served part of the gap");
   assert.equal(sim.nodes.get(lagging)!.sm.data.size, 200);
 });
+
+Deno.test("a reluctant member lets others lead", async () => {
+  for (let seed = 30; seed < 35; seed++) {
+    const sim = new Sim({ seed, nodes: 1, replica: { bootstrapExpect: 3 } });
+    sim.add("n1");
+    const reluctant = sim.add("n2", false);
+    sim.start(reluctant.id).core.opts.preference = "reluctant";
+    assert.ok(await sim.until(() => sim.alive().every((r) => r.applied >= 2), 5000));
+    sim.crash(sim.leader()!.id);
+    assert.ok(await sim.until(() => sim.leader() !== undefined, 10_000));
+    // With two left, the reluctant one only leads if the other never campaigns first.
+    assert.ok(sim.alive().some((r) => r.core.role === "leader"));
+  }
+});
+
+Deno.test("members whose bootstrapper vanished right after formation form again later", async () => {
+  const sim = new Sim({ seed: 40, nodes: 3 });
+  assert.ok(await sim.until(() => sim.leader() !== undefined, 5000));
+  const l = sim.leader()!;
+  sim.crash(l.id);
+  assert.ok(await sim.until(() => sim.leader() !== undefined, 20_000));
+});

@@ -164,10 +164,10 @@ Deno.test("§8.1.7 two members: an acknowledged write is on both before success"
   const n = await Promise.all([0, 1].map(() => startNode(net)));
   try {
     const key = crypto.randomUUID();
-    const g0 = joinCounter(n[0], key);
+    const g0 = joinCounter(n[0], key, { commandTimeoutMs: 1500 });
     await within(g0.when.online(), T_EL);
     await discoverAll(n);
-    const g1 = joinCounter(n[1], key);
+    const g1 = joinCounter(n[1], key, { commandTimeoutMs: 1500 });
     await within(eventually(() => g0.members.voters.length === 2), T_EL);
     const r = await within(g0.execute({ inc: 7 }), 2000);
     // The write needed both voters: the follower holds it even if the leader vanishes now.

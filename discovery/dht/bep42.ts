@@ -1,7 +1,8 @@
 /**
  * BEP 42 node-id restriction: a node id whose first 21 bits are bound to the
- * node's external IPv4 address by CRC32C, so an attacker cannot choose its
- * position in the keyspace freely.
+ * node's external IP address (IPv4, or the high 64 bits of IPv6) by CRC32C,
+ * so an attacker cannot choose its position in the keyspace freely. Also the
+ * IP address text/byte conversions the DHT uses.
  *
  * @module
  */
@@ -38,26 +39,84 @@ export function parseIPv4(ip: string): Uint8Array | undefined {
 }
 
 /**
- * True for addresses BEP 42 exempts (loopback, private and link-local IPv4),
- * for 0.0.0.0/8 (never an external address), and for anything that is not
- * IPv4 (this client only enforces IPv4).
+ * Parses IPv6 text (with `::` and an optional trailing dotted IPv4 part,
+ * without brackets or zone) to 16 bytes, or `undefined`.
+ */
+export function parseIPv6(ip: string): Uint8Array | undefined {
+  if (!/^[0-9a-fA-F:.]+$/.test(ip) || ip.split("::").length > 2) return undefined;
+  let text = ip;
+  if (text.includes(".")) {
+    // A trailing dotted IPv4 part becomes two hex groups.
+    const i = text.lastIndexOf(":");
+    const v4 = parseIPv4(text.slice(i + 1));
+    if (i < 0 || !v4) return undefined;
+    const hi = (v4[0] << 8 | v4[1]).toString(16), lo = (v4[2] << 8 | v4[3]).toString(16);
+    text = `${text.slice(0, i + 1)}${hi}:${lo}`;
+  }
+  const [head, rest] = text.split("::") as [string, string | undefined];
+  const groups = (part: string) => part === "" ? [] : part.split(":");
+  const a = groups(head), b = rest === undefined ? [] : groups(rest);
+  if ([...a, ...b].some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  const zeros = 8 - a.length - b.length;
+  if (rest === undefined ? zeros !== 0 : zeros < 1) return undefined;
+  const words = [...a, ...Array(rest === undefined ? 0 : zeros).fill("0"), ...b].map((g) =>
+    parseInt(g, 16)
+  );
+  const out = new Uint8Array(16);
+  words.forEach((w, k) => {
+    out[2 * k] = w >> 8;
+    out[2 * k + 1] = w & 0xff;
+  });
+  return out;
+}
+
+/** Parses IPv4 (4 bytes) or IPv6 (16 bytes) text; `undefined` for anything else. */
+export function parseIP(ip: string): Uint8Array | undefined {
+  return parseIPv4(ip) ?? parseIPv6(ip);
+}
+
+/** Formats 4 or 16 address bytes as text (IPv6 in its canonical compressed form). */
+export function formatIP(bytes: Uint8Array): string {
+  if (bytes.length === 4) return bytes.join(".");
+  const words = Array.from({ length: 8 }, (_, i) => bytes[2 * i] << 8 | bytes[2 * i + 1]);
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (best < 0) return hex.join(":");
+  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+}
+
+/**
+ * True for addresses BEP 42 exempts: loopback, private and link-local IPv4,
+ * 0.0.0.0/8 (never an external address); for IPv6 anything but global
+ * unicast (2000::/3); and text that is no IP address.
  */
 export function isExempt(ip: string): boolean {
-  const b = parseIPv4(ip);
+  const b = parseIP(ip);
   if (!b) return true;
+  if (b.length === 16) return (b[0] & 0xe0) !== 0x20;
   return b[0] === 0 || b[0] === 10 || b[0] === 127 || (b[0] === 172 && (b[1] & 0xf0) === 16) ||
     (b[0] === 192 && b[1] === 168) || (b[0] === 169 && b[1] === 254);
 }
 
+const MASK4 = [0x03, 0x0f, 0x3f, 0xff];
+const MASK6 = [0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff];
+
 function prefix(ip: Uint8Array, r: number): number {
-  const masked = new Uint8Array([ip[0] & 0x03, ip[1] & 0x0f, ip[2] & 0x3f, ip[3] & 0xff]);
+  const mask = ip.length === 4 ? MASK4 : MASK6;
+  const masked = Uint8Array.from(mask, (m, i) => ip[i] & m);
   masked[0] |= (r & 7) << 5;
   return crc32c(masked);
 }
 
 /**
- * A fresh random node id that is valid under BEP 42 for `ip` (IPv4). Exempt
- * or non-IPv4 addresses get a plain random id. `rand` fixes the last byte
+ * A fresh random node id that is valid under BEP 42 for `ip` (IPv4 or IPv6).
+ * Exempt addresses get a plain random id. `rand` fixes the last byte
  * (for tests).
  *
  * @example
@@ -69,7 +128,7 @@ function prefix(ip: Uint8Array, r: number): number {
  */
 export function nodeIdFor(ip: string, rand?: number): Uint8Array {
   const id = crypto.getRandomValues(new Uint8Array(20));
-  const bytes = parseIPv4(ip);
+  const bytes = parseIP(ip);
   if (!bytes || isExempt(ip)) return id;
   if (rand !== undefined) id[19] = rand & 0xff;
   const crc = prefix(bytes, id[19] & 7);
@@ -84,7 +143,7 @@ export function nodeIdFor(ip: string, rand?: number): Uint8Array {
  * nodes, never to refuse answering them.
  */
 export function isCompliant(id: Uint8Array, ip: string): boolean {
-  const bytes = parseIPv4(ip);
+  const bytes = parseIP(ip);
   if (!bytes || isExempt(ip)) return true;
   if (id.length !== 20) return false;
   const crc = prefix(bytes, id[19] & 7);

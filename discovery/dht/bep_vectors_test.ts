@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { fromHex, SecretKey, toHex } from "@mosaik/transport";
-import { AddressVotes, crc32c, isCompliant, nodeIdFor } from "./bep42.ts";
+import {
+  AddressVotes,
+  crc32c,
+  formatIP,
+  isCompliant,
+  isExempt,
+  nodeIdFor,
+  parseIP,
+} from "./bep42.ts";
+import { decodeNodes, decodePeer, encodeNodes, encodePeer } from "./krpc.ts";
 import { immutableTarget, mutableTarget, signable, signItem, verifyItem } from "./bep44.ts";
 import { encode } from "./bencode.ts";
 
@@ -83,4 +92,27 @@ Deno.test("BEP 42: external address voting needs distinct voters and ignores exe
   assert.equal(votes.vote("198.51.100.1", "c"), undefined, "a minority claim");
   assert.equal(votes.vote("203.0.113.7", "c"), "203.0.113.7");
   assert.ok(isCompliant(nodeIdFor("203.0.113.7"), "203.0.113.7"));
+});
+
+Deno.test("BEP 42 and BEP 32: IPv6 addresses, ids and compact nodes", () => {
+  assert.equal(formatIP(parseIP("2001:0db8:0000:0000:0001:0000:0000:0001")!), "2001:db8::1:0:0:1");
+  assert.equal(formatIP(parseIP("::ffff:1.2.3.4")!), "::ffff:102:304");
+  assert.equal(formatIP(parseIP("10.1.2.3")!), "10.1.2.3");
+  for (const bad of ["1:::2", "1:2:3:4:5:6:7:8:9", "12345::", "::g", "1.2.3"]) {
+    assert.equal(parseIP(bad), undefined);
+  }
+  assert.ok(
+    isExempt("::1") && isExempt("fe80::1") && isExempt("fd00::1") && !isExempt("2001:db8::1"),
+  );
+  const id = nodeIdFor("2001:db8::1");
+  assert.ok(isCompliant(id, "2001:db8::1"));
+  const flipped = id.slice();
+  flipped[0] ^= 0x80;
+  assert.ok(!isCompliant(flipped, "2001:db8::1"));
+  const nodes = [{ id, host: "2001:db8::1", port: 6881 }, { id, host: "10.0.0.1", port: 6881 }];
+  const six = encodeNodes(nodes, true);
+  assert.equal(six.length, 38, "only the IPv6 node");
+  assert.deepEqual(decodeNodes(six, true), [nodes[0]]);
+  assert.equal(encodeNodes(nodes).length, 26, "only the IPv4 node");
+  assert.deepEqual(decodePeer(encodePeer("2001:db8::1", 80)!), { host: "2001:db8::1", port: 80 });
 });

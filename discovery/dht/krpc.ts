@@ -6,7 +6,7 @@
  */
 import { DecodeError, MosaikError } from "@mosaik/transport";
 import { type BDict, decode, isDict, latin1 } from "./bencode.ts";
-import { parseIPv4 } from "./bep42.ts";
+import { formatIP, parseIP } from "./bep42.ts";
 
 /** KRPC error codes (BEP 5 and BEP 44). */
 export const ErrorCode = {
@@ -115,40 +115,42 @@ export function parseMessage(bytes: Uint8Array): KrpcMessage {
   fail("unknown message type");
 }
 
-/** A node as sent in compact `nodes`: id, IPv4 host and port. */
+/** A node as sent in compact `nodes` (IPv4) or `nodes6` (IPv6, BEP 32). */
 export interface CompactNode {
   /** 20-byte node id. */
   id: Uint8Array;
-  /** Dotted IPv4 address. */
+  /** IP address text. */
   host: string;
   /** UDP port. */
   port: number;
 }
 
-/** Compact IPv4 address and port (6 bytes); `undefined` for non-IPv4 hosts. */
+/** Compact address and port: 6 bytes for IPv4, 18 for IPv6; `undefined` for other hosts. */
 export function encodePeer(host: string, port: number): Uint8Array | undefined {
-  const ip = parseIPv4(host);
+  const ip = parseIP(host);
   if (!ip) return undefined;
   return new Uint8Array([...ip, port >> 8, port & 0xff]);
 }
 
-/** Decodes 6 compact bytes to `host:port`; throws on another length. */
+/** Decodes 6 (IPv4) or 18 (IPv6) compact bytes; throws on another length. */
 export function decodePeer(bytes: Uint8Array): { host: string; port: number } {
-  if (bytes.length !== 6) fail("compact peer is not 6 bytes");
-  return {
-    host: `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`,
-    port: bytes[4] << 8 | bytes[5],
-  };
+  if (bytes.length !== 6 && bytes.length !== 18) fail("compact peer is not 6 or 18 bytes");
+  const n = bytes.length - 2;
+  return { host: formatIP(bytes.subarray(0, n)), port: bytes[n] << 8 | bytes[n + 1] };
 }
 
-/** Encodes nodes compactly (26 bytes each); non-IPv4 nodes are skipped. */
-export function encodeNodes(nodes: Iterable<CompactNode>): Uint8Array {
+/**
+ * Encodes nodes of one family compactly: 26 bytes each for IPv4 (`nodes`),
+ * 38 for IPv6 (`nodes6`); nodes of the other family are skipped.
+ */
+export function encodeNodes(nodes: Iterable<CompactNode>, ipv6 = false): Uint8Array {
+  const size = ipv6 ? 38 : 26;
   const parts: Uint8Array[] = [];
   for (const n of nodes) {
     const p = encodePeer(n.host, n.port);
-    if (p && n.id.length === 20) parts.push(n.id, p);
+    if (p && p.length + 20 === size && n.id.length === 20) parts.push(n.id, p);
   }
-  const out = new Uint8Array(parts.length * 13);
+  const out = new Uint8Array(parts.length / 2 * size);
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
@@ -157,12 +159,16 @@ export function encodeNodes(nodes: Iterable<CompactNode>): Uint8Array {
   return out;
 }
 
-/** Decodes compact nodes; throws when the length is not a multiple of 26. Port 0 entries are dropped. */
-export function decodeNodes(bytes: Uint8Array): CompactNode[] {
-  if (bytes.length % 26 !== 0) fail("compact nodes length is not a multiple of 26");
+/**
+ * Decodes compact nodes (26-byte IPv4 entries, or 38-byte IPv6 ones with
+ * `ipv6`); throws when the length is not a multiple. Port 0 entries are dropped.
+ */
+export function decodeNodes(bytes: Uint8Array, ipv6 = false): CompactNode[] {
+  const size = ipv6 ? 38 : 26;
+  if (bytes.length % size !== 0) fail(`compact nodes length is not a multiple of ${size}`);
   const out: CompactNode[] = [];
-  for (let o = 0; o < bytes.length; o += 26) {
-    const { host, port } = decodePeer(bytes.subarray(o + 20, o + 26));
+  for (let o = 0; o < bytes.length; o += size) {
+    const { host, port } = decodePeer(bytes.subarray(o + 20, o + size));
     if (port !== 0) out.push({ id: bytes.slice(o, o + 20), host, port });
   }
   return out;
@@ -185,5 +191,10 @@ export function parseHostPort(address: string): { host: string; port: number } {
 export function specify(address: string, host: string): string {
   const { host: h, port } = parseHostPort(address);
   if (h !== "0.0.0.0" && h !== "::") return address;
+  return joinHostPort(host, port);
+}
+
+/** Joins a host and port as `host:port`, bracketing IPv6 hosts. */
+export function joinHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

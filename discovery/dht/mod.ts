@@ -7,9 +7,12 @@
  *   lookups (alpha = 3, ending when the k closest live nodes have answered),
  *   rotating-secret write tokens, BEP 42 node ids (valid for our voted
  *   external address; non-compliant nodes rank last and are never storage
- *   targets), BEP 44 immutable and mutable items (`seq`, `salt`, `cas`). It
- *   answers other nodes too. Malformed datagrams are dropped and counted in
- *   {@linkcode DhtStats}.
+ *   targets), BEP 44 immutable and mutable items (`seq`, `salt`, `cas`), and
+ *   BEP 32 for a node bound to an IPv6 address (`nodes6`, 38-byte compact
+ *   nodes; IPv4 and IPv6 are separate DHTs, one node per family). It answers
+ *   other nodes too. Malformed datagrams are dropped and counted in
+ *   {@linkcode DhtStats}; dead contacts leave the table after two failures
+ *   and stop blocking lookups after a few smoothed RTTs.
  * - Strict bencode ({@linkcode decode} rejects anything non-canonical).
  * - {@linkcode dhtBootstrap}: a `BootstrapSource` for `@mosaik/discovery`.
  * - `cli.ts`: `mosaik dht get|put|lookup|peers` for inspecting a swarm.

@@ -8,7 +8,7 @@ import KBucket from "k-bucket";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { ClosedError, MosaikError, TimeoutError, toHex } from "@mosaik/transport";
 import { type BDict, type BInput, type BValue, decode, encode } from "./bencode.ts";
-import { AddressVotes, isCompliant, isExempt, nodeIdFor, parseIPv4 } from "./bep42.ts";
+import { AddressVotes, formatIP, isCompliant, isExempt, nodeIdFor, parseIP } from "./bep42.ts";
 import {
   immutableTarget,
   MAX_SALT_SIZE,
@@ -24,6 +24,7 @@ import {
   encodeNodes,
   encodePeer,
   ErrorCode,
+  joinHostPort,
   KrpcError,
   type KrpcMessage,
   parseHostPort,
@@ -267,6 +268,8 @@ export class DhtNode implements AsyncDisposable {
     crypto.getRandomValues(new Uint8Array(16)),
   ];
   #closed = false;
+  /** This node is on the IPv6 DHT (BEP 32): `nodes6` and 38-byte compact nodes. */
+  readonly #v6: boolean;
   #loop: Promise<void>;
   #externalIp?: string;
   /** Smoothed response time in ms (EWMA), for spotting slow lookup queries. */
@@ -282,6 +285,7 @@ export class DhtNode implements AsyncDisposable {
     this.#maxItems = options.maxItems ?? 1000;
     this.#maxInfohashes = options.maxInfohashes ?? 1000;
     this.#maxInflight = options.maxInflight ?? 512;
+    this.#v6 = this.hostname.includes(":");
     this.#id = options.id?.slice() ?? nodeIdFor(this.hostname);
     this.#newTable([]);
     for (const c of options.nodes ?? []) {
@@ -320,7 +324,7 @@ export class DhtNode implements AsyncDisposable {
 
   /** `host:port` of the socket (what others put in their bootstrap lists). */
   get address(): string {
-    return `${this.hostname}:${this.port}`;
+    return joinHostPort(this.hostname, this.port);
   }
 
   /** Our external IPv4 address once enough nodes agreed on it (BEP 42 `ip` votes). */
@@ -400,9 +404,9 @@ export class DhtNode implements AsyncDisposable {
     const result = await this.#lookup(infohash, "get_peers", { info_hash: infohash }, (r) => {
       if (Array.isArray(r.values)) {
         for (const v of r.values) {
-          if (v instanceof Uint8Array && v.length === 6) {
+          if (v instanceof Uint8Array && (v.length === 6 || v.length === 18)) {
             const p = decodePeer(v);
-            if (p.port) peers.add(`${p.host}:${p.port}`);
+            if (p.port) peers.add(joinHostPort(p.host, p.port));
           }
         }
       }
@@ -598,7 +602,7 @@ export class DhtNode implements AsyncDisposable {
 
   /** BEP 42: count what responders say our address is; move to a valid id once several agree. */
   #vote(ip: Uint8Array | undefined, voter: string): void {
-    if (!ip || ip.length !== 6) return;
+    if (!ip || (ip.length !== 6 && ip.length !== 18)) return;
     const host = this.#votes.vote(decodePeer(ip).host, voter);
     if (!host || host === this.#externalIp) return;
     this.#externalIp = host;
@@ -624,7 +628,8 @@ export class DhtNode implements AsyncDisposable {
         continue; // e.g. ICMP port unreachable surfaced as an error
       }
       this.stats.received++;
-      const { hostname: host, port } = addr as Deno.NetAddr;
+      const { hostname, port } = addr as Deno.NetAddr;
+      const host = normalizeHost(hostname);
       let msg: KrpcMessage;
       try {
         msg = parseMessage(data);
@@ -678,6 +683,7 @@ export class DhtNode implements AsyncDisposable {
     timeout = this.#timeout,
   ): Promise<{ r: BDict; ip?: Uint8Array }> {
     if (this.#closed) return Promise.reject(new ClosedError("DHT node closed"));
+    host = normalizeHost(host);
     if (this.#pending.size >= this.#maxInflight) {
       return Promise.reject(new MosaikError("too many DHT queries in flight"));
     }
@@ -695,7 +701,7 @@ export class DhtNode implements AsyncDisposable {
         sent: performance.now(),
         host,
         port,
-        strictAddress: parseIPv4(host) !== undefined,
+        strictAddress: parseIP(host) !== undefined,
         resolve,
         reject,
         timer,
@@ -725,8 +731,10 @@ export class DhtNode implements AsyncDisposable {
     if (!msg.ro) this.#touch(msg.a.id as Uint8Array, host, port);
   }
 
-  #closestNodes(target: Uint8Array): Uint8Array {
-    return encodeNodes(this.#table.closest(target, this.#k));
+  #closestNodes(target: Uint8Array): BDict {
+    return {
+      [this.#v6 ? "nodes6" : "nodes"]: encodeNodes(this.#table.closest(target, this.#k), this.#v6),
+    };
   }
 
   #handleQuery(msg: QueryMessage, host: string, port: number): BDict | KrpcError {
@@ -735,12 +743,12 @@ export class DhtNode implements AsyncDisposable {
       case "ping":
         return {};
       case "find_node":
-        return { nodes: this.#closestNodes(bytesArg(a, "target", 20)) };
+        return this.#closestNodes(bytesArg(a, "target", 20));
       case "get_peers": {
         const infohash = bytesArg(a, "info_hash", 20);
         const r: BDict = {
           token: this.#token(host, this.#secrets[0]),
-          nodes: this.#closestNodes(infohash),
+          ...this.#closestNodes(infohash),
         };
         const peers = this.#livePeers(toHex(infohash));
         if (peers.length > 0) r.values = peers.slice(0, 50);
@@ -800,7 +808,7 @@ export class DhtNode implements AsyncDisposable {
     set.delete(hex);
     set.set(hex, Date.now() + PEER_TTL);
     // Bound per infohash, and per IP so one host cannot push everyone out.
-    const ipHex = hex.slice(0, 8);
+    const ipHex = hex.slice(0, hex.length - 4); // the address without the port
     const sameIp = [...set.keys()].filter((h) => h.startsWith(ipHex));
     const host = decodePeer(compact).host;
     if (!isExempt(host) && sameIp.length > 8) set.delete(sameIp[0]);
@@ -809,10 +817,7 @@ export class DhtNode implements AsyncDisposable {
 
   #get(a: BDict, host: string): BDict {
     const target = bytesArg(a, "target", 20);
-    const r: BDict = {
-      token: this.#token(host, this.#secrets[0]),
-      nodes: this.#closestNodes(target),
-    };
+    const r: BDict = { token: this.#token(host, this.#secrets[0]), ...this.#closestNodes(target) };
     const key = toHex(target);
     const item = this.#items.get(key);
     if (!item) return r;
@@ -988,10 +993,11 @@ export class DhtNode implements AsyncDisposable {
           c.id = id;
           const token = r.token instanceof Uint8Array ? r.token : undefined;
           c.responder = { id, host: c.host, port: c.port, token, response: r };
-          if (r.nodes instanceof Uint8Array) {
+          const compact = r[this.#v6 ? "nodes6" : "nodes"];
+          if (compact instanceof Uint8Array) {
             let nodes: CompactNode[] = [];
             try {
-              nodes = decodeNodes(r.nodes);
+              nodes = decodeNodes(compact, this.#v6);
             } catch {
               this.stats.malformed++;
             }
@@ -1011,4 +1017,10 @@ export class DhtNode implements AsyncDisposable {
       pump();
     });
   }
+}
+
+/** Canonical text of an IP address (so `::1` and `0:0::1` match); other hosts unchanged. */
+function normalizeHost(host: string): string {
+  const ip = parseIP(host);
+  return ip ? formatIP(ip) : host;
 }

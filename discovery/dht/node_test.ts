@@ -3,9 +3,8 @@ import { SecretKey } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import { encode } from "./bencode.ts";
 import { mutableTarget, signItem } from "./bep44.ts";
-import { ErrorCode, KrpcError } from "./krpc.ts";
+import { ErrorCode, KrpcError, specify } from "./krpc.ts";
 import { DhtNode } from "./node.ts";
-import { specify } from "./krpc.ts";
 
 async function pair() {
   const server = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [] });
@@ -161,5 +160,32 @@ Deno.test("dht node: a restart joins through saved contacts without routers", as
   } finally {
     await first.close();
     await server.close();
+  }
+});
+
+Deno.test("dht node: an IPv6 swarm (BEP 32 nodes6) looks up, announces and stores items", async () => {
+  const nodes: DhtNode[] = [await DhtNode.create({ hostname: "::1", bootstrap: [] })];
+  try {
+    for (let i = 1; i < 12; i++) {
+      const n = await DhtNode.create({ hostname: "::1", bootstrap: [nodes[0].address] });
+      await n.bootstrap();
+      nodes.push(n);
+    }
+    const client = nodes[11];
+    assert.match(client.address, /^\[::1\]:\d+$/);
+    const { closest } = await client.findNode(nodes[3].id);
+    assert.deepEqual(closest[0].id, nodes[3].id);
+    assert.equal(closest[0].host, "::1");
+
+    const infohash = crypto.getRandomValues(new Uint8Array(20));
+    assert.ok((await nodes[5].announce(infohash, 4242)).stored >= 3);
+    assert.deepEqual((await client.getPeers(infohash)).peers, ["[::1]:4242"]);
+
+    const key = SecretKey.generate();
+    assert.ok((await nodes[7].putMutable(signItem(key, "six", 1))).stored >= 3);
+    const item = await client.getMutable(key.publicKey);
+    assert.deepEqual(item?.v, new TextEncoder().encode("six"));
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
   }
 });

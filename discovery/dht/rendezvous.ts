@@ -226,7 +226,7 @@ export class Rendezvous {
     );
     const endpoints = new Set((await Promise.all(lookups)).flatMap((r) => r.peers));
     endpoints.delete(`127.0.0.1:${this.#node.port}`);
-    endpoints.delete(`${this.#node.hostname}:${this.#node.port}`);
+    endpoints.delete(this.#node.address);
     const fresh: string[] = [], retry: string[] = [];
     for (const e of endpoints) {
       const b = this.#backoff.get(e);

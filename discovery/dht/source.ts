@@ -5,7 +5,7 @@
  * @module
  */
 import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
-import { parseIPv4 } from "./bep42.ts";
+import { parseIP } from "./bep42.ts";
 import { parseHostPort } from "./krpc.ts";
 import { type Contact, DhtNode, PUBLIC_ROUTERS } from "./node.ts";
 import { Rendezvous } from "./rendezvous.ts";
@@ -119,7 +119,7 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
       let hostname = options.hostname;
       if (!hostname) {
         const host = first ? safeHost(first) : undefined;
-        hostname = host && parseIPv4(host) ? host : "0.0.0.0";
+        hostname = host && parseIP(host) ? host : "0.0.0.0";
       }
       try {
         node = await DhtNode.create({

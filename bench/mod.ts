@@ -2,11 +2,11 @@
  * Runs every benchmark in `bench/` (or those named on the command line) and
  * prints each figure next to its anchor measured in the same run.
  *
- * `deno task bench [transport discovery streams groups tee dht]`
+ * `deno task bench [transport discovery streams groups collections tee tickets dht]`
  *
  * @module
  */
-const AREAS = ["transport", "discovery", "streams", "groups", "tee", "dht"];
+const AREAS = ["transport", "discovery", "streams", "groups", "collections", "tee", "tickets", "dht"];
 
 const wanted = Deno.args.length > 0 ? Deno.args : AREAS;
 for (const area of wanted) {

@@ -180,7 +180,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     })();
   }
 
-  /** Drops one handle; the last one leaves (writers) and stops the member. */
+  /** Drops one handle; the last one leaves the group and stops the member. */
   async release(): Promise<void> {
     if (--this.#refs > 0) return;
     this.#closed = true;
@@ -188,9 +188,11 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     if (byId?.get(this.groupId) === this) byId.delete(this.groupId);
     if (this.#upgrading) await this.#upgrading.catch(() => {});
     const g = this.group;
-    if (this.role === "writer" && g.online && g.members.voters.length > 1) {
-      await withTimeout(g.leave(), 2000).catch(() => {});
-    }
+    // Leave through the log: a writer so the others keep their quorum, a
+    // reader so that reopening the store on this node joins as a new member
+    // (the leader would otherwise keep its stale replication progress).
+    const last = g.members.voters.length === 1 && this.role === "writer";
+    if (g.online && !last) await withTimeout(g.leave(), 2000).catch(() => {});
     await g.close();
     if (this.active !== g) await this.active.close();
     this.#notify();

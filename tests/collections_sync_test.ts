@@ -1,0 +1,149 @@
+// Catch-up and roles: late joiners by snapshot while writes continue
+// (reference tests/collections/sync/*), handles of one store sharing a node,
+// a reader-only node turning writer, and writers leaving cleanly.
+import assert from "node:assert/strict";
+import { SharedMap, SharedPriorityQueue, SharedSet, SharedVec } from "@mosaik/collections";
+import { eventually } from "@mosaik/transport/testing";
+import {
+  closeAll,
+  closeHandles,
+  fresh,
+  online,
+  reach,
+  scenarios,
+  startNodes,
+} from "./collections_harness.ts";
+
+const N = 5000;
+const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+Deno.test("collections sync and roles over QUIC", async (t) => {
+  const [n0, n1, n2, n3] = await startNodes(4);
+  try {
+    await scenarios(t, {
+      async frozen_and_writes_during_sync() {
+        const name = fresh();
+        const opts = { snapshotEvery: 100 };
+        const w = SharedMap.writer<number, number>(n0, name, opts);
+        const r1 = SharedMap.reader<number, number>(n1, name, opts);
+        await online(w, r1);
+        for (let i = 0; i < N; i += 500) {
+          await w.extend(range(500, i).map((k) => [k, 10 * k] as const));
+        }
+        for (let i = 0; i < 150; i++) await w.insert(N + i, 10 * (N + i)); // past a compaction
+        await reach(w.version, r1);
+        const r2 = SharedMap.reader<number, number>(n2, name, opts); // late joiner
+        const extra = await Promise.all(range(300, N + 150).map((k) => w.insert(k, 10 * k)));
+        const last = Math.max(...extra);
+        await online(r2);
+        await reach(last, r1, r2);
+        for (const r of [r1, r2]) {
+          assert.equal(r.size, N + 450);
+          for (let k = 0; k < N + 450; k += 97) assert.equal(r.get(k), 10 * k);
+          assert.deepEqual([...r.entries()], [...w.entries()]);
+        }
+        await closeHandles(w, r1, r2);
+      },
+      async clear_repopulate_and_recreate_reader() {
+        const name = fresh();
+        const opts = { snapshotEvery: 50 };
+        const w = SharedSet.writer<number>(n1, name, opts);
+        const r1 = SharedSet.reader<number>(n2, name, opts);
+        await online(w, r1);
+        await reach(await w.extend(range(500)), r1);
+        assert.equal(r1.size, 500);
+        await reach(await w.clear(), r1);
+        assert.ok(r1.isEmpty);
+        for (let i = 0; i < 60; i++) await w.insert(1000 + i);
+        await r1.close();
+        await w.extend(range(140, 2000));
+        const again = SharedSet.reader<number>(n2, name, opts); // same node, new reader
+        await online(again);
+        await reach(w.version, again);
+        assert.equal(again.size, 200);
+        assert.ok(again.has(1000) && again.has(2139) && !again.has(0));
+        await closeHandles(w, again);
+      },
+      async large_values() {
+        const name = fresh();
+        const opts = { snapshotEvery: 10 };
+        const w = SharedVec.writer<string>(n2, name, opts);
+        await online(w);
+        const value = (i: number) => String(i).padStart(10_000, "0");
+        for (let i = 0; i < 40; i++) await w.pushBack(value(i));
+        const r = SharedVec.reader<string>(n3, name, opts);
+        await online(r);
+        await reach(w.version, r);
+        assert.equal(r.size, 40);
+        for (let i = 0; i < 40; i++) assert.equal(r.get(i), value(i));
+        await closeHandles(w, r);
+      },
+      async pq_remove_range_and_min_max_after_sync() {
+        const name = fresh();
+        const opts = { snapshotEvery: 20 };
+        const w = SharedPriorityQueue.writer<number, number, number>(n3, name, opts);
+        await online(w);
+        await w.extend(range(100).map((i) => [i, i, 10 * i] as const));
+        await w.removeRange({ start: 20, end: 50 });
+        for (const [p, k] of [[500, 1000], [100, 1001], [999, 1002], [-1, 1003], [750, 1004]]) {
+          await w.insert(p, k, k);
+        }
+        for (let i = 0; i < 25; i++) await w.updateValue(i, i); // past a compaction
+        const r = SharedPriorityQueue.reader<number, number, number>(n0, name, opts);
+        await online(r);
+        await reach(w.version, r);
+        assert.equal(r.size, 75);
+        assert.ok(!r.has(20) && !r.has(49) && r.has(50) && r.has(19));
+        assert.deepEqual(r.min(), { priority: -1, key: 1003, value: 1003 });
+        assert.deepEqual(r.max(), { priority: 999, key: 1002, value: 1002 });
+        assert.deepEqual([...r], [...w]);
+        await closeHandles(w, r);
+      },
+      async reader_then_writer_on_one_node_becomes_a_voter() {
+        const name = fresh();
+        const local = SharedMap.reader<string, number>(n0, name);
+        const remote = SharedMap.reader<string, number>(n1, name);
+        const w = SharedMap.writer<string, number>(n0, name); // the only writer
+        assert.equal(w.groupId, local.groupId);
+        await online(w, remote, local);
+        const v = await w.insert("a", 1);
+        assert.equal(local.get("a"), 1, "the reader handle on the writer's node sees the write");
+        await reach(v, remote);
+        assert.equal(remote.get("a"), 1);
+        const updated = local.when.updated();
+        await w.insert("b", 2);
+        await updated;
+        assert.equal(local.get("b"), 2);
+        await closeHandles(local, w, remote);
+      },
+      async reader_on_a_writer_node_after_data() {
+        const name = fresh();
+        const w = SharedVec.writer<number>(n1, name);
+        await online(w);
+        await w.extend([1, 2, 3]);
+        const r = SharedVec.reader<number>(n1, name);
+        assert.deepEqual([...r], [1, 2, 3], "a second handle shares the node's state at once");
+        await w.pushBack(4);
+        assert.equal(r.back(), 4);
+        await closeHandles(w);
+        assert.equal(r.back(), 4, "closing one handle keeps the shared member");
+        await closeHandles(r);
+      },
+      async closing_writer_leaves_so_the_rest_keeps_quorum() {
+        const name = fresh();
+        const w0 = SharedMap.writer<number, number>(n2, name, { group: { gracePeriodMs: 60_000 } });
+        const w1 = SharedMap.writer<number, number>(n3, name, { group: { gracePeriodMs: 60_000 } });
+        await online(w0, w1);
+        await reach(await w1.insert(1, 1), w0);
+        await w1.close();
+        const v = await w0.insert(2, 2); // would stall for the grace period without the leave
+        assert.equal(w0.get(2), 2);
+        assert.ok(v > 0);
+        await eventually(() => w0.online);
+        await closeHandles(w0);
+      },
+    });
+  } finally {
+    await closeAll([n0, n1, n2, n3]);
+  }
+});

@@ -507,14 +507,18 @@ export class DhtNode implements AsyncDisposable {
       if (best && seq < best.seq) return true; // cannot win: not even checked
       const encoded = encode(v);
       if (best && seq === best.seq) {
+        // The same signature over the same value needs no second check.
         if (equalBytes(sig, best.sig) && equalBytes(encoded, bestV!)) agree++;
-      } else if ((this.stats.signatureChecks++, verifyItem(k, seq, encoded, sig, salt))) {
-        best = { k, salt, seq, v, sig };
-        bestV = encoded;
-        agree = 1;
-      } else {
-        this.stats.invalidItems++;
+        return agree < quorum;
       }
+      this.stats.signatureChecks++;
+      if (!verifyItem(k, seq, encoded, sig, salt)) {
+        this.stats.invalidItems++;
+        return true;
+      }
+      best = { k, salt, seq, v, sig };
+      bestV = encoded;
+      agree = 1;
       return agree < quorum;
     });
     return best && { ...best, queried: result.queried };

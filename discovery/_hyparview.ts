@@ -46,6 +46,12 @@ export interface HyParViewConfig {
   shuffleInterval: number;
   /** Milliseconds to wait for a neighbour request's answer. Default 500. */
   neighborTimeout: number;
+  /**
+   * How many of the contact's neighbours a join is forwarded to. The paper
+   * forwards to all (`activeSize - 1`); fewer means less churn when many
+   * nodes join one contact at once. Default 2.
+   */
+  joinFanout: number;
 }
 
 /** Defaults of {@linkcode HyParViewConfig}. */
@@ -59,6 +65,7 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   shuffleTtl: 6,
   shuffleInterval: 60_000,
   neighborTimeout: 500,
+  joinFanout: 4,
 };
 
 /** What HyParView needs from its environment. */
@@ -117,11 +124,14 @@ export class HyParView {
     this.#io.send(contact, { kind: "join", peer: this.#self });
   }
 
-  /** Adds a known peer to the passive view (for example from the catalog). */
+  /**
+   * Adds a known peer to the passive view (for example from the catalog);
+   * promotes one at once only if we have no neighbour at all.
+   */
   learn(peer: PeerInfo): void {
     if (this.#closed) return;
     this.#addPassive(peer);
-    this.#refill();
+    if (this.active.size === 0) this.#refill();
   }
 
   /** Handles a message from an authenticated peer. */
@@ -131,10 +141,14 @@ export class HyParView {
       case "join":
         if (m.peer.id !== from || this.active.has(from)) return;
         this.#addActive(m.peer, false);
-        for (const p of this.active.values()) {
-          if (p.id !== from) {
-            this.#io.send(p, { kind: "forwardJoin", peer: m.peer, ttl: this.#config.arwl });
-          }
+        for (
+          const p of sample(
+            [...this.active.values()].filter((p) => p.id !== from),
+            this.#config.joinFanout,
+            this.#random,
+          )
+        ) {
+          this.#io.send(p, { kind: "forwardJoin", peer: m.peer, ttl: this.#config.arwl });
         }
         return;
       case "forwardJoin": {
@@ -172,12 +186,14 @@ export class HyParView {
         return;
       }
       case "disconnect": {
+        // A refusal or an eviction: do not ask that peer again for a while,
+        // and only refill at once if we are left without any neighbour (the
+        // shuffle timer tops the view up later), which keeps a join storm at
+        // one contact from cascading into evictions everywhere.
         const cancel = this.#pending.get(from);
-        if (cancel) {
-          cancel();
-          this.#pending.delete(from);
-          this.#refused.set(from, this.#clock.now() + this.#config.shuffleInterval);
-        }
+        cancel?.();
+        this.#pending.delete(from);
+        this.#refused.set(from, this.#clock.now() + this.#config.shuffleInterval);
         const info = this.active.get(from) ?? this.passive.get(from);
         if (this.active.delete(from)) {
           this.#io.neighborDown(from);
@@ -185,7 +201,7 @@ export class HyParView {
         }
         if (m.alive && info) this.#addPassive(info);
         else this.passive.delete(from);
-        this.#refill();
+        if (this.active.size === 0 || cancel) this.#refill();
         return;
       }
       case "shuffle": {
@@ -270,6 +286,7 @@ export class HyParView {
     const base = this.#config.shuffleInterval;
     this.#cancelShuffle = this.#clock.after(base * (0.5 + this.#random()), () => {
       this.shuffle();
+      this.#refill();
       this.#scheduleShuffle();
     });
   }
@@ -300,10 +317,22 @@ export class HyParView {
     this.passive.set(peer.id, peer);
   }
 
-  #refill(): void {
+  /**
+   * Asks one passive peer to become a neighbour if the active view is not
+   * full. Called periodically, it fills views gradually instead of in bursts.
+   */
+  topUp(): void {
+    this.#refill(1);
+  }
+
+  #refill(max = Infinity): void {
     if (this.#closed) return;
     const now = this.#clock.now();
-    while (this.active.size + this.#pending.size < this.#config.activeSize) {
+    for (
+      let n = 0;
+      n < max && this.active.size + this.#pending.size < this.#config.activeSize;
+      n++
+    ) {
       const candidates = [...this.passive.values()].filter((p) =>
         !this.#pending.has(p.id) && (this.#refused.get(p.id) ?? 0) <= now
       );

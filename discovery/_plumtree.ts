@@ -48,8 +48,11 @@ export const PLUMTREE_DEFAULTS: PlumtreeConfig = {
 export interface PlumtreeIO {
   /** Sends a message to a neighbour. */
   send(to: PeerId, message: PtMessage): void;
-  /** Hands a new payload to the application; return `false` to drop it (not forwarded). */
-  deliver(payload: Uint8Array, from: PeerId): boolean;
+  /**
+   * Hands a new payload to the application; `false` (or a promise of it)
+   * drops it: it is then neither cached nor forwarded.
+   */
+  deliver(payload: Uint8Array, from: PeerId): boolean | Promise<boolean>;
   /** The message id of a payload. */
   id(payload: Uint8Array): string;
 }
@@ -75,6 +78,7 @@ export class Plumtree {
   #missing = new Map<string, Missing>();
   #queue = new Map<PeerId, [string, number][]>();
   #cancelFlush: (() => void) | undefined;
+  #closed = false;
 
   /** Creates the state machine. */
   constructor(config: Partial<PlumtreeConfig>, io: PlumtreeIO, clock: Scheduler) {
@@ -132,13 +136,18 @@ export class Plumtree {
         const missing = this.#missing.get(m.id);
         missing?.cancel?.();
         this.#missing.delete(m.id);
-        if (!this.#io.deliver(m.payload, from)) return;
-        this.#cache.set(m.id, { payload: m.payload, round: m.round, at: this.#clock.now() });
-        if (neighbor) {
-          this.lazy.delete(from);
-          this.eager.add(from);
-        }
-        this.#push(m.id, m.round + 1, m.payload, from);
+        const accept = (valid: boolean) => {
+          if (!valid || this.#closed) return;
+          this.#cache.set(m.id, { payload: m.payload, round: m.round, at: this.#clock.now() });
+          if (this.eager.has(from) || this.lazy.has(from)) {
+            this.lazy.delete(from);
+            this.eager.add(from);
+          }
+          this.#push(m.id, m.round + 1, m.payload, from);
+        };
+        const valid = this.#io.deliver(m.payload, from);
+        if (typeof valid === "boolean") accept(valid);
+        else valid.then(accept, () => {});
         return;
       }
       case "ihave":
@@ -170,6 +179,7 @@ export class Plumtree {
 
   /** Cancels timers. */
   close(): void {
+    this.#closed = true;
     this.#cancelFlush?.();
     for (const m of this.#missing.values()) m.cancel?.();
     this.#missing.clear();

@@ -146,28 +146,40 @@ export class Catalog {
    */
   upsert(signed: SignedPeerEntry): UpsertResult {
     const e = signed.entry;
+    const verdict = this.assess(e);
+    if (verdict !== undefined) return verdict;
+    this.#tombstones.delete(e.peerId);
+    const old = this.#entries.get(e.peerId);
+    const live = this.#live(old);
+    this.#entries.set(e.peerId, signed);
+    const type = live ? "updated" : "discovered";
+    this.#emit(type, e);
+    return type;
+  }
+
+  /**
+   * What {@linkcode Catalog.upsert} would answer for `e` without storing it:
+   * a reason to refuse it, `"unchanged"` if this version is known, or
+   * `undefined` if it would be stored. Lets callers skip verifying entries
+   * that would not be stored anyway.
+   */
+  assess(e: PeerEntry): UpsertResult | undefined {
     const now = this.#now();
     if (e.network !== this.#network) return "wrong-network";
     if (e.version.counter + this.#options.purgeAfter <= now) return "expired";
     if (e.version.counter > now + this.#options.maxDrift) return "future-version";
     if (e.peerId === this.#local) return "unchanged";
     const tomb = this.#tombstones.get(e.peerId);
-    if (tomb) {
-      if (tomb.until <= now) this.#tombstones.delete(e.peerId);
-      else if (compareVersions(e.version, tomb.version) <= 0) return "older-version";
-      else this.#tombstones.delete(e.peerId);
+    if (tomb && tomb.until > now && compareVersions(e.version, tomb.version) <= 0) {
+      return "older-version";
     }
     const old = this.#entries.get(e.peerId);
-    const live = this.#live(old, now);
-    if (live) {
+    if (this.#live(old, now)) {
       const c = compareVersions(e.version, old.entry.version);
       if (c < 0) return "older-version";
       if (c === 0) return "unchanged";
     }
-    this.#entries.set(e.peerId, signed);
-    const type = live ? "updated" : "discovered";
-    this.#emit(type, e);
-    return type;
+    return undefined;
   }
 
   /**

@@ -24,13 +24,15 @@ import { Catalog, type UpsertResult } from "./catalog.ts";
 import {
   compareVersions,
   decodeDeparture,
-  decodeSignedEntry,
   InvalidEntryError,
+  type ParsedEntry,
+  parseEntry,
   type PeerEntry,
   signDeparture,
   type SignedPeerEntry,
+  verifyEntry,
 } from "./entry.ts";
-import { array, bytes } from "./_check.ts";
+import { array } from "./_check.ts";
 import { HyParView, type HyParViewConfig, type PeerInfo } from "./_hyparview.ts";
 import { Links } from "./_links.ts";
 import { LocalEntry } from "./local.ts";
@@ -167,6 +169,7 @@ export class Discovery {
   #channels = new Set<Channel>();
   #waiters = new Set<{ check(): boolean; reject(e: Error): void }>();
   #syncedOnce = new Set<PeerId>();
+  #verifying = new Map<string, Promise<UpsertResult>>();
   #unsubscribe: (() => void)[] = [];
   #cancelPurge: (() => void) | undefined;
   #cancelAntiEntropy: (() => void) | undefined;
@@ -365,7 +368,7 @@ export class Discovery {
     this.#every(this.#opts.announceInterval, this.#opts.announceJitter, () => this.local.refresh());
     this.#scheduleAntiEntropy();
     this.#every(this.#opts.rttProbeInterval, 0.5, () => this.#probe());
-    this.#every(1_000, 0.2, () => this.#rejoin());
+    this.#every(500, 0.2, () => this.#maintain());
     const ctx: BootstrapContext = {
       networkId: e.networkId,
       secretKey: e.secretKey,
@@ -436,8 +439,9 @@ export class Discovery {
     this.#hv.learn(info);
   }
 
-  #rejoin(): void {
-    if (this.#hv.active.size > 0) return;
+  /** Periodic upkeep: top the active view up, rejoin through known peers when isolated. */
+  #maintain(): void {
+    if (this.#hv.active.size > 0) return this.#hv.topUp();
     const candidates = [
       ...this.#bootstrap,
       ...this.catalog.peers().map((e) => ({ id: e.peerId, addresses: e.addresses })),
@@ -487,8 +491,10 @@ export class Discovery {
     this.#pt.neighborUp(peer.id);
     this.#hurryAntiEntropy();
     if (this.#pendingAnnounce) this.#announce(this.local.signed);
-    // One side of every new edge reconciles catalogs.
-    if (this.#endpoint.peerId < peer.id) this.#track(this.#sync(peer).catch(() => {}));
+    // One side of every first contact reconciles catalogs (anti-entropy covers later ones).
+    if (this.#endpoint.peerId < peer.id && !this.#syncedOnce.has(peer.id)) {
+      this.#track(this.#sync(peer).catch(() => {}));
+    }
   }
 
   #announce(signed: SignedPeerEntry, changed = false): void {
@@ -550,7 +556,7 @@ export class Discovery {
     }
   }
 
-  #deliver(payload: Uint8Array, from: PeerId): boolean {
+  #deliver(payload: Uint8Array, from: PeerId): boolean | Promise<boolean> {
     let a: Announcement;
     try {
       a = decodeAnnouncement(decode(payload));
@@ -558,32 +564,72 @@ export class Discovery {
       bump(this.stats.dropped, "undecodable");
       return false;
     }
-    let result: UpsertResult;
-    try {
-      if (a.kind === "entry") {
-        result = this.catalog.upsert(decodeSignedEntry(a.bytes));
-      } else if (a.kind === "departure") {
+    void from;
+    if (a.kind === "entry") {
+      const r = this.#ingest(a.bytes);
+      return typeof r === "string" ? this.#accepted(r) : r.then((x) => this.#accepted(x));
+    }
+    if (a.kind === "departure") {
+      let result: UpsertResult;
+      try {
         const d = decodeDeparture(a.bytes);
         result = this.catalog.depart(d);
         if (result === "updated") this.#hv.passive.delete(d.peerId);
-      } else {
-        const known = this.catalog.get(a.peer.id);
-        if (
-          a.peer.id !== this.#endpoint.peerId &&
-          (!known || compareVersions(known.version, a.version) < 0)
-        ) {
-          this.#track(this.#sync(a.peer).catch(() => {}));
-        }
-        return true;
+      } catch (e) {
+        result = e instanceof InvalidEntryError ? e.reason : "undecodable";
       }
-    } catch (e) {
-      bump(this.stats.dropped, e instanceof InvalidEntryError ? e.reason : "undecodable");
-      return false;
+      return this.#accepted(result);
     }
-    void from;
+    const known = this.catalog.get(a.peer.id);
+    if (
+      a.peer.id !== this.#endpoint.peerId &&
+      (!known || compareVersions(known.version, a.version) < 0)
+    ) {
+      this.#track(this.#sync(a.peer).catch(() => {}));
+    }
+    return true;
+  }
+
+  /** Counts a refused entry; whether a broadcast carrying it is forwarded. */
+  #accepted(result: UpsertResult): boolean {
     if (result === "discovered" || result === "updated" || result === "unchanged") return true;
     bump(this.stats.dropped, result);
     return false;
+  }
+
+  /**
+   * Takes an entry from the wire into the catalog. Cheap checks run first
+   * (known version, network, expiry), so a signature is verified only for an
+   * entry that would be stored, and only once while that check is in flight.
+   */
+  #ingest(raw: Uint8Array): UpsertResult | Promise<UpsertResult> {
+    let p: ParsedEntry;
+    try {
+      p = parseEntry(raw);
+    } catch (e) {
+      return e instanceof InvalidEntryError ? e.reason : "undecodable";
+    }
+    const e = p.entry;
+    if (e.peerId === this.#endpoint.peerId) return "unchanged";
+    const verdict = this.catalog.assess(e);
+    if (verdict !== undefined) {
+      const known = this.catalog.signed(e.peerId)?.bytes;
+      const same = known !== undefined && known.length === raw.length &&
+        known.every((b, i) => b === raw[i]);
+      if (verdict !== "unchanged" || same) return verdict;
+    }
+    const key = `${e.peerId}/${e.version.start}/${e.version.counter}/${raw.length}`;
+    let pending = this.#verifying.get(key);
+    if (!pending) {
+      pending = verifyEntry(p).then(
+        (signed) => this.#closed ? "unchanged" : this.catalog.upsert(signed),
+        (err) => err instanceof InvalidEntryError ? err.reason : "undecodable",
+      ).finally(() => this.#verifying.delete(key));
+      this.#verifying.set(key, pending);
+      return pending;
+    }
+    // A second copy while the first is verified: report it as known.
+    return pending.then((r) => r === "discovered" || r === "updated" ? "unchanged" : r);
   }
 
   // ---- catalog sync ----
@@ -638,17 +684,13 @@ export class Discovery {
     return out;
   }
 
-  #merge(entries: unknown): void {
-    for (const raw of array(entries, "entries", MAX_SYNC_ENTRIES)) {
-      try {
-        const r = this.catalog.upsert(decodeSignedEntry(bytes(raw, "entry")));
-        if (r !== "discovered" && r !== "updated" && r !== "unchanged") {
-          bump(this.stats.dropped, r);
-        }
-      } catch (e) {
-        bump(this.stats.dropped, e instanceof InvalidEntryError ? e.reason : "undecodable");
-      }
-    }
+  async #merge(entries: unknown): Promise<void> {
+    const results = await Promise.all(
+      array(entries, "entries", MAX_SYNC_ENTRIES).map((raw) =>
+        raw instanceof Uint8Array ? this.#ingest(raw) : "undecodable" as const
+      ),
+    );
+    for (const r of results) this.#accepted(r);
   }
 
   async #sync(peer: PeerInfo): Promise<void> {
@@ -660,7 +702,7 @@ export class Discovery {
         const reply = array(await ch.recv(), "sync reply", 2, 2);
         bump(this.stats.received, "sync");
         const theirs = decodeSummary(reply[1], MAX_SYNC_ENTRIES);
-        this.#merge(reply[0]);
+        await this.#merge(reply[0]);
         await ch.send(this.#newerThan(theirs));
         bump(this.stats.sent, "sync");
         const done = await ch.recv();
@@ -681,7 +723,7 @@ export class Discovery {
       bump(this.stats.received, "sync");
       await ch.send([this.#newerThan(theirs), encodeSummary(this.#ownSummary())]);
       bump(this.stats.sent, "sync");
-      this.#merge(await ch.recv());
+      await this.#merge(await ch.recv());
       bump(this.stats.received, "sync");
       await ch.send("done");
       this.stats.syncs++;

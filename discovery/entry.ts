@@ -212,19 +212,32 @@ function envelope(raw: Uint8Array, what: string): [Uint8Array, Uint8Array] {
   }
 }
 
+/** An entry parsed from its wire bytes but not yet verified. Internal to discovery. */
+export interface ParsedEntry {
+  /** The entry as claimed (unverified). */
+  readonly entry: PeerEntry;
+  /** The signed body. */
+  readonly body: Uint8Array;
+  /** The claimed signature. */
+  readonly signature: Uint8Array;
+  /** The claimed signer's public key. */
+  readonly key: Uint8Array;
+  /** The wire bytes. */
+  readonly raw: Uint8Array;
+}
+
 /**
- * Decodes and verifies an entry from its wire bytes. Throws
- * {@linkcode InvalidEntryError} (reason `undecodable`, `too-large` or
- * `bad-signature`) on anything else.
+ * Parses an entry without verifying its signature, so that cheap checks
+ * (known version, network, expiry) can run first. Not exported from the
+ * package: only {@linkcode decodeSignedEntry} and {@linkcode verifyEntry}
+ * hand out entries.
  */
-export function decodeSignedEntry(raw: Uint8Array): SignedPeerEntry {
+export function parseEntry(raw: Uint8Array): ParsedEntry {
   const [body, signature] = envelope(raw, "entry");
-  let entry: PeerEntry;
-  let key: Uint8Array;
   try {
     const f = array(decode(body), "entry", 10, 10);
     if (f[0] !== ENTRY_DOMAIN) throw new DecodeError("not an entry");
-    key = bytes(f[2], "peer id", 32);
+    const key = bytes(f[2], "peer id", 32);
     const addresses = array(f[5], "addresses", ENTRY_LIMITS.maxAddresses).map((a) =>
       text(a, "address", 300)
     );
@@ -236,7 +249,7 @@ export function decodeSignedEntry(raw: Uint8Array): SignedPeerEntry {
       };
       return expiresAt === null ? ticket : { ...ticket, expiresAt: uint(expiresAt, "expiry") };
     });
-    entry = {
+    const entry: PeerEntry = {
       network: toHex(bytes(f[1], "network", 32)) as NetworkId,
       peerId: peerIdFromBytes(key),
       version: { start: uint(f[3], "start"), counter: uint(f[4], "counter") },
@@ -246,13 +259,69 @@ export function decodeSignedEntry(raw: Uint8Array): SignedPeerEntry {
       groups: ids<GroupId>(f[8], "groups"),
       tickets,
     };
+    return { entry, body, signature, key, raw };
   } catch (cause) {
     throw new InvalidEntryError("undecodable", "undecodable entry", { cause });
   }
-  if (!verify(key, body, signature)) {
-    throw new InvalidEntryError("bad-signature", `bad signature on the entry of ${entry.peerId}`);
+}
+
+/**
+ * Decodes and verifies an entry from its wire bytes. Throws
+ * {@linkcode InvalidEntryError} (reason `undecodable`, `too-large` or
+ * `bad-signature`) on anything else.
+ */
+export function decodeSignedEntry(raw: Uint8Array): SignedPeerEntry {
+  const p = parseEntry(raw);
+  if (!verify(p.key, p.body, p.signature)) {
+    throw new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`);
   }
-  return { entry: freeze(entry), bytes: raw };
+  return { entry: freeze(p.entry), bytes: raw };
+}
+
+let webCrypto = true;
+
+/** Verifies an Ed25519 signature with WebCrypto (about 6× faster than pure JS here). */
+async function verifyFast(
+  key: Uint8Array,
+  body: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  if (webCrypto) {
+    try {
+      const k = await crypto.subtle.importKey(
+        "raw",
+        key as Uint8Array<ArrayBuffer>,
+        {
+          name: "Ed25519",
+        },
+        false,
+        ["verify"],
+      );
+      return await crypto.subtle.verify(
+        { name: "Ed25519" },
+        k,
+        signature as Uint8Array<ArrayBuffer>,
+        body as Uint8Array<ArrayBuffer>,
+      );
+    } catch (e) {
+      if (!(e instanceof DOMException && e.name === "NotSupportedError")) return false;
+      webCrypto = false; // no Ed25519 in this runtime's WebCrypto
+    }
+  }
+  return verify(key, body, signature);
+}
+
+/**
+ * Verifies a parsed entry (or decodes and verifies wire bytes) with
+ * WebCrypto; same result as {@linkcode decodeSignedEntry}, asynchronously and
+ * faster.
+ */
+export async function verifyEntry(input: Uint8Array | ParsedEntry): Promise<SignedPeerEntry> {
+  const p = input instanceof Uint8Array ? parseEntry(input) : input;
+  if (!(await verifyFast(p.key, p.body, p.signature))) {
+    throw new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`);
+  }
+  return { entry: freeze(p.entry), bytes: p.raw };
 }
 
 /** A verified, signed notice that a peer left on purpose. */

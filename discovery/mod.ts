@@ -6,7 +6,24 @@
  * @module
  */
 export * from "./bootstrap.ts";
-export * from "./entry.ts";
+export {
+  canonicalEntry,
+  compareVersions,
+  decodeDeparture,
+  decodeSignedEntry,
+  type Departure,
+  ENTRY_LIMITS,
+  InvalidEntryError,
+  nextVersion,
+  type PeerEntry,
+  type RejectReason,
+  signDeparture,
+  type SignedPeerEntry,
+  signEntry,
+  type Ticket,
+  verifyEntry,
+  type Version,
+} from "./entry.ts";
 export * from "./catalog.ts";
 export * from "./local.ts";
 export * from "./discovery.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GroupId, StoreId } from "@mosaik/transport";
+import type { GroupId, PeerId, StoreId } from "@mosaik/transport";
 import { bind, type Role, type Store, storeOf } from "./_store.ts";
 import type { CollectionWhen, Version } from "./options.ts";
 
@@ -59,6 +59,15 @@ export class Collection implements AsyncDisposable {
   get online(): boolean {
     const s = storeOf(this);
     return s.group === s.active && s.group.online;
+  }
+
+  /**
+   * Members of the store's group as this node knows them: writers are
+   * voters, readers learners (PeerIds).
+   */
+  get members(): { voters: PeerId[]; learners: PeerId[] } {
+    const m = storeOf(this).group.members;
+    return { voters: [...m.voters] as PeerId[], learners: [...m.learners] as PeerId[] };
   }
 
   /** Whether {@linkcode Collection.close} was called. */

@@ -44,8 +44,8 @@ export interface CollectionGroup {
   readonly committed: number;
   /** Highest index known committed. */
   readonly metrics: { readonly commitIndex: number };
-  /** Voters of the configuration. */
-  readonly members: { readonly voters: readonly string[] };
+  /** Voters and learners of the configuration. */
+  readonly members: { readonly voters: readonly string[]; readonly learners: readonly string[] };
   /** Waiting on the group. */
   readonly when: { online(): Promise<void>; committed(index: number): Promise<void> };
   /** Replicates a command; resolves once applied locally. */

@@ -3,6 +3,7 @@
 // shared nodes, each on its own store.
 import assert from "node:assert/strict";
 import { SharedMap, WriteError } from "@mosaik/collections";
+import { eventually } from "@mosaik/transport/testing";
 import {
   closeAll,
   closeHandles,
@@ -73,6 +74,10 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         const w = SharedMap.writer<number, number>(n0, name);
         const rs = [n1, n2, n3].map((n) => SharedMap.reader<number, number>(n, name));
         await online(w, ...rs);
+        await eventually(() => w.members.learners.length === 3, {
+          message: "readers are learners",
+        });
+        assert.deepEqual(w.members.voters, [n0.local.id], "only the writer votes");
         await reach(await w.extend([[1, 10], [2, 20], [3, 30], [4, 40], [5, 50]]), ...rs);
         for (const r of rs) assert.ok(size(r) === 5 && r.get(1) === 10 && r.get(5) === 50);
         await reach(await w.insert(6, 60), ...rs);

@@ -116,6 +116,35 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         assert.equal(local.get("b"), 2);
         await closeHandles(local, w, remote);
       },
+      async online_reader_node_opens_a_writer() {
+        const name = fresh();
+        const w0 = SharedMap.writer<number, number>(n2, name);
+        const r = SharedMap.reader<number, number>(n3, name);
+        await online(w0, r);
+        await reach(await w0.extend(range(200).map((k) => [k, k] as const)), r);
+        const seen: number[] = [];
+        const watch = (async () => {
+          while (!r.closed) {
+            seen.push(r.version);
+            assert.ok(r.size >= 200, "reads never go back while the node switches role");
+            await r.when.updated();
+          }
+        })();
+        const w1 = SharedMap.writer<number, number>(n3, name);
+        await online(w1);
+        const v = await w1.insert(1000, 1);
+        assert.equal(r.get(1000), 1);
+        await reach(v, w0);
+        assert.equal(w0.get(1000), 1);
+        await eventually(() => w0.members.voters.includes(n3.local.id), {
+          message: "the reader's node became a voter",
+        });
+        assert.equal(w0.members.learners.includes(n3.local.id), false);
+        assert.ok(seen.every((x, i) => i === 0 || x >= seen[i - 1]), "versions are monotonic");
+        await closeHandles(w1, r);
+        await watch;
+        await closeHandles(w0);
+      },
       async reader_on_a_writer_node_after_data() {
         const name = fresh();
         const w = SharedVec.writer<number>(n1, name);

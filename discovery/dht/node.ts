@@ -137,8 +137,9 @@ export interface GetMutableOptions {
   /** Salt the item was put with. */
   salt?: Uint8Array;
   /**
-   * Stop as soon as this many nodes returned the same newest verified item.
-   * Default 3; `Infinity` runs the whole lookup.
+   * Stop as soon as the this-many closest nodes found so far have all
+   * answered with the newest verified item. Default 3; `Infinity` runs the
+   * whole lookup.
    */
   quorum?: number;
 }
@@ -485,7 +486,7 @@ export class DhtNode implements AsyncDisposable {
   /**
    * Fetches the newest mutable item of public key `k` (32 bytes). Verifies a
    * signature only for a response that could win (a higher seq than the best
-   * verified so far) and stops once `quorum` nodes agree on the newest item.
+   * verified so far) and stops once the `quorum` closest nodes agree on it.
    */
   async getMutable(
     k: Uint8Array,
@@ -496,30 +497,34 @@ export class DhtNode implements AsyncDisposable {
     const target = mutableTarget(k, salt);
     let best: MutableItem | undefined;
     let bestV: Uint8Array | undefined;
-    let agree = 0;
-    const result = await this.#lookup(target, "get", { target }, (r) => {
+    const holdsBest = (r: BDict) =>
+      best !== undefined && r.seq === best.seq && r.sig instanceof Uint8Array &&
+      equalBytes(r.sig, best.sig) && r.v !== undefined && equalBytes(encode(r.v), bestV!);
+    // Done once the `quorum` closest nodes answered and all hold the newest item.
+    const agreed = (top: (n: number) => Responder[] | undefined) =>
+      top(quorum)?.every((x) => holdsBest(x.response)) ?? false;
+    const result = await this.#lookup(target, "get", { target }, (r, _from, top) => {
       const { seq, sig, v } = r;
-      if (v === undefined || typeof seq !== "number" || !(sig instanceof Uint8Array)) return true;
+      if (v === undefined || typeof seq !== "number" || !(sig instanceof Uint8Array)) {
+        return !agreed(top);
+      }
       if (!(r.k instanceof Uint8Array) || !equalBytes(r.k, k)) {
         this.stats.invalidItems++;
-        return true;
+        return !agreed(top);
       }
-      if (best && seq < best.seq) return true; // cannot win: not even checked
-      const encoded = encode(v);
-      if (best && seq === best.seq) {
-        // The same signature over the same value needs no second check.
-        if (equalBytes(sig, best.sig) && equalBytes(encoded, bestV!)) agree++;
-        return agree < quorum;
+      // Only a higher seq can win; the same signature over the same value
+      // needs no second check.
+      if (!best || seq > best.seq) {
+        const encoded = encode(v);
+        this.stats.signatureChecks++;
+        if (verifyItem(k, seq, encoded, sig, salt)) {
+          best = { k, salt, seq, v, sig };
+          bestV = encoded;
+        } else {
+          this.stats.invalidItems++;
+        }
       }
-      this.stats.signatureChecks++;
-      if (!verifyItem(k, seq, encoded, sig, salt)) {
-        this.stats.invalidItems++;
-        return true;
-      }
-      best = { k, salt, seq, v, sig };
-      bestV = encoded;
-      agree = 1;
-      return agree < quorum;
+      return !agreed(top);
     });
     return best && { ...best, queried: result.queried };
   }
@@ -916,7 +921,11 @@ export class DhtNode implements AsyncDisposable {
     target: Uint8Array,
     method: string,
     args: Record<string, BInput>,
-    onResponse?: (r: BDict, from: Responder) => boolean,
+    onResponse?: (
+      r: BDict,
+      from: Responder,
+      top: (n: number) => Responder[] | undefined,
+    ) => boolean,
   ): Promise<LookupResult> {
     interface Candidate {
       host: string;
@@ -954,6 +963,11 @@ export class DhtNode implements AsyncDisposable {
         [...candidates.values()].filter((c) => c.state !== "failed" && !c.slow)
           .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
           .slice(0, this.#k);
+      // The n closest live candidates, when every one of them has answered.
+      const top = (n: number) => {
+        const w = window().slice(0, n);
+        return w.every((c) => c.state === "ok") ? w.map((c) => c.responder!) : undefined;
+      };
       const finish = () => {
         if (finished) return;
         finished = true;
@@ -1007,7 +1021,7 @@ export class DhtNode implements AsyncDisposable {
             }
             for (const n of nodes) add(n.host, n.port, n.id);
           }
-          if (onResponse && !finished && onResponse(r, c.responder) === false) finish();
+          if (onResponse && !finished && onResponse(r, c.responder, top) === false) finish();
         }, () => {
           c.state = "failed";
           if (c.id) this.#failed(c.id);

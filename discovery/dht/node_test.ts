@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SecretKey } from "@mosaik/transport";
+import { SecretKey, toHex } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import { encode } from "./bencode.ts";
 import { mutableTarget, signItem } from "./bep44.ts";
@@ -185,6 +185,44 @@ Deno.test("dht node: an IPv6 swarm (BEP 32 nodes6) looks up, announces and store
     assert.ok((await nodes[7].putMutable(signItem(key, "six", 1))).stored >= 3);
     const item = await client.getMutable(key.publicKey);
     assert.deepEqual(item?.v, new TextEncoder().encode("six"));
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
+
+Deno.test("dht node: mutable get returns the newest item the closest nodes hold, checking few signatures", async () => {
+  const nodes: DhtNode[] = [await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [] })];
+  try {
+    for (let i = 1; i < 16; i++) {
+      const n = await DhtNode.create({ hostname: "127.0.0.1", bootstrap: [nodes[0].address] });
+      await n.bootstrap();
+      nodes.push(n);
+    }
+    const client = nodes[nodes.length - 1];
+    const holders = nodes.slice(0, -1);
+    const key = SecretKey.generate();
+    const target = mutableTarget(key.publicKey);
+    const distance = (x: DhtNode) => toHex(x.id.map((b, i) => b ^ target[i]));
+    const byDistance = [...holders].sort((a, b) => distance(a) < distance(b) ? -1 : 1);
+    // The 3 closest hold seq 2, every other node a stale seq 1.
+    for (const [i, node] of byDistance.entries()) {
+      const item = i < 3 ? signItem(key, "new", 2) : signItem(key, "old", 1);
+      const { token } = await client.query(node.address, "get", { target });
+      await client.query(node.address, "put", {
+        token: token as Uint8Array,
+        k: item.k,
+        seq: item.seq,
+        sig: item.sig,
+        v: item.v,
+      });
+    }
+    const before = client.stats.signatureChecks;
+    const got = await client.getMutable(key.publicKey);
+    assert.equal(got?.seq, 2);
+    assert.ok(
+      client.stats.signatureChecks - before <= 2,
+      `${client.stats.signatureChecks - before} checks`,
+    );
   } finally {
     await Promise.all(nodes.map((n) => n.close()));
   }

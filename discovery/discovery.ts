@@ -30,7 +30,7 @@ import {
   type PeerEntry,
   signDeparture,
   type SignedPeerEntry,
-  verifyEntry,
+  verifyParsedEntry,
 } from "./entry.ts";
 import { array } from "./_check.ts";
 import { HyParView, type HyParViewConfig, type PeerInfo } from "./_hyparview.ts";
@@ -621,7 +621,7 @@ export class Discovery {
     const key = `${e.peerId}/${e.version.start}/${e.version.counter}/${raw.length}`;
     let pending = this.#verifying.get(key);
     if (!pending) {
-      pending = verifyEntry(p).then(
+      pending = verifyParsedEntry(p).then(
         (signed) => this.#closed ? "unchanged" : this.catalog.upsert(signed),
         (err) => err instanceof InvalidEntryError ? err.reason : "undecodable",
       ).finally(() => this.#verifying.delete(key));

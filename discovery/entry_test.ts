@@ -10,6 +10,7 @@ import {
   type PeerEntry,
   signDeparture,
   signEntry,
+  verifyEntry,
 } from "./entry.ts";
 
 const key = SecretKey.from("entry-test");
@@ -114,4 +115,16 @@ Deno.test("entry: fuzzed input only ever throws InvalidEntryError", () => {
     ),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("entry: verifyEntry (WebCrypto) agrees with decodeSignedEntry", async () => {
+  const s = signEntry(key, base);
+  assert.deepEqual((await verifyEntry(s.bytes)).entry, decodeSignedEntry(s.bytes).entry);
+  const bad = s.bytes.slice();
+  bad[bad.length - 1] ^= 1; // last signature byte
+  await assert.rejects(
+    verifyEntry(bad),
+    (e) => e instanceof InvalidEntryError && e.reason === "bad-signature",
+  );
+  await assert.rejects(verifyEntry(new Uint8Array([1, 2])), InvalidEntryError);
 });

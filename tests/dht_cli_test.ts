@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { SecretKey, toHex } from "@mosaik/transport";
+import { networkId, SecretKey, toHex } from "@mosaik/transport";
+import { DhtNode, Rendezvous } from "@mosaik/discovery/dht";
 import { cb, startSwarm } from "./dht_swarm.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -64,6 +65,24 @@ Deno.test({ name: "dht cli: lookup, put and get against a local swarm", ...opts 
     );
     assert.equal(mget.seq, 5);
     assert.equal(mget.v, "mutable cli");
+
+    // A peer's rendezvous record, published by a node, resolved by key.
+    const node = await DhtNode.create({
+      hostname: "127.0.0.1",
+      bootstrap: swarm.addresses.slice(0, 2),
+    });
+    try {
+      await node.bootstrap();
+      const key = SecretKey.generate();
+      const rv = new Rendezvous(node, networkId("cli-net"), key);
+      rv.setAddresses(["127.0.0.1:4433"]);
+      await rv.publish();
+      const record = await cli(boot, "resolve", "cli-net", key.peerId);
+      assert.equal(record.peerId, key.peerId);
+      assert.deepEqual(record.addresses, ["127.0.0.1:4433"]);
+    } finally {
+      await node.close();
+    }
   } finally {
     await swarm.close();
   }

@@ -11,6 +11,7 @@
  *   put <text>                             an immutable item; prints its target
  *   put --secret <seed> --seq <n> [--salt s] <text>   a mutable item
  *   network <name or NetworkId>            the rendezvous records of a network
+ *   resolve <name or NetworkId> <PeerId>   a peer's record in a network, by its key
  * ```
  *
  * Output is one JSON document per command. `--bootstrap` defaults to the
@@ -19,7 +20,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fromHex, networkId, SecretKey, toHex } from "@mosaik/transport";
+import { fromHex, networkId, parsePeerId, SecretKey, toHex } from "@mosaik/transport";
 import type { BValue } from "./bencode.ts";
 import { signItem } from "./bep44.ts";
 import { DhtNode, PUBLIC_ROUTERS } from "./node.ts";
@@ -68,7 +69,8 @@ export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || !command) {
     console.log(
-      "usage: mosaik dht [--bootstrap host:port,...] lookup|peers|announce|get|put|network ...",
+      "usage: mosaik dht [--bootstrap host:port,...] [--hostname ip] " +
+        "lookup|peers|announce|get|put|network|resolve ...",
     );
     return values.help ? 0 : 2;
   }
@@ -120,6 +122,11 @@ export async function main(args: string[]): Promise<number> {
       case "network": {
         const rv = new Rendezvous(node, networkId(rest[0] ?? ""), SecretKey.generate());
         out = { records: await rv.discover() };
+        break;
+      }
+      case "resolve": {
+        const rv = new Rendezvous(node, networkId(rest[0] ?? ""), SecretKey.generate());
+        out = (await rv.resolve(parsePeerId(rest[1] ?? ""))) ?? null;
         break;
       }
       default:

@@ -499,6 +499,7 @@ export class Discovery {
 
   #announce(signed: SignedPeerEntry, changed = false): void {
     if (this.#closed) return;
+    this.#hv.self = { id: signed.entry.peerId, addresses: signed.entry.addresses };
     if (changed) this.#hurryAntiEntropy();
     if (this.#hv.active.size === 0) {
       this.#pendingAnnounce = true;

@@ -6,7 +6,7 @@
 // rejoins as a voter, reads staying on the old machine until the new one
 // caught up.
 import type { GroupConfig, GroupTicketValidator } from "@mosaik/groups";
-import type { GroupId, StoreId } from "@mosaik/transport";
+import { encode, type GroupId, type StoreId } from "@mosaik/transport";
 import type { Machine } from "./_machines.ts";
 import type {
   CollectionGroup as Group,
@@ -35,6 +35,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   #make: () => M;
   #config: Partial<GroupConfig>;
   #tickets: readonly GroupTicketValidator[] | undefined;
+  #maxCommandBytes: number;
   #refs = 0;
   #upgrading: Promise<void> | undefined;
   #waiting: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -47,6 +48,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     role: Role,
     config: Partial<GroupConfig>,
     tickets: readonly GroupTicketValidator[] | undefined,
+    maxCommandBytes: number,
     machine: M,
     group: Group,
   ) {
@@ -56,6 +58,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     this.#make = make;
     this.#config = config;
     this.#tickets = tickets;
+    this.#maxCommandBytes = maxCommandBytes;
     this.role = role;
     this.machine = machine;
     this.group = this.active = group;
@@ -87,7 +90,17 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
       group.close(); // the store holds its own handle on the shared member
       if (role === "writer" && store.role === "reader") store.#upgrade();
     } else {
-      store = new Store(groups, id, make, role, config, options.requireTickets, machine, group);
+      store = new Store(
+        groups,
+        id,
+        make,
+        role,
+        config,
+        options.requireTickets,
+        options.maxCommandBytes ?? 4 << 20,
+        machine,
+        group,
+      );
       byId.set(group.id, store as Store);
     }
     store.#refs++;
@@ -143,6 +156,15 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   /** Replicates one command; resolves once it is applied to the machine reads come from. */
   async execute<T>(command: unknown[], input: T): Promise<{ version: Version; result: unknown }> {
     if (this.#closed) throw new WriteError("closed", input, "the collection is closed");
+    let bytes: number;
+    try {
+      bytes = encode(command).length;
+    } catch (e) {
+      throw WriteError.from(e, input);
+    }
+    if (bytes > this.#maxCommandBytes) {
+      throw new WriteError("too-large", input, `the command takes ${bytes} bytes`);
+    }
     try {
       if (this.#upgrading) await this.#upgrading;
       const { index, result } = await this.group.execute(command);

@@ -7,7 +7,7 @@ import { MosaikError } from "@mosaik/transport";
 import { NotMemberError, OfflineError, TimeoutError } from "@mosaik/groups";
 
 /** Why a write failed; see {@linkcode WriteError}. */
-export type WriteErrorReason = "offline" | "timeout" | "encoding" | "closed";
+export type WriteErrorReason = "offline" | "timeout" | "encoding" | "too-large" | "closed";
 
 /**
  * A write failed. `input` hands the caller's own arguments back for a retry.
@@ -15,6 +15,7 @@ export type WriteErrorReason = "offline" | "timeout" | "encoding" | "closed";
  * - `"offline"`: no leader was reachable; the write was not applied.
  * - `"timeout"`: not confirmed in time; it may still be applied later.
  * - `"encoding"`: the input is not MessagePack-encodable; nothing was sent.
+ * - `"too-large"`: the command exceeds `maxCommandBytes`; nothing was sent.
  * - `"closed"`: the handle (or its node) is closed; nothing was sent.
  *
  * @example

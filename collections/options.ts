@@ -83,6 +83,13 @@ export interface CollectionOptions {
    */
   snapshotEvery?: number;
   /**
+   * Largest encoded command a write may send; bigger writes (say a huge
+   * `extend`) fail with `WriteError` reason `"too-large"` instead of
+   * clogging replication. Keep it well below the transport's frame limit
+   * (8 MiB by default). Default 4 MiB.
+   */
+  maxCommandBytes?: number;
+  /**
    * Group options (consensus timing, time limits, static peers). Timing is
    * part of the GroupId, so every member must use the same. The role decides
    * `learner` and `preference`.

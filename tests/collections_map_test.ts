@@ -220,6 +220,8 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         const bad = await w.insert("f", (() => {}) as unknown as number).catch((e) => e);
         assert.ok(bad instanceof WriteError && bad.reason === "encoding", String(bad));
         assert.equal(await w.extend([]), 0, "an empty batch succeeds even offline");
+        const huge = await w.insert("h", "x".repeat(5 << 20) as unknown as number).catch((e) => e);
+        assert.ok(huge instanceof WriteError && huge.reason === "too-large", String(huge));
         await w.close();
         const closed = await w.insert("k", 1).catch((e) => e);
         assert.ok(closed instanceof WriteError && closed.reason === "closed");

@@ -44,6 +44,30 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         }
         await closeHandles(w, r1, r2);
       },
+      async reads_during_catch_up_see_only_prefixes() {
+        // Not vacuous (unlike the reference's): the reader checks on every
+        // local change while it is still catching up, before it is online.
+        const name = fresh();
+        const w = SharedMap.writer<number, number>(n3, name, { snapshotEvery: 300 });
+        await online(w);
+        for (let i = 0; i < 2000; i += 100) {
+          await w.extend(range(100, i).map((k) => [k, 10 * k] as const));
+        }
+        const target = w.version;
+        const r = SharedMap.reader<number, number>(n0, name, { snapshotEvery: 300 });
+        let checks = 0;
+        while (r.version < target) {
+          const n = r.size;
+          assert.equal(n % 100, 0, "a batch is applied whole");
+          for (let k = 0; k < n; k += 7) assert.equal(r.get(k), 10 * k);
+          assert.ok(!r.has(n), "state is a prefix of the history");
+          checks++;
+          await r.when.updated();
+        }
+        assert.ok(checks >= 1);
+        assert.equal(r.size, 2000);
+        await closeHandles(w, r);
+      },
       async clear_repopulate_and_recreate_reader() {
         const name = fresh();
         const opts = { snapshotEvery: 50 };

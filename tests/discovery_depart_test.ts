@@ -2,7 +2,9 @@
 // crashed node: stale entries expire, graceful departures reach everyone.
 import assert from "node:assert/strict";
 import type { CatalogEvent } from "@mosaik/discovery";
-import { eventually } from "@mosaik/transport/testing";
+import { eventually, timeFactor } from "@mosaik/transport/testing";
+
+const tf = timeFactor();
 import { closeAll, freshNetwork, type Node, startNode } from "./discovery_util.ts";
 
 function record(node: Node): CatalogEvent[] {
@@ -14,11 +16,15 @@ function record(node: Node): CatalogEvent[] {
 Deno.test("discovery: stale peers are purged and come back on their next announce", async () => {
   const net = freshNetwork();
   // "quick" expires entries after 600 ms; "slow" re-announces only every 1.5 s.
-  const quick = await startNode(net, { purgeAfter: 600, announceInterval: 200, announceJitter: 0 });
+  const quick = await startNode(net, {
+    purgeAfter: 600 * tf,
+    announceInterval: 200 * tf,
+    announceJitter: 0,
+  });
   const events = record(quick);
   const slow = await startNode(net, {
     purgeAfter: 60_000,
-    announceInterval: 1_500,
+    announceInterval: 1_500 * tf,
     announceJitter: 0,
     bootstrap: [quick.endpoint.address],
   });
@@ -71,7 +77,7 @@ Deno.test("discovery: a graceful departure is the next event on every other node
 
 Deno.test("discovery: a crashed node (no departure) expires from every catalog", async () => {
   const net = freshNetwork();
-  const opts = { purgeAfter: 800, announceInterval: 200, announceJitter: 0.2 };
+  const opts = { purgeAfter: 800 * tf, announceInterval: 200 * tf, announceJitter: 0.2 };
   const n0 = await startNode(net, opts);
   const n1 = await startNode(net, { ...opts, bootstrap: [n0.endpoint.address] });
   const n2 = await startNode(net, { ...opts, bootstrap: [n1.endpoint.address] });

@@ -17,6 +17,15 @@ export function keyId(key: unknown): string {
   return out;
 }
 
+/** {@linkcode keyId} for reads: a key that cannot be encoded is in no collection. */
+export function lookupId(key: unknown): string {
+  try {
+    return keyId(key);
+  } catch {
+    return "x"; // no stored key has this id (all start with s, i or b)
+  }
+}
+
 /** Whether two values have the same MessagePack encoding. */
 export function sameBytes(a: unknown, b: unknown): boolean {
   if (a === b && (typeof a !== "object" || a === null)) return true;

@@ -17,6 +17,7 @@ import {
   VecOp,
 } from "./_machines.ts";
 import { storeId } from "./options.ts";
+import { lookupId } from "./_util.ts";
 
 /** Applies a command as the log delivers it: encoded, then decoded. */
 function run<S>(m: Machine<S>, cmd: readonly unknown[]): unknown {
@@ -94,6 +95,7 @@ Deno.test("map machine: keys compare by encoding, object keys work, values are f
   assert.ok(Object.isFrozen(v) && Object.isFrozen((v as { deep: object }).deep));
   assert.equal(run(m, [MapOp.CompareExchange, { a: [1, 2] }, [{ deep: { x: 2 } }], []]), true);
   assert.equal(m.size, 0);
+  assert.equal(m.data.has(lookupId(() => 1)), false, "unencodable keys are simply absent");
   run(m, [MapOp.Insert, new Uint8Array([1, 2]), 1]);
   run(m, [MapOp.Insert, new Uint8Array([1, 2]), 2]);
   assert.equal(m.size, 1);

@@ -4,7 +4,7 @@
  * @module
  */
 import { MapMachine, MapOp } from "./_machines.ts";
-import { keyId } from "./_util.ts";
+import { lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";
 import type { CollectionNetwork, CollectionOptions, Exchanged, Version } from "./options.ts";
@@ -36,12 +36,12 @@ export class MapReader<K, V> extends Collection {
 
   /** Whether `key` is present. */
   has(key: K): boolean {
-    return this.#data.has(keyId(key));
+    return this.#data.has(lookupId(key));
   }
 
   /** The value of `key`, or undefined. */
   get(key: K): V | undefined {
-    return this.#data.get(keyId(key))?.[1];
+    return this.#data.get(lookupId(key))?.[1];
   }
 
   /** The entries as of now (later writes do not affect the iteration). */

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Opt, type PqEntry, PqMachine, PqOp, type Priority } from "./_machines.ts";
-import { keyId } from "./_util.ts";
+import { lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";
 import type { CollectionNetwork, CollectionOptions, Exchanged, Version } from "./options.ts";
@@ -76,17 +76,17 @@ export class PriorityQueueReader<P extends Priority, K, V> extends Collection {
 
   /** Whether `key` is present. */
   has(key: K): boolean {
-    return this.#m.byKey.has(keyId(key));
+    return this.#m.byKey.has(lookupId(key));
   }
 
   /** The value of `key`. */
   get(key: K): V | undefined {
-    return this.#m.byKey.get(keyId(key))?.value;
+    return this.#m.byKey.get(lookupId(key))?.value;
   }
 
   /** The priority of `key`. */
   getPriority(key: K): P | undefined {
-    return this.#m.byKey.get(keyId(key))?.priority;
+    return this.#m.byKey.get(lookupId(key))?.priority;
   }
 
   /** The first entry in ascending order (what `popMin` would take). */

@@ -4,7 +4,7 @@
  * @module
  */
 import { SetMachine, SetOp } from "./_machines.ts";
-import { keyId } from "./_util.ts";
+import { lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";
 import type { CollectionNetwork, CollectionOptions, Version } from "./options.ts";
@@ -32,7 +32,7 @@ export class SetReader<T> extends Collection {
 
   /** Whether `value` is an element. */
   has(value: T): boolean {
-    return this.#data.has(keyId(value));
+    return this.#data.has(lookupId(value));
   }
 
   /** Whether every element of this set is in `other`. */

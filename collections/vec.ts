@@ -61,7 +61,12 @@ export class VecReader<T> extends Collection {
 
   /** Index of the first element equal to `value`. */
   indexOf(value: T): number | undefined {
-    const i = this.#data.findIndex((x) => sameBytes(x, value));
+    let i: number;
+    try {
+      i = this.#data.findIndex((x) => sameBytes(x, value));
+    } catch {
+      return undefined; // not encodable: equal to no element
+    }
     return i < 0 ? undefined : i;
   }
 

@@ -68,6 +68,26 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         assert.equal(r.size, 2000);
         await closeHandles(w, r);
       },
+      async tickets_kinds_and_schemas_separate_groups() {
+        const name = fresh();
+        const validator = (id: string) => ({
+          kind: "test",
+          id,
+          validate: () => ({ ok: true as const, expiresAt: undefined }),
+        });
+        const handles = [
+          SharedMap.writer(n1, name),
+          SharedMap.writer(n1, name, { requireTickets: [validator("alpha")] }),
+          SharedMap.writer(n1, name, { requireTickets: [validator("beta")] }),
+          SharedMap.writer(n1, name, { schema: "v2" }),
+          SharedSet.writer(n1, name),
+          SharedPriorityQueue.writer(n1, name, { capacity: 10 }),
+          SharedPriorityQueue.writer(n1, name),
+        ];
+        assert.equal(new Set(handles.map((h) => h.groupId)).size, handles.length);
+        assert.equal(handles[0].storeId, handles[1].storeId, "tickets gate the group, not the id");
+        await closeHandles(...handles);
+      },
       async clear_repopulate_and_recreate_reader() {
         const name = fresh();
         const opts = { snapshotEvery: 50 };

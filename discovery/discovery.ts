@@ -105,6 +105,8 @@ export interface DiscoveryStats {
   syncFailures: number;
   /** Broadcasts originated by this node. */
   broadcasts: number;
+  /** Bytes of gossip messages sent (membership and broadcast). */
+  gossipBytesSent: number;
 }
 
 function bump(r: Record<string, number>, key: string): void {
@@ -118,6 +120,7 @@ const ZERO_STATS = (): DiscoveryStats => ({
   syncs: 0,
   syncFailures: 0,
   broadcasts: 0,
+  gossipBytesSent: 0,
 });
 
 const MAX_SYNC_ENTRIES = 100_000;
@@ -484,7 +487,9 @@ export class Discovery {
   #send(to: PeerInfo, m: GossipMessage): void {
     if (this.#closed) return;
     bump(this.stats.sent, m.kind);
-    this.#links.send(to.id, to.addresses, encode(encodeGossip(m)));
+    const bytes = encode(encodeGossip(m));
+    this.stats.gossipBytesSent += bytes.length;
+    this.#links.send(to.id, to.addresses, bytes);
   }
 
   #neighborUp(peer: PeerInfo): void {

@@ -352,8 +352,8 @@ export class Discovery {
   #start(): void {
     const e = this.#endpoint;
     e.handle(GOSSIP_PROTOCOL, (ch) => this.#serveGossip(ch));
-    e.handle(SYNC_PROTOCOL, (ch) => this.#serveSync(ch));
-    e.handle(PING_PROTOCOL, (ch) => this.#servePing(ch));
+    e.handle(SYNC_PROTOCOL, (ch) => this.#bounded(ch, () => this.#serveSync(ch)));
+    e.handle(PING_PROTOCOL, (ch) => this.#bounded(ch, () => this.#servePing(ch)));
     this.#unsubscribe.push(
       e.onDisconnect((peer) => this.#hv.failed(peer)),
       this.catalog.subscribe((ev) => {
@@ -718,6 +718,19 @@ export class Discovery {
     } catch (e) {
       this.stats.syncFailures++;
       throw e;
+    }
+  }
+
+  /** Runs an acceptor, closing its channel if the remote stalls past `requestTimeout`. */
+  async #bounded(ch: Channel, serve: () => Promise<void>): Promise<void> {
+    const timer = setTimeout(() => {
+      bump(this.stats.dropped, "request-timeout");
+      ch.close(CloseCode.Cancelled, "request timed out").catch(() => {});
+    }, this.#opts.requestTimeout);
+    try {
+      await serve();
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -13,6 +13,24 @@ function gossipFrame(payload: unknown): Uint8Array {
   return encode([6, crypto.getRandomValues(new Uint8Array(16)), 0, encode(payload)]);
 }
 
+Deno.test("discovery: an acceptor does not wait forever for a silent peer", async () => {
+  const net = freshNetwork();
+  const victim = await startNode(net, { requestTimeout: 200 });
+  await using attacker = await Endpoint.create({ networkId: net });
+  try {
+    const ch = await attacker.open(
+      victim.endpoint.peerId,
+      [victim.endpoint.hostPort],
+      SYNC_PROTOCOL,
+    );
+    // Say nothing: the victim gives up and closes the channel.
+    assert.equal(await ch.recv().catch(() => "closed"), "closed");
+    assert.equal(victim.discovery.stats.dropped["request-timeout"], 1);
+  } finally {
+    await victim.close();
+  }
+});
+
 Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped and counted", async () => {
   const net = freshNetwork();
   const victim = await startNode(net);

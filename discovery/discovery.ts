@@ -32,6 +32,7 @@ import {
   type SignedPeerEntry,
   verifyParsedEntry,
 } from "./entry.ts";
+import { advertisedAddresses } from "./_addresses.ts";
 import { array } from "./_check.ts";
 import { HyParView, type HyParViewConfig, type PeerInfo } from "./_hyparview.ts";
 import { Links } from "./_links.ts";
@@ -63,6 +64,11 @@ export interface DiscoveryOptions {
   bootstrap?: string[];
   /** Tags to advertise from the start. */
   tags?: Tag[];
+  /**
+   * `host:port` addresses to advertise. Default: the endpoint's address, or
+   * every interface's address when it is bound to `0.0.0.0`/`::`.
+   */
+  addresses?: string[];
   /** Further bootstrap sources (mDNS, DHT, ...). */
   sources?: BootstrapSource[];
   /** An entry not refreshed for this long expires. Default 300 000. */
@@ -157,7 +163,9 @@ export class Discovery {
   readonly when: { peers(o: { minimum: number; tags?: Tag[] }): Promise<void> };
 
   #endpoint: Endpoint;
-  #opts: Required<Omit<DiscoveryOptions, "bootstrap" | "tags" | "sources" | "gossip">>;
+  #opts: Required<
+    Omit<DiscoveryOptions, "bootstrap" | "tags" | "sources" | "gossip" | "addresses">
+  >;
   #clock = new TimerScheduler();
   #hv: HyParView;
   #pt: Plumtree;
@@ -204,7 +212,7 @@ export class Discovery {
     this.local = new LocalEntry(
       endpoint.secretKey,
       endpoint.networkId,
-      [endpoint.hostPort],
+      options.addresses ?? advertisedAddresses(endpoint.hostPort),
       options.tags ?? [],
       (signed, changed) => this.#announce(signed, changed),
     );

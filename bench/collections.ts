@@ -102,6 +102,22 @@ export async function run(): Promise<void> {
       );
     }
 
+    // Local reads: SharedMap.get on a reader vs a plain JS Map.get, same keys.
+    const plain = new Map<number, number>(writers[0].entries());
+    const reader = SharedMap.reader<number, number>(nodes[2], name);
+    const reads = 1_000_000;
+    const size = plain.size;
+    let sink = 0;
+    let t = performance.now();
+    for (let i = 0; i < reads; i++) sink += plain.get(i % size) ?? 0;
+    const plainRate = reads / ((performance.now() - t) / 1000);
+    t = performance.now();
+    for (let i = 0; i < reads; i++) sink += reader.get(i % size) ?? 0;
+    const ourRate = reads / ((performance.now() - t) / 1000);
+    if (sink === -1) console.log(sink);
+    report("local map reads vs plain JS Map.get", ourRate, plainRate, "reads/s");
+    await reader.close();
+
     // Late reader catch-up (by snapshot) of a 20 000-entry map vs a late
     // reader of an empty map (joining alone), both measured here.
     const catchUp = async (entries: number) => {

@@ -4,7 +4,7 @@
 // every apply validates its input and treats a malformed command as a no-op
 // (it still consumes its log index); nothing here throws on bad input.
 import type { StateMachine } from "@mosaik/groups";
-import { freeze, isIndex, keyId, sameBytes } from "./_util.ts";
+import { freeze, isIndex, type KeyId, keyId, sameBytes } from "./_util.ts";
 
 /** An optional value on the wire: `[]` is absent, `[v]` present (v may be null). */
 export type Opt<T> = [] | [T];
@@ -61,7 +61,7 @@ export const MapOp = { Clear: 0, Insert: 1, CompareExchange: 2, RemoveMany: 3, E
 
 /** Key-value map; iteration in insertion order (identical on every member). */
 export class MapMachine<K, V> extends Machine<[K, V][]> {
-  readonly data = new Map<string, readonly [K, V]>();
+  readonly data = new Map<KeyId, readonly [K, V]>();
 
   get size(): number {
     return this.data.size;
@@ -126,7 +126,7 @@ export const SetOp = { Clear: 0, Insert: 1, RemoveMany: 3, Extend: 4 } as const;
 
 /** Set of values; iteration in insertion order. */
 export class SetMachine<T> extends Machine<T[]> {
-  readonly data = new Map<string, T>();
+  readonly data = new Map<KeyId, T>();
 
   get size(): number {
     return this.data.size;
@@ -354,10 +354,10 @@ export interface PqEntry<P, K, V> {
  * evicted (possibly the entry just inserted).
  */
 export class PqMachine<P extends Priority, K, V> extends Machine<[P, K, V][]> {
-  readonly byKey = new Map<string, PqEntry<P, K, V>>();
+  readonly byKey = new Map<KeyId, PqEntry<P, K, V>>();
   /** Distinct priorities, ascending. */
   readonly priorities: P[] = [];
-  readonly buckets = new Map<P, Map<string, PqEntry<P, K, V>>>();
+  readonly buckets = new Map<P, Map<KeyId, PqEntry<P, K, V>>>();
   readonly capacity: number;
 
   constructor(name: string, capacity = Infinity) {
@@ -380,7 +380,7 @@ export class PqMachine<P extends Priority, K, V> extends Machine<[P, K, V][]> {
     return lo;
   }
 
-  #link(id: string, e: PqEntry<P, K, V>): void {
+  #link(id: KeyId, e: PqEntry<P, K, V>): void {
     let bucket = this.buckets.get(e.priority);
     if (!bucket) {
       bucket = new Map();
@@ -391,7 +391,7 @@ export class PqMachine<P extends Priority, K, V> extends Machine<[P, K, V][]> {
     this.byKey.set(id, e);
   }
 
-  #unlink(id: string): PqEntry<P, K, V> | undefined {
+  #unlink(id: KeyId): PqEntry<P, K, V> | undefined {
     const e = this.byKey.get(id);
     if (!e) return undefined;
     this.byKey.delete(id);
@@ -427,7 +427,7 @@ export class PqMachine<P extends Priority, K, V> extends Machine<[P, K, V][]> {
     if (!this.priorities.length) return [];
     const p = this.priorities[min ? 0 : this.priorities.length - 1];
     const bucket = this.buckets.get(p)!;
-    let id: string | undefined;
+    let id: KeyId | undefined;
     if (min) id = bucket.keys().next().value;
     else for (id of bucket.keys());
     const e = this.#unlink(id!)!;

@@ -249,14 +249,14 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-const handles = new WeakMap<object, Store>();
+const STORE = Symbol("mosaik.collections.store");
 
 /** The store behind a handle. */
 export function storeOf<M extends Machine<unknown>>(handle: object): Store<M> {
-  return handles.get(handle) as Store<M>;
+  return (handle as { [STORE]: Store<M> })[STORE];
 }
 
-/** Binds a handle to its store. */
+/** Binds a handle to its store (a non-enumerable symbol property: reads are hot). */
 export function bind(handle: object, store: Store): void {
-  handles.set(handle, store);
+  Object.defineProperty(handle, STORE, { value: store });
 }

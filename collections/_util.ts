@@ -2,15 +2,19 @@
 // keys, byte equality of values and freezing of stored values.
 import { encode } from "@mosaik/transport";
 
+/** The identity of a key in the machines' JS Maps. */
+export type KeyId = string | number;
+
 /**
  * The identity of a key: equal keys (equal MessagePack encodings) get equal
- * ids. Strings and safe integers take a fast path that never encodes.
+ * ids. Safe integers and strings are their own ids (a string starting with
+ * NUL is escaped); any other key is its encoding as a NUL-prefixed string.
  */
-export function keyId(key: unknown): string {
-  if (typeof key === "string") return "s" + key;
-  if (typeof key === "number" && Number.isSafeInteger(key)) return "i" + key;
+export function keyId(key: unknown): KeyId {
+  if (typeof key === "string") return key.charCodeAt(0) === 0 ? "\0s" + key : key;
+  if (typeof key === "number" && Number.isSafeInteger(key)) return key;
   const bytes = encode(key);
-  let out = "b";
+  let out = "\0b";
   for (let i = 0; i < bytes.length; i += 4096) {
     out += String.fromCharCode(...bytes.subarray(i, i + 4096));
   }
@@ -18,11 +22,11 @@ export function keyId(key: unknown): string {
 }
 
 /** {@linkcode keyId} for reads: a key that cannot be encoded is in no collection. */
-export function lookupId(key: unknown): string {
+export function lookupId(key: unknown): KeyId {
   try {
     return keyId(key);
   } catch {
-    return "x"; // no stored key has this id (all start with s, i or b)
+    return "\0x"; // no stored key has this id
   }
 }
 

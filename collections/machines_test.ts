@@ -96,6 +96,11 @@ Deno.test("map machine: keys compare by encoding, object keys work, values are f
   assert.equal(run(m, [MapOp.CompareExchange, { a: [1, 2] }, [{ deep: { x: 2 } }], []]), true);
   assert.equal(m.size, 0);
   assert.equal(m.data.has(lookupId(() => 1)), false, "unencodable keys are simply absent");
+  const tricky = [[1], "\0b\x91\x01", "\0x", "1", 1, "\0s1", "\0"];
+  for (const k of tricky) run(m, [MapOp.Insert, k, k]);
+  assert.equal(m.size, tricky.length, "escaped ids never collide");
+  for (const k of tricky) assert.deepEqual(m.data.get(lookupId(k))?.[1], k);
+  run(m, [MapOp.Clear]);
   run(m, [MapOp.Insert, new Uint8Array([1, 2]), 1]);
   run(m, [MapOp.Insert, new Uint8Array([1, 2]), 2]);
   assert.equal(m.size, 1);

@@ -4,7 +4,7 @@
  * @module
  */
 import { MapMachine, MapOp } from "./_machines.ts";
-import { lookupId } from "./_util.ts";
+import { type KeyId, lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";
 import type { CollectionNetwork, CollectionOptions, Exchanged, Version } from "./options.ts";
@@ -20,7 +20,7 @@ export class MapReader<K, V> extends Collection {
     super(opened);
   }
 
-  get #data(): Map<string, readonly [K, V]> {
+  get #data(): Map<KeyId, readonly [K, V]> {
     return machineOf<MapMachine<K, V>>(this).data;
   }
 

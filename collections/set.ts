@@ -4,7 +4,7 @@
  * @module
  */
 import { SetMachine, SetOp } from "./_machines.ts";
-import { lookupId } from "./_util.ts";
+import { type KeyId, lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";
 import type { CollectionNetwork, CollectionOptions, Version } from "./options.ts";
@@ -16,7 +16,7 @@ export class SetReader<T> extends Collection {
     super(opened);
   }
 
-  get #data(): Map<string, T> {
+  get #data(): Map<KeyId, T> {
     return machineOf<SetMachine<T>>(this).data;
   }
 

@@ -31,6 +31,7 @@ import {
   signDeparture,
   type SignedPeerEntry,
   verifyParsedEntry,
+  verifyParsedEntrySync,
 } from "./entry.ts";
 import { advertisedAddresses } from "./_addresses.ts";
 import { array } from "./_check.ts";
@@ -631,6 +632,17 @@ export class Discovery {
       const same = known !== undefined && known.length === raw.length &&
         known.every((b, i) => b === raw[i]);
       if (verdict !== "unchanged" || same) return verdict;
+    }
+    if (this.catalog.get(e.peerId)) {
+      // An update of a known peer is verified synchronously: it is rare and
+      // latency matters (it lands before anything the peer sends afterwards
+      // on other channels); bulk discovery of new peers takes the faster,
+      // asynchronous WebCrypto path below.
+      try {
+        return this.catalog.upsert(verifyParsedEntrySync(p));
+      } catch (err) {
+        return err instanceof InvalidEntryError ? err.reason : "undecodable";
+      }
     }
     const key = `${e.peerId}/${e.version.start}/${e.version.counter}/${raw.length}`;
     let pending = this.#verifying.get(key);

@@ -271,11 +271,15 @@ export function parseEntry(raw: Uint8Array): ParsedEntry {
  * `bad-signature`) on anything else.
  */
 export function decodeSignedEntry(raw: Uint8Array): SignedPeerEntry {
-  const p = parseEntry(raw);
+  return verifyParsedEntrySync(parseEntry(raw));
+}
+
+/** Verifies an entry from {@linkcode parseEntry} synchronously. Internal to discovery. */
+export function verifyParsedEntrySync(p: ParsedEntry): SignedPeerEntry {
   if (!verify(p.key, p.body, p.signature)) {
     throw new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`);
   }
-  return { entry: freeze(p.entry), bytes: raw };
+  return { entry: freeze(p.entry), bytes: p.raw };
 }
 
 let webCrypto = true;

@@ -20,6 +20,11 @@ import { WriteError } from "./errors.ts";
 export type Role = "writer" | "reader";
 
 const stores = new WeakMap<Groups, Map<GroupId, Store>>();
+/** Stores whose last handle closed and whose member is still leaving. */
+const leaving = new WeakMap<
+  Groups,
+  Map<GroupId, { done: Promise<void>; machine: Machine<unknown> }>
+>();
 
 export class Store<M extends Machine<unknown> = Machine<unknown>> {
   readonly id: StoreId;
@@ -86,7 +91,26 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     let byId = stores.get(groups);
     if (!byId) stores.set(groups, byId = new Map());
     let store = byId.get(group.id) as Store<M> | undefined;
-    if (store) {
+    const dying = leaving.get(groups)?.get(group.id);
+    if (!store && dying) {
+      // The node's last handle of this store is still leaving: the join
+      // above shared that member (and dropped our machine). Read its machine
+      // meanwhile, let it go, then join anew.
+      group.close();
+      store = new Store(
+        groups,
+        id,
+        make,
+        role,
+        config,
+        options.requireTickets,
+        options.maxCommandBytes ?? 4 << 20,
+        dying.machine as M,
+        group,
+      );
+      byId.set(group.id, store as Store);
+      store.#rejoin(dying.done);
+    } else if (store) {
       group.close(); // the store holds its own handle on the shared member
       if (role === "writer" && store.role === "reader") store.#upgrade();
     } else {
@@ -178,17 +202,28 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   #upgrade(): void {
     this.role = "writer";
     const old = this.group;
-    this.#upgrading = (async () => {
+    this.#rejoin((async () => {
       try {
         if (old.online) await withTimeout(old.leave(), 2000);
       } catch {
         // the leader will drop the learner after its grace period
       }
       await old.close();
+    })());
+  }
+
+  /**
+   * Joins again (in the current role) once `before` settled, with a fresh
+   * machine; reads stay on the current one until the new one caught up.
+   */
+  #rejoin(before: Promise<void>): void {
+    const old = this.active;
+    this.#upgrading = (async () => {
+      await before;
       if (this.#closed) return;
       const machine = this.#make();
       this.#watch(machine);
-      const group = join(this.#groups, this.id, machine, "writer", this.#config, this.#tickets);
+      const group = join(this.#groups, this.id, machine, this.role, this.#config, this.#tickets);
       this.group = group;
       this.#upgrading = undefined;
       try {
@@ -208,6 +243,17 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     this.#closed = true;
     const byId = stores.get(this.#groups);
     if (byId?.get(this.groupId) === this) byId.delete(this.groupId);
+    const done = this.#leave();
+    let dying = leaving.get(this.#groups);
+    if (!dying) leaving.set(this.#groups, dying = new Map());
+    const entry = { done, machine: this.machine as Machine<unknown> };
+    dying.set(this.groupId, entry);
+    await done;
+    if (dying.get(this.groupId) === entry) dying.delete(this.groupId);
+    this.#notify();
+  }
+
+  async #leave(): Promise<void> {
     if (this.#upgrading) await this.#upgrading.catch(() => {});
     const g = this.group;
     // Leave through the log: a writer so the others keep their quorum, a
@@ -217,7 +263,6 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     if (g.online && !last) await withTimeout(g.leave(), 2000).catch(() => {});
     await g.close();
     if (this.active !== g) await this.active.close();
-    this.#notify();
   }
 }
 

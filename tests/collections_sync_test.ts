@@ -68,6 +68,21 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         assert.equal(r.size, 2000);
         await closeHandles(w, r);
       },
+      async reopen_while_the_last_handle_is_still_leaving() {
+        const name = fresh();
+        const w = SharedMap.writer<number, number>(n0, name);
+        const r = SharedMap.reader<number, number>(n1, name);
+        await online(w, r);
+        await reach(await w.insert(1, 1), r);
+        const closing = r.close(); // not awaited: the member is still leaving
+        const again = SharedMap.reader<number, number>(n1, name);
+        assert.equal(again.get(1), 1, "the reopened handle starts from the node's state");
+        await closing;
+        await online(again);
+        await reach(await w.insert(2, 2), again);
+        assert.equal(again.get(2), 2);
+        await closeHandles(w, again);
+      },
       async tickets_kinds_and_schemas_separate_groups() {
         const name = fresh();
         const validator = (id: string) => ({

@@ -92,28 +92,14 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     if (!byId) stores.set(groups, byId = new Map());
     let store = byId.get(group.id) as Store<M> | undefined;
     const dying = leaving.get(groups)?.get(group.id);
-    if (!store && dying) {
-      // The node's last handle of this store is still leaving: the join
-      // above shared that member (and dropped our machine). Read its machine
-      // meanwhile, let it go, then join anew.
-      group.close();
-      store = new Store(
-        groups,
-        id,
-        make,
-        role,
-        config,
-        options.requireTickets,
-        options.maxCommandBytes ?? 4 << 20,
-        dying.machine as M,
-        group,
-      );
-      byId.set(group.id, store as Store);
-      store.#rejoin(dying.done);
-    } else if (store) {
-      group.close(); // the store holds its own handle on the shared member
+    if (store) {
+      void group.close(); // the store holds its own handle on the shared member
       if (role === "writer" && store.role === "reader") store.#upgrade();
     } else {
+      // When the node's last handle of this store is still leaving, the join
+      // above shared that member (and dropped our machine): read its machine
+      // meanwhile, let the member go, then join anew.
+      if (dying) void group.close();
       store = new Store(
         groups,
         id,
@@ -122,10 +108,11 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
         config,
         options.requireTickets,
         options.maxCommandBytes ?? 4 << 20,
-        machine,
+        dying ? dying.machine as M : machine,
         group,
       );
       byId.set(group.id, store as Store);
+      if (dying) store.#rejoin(dying.done);
     }
     store.#refs++;
     return store;

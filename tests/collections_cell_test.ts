@@ -23,6 +23,8 @@ Deno.test("collections cell and once: reference scenarios over QUIC", async (t) 
         const r = SharedCell.reader<number>(n1, name);
         await online(w, r);
         assert.ok(r.isEmpty && r.get() === undefined);
+        await reach(await w.clear(), r); // clear_empty
+        assert.ok(r.isEmpty);
         await reach(await w.write(42), r);
         assert.ok(!r.isEmpty && r.get() === 42);
         await reach(await w.write(99), r);

@@ -103,6 +103,23 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         assert.equal(handles[0].storeId, handles[1].storeId, "tickets gate the group, not the id");
         await closeHandles(...handles);
       },
+      async extreme_batch_sizes() {
+        const name = fresh();
+        const opts = { snapshotEvery: 1 };
+        const w = SharedVec.writer<number>(n1, name, opts);
+        const r1 = SharedVec.reader<number>(n2, name, opts);
+        await online(w, r1);
+        await reach(await w.extend(range(20_000)), r1); // one command
+        for (let i = 0; i < 30; i++) await w.extend([i]); // single-element batches
+        const r2 = SharedVec.reader<number>(n3, name, opts);
+        await online(r2);
+        await reach(w.version, r1, r2);
+        for (const r of [r1, r2]) {
+          assert.equal(r.size, 20_030);
+          assert.ok(r.get(19_999) === 19_999 && r.get(20_029) === 29);
+        }
+        await closeHandles(w, r1, r2);
+      },
       async clear_repopulate_and_recreate_reader() {
         const name = fresh();
         const opts = { snapshotEvery: 50 };

@@ -310,9 +310,9 @@ export class Replica {
   // ------------------------------------------------------------ internals
 
   #lowestPending(): number {
-    let low = this.#nextSeq;
-    for (const s of this.#pending.keys()) if (s < low) low = s;
-    return low;
+    // Sequence numbers are inserted in increasing order: the first key is the lowest.
+    const first = this.#pending.keys().next();
+    return first.done ? this.#nextSeq : first.value;
   }
 
   #submit(p: PendingCommand): void {

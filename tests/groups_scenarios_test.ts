@@ -378,3 +378,31 @@ for (const batch of [7, 20, 100, 1000]) {
     }
   });
 }
+
+Deno.test("snapshots over the wire: a late member installs the leader's snapshot; a learner replicates without voting", async () => {
+  const net = testNetwork();
+  const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
+  try {
+    const key = crypto.randomUUID();
+    const cfg = { snapshotEvery: 20 };
+    const g0 = joinCounter(n[0], key, cfg);
+    await within(g0.when.online(), T_EL);
+    const rs = await within(
+      Promise.all(Array.from({ length: 100 }, () => g0.execute({ inc: 1 }))),
+      5000,
+    );
+    const top = Math.max(...rs.map((r) => r.index));
+    await discoverAll(n);
+    const g1 = joinCounter(n[1], key, cfg);
+    const g2 = joinCounter(n[2], key, { ...cfg, learner: true });
+    await within(Promise.all([g1.when.committed(top), g2.when.committed(top)]), T_EL);
+    assert.equal(await g1.query(null, { consistency: "weak" }), 100);
+    assert.equal(await g2.query(null, { consistency: "strong" }), 100);
+    await within(eventually(() => g0.members.learners.includes(n[2].endpoint.peerId)), T_EL);
+    await within(eventually(() => g0.members.voters.includes(n[1].endpoint.peerId)), T_EL);
+    assert.ok(!g0.members.voters.includes(n[2].endpoint.peerId), "a learner never votes");
+    assert.equal((await within(g2.execute({ inc: 1 }), 2000)).result, 101);
+  } finally {
+    await closeAll(n);
+  }
+});

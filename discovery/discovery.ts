@@ -505,8 +505,11 @@ export class Discovery {
     this.#pt.neighborUp(peer.id);
     this.#hurryAntiEntropy();
     if (this.#pendingAnnounce) this.#announce(this.local.signed);
-    // One side of every first contact reconciles catalogs (anti-entropy covers later ones).
-    if (this.#endpoint.peerId < peer.id && !this.#syncedOnce.has(peer.id)) {
+    // One side of every first contact reconciles catalogs (anti-entropy covers
+    // later ones); a node that was isolated catches up with its first
+    // neighbour at once, as it may have missed broadcasts.
+    const rejoined = this.#hv.active.size === 1 && this.#syncedOnce.size > 0;
+    if (rejoined || (this.#endpoint.peerId < peer.id && !this.#syncedOnce.has(peer.id))) {
       this.#track(this.#sync(peer).catch(() => {}));
     }
   }
@@ -710,13 +713,19 @@ export class Discovery {
     return out;
   }
 
-  async #merge(entries: unknown): Promise<void> {
+  /** Merges synced entries; returns how many were new or newer. */
+  async #merge(entries: unknown): Promise<number> {
     const results = await Promise.all(
       array(entries, "entries", MAX_SYNC_ENTRIES).map((raw) =>
         raw instanceof Uint8Array ? this.#ingest(raw) : "undecodable" as const
       ),
     );
-    for (const r of results) this.#accepted(r);
+    let learned = 0;
+    for (const r of results) {
+      this.#accepted(r);
+      if (r === "discovered" || r === "updated") learned++;
+    }
+    return learned;
   }
 
   async #sync(peer: PeerInfo): Promise<void> {
@@ -728,7 +737,9 @@ export class Discovery {
         const reply = array(await ch.recv(), "sync reply", 2, 2);
         bump(this.stats.received, "sync");
         const theirs = decodeSummary(reply[1], MAX_SYNC_ENTRIES);
-        await this.#merge(reply[0]);
+        // A sync that taught us something suggests we missed broadcasts:
+        // keep anti-entropy fast until syncs come back empty.
+        if (await this.#merge(reply[0]) > 0) this.#hurryAntiEntropy();
         await ch.send(this.#newerThan(theirs));
         bump(this.stats.sent, "sync");
         const done = await ch.recv();

@@ -48,8 +48,10 @@ export interface NetworkOptions {
 export interface LocalPeer {
   /** The node's PeerId. */
   readonly id: PeerId;
-  /** `"<peerId>@host:port"`, what other nodes pass as `bootstrap`. */
+  /** `"<peerId>@host:port"`, what other nodes pass as `bootstrap` (the first advertised address). */
   readonly address: string;
+  /** Every advertised `host:port` (several when listening on `0.0.0.0` or `::`). */
+  readonly addresses: readonly string[];
 }
 
 /**
@@ -85,7 +87,12 @@ export class Network implements AsyncDisposable {
     this.discovery = discovery;
     this.streams = new Streams(endpoint, discovery);
     this.groups = new Groups(endpoint, discovery);
-    this.local = Object.freeze({ id: endpoint.peerId, address: endpoint.address });
+    const addresses = discovery.local.entry.addresses;
+    this.local = Object.freeze({
+      id: endpoint.peerId,
+      address: `${endpoint.peerId}@${addresses[0] ?? endpoint.hostPort}`,
+      addresses,
+    });
   }
 
   /**

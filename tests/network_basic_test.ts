@@ -17,6 +17,8 @@ Deno.test("network: two nodes find each other; close removes the node everywhere
   assert.equal(b.local.id, SecretKey.from("network-basic-test-b").peerId);
   assert.equal(a.networkId, networkId(name));
   assert.match(a.local.address, /^[a-z0-9]{52}@127\.0\.0\.1:\d+$/);
+  assert.equal(a.local.address, a.endpoint.address);
+  assert.deepEqual(a.local.addresses, [a.endpoint.hostPort]);
   await b.discovery.when.peers({ minimum: 1 });
   await a.discovery.when.peers({ minimum: 1, tags: [tag("reader")] });
   assert.deepEqual(a.discovery.catalog.get(b.local.id)?.tags, [tag("reader")]);

@@ -25,3 +25,22 @@ Deno.test("discovery: two nodes through one bootstrap address", async () => {
   await a.close();
   await ea.close();
 });
+
+Deno.test("discovery: neighbours' RTTs are probed periodically", async () => {
+  const net = networkId(crypto.randomUUID());
+  const ea = await Endpoint.create({ networkId: net });
+  const eb = await Endpoint.create({ networkId: net });
+  const a = await Discovery.create(ea, { rttProbeInterval: 100 });
+  const b = await Discovery.create(eb, { rttProbeInterval: 100, bootstrap: [ea.address] });
+  try {
+    await eventually(() => a.rtt(eb.peerId) !== undefined && b.rtt(ea.peerId) !== undefined);
+    const rtt = a.rtt(eb.peerId)!;
+    assert.ok(rtt > 0 && rtt < 1000, `rtt ${rtt}`);
+    assert.ok((a.stats.received.ping ?? 0) + (a.stats.received.pong ?? 0) > 0);
+  } finally {
+    await b.close();
+    await a.close();
+    await eb.close();
+    await ea.close();
+  }
+});

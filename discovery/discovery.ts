@@ -82,7 +82,7 @@ export interface DiscoveryOptions {
   maxDrift?: number;
   /**
    * Longest period of anti-entropy catalog syncs with a random neighbour. They
-   * start at 500 ms after a change of neighbours or of our entry and double up
+   * start 250 ms after a change of neighbours or of our entry and double up
    * to this. Default 30 000.
    */
   syncInterval?: number;
@@ -135,7 +135,7 @@ const MAX_SYNC_ENTRIES = 100_000;
 // (answered with FLUSHED), so a leaving node knows its departure arrived.
 const FLUSH = 100;
 const FLUSHED = 101;
-const ANTI_ENTROPY_MIN = 500;
+const ANTI_ENTROPY_MIN = 250;
 
 /**
  * Discovery on one endpoint: keeps our signed entry announced, the catalog

@@ -217,21 +217,25 @@ export class Discovery {
       options.tags ?? [],
       (signed, changed) => this.#announce(signed, changed),
     );
-    const self = (): PeerInfo => ({ id: endpoint.peerId, addresses: this.local.entry.addresses });
     this.#links = new Links(endpoint, GOSSIP_PROTOCOL, (peer) => this.#hv.failed(peer));
     const gossip = options.gossip ?? {};
-    this.#hv = new HyParView(self(), gossip, {
-      send: (to, m) => this.#send(to, m),
-      release: (peer) => this.#links.release(peer),
-      neighborUp: (peer) => this.#neighborUp(peer),
-      neighborDown: (peer) => this.#pt.neighborDown(peer),
-    }, this.#clock);
+    this.#hv = new HyParView(
+      { id: endpoint.peerId, addresses: this.local.entry.addresses },
+      gossip,
+      {
+        send: (to, m) => this.#send(to, m),
+        release: (peer) => this.#links.release(peer),
+        neighborUp: (peer) => this.#neighborUp(peer),
+        neighborDown: (peer) => this.#pt.neighborDown(peer),
+      },
+      this.#clock,
+    );
     this.#pt = new Plumtree(gossip, {
       send: (to, m) => {
         const info = this.#hv.active.get(to);
         if (info) this.#send(info, m);
       },
-      deliver: (payload, from) => this.#deliver(payload, from),
+      deliver: (payload) => this.#deliver(payload),
       id: (payload) => toHex(blake3(payload)).slice(0, 32),
     }, this.#clock);
     this.when = {
@@ -574,7 +578,7 @@ export class Discovery {
     }
   }
 
-  #deliver(payload: Uint8Array, from: PeerId): boolean | Promise<boolean> {
+  #deliver(payload: Uint8Array): boolean | Promise<boolean> {
     let a: Announcement;
     try {
       a = decodeAnnouncement(decode(payload));
@@ -582,7 +586,6 @@ export class Discovery {
       bump(this.stats.dropped, "undecodable");
       return false;
     }
-    void from;
     if (a.kind === "entry") {
       const r = this.#ingest(a.bytes);
       return typeof r === "string" ? this.#accepted(r) : r.then((x) => this.#accepted(x));

@@ -370,8 +370,10 @@ export class Sink<T> {
         }
         if (to - from + sub.length >= this.config.bufferSize) this.watch.notify(); // room again
         await channel.sendBytes(frame);
-        // wait for QUIC to take it: datums queue up meanwhile and go out as one batch
-        await channel.flush();
+        // A small frame: wait for QUIC to take it, so datums queue up meanwhile
+        // and go out as one batch. A full one: keep the pipe full (sendBytes
+        // itself waits once the channel buffers more than its high-water mark).
+        if (size < max / 2) await channel.flush();
         sub.stats.datums += to - from;
         sub.stats.bytes += size - (to - from) * ITEM_HEADER;
       }

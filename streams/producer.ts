@@ -33,7 +33,7 @@ export interface ProducerOptions<T> {
   /**
    * How long (ms) a subscriber's queue may stay full before the lagging
    * policy applies; meanwhile sends wait, so a consumer that is only behind
-   * because the event loop was busy is never punished. Default 200.
+   * because the event loop was busy is never punished. Default 500.
    */
   lagTimeout?: number;
   /** Conditions consumers must meet (AND), over their entry and RTT; re-checked on catalog changes. */

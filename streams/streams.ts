@@ -105,7 +105,7 @@ export class Streams implements AsyncDisposable {
         onlineWhen: options.onlineWhen ?? { minimum: 1 },
         undelivered: options.undelivered,
         maxBatchBytes: options.maxBatchBytes ?? 64 * 1024,
-        lagTimeout: options.lagTimeout ?? 200,
+        lagTimeout: options.lagTimeout ?? 500,
       });
       this.#sinks.set(def.id, sink as Sink<unknown>);
       this.discovery.local.addStream(def.id);

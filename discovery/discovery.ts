@@ -90,6 +90,8 @@ export interface DiscoveryOptions {
   rttProbeInterval?: number;
   /** Time limit of one catalog sync or ping. Default 5 000. */
   requestTimeout?: number;
+  /** How long a peer that sent 3 undecodable messages or forged/foreign entries is ignored. Default 60 000. */
+  banDuration?: number;
   /** How long `close()` waits for neighbours to confirm they read the departure. Default 500. */
   departureWindow?: number;
   /** Largest broadcast payload; bigger entries are announced by a notice and fetched by sync. Default 8 192. */
@@ -136,6 +138,14 @@ const MAX_SYNC_ENTRIES = 100_000;
 const FLUSH = 100;
 const FLUSHED = 101;
 const ANTI_ENTROPY_MIN = 250;
+const OFFENCE_LIMIT = 3;
+// Refusals no honest peer causes: they verify entries before forwarding them.
+const OFFENCES = new Set<UpsertResult>([
+  "bad-signature",
+  "undecodable",
+  "wrong-network",
+  "too-large",
+]);
 
 /**
  * Discovery on one endpoint: keeps our signed entry announced, the catalog
@@ -182,6 +192,7 @@ export class Discovery {
   #waiters = new Set<{ check(): boolean; reject(e: Error): void }>();
   #syncedOnce = new Set<PeerId>();
   #verifying = new Map<string, Promise<UpsertResult>>();
+  #offences = new Map<PeerId, { count: number; until: number }>();
   #unsubscribe: (() => void)[] = [];
   #cancelPurge: (() => void) | undefined;
   #cancelAntiEntropy: (() => void) | undefined;
@@ -200,6 +211,7 @@ export class Discovery {
       requestTimeout: options.requestTimeout ?? 5_000,
       maxGossipMessage: options.maxGossipMessage ?? 8_192,
       departureWindow: options.departureWindow ?? 500,
+      banDuration: options.banDuration ?? 60_000,
     };
     this.#bootstrap = (options.bootstrap ?? []).map((a) => {
       const { peerId, address } = parsePeerAddress(a);
@@ -235,7 +247,7 @@ export class Discovery {
         const info = this.#hv.active.get(to);
         if (info) this.#send(info, m);
       },
-      deliver: (payload) => this.#deliver(payload),
+      deliver: (payload, from) => this.#deliver(payload, from),
       id: (payload) => toHex(blake3(payload)).slice(0, 32),
     }, this.#clock);
     this.when = {
@@ -372,7 +384,9 @@ export class Discovery {
       this.catalog.subscribe((ev) => {
         if (ev.type === "discovered" || ev.type === "updated") {
           this.#armPurge();
-          this.#hv.learn({ id: ev.entry.peerId, addresses: ev.entry.addresses });
+          if (!this.#banned(ev.entry.peerId)) {
+            this.#hv.learn({ id: ev.entry.peerId, addresses: ev.entry.addresses });
+          }
         } else {
           this.#rtt.forget(ev.entry.peerId);
           this.#syncedOnce.delete(ev.entry.peerId);
@@ -449,7 +463,7 @@ export class Discovery {
 
   /** Joins the overlay through a peer when we have no neighbour, else syncs with it once. */
   #contact(info: PeerInfo): void {
-    if (this.#closed || info.id === this.#endpoint.peerId) return;
+    if (this.#closed || info.id === this.#endpoint.peerId || this.#banned(info.id)) return;
     if (this.#hv.active.size === 0) this.#hv.join(info);
     else if (!this.#syncedOnce.has(info.id)) this.#track(this.#sync(info).catch(() => {}));
     this.#hv.learn(info);
@@ -542,6 +556,7 @@ export class Discovery {
 
   async #serveGossip(ch: Channel): Promise<void> {
     if (this.#closed) return await ch.close(CloseCode.GracefulShutdown);
+    if (await this.#refuse(ch)) return;
     this.#channels.add(ch);
     try {
       for (;;) {
@@ -549,7 +564,10 @@ export class Discovery {
         try {
           raw = await ch.recv();
         } catch (e) {
-          if (e instanceof DecodeError) bump(this.stats.dropped, "undecodable-message");
+          if (e instanceof DecodeError) {
+            bump(this.stats.dropped, "undecodable-message");
+            this.#offend(ch.peerId);
+          }
           return;
         }
         if (raw === undefined) return;
@@ -557,12 +575,13 @@ export class Discovery {
           await ch.send([FLUSHED]);
           continue;
         }
-        if (this.#closed) continue;
+        if (this.#closed || this.#banned(ch.peerId)) continue;
         let m: GossipMessage;
         try {
           m = decodeGossip(raw, this.#opts.maxGossipMessage);
         } catch {
           bump(this.stats.dropped, "undecodable-message");
+          this.#offend(ch.peerId);
           await ch.close(CloseCode.ProtocolViolation, "malformed gossip message");
           return;
         }
@@ -578,17 +597,20 @@ export class Discovery {
     }
   }
 
-  #deliver(payload: Uint8Array): boolean | Promise<boolean> {
+  #deliver(payload: Uint8Array, from: PeerId): boolean | Promise<boolean> {
     let a: Announcement;
     try {
       a = decodeAnnouncement(decode(payload));
     } catch {
       bump(this.stats.dropped, "undecodable");
+      this.#offend(from);
       return false;
     }
     if (a.kind === "entry") {
       const r = this.#ingest(a.bytes);
-      return typeof r === "string" ? this.#accepted(r) : r.then((x) => this.#accepted(x));
+      return typeof r === "string"
+        ? this.#accepted(r, from)
+        : r.then((x) => this.#accepted(x, from));
     }
     if (a.kind === "departure") {
       let result: UpsertResult;
@@ -599,7 +621,7 @@ export class Discovery {
       } catch (e) {
         result = e instanceof InvalidEntryError ? e.reason : "undecodable";
       }
-      return this.#accepted(result);
+      return this.#accepted(result, from);
     }
     const known = this.catalog.get(a.peer.id);
     if (
@@ -611,11 +633,47 @@ export class Discovery {
     return true;
   }
 
-  /** Counts a refused entry; whether a broadcast carrying it is forwarded. */
-  #accepted(result: UpsertResult): boolean {
+  /**
+   * Counts a refused entry (an offence of `from` if no honest node would have
+   * sent it); whether a broadcast carrying it is forwarded.
+   */
+  #accepted(result: UpsertResult, from?: PeerId): boolean {
     if (result === "discovered" || result === "updated" || result === "unchanged") return true;
     bump(this.stats.dropped, result);
+    if (from && OFFENCES.has(result)) this.#offend(from);
     return false;
+  }
+
+  /**
+   * Records misbehaviour of a directly connected peer (undecodable messages,
+   * forged or foreign entries: honest nodes verify before forwarding). After
+   * `OFFENCE_LIMIT` offences the peer is banned for `banDuration`: its
+   * channels are refused and it leaves our views.
+   */
+  #offend(peer: PeerId): void {
+    const o = this.#offences.get(peer) ?? { count: 0, until: 0 };
+    this.#offences.set(peer, o);
+    if (++o.count < OFFENCE_LIMIT) return;
+    o.count = 0;
+    o.until = Date.now() + this.#opts.banDuration;
+    bump(this.stats.dropped, "banned-peer");
+    this.#hv.failed(peer);
+  }
+
+  #banned(peer: PeerId): boolean {
+    const o = this.#offences.get(peer);
+    if (!o || o.until === 0) return false;
+    if (o.until > Date.now()) return true;
+    this.#offences.delete(peer);
+    return false;
+  }
+
+  /** Refuses a channel from a banned peer; returns whether it did. */
+  async #refuse(ch: Channel): Promise<boolean> {
+    if (!this.#banned(ch.peerId)) return false;
+    bump(this.stats.dropped, "from-banned-peer");
+    await ch.close(CloseCode.ProtocolViolation, "banned");
+    return true;
   }
 
   /**
@@ -716,8 +774,8 @@ export class Discovery {
     return out;
   }
 
-  /** Merges synced entries; returns how many were new or newer. */
-  async #merge(entries: unknown): Promise<number> {
+  /** Merges synced entries from `from`; returns how many were new or newer. */
+  async #merge(entries: unknown, from: PeerId): Promise<number> {
     const results = await Promise.all(
       array(entries, "entries", MAX_SYNC_ENTRIES).map((raw) =>
         raw instanceof Uint8Array ? this.#ingest(raw) : "undecodable" as const
@@ -725,7 +783,7 @@ export class Discovery {
     );
     let learned = 0;
     for (const r of results) {
-      this.#accepted(r);
+      this.#accepted(r, from);
       if (r === "discovered" || r === "updated") learned++;
     }
     return learned;
@@ -742,7 +800,7 @@ export class Discovery {
         const theirs = decodeSummary(reply[1], MAX_SYNC_ENTRIES);
         // A sync that taught us something suggests we missed broadcasts:
         // keep anti-entropy fast until syncs come back empty.
-        if (await this.#merge(reply[0]) > 0) this.#hurryAntiEntropy();
+        if (await this.#merge(reply[0], peer.id) > 0) this.#hurryAntiEntropy();
         await ch.send(this.#newerThan(theirs));
         bump(this.stats.sent, "sync");
         const done = await ch.recv();
@@ -770,19 +828,23 @@ export class Discovery {
 
   async #serveSync(ch: Channel): Promise<void> {
     if (this.#closed) return await ch.close(CloseCode.GracefulShutdown);
+    if (await this.#refuse(ch)) return;
     this.#channels.add(ch);
     try {
       const theirs = decodeSummary(await ch.recv(), MAX_SYNC_ENTRIES);
       bump(this.stats.received, "sync");
       await ch.send([this.#newerThan(theirs), encodeSummary(this.#ownSummary())]);
       bump(this.stats.sent, "sync");
-      await this.#merge(await ch.recv());
+      await this.#merge(await ch.recv(), ch.peerId);
       bump(this.stats.received, "sync");
       await ch.send("done");
       this.stats.syncs++;
       await ch.close();
     } catch (e) {
-      if (e instanceof DecodeError) bump(this.stats.dropped, "undecodable-message");
+      if (e instanceof DecodeError) {
+        bump(this.stats.dropped, "undecodable-message");
+        this.#offend(ch.peerId);
+      }
       this.stats.syncFailures++;
       throw e;
     } finally {
@@ -792,6 +854,7 @@ export class Discovery {
 
   async #servePing(ch: Channel): Promise<void> {
     if (this.#closed) return await ch.close(CloseCode.GracefulShutdown);
+    if (await this.#refuse(ch)) return;
     const nonce = await ch.recv();
     if (!(nonce instanceof Uint8Array) || nonce.length !== 8) {
       throw new DecodeError("bad ping");

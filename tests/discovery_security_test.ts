@@ -33,7 +33,7 @@ Deno.test("discovery: an acceptor does not wait forever for a silent peer", asyn
 
 Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped and counted", async () => {
   const net = freshNetwork();
-  const victim = await startNode(net);
+  const victim = await startNode(net, { banDuration: 0 }); // bans are tested below
   const honest = await startNode(net);
   await using attacker = await Endpoint.create({ networkId: net });
   try {
@@ -121,6 +121,40 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
     await honest.discovery.syncWith(victim.endpoint.address);
     assert.ok(victim.discovery.catalog.get(honest.endpoint.peerId));
     assert.ok(honest.discovery.catalog.get(key.peerId));
+  } finally {
+    await closeAll([victim, honest]);
+  }
+});
+
+Deno.test("discovery: a peer that keeps sending garbage is banned for a while", async () => {
+  const net = freshNetwork();
+  const victim = await startNode(net, { banDuration: 60_000 });
+  const honest = await startNode(net);
+  await using attacker = await Endpoint.create({ networkId: net });
+  try {
+    const d = victim.discovery.stats.dropped;
+    for (let i = 1; i <= 3; i++) {
+      const ch = await attacker.open(
+        victim.endpoint.peerId,
+        [victim.endpoint.hostPort],
+        GOSSIP_PROTOCOL,
+      );
+      await ch.send(["not", "gossip"]);
+      await eventually(() => d["undecodable-message"] === i);
+    }
+    assert.equal(d["banned-peer"], 1);
+    // Now even well-formed requests are refused.
+    const sync = await attacker.open(
+      victim.endpoint.peerId,
+      [victim.endpoint.hostPort],
+      SYNC_PROTOCOL,
+    );
+    await sync.send([]);
+    assert.equal(await sync.recv().catch(() => "refused"), "refused");
+    assert.equal(d["from-banned-peer"], 1);
+    // Honest peers are unaffected.
+    await honest.discovery.syncWith(victim.endpoint.address);
+    assert.ok(victim.discovery.catalog.get(honest.endpoint.peerId));
   } finally {
     await closeAll([victim, honest]);
   }

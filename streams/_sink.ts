@@ -478,6 +478,11 @@ export class Sink<T> {
     return t;
   }
 
+  /** Aggregate producer counters. */
+  stats(): ChannelStats & Sink<T>["counters"] {
+    return { ...this.totals(), ...this.counters };
+  }
+
   /** The last handle closed: flush subscribers, end them with 204, stop advertising. */
   async close(): Promise<void> {
     if (this.closed) return;

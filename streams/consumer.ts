@@ -179,6 +179,11 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     return this.#def.id;
   }
 
+  /** The stream's declared name. */
+  get name(): string {
+    return this.#def.name;
+  }
+
   /** Whether the `onlineWhen` condition holds. */
   get online(): boolean {
     return this.#online;

@@ -94,7 +94,7 @@ export {
 } from "./producer.ts";
 export { StaticDiscovery } from "./static.ts";
 export { type Codec, codecs, stream, type StreamDef, type StreamOptions } from "./stream.ts";
-export { Streams, type StreamsOptions } from "./streams.ts";
+export { Streams, type StreamsOptions, type StreamsSnapshot } from "./streams.ts";
 export type { StreamsChannel, StreamsEndpoint } from "./link.ts";
 export { PROTOCOL } from "./_wire.ts";
 /** Transport types that appear in this package's API, re-exported for convenience. */

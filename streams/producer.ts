@@ -119,7 +119,7 @@ export class Producer<T> implements AsyncDisposable {
 
   /** Aggregate counters (datums, bytes and drops summed over every subscription, past and current). */
   get stats(): ProducerStats {
-    return { ...this.#sink.totals(), ...this.#sink.counters };
+    return this.#sink.stats();
   }
 
   /** Promises about the producer's state; each resolves at once if it already holds. */

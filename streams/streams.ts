@@ -4,12 +4,20 @@
  * @module
  */
 import type { StreamsChannel, StreamsEndpoint } from "./link.ts";
-import { CloseCode, DecodeError, type PeerId, TimeoutError } from "@mosaik/transport";
+import {
+  CloseCode,
+  ClosedError,
+  DecodeError,
+  type PeerId,
+  type StreamId,
+  TimeoutError,
+} from "@mosaik/transport";
 import type { BackoffOptions } from "./backoff.ts";
-import { Consumer, type ConsumerOptions } from "./consumer.ts";
+import type { ChannelInfo } from "./conditions.ts";
+import { Consumer, type ConsumerOptions, type ConsumerStats } from "./consumer.ts";
 import type { Host } from "./_host.ts";
 import type { StreamsCatalogEvent, StreamsDiscovery } from "./peer.ts";
-import { Producer, type ProducerOptions } from "./producer.ts";
+import { Producer, type ProducerOptions, type ProducerStats } from "./producer.ts";
 import { Sink } from "./_sink.ts";
 import type { StreamDef } from "./stream.ts";
 import { controlFromWire, controlToWire, ITEM_HEADER, PROTOCOL } from "./_wire.ts";
@@ -23,6 +31,26 @@ export interface StreamsOptions {
    * keep it below the endpoint's maximum frame size.
    */
   maxDatumSize?: number;
+}
+
+/** What {@linkcode Streams.snapshot} reports: every producer and consumer of the node. */
+export interface StreamsSnapshot {
+  /** One entry per stream this node produces. */
+  producers: {
+    streamId: StreamId;
+    name: string;
+    online: boolean;
+    stats: ProducerStats;
+    consumers: ChannelInfo[];
+  }[];
+  /** One entry per open consumer. */
+  consumers: {
+    streamId: StreamId;
+    name: string;
+    online: boolean;
+    stats: ConsumerStats;
+    producers: ChannelInfo[];
+  }[];
 }
 
 const HANDSHAKE_TIMEOUT = 10_000;
@@ -78,7 +106,7 @@ export class Streams implements AsyncDisposable {
       probe: (peer, addresses) => this.#probe(peer, addresses),
       sinkClosed: (id) => {
         this.#sinks.delete(id);
-        if (!this.#closed) discovery.local.removeStream(id as StreamDef<unknown>["id"]);
+        if (!this.#closed) discovery.local.removeStream(id as StreamId);
       },
       consumerClosed: (c) => this.#consumers.delete(c as Consumer<unknown>),
     };
@@ -93,7 +121,7 @@ export class Streams implements AsyncDisposable {
    * options are ignored).
    */
   produce<T>(def: StreamDef<T>, options: ProducerOptions<T> = {}): Producer<T> {
-    if (this.#closed) throw new TypeError("streams closed");
+    if (this.#closed) throw new ClosedError("streams closed");
     let sink = this.#sinks.get(def.id) as Sink<T> | undefined;
     if (!sink) {
       sink = new Sink<T>(this.#host, def, {
@@ -115,10 +143,30 @@ export class Streams implements AsyncDisposable {
 
   /** A new, independent consumer of `def`; it subscribes to every eligible producer. */
   consume<T>(def: StreamDef<T>, options: ConsumerOptions = {}): Consumer<T> {
-    if (this.#closed) throw new TypeError("streams closed");
+    if (this.#closed) throw new ClosedError("streams closed");
     const consumer = new Consumer<T>(this.#host, def, options);
     this.#consumers.add(consumer as Consumer<unknown>);
     return consumer;
+  }
+
+  /** Every producer and consumer of this node with its state and counters (for diagnostics). */
+  snapshot(): StreamsSnapshot {
+    return {
+      producers: [...this.#sinks.values()].map((sink) => ({
+        streamId: sink.id,
+        name: sink.def.name,
+        online: sink.online,
+        stats: sink.stats(),
+        consumers: sink.consumers(),
+      })),
+      consumers: [...this.#consumers].map((c) => ({
+        streamId: c.streamId,
+        name: c.name,
+        online: c.online,
+        stats: c.stats,
+        producers: c.producers(),
+      })),
+    };
   }
 
   /** The round-trip time to a peer in ms, as streams know it. */

@@ -161,6 +161,14 @@ Deno.test("streams: stats — producer side", async () => {
     assert.deepEqual([c1.producers()[0].stats.datums, c1.producers()[0].stats.bytes], [2, 11]);
     assert.deepEqual([c2.producers()[0].stats.datums, c2.producers()[0].stats.bytes], [1, 6]);
     assert.ok(p.consumers()[0].stats.connectedAt! <= Date.now());
+    const snap = n0.streams.snapshot();
+    assert.equal(snap.producers.length, 1);
+    assert.equal(snap.producers[0].name, "tests.data1");
+    assert.equal(snap.producers[0].stats.sent, 2);
+    assert.equal(snap.producers[0].consumers.length, 2);
+    const mine = n1.streams.snapshot().consumers[0];
+    assert.deepEqual([mine.streamId, mine.stats.datums, mine.producers.length], [Data1.id, 2, 1]);
+    JSON.stringify(snap); // diagnostics can serve it as is
   } finally {
     await c.close();
   }

@@ -556,6 +556,10 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
           : undefined;
         if (code !== undefined && TERMINAL.has(code)) return this.#terminate(inb);
         if (code !== undefined && REFUSED.has(code)) return this.#refused(inb);
+        if (code === CloseCode.UnknownPeer) {
+          // the producer does not know us yet: push our entry to it, then retry
+          await host.discovery.syncWith?.(peer).catch(() => {});
+        }
       }
       inb.channel = undefined;
       channel?.close(CloseCode.Cancelled, "reconnecting").catch(() => {});

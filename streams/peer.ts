@@ -73,6 +73,13 @@ export interface StreamsDiscovery {
   };
   /** Smoothed round-trip time to a peer in ms, if measured. */
   rtt?(peer: PeerId): number | undefined;
+  /** Takes an RTT sample streams measured (so discovery's estimate benefits). */
+  recordRtt?(peer: PeerId, ms: number): void;
+  /**
+   * Exchanges catalogs with a peer both ways. Consumers call it when a
+   * producer answers `UnknownPeer`, before retrying.
+   */
+  syncWith?(peer: string): Promise<void>;
 }
 
 /**

@@ -102,6 +102,7 @@ export class Streams implements AsyncDisposable {
       recordRtt: (peer, ms) => {
         const old = rtts.get(peer);
         rtts.set(peer, old === undefined ? ms : old * 7 / 8 + ms / 8);
+        discovery.recordRtt?.(peer, ms);
       },
       probe: (peer, addresses) => this.#probe(peer, addresses),
       sinkClosed: (id) => {

@@ -14,7 +14,15 @@ import { NotMemberError, OfflineError, TimeoutError } from "./errors.ts";
 export type ReplicaMessage =
   | Envelope
   | { type: "Prop"; data: Uint8Array[] }
-  | { type: "Status"; cluster?: string; commit: number; learner: boolean; lead?: string }
+  | {
+    type: "Status";
+    cluster?: string;
+    commit: number;
+    learner: boolean;
+    lead?: string;
+    /** Highest commit index the sender knows for its incarnation. */
+    best?: number;
+  }
   | { type: "Leave" }
   | { type: "Left" }
   | { type: "Fetch"; from: number; to: number; at: number; atTerm: number; cluster?: string }
@@ -117,6 +125,7 @@ interface PeerStatus {
   cluster?: string;
   commit: number;
   learner: boolean;
+  best: number;
 }
 
 /** See the file comment. */
@@ -140,7 +149,9 @@ export class Replica {
   #formationStart = 0;
   #lastLeaderSeen = 0;
   #lastLead: NodeId | undefined;
-  #leaving: { resolve: () => void; reject: (e: Error) => void; sent: number } | undefined;
+  #leaving:
+    | { resolve: () => void; reject: (e: Error) => void; sent: number; start: number }
+    | undefined;
   #lastSnapshot = 0;
   #hadLeader = false;
   #catchUp: CatchUp | undefined;
@@ -185,8 +196,13 @@ export class Replica {
     if (this.closed) return;
     switch (msg.type) {
       case "Status":
-        this.#status.set(from, { cluster: msg.cluster, commit: msg.commit, learner: msg.learner });
-        this.#checkIncarnation(from, msg.cluster, msg.commit);
+        this.#status.set(from, {
+          cluster: msg.cluster,
+          commit: msg.commit,
+          learner: msg.learner,
+          best: Math.max(msg.commit, msg.best ?? 0),
+        });
+        this.#checkIncarnation(from, msg.cluster);
         break;
       case "Prop":
         if (this.core.role === "leader") { for (const d of msg.data) this.#outgoing.push(d); }
@@ -288,9 +304,12 @@ export class Replica {
 
   /** Removes this member through the log. */
   leave(): Promise<void> {
-    if (!this.core.config || !this.core.isMember) return Promise.resolve();
+    const c = this.core.config;
+    if (!c || !this.core.isMember) return Promise.resolve();
+    // The last voter cannot be removed: the group simply stops with it.
+    if (c.voters.length === 1 && c.voters[0] === this.id) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.#leaving = { resolve, reject, sent: -Infinity };
+      this.#leaving = { resolve, reject, sent: -Infinity, start: this.now };
       this.#retry();
       this.#flush();
     });
@@ -369,7 +388,10 @@ export class Replica {
       } else if (r.index < 0 && this.now - r.sent >= retryTicks) this.#submitRead(r);
     }
     const l = this.#leaving;
-    if (l && this.now - l.sent >= retryTicks) {
+    if (l && this.now - l.start >= timeoutTicks) {
+      this.#leaving = undefined;
+      l.reject(new TimeoutError("the removal was not confirmed in time"));
+    } else if (l && this.now - l.sent >= retryTicks) {
       l.sent = this.now;
       if (this.core.role === "leader") this.#departed.add(this.id);
       else for (const b of this.#bonds) this.opts.send(b, { type: "Leave" }); // only the leader answers
@@ -518,7 +540,18 @@ export class Replica {
       commit: this.core.commit,
       learner: !!this.opts.learner,
       lead: this.core.lead,
+      best: this.#best(this.core.cluster),
     });
+  }
+
+  /** Highest commit index known for an incarnation (ours: including our own). */
+  #best(cluster: string | undefined): number {
+    if (cluster === undefined) return 0;
+    let best = cluster === this.core.cluster ? this.core.commit : 0;
+    for (const st of this.#status.values()) {
+      if (st.cluster === cluster && st.best > best) best = st.best;
+    }
+    return best;
   }
 
   #broadcastStatus(): void {
@@ -722,16 +755,18 @@ export class Replica {
   }
 
   /**
-   * Two incarnations met. The one with the higher commit index wins (ties: the
-   * lower cluster id); a member of the losing one erases its state and
-   * rejoins as a new member, to be added by the winner's leader.
+   * Two incarnations met. The one with the higher commit index (the highest
+   * any of its members reports) wins, ties going to the lower cluster id; a
+   * member of the losing one erases its state and rejoins as a new member,
+   * to be added by the winner's leader.
    */
-  #checkIncarnation(from: NodeId, theirs: string | undefined, theirCommit: number): void {
+  #checkIncarnation(from: NodeId, theirs: string | undefined): void {
     const mine = this.core.cluster;
     if (mine === undefined || theirs === undefined || theirs === mine) return;
     if (this.#rejected.has(theirs)) return;
-    const iLose = theirCommit > this.core.commit ||
-      (theirCommit === this.core.commit && theirs < mine);
+    const myBest = this.#best(mine);
+    const theirBest = this.#best(theirs);
+    const iLose = theirBest > myBest || (theirBest === myBest && theirs < mine);
     if (!iLose) {
       this.#sendStatus(from);
       return;

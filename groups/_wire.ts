@@ -100,6 +100,7 @@ export function parseMessage(x: unknown): ReplicaMessage {
         commit: nat(m.commit, "commit"),
         learner: m.learner === true,
         lead: optStr(m.lead, "lead"),
+        best: m.best == null ? undefined : nat(m.best, "best"),
       };
     case "Leave":
     case "Left":

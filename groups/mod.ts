@@ -51,7 +51,8 @@
  * each with its own cluster id recorded in its first configuration. Their
  * histories are never merged: Raft messages of another incarnation are
  * refused. When members of two incarnations meet, the incarnation with the
- * higher commit index wins (ties: the lower cluster id); each member of the
+ * higher commit index (as reported by any of its members) wins (ties: the
+ * lower cluster id); each member of the
  * losing one erases its state, restores its state machine to the initial
  * state, rejoins as a new member of the winner and receives its history. The
  * member reports this through {@linkcode Group.onReset} with the number of

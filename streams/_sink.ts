@@ -425,7 +425,7 @@ export class Sink<T> {
     for (const sub of this.#subs) {
       if (sub.peer.peerId !== entry.peerId || sub.closed) continue;
       if (type === "departed" || type === "expired") {
-        this.#finish(sub, CloseCode.GracefulShutdown, "peer left");
+        this.#finish(sub, CloseCode.UnknownPeer, "your entry left the catalog");
         continue;
       }
       const info = peerInfo(entry, this.host.rtt(entry.peerId) ?? sub.peer.rtt);

@@ -764,6 +764,8 @@ export class Replica {
     const mine = this.core.cluster;
     if (mine === undefined || theirs === undefined || theirs === mine) return;
     if (this.#rejected.has(theirs)) return;
+    // Decide only once every bonded peer told us its state (their statuses repeat).
+    for (const p of this.#bonds) if (!this.#status.has(p)) return;
     const myBest = this.#best(mine);
     const theirBest = this.#best(theirs);
     const iLose = theirBest > myBest || (theirBest === myBest && theirs < mine);

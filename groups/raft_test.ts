@@ -302,3 +302,30 @@ Deno.test("members whose bootstrapper vanished right after formation form again 
   sim.crash(l.id);
   assert.ok(await sim.until(() => sim.leader() !== undefined, 20_000));
 });
+
+Deno.test("incarnations: a lagging member of the winning group does not reset", async () => {
+  const sim = new Sim({ seed: 50, nodes: 4 });
+  const resets: string[] = [];
+  for (const id of ["n0", "n1", "n2", "n3"]) {
+    sim.replica(id).opts.onEvent = (e) => e.type === "reset" && resets.push(id);
+  }
+  sim.partition(["n0", "n1", "n2"], ["n3"]);
+  assert.ok(
+    await sim.until(() =>
+      sim.replica("n3").core.role === "leader" &&
+      sim.alive().filter((r) => r.core.role === "leader").length === 2
+    ),
+  );
+  assert.ok(await sim.until(() => sim.alive().every((r) => r.core.config !== undefined)));
+  const a = sim.alive().find((r) => r.core.role === "leader" && r.id !== "n3")!;
+  const lagging = ["n0", "n1", "n2"].find((id) => id !== a.id)!;
+  sim.crash(lagging);
+  let n = 0;
+  for (let i = 0; i < 30; i++) a.execute([["put", "a", i]]).then(() => n++);
+  for (let i = 0; i < 10; i++) sim.replica("n3").execute([["put", "a", `b${i}`]]).then(() => n++);
+  assert.ok(await sim.until(() => n === 40));
+  sim.start(lagging).opts.onEvent = (e) => e.type === "reset" && resets.push(lagging);
+  sim.heal();
+  assert.ok(await sim.until(() => sim.alive().every((r) => r.sm.query("a") === 29), 10_000));
+  assert.deepEqual(resets, ["n3"]);
+});

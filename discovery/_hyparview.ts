@@ -328,6 +328,7 @@ export class HyParView {
   #refill(max = Infinity): void {
     if (this.#closed) return;
     const now = this.#clock.now();
+    for (const [id, until] of this.#refused) if (until <= now) this.#refused.delete(id);
     for (
       let n = 0;
       n < max && this.active.size + this.#pending.size < this.#config.activeSize;

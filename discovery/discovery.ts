@@ -192,7 +192,7 @@ export class Discovery {
   #waiters = new Set<{ check(): boolean; reject(e: Error): void }>();
   #syncedOnce = new Set<PeerId>();
   #verifying = new Map<string, Promise<UpsertResult>>();
-  #offences = new Map<PeerId, { count: number; until: number }>();
+  #offences = new Map<PeerId, { count: number; until: number; last: number }>();
   #unsubscribe: (() => void)[] = [];
   #cancelPurge: (() => void) | undefined;
   #cancelAntiEntropy: (() => void) | undefined;
@@ -651,11 +651,19 @@ export class Discovery {
    * channels are refused and it leaves our views.
    */
   #offend(peer: PeerId): void {
-    const o = this.#offences.get(peer) ?? { count: 0, until: 0 };
+    const now = Date.now();
+    let o = this.#offences.get(peer);
+    // Offences count within one ban duration; the table stays bounded.
+    if (!o || (o.until <= now && now - o.last > this.#opts.banDuration)) {
+      o = { count: 0, until: 0, last: now };
+    }
+    o.last = now;
+    this.#offences.delete(peer);
     this.#offences.set(peer, o);
+    if (this.#offences.size > 4096) this.#offences.delete(this.#offences.keys().next().value!);
     if (++o.count < OFFENCE_LIMIT) return;
     o.count = 0;
-    o.until = Date.now() + this.#opts.banDuration;
+    o.until = now + this.#opts.banDuration;
     bump(this.stats.dropped, "banned-peer");
     this.#hv.failed(peer);
   }

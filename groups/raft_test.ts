@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { KV, rng, Sim } from "./_sim.ts";
 import { RaftCore } from "./_raft.ts";
 import { MemoryStorage } from "./storage.ts";
+import { FileStorage } from "./file_storage.ts";
 import { NotMemberError, TimeoutError } from "./errors.ts";
 
 Deno.test("formation: lowest id bootstraps, one leader, commands commit everywhere", async () => {
@@ -328,4 +329,27 @@ Deno.test("incarnations: a lagging member of the winning group does not reset", 
   sim.heal();
   assert.ok(await sim.until(() => sim.alive().every((r) => r.sm.query("a") === 29), 10_000));
   assert.deepEqual(resets, ["n3"]);
+});
+
+Deno.test("a member restarted on the file store keeps its vote (never votes twice in a term)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "groups-vote-" });
+  try {
+    const voter = new RaftCore("a", FileStorage.open(dir), rng(2));
+    voter.step("b", { type: "Vote", term: 7, lastIndex: 0, lastTerm: 0 });
+    assert.equal((voter.outbox[0].msg as { reject: boolean }).reject, false);
+    voter.storage.close(); // crash: nothing else is written
+    const again = new RaftCore("a", FileStorage.open(dir), rng(3));
+    assert.deepEqual([again.term, again.vote], [7, "b"]);
+    again.step("c", { type: "Vote", term: 7, lastIndex: 5, lastTerm: 3 });
+    assert.equal((again.outbox[0].msg as { reject: boolean }).reject, true);
+    again.step("b", { type: "Vote", term: 7, lastIndex: 0, lastTerm: 0 });
+    assert.equal(
+      (again.outbox[1].msg as { reject: boolean }).reject,
+      false,
+      "the same candidate may ask again",
+    );
+    again.storage.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import { encode, Endpoint, networkId, peerIdToBytes, SecretKey, tag } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { GOSSIP_PROTOCOL, type PeerEntry, signEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
+import {
+  GOSSIP_PROTOCOL,
+  type PeerEntry,
+  PING_PROTOCOL,
+  signEntry,
+  SYNC_PROTOCOL,
+} from "@mosaik/discovery";
 import { closeAll, freshNetwork, startNode } from "./discovery_util.ts";
 
 // Gossip wire forms (see discovery/_wire.ts): [6, id16, round, payload] with
@@ -155,6 +161,41 @@ Deno.test("discovery: a peer that keeps sending garbage is banned for a while", 
     // Honest peers are unaffected.
     await honest.discovery.syncWith(victim.endpoint.address);
     assert.ok(victim.discovery.catalog.get(honest.endpoint.peerId));
+  } finally {
+    await closeAll([victim, honest]);
+  }
+});
+
+Deno.test("discovery: random frames on every discovery protocol never hurt a live node", async () => {
+  const net = freshNetwork();
+  const victim = await startNode(net, { banDuration: 0, requestTimeout: 200 });
+  const honest = await startNode(net);
+  await using attacker = await Endpoint.create({ networkId: net });
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  const frame = () => {
+    const b = new Uint8Array(Math.floor(random() * 64));
+    for (let i = 0; i < b.length; i++) b[i] = Math.floor(random() * 256);
+    // Half of them start like a message of some kind, to get past the first byte.
+    if (b.length > 1 && random() < 0.5) b[0] = 0x90 + (b[1] % 5);
+    return b;
+  };
+  try {
+    for (const protocol of [GOSSIP_PROTOCOL, SYNC_PROTOCOL, PING_PROTOCOL]) {
+      for (let i = 0; i < 60; i++) {
+        const ch = await attacker.open(
+          victim.endpoint.peerId,
+          [victim.endpoint.hostPort],
+          protocol,
+        );
+        for (let k = 0; k < 5; k++) await ch.sendBytes(frame()).catch(() => {});
+        await ch.close();
+      }
+    }
+    await eventually(() => (victim.discovery.stats.dropped["undecodable-message"] ?? 0) > 100);
+    await honest.discovery.syncWith(victim.endpoint.address);
+    assert.ok(victim.discovery.catalog.get(honest.endpoint.peerId));
+    assert.equal(await victim.discovery.ping(honest.endpoint.peerId) > 0, true);
   } finally {
     await closeAll([victim, honest]);
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { StreamsChannel } from "./link.ts";
-import { CloseCode, type StreamId } from "@mosaik/transport";
+import { CloseCode, type PeerId, type StreamId } from "@mosaik/transport";
 import {
   type ChannelInfo,
   type ChannelState,
@@ -62,6 +62,8 @@ export interface SinkConfig<T> {
 
 const RESOLVED = Promise.resolve();
 const PROBE_TIMEOUT = 5_000;
+/** How long a consumer that lagged gets no grace period again (ms). */
+const LAG_MEMORY = 30_000;
 
 /** One subscriber, seen by the producer. */
 class Outbound {
@@ -124,6 +126,8 @@ export class Sink<T> {
   /** Counters of subscriptions that ended. */
   readonly #retired: ChannelStats = emptyStats();
   #lagTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When each consumer peer last lagged. */
+  readonly #laggards = new Map<PeerId, number>();
   readonly #epoch = crypto.getRandomValues(new Uint32Array(1))[0];
   #seq = 0;
 
@@ -195,9 +199,24 @@ export class Sink<T> {
       if (s.closed || s.ending || s.length < max) continue;
       if (this.config.lagging === "block") return false;
       now ||= Date.now();
-      if (now - s.fullSince! < this.config.lagTimeout) return false;
+      if (now - s.fullSince! < this.config.lagTimeout && !this.#laggedRecently(s, now)) {
+        return false;
+      }
     }
     return true;
+  }
+
+  /**
+   * Whether the subscriber's peer lagged within {@linkcode LAG_MEMORY}: it
+   * gets no grace again, so a slow consumer that reconnects cannot hold the
+   * producer back once per reconnect.
+   */
+  #laggedRecently(sub: Outbound, now: number): boolean {
+    const at = this.#laggards.get(sub.peer.peerId);
+    if (at === undefined) return false;
+    if (now - at < LAG_MEMORY) return true;
+    this.#laggards.delete(sub.peer.peerId);
+    return false;
   }
 
   #dispatch(datum: T, bytes: Uint8Array): void {
@@ -209,6 +228,7 @@ export class Sink<T> {
       if (sub.closed || sub.ending) continue;
       if (sub.length >= max) {
         sub.stats.dropped++;
+        this.#laggards.set(sub.peer.peerId, Date.now());
         if (this.config.lagging === "disconnect") {
           this.counters.lagged++;
           this.#finish(sub, CloseCode.StreamTooSlow, "consumer too slow");

@@ -109,6 +109,14 @@ export function selfSigned(key: SecretKey): { cert: string; key: string } {
  * zeros: rustls never checks an anchor's own signature.
  */
 export function anchorFor(peer: PeerId): string {
-  const body = tbs(peer, peerIdToBytes(peer), true);
-  return pem("CERTIFICATE", seq(body, ED25519, tlv(0x03, bytes(0), new Uint8Array(64))));
+  let anchor = anchors.get(peer);
+  if (anchor === undefined) {
+    const body = tbs(peer, peerIdToBytes(peer), true);
+    anchor = pem("CERTIFICATE", seq(body, ED25519, tlv(0x03, bytes(0), new Uint8Array(64))));
+    if (anchors.size >= 4096) anchors.clear();
+    anchors.set(peer, anchor);
+  }
+  return anchor;
 }
+
+const anchors = new Map<PeerId, string>();

@@ -45,6 +45,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
   #reader: FrameReader;
   #writer: FrameWriter;
   #closed = false;
+  #finished = false;
   #remoteDone = false;
 
   /** @internal Created by {@linkcode Connection}. */
@@ -73,7 +74,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
 
   /** Sends one raw frame. */
   sendBytes(bytes: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(new ClosedError("channel is closed"));
+    if (this.#closed || this.#finished) {
+      return Promise.reject(new ClosedError("channel is closed for sending"));
+    }
     return this.#writer.write(bytes);
   }
 
@@ -137,12 +140,28 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
   }
 
   /**
+   * Half-closes the channel: flushes and finishes the sending side, so the
+   * remote's `recv` returns `undefined` after the last message, while this
+   * side can still receive its reply.
+   */
+  async finish(): Promise<void> {
+    if (this.#closed || this.#finished) return;
+    this.#finished = true;
+    await this.#writer.finish();
+  }
+
+  /**
    * Closes the channel: sends a close frame with `code` (default `Success`),
-   * flushes and finishes the stream. Idempotent.
+   * flushes and finishes the stream, stops reading. Idempotent.
    */
   async close(code: number = CloseCode.Success, reason = ""): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.connection.forget(this);
+    if (this.#finished) {
+      this.#reader.cancel();
+      return;
+    }
     this.#writer.write(encode([code, reason.slice(0, 200)]), true).catch(() => {});
     await this.#writer.finish();
     this.#reader.cancel();

@@ -27,6 +27,7 @@ export class Connection {
   #conn: Deno.QuicConn;
   #maxFrameSize: number;
   #isClosed = false;
+  #channels = new Set<Channel>();
 
   /** @internal Created by the endpoint after the handshake. */
   constructor(conn: Deno.QuicConn, peerId: PeerId, outbound: boolean, maxFrameSize: number) {
@@ -61,13 +62,41 @@ export class Connection {
       new FrameReader(stream.readable, this.#maxFrameSize),
       new FrameWriter(stream.writable, this.#maxFrameSize),
     );
+    this.#channels.add(channel);
     await channel.writeHeader();
     return channel;
   }
 
+  /** @internal Drops a closed channel from the set flushed on shutdown. */
+  forget(channel: Channel): void {
+    this.#channels.delete(channel);
+  }
+
+  /**
+   * @internal Finishes every open channel (or gives up after `ms`), then
+   * yields one turn of the event loop so QUIC transmits what was queued: a
+   * connection close discards stream data not yet sent.
+   */
+  async flush(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#channels].map((c) => c.finish())),
+      new Promise((r) => timer = setTimeout(r, ms)),
+    ]);
+    clearTimeout(timer);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+
   /** @internal Wraps a stream the remote opened, whose header `reader` already read. */
   accept(protocol: string, reader: FrameReader, writable: WritableStream<Uint8Array>): Channel {
-    return new Channel(this, protocol, reader, new FrameWriter(writable, this.#maxFrameSize));
+    const channel = new Channel(
+      this,
+      protocol,
+      reader,
+      new FrameWriter(writable, this.#maxFrameSize),
+    );
+    this.#channels.add(channel);
+    return channel;
   }
 
   /** Closes the connection with `code`; the remote observes code and reason. */

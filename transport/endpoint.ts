@@ -486,6 +486,7 @@ export class Endpoint implements AsyncDisposable {
     if (this.#closing) return;
     this.#closing = true;
     const all = [...this.#connections.values()].flatMap((s) => [...s]);
+    await Promise.all(all.map((c) => c.flush(250)));
     for (const c of all) c.close(CloseCode.GracefulShutdown, "endpoint closed");
     this.#listener.stop();
     await Promise.race([

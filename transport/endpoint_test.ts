@@ -214,3 +214,32 @@ Deno.test("blocked peers are disconnected and refused until unblocked", async ()
   assert.equal(await ch.recv(), 1);
   await ch.close();
 });
+
+Deno.test("half-close: finish() ends our side while the reply still arrives", async () => {
+  await using p = await pair();
+  p.a.handle("/sum/1", async (channel) => {
+    let sum = 0;
+    for await (const n of channel) sum += n as number;
+    await channel.send(sum);
+    await channel.close();
+  });
+  const channel = await p.b.open(p.a.peerId, [p.a.hostPort], "/sum/1");
+  for (let i = 1; i <= 10; i++) await channel.send(i);
+  await channel.finish();
+  await assert.rejects(channel.send(11));
+  assert.equal(await channel.recv(), 55);
+  await channel.close();
+});
+
+Deno.test("messages sent right before a graceful close still arrive", async () => {
+  const a = await Endpoint.create({ networkId: NET });
+  await using b = await Endpoint.create({ networkId: NET });
+  const received: number[] = [];
+  b.handle("/last/1", async (channel) => {
+    for await (const m of channel) received.push(m as number);
+  });
+  const channel = await a.open(b.peerId, [b.hostPort], "/last/1");
+  for (let i = 0; i < 1000; i++) await channel.send(i);
+  await a.close();
+  await eventually(() => received.length === 1000, { message: `got ${received.length}` });
+});

@@ -64,6 +64,8 @@ const RESOLVED = Promise.resolve();
 const PROBE_TIMEOUT = 5_000;
 /** How long a consumer that lagged gets no grace period again (ms). */
 const LAG_MEMORY = 30_000;
+/** Longest run (ms) of sends that reach nobody before `send` yields to the event loop. */
+const YIELD_EVERY = 10;
 
 /** One subscriber, seen by the producer. */
 class Outbound {
@@ -72,8 +74,12 @@ class Outbound {
   seqs: number[] = [];
   datas: Uint8Array[] = [];
   head = 0;
-  /** When the queue became full (valid while it is). */
+  /** When the queue became full; cleared once it drains below half. */
   fullSince: number | undefined;
+  /** When the pump last took datums from the queue, or work arrived in an empty queue. */
+  lastProgress: number = Date.now();
+  /** When the subscription was admitted. */
+  readonly admittedAt: number = Date.now();
   /** Set when the subscription is over (pump and reader exit). */
   closed = false;
   /** Set for a graceful end: flush, send the end frame, close with 204. */
@@ -128,6 +134,9 @@ export class Sink<T> {
   #lagTimer: ReturnType<typeof setTimeout> | undefined;
   /** When each consumer peer last lagged. */
   readonly #laggards = new Map<PeerId, number>();
+  /** The last datum reached nobody or was dropped for someone. */
+  #spinning = false;
+  #lastYield = 0;
   readonly #epoch = crypto.getRandomValues(new Uint32Array(1))[0];
   #seq = 0;
 
@@ -162,10 +171,10 @@ export class Sink<T> {
     if (this.online && !this.closed && this.#canDispatch()) {
       try {
         this.trySend(datum);
-        return RESOLVED;
       } catch (e) {
         return Promise.reject(e);
       }
+      return this.#maybeYield();
     }
     return this.#sendSlow(datum);
   }
@@ -182,15 +191,30 @@ export class Sink<T> {
           .catch(() => {});
         continue;
       }
-      return this.trySend(datum);
+      this.trySend(datum);
+      return this.#maybeYield();
     }
   }
 
   /**
-   * Whether a datum can go out now: every subscriber has room in its queue,
-   * or has been full for `lagTimeout` (then the lagging policy applies to
-   * it). A subscriber that is merely behind because the event loop has not
-   * let its pump run yet holds the datum back instead of being punished.
+   * When datums go nowhere (no subscriber, or every subscriber lagging) a
+   * `while (...) await send(x)` loop would never wait and so starve the event
+   * loop (and with it the pumps that would end the lag): give it a turn
+   * every few milliseconds.
+   */
+  #maybeYield(): Promise<void> {
+    if (!this.#spinning) return RESOLVED;
+    const now = Date.now();
+    if (now - this.#lastYield < YIELD_EVERY) return RESOLVED;
+    this.#lastYield = now;
+    return new Promise((r) => setTimeout(r, 0));
+  }
+
+  /**
+   * Whether a datum can go out now: no subscriber with a full queue, except
+   * lagging ones (the lagging policy applies to them). A subscriber that is
+   * merely behind holds the datum back instead of being punished: `send`
+   * waits for it, which is the producer's backpressure.
    */
   #canDispatch(): boolean {
     const max = this.config.bufferSize;
@@ -199,24 +223,46 @@ export class Sink<T> {
       if (s.closed || s.ending || s.length < max) continue;
       if (this.config.lagging === "block") return false;
       now ||= Date.now();
-      if (now - s.fullSince! < this.config.lagTimeout && !this.#laggedRecently(s, now)) {
-        return false;
-      }
+      if (!this.#lagging(s, now)) return false;
     }
     return true;
   }
 
   /**
-   * Whether the subscriber's peer lagged within {@linkcode LAG_MEMORY}: it
-   * gets no grace again, so a slow consumer that reconnects cannot hold the
-   * producer back once per reconnect.
+   * A full subscriber lags when its pump has not moved for `lagTimeout` (the
+   * consumer stopped reading), or when it has stayed behind (not drained
+   * below half) for `lagTimeout` while another subscriber keeps up (is below
+   * half, see {@linkcode Sink.#keepsUp}). When every subscriber is behind, the producer is simply faster
+   * than the network: nobody lags, sends wait. A peer that lagged lags again
+   * at once for {@linkcode LAG_MEMORY}, so it cannot stall the producer once
+   * per reconnect.
    */
-  #laggedRecently(sub: Outbound, now: number): boolean {
+  #lagging(sub: Outbound, now: number): boolean {
+    const lagTimeout = this.config.lagTimeout;
     const at = this.#laggards.get(sub.peer.peerId);
-    if (at === undefined) return false;
-    if (now - at < LAG_MEMORY) return true;
-    this.#laggards.delete(sub.peer.peerId);
+    if (at !== undefined) {
+      if (now - at < LAG_MEMORY) return true;
+      this.#laggards.delete(sub.peer.peerId);
+    }
+    if (now - sub.lastProgress >= lagTimeout) return true;
+    if (sub.fullSince === undefined || now - sub.fullSince < lagTimeout) return false;
+    const half = this.config.bufferSize / 2;
+    for (const other of this.#subs) {
+      if (other !== sub && other.length < half && this.#keepsUp(other, now)) return true;
+    }
     return false;
+  }
+
+  /**
+   * Whether a subscriber is a fair yardstick of "keeping up": connected for
+   * at least `lagTimeout` and not a recent laggard (a laggard that just
+   * reconnected has an empty queue but proves nothing).
+   */
+  #keepsUp(sub: Outbound, now: number): boolean {
+    if (sub.closed || sub.ending || sub.state !== "connected") return false;
+    if (now - sub.admittedAt < this.config.lagTimeout) return false;
+    const at = this.#laggards.get(sub.peer.peerId);
+    return at === undefined || now - at >= LAG_MEMORY;
   }
 
   #dispatch(datum: T, bytes: Uint8Array): void {
@@ -224,10 +270,12 @@ export class Sink<T> {
     const max = this.config.bufferSize;
     this.counters.sent++;
     let delivered = false;
+    let dropped = false;
     for (const sub of this.#subs) {
       if (sub.closed || sub.ending) continue;
       if (sub.length >= max) {
         sub.stats.dropped++;
+        dropped = true;
         this.#laggards.set(sub.peer.peerId, Date.now());
         if (this.config.lagging === "disconnect") {
           this.counters.lagged++;
@@ -235,29 +283,32 @@ export class Sink<T> {
         }
         continue;
       }
+      if (sub.length === 0) sub.lastProgress = Date.now(); // the stall clock starts with work
       sub.push(seq, bytes);
       delivered = true;
-      if (sub.length === max) {
+      if (sub.length >= max && sub.fullSince === undefined) {
         sub.fullSince = Date.now();
         this.#armLagTimer();
       }
     }
+    this.#spinning = dropped || !delivered;
     if (!delivered) {
       this.counters.undelivered++;
       this.config.undelivered?.(datum);
     }
   }
 
-  /** Wakes waiting senders when a full subscriber turns lagging. */
+  /** Re-checks waiting senders once a full subscriber may have turned lagging. */
   #armLagTimer(): void {
     if (this.#lagTimer !== undefined || this.config.lagging === "block") return;
     this.#lagTimer = setTimeout(() => {
       this.#lagTimer = undefined;
       if (this.closed) return;
       this.watch.notify();
+      const now = Date.now();
       for (const s of this.#subs) {
-        if (!s.closed && s.length >= this.config.bufferSize) {
-          if (Date.now() - s.fullSince! < this.config.lagTimeout) this.#armLagTimer();
+        if (!s.closed && s.length >= this.config.bufferSize && !this.#lagging(s, now)) {
+          return this.#armLagTimer();
         }
       }
     }, this.config.lagTimeout);
@@ -389,6 +440,10 @@ export class Sink<T> {
           }
         }
         if (to - from + sub.length >= this.config.bufferSize) this.watch.notify(); // room again
+        // behind until it drains below half (hysteresis): a consumer that frees one
+        // slot at a time is still behind
+        sub.lastProgress = Date.now();
+        if (sub.length < this.config.bufferSize / 2) sub.fullSince = undefined;
         await channel.sendBytes(frame);
         // A small frame: wait for QUIC to take it, so datums queue up meanwhile
         // and go out as one batch. A full one: keep the pipe full (sendBytes

@@ -84,9 +84,52 @@ Deno.test("streams: a slow consumer is disconnected without slowing a fast one",
     }
     assert.equal(await within(reading, 20_000, "fast consumer got everything"), total);
     assert.equal(fast.stats.gaps, 0);
+    assert.equal(fast.stats.reconnects, 0, "the fast consumer was never cut off");
     assert.ok(producer.stats.lagged >= 1, "the slow consumer was cut off as too slow");
     assert.ok(producer.stats.dropped >= 1);
     assert.ok(slow.stats.datums < total);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: a consumer that reads slowly loses datums (drop), a fast one loses none", async () => {
+  const c = await cluster(3);
+  try {
+    const [n0, n1, n2] = c.nodes;
+    const producer = n0.streams.produce(Blob, { bufferSize: 64, lagging: "drop", lagTimeout: 200 });
+    const fast = n1.streams.consume(Blob);
+    const slow = n2.streams.consume(Blob, { bufferSize: 4 });
+    await within(producer.when.subscribed({ minimum: 2 }), 5000);
+    let stop = false;
+    const slowReader = (async () => {
+      for await (const _ of slow) {
+        if (stop) return;
+        await new Promise((r) => setTimeout(r, 5)); // a slow application
+      }
+    })();
+    const total = 1500;
+    const reading = (async () => {
+      let n = 0;
+      for await (const d of fast) {
+        assert.equal(new DataView(d.buffer, d.byteOffset).getUint32(0), n);
+        if (++n === total) return n;
+      }
+      return n;
+    })();
+    for (let i = 0; i < total; i++) {
+      const d = new Uint8Array(16 * 1024);
+      new DataView(d.buffer).setUint32(0, i);
+      await producer.send(d);
+    }
+    assert.equal(await within(reading, 20_000), total);
+    assert.deepEqual([fast.stats.gaps, fast.stats.reconnects], [0, 0]);
+    assert.ok(producer.stats.dropped > 0);
+    assert.equal(producer.stats.lagged, 0, "drop never disconnects");
+    await eventually(() => slow.stats.gaps > 0, { timeout: 5000 });
+    stop = true;
+    await slow.close();
+    await slowReader;
   } finally {
     await c.close();
   }

@@ -126,7 +126,13 @@ Deno.test("streams: a consumer that reads slowly loses datums (drop), a fast one
     assert.deepEqual([fast.stats.gaps, fast.stats.reconnects], [0, 0]);
     assert.ok(producer.stats.dropped > 0);
     assert.equal(producer.stats.lagged, 0, "drop never disconnects");
+    // once the slow consumer has everything that was written for it, one more
+    // datum shows it the datums dropped before it
+    const written = () => producer.consumers().find((x) => x.consumerId === n2.id)!.stats.datums;
+    await eventually(() => written() === slow.stats.datums, { timeout: 10_000 });
+    await producer.send(new Uint8Array(1));
     await eventually(() => slow.stats.gaps > 0, { timeout: 5000 });
+    assert.equal(slow.stats.missed, producer.stats.dropped);
     stop = true;
     await slow.close();
     await slowReader;

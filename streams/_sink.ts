@@ -530,7 +530,7 @@ export class Sink<T> {
       consumerId: s.peer.peerId,
       peer: s.peer,
       state: s.state,
-      stats: { ...s.stats },
+      stats: { ...s.stats, queued: s.length },
     }));
   }
 
@@ -549,6 +549,7 @@ export class Sink<T> {
       t.datums += s.stats.datums;
       t.bytes += s.stats.bytes;
       t.dropped += s.stats.dropped;
+      t.queued += s.length;
     }
     return t;
   }

@@ -47,6 +47,11 @@ export interface ChannelStats {
   missed: number;
   /** Reconnections after the first connect (consumer side). */
   reconnects: number;
+  /**
+   * Datums waiting: in the subscriber's queue (producer side), or received
+   * and not yet taken by the application (a consumer's aggregate stats).
+   */
+  queued: number;
   /** When the current connection was established (ms since the epoch), if connected. */
   connectedAt: number | undefined;
 }
@@ -76,6 +81,7 @@ export function emptyStats(): ChannelStats {
     gaps: 0,
     missed: 0,
     reconnects: 0,
+    queued: 0,
     connectedAt: undefined,
   };
 }

@@ -70,11 +70,11 @@ export interface ConsumerOptions {
   bufferSize?: number;
 }
 
-/** Aggregate counters of a consumer (cumulative over every producer it used). */
-export interface ConsumerStats extends ChannelStats {
-  /** Datums received and not yet taken by the application. */
-  queued: number;
-}
+/**
+ * Aggregate counters of a consumer, cumulative over every producer it used;
+ * `queued` counts datums received and not yet taken by the application.
+ */
+export type ConsumerStats = ChannelStats;
 
 const HANDSHAKE_TIMEOUT = 10_000;
 const PROBE_RETRY = 5_000;

@@ -128,8 +128,10 @@ Deno.test("streams: a consumer that reads slowly loses datums (drop), a fast one
     assert.equal(producer.stats.lagged, 0, "drop never disconnects");
     // once the slow consumer has everything that was written for it, one more
     // datum shows it the datums dropped before it
-    const written = () => producer.consumers().find((x) => x.consumerId === n2.id)!.stats.datums;
-    await eventually(() => written() === slow.stats.datums, { timeout: 10_000 });
+    const forSlow = () => producer.consumers().find((x) => x.consumerId === n2.id)!.stats;
+    await eventually(() => forSlow().queued === 0 && forSlow().datums === slow.stats.datums, {
+      timeout: 10_000,
+    });
     await producer.send(new Uint8Array(1));
     await eventually(() => slow.stats.gaps > 0, { timeout: 5000 });
     assert.equal(slow.stats.missed, producer.stats.dropped);
@@ -158,7 +160,8 @@ Deno.test("streams: lagging 'drop' keeps the consumer and reports exactly what i
     // read everything that got through, then one more datum reveals any dropped tail
     await eventually(() => {
       drain();
-      return producer.consumers()[0].stats.datums === consumer.stats.datums;
+      const sub = producer.consumers()[0].stats;
+      return sub.queued === 0 && sub.datums === consumer.stats.datums;
     }, { timeout: 10_000 });
     await producer.send(new Uint8Array(1));
     await within(consumer.recv(), 3000);

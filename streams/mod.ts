@@ -10,6 +10,22 @@
  *   catalog (or the `limit` lowest-RTT ones), reconnects with backoff and
  *   reports gaps through per-producer sequence numbers.
  *
+ * Delivery is at most once, in order per producer. Each datum carries the
+ * producer's sequence number (per stream, per producer run), so consumers
+ * count what they missed (`stats.gaps`, `stats.missed`) across drops,
+ * reconnects and producer restarts. `send` waits while a subscriber's queue
+ * is full (backpressure); a subscriber that stays behind for `lagTimeout`
+ * while others keep up, or stops reading, gets the lagging policy
+ * (`"disconnect"` with `StreamTooSlow`, `"drop"`, or `"block"` = always wait).
+ * A consumer with `bufferSize` stops reading while its queue is full, so a
+ * slow application pushes back to the producer. Consumers never subscribe to
+ * a producer on their own node.
+ *
+ * Wire protocol `/mosaik/streams/1` on a transport channel: MessagePack
+ * `subscribe` → `start` (or a close with a named code), then binary batch
+ * frames of datums with sequence numbers, and an end frame before a graceful
+ * close (`GracefulShutdown`).
+ *
  * Permissions: those of the endpoint (`--unstable-net`, `--allow-net` for its
  * address and its peers').
  *

@@ -5,6 +5,8 @@
  * @module
  */
 import { decode, DecodeError, derive, digest, encode, type StreamId } from "@mosaik/transport";
+import type { ConsumerOptions } from "./consumer.ts";
+import type { ProducerOptions } from "./producer.ts";
 
 /**
  * Turns datums into bytes and back. `decode` must throw (ideally a
@@ -66,6 +68,17 @@ export interface StreamOptions<T> {
    * stream id, so producers and consumers of different schemas never meet.
    */
   schema?: string;
+  /**
+   * Defaults for every producer of this declaration; options passed to
+   * `produce` override them, except `require` and `requireTicket`, which add
+   * up (all must hold). Here `require` is what *consumers* must satisfy.
+   */
+  producer?: ProducerOptions<T>;
+  /**
+   * Defaults for every consumer of this declaration, merged the same way;
+   * here `require` is what *producers* must satisfy.
+   */
+  consumer?: ConsumerOptions;
 }
 
 /** A declared stream: what {@linkcode Streams.produce} and `consume` take. */
@@ -78,6 +91,10 @@ export interface StreamDef<T> {
   readonly id: StreamId;
   /** The datum codec. */
   readonly codec: Codec<T>;
+  /** Producer defaults (see {@linkcode StreamOptions.producer}). */
+  readonly producer?: ProducerOptions<T>;
+  /** Consumer defaults (see {@linkcode StreamOptions.consumer}). */
+  readonly consumer?: ConsumerOptions;
 }
 
 /**
@@ -92,6 +109,13 @@ export interface StreamDef<T> {
  * const Prices = stream<{ sym: string; px: number }>("prices", { schema: "price/v1" });
  * console.assert(Prices.id === stream("prices", { schema: "price/v1" }).id);
  * console.assert(Prices.id !== stream("prices").id);
+ *
+ * // defaults for both sides travel with the declaration
+ * const Orders = stream<string>("orders", {
+ *   producer: { maxConsumers: 4, require: (consumer) => consumer.hasTag("matcher") },
+ *   consumer: { require: (producer) => producer.hasTag("trader") },
+ * });
+ * console.assert(Orders.producer?.maxConsumers === 4);
  * ```
  */
 export function stream<T>(name: string, options: StreamOptions<T> = {}): StreamDef<T> {
@@ -104,6 +128,8 @@ export function stream<T>(name: string, options: StreamOptions<T> = {}): StreamD
     id,
     codec: options.codec ?? codecs.msgpack<T>(),
     ...(options.schema === undefined ? {} : { schema: options.schema }),
+    ...(options.producer === undefined ? {} : { producer: options.producer }),
+    ...(options.consumer === undefined ? {} : { consumer: options.consumer }),
   };
   return Object.freeze(def);
 }

@@ -53,6 +53,20 @@ export interface StreamsSnapshot {
   }[];
 }
 
+/** Declaration defaults, then call options; `require` and `requireTicket` add up. */
+function merge<O extends Pick<ConsumerOptions, "require" | "requireTicket">>(
+  defaults: O | undefined,
+  options: O,
+): O {
+  if (!defaults) return options;
+  return {
+    ...defaults,
+    ...options,
+    require: [defaults.require ?? [], options.require ?? []].flat(),
+    requireTicket: [defaults.requireTicket ?? [], options.requireTicket ?? []].flat(),
+  };
+}
+
 const HANDSHAKE_TIMEOUT = 10_000;
 const PROBE_TIMEOUT = 5_000;
 
@@ -121,10 +135,11 @@ export class Streams implements AsyncDisposable {
    * entry; later calls return more handles to the same worker (their
    * options are ignored).
    */
-  produce<T>(def: StreamDef<T>, options: ProducerOptions<T> = {}): Producer<T> {
+  produce<T>(def: StreamDef<T>, overrides: ProducerOptions<T> = {}): Producer<T> {
     if (this.#closed) throw new ClosedError("streams closed");
     let sink = this.#sinks.get(def.id) as Sink<T> | undefined;
     if (!sink) {
+      const options = merge(def.producer, overrides);
       sink = new Sink<T>(this.#host, def, {
         maxConsumers: options.maxConsumers ?? Infinity,
         bufferSize: options.bufferSize ?? 1024,
@@ -145,7 +160,7 @@ export class Streams implements AsyncDisposable {
   /** A new, independent consumer of `def`; it subscribes to every eligible producer. */
   consume<T>(def: StreamDef<T>, options: ConsumerOptions = {}): Consumer<T> {
     if (this.#closed) throw new ClosedError("streams closed");
-    const consumer = new Consumer<T>(this.#host, def, options);
+    const consumer = new Consumer<T>(this.#host, def, merge(def.consumer, options));
     this.#consumers.add(consumer as Consumer<unknown>);
     return consumer;
   }

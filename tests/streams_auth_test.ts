@@ -361,3 +361,36 @@ Deno.test("streams: a consumer is online at once by default", async () => {
     await c.close();
   }
 });
+
+Deno.test("streams: declarations carry defaults for both sides (the Rust stream! macro)", async () => {
+  const c = await cluster(3, { tags: [["trusted"], ["trusted"], []] });
+  try {
+    const [n0, n1, n2] = c.nodes;
+    const Tagged = stream<string>("tests.auth.tagged", {
+      producer: { require: hasTags("trusted"), onlineWhen: { minimum: 1 } }, // consumers must be trusted
+      consumer: { require: hasTags("trusted") }, // producers must be trusted
+    });
+    // producer side: only the trusted consumer gets in
+    const p = n0.streams.produce(Tagged);
+    const c1 = n1.streams.consume(Tagged, { require: () => true });
+    const c2 = n2.streams.consume(stream<string>("tests.auth.tagged"));
+    await within(c1.when.subscribed(), 3000);
+    await eventually(() => p.stats.rejected >= 1, { timeout: 3000 });
+    assert.deepEqual(ids(p.consumers(), "consumerId"), [n1.id]);
+    assert.equal(c2.producers().length, 0);
+    await p.send("for the trusted");
+    assert.equal(await within(c1.recv(), 3000), "for the trusted");
+    // consumer side: only the trusted producer is used; call options add to the defaults
+    const Other = stream<string>("tests.auth.other", { consumer: { require: hasTags("trusted") } });
+    n1.streams.produce(Other);
+    n2.streams.produce(Other);
+    const picky = n0.streams.consume(Other);
+    await within(picky.when.subscribed(), 3000);
+    assert.deepEqual(ids(picky.producers(), "producerId"), [n1.id]);
+    const none = n0.streams.consume(Other, { require: (x) => x.peerId === n2.id });
+    await eventually(() => none.producers().length === 0);
+    assert.equal(none.producers().length, 0, "both requirements must hold");
+  } finally {
+    await c.close();
+  }
+});

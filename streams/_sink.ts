@@ -26,6 +26,7 @@ import {
 } from "./errors.ts";
 import type { Host } from "./_host.ts";
 import {
+  allPass,
   checkTicketValidators,
   entryVersion,
   type PeerInfo,
@@ -332,7 +333,7 @@ export class Sink<T> {
       if (rtt === undefined) return refuse(CloseCode.UnexpectedClose, "no answer to ping");
     }
     const info = peerInfo(entry, rtt);
-    if (!this.config.require.every((p) => p(info))) {
+    if (!allPass(this.config.require, info)) {
       return refuse(CloseCode.StreamNotAllowed, "not allowed");
     }
     const tickets = await checkTicketValidators(this.config.requireTicket, info);
@@ -505,7 +506,7 @@ export class Sink<T> {
       }
       const info = peerInfo(entry, this.host.rtt(entry.peerId) ?? sub.peer.rtt);
       sub.peer = info;
-      if (!this.config.require.every((p) => p(info))) {
+      if (!allPass(this.config.require, info)) {
         this.#finish(sub, CloseCode.StreamNotAllowed, "no longer allowed");
         continue;
       }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { PeerId, StreamId, Tag } from "@mosaik/transport";
-import { type PeerInfo, toTags } from "./peer.ts";
+import { allPass, type PeerInfo, toTags } from "./peer.ts";
 
 /**
  * A condition over the subscriptions in state `"connected"`: at least
@@ -97,7 +97,7 @@ export function conditionMet(
   for (const c of channels) {
     if (c.state !== "connected") continue;
     if (!tags.every((t) => c.peer.entry.tags.includes(t))) continue;
-    if (condition.where && !condition.where(c.peer)) continue;
+    if (condition.where && !allPass([condition.where], c.peer)) continue;
     count++;
   }
   return (count >= minimum) !== (condition.unmet ?? false);

@@ -26,6 +26,7 @@ import {
 } from "./conditions.ts";
 import { type Host, sleep } from "./_host.ts";
 import {
+  allPass,
   checkTicketValidators,
   entryVersion,
   type PeerInfo,
@@ -324,6 +325,8 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
           this.#again = false;
           await this.#evaluateOnce();
         } while (this.#again && !this.#closed);
+      } catch (e) {
+        console.error("mosaik streams: choosing producers failed", e);
       } finally {
         this.#evaluating = false;
       }
@@ -357,7 +360,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
         continue;
       }
       const info = peerInfo(entry, rtt);
-      if (!this.#require.every((p) => p(info))) {
+      if (!allPass(this.#require, info)) {
         this.#untrackPeer(peer);
         continue;
       }
@@ -558,7 +561,11 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
         if (code !== undefined && REFUSED.has(code)) return this.#refused(inb);
         if (code === CloseCode.UnknownPeer) {
           // the producer does not know us yet: push our entry to it, then retry
-          await host.discovery.syncWith?.(peer).catch(() => {});
+          try {
+            await host.discovery.syncWith?.(peer);
+          } catch {
+            // retry anyway; gossip may bring our entry there meanwhile
+          }
         }
       }
       inb.channel = undefined;

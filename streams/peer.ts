@@ -180,6 +180,18 @@ export function rttBelow(ms: number): PeerPredicate {
   return (peer) => peer.rtt !== undefined && peer.rtt < ms;
 }
 
+/** Whether every predicate holds; a predicate that throws counts as failed. */
+export function allPass(
+  predicates: readonly ((peer: PeerInfo) => boolean)[],
+  peer: PeerInfo,
+): boolean {
+  try {
+    return predicates.every((p) => p(peer));
+  } catch {
+    return false;
+  }
+}
+
 /** Normalises tag names to {@linkcode Tag}s. */
 export function toTags(tags: readonly (Tag | string)[] | undefined): Tag[] {
   return (tags ?? []).map(asTag);

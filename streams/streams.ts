@@ -191,7 +191,11 @@ export class Streams implements AsyncDisposable {
   }
 
   #onCatalog(event: StreamsCatalogEvent): void {
-    for (const sink of this.#sinks.values()) sink.peerChanged(event.type, event.entry);
+    for (const sink of this.#sinks.values()) {
+      sink.peerChanged(event.type, event.entry).catch((e) =>
+        console.error("mosaik streams: re-checking a consumer failed", e)
+      );
+    }
     for (const consumer of this.#consumers) consumer.evaluate();
   }
 

@@ -291,3 +291,26 @@ Deno.test("streams: bytes and text codecs", async () => {
     await closePeers(a, b);
   }
 });
+
+Deno.test("streams: a predicate that throws counts as failed and harms nothing", async () => {
+  const net = networkId(crypto.randomUUID());
+  const a = await peer(net, true);
+  const b = await peer(net, true);
+  StaticDiscovery.link(a.discovery, b.discovery);
+  try {
+    const boom = () => {
+      throw new Error("boom");
+    };
+    const producer = a.streams!.produce(Data, { require: boom });
+    const consumer = b.streams!.consume(Data, { onlineWhen: { where: boom } });
+    await eventually(() => producer.stats.rejected >= 1, { timeout: 5000 });
+    assert.equal(producer.consumers().length, 0);
+    assert.ok(!consumer.online);
+    const picky = b.streams!.consume(stream<string>("tests.wire.other"), { require: boom });
+    a.streams!.produce(stream<string>("tests.wire.other"));
+    await eventually(() => b.streams!.rtt(a.endpoint.peerId) !== undefined);
+    assert.equal(picky.producers().length, 0);
+  } finally {
+    await closePeers(a, b);
+  }
+});

@@ -67,6 +67,8 @@ const PROBE_TIMEOUT = 5_000;
 const LAG_MEMORY = 30_000;
 /** Longest run (ms) of sends that reach nobody before `send` yields to the event loop. */
 const YIELD_EVERY = 10;
+/** A subscriber whose pump has not moved for this many `lagTimeout`s stopped reading. */
+const STALL_FACTOR = 10;
 
 /** One subscriber, seen by the producer. */
 class Outbound {
@@ -230,8 +232,9 @@ export class Sink<T> {
   }
 
   /**
-   * A full subscriber lags when its pump has not moved for `lagTimeout` (the
-   * consumer stopped reading), or when it has stayed behind (not drained
+   * A full subscriber lags when its pump has not moved for ten times
+   * `lagTimeout` (the consumer stopped reading; a merely slow link still moves
+   * a frame now and then), or when it has stayed behind (not drained
    * below half) for `lagTimeout` while another subscriber keeps up (is below
    * half, see {@linkcode Sink.#keepsUp}). When every subscriber is behind, the producer is simply faster
    * than the network: nobody lags, sends wait. A peer that lagged lags again
@@ -245,7 +248,7 @@ export class Sink<T> {
       if (now - at < LAG_MEMORY) return true;
       this.#laggards.delete(sub.peer.peerId);
     }
-    if (now - sub.lastProgress >= lagTimeout) return true;
+    if (now - sub.lastProgress >= lagTimeout * STALL_FACTOR) return true;
     if (sub.fullSince === undefined || now - sub.fullSince < lagTimeout) return false;
     const half = this.config.bufferSize / 2;
     for (const other of this.#subs) {

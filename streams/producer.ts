@@ -18,23 +18,23 @@ export interface ProducerOptions<T> {
   /**
    * Capacity in datums of each subscriber's queue. Default 1024. `send`
    * waits (and `trySend` throws {@linkcode FullError}) while a subscriber's
-   * queue is full, until it has room or has been full for `lagTimeout`.
+   * queue is full and it is not lagging: that is the producer's backpressure.
    */
   bufferSize?: number;
   /**
-   * What happens to a subscriber whose queue stays full for `lagTimeout`:
+   * What happens to a lagging subscriber: one that stayed behind (its queue
+   * full, not drained below half) for `lagTimeout` while another subscriber
+   * kept up, or that stopped reading for ten times `lagTimeout`.
    * `"disconnect"` (default) drops the datum for it and closes it with
-   * `StreamTooSlow` (it reconnects and sees the gap); `"drop"` only drops
-   * datums for it while it stays full (it sees the gaps); `"block"` never
-   * gives up on it — end-to-end backpressure: the producer goes at the pace
-   * of its slowest consumer.
+   * `StreamTooSlow` (it reconnects, sees the gap, and lags again at once for
+   * 30 s if it is still too slow); `"drop"` drops datums for it while its
+   * queue is full (it sees the gaps); `"block"` never gives up on anyone:
+   * the producer goes at the pace of its slowest consumer. When every
+   * subscriber is behind, the producer is simply faster than the network
+   * and `send` waits, whatever the policy.
    */
   lagging?: LaggingPolicy;
-  /**
-   * How long (ms) a subscriber's queue may stay full before the lagging
-   * policy applies; meanwhile sends wait, so a consumer that is only behind
-   * because the event loop was busy is never punished. Default 500.
-   */
+  /** See `lagging` (ms). Default 500. */
   lagTimeout?: number;
   /** Conditions consumers must meet (AND), over their entry and RTT; re-checked on catalog changes. */
   require?: PeerPredicate | PeerPredicate[];

@@ -394,3 +394,22 @@ Deno.test("streams: declarations carry defaults for both sides (the Rust stream!
     await c.close();
   }
 });
+
+Deno.test("streams: a producer's ticket expiry ends the consumer's subscription to it", async () => {
+  const c = await cluster(2);
+  try {
+    const [n0, n1] = c.nodes;
+    const t = tickets(c.nodes);
+    n1.setTickets([t.issuer.issue({ peerId: n1.id, networkId: t.net, expiresIn: 1_500 })]);
+    const p = n1.streams.produce(Data1);
+    const r = n0.streams.consume(Data1, { requireTicket: t.gate });
+    await within(r.when.subscribed(), 3000);
+    await within(r.when.unsubscribed(), 4000, "expired ticket: the consumer lets go");
+    assert.equal(r.producers().length, 0);
+    await within(p.when.unsubscribed(), 3000);
+    t.valid(n1);
+    await within(r.when.subscribed(), 5000, "a renewed ticket brings it back");
+  } finally {
+    await c.close();
+  }
+});

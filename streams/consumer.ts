@@ -211,7 +211,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     return undefined;
   }
 
-  /** Iterates datums until the consumer is closed. */
+  /** Iterates datums until the consumer is closed (leaving the loop early does not close it). */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       if (this.#head < this.#items.length) {

@@ -226,17 +226,25 @@ async function ensureEtcd(): Promise<string> {
 async function withEtcd<T>(fn: (client: Etcd3) => Promise<T>): Promise<T> {
   const bin = await ensureEtcd();
   const dir = await Deno.makeTempDir({ prefix: "bench-etcd-" });
-  const base = 20000 + Math.floor(Math.random() * 20000);
-  const peers = [0, 1, 2].map((i) => `e${i}=http://127.0.0.1:${base + 10 + i}`).join(",");
+  // Six free ports (client and peer port of each member).
+  const ports = Array.from({ length: 6 }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }))
+    .map((l) => {
+      const port = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return port;
+    });
+  const clientPort = (i: number) => ports[i];
+  const peerPort = (i: number) => ports[3 + i];
+  const peers = [0, 1, 2].map((i) => `e${i}=http://127.0.0.1:${peerPort(i)}`).join(",");
   const procs = [0, 1, 2].map((i) =>
     new Deno.Command(bin, {
       args: [
         `--name=e${i}`,
         `--data-dir=${dir}/e${i}`,
-        `--listen-client-urls=http://127.0.0.1:${base + i}`,
-        `--advertise-client-urls=http://127.0.0.1:${base + i}`,
-        `--listen-peer-urls=http://127.0.0.1:${base + 10 + i}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${base + 10 + i}`,
+        `--listen-client-urls=http://127.0.0.1:${clientPort(i)}`,
+        `--advertise-client-urls=http://127.0.0.1:${clientPort(i)}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort(i)}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort(i)}`,
         `--initial-cluster=${peers}`,
         "--initial-cluster-state=new",
         "--initial-cluster-token=bench",
@@ -245,7 +253,10 @@ async function withEtcd<T>(fn: (client: Etcd3) => Promise<T>): Promise<T> {
       stderr: "null",
     }).spawn()
   );
-  const client = new Etcd3({ hosts: [0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`) });
+  const client = new Etcd3({
+    hosts: [0, 1, 2].map((i) => `http://127.0.0.1:${clientPort(i)}`),
+    defaultCallOptions: () => ({ deadline: Date.now() + 10_000 }),
+  });
   try {
     for (let i = 0;; i++) {
       try {

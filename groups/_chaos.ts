@@ -46,7 +46,7 @@ type KVOp = Op<["w", unknown] | ["r"], unknown> & { key: string };
 export async function runChaos(seed: number, options: ChaosOptions = {}): Promise<ChaosResult> {
   const r = rng(seed ^ 0x9e3779b9);
   const nodes = r() < 0.5 ? 3 : 5;
-  const applied = new Map<number, string>();
+  const applied = new Map<string, string>();
   const anomalies: string[] = [];
   const sim = new Sim({
     seed,

@@ -22,6 +22,8 @@ export type ReplicaMessage =
     lead?: string;
     /** Highest commit index the sender knows for its incarnation. */
     best?: number;
+    /** The sender never becomes leader. */
+    never?: boolean;
   }
   | { type: "Leave" }
   | { type: "Left" }
@@ -104,7 +106,7 @@ interface Session {
 
 interface PendingCommand {
   seq: number;
-  payload: Uint8Array;
+  commands: unknown[];
   start: number;
   sent: number;
   resolve: (v: { index: number; results: unknown[] }) => void;
@@ -126,6 +128,7 @@ interface PeerStatus {
   commit: number;
   learner: boolean;
   best: number;
+  never: boolean;
 }
 
 /** See the file comment. */
@@ -158,6 +161,7 @@ export class Replica {
   /** Entries this replica served to catching-up peers (for tests and metrics). */
   served = 0;
   #outgoing: Uint8Array[] = [];
+  #outgoingCommands: PendingCommand[] = [];
   #scheduled = false;
   closed = false;
 
@@ -171,6 +175,10 @@ export class Replica {
 
   get id(): NodeId {
     return this.opts.id;
+  }
+
+  get #neverLeads(): boolean {
+    return this.core.opts.preference === "never";
   }
 
   /** Current leader if known. */
@@ -201,6 +209,7 @@ export class Replica {
           commit: msg.commit,
           learner: msg.learner,
           best: Math.max(msg.commit, msg.best ?? 0),
+          never: msg.never === true,
         });
         this.#checkIncarnation(from, msg.cluster);
         break;
@@ -270,12 +279,18 @@ export class Replica {
     if (this.core.config && !this.core.isMember) {
       return Promise.reject(new NotMemberError("this node is not a member of the group"));
     }
+    if (!commands.length) return Promise.reject(new RangeError("no commands"));
     const seq = this.#nextSeq;
     this.#nextSeq += commands.length;
-    const ack = this.#lowestPending() - 1;
-    const payload = encode([this.opts.clientId, seq, Math.min(ack, seq - 1), commands]);
     return new Promise((resolve, reject) => {
-      const p: PendingCommand = { seq, payload, start: this.now, sent: -Infinity, resolve, reject };
+      const p: PendingCommand = {
+        seq,
+        commands,
+        start: this.now,
+        sent: -Infinity,
+        resolve,
+        reject,
+      };
       this.#pending.set(seq, p);
       this.#submit(p);
       this.#schedule();
@@ -336,7 +351,47 @@ export class Replica {
 
   #submit(p: PendingCommand): void {
     p.sent = this.now;
-    this.#outgoing.push(p.payload);
+    this.#outgoingCommands.push(p);
+  }
+
+  /**
+   * Encodes queued requests: calls with consecutive sequence numbers share one
+   * log entry `[client, firstSeq, ack, commands]` (ack: every lower sequence
+   * number is settled and may be forgotten by the session table).
+   */
+  #encodeOutgoing(): void {
+    if (!this.#outgoingCommands.length) return;
+    const queued = [...new Set(this.#outgoingCommands)].filter((p) =>
+      this.#pending.get(p.seq) === p
+    );
+    this.#outgoingCommands = [];
+    queued.sort((a, b) => a.seq - b.seq);
+    const ack = this.#lowestPending() - 1;
+    let run: PendingCommand[] = [];
+    const emit = () => {
+      if (!run.length) return;
+      const first = run[0].seq;
+      this.#outgoing.push(
+        encode([
+          this.opts.clientId,
+          first,
+          Math.min(ack, first - 1),
+          run.flatMap((p) => p.commands),
+        ]),
+      );
+      run = [];
+    };
+    let count = 0;
+    for (const p of queued) {
+      const prev = run[run.length - 1];
+      if (prev && (prev.seq + prev.commands.length !== p.seq || count + p.commands.length > 256)) {
+        emit();
+        count = 0;
+      }
+      run.push(p);
+      count += p.commands.length;
+    }
+    emit();
   }
 
   /** Flushes once after the current synchronous burst, so commands batch into one append. */
@@ -350,6 +405,7 @@ export class Replica {
   }
 
   #proposeOutgoing(): void {
+    this.#encodeOutgoing();
     const batch = this.#outgoing;
     if (!batch.length) return;
     this.#outgoing = [];
@@ -505,7 +561,7 @@ export class Replica {
       }
       let r: unknown;
       try {
-        r = this.sm.apply(cmds[i], { index: e.index, term: e.term });
+        r = this.sm.apply(cmds[i], { index: e.index, term: e.term, offset: i });
       } catch (err) {
         r = { error: String((err as Error)?.message ?? err) };
       }
@@ -513,10 +569,12 @@ export class Replica {
       results.push(r);
     }
     if (client === this.opts.clientId) {
-      const p = this.#pending.get(seq);
-      if (p) {
-        this.#pending.delete(seq);
-        p.resolve({ index: e.index, results });
+      for (let i = 0; i < cmds.length; i++) {
+        const p = this.#pending.get(seq + i);
+        if (p && i + p.commands.length <= cmds.length) {
+          this.#pending.delete(seq + i);
+          p.resolve({ index: e.index, results: results.slice(i, i + p.commands.length) });
+        }
       }
     }
   }
@@ -541,6 +599,7 @@ export class Replica {
       learner: !!this.opts.learner,
       lead: this.core.lead,
       best: this.#best(this.core.cluster),
+      never: this.#neverLeads || undefined,
     });
   }
 
@@ -586,7 +645,12 @@ export class Replica {
     if (this.opts.bootstrapExpect !== undefined) {
       if (members.length < this.opts.bootstrapExpect) return;
     } else if (this.now - this.#formationStart < this.opts.formationTicks) return;
-    if (members[0] !== this.id) return;
+    // The lowest member that may lead writes the first configuration (a member
+    // that never leads could not replicate it).
+    const canLead = (id: NodeId) =>
+      id === this.id ? !this.#neverLeads : !this.#status.get(id)?.never;
+    const writer = members.find(canLead) ?? members[0];
+    if (writer !== this.id) return;
     const cluster = Array.from(
       { length: 4 },
       () => Math.floor(this.opts.random() * 0x100000000).toString(16).padStart(8, "0"),

@@ -26,9 +26,9 @@ export class KV
     StateMachine<[string, string, unknown?], unknown, string, unknown, [string, unknown][]> {
   readonly name = "kv/v1";
   data = new Map<string, unknown>();
-  constructor(readonly record?: (index: number, cmd: unknown) => void) {}
+  constructor(readonly record?: (position: string, cmd: unknown) => void) {}
   apply(cmd: [string, string, unknown?], ctx: ApplyContext): unknown {
-    this.record?.(ctx.index, cmd);
+    this.record?.(`${ctx.index}.${ctx.offset}`, cmd);
     const [op, k, v] = cmd;
     if (op === "put") {
       this.data.set(k, v);
@@ -77,8 +77,8 @@ export interface SimOptions {
   drop?: number;
   replica?: Partial<ReplicaOptions>;
   storage?: (id: NodeId) => Storage;
-  /** Called for each entry applied on any node: index and command. */
-  onApply?: (node: NodeId, index: number, cmd: unknown) => void;
+  /** Called for each command applied on any node: "index.offset" and command. */
+  onApply?: (node: NodeId, position: string, cmd: unknown) => void;
 }
 
 /** A simulated cluster. */
@@ -112,7 +112,7 @@ export class Sim {
 
   start(id: NodeId): Replica {
     const node = this.nodes.get(id)!;
-    node.sm = new KV((index, cmd) => this.opts.onApply?.(id, index, cmd));
+    node.sm = new KV((position, cmd) => this.opts.onApply?.(id, position, cmd));
     const seedRng = rng(Math.floor(this.random() * 2 ** 32));
     node.replica = new Replica({
       id,

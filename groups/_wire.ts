@@ -101,6 +101,7 @@ export function parseMessage(x: unknown): ReplicaMessage {
         learner: m.learner === true,
         lead: optStr(m.lead, "lead"),
         best: m.best == null ? undefined : nat(m.best, "best"),
+        never: m.never === true ? true : undefined,
       };
     case "Leave":
     case "Left":

@@ -10,6 +10,8 @@ export interface ApplyContext {
   index: number;
   /** Term of the entry. */
   term: number;
+  /** Position of the command within its entry (commands of one entry share the index). */
+  offset: number;
 }
 
 /**

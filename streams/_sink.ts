@@ -7,7 +7,7 @@
  * @module
  */
 import type { StreamsChannel } from "./link.ts";
-import { CloseCode, type PeerId, type StreamId } from "@mosaik/transport";
+import { CloseCode, type PeerId, scheduleAt, type StreamId } from "@mosaik/transport";
 import {
   type ChannelInfo,
   type ChannelState,
@@ -386,11 +386,10 @@ export class Sink<T> {
     sub.stopExpiry?.();
     sub.stopExpiry = undefined;
     if (expiresAt === undefined) return;
-    const timer = setTimeout(
+    sub.stopExpiry = scheduleAt(
+      expiresAt,
       () => this.#finish(sub, CloseCode.StreamTicketExpired, "ticket expired"),
-      Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
     );
-    sub.stopExpiry = () => clearTimeout(timer);
   }
 
   /** Writes the start message, then batches of queued datums, until the subscription ends. */

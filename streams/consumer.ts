@@ -12,6 +12,7 @@ import {
   ConnectError,
   DecodeError,
   type PeerId,
+  scheduleAt,
   type StreamId,
 } from "@mosaik/transport";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
@@ -447,11 +448,10 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     inb.stopExpiry?.();
     inb.stopExpiry = undefined;
     if (expiresAt === undefined) return;
-    const timer = setTimeout(() => {
+    inb.stopExpiry = scheduleAt(expiresAt, () => {
       this.#untrack(inb);
       this.evaluate();
-    }, Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1));
-    inb.stopExpiry = () => clearTimeout(timer);
+    });
   }
 
   #untrackPeer(peer: PeerId): void {

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { derive, digest, MosaikError } from "@mosaik/transport";
+import { derive, digest, MosaikError, scheduleAt } from "@mosaik/transport";
 import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
 
 /**
@@ -231,7 +231,6 @@ export function requireTicket(
 export class TicketExpiryError extends MosaikError {}
 
 // setTimeout holds at most 2^31 - 1 ms (about 24.8 days); longer waits are chained.
-const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * Calls `onExpired` once when `expiresAt` (Unix ms) passes, which is when a
@@ -256,24 +255,7 @@ export function scheduleExpiry(
   if (!Number.isFinite(expiresAt)) {
     throw new TicketExpiryError("expiry must be a finite number");
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const tick = () => {
-    const wait = expiresAt - clock();
-    if (wait <= 0) {
-      timer = undefined;
-      onExpired();
-      return;
-    }
-    timer = setTimeout(tick, Math.min(wait, MAX_TIMER));
-  };
-  timer = setTimeout(
-    tick,
-    Math.max(0, Math.min(expiresAt - clock(), MAX_TIMER)),
-  );
-  return () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-  };
+  return scheduleAt(expiresAt, onExpired, clock);
 }
 
 /** Options of {@linkcode renewTicket}. */
@@ -321,7 +303,7 @@ export class TicketRenewal implements Disposable {
   /** Resolves with the first ticket published (rejects if stopped before). */
   readonly ready: Promise<Ticket>;
   #current: Ticket | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancelTimer: (() => void) | undefined;
   #stopped = false;
   #resolve!: (t: Ticket) => void;
   #reject!: (e: unknown) => void;
@@ -344,7 +326,7 @@ export class TicketRenewal implements Disposable {
   }
 
   async #cycle(): Promise<void> {
-    this.#timer = undefined;
+    this.#cancelTimer = undefined;
     if (this.#stopped) return;
     const started = Date.now();
     let next: number;
@@ -363,14 +345,14 @@ export class TicketRenewal implements Disposable {
       this.#options.onError?.(error);
       next = this.#options.retryDelay ?? 5_000;
     }
-    this.#timer = setTimeout(() => this.#cycle(), Math.min(next, MAX_TIMER));
+    this.#cancelTimer = scheduleAt(Date.now() + next, () => this.#cycle());
   }
 
   /** Stops renewing (the published ticket stays until it expires). */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     this.#reject(new TicketExpiryError("ticket renewal stopped"));
   }
 

@@ -74,17 +74,19 @@ export class Connection {
 
   /**
    * @internal Finishes every open channel (or gives up after `ms`), then
-   * yields one turn of the event loop so QUIC transmits what was queued: a
-   * connection close discards stream data not yet sent.
+   * lingers `linger` ms so QUIC can transmit what was queued: a connection
+   * close discards stream data not yet sent, and Deno's QUIC API has no
+   * signal for "acknowledged".
    */
-  async flush(ms: number): Promise<void> {
+  async flush(ms: number, linger: number): Promise<void> {
+    if (this.#channels.size === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.allSettled([...this.#channels].map((c) => c.finish())),
       new Promise((r) => timer = setTimeout(r, ms)),
     ]);
     clearTimeout(timer);
-    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, linger));
   }
 
   /** @internal Wraps a stream the remote opened, whose header `reader` already read. */

@@ -42,6 +42,11 @@ export interface EndpointOptions {
   handshakeTimeout?: number;
   /** Milliseconds of silence before a connection is considered dead. Default 10 000. */
   idleTimeout?: number;
+  /**
+   * Milliseconds a graceful close waits after finishing open channels, so
+   * data already sent leaves before the connection closes. Default 25.
+   */
+  closeLinger?: number;
 }
 
 /** Handles a channel a remote peer opened for a protocol. */
@@ -173,6 +178,7 @@ export class Endpoint implements AsyncDisposable {
       maxFrameSize: options.maxFrameSize ?? 8 << 20,
       handshakeTimeout: options.handshakeTimeout ?? 5_000,
       idleTimeout: options.idleTimeout ?? 10_000,
+      closeLinger: options.closeLinger ?? 25,
     };
     this.#cert = selfSigned(this.secretKey);
     this.#quic = new Deno.QuicEndpoint({
@@ -486,7 +492,7 @@ export class Endpoint implements AsyncDisposable {
     if (this.#closing) return;
     this.#closing = true;
     const all = [...this.#connections.values()].flatMap((s) => [...s]);
-    await Promise.all(all.map((c) => c.flush(250)));
+    await Promise.all(all.map((c) => c.flush(250, this.#options.closeLinger)));
     for (const c of all) c.close(CloseCode.GracefulShutdown, "endpoint closed");
     this.#listener.stop();
     await Promise.race([

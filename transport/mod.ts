@@ -30,3 +30,4 @@ export * from "./connection.ts";
 export * from "./endpoint.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";
+export * from "./timers.ts";

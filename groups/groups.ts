@@ -3,7 +3,14 @@
  *
  * @module
  */
-import { type Channel, CloseCode, digest, type Endpoint, type GroupId } from "@mosaik/transport";
+import {
+  type Channel,
+  CloseCode,
+  digest,
+  type Endpoint,
+  type GroupId,
+  type PeerId,
+} from "@mosaik/transport";
 import {
   type GroupCatalog,
   type GroupLocalEntry,
@@ -14,7 +21,7 @@ import {
 } from "./_member.ts";
 import { parseHello, PROTOCOL } from "./_wire.ts";
 import { DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
-import { Group } from "./group.ts";
+import { Group, type GroupMetrics, type Members } from "./group.ts";
 import type { StateMachine } from "./state_machine.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
@@ -26,6 +33,18 @@ export interface GroupsDiscovery {
   catalog: GroupCatalog;
   /** Our announced entry. */
   local: GroupLocalEntry;
+}
+
+/** One group as {@linkcode Groups.snapshot} reports it. */
+export interface GroupSnapshot {
+  /** The group's id. */
+  id: GroupId;
+  /** The current leader, if known. */
+  leader: PeerId | undefined;
+  /** Voters and learners of the latest configuration. */
+  members: Members;
+  /** Counters and gauges. */
+  metrics: GroupMetrics;
 }
 
 /** Arguments of {@linkcode Groups.join}. */
@@ -106,6 +125,14 @@ export class Groups {
   /** Ids of the groups this node is a member of. */
   get ids(): GroupId[] {
     return [...this.#members.keys()];
+  }
+
+  /** Every group of this node with its leader, members and metrics (for diagnostics). */
+  snapshot(): GroupSnapshot[] {
+    return [...this.#members.values()].map((member) => {
+      const view = new Group(member);
+      return { id: view.id, leader: view.leader, members: view.members, metrics: view.metrics };
+    });
   }
 
   async #accept(channel: Channel): Promise<void> {

@@ -20,4 +20,5 @@
  *
  * @module
  */
+export * from "./diagnostics.ts";
 export * from "./network.ts";

@@ -17,7 +17,13 @@ import {
 import { type BootstrapSource, Discovery, type DiscoveryOptions } from "@mosaik/discovery";
 import { dhtBootstrap } from "@mosaik/discovery/dht";
 import { mdnsBootstrap } from "@mosaik/discovery/mdns";
-import { Streams } from "@mosaik/streams";
+import { type ChannelInfo, Streams } from "@mosaik/streams";
+import {
+  type DiagnosticsOptions,
+  type DiagnosticsServer,
+  type NodeSnapshot,
+  serveDiagnostics,
+} from "./diagnostics.ts";
 import { Groups } from "@mosaik/groups";
 
 /** Options of {@linkcode Network.create}. */
@@ -80,6 +86,7 @@ export class Network implements AsyncDisposable {
   /** Raft consensus groups with replicated state machines (`@mosaik/groups`). */
   readonly groups: Groups;
   #closed = false;
+  #diagnostics = new Set<DiagnosticsServer>();
 
   private constructor(endpoint: Endpoint, discovery: Discovery) {
     this.networkId = endpoint.networkId;
@@ -134,10 +141,95 @@ export class Network implements AsyncDisposable {
     }
   }
 
+  /** This node's state for diagnostics: peers, streams, groups and counters. */
+  snapshot(): NodeSnapshot {
+    const connected = new Set(this.endpoint.connectedPeers());
+    const counters: Record<string, number> = {
+      "mosaik_connections_opened_total": this.endpoint.stats.connectionsOpened,
+      "mosaik_discovery_syncs_total": this.discovery.stats.syncs,
+      "mosaik_discovery_sync_failures_total": this.discovery.stats.syncFailures,
+      "mosaik_discovery_broadcasts_total": this.discovery.stats.broadcasts,
+      "mosaik_discovery_gossip_bytes_sent_total": this.discovery.stats.gossipBytesSent,
+    };
+    const add = (name: string, label: string, record: Record<string, number>) => {
+      for (const [k, v] of Object.entries(record)) counters[`${name}{${label}=${k}}`] = v;
+    };
+    add("mosaik_connections_refused_total", "code", this.endpoint.stats.refused);
+    add("mosaik_discovery_messages_sent_total", "kind", this.discovery.stats.sent);
+    add("mosaik_discovery_messages_received_total", "kind", this.discovery.stats.received);
+    add("mosaik_discovery_dropped_total", "reason", this.discovery.stats.dropped);
+    const streams = this.streams.snapshot();
+    const subscription = (info: ChannelInfo, remote: PeerId) => ({
+      peer: remote,
+      state: info.state,
+      datums: info.stats.datums,
+      bytes: info.stats.bytes,
+      dropped: info.stats.dropped,
+      gaps: info.stats.gaps,
+    });
+    return {
+      id: this.local.id,
+      address: this.local.address,
+      network: this.networkId,
+      peers: this.discovery.catalog.peers().map((p) => ({
+        id: p.peerId,
+        addresses: [...p.addresses],
+        tags: [...p.tags],
+        streams: [...p.streams],
+        groups: [...p.groups],
+        rttMs: this.discovery.rtt(p.peerId),
+        connected: connected.has(p.peerId),
+      })),
+      streams: [
+        ...streams.producers.map((x) => ({
+          role: "producer" as const,
+          streamId: x.streamId,
+          name: x.name,
+          subscriptions: x.consumers.map((c) => subscription(c, c.consumerId)),
+        })),
+        ...streams.consumers.map((x) => ({
+          role: "consumer" as const,
+          streamId: x.streamId,
+          name: x.name,
+          subscriptions: x.producers.map((c) => subscription(c, c.producerId)),
+        })),
+      ],
+      groups: this.groups.snapshot().map((g) => ({
+        id: g.id,
+        leader: g.leader,
+        role: g.metrics.role,
+        term: g.metrics.term,
+        commitIndex: g.metrics.commitIndex,
+        appliedIndex: g.metrics.appliedIndex,
+        voters: g.members.voters,
+        learners: g.members.learners,
+        elections: g.metrics.elections,
+      })),
+      counters,
+    };
+  }
+
+  /**
+   * Starts the diagnostics HTTP server for this node (Prometheus `/metrics`,
+   * JSON under `/api/*`, a live data-flow page at `/`). Closed with the node.
+   *
+   * @example
+   * ```ts ignore
+   * await using diag = network.diagnostics({ port: 9464 });
+   * console.log(diag.url);
+   * ```
+   */
+  diagnostics(options?: DiagnosticsOptions): DiagnosticsServer {
+    const server = serveDiagnostics(() => this.snapshot(), options);
+    this.#diagnostics.add(server);
+    return server;
+  }
+
   /** Leaves gracefully: announces the departure, then closes the endpoint. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#diagnostics].map((d) => d.close()));
     await this.groups.close(); // stopping is not leaving: leaders hand over first
     await this.streams.close();
     await this.discovery.close();

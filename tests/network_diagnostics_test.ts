@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { Network } from "@mosaik/network";
+import { stream } from "@mosaik/streams";
+import type { StateMachine } from "@mosaik/groups";
+
+const local = { listen: "127.0.0.1:0", mdns: false, dht: false } as const;
+
+class Register implements StateMachine<number, number, null, number, number> {
+  readonly name = "register/v1";
+  value = 0;
+  apply(v: number): number {
+    return this.value = v;
+  }
+  query(): number {
+    return this.value;
+  }
+  snapshot(): number {
+    return this.value;
+  }
+  restore(v: number): void {
+    this.value = v;
+  }
+}
+
+async function which(tool: string): Promise<string | undefined> {
+  const out = await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "piped" })
+    .output();
+  return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+}
+
+async function cluster() {
+  const a = await Network.create(`diag-${crypto.randomUUID()}`, local);
+  const b = await Network.create(a.networkId, { ...local, bootstrap: [a.local.address] });
+  const c = await Network.create(a.networkId, { ...local, bootstrap: [a.local.address] });
+  const nodes = [a, b, c];
+  await Promise.all(nodes.map((n) => n.discovery.when.peers({ minimum: 2 })));
+  const Ticks = stream<number>("ticks");
+  const producer = a.streams.produce(Ticks);
+  const consumers = [b, c].map((n) => n.streams.consume(Ticks));
+  await producer.when.subscribed({ minimum: 2 });
+  for (let i = 0; i < 10; i++) await producer.send(i);
+  await Promise.all(consumers.map(async (x) => {
+    for (let i = 0; i < 10; i++) await x.recv();
+  }));
+  const groups = nodes.map((n) => n.groups.join({ key: "diag", stateMachine: new Register() }));
+  await Promise.all(groups.map((g) => g.when.online()));
+  await groups[0].execute(42);
+  return {
+    a,
+    nodes,
+    async [Symbol.asyncDispose]() {
+      await Promise.all(consumers.map((x) => x.close()));
+      for (const n of nodes) await n.close();
+    },
+  };
+}
+
+Deno.test("diagnostics: /metrics is valid Prometheus text and /api reports the node", async () => {
+  await using c = await cluster();
+  await using diag = c.a.diagnostics();
+  const metrics = await (await fetch(`${diag.url}/metrics`)).text();
+  assert.match(metrics, /^mosaik_peers\{network="[0-9a-f]{10}"\} 2$/m);
+  assert.match(metrics, /^mosaik_group_commit_index\{.*group=.*\} [1-9]/m);
+  assert.match(metrics, /^mosaik_stream_subscriptions\{.*role="producer"\} 2$/m);
+  assert.match(metrics, /^mosaik_discovery_messages_sent_total\{.*kind=/m);
+  const promtool = await which("promtool");
+  if (promtool) {
+    const check = new Deno.Command(promtool, {
+      args: ["check", "metrics"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = check.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(metrics));
+    await writer.close();
+    const out = await check.output();
+    const report = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, report);
+  } else {
+    console.warn("promtool not installed (Debian package prometheus): skipped the lint");
+  }
+  const peers = await (await fetch(`${diag.url}/api/peers`)).json();
+  assert.equal(peers.length, 2);
+  const graph = await (await fetch(`${diag.url}/api/graph`)).json();
+  assert.equal(graph.nodes.length, 3);
+  assert.equal(graph.edges.length, 2);
+  assert.ok(graph.edges.every((e: { from: string }) => e.from === c.a.local.id));
+  const groups = await (await fetch(`${diag.url}/api/groups`)).json();
+  assert.equal(groups[0].voters.length, 3);
+});
+
+Deno.test("diagnostics page draws the live data-flow graph in Chromium", async (t) => {
+  if (!(await which("chromium"))) {
+    console.warn("chromium not installed (Debian package chromium): skipped");
+    return;
+  }
+  await using c = await cluster();
+  await using diag = c.a.diagnostics();
+  const shot = Deno.env.get("DIAGNOSTICS_SCREENSHOT") ?? "";
+  await t.step("the page shows every node, the subscriptions and the leader", async () => {
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./network_diagnostics_browser.ts", import.meta.url).pathname,
+        `${diag.url}/`,
+        "3",
+        shot,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assert.ok(run.success, stderr);
+    const seen = JSON.parse(new TextDecoder().decode(run.stdout));
+    assert.deepEqual(new Set(seen.nodes), new Set(c.nodes.map((n) => n.local.id)));
+    assert.equal(seen.edges, 2);
+    assert.equal(seen.leaders, 1);
+    assert.equal(seen.groups, 1);
+  });
+});

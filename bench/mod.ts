@@ -6,7 +6,16 @@
  *
  * @module
  */
-const AREAS = ["transport", "discovery", "streams", "groups", "collections", "tee", "tickets", "dht"];
+const AREAS = [
+  "transport",
+  "discovery",
+  "streams",
+  "groups",
+  "collections",
+  "tee",
+  "tickets",
+  "dht",
+];
 
 const wanted = Deno.args.length > 0 ? Deno.args : AREAS;
 for (const area of wanted) {

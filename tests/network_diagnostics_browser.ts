@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // Opens the diagnostics page in Debian's Chromium through playwright-core,
 // waits until the graph shows the expected peers, saves a screenshot and
 // prints what it saw as JSON. Run by network_diagnostics_test.ts in a child

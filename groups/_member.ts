@@ -80,7 +80,7 @@ export interface GroupLocalEntry {
 interface Bond {
   peer: PeerId;
   channel: Channel;
-  dialer: PeerId;
+  lastRecv: number;
 }
 
 /** A reset after two incarnations of a group met (see the package doc). */
@@ -107,6 +107,7 @@ export class Member {
   leaderChanges = 0;
   #secret: Digest;
   #bonds = new Map<PeerId, Bond>();
+  #spare = new Set<Bond>();
   #dialing = new Set<PeerId>();
   #catalog: GroupCatalog | undefined;
   #local: GroupLocalEntry | undefined;
@@ -121,6 +122,7 @@ export class Member {
   #static: { peerId: PeerId; addresses: readonly string[] }[];
   #validators: readonly GroupTicketValidator[];
   #rechecking = false;
+  #persistTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(args: {
     id: GroupId;
@@ -180,6 +182,12 @@ export class Member {
       clientId,
       catchUpGap: c.catchUpGap,
       fetchBatch: c.maxEntriesPerMsg,
+      defer: (fn) => {
+        this.#persistTimer ??= setTimeout(() => {
+          this.#persistTimer = undefined;
+          fn();
+        }, 0);
+      },
     });
     this.#local?.addGroup(this.id);
     this.#unsubscribe = this.#catalog?.subscribe(() => this.#dialAll());
@@ -249,6 +257,7 @@ export class Member {
 
   #dialAll(): void {
     if (this.#closing) return;
+    this.#reapSilent();
     this.#recheck();
     for (const p of this.#wanted()) {
       if (this.#bonds.has(p.peerId) || this.#dialing.has(p.peerId)) continue;
@@ -272,7 +281,7 @@ export class Member {
         await channel.close(CloseCode.GracefulShutdown, "stopping");
         return;
       }
-      this.attach({ peer, channel, dialer: this.self });
+      this.attach({ peer, channel, lastRecv: 0 });
     } catch {
       channel?.close(CloseCode.Cancelled, "bond failed").catch(() => {});
     }
@@ -289,43 +298,67 @@ export class Member {
       return;
     }
     await channel.send({ t: "welcome", proof: this.proof(this.self, channel.peerId) });
-    this.attach({ peer: channel.peerId, channel, dialer: channel.peerId });
+    this.attach({ peer: channel.peerId, channel, lastRecv: 0 });
   }
 
+  /**
+   * Adds a bond. Two channels to one peer can exist for a while (crossing
+   * dials, or a peer that restarted while our old connection still looks
+   * alive): we send on the current one and make a channel current as soon as
+   * the peer sends on it, so both sides converge on the channel in use; a
+   * channel silent for `bondTimeoutMs` is closed.
+   */
   attach(bond: Bond): void {
+    bond.lastRecv = Date.now();
     const old = this.#bonds.get(bond.peer);
-    if (old) {
-      // Crossing dials: both sides keep the bond dialed by the lower PeerId.
-      const keepNew = bond.dialer < old.dialer;
-      const loser = keepNew ? old : bond;
-      if (!keepNew) {
-        this.#read(bond, false);
-        return;
-      }
-      this.#bonds.set(bond.peer, bond);
-      loser.channel.close(CloseCode.Success, "duplicate bond").catch(() => {});
-    } else this.#bonds.set(bond.peer, bond);
-    this.replica.setBonds(this.#bonds.keys());
-    this.#read(bond, true);
+    if (old) this.#spare.add(old);
+    this.#bonds.set(bond.peer, bond);
+    if (!old) this.replica.setBonds(this.#bonds.keys());
+    this.#read(bond);
   }
 
-  async #read(bond: Bond, live: boolean): Promise<void> {
+  async #read(bond: Bond): Promise<void> {
     try {
       for (;;) {
         const raw = await bond.channel.recv();
         if (raw === undefined) break;
-        if (!live && this.#bonds.get(bond.peer) !== bond) continue; // a duplicate draining
         const msg = parseMessage(raw);
-        if (this.#bonds.get(bond.peer) === bond) this.replica.receive(bond.peer, msg);
+        bond.lastRecv = Date.now();
+        const current = this.#bonds.get(bond.peer);
+        if (current !== bond) {
+          if (!this.#spare.has(bond)) break; // already dropped
+          this.#spare.delete(bond);
+          if (current) this.#spare.add(current);
+          this.#bonds.set(bond.peer, bond);
+        }
+        this.replica.receive(bond.peer, msg);
       }
     } catch {
       // closed, blocked or malformed: the bond ends
     }
+    this.#drop(bond);
+  }
+
+  #drop(bond: Bond): void {
     bond.channel.close(CloseCode.Success).catch(() => {});
-    if (this.#bonds.get(bond.peer) === bond) {
-      this.#bonds.delete(bond.peer);
-      this.replica.setBonds(this.#bonds.keys());
-      if (!this.#closing) setTimeout(() => this.#dialAll(), 50);
+    this.#spare.delete(bond);
+    if (this.#bonds.get(bond.peer) !== bond) return;
+    const spare = [...this.#spare].find((b) => b.peer === bond.peer);
+    if (spare) {
+      this.#spare.delete(spare);
+      this.#bonds.set(bond.peer, spare);
+      return;
+    }
+    this.#bonds.delete(bond.peer);
+    this.replica.setBonds(this.#bonds.keys());
+    if (!this.#closing) this.#dialAll();
+  }
+
+  /** Closes channels that stayed silent too long (a peer that vanished or restarted). */
+  #reapSilent(): void {
+    const limit = Date.now() - this.config.bondTimeoutMs;
+    for (const b of [...this.#bonds.values(), ...this.#spare]) {
+      if (b.lastRecv < limit) this.#drop(b);
     }
   }
 
@@ -395,13 +428,16 @@ export class Member {
     }
     clearInterval(this.#timer);
     clearInterval(this.#dialTimer);
+    clearTimeout(this.#persistTimer);
+    r.core.persist(); // stopping cleanly: nothing the leader sent stays unwritten
     this.#unsubscribe?.();
     this.#local?.removeGroup(this.id);
     r.close();
     for (const w of this.#waiters) w.reject(new Error("the group is closed"));
     this.#waiters.clear();
-    const bonds = [...this.#bonds.values()];
+    const bonds = [...this.#bonds.values(), ...this.#spare];
     this.#bonds.clear();
+    this.#spare.clear();
     await Promise.all(
       bonds.map((b) => b.channel.close(CloseCode.GracefulShutdown, "stopping").catch(() => {})),
     );

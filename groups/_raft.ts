@@ -235,13 +235,25 @@ export class RaftCore {
     return lastTerm > this.lastTerm || (lastTerm === this.lastTerm && lastIndex >= this.lastIndex);
   }
 
-  private appendLocal(entries: Entry[]): void {
+  /**
+   * Appends to the log. A leader's own entries may stay unwritten
+   * (`durable = false`) until {@linkcode RaftCore.persist}: it sends them to
+   * followers first and counts itself toward commit only once they are on
+   * disk (etcd does the same). Everything else is written before it is used.
+   */
+  private appendLocal(entries: Entry[], durable = true): void {
     if (!entries.length) return;
     const first = entries[0].index;
     if (first <= this.commit) {
       throw new SafetyViolation(`refusing to overwrite committed entry ${first}`);
     }
-    this.storage.append(entries);
+    if (durable || this.role !== "leader") {
+      this.persist();
+      this.storage.append(entries);
+    } else {
+      if (first !== this.lastIndex + 1) throw new SafetyViolation("a leader only appends");
+      this.unstable += entries.length;
+    }
     this.log.length = first - this.snapIndex - 1;
     for (const e of entries) this.log.push(e);
     if (this.configIndex >= first) this.refreshConfig();
@@ -357,7 +369,7 @@ export class RaftCore {
     this.syncProgress();
     const self = this.progress.get(this.id);
     if (self) self.state = "replicate";
-    this.appendLocal([{ index: this.lastIndex + 1, term: this.term, type: EntryType.Noop }]);
+    this.appendLocal([{ index: this.lastIndex + 1, term: this.term, type: EntryType.Noop }], false);
     this.maybeCommit();
     this.broadcastAppend();
   }
@@ -387,8 +399,28 @@ export class RaftCore {
 
   // ---------------------------------------------------------------- driver API
 
+  /** Index of the last entry written to storage. */
+  get persistedIndex(): number {
+    return this.lastIndex - this.unstable;
+  }
+
+  /** Whether the leader holds entries not yet written to storage. */
+  get hasUnstable(): boolean {
+    return this.unstable > 0;
+  }
+
+  /** Writes the leader's pending entries, then counts them toward commit. */
+  persist(): void {
+    if (!this.unstable) return;
+    const entries = this.log.slice(this.log.length - this.unstable);
+    this.unstable = 0;
+    this.storage.append(entries);
+    if (this.role === "leader" && this.maybeCommit()) this.broadcastAppend();
+  }
+
   /** Advances the logical clock by one tick. */
   tick(): void {
+    this.persist();
     this.ticks++;
     this.electionElapsed++;
     if (this.role === "leader") {
@@ -446,7 +478,7 @@ export class RaftCore {
       type: EntryType.Command,
       data,
     }));
-    this.appendLocal(entries);
+    this.appendLocal(entries, false);
     this.maybeCommit();
     this.broadcastAppend();
     return this.lastIndex;
@@ -471,7 +503,7 @@ export class RaftCore {
       term: this.term,
       type: EntryType.Config,
       config: next,
-    }]);
+    }], false);
     this.maybeCommit();
     this.broadcastAppend();
     return this.lastIndex;
@@ -528,6 +560,7 @@ export class RaftCore {
    * the log before it.
    */
   compact(index: number, data: Uint8Array): void {
+    this.persist();
     if (index <= this.snapIndex || index > this.commit) return;
     const term = this.termAt(index)!;
     const config = this.configAt(index);
@@ -560,6 +593,7 @@ export class RaftCore {
 
   /** Handles a message from `from`. */
   step(from: NodeId, m: Envelope): void {
+    this.persist();
     if (m.cluster !== undefined && this.config && m.cluster !== this.config.cluster) return;
     if (m.term > this.term) {
       if ((m.type === "Vote" || m.type === "PreVote") && !m.force && this.inLease()) return;
@@ -670,6 +704,8 @@ export class RaftCore {
   }
 
   private transferCampaign = false;
+  /** Trailing entries of a leader not yet written to storage. */
+  private unstable = 0;
   private ticks = 0;
 
   private tally(): { won: boolean; lost: boolean } {
@@ -911,7 +947,7 @@ export class RaftCore {
     const voters = this.config?.voters ?? [];
     if (!voters.length) return false;
     const matches = voters.map((v) =>
-      v === this.id ? this.lastIndex : this.progress.get(v)?.match ?? 0
+      v === this.id ? this.persistedIndex : this.progress.get(v)?.match ?? 0
     )
       .sort((a, b) => b - a);
     const q = matches[this.quorum() - 1];

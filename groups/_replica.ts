@@ -81,6 +81,11 @@ export interface ReplicaOptions {
   catchUpGap?: number;
   /** Entries per fetch request. Default 256. */
   fetchBatch?: number;
+  /**
+   * Runs the leader's log write later (after its messages went out), so the
+   * leader's fsync overlaps replication. Default: write at once.
+   */
+  defer?: (fn: () => void) => void;
 }
 
 interface CatchUp {
@@ -163,6 +168,7 @@ export class Replica {
   #outgoing: Uint8Array[] = [];
   #outgoingCommands: PendingCommand[] = [];
   #scheduled = false;
+  #persistScheduled = false;
   closed = false;
 
   constructor(opts: ReplicaOptions) {
@@ -491,7 +497,25 @@ export class Replica {
       core.outbox = [];
       for (const o of out) this.opts.send(o.to, o.msg);
     }
+    if (core.hasUnstable) this.#persistLater();
     if (this.core.readStates.length) this.#flush();
+  }
+
+  #persistLater(): void {
+    const defer = this.opts.defer;
+    if (!defer) {
+      this.core.persist();
+      this.#flush();
+      return;
+    }
+    if (this.#persistScheduled) return;
+    this.#persistScheduled = true;
+    defer(() => {
+      this.#persistScheduled = false;
+      if (this.closed) return; // a crash: the unwritten entries are lost, as on a real crash
+      this.core.persist();
+      this.#flush();
+    });
   }
 
   #afterRestore(): void {

@@ -130,6 +130,7 @@ export class Sim {
       clientId: `${id}-${Math.floor(seedRng() * 1e9)}`,
       catchUpGap: 10,
       fetchBatch: 8,
+      defer: (fn) => this.#timers.push({ at: this.time + 1, fn }),
       raft: { electionTicks: 10, heartbeatTicks: 2, maxEntriesPerMsg: 8, maxInflight: 4 },
       ...this.opts.replica,
     });

@@ -52,6 +52,8 @@ export interface GroupConfig extends ConsensusConfig {
    * leader's (index, term) point). 0 turns it off. Default 256.
    */
   catchUpGap: number;
+  /** A bond on which nothing arrived for this long is closed and redialed. Default 2 000 ms. */
+  bondTimeoutMs: number;
   /** Extra members to bond with, as `"<peerId>@host:port"` (besides the catalog). */
   peers: string[];
 }
@@ -70,6 +72,7 @@ export const DEFAULT_GROUP_CONFIG: GroupConfig = {
   maxBytesPerMsg: 1 << 20,
   maxInflight: 64,
   catchUpGap: 256,
+  bondTimeoutMs: 2000,
   peers: [],
 };
 

@@ -157,7 +157,16 @@ async function run(
     healAll();
     if (!child.alive) await child.start(port).catch(() => child.start(0));
     faults.push(`${Math.round(now())} heal + restart`);
-    await within(eventually(() => gs.every((g) => g.online)), 10_000);
+    try {
+      await eventually(() => gs.every((g) => g.online), { timeout: 10_000 });
+    } catch (e) {
+      console.log(
+        "not online",
+        gs.map((g) => [g.metrics, g.members, g.bonds.length, g.leader]),
+        childId,
+      );
+      throw e;
+    }
     stop = true;
     await within(Promise.all(clients), 10_000);
     const top = Math.max(...gs.map((g) => g.metrics.commitIndex));

@@ -23,9 +23,23 @@
  * same leader and term last), and exactly-once commands (client
  * id + sequence numbers with results kept in the replicated session table).
  * Term, vote and log are written to {@linkcode Storage} before any message
- * that depends on them: {@linkcode MemoryStorage} or the durable
+ * that depends on them (the one exception, as in etcd: a leader sends its
+ * new entries before writing them, and counts itself toward commit only once
+ * they are written): {@linkcode MemoryStorage} or the durable
  * {@linkcode FileStorage} (CRC-checked append-only segments, fdatasync, torn
  * tails truncated on recovery).
+ *
+ * ## Commands
+ *
+ * `execute` resolves with `{ index, result }` once the command is committed
+ * and applied on this member; `executeMany` applies its commands atomically
+ * in one entry. Concurrent calls from one member are batched into shared
+ * entries (the state machine sees `ctx.index` and the position `ctx.offset`).
+ * Each member is a client with an id and sequence numbers; retries after a
+ * leader change are deduplicated by the replicated session table, so a
+ * command is applied at most once, and exactly once when `execute` resolves.
+ * Errors: `OfflineError` (no leader reachable), `TimeoutError` (outcome
+ * unknown), `NotMemberError`.
  *
  * ## Forming, growing and shrinking without a static member list
  *

@@ -180,15 +180,20 @@ Deno.test("6.6 rivals with different logs: the most advanced wins, others discar
     g2.onReset((e) => discarded.set("g2", e.discarded));
     await discoverAll(n);
     const all = [g0, g1, g2];
-    await within(eventually(() => all.every((g) => g.leader === n[0].endpoint.peerId)), 10_000);
+    await within(
+      eventually(() => all.every((g) => g.leader === n[0].endpoint.peerId), { timeout: 20_000 }),
+      20_000,
+    );
     // The safe outcome: one history. Every member ends with n0's value 6.
     await within(
-      eventually(async () =>
-        (await Promise.all(all.map((g) => g.query(null, { consistency: "weak" })))).every((v) =>
-          v === 6
-        )
+      eventually(
+        async () =>
+          (await Promise.all(all.map((g) => g.query(null, { consistency: "weak" })))).every((v) =>
+            v === 6
+          ),
+        { timeout: 20_000 },
       ),
-      10_000,
+      20_000,
     );
     assert.equal(await g1.query(null, { consistency: "strong" }), 6);
     assert.ok(

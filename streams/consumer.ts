@@ -516,7 +516,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
       inb.version = entryVersion(entry);
       let channel: StreamsChannel | undefined;
       try {
-        channel = await host.endpoint.open(peer, [...entry.addresses], PROTOCOL);
+        channel = await host.endpoint.open(peer, [...entry.addresses], PROTOCOL, { signal });
         inb.channel = channel;
         if (signal.aborted) {
           channel.close(CloseCode.Cancelled, "consumer left").catch(() => {});

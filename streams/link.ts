@@ -32,6 +32,11 @@ export interface StreamsEndpoint {
   readonly networkId: NetworkId;
   /** Serves incoming channels of a protocol. */
   handle(protocol: string, handler: (channel: StreamsChannel) => void | Promise<void>): void;
-  /** Connects (or reuses the connection) and opens a channel. */
-  open(peer: PeerId, addresses: readonly string[], protocol: string): Promise<StreamsChannel>;
+  /** Connects (or reuses the connection) and opens a channel; `signal` stops waiting. */
+  open(
+    peer: PeerId,
+    addresses: readonly string[],
+    protocol: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<StreamsChannel>;
 }

@@ -38,7 +38,7 @@ export interface EndpointOptions {
   port?: number;
   /** Largest frame accepted or sent, in bytes. Default 8 MiB. */
   maxFrameSize?: number;
-  /** Milliseconds allowed for the identity handshake. Default 5 000. */
+  /** Milliseconds allowed for a dial and for the identity handshake, each. Default 5 000. */
   handshakeTimeout?: number;
   /** Milliseconds of silence before a connection is considered dead. Default 10 000. */
   idleTimeout?: number;
@@ -47,6 +47,28 @@ export interface EndpointOptions {
    * data already sent leaves before the connection closes. Default 25.
    */
   closeLinger?: number;
+}
+
+/** Options of {@linkcode Endpoint.connect} and {@linkcode Endpoint.open}. */
+export interface DialOptions {
+  /**
+   * Stops waiting when aborted: the call rejects at once with the signal's
+   * reason (a dial shared with other callers goes on for them).
+   */
+  signal?: AbortSignal;
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
 }
 
 /** Handles a channel a remote peer opened for a protocol. */
@@ -244,7 +266,11 @@ export class Endpoint implements AsyncDisposable {
    * dialed at the first of `addresses` (`host:port`) that answers.
    * Concurrent calls share one dial.
    */
-  connect(peer: PeerId, addresses: readonly string[]): Promise<Connection> {
+  connect(
+    peer: PeerId,
+    addresses: readonly string[],
+    options: DialOptions = {},
+  ): Promise<Connection> {
     if (this.#closing) return Promise.reject(new ClosedError("endpoint is closed"));
     const open = this.connection(peer);
     if (open) return Promise.resolve(open);
@@ -253,13 +279,18 @@ export class Endpoint implements AsyncDisposable {
       dial = this.#dial(peer, addresses).finally(() => this.#dials.delete(peer));
       this.#dials.set(peer, dial);
     }
-    return dial;
+    return abortable(dial, options.signal);
   }
 
   /** Connects to `peer` and opens a channel for `protocol`. */
-  async open(peer: PeerId, addresses: readonly string[], protocol: string): Promise<Channel> {
-    const connection = await this.connect(peer, addresses);
-    return await connection.open(protocol);
+  async open(
+    peer: PeerId,
+    addresses: readonly string[],
+    protocol: string,
+    options: DialOptions = {},
+  ): Promise<Channel> {
+    const connection = await this.connect(peer, addresses, options);
+    return await abortable(connection.open(protocol), options.signal);
   }
 
   async #dial(peer: PeerId, addresses: readonly string[]): Promise<Connection> {
@@ -271,17 +302,20 @@ export class Endpoint implements AsyncDisposable {
       let conn: Deno.QuicConn | undefined;
       try {
         const { hostname, port } = parseHostPort(address);
-        conn = await Deno.connectQuic({
-          endpoint: this.#quic,
-          hostname,
-          port,
-          serverName: serverName(peer),
-          caCerts: [anchorFor(peer)],
-          alpnProtocols: [ALPN],
-          maxIdleTimeout: this.#options.idleTimeout,
-          keepAliveInterval: this.#options.idleTimeout / 4,
-          maxConcurrentBidirectionalStreams: 1024,
-        });
+        conn = await withTimeout(
+          Deno.connectQuic<false>({
+            endpoint: this.#quic,
+            hostname,
+            port,
+            serverName: serverName(peer),
+            caCerts: [anchorFor(peer)],
+            alpnProtocols: [ALPN],
+            maxIdleTimeout: this.#options.idleTimeout,
+            keepAliveInterval: this.#options.idleTimeout / 4,
+            maxConcurrentBidirectionalStreams: 1024,
+          }),
+          this.#options.handshakeTimeout,
+        );
         await withTimeout(this.#proveIdentity(conn, peer), this.#options.handshakeTimeout);
         return this.#register(conn, peer, true);
       } catch (e) {

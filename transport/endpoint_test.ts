@@ -243,3 +243,16 @@ Deno.test("messages sent right before a graceful close still arrive", async () =
   await a.close();
   await eventually(() => received.length === 1000, { message: `got ${received.length}` });
 });
+
+Deno.test("a dial to a dead address gives up after the handshake timeout, or at once when aborted", async () => {
+  const gone = await Endpoint.create({ networkId: NET });
+  const { peerId, hostPort } = gone;
+  await gone.close();
+  await using b = await Endpoint.create({ networkId: NET, handshakeTimeout: 300 });
+  await assert.rejects(within(b.connect(peerId, [hostPort]), 5_000), ConnectError);
+  const abort = new AbortController();
+  const dial = b.open(peerId, [hostPort], "/x/1", { signal: abort.signal });
+  abort.abort(new Error("caller left"));
+  await assert.rejects(dial, /caller left/);
+  await assert.rejects(b.connect(peerId, [hostPort])); // let the shared dial settle
+});

@@ -20,7 +20,7 @@ export type ReplicaMessage =
     commit: number;
     learner: boolean;
     lead?: string;
-    /** Highest commit index the sender knows for its incarnation. */
+    /** Most applied commands the sender knows of in its incarnation. */
     best?: number;
     /** The sender never becomes leader. */
     never?: boolean;
@@ -169,6 +169,8 @@ export class Replica {
   #outgoingCommands: PendingCommand[] = [];
   #scheduled = false;
   #persistScheduled = false;
+  /** Commands applied since the incarnation formed (its weight when incarnations meet). */
+  #commands = 0;
   closed = false;
 
   constructor(opts: ReplicaOptions) {
@@ -214,7 +216,7 @@ export class Replica {
           cluster: msg.cluster,
           commit: msg.commit,
           learner: msg.learner,
-          best: Math.max(msg.commit, msg.best ?? 0),
+          best: msg.best ?? 0,
           never: msg.never === true,
         });
         this.#checkIncarnation(from, msg.cluster);
@@ -526,12 +528,13 @@ export class Replica {
   }
 
   #restoreFrom(snap: Snapshot): void {
-    const { sm, sessions } = decode<
-      { sm: unknown; sessions: [string, number, number, [number, unknown][]][] }
+    const { sm, sessions, commands } = decode<
+      { sm: unknown; sessions: [string, number, number, [number, unknown][]][]; commands?: number }
     >(
       snap.data,
     );
     this.sm.restore(sm);
+    this.#commands = commands ?? 0;
     this.#sessions.clear();
     for (const [c, acked, last, results] of sessions) {
       this.#sessions.set(c, { acked, last, results: new Map(results) });
@@ -553,7 +556,10 @@ export class Replica {
 
   #snapshot(): void {
     const sessions = [...this.#sessions].map(([c, s]) => [c, s.acked, s.last, [...s.results]]);
-    this.core.compact(this.applied, encode({ sm: this.sm.snapshot(), sessions }));
+    this.core.compact(
+      this.applied,
+      encode({ sm: this.sm.snapshot(), sessions, commands: this.#commands }),
+    );
     this.#lastSnapshot = this.applied;
   }
 
@@ -577,6 +583,7 @@ export class Replica {
       for (const k of s.results.keys()) if (k <= ack) s.results.delete(k);
     }
     const results: unknown[] = [];
+    this.#commands += cmds.length;
     for (let i = 0; i < cmds.length; i++) {
       const n = seq + i;
       if (n <= s.acked || s.results.has(n)) {
@@ -627,10 +634,10 @@ export class Replica {
     });
   }
 
-  /** Highest commit index known for an incarnation (ours: including our own). */
+  /** Most applied commands known of in an incarnation (ours: including our own count). */
   #best(cluster: string | undefined): number {
     if (cluster === undefined) return 0;
-    let best = cluster === this.core.cluster ? this.core.commit : 0;
+    let best = cluster === this.core.cluster ? this.#commands : 0;
     for (const st of this.#status.values()) {
       if (st.cluster === cluster && st.best > best) best = st.best;
     }
@@ -843,8 +850,8 @@ export class Replica {
   }
 
   /**
-   * Two incarnations met. The one with the higher commit index (the highest
-   * any of its members reports) wins, ties going to the lower cluster id; a
+   * Two incarnations met. The one that applied more commands (the most any
+   * of its members reports) wins, ties going to the lower cluster id; a
    * member of the losing one erases its state and rejoins as a new member,
    * to be added by the winner's leader.
    */
@@ -868,6 +875,7 @@ export class Replica {
     this.sm.restore(decode(this.#initial));
     this.#sessions.clear();
     this.applied = 0;
+    this.#commands = 0;
     this.#lastSnapshot = 0;
     const outbox = this.core.outbox;
     this.core = new RaftCore(this.id, this.opts.storage, this.opts.random, this.opts.raft);

@@ -64,8 +64,8 @@
  * isolation) can each form a group with the same id: two *incarnations*,
  * each with its own cluster id recorded in its first configuration. Their
  * histories are never merged: Raft messages of another incarnation are
- * refused. When members of two incarnations meet, the incarnation with the
- * higher commit index (as reported by any of its members) wins (ties: the
+ * refused. When members of two incarnations meet, the incarnation that
+ * applied more commands (as reported by any of its members) wins (ties: the
  * lower cluster id); each member of the
  * losing one erases its state, restores its state machine to the initial
  * state, rejoins as a new member of the winner and receives its history. The

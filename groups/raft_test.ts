@@ -373,3 +373,31 @@ Deno.test("formation: the lowest member that may lead writes the first configura
   assert.ok(await sim.until(() => sim.leader()?.id === "c", 5000));
   assert.equal(sim.leader()!.core.config!.voters.length, 3);
 });
+
+Deno.test("incarnations meeting in any order converge on the one with more commands", async () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const sim = new Sim({ seed, nodes: 3, maxDelay: 1 + (seed % 8) });
+    sim.partition(["n0"], ["n1"], ["n2"]);
+    assert.ok(await sim.until(() => sim.alive().every((r) => r.core.role === "leader"), 5000));
+    let n = 0;
+    for (const [id, k] of [["n0", 3], ["n1", 1]] as const) {
+      for (let i = 0; i < k; i++) {
+        sim.replica(id).execute([["put", "a", `${id}${i}`]]).then(() => n++);
+        await sim.run(3);
+      }
+    }
+    assert.ok(await sim.until(() => n === 4, 5000));
+    // Two of them meet first (and grow), then the third joins.
+    const order = [["n0"], ["n1"], ["n2"]].sort(() => sim.random() - 0.5);
+    sim.partition([...order[0], ...order[1]], order[2]);
+    await sim.run(Math.floor(sim.random() * 1500));
+    sim.heal();
+    assert.ok(
+      await sim.until(
+        () => sim.alive().every((r) => r.leader === "n0" && r.sm.query("a") === "n02"),
+        20_000,
+      ),
+      `seed ${seed}`,
+    );
+  }
+});

@@ -183,7 +183,14 @@ Deno.test("6.6 rivals with different logs: the most advanced wins, others discar
     await within(
       eventually(() => all.every((g) => g.leader === n[0].endpoint.peerId), { timeout: 20_000 }),
       20_000,
-    );
+    ).catch((e) => {
+      const short = (id?: string) => id?.slice(0, 6);
+      console.log(
+        n.map((x) => short(x.endpoint.peerId)),
+        all.map((g) => [short(g.leader), g.metrics, g.members, g.bonds.map(short)]),
+      );
+      throw e;
+    });
     // The safe outcome: one history. Every member ends with n0's value 6.
     await within(
       eventually(

@@ -2,6 +2,7 @@
 // TCB info / QE identity consistency, TDX module identity, QE identity match,
 // platform TCB level selection, TD relaunch and status convergence (Intel
 // QVL 4.1.2.4.9–17). Pure functions, unit-tested with edited collateral.
+import { equalBytes } from "@mosaik/transport";
 import type { IsvTcbLevel, QeIdentity, TcbInfo, TcbLevel, TcbStatus } from "./collateral.ts";
 import { QuoteVerificationError, type VerificationFailure } from "./errors.ts";
 import { type EnclaveReport, type Quote, type TdReport, TEE_TYPE_TDX } from "./quote.ts";
@@ -31,12 +32,6 @@ export interface TcbEvaluation {
 
 function fail(code: VerificationFailure, message: string): never {
   throw new QuoteVerificationError(code, message);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Evaluates the TCB status of a quote whose signatures and chain are verified. */

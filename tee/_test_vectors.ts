@@ -1,4 +1,5 @@
 // Test-only helpers: locate and load the shared DCAP vectors.
+import { concatBytes } from "@mosaik/transport";
 import type { Collateral } from "./collateral.ts";
 
 /** Directory of the shared TDX vectors (override with MOSAIK_TDX_VECTORS). */
@@ -54,15 +55,6 @@ export function u32le(v: number): Uint8Array {
 }
 
 /** Concatenates byte arrays. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * Rebuilds a v4 TD 1.0 quote with other inner certification data. The
@@ -72,7 +64,7 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 export function withCertificationData(v4: Uint8Array, type: number, data: Uint8Array): Uint8Array {
   const authLen = v4[1218] | (v4[1219] << 8);
   const qeSection = v4.subarray(770, 770 + 384 + 64 + 2 + authLen);
-  const inner = concat(qeSection, u16le(type), u32le(data.length), data);
-  const sigData = concat(v4.subarray(636, 636 + 128), u16le(6), u32le(inner.length), inner);
-  return concat(v4.subarray(0, 632), u32le(sigData.length), sigData);
+  const inner = concatBytes(qeSection, u16le(type), u32le(data.length), data);
+  const sigData = concatBytes(v4.subarray(636, 636 + 128), u16le(6), u32le(inner.length), inner);
+  return concatBytes(v4.subarray(0, 632), u32le(sigData.length), sigData);
 }

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { toHex } from "@mosaik/transport";
+import { concatBytes, toHex } from "@mosaik/transport";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { parseQuote, type Quote, type TdReport } from "./quote.ts";
 import { QuoteParseError, QuoteVerificationError } from "./errors.ts";
 import { verifyQuoteSignatures } from "./verify.ts";
 import {
-  concat,
   quoteFiles,
   readQuote,
   sidecar,
@@ -136,7 +135,7 @@ Deno.test("parseQuote reads a v5 quote with a TD 1.0 body (type 2)", () => {
   const v4 = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin").subarray(0, 5006 - 70);
   const header = v4.slice(0, 48);
   header[0] = 5;
-  const v5 = concat(header, u16le(2), u32le(584), v4.subarray(48));
+  const v5 = concatBytes(header, u16le(2), u32le(584), v4.subarray(48));
   const q = parseQuote(v5, { allowTrailingBytes: false });
   const ref = parseQuote(v4);
   assert.equal(q.bodyType, 2);
@@ -153,8 +152,8 @@ Deno.test("parseQuote reads a v5 quote with an SGX body (type 1)", () => {
   header[0] = 5;
   const sig = v3.subarray(436);
   const qeSection = sig.subarray(128);
-  const sigData = concat(sig.subarray(0, 128), u16le(6), u32le(qeSection.length), qeSection);
-  const v5 = concat(
+  const sigData = concatBytes(sig.subarray(0, 128), u16le(6), u32le(qeSection.length), qeSection);
+  const v5 = concatBytes(
     header,
     u16le(1),
     u32le(384),
@@ -175,7 +174,7 @@ Deno.test("parseQuote surfaces certification data types 1-4 without trusting the
   const v4 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
   const ppid = new Uint8Array(16).fill(0xab);
   const cpuSvn = new Uint8Array(16).fill(3);
-  const type1 = concat(ppid, cpuSvn, u16le(11), new Uint8Array([0, 0]));
+  const type1 = concatBytes(ppid, cpuSvn, u16le(11), new Uint8Array([0, 0]));
   for (
     const [type, data] of [[1, type1], [3, new Uint8Array(40)], [4, new Uint8Array(10)]] as const
   ) {

@@ -12,24 +12,14 @@
  */
 import { p256 } from "@noble/curves/nist.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { toHex } from "@mosaik/transport";
+import { concatBytes, toHex } from "@mosaik/transport";
 import type { Collateral } from "./collateral.ts";
 import { INTEL_QE_VENDOR_ID } from "./quote.ts";
 
 // ---- a minimal DER writer -------------------------------------------------
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const body = concat(content);
+  const body = concatBytes(...content);
   const n = body.length;
   const len = n < 0x80
     ? [n]
@@ -38,7 +28,7 @@ function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
     : n < 0x10000
     ? [0x82, n >> 8, n & 0xff]
     : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return concat([new Uint8Array([tag, ...len]), body]);
+  return concatBytes(new Uint8Array([tag, ...len]), body);
 }
 
 const seq = (...c: Uint8Array[]) => tlv(0x30, ...c);
@@ -386,28 +376,28 @@ export class TestDcap {
     qeReport[48] = 0x11; // ATTRIBUTES flags: INIT | PROVISION_KEY
     qeReport.set(Uint8Array.fromHex(QE_MRSIGNER), 128);
     qeReport.set([2, 0, 4, 0], 256); // ISVPRODID 2, ISVSVN 4
-    qeReport.set(sha256(concat([attKey, authData])), 320);
+    qeReport.set(sha256(concatBytes(attKey, authData)), 320);
     const chain = new TextEncoder().encode(this.#chainPem + "\0");
 
     const inner = new Uint8Array(6);
     new DataView(inner.buffer).setUint16(0, 5, true);
     new DataView(inner.buffer).setUint32(2, chain.length, true);
     const authLen = new Uint8Array([32, 0]);
-    const certData = concat([
+    const certData = concatBytes(
       qeReport,
       p256.sign(qeReport, this.#pck.secret),
       authLen,
       authData,
       inner,
       chain,
-    ]);
+    );
     const outer = new Uint8Array(6);
     new DataView(outer.buffer).setUint16(0, 6, true);
     new DataView(outer.buffer).setUint32(2, certData.length, true);
-    const signed = concat([header, body]);
-    const sigData = concat([p256.sign(signed, attestation), attKey, outer, certData]);
+    const signed = concatBytes(header, body);
+    const sigData = concatBytes(p256.sign(signed, attestation), attKey, outer, certData);
     const sigLen = new Uint8Array(4);
     new DataView(sigLen.buffer).setUint32(0, sigData.length, true);
-    return concat([signed, sigLen, sigData]);
+    return concatBytes(...[signed, sigLen, sigData]);
   }
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { toHex } from "@mosaik/transport";
+import { equalBytes, toHex } from "@mosaik/transport";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { uncompressed, verifyP256 } from "./_crypto.ts";
 import {
@@ -83,12 +83,6 @@ function fail(code: VerificationFailure, message: string): never {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 interface Window {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "@mosaik/transport";
 import { verifyQuote, verifyQuoteSignatures } from "./verify.ts";
 import { QuoteVerificationError } from "./errors.ts";
 import { parseQuote } from "./quote.ts";
 import {
-  concat,
   readCollateral,
   readQuote,
   sidecar,
@@ -107,7 +107,7 @@ Deno.test("types 1-4 verify with the PCK chain supplied from elsewhere", async (
   const type1 = withCertificationData(
     q01,
     1,
-    concat(ppid, new Uint8Array(16), u16le(11), u16le(0)),
+    concatBytes(ppid, new Uint8Array(16), u16le(11), u16le(0)),
   );
   const collateral = readCollateral("cA_phala_tdx_b0c06f_2025-06_");
   const now = 1752919234_000;

@@ -5,6 +5,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "./address.ts";
+import { equalBytes } from "./bytes.ts";
 import type { Channel } from "./channel.ts";
 import { CloseCode, closeCodeName, type CloseInfo } from "./close_codes.ts";
 import { decode, encode } from "./codec.ts";
@@ -112,10 +113,6 @@ function proofMessage(nonce: Uint8Array, acceptor: Uint8Array, network: Uint8Arr
   out.set(acceptor, PROOF_DOMAIN.length + 32);
   out.set(network, PROOF_DOMAIN.length + 64);
   return out;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 class HandshakeRefused extends Error {

@@ -23,6 +23,7 @@
  * @module
  */
 export * from "./address.ts";
+export * from "./bytes.ts";
 export * from "./channel.ts";
 export * from "./close_codes.ts";
 export * from "./codec.ts";

@@ -6,6 +6,7 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha1 } from "@noble/hashes/legacy.js";
+import { concatBytes } from "@mosaik/transport";
 import { type BInput, type BValue, decode, encode } from "./bencode.ts";
 
 /** Largest encoded `v` a node stores (BEP 44 allows refusing more). */
@@ -35,18 +36,6 @@ export interface ItemSigner {
   sign(message: Uint8Array): Uint8Array;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 const ascii = (s: string) => new TextEncoder().encode(s);
 
 /**
@@ -61,13 +50,15 @@ const ascii = (s: string) => new TextEncoder().encode(s);
  * ```
  */
 export function signable(seq: number, encodedV: Uint8Array, salt?: Uint8Array): Uint8Array {
-  const head = salt && salt.length > 0 ? concat(ascii("4:salt"), encode(salt)) : new Uint8Array();
-  return concat(head, ascii(`3:seqi${seq}e1:v`), encodedV);
+  const head = salt && salt.length > 0
+    ? concatBytes(ascii("4:salt"), encode(salt))
+    : new Uint8Array();
+  return concatBytes(head, ascii(`3:seqi${seq}e1:v`), encodedV);
 }
 
 /** Target of a mutable item: SHA-1(k ‖ salt). */
 export function mutableTarget(k: Uint8Array, salt?: Uint8Array): Uint8Array {
-  return sha1(salt && salt.length > 0 ? concat(k, salt) : k);
+  return sha1(salt && salt.length > 0 ? concatBytes(k, salt) : k);
 }
 
 /** Target of an immutable item: SHA-1(bencode(v)). */

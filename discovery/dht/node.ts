@@ -6,7 +6,7 @@
  */
 import KBucket from "k-bucket";
 import { sha1 } from "@noble/hashes/legacy.js";
-import { ClosedError, MosaikError, TimeoutError, toHex } from "@mosaik/transport";
+import { ClosedError, equalBytes, MosaikError, TimeoutError, toHex } from "@mosaik/transport";
 import { type BDict, type BInput, type BValue, decode, encode } from "./bencode.ts";
 import { AddressVotes, formatIP, isCompliant, isExempt, nodeIdFor, parseIP } from "./bep42.ts";
 import {
@@ -194,12 +194,6 @@ const ITEM_TTL = 2 * 60 * 60_000;
 const PEER_TTL = 30 * 60_000;
 const SECRET_ROTATION = 5 * 60_000;
 const REFRESH_INTERVAL = 5 * 60_000;
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function distanceKey(id: Uint8Array | undefined, target: Uint8Array): string {
   if (!id) return "z"; // unknown id (a router): after every known one

@@ -73,7 +73,13 @@ export type RaftMessage =
     lc?: number;
     lct?: number;
   }
-  | { type: "HbR"; term: number; ctx?: string }
+  | {
+    type: "HbR";
+    term: number;
+    ctx?: string;
+    /** The follower's last log index: lower than its match index when it lost its storage. */
+    last?: number;
+  }
   | { type: "Snap"; term: number; snapshot: Snapshot }
   | { type: "TimeoutNow"; term: number }
   | { type: "ReadIndex"; term: number; ctx: string }
@@ -628,7 +634,12 @@ export class RaftCore {
         const canVote = this.vote === from ||
           (this.vote === undefined && this.lead === undefined) ||
           (m.type === "PreVote" && m.term > this.term);
-        if (canVote && this.isUpToDate(m.lastIndex, m.lastTerm)) {
+        // A node that holds no configuration has never received the log, or
+        // lost its storage: it only helps elect a candidate whose log holds
+        // nothing but the bootstrap configuration (index 1), so a member that
+        // restarted empty cannot elect a leader missing committed entries.
+        const blank = this.config === undefined && m.lastIndex > 1;
+        if (canVote && !blank && this.isUpToDate(m.lastIndex, m.lastTerm)) {
           if (m.type === "Vote") {
             this.electionElapsed = 0;
             this.vote = from;
@@ -757,7 +768,7 @@ export class RaftCore {
         this.electionElapsed = 0;
         this.lead = from;
         this.commitTo(Math.min(m.commit, this.lastIndex));
-        this.send(from, { type: "HbR", term: this.term, ctx: m.ctx });
+        this.send(from, { type: "HbR", term: this.term, ctx: m.ctx, last: this.lastIndex });
         return;
       case "Snap":
         this.electionElapsed = 0;
@@ -930,6 +941,14 @@ export class RaftCore {
       case "HbR": {
         pr.active = true;
         pr.paused = false;
+        if (m.last !== undefined && m.last < pr.match) {
+          // The follower lost entries it had acknowledged (it restarted with
+          // empty storage): probe again from what it holds now.
+          pr.match = m.last;
+          pr.next = m.last + 1;
+          pr.state = "probe";
+          pr.inflight = [];
+        }
         if (pr.state === "snapshot" && this.ticks - pr.snapshotSentAt >= this.opts.electionTicks) {
           pr.state = "probe"; // the snapshot was probably lost: try again
         }

@@ -169,7 +169,13 @@ export function parseMessage(x: unknown): ReplicaMessage {
         ctx: optStr(m.ctx, "ctx"),
       };
     case "HbR":
-      return { type, cluster, term: nat(m.term, "term"), ctx: optStr(m.ctx, "ctx") };
+      return {
+        type,
+        cluster,
+        term: nat(m.term, "term"),
+        ctx: optStr(m.ctx, "ctx"),
+        last: m.last == null ? undefined : nat(m.last, "last"),
+      };
     case "Snap":
       return { type, cluster, term: nat(m.term, "term"), snapshot: snapshot(m.snapshot) };
     case "TimeoutNow":

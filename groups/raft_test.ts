@@ -82,6 +82,36 @@ Deno.test("a restarted member never votes twice in a term", () => {
   );
 });
 
+Deno.test("a member that lost its storage is probed again and cannot elect a stale leader", async () => {
+  const sim = new Sim({ seed: 11, nodes: 3 });
+  assert.ok(await sim.until(() => sim.leader() !== undefined));
+  const leader = sim.leader()!;
+  let done: { index: number } | undefined;
+  leader.execute([["put", "a", 1], ["put", "b", 2]]).then((v) => done = v);
+  assert.ok(
+    await sim.until(() => done !== undefined && sim.alive().every((r) => r.applied >= done!.index)),
+  );
+  const victim = [...sim.nodes.keys()].find((k) => k !== leader.id)!;
+  // The leader's progress says the victim holds everything; its heartbeat
+  // answers reveal the empty log and the leader sends it the log again.
+  const blank = new RaftCore(victim, new MemoryStorage(), rng(5));
+  blank.step(leader.id, { type: "Hb", term: leader.core.term, commit: leader.core.commit });
+  assert.deepEqual(blank.outbox.map((o) => [o.msg.type, (o.msg as { last?: number }).last]), [
+    ["HbR", 0],
+  ]);
+  leader.core.step(victim, blank.outbox[0].msg);
+  const app = leader.core.outbox.find((o) => o.to === victim && o.msg.type === "App");
+  assert.equal((app?.msg as { prevIndex: number }).prevIndex, 0);
+  assert.equal(leader.core.matchIndexes().get(victim), 0);
+  // Without a configuration it refuses to vote for a candidate holding more
+  // than the bootstrap configuration (it may have acknowledged its entries).
+  const voter = new RaftCore(victim, new MemoryStorage(), rng(6));
+  voter.step("x", { type: "Vote", term: 9, lastIndex: 2, lastTerm: 1 });
+  assert.deepEqual(voter.outbox.map((o) => [o.msg.type, (o.msg as { reject: boolean }).reject]), [
+    ["VoteR", true],
+  ]);
+});
+
 Deno.test("leader commits only current-term entries (Figure 8)", () => {
   // Leader in term 4 holds an entry of term 2 at index 2 replicated to a majority;
   // it must not commit index 2 until an entry of term 4 is replicated.

@@ -165,6 +165,7 @@ export class Member {
         heartbeatTicks: c.heartbeatTicks,
         maxEntriesPerMsg: c.maxEntriesPerMsg,
         maxBytesPerMsg: c.maxBytesPerMsg,
+        snapshotChunkBytes: c.maxBytesPerMsg,
         maxInflight: c.maxInflight,
         preference: c.preference,
       },

@@ -15,6 +15,7 @@
  */
 import type { Config, Entry, HardState, Snapshot, Storage } from "./storage.ts";
 import { EntryType } from "./storage.ts";
+import { crc32 } from "./_crc32.ts";
 
 /** A member's id (a PeerId in the group layer). */
 export type NodeId = string;
@@ -38,7 +39,12 @@ export interface RaftOptions {
   preference: LeadershipPreference;
   /** Factor of the election timeout of a reluctant node. Default 3. */
   reluctantFactor: number;
+  /** Bytes of snapshot data per InstallSnapshot message. Default 1 MiB. */
+  snapshotChunkBytes: number;
 }
+
+/** Unacknowledged snapshot chunks per follower. */
+const SNAPSHOT_WINDOW = 4;
 
 /** Default {@linkcode RaftOptions}. */
 export const DEFAULT_RAFT_OPTIONS: RaftOptions = {
@@ -49,6 +55,7 @@ export const DEFAULT_RAFT_OPTIONS: RaftOptions = {
   maxInflight: 64,
   preference: "normal",
   reluctantFactor: 3,
+  snapshotChunkBytes: 1 << 20,
 };
 
 /** Raft wire messages. Every message carries the sender's term and cluster incarnation. */
@@ -80,7 +87,18 @@ export type RaftMessage =
     /** The follower's last log index: lower than its match index when it lost its storage. */
     last?: number;
   }
-  | { type: "Snap"; term: number; snapshot: Snapshot }
+  | {
+    type: "Snap";
+    term: number;
+    /** The snapshot; `data` holds bytes `offset..offset + data.length` of its data. */
+    snapshot: Snapshot;
+    offset: number;
+    /** Length of the whole data. */
+    total: number;
+    /** CRC-32 of the whole data, checked before restore. */
+    crc: number;
+  }
+  | { type: "SnapR"; term: number; index: number; offset: number }
   | { type: "TimeoutNow"; term: number }
   | { type: "ReadIndex"; term: number; ctx: string }
   | { type: "ReadIndexR"; term: number; ctx: string; index: number };
@@ -116,6 +134,20 @@ interface Progress {
   active: boolean;
   pendingSnapshot: number;
   snapshotSentAt: number;
+  /** The snapshot being sent, its CRC, chunks acknowledged and the next chunk to send. */
+  snap: Snapshot | undefined;
+  snapCrc: number;
+  snapAcked: number;
+  snapNext: number;
+}
+
+interface SnapshotBuffer {
+  index: number;
+  term: number;
+  total: number;
+  crc: number;
+  data: Uint8Array;
+  received: number;
 }
 
 interface PendingRead {
@@ -145,6 +177,10 @@ export class RaftCore {
   private snapshot: Snapshot | undefined;
   private snapIndex = 0;
   private snapTerm = 0;
+  /** CRC-32 of the latest snapshot's data, computed when first sent. */
+  private snapCrc: number | undefined;
+  /** A snapshot being received in chunks. */
+  private snapBuf: SnapshotBuffer | undefined;
   /** The latest configuration in the log (takes effect on append). */
   config: Config | undefined;
   private configIndex = 0;
@@ -395,6 +431,10 @@ export class RaftCore {
           active: true,
           pendingSnapshot: 0,
           snapshotSentAt: 0,
+          snap: undefined,
+          snapCrc: 0,
+          snapAcked: 0,
+          snapNext: 0,
         });
       }
     }
@@ -575,6 +615,7 @@ export class RaftCore {
     this.storage.saveSnapshot(snap, false);
     this.log = this.log.slice(index - this.snapIndex);
     this.snapshot = snap;
+    this.snapCrc = undefined;
     this.snapIndex = index;
     this.snapTerm = term;
   }
@@ -773,7 +814,7 @@ export class RaftCore {
       case "Snap":
         this.electionElapsed = 0;
         this.lead = from;
-        this.handleSnapshot(from, m.snapshot);
+        this.handleSnapshotChunk(from, m);
         return;
       case "TimeoutNow":
         if (this.promotable) {
@@ -835,6 +876,50 @@ export class RaftCore {
     });
   }
 
+  /**
+   * Reassembles a snapshot sent in chunks (in order, from offset 0), checks
+   * its CRC and installs it; acknowledges every chunk with the bytes held.
+   */
+  private handleSnapshotChunk(from: NodeId, m: Extract<RaftMessage, { type: "Snap" }>): void {
+    const s = m.snapshot;
+    if (s.index <= this.commit || this.termAt(s.index) === s.term) {
+      this.handleSnapshot(from, s); // nothing to install: acknowledge
+      return;
+    }
+    const same = (b: SnapshotBuffer | undefined): b is SnapshotBuffer =>
+      b !== undefined && b.index === s.index && b.term === s.term && b.total === m.total &&
+      b.crc === m.crc;
+    if (m.offset === 0 && !same(this.snapBuf)) {
+      this.snapBuf = {
+        index: s.index,
+        term: s.term,
+        total: m.total,
+        crc: m.crc,
+        data: new Uint8Array(m.total),
+        received: 0,
+      };
+    }
+    const b = this.snapBuf;
+    if (!same(b)) {
+      this.send(from, { type: "SnapR", term: this.term, index: s.index, offset: 0 });
+      return;
+    }
+    if (m.offset === b.received && m.offset + s.data.byteLength <= b.total) {
+      b.data.set(s.data, m.offset);
+      b.received += s.data.byteLength;
+    }
+    if (b.received < b.total) {
+      this.send(from, { type: "SnapR", term: this.term, index: s.index, offset: b.received });
+      return;
+    }
+    this.snapBuf = undefined;
+    if (crc32(b.data) !== b.crc) {
+      this.send(from, { type: "SnapR", term: this.term, index: s.index, offset: 0 });
+      return;
+    }
+    this.handleSnapshot(from, { ...s, data: b.data });
+  }
+
   private handleSnapshot(from: NodeId, s: Snapshot): void {
     if (s.index <= this.commit) {
       this.send(from, {
@@ -862,6 +947,7 @@ export class RaftCore {
     this.storage.saveSnapshot(s, true);
     this.log = [];
     this.snapshot = s;
+    this.snapCrc = undefined;
     this.snapIndex = s.index;
     this.snapTerm = s.term;
     this.commit = s.index;
@@ -911,6 +997,7 @@ export class RaftCore {
             pr.next = Math.max(Math.min(m.index, probe + 1), pr.match + 1);
           }
           pr.state = "probe";
+          pr.snap = undefined;
           pr.inflight = [];
           pr.paused = false;
           this.sendAppend(from);
@@ -923,6 +1010,7 @@ export class RaftCore {
           if (pr.state === "probe") pr.state = "replicate";
           else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) {
             pr.state = "replicate";
+            pr.snap = undefined;
           }
           pr.inflight = pr.inflight.filter((i) => i > m.index);
           pr.paused = false;
@@ -933,6 +1021,7 @@ export class RaftCore {
           }
         } else if (pr.state === "snapshot" && m.index >= pr.pendingSnapshot) {
           pr.state = "probe";
+          pr.snap = undefined;
           pr.next = m.index + 1;
           this.sendAppend(from);
         }
@@ -947,16 +1036,29 @@ export class RaftCore {
           pr.match = m.last;
           pr.next = m.last + 1;
           pr.state = "probe";
+          pr.snap = undefined;
           pr.inflight = [];
         }
         if (pr.state === "snapshot" && this.ticks - pr.snapshotSentAt >= this.opts.electionTicks) {
-          pr.state = "probe"; // the snapshot was probably lost: try again
+          // Chunks were probably lost: resend from the last acknowledged one.
+          pr.snapNext = pr.snapAcked;
+          pr.snapshotSentAt = this.ticks;
+          this.sendSnapshotChunks(from, pr);
         }
         if (pr.state === "replicate" && pr.inflight.length >= this.opts.maxInflight) {
           pr.inflight.shift(); // messages may have been lost: let one more through
         }
         if (pr.match < this.lastIndex) this.sendAppend(from);
         if (m.ctx !== undefined) this.ackRead(from, m.ctx);
+        return;
+      }
+      case "SnapR": {
+        pr.active = true;
+        if (pr.state !== "snapshot" || !pr.snap || m.index !== pr.snap.index) return;
+        pr.snapshotSentAt = this.ticks;
+        pr.snapAcked = Math.floor(m.offset / this.opts.snapshotChunkBytes);
+        pr.snapNext = Math.max(pr.snapNext, pr.snapAcked);
+        this.sendSnapshotChunks(from, pr);
         return;
       }
     }
@@ -1018,7 +1120,11 @@ export class RaftCore {
       pr.state = "snapshot";
       pr.pendingSnapshot = this.snapshot.index;
       pr.snapshotSentAt = this.ticks;
-      this.send(to, { type: "Snap", term: this.term, snapshot: this.snapshot });
+      pr.snap = this.snapshot;
+      pr.snapCrc = this.snapCrc ??= crc32(this.snapshot.data);
+      pr.snapAcked = 0;
+      pr.snapNext = 0;
+      this.sendSnapshotChunks(to, pr);
       return;
     }
     const entries: Entry[] = [];
@@ -1046,6 +1152,27 @@ export class RaftCore {
       entries,
       commit: this.commit,
     });
+  }
+
+  /** Sends the chunks of `pr.snap` the window allows (at least one, even for empty data). */
+  private sendSnapshotChunks(to: NodeId, pr: Progress): void {
+    const s = pr.snap;
+    if (!s) return;
+    const size = this.opts.snapshotChunkBytes;
+    const total = s.data.byteLength;
+    const chunks = Math.max(1, Math.ceil(total / size));
+    while (pr.snapNext < chunks && pr.snapNext - pr.snapAcked < SNAPSHOT_WINDOW) {
+      const offset = pr.snapNext * size;
+      this.send(to, {
+        type: "Snap",
+        term: this.term,
+        snapshot: { ...s, data: s.data.subarray(offset, Math.min(total, offset + size)) },
+        offset,
+        total,
+        crc: pr.snapCrc,
+      });
+      pr.snapNext++;
+    }
   }
 
   // ---------------------------------------------------------------- ReadIndex

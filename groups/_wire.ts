@@ -14,6 +14,8 @@ export type Welcome = { t: "welcome"; proof: Uint8Array };
 
 const MAX_MEMBERS = 1024;
 const MAX_ID = 128;
+/** Largest snapshot a member accepts (its buffer is allocated on the first chunk). */
+const MAX_SNAPSHOT = 1 << 30;
 
 function fail(what: string): never {
   throw new DecodeError(`invalid group message: ${what}`);
@@ -176,8 +178,23 @@ export function parseMessage(x: unknown): ReplicaMessage {
         ctx: optStr(m.ctx, "ctx"),
         last: m.last == null ? undefined : nat(m.last, "last"),
       };
-    case "Snap":
-      return { type, cluster, term: nat(m.term, "term"), snapshot: snapshot(m.snapshot) };
+    case "Snap": {
+      const snap = snapshot(m.snapshot);
+      const offset = nat(m.offset, "offset");
+      const total = nat(m.total, "total");
+      if (total > MAX_SNAPSHOT || offset + snap.data.byteLength > total) fail("snapshot chunk");
+      const crc = nat(m.crc, "crc");
+      if (crc > 0xffffffff) fail("crc");
+      return { type, cluster, term: nat(m.term, "term"), snapshot: snap, offset, total, crc };
+    }
+    case "SnapR":
+      return {
+        type,
+        cluster,
+        term: nat(m.term, "term"),
+        index: nat(m.index, "index"),
+        offset: nat(m.offset, "offset"),
+      };
     case "TimeoutNow":
       return { type, cluster, term: nat(m.term, "term") };
     case "ReadIndex":

@@ -42,7 +42,7 @@ export interface GroupConfig extends ConsensusConfig {
   snapshotEvery: number;
   /** Maximum entries per AppendEntries message. Default 512. */
   maxEntriesPerMsg: number;
-  /** Maximum bytes per AppendEntries message. Default 1 MiB. */
+  /** Maximum bytes per AppendEntries message and per snapshot chunk. Default 1 MiB. */
   maxBytesPerMsg: number;
   /** Maximum AppendEntries messages in flight per follower. Default 64. */
   maxInflight: number;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KV, rng, Sim } from "./_sim.ts";
-import { RaftCore } from "./_raft.ts";
+import { type Envelope, RaftCore } from "./_raft.ts";
 import { MemoryStorage } from "./storage.ts";
 import { FileStorage } from "./file_storage.ts";
 import { NotMemberError, TimeoutError } from "./errors.ts";
@@ -110,6 +110,57 @@ Deno.test("a member that lost its storage is probed again and cannot elect a sta
   assert.deepEqual(voter.outbox.map((o) => [o.msg.type, (o.msg as { reject: boolean }).reject]), [
     ["VoteR", true],
   ]);
+});
+
+Deno.test("snapshots travel in chunks: lost chunks are resent, a corrupted one is never restored", () => {
+  const data = Uint8Array.from({ length: 50 }, (_, i) => i);
+  const storage = new MemoryStorage();
+  storage.setHardState({ term: 1 });
+  storage.saveSnapshot({
+    index: 7,
+    term: 1,
+    config: { cluster: "c", voters: ["l"], learners: ["f"] },
+    data,
+  }, true);
+  const opts = { snapshotChunkBytes: 8, electionTicks: 10 };
+  const leader = new RaftCore("l", storage, rng(1), opts);
+  leader.campaignNow();
+  assert.equal(leader.role, "leader");
+  const run = (follower: RaftCore, drop: (m: Envelope) => boolean, corrupt = false) => {
+    for (let round = 0; round < 200 && follower.commit < 7; round++) {
+      leader.tick();
+      for (let moved = true; moved;) {
+        moved = false;
+        for (const o of leader.outbox.splice(0)) {
+          if (o.to !== "f" || drop(o.msg)) continue;
+          let msg = o.msg;
+          if (corrupt && msg.type === "Snap" && msg.offset === 16) {
+            const bad = msg.snapshot.data.slice();
+            bad[0] ^= 1;
+            msg = { ...msg, snapshot: { ...msg.snapshot, data: bad } };
+          }
+          follower.step("l", msg);
+          moved = true;
+        }
+        for (const o of follower.outbox.splice(0)) leader.step("f", o.msg);
+      }
+    }
+  };
+  // Every message is one chunk of at most 8 bytes; the chunk at offset 24 is lost once.
+  let dropped = 0;
+  const f = new RaftCore("f", new MemoryStorage(), rng(2), opts);
+  run(f, (m) => {
+    if (m.type === "Snap") assert.ok(m.snapshot.data.byteLength <= 8 && m.total === 50);
+    return m.type === "Snap" && m.offset === 24 && dropped++ === 0;
+  });
+  assert.equal(dropped, 2, "the lost chunk was sent again");
+  assert.ok(f.commit >= 7);
+  assert.deepEqual(f.restored?.data, data);
+  // A chunk corrupted in transit every time: the CRC check refuses to restore.
+  const g = new RaftCore("f", new MemoryStorage(), rng(3), opts);
+  run(g, () => false, true);
+  assert.equal(g.commit, 0);
+  assert.equal(g.restored, undefined);
 });
 
 Deno.test("leader commits only current-term entries (Figure 8)", () => {

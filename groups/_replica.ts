@@ -3,7 +3,7 @@
 // membership reconciliation and cluster-incarnation conflicts. Pure and
 // deterministic: driven by tick() and receive(); sends through a callback.
 import { decode, encode } from "@mosaik/transport";
-import type { Envelope, NodeId, RaftOptions } from "./_raft.ts";
+import type { Envelope, LeadershipPreference, NodeId, RaftOptions } from "./_raft.ts";
 import { RaftCore } from "./_raft.ts";
 import type { Config, Entry, Snapshot, Storage } from "./storage.ts";
 import { EntryType } from "./storage.ts";
@@ -323,6 +323,21 @@ export class Replica {
       this.#submitRead(r);
       this.#schedule();
     });
+  }
+
+  /**
+   * Turns this learner into a voter candidate: its status stops saying
+   * learner, and the leader adds it to the voters once it caught up.
+   */
+  promote(preference?: LeadershipPreference): void {
+    if (preference !== undefined) {
+      this.core.opts.preference = preference;
+      this.opts.raft = { ...this.opts.raft, preference };
+    }
+    if (!this.opts.learner) return;
+    this.opts.learner = false;
+    this.#broadcastStatus();
+    this.#flush();
   }
 
   /** Removes this member through the log. */

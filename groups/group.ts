@@ -6,6 +6,7 @@
 import type { GroupId, PeerId } from "@mosaik/transport";
 import type { Member, ResetEvent } from "./_member.ts";
 import { OfflineError } from "./errors.ts";
+import type { LeadershipPreference } from "./config.ts";
 
 export type { ResetEvent };
 
@@ -191,6 +192,24 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
    */
   onReset(fn: (event: ResetEvent) => void): () => void {
     return this.#member.onReset(fn);
+  }
+
+  /**
+   * Turns this learner into a voter without leaving the group: the leader
+   * adds it to the voters once it caught up. Resolves when this node is a
+   * voter. `preference` replaces the leadership preference (for example a
+   * reader that never led becomes a writer that may).
+   *
+   * @example
+   * ```ts ignore
+   * const reader = groups.join({ key: "k", stateMachine, config: { learner: true } });
+   * await reader.promote({ preference: "normal" });
+   * ```
+   */
+  async promote(options: { preference?: LeadershipPreference } = {}): Promise<void> {
+    const replica = this.#member.replica;
+    replica.promote(options.preference);
+    await this.#member.waitFor(() => replica.core.isVoter ? true : undefined);
   }
 
   /** Leaves the group through the log, then stops. */

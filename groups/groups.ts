@@ -89,7 +89,9 @@ export class Groups {
 
   /**
    * Joins (or forms) a group. Joining the same group again on this node
-   * returns another handle on the same member.
+   * returns another handle on the same member; when the member is a learner
+   * and this join asks for a voter (`learner: false`), the member is promoted
+   * (see {@linkcode Group.promote}) with this join's leadership preference.
    */
   join<C, R, Q, QR>(options: JoinOptions<C, R, Q, QR>): Group<C, R, Q, QR> {
     if (this.#closed) throw new Error("groups are closed");
@@ -117,6 +119,8 @@ export class Groups {
         },
       });
       this.#members.set(id, member);
+    } else if (member.replica.opts.learner && !config.learner) {
+      member.replica.promote(config.preference);
     }
     member.handles++;
     return new Group<C, R, Q, QR>(member);

@@ -2,9 +2,8 @@
 // shared by every handle of the same store on the node (the groups layer
 // runs one member per group id and keeps the first state machine, so every
 // handle must read that one). A reader-only store joins as a learner; when a
-// writer opens a store this node only reads, the learner leaves and the node
-// rejoins as a voter, reads staying on the old machine until the new one
-// caught up.
+// writer opens a store this node only reads, the writer's join promotes the
+// node's learner to a voter in place (see `Groups.join`).
 import type { GroupConfig, GroupTicketValidator } from "@mosaik/groups";
 import { encode, type GroupId, type StoreId } from "@mosaik/transport";
 import type { Machine } from "./_machines.ts";
@@ -34,7 +33,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   machine: M;
   /** The group writes go to. */
   group: Group;
-  /** The group whose machine reads come from (differs while upgrading). */
+  /** The group whose machine reads come from (differs while rejoining). */
   active: Group;
   #groups: Groups;
   #make: () => M;
@@ -42,7 +41,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   #tickets: readonly GroupTicketValidator[] | undefined;
   #maxCommandBytes: number;
   #refs = 0;
-  #upgrading: Promise<void> | undefined;
+  #rejoining: Promise<void> | undefined;
   #waiting: { promise: Promise<void>; resolve: () => void } | undefined;
   #closed = false;
 
@@ -94,7 +93,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     const dying = leaving.get(groups)?.get(group.id);
     if (store) {
       void group.close(); // the store holds its own handle on the shared member
-      if (role === "writer" && store.role === "reader") store.#upgrade();
+      if (role === "writer") store.role = "writer"; // the join promoted a learner
     } else {
       // When the node's last handle of this store is still leaving, the join
       // above shared that member (and dropped our machine): read its machine
@@ -156,7 +155,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
 
   async online(): Promise<void> {
     for (;;) {
-      if (this.#upgrading) await this.#upgrading;
+      if (this.#rejoining) await this.#rejoining;
       const g = this.group;
       await g.when.online();
       await this.reaches(g.metrics.commitIndex);
@@ -177,7 +176,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
       throw new WriteError("too-large", input, `the command takes ${bytes} bytes`);
     }
     try {
-      if (this.#upgrading) await this.#upgrading;
+      if (this.#rejoining) await this.#rejoining;
       const { index, result } = await this.group.execute(command);
       await this.reaches(index);
       return { version: index, result };
@@ -186,33 +185,20 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     }
   }
 
-  #upgrade(): void {
-    this.role = "writer";
-    const old = this.group;
-    this.#rejoin((async () => {
-      try {
-        if (old.online) await withTimeout(old.leave(), 2000);
-      } catch {
-        // the leader will drop the learner after its grace period
-      }
-      await old.close();
-    })());
-  }
-
   /**
    * Joins again (in the current role) once `before` settled, with a fresh
    * machine; reads stay on the current one until the new one caught up.
    */
   #rejoin(before: Promise<void>): void {
     const old = this.active;
-    this.#upgrading = (async () => {
+    this.#rejoining = (async () => {
       await before;
       if (this.#closed) return;
       const machine = this.#make();
       this.#watch(machine);
       const group = join(this.#groups, this.id, machine, this.role, this.#config, this.#tickets);
       this.group = group;
-      this.#upgrading = undefined;
+      this.#rejoining = undefined;
       try {
         await group.when.committed(old.committed);
       } catch {
@@ -241,7 +227,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   }
 
   async #leave(): Promise<void> {
-    if (this.#upgrading) await this.#upgrading.catch(() => {});
+    if (this.#rejoining) await this.#rejoining.catch(() => {});
     const g = this.group;
     // Leave through the log: a writer so the others keep their quorum, a
     // reader so that reopening the store on this node joins as a new member

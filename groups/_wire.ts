@@ -169,6 +169,8 @@ export function parseMessage(x: unknown): ReplicaMessage {
         term: nat(m.term, "term"),
         commit: nat(m.commit, "commit"),
         ctx: optStr(m.ctx, "ctx"),
+        lc: m.lc == null ? undefined : nat(m.lc, "lc"),
+        lct: m.lct == null ? undefined : nat(m.lct, "lct"),
       };
     case "HbR":
       return {

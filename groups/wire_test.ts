@@ -20,7 +20,7 @@ const valid: ReplicaMessage[] = [
     ],
   },
   { type: "AppR", term: 4, index: 3, reject: false, hint: 0, hintTerm: 0 },
-  { type: "Hb", term: 4, commit: 3, ctx: "x:1" },
+  { type: "Hb", term: 4, commit: 3, ctx: "x:1", lc: 5, lct: 4 },
   { type: "HbR", term: 4, last: 7 },
   {
     type: "Snap",

@@ -14,9 +14,13 @@
  * with flow control (probe/replicate, entries and bytes per message,
  * pipelining with a bound on messages in flight), single-server membership
  * changes through the log (one at a time; new members join as learners and
- * are promoted once caught up), learners, leadership preference (`normal`,
- * `reluctant`, `never`), leadership transfer, ReadIndex for linearizable
- * reads, snapshots with InstallSnapshot, parallel catch-up (a member far
+ * are promoted once caught up), learners (promoted at runtime by
+ * `group.promote()` or by joining again as a voter), leadership preference
+ * (`normal`, `reluctant`, `never`), leadership transfer, ReadIndex for
+ * linearizable reads, snapshots with InstallSnapshot (in CRC-checked chunks
+ * of `maxBytesPerMsg`, so states beyond the frame limit travel), members
+ * that restart with empty storage caught up again (heartbeat answers carry
+ * the follower's last index), parallel catch-up (a member far
  * behind fetches the gap from several peers at once; a peer serves a range
  * only if its log holds the leader's (index, term) point, so by Log Matching
  * the range equals the leader's log; entries are appended only while the

@@ -37,13 +37,17 @@ async function rejects(fn: () => Promise<unknown>, code: string) {
 for (const alg of ["EdDSA", "ES256"] as const) {
   Deno.test(`jwt ${alg}: a valid ticket is accepted until its exp`, async () => {
     const issuer = JwtIssuer.generate(alg, { issuer: "mosaik.test.jwt.issuer" });
+    const before = Date.now();
     const ticket = issuer.issue({ peerId: peer, networkId: net, expiresIn: HOUR });
+    const after = Date.now();
     assert.equal(ticket.kind, "jwt");
     const v = jwtValidator({ keys: [issuer.publicKey], issuer: "mosaik.test.jwt.issuer" });
     const verdict = await v.validate(ticket, ctx());
     assert.equal(verdict.ok, true);
     assert.equal(verdict.ok && verdict.expiresAt, ticket.expiresAt);
-    assert.ok(Math.abs(ticket.expiresAt! - (Date.now() + HOUR)) <= 1000);
+    // `exp` is whole seconds: the expiry is the issue time plus an hour, floored to a second.
+    assert.ok(ticket.expiresAt! >= Math.floor((before + HOUR) / 1000) * 1000);
+    assert.ok(ticket.expiresAt! <= after + HOUR);
     const gate = requireTicket(v, { networkId: net });
     assert.equal(await gate({ peerId: peer, tickets: [ticket] }), true);
   });

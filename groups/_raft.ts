@@ -653,14 +653,7 @@ export class RaftCore {
       }
     } else if (m.term < this.term) {
       if (m.type === "App" || m.type === "Hb") {
-        this.send(from, {
-          type: "AppR",
-          term: this.term,
-          index: 0,
-          reject: false,
-          hint: 0,
-          hintTerm: 0,
-        });
+        this.accept(from, 0);
       } else if (m.type === "PreVote") {
         this.send(from, { type: "PreVoteR", term: this.term, reject: true });
       } else if (m.type === "ReadIndex") {
@@ -830,14 +823,7 @@ export class RaftCore {
     m: Extract<RaftMessage, { type: "App" }>,
   ): void {
     if (m.prevIndex < this.commit) {
-      this.send(from, {
-        type: "AppR",
-        term: this.term,
-        index: this.commit,
-        reject: false,
-        hint: 0,
-        hintTerm: 0,
-      });
+      this.accept(from, this.commit);
       return;
     }
     const t = this.termAt(m.prevIndex);
@@ -853,14 +839,7 @@ export class RaftCore {
       }
       if (conflict >= 0) this.appendLocal(m.entries.slice(conflict));
       this.commitTo(Math.min(m.commit, lastNew));
-      this.send(from, {
-        type: "AppR",
-        term: this.term,
-        index: lastNew,
-        reject: false,
-        hint: 0,
-        hintTerm: 0,
-      });
+      this.accept(from, lastNew);
       return;
     }
     // Reject with a hint: the largest index <= min(prevIndex, last) whose term <= prevTerm.
@@ -920,28 +899,19 @@ export class RaftCore {
     this.handleSnapshot(from, { ...s, data: b.data });
   }
 
+  /** Answers an append or snapshot positively: our log matches the sender's up to `index`. */
+  private accept(to: NodeId, index: number): void {
+    this.send(to, { type: "AppR", term: this.term, index, reject: false, hint: 0, hintTerm: 0 });
+  }
+
   private handleSnapshot(from: NodeId, s: Snapshot): void {
     if (s.index <= this.commit) {
-      this.send(from, {
-        type: "AppR",
-        term: this.term,
-        index: this.commit,
-        reject: false,
-        hint: 0,
-        hintTerm: 0,
-      });
+      this.accept(from, this.commit);
       return;
     }
     if (this.termAt(s.index) === s.term) {
       this.commitTo(s.index);
-      this.send(from, {
-        type: "AppR",
-        term: this.term,
-        index: this.lastIndex,
-        reject: false,
-        hint: 0,
-        hintTerm: 0,
-      });
+      this.accept(from, this.lastIndex);
       return;
     }
     this.storage.saveSnapshot(s, true);
@@ -954,14 +924,7 @@ export class RaftCore {
     this.config = s.config;
     this.configIndex = s.index;
     this.restored = s;
-    this.send(from, {
-      type: "AppR",
-      term: this.term,
-      index: this.lastIndex,
-      reject: false,
-      hint: 0,
-      hintTerm: 0,
-    });
+    this.accept(from, this.lastIndex);
   }
 
   private commitTo(index: number): void {

@@ -15,9 +15,9 @@
 import dcap from "@phala/dcap-qvl";
 import { p256 } from "@noble/curves/nist.js";
 import { type Collateral, parseQuote, QuoteVerifier } from "@mosaik/tee";
+import { VECTORS } from "../tee/_test_vectors.ts";
 import { figure, report } from "./_report.ts";
 
-const VECTORS = new URL("../../shared/vectors/tdx/", import.meta.url).pathname;
 const CASES: [string, string, number][] = [
   ["q01_tdx_v4_phala_fmspc-b0c06f000000.bin", "cA_phala_tdx_b0c06f_2025-06_", 1752919234],
   ["q03_sgx_v3_phala_fmspc-00a067110000.bin", "cC_phala_sgx_00a067110000_2025-06_", 1752919277],

@@ -1,10 +1,10 @@
-// Test-only helpers: locate and load the shared DCAP vectors.
+// Test-only helpers: locate and load the DCAP vectors in testdata/tdx/.
 import { concatBytes } from "@mosaik/transport";
 import type { Collateral } from "./collateral.ts";
 
-/** Directory of the shared TDX vectors (override with MOSAIK_TDX_VECTORS). */
+/** Directory of the TDX vectors (override with MOSAIK_TDX_VECTORS). */
 export const VECTORS = Deno.env.get("MOSAIK_TDX_VECTORS") ??
-  new URL("../../shared/vectors/tdx/", import.meta.url).pathname;
+  new URL("./testdata/tdx/", import.meta.url).pathname;
 
 /** One entry of INDEX.json. */
 export interface VectorEntry {

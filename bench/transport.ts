@@ -10,7 +10,7 @@
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { Packr } from "msgpackr";
 import { Endpoint, networkId, SecretKey } from "@mosaik/transport";
-import { anchorFor, selfSigned, serverName } from "../transport/_cert.ts";
+import { certificateFor, pinnedTls } from "@mosaik/transport/testing";
 import { figure, percentile, report } from "./_report.ts";
 
 const NET = networkId("bench");
@@ -19,7 +19,7 @@ const ALPN = ["bench/raw"];
 function rawServer() {
   const key = SecretKey.generate();
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
-  const listener = endpoint.listen({ ...selfSigned(key), alpnProtocols: ALPN });
+  const listener = endpoint.listen({ ...certificateFor(key), alpnProtocols: ALPN });
   let onBytes: (n: number) => void = () => {};
   (async () => {
     for await (const incoming of listener) {
@@ -37,8 +37,7 @@ function rawServer() {
     Deno.connectQuic({
       hostname: "127.0.0.1",
       port: endpoint.addr.port,
-      serverName: serverName(key.peerId),
-      caCerts: [anchorFor(key.peerId)],
+      ...pinnedTls(key.peerId),
       alpnProtocols: ALPN,
     });
   return {

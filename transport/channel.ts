@@ -5,11 +5,10 @@
  * @module
  */
 import { decode, encode } from "./codec.ts";
-import { CloseCode, closeCodeName } from "./close_codes.ts";
 import { ClosedError, DecodeError, MosaikError } from "./errors.ts";
 import type { PeerId } from "./ids.ts";
-import { FrameReader, FrameWriter } from "./_frames.ts";
-import type { Connection } from "./connection.ts";
+import { CloseCode, closeCodeName, type CloseInfo } from "./vocabulary.ts";
+import type { FrameReader, FrameWriter } from "./_frames.ts";
 
 /** The remote closed a channel with a close code other than `Success`. */
 export class ChannelClosedError extends MosaikError {
@@ -19,6 +18,21 @@ export class ChannelClosedError extends MosaikError {
       `channel closed by remote: ${closeCodeName(code)} (${code})${reason ? `: ${reason}` : ""}`,
     );
   }
+}
+
+/**
+ * What a channel knows of the connection it runs on (a `Connection`
+ * satisfies it; channels never reach back into their connection).
+ */
+export interface ChannelLink {
+  /** The authenticated remote peer. */
+  readonly peerId: PeerId;
+  /** The remote's UDP address, `host:port`. */
+  readonly remoteAddress: string;
+  /** Whether the connection has closed. */
+  readonly isClosed: boolean;
+  /** Resolves once the connection is closed, with the code and reason. */
+  readonly closed: Promise<CloseInfo>;
 }
 
 /**
@@ -41,20 +55,28 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
   /** The protocol named when the channel was opened. */
   readonly protocol: string;
   /** The connection this channel runs on. */
-  readonly connection: Connection;
+  readonly connection: ChannelLink;
   #reader: FrameReader;
   #writer: FrameWriter;
+  #onClose: (channel: Channel) => void;
   #closed = false;
   #finished = false;
   #remoteDone = false;
 
-  /** @internal Created by {@linkcode Connection}. */
-  constructor(connection: Connection, protocol: string, reader: FrameReader, writer: FrameWriter) {
+  /** @internal Created by a connection; `onClose` runs once when this side closes. */
+  constructor(
+    connection: ChannelLink,
+    protocol: string,
+    reader: FrameReader,
+    writer: FrameWriter,
+    onClose: (channel: Channel) => void,
+  ) {
     this.connection = connection;
     this.peerId = connection.peerId;
     this.protocol = protocol;
     this.#reader = reader;
     this.#writer = writer;
+    this.#onClose = onClose;
   }
 
   /** @internal Writes the protocol header; used by the opening side. */
@@ -157,7 +179,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
   async close(code: number = CloseCode.Success, reason = ""): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.connection.forget(this);
+    this.#onClose(this);
     if (this.#finished) {
       this.#reader.cancel();
       return;

@@ -5,17 +5,17 @@
  * @module
  */
 import { formatHostPort } from "./address.ts";
-import { Channel } from "./channel.ts";
-import { CloseCode, type CloseInfo } from "./close_codes.ts";
+import { Channel, type ChannelLink } from "./channel.ts";
 import { ClosedError } from "./errors.ts";
 import type { PeerId } from "./ids.ts";
+import { CloseCode, type CloseInfo } from "./vocabulary.ts";
 import { FrameReader, FrameWriter } from "./_frames.ts";
 
 /**
  * An authenticated connection to one peer. The dialer knows the peer by its
  * pinned TLS key; the acceptor by the dialer's signed proof.
  */
-export class Connection {
+export class Connection implements ChannelLink {
   /** The authenticated remote peer. */
   readonly peerId: PeerId;
   /** The remote's UDP address, `host:port`. */
@@ -61,16 +61,14 @@ export class Connection {
       protocol,
       new FrameReader(stream.readable, this.#maxFrameSize),
       new FrameWriter(stream.writable, this.#maxFrameSize),
+      this.#forget,
     );
     this.#channels.add(channel);
     await channel.writeHeader();
     return channel;
   }
 
-  /** @internal Drops a closed channel from the set flushed on shutdown. */
-  forget(channel: Channel): void {
-    this.#channels.delete(channel);
-  }
+  #forget = (channel: Channel): void => void this.#channels.delete(channel);
 
   /**
    * @internal Finishes every open channel (or gives up after `ms`), then
@@ -96,6 +94,7 @@ export class Connection {
       protocol,
       reader,
       new FrameWriter(writable, this.#maxFrameSize),
+      this.#forget,
     );
     this.#channels.add(channel);
     return channel;

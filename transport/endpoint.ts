@@ -7,19 +7,18 @@
 import { formatHostPort, parseHostPort } from "./address.ts";
 import { equalBytes } from "./bytes.ts";
 import type { Channel } from "./channel.ts";
-import { CloseCode, closeCodeName, type CloseInfo } from "./close_codes.ts";
 import { decode, encode } from "./codec.ts";
 import { Connection } from "./connection.ts";
 import { ClosedError, ConnectError, DecodeError } from "./errors.ts";
 import {
   digestBytes,
-  type NetworkId,
   type PeerId,
   peerIdFromBytes,
   peerIdToBytes,
   SecretKey,
   verifyAsync,
 } from "./ids.ts";
+import { CloseCode, closeCodeName, type CloseInfo, type NetworkId } from "./vocabulary.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
 import { FrameReader, FrameWriter } from "./_frames.ts";
 

@@ -1,6 +1,7 @@
 /**
- * Identities and intent-addressed ids: {@linkcode SecretKey},
- * {@linkcode PeerId} and {@linkcode Digest} with its branded kinds.
+ * Identities and digests: {@linkcode SecretKey}, {@linkcode PeerId} and
+ * {@linkcode Digest}. The branded kinds of digest every layer names things
+ * with live in `vocabulary.ts`.
  *
  * @module
  */
@@ -16,17 +17,6 @@ import { DecodeError } from "./errors.ts";
  * coordination, which is how ids are intent-addressed.
  */
 export type Digest = string & { readonly __digest: true };
-/** The id of a network: nodes only talk to nodes of the same network. */
-export type NetworkId = Digest & { readonly __kind: "network" };
-/** A tag a peer advertises in its entry (for example a role). */
-export type Tag = Digest & { readonly __kind: "tag" };
-/** The id of a stream, derived from its name and schema. */
-export type StreamId = Digest & { readonly __kind: "stream" };
-/** The id of a consensus group. */
-export type GroupId = Digest & { readonly __kind: "group" };
-/** The id of a replicated collection. */
-export type StoreId = Digest & { readonly __kind: "store" };
-
 /**
  * A peer's Ed25519 public key in z-base-32 (52 characters), usable as a DNS
  * label and as a `Map` key.
@@ -98,16 +88,6 @@ export function derive<T extends Digest = Digest>(
 /** The 32 raw bytes of a digest. */
 export function digestBytes(d: Digest): Uint8Array {
   return fromHex(d);
-}
-
-/** Makes a {@linkcode NetworkId} from a name or 64 hex characters. */
-export function networkId(name: string): NetworkId {
-  return digest<NetworkId>(name);
-}
-
-/** Makes a {@linkcode Tag} from a name or 64 hex characters. */
-export function tag(name: string): Tag {
-  return digest<Tag>(name);
 }
 
 /** Encodes a 32-byte Ed25519 public key as a {@linkcode PeerId}. */

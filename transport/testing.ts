@@ -14,6 +14,8 @@
  * @module
  */
 import { TimeoutError } from "./errors.ts";
+import type { PeerId, SecretKey } from "./ids.ts";
+import { anchorFor, selfSigned, serverName } from "./_cert.ts";
 
 /** The factor every test timeout is multiplied by (`TIME_FACTOR`, default 1). */
 export function timeFactor(): number {
@@ -73,4 +75,26 @@ export function within<T>(promise: Promise<T>, timeout = 10_000, message = "prom
     timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms: ${message}`)), ms);
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The certificate and key an endpoint with `key` serves (PEM), for a raw
+ * `Deno.QuicEndpoint.listen` in benches that measure QUIC without mosaik.
+ */
+export function certificateFor(key: SecretKey): { cert: string; key: string } {
+  return selfSigned(key);
+}
+
+/**
+ * TLS options that pin a raw `Deno.connectQuic` to `peer` exactly as an
+ * endpoint's dialer does, for benches and for tests that play a hostile
+ * dialer on the real wire.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await Deno.connectQuic({ hostname, port, alpnProtocols: ["mosaik/1"], ...pinnedTls(peer) });
+ * ```
+ */
+export function pinnedTls(peer: PeerId): { serverName: string; caCerts: string[] } {
+  return { serverName: serverName(peer), caCerts: [anchorFor(peer)] };
 }

@@ -1,9 +1,37 @@
 /**
- * The one table of application close codes, shared by every protocol. A
- * connection or channel closed with a code tells the remote why.
+ * The shared vocabulary of every mosaik layer, in one place: the kinds of id
+ * (network, tag, stream, group, store) and the one table of close codes.
+ *
+ * Transport defines them although most belong to higher layers, on purpose:
+ * every package depends on transport and on nothing beside it, so this is
+ * the one module they can all name without importing each other. An id
+ * kind or close code a layer adds goes here, next to the others, so two
+ * layers can never pick the same number or mean two things by one name.
  *
  * @module
  */
+import { type Digest, digest } from "./ids.ts";
+
+/** The id of a network: nodes only talk to nodes of the same network. */
+export type NetworkId = Digest & { readonly __kind: "network" };
+/** A tag a peer advertises in its entry (for example a role). */
+export type Tag = Digest & { readonly __kind: "tag" };
+/** The id of a stream, derived from its name and schema. */
+export type StreamId = Digest & { readonly __kind: "stream" };
+/** The id of a consensus group. */
+export type GroupId = Digest & { readonly __kind: "group" };
+/** The id of a replicated collection. */
+export type StoreId = Digest & { readonly __kind: "store" };
+
+/** Makes a {@linkcode NetworkId} from a name or 64 hex characters. */
+export function networkId(name: string): NetworkId {
+  return digest<NetworkId>(name);
+}
+
+/** Makes a {@linkcode Tag} from a name or 64 hex characters. */
+export function tag(name: string): Tag {
+  return digest<Tag>(name);
+}
 
 /**
  * Named close codes. Codes 1xx–4xx are connection-level; 10xxx belong to

@@ -4,7 +4,8 @@
 // handle must read that one). A reader-only store joins as a learner; when a
 // writer opens a store this node only reads, the writer's join promotes the
 // node's learner to a voter in place (see `Groups.join`).
-import type { GroupConfig, GroupTicketValidator } from "@mosaik/groups";
+import type { GroupConfig } from "@mosaik/groups";
+import type { TicketValidator } from "@mosaik/transport";
 import { encode, type GroupId, type StoreId } from "@mosaik/transport";
 import type { Machine } from "./_machines.ts";
 import type {
@@ -38,7 +39,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   #groups: Groups;
   #make: () => M;
   #config: Partial<GroupConfig>;
-  #tickets: readonly GroupTicketValidator[] | undefined;
+  #tickets: TicketValidator | readonly TicketValidator[] | undefined;
   #maxCommandBytes: number;
   #refs = 0;
   #rejoining: Promise<void> | undefined;
@@ -51,7 +52,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     make: () => M,
     role: Role,
     config: Partial<GroupConfig>,
-    tickets: readonly GroupTicketValidator[] | undefined,
+    tickets: TicketValidator | readonly TicketValidator[] | undefined,
     maxCommandBytes: number,
     machine: M,
     group: Group,
@@ -86,7 +87,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
       ...options.group,
     };
     const machine = make();
-    const group = join(groups, id, machine, role, config, options.requireTickets);
+    const group = join(groups, id, machine, role, config, options.requireTicket);
     let byId = stores.get(groups);
     if (!byId) stores.set(groups, byId = new Map());
     let store = byId.get(group.id) as Store<M> | undefined;
@@ -105,7 +106,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
         make,
         role,
         config,
-        options.requireTickets,
+        options.requireTicket,
         options.maxCommandBytes ?? 4 << 20,
         dying ? dying.machine as M : machine,
         group,
@@ -245,7 +246,7 @@ function join(
   machine: Machine<unknown>,
   role: Role,
   config: Partial<GroupConfig>,
-  requireTickets: readonly GroupTicketValidator[] | undefined,
+  requireTicket: TicketValidator | readonly TicketValidator[] | undefined,
 ): Group {
   return groups.join({
     key: id,
@@ -255,7 +256,7 @@ function join(
       learner: role === "reader",
       preference: role === "reader" ? "never" : "normal",
     },
-    requireTickets,
+    requireTicket,
   });
 }
 

@@ -62,12 +62,14 @@ export * from "./vec.ts";
 export * from "./set.ts";
 export * from "./cell.ts";
 export * from "./priority_queue.ts";
-export type { Digest, GroupId, NetworkId, PeerId, StoreId } from "@mosaik/transport";
-export { MosaikError } from "@mosaik/transport";
 export type {
-  ConsensusConfig,
-  GroupConfig,
-  GroupTicket,
-  GroupTicketValidator,
-  LeadershipPreference,
-} from "@mosaik/groups";
+  Digest,
+  GroupId,
+  NetworkId,
+  PeerId,
+  StoreId,
+  Ticket,
+  TicketValidator,
+} from "@mosaik/transport";
+export { MosaikError } from "@mosaik/transport";
+export type { ConsensusConfig, GroupConfig, LeadershipPreference } from "@mosaik/groups";

@@ -4,7 +4,8 @@
  * @module
  */
 import { derive, digest, type GroupId, type StoreId } from "@mosaik/transport";
-import type { GroupConfig, GroupTicketValidator } from "@mosaik/groups";
+import type { GroupConfig } from "@mosaik/groups";
+import type { TicketValidator } from "@mosaik/transport";
 
 export type { GroupId, StoreId };
 
@@ -30,7 +31,7 @@ export interface CollectionGroups {
       restore(snapshot: unknown): void;
     };
     config?: Partial<GroupConfig>;
-    requireTickets?: readonly GroupTicketValidator[];
+    requireTicket?: TicketValidator | readonly TicketValidator[];
   }): CollectionGroup;
 }
 
@@ -101,7 +102,7 @@ export interface CollectionOptions {
    * The validators' ids are part of the GroupId: gated and open stores of
    * the same name never meet. A node's own tickets are not checked.
    */
-  requireTickets?: readonly GroupTicketValidator[];
+  requireTicket?: TicketValidator | readonly TicketValidator[];
 }
 
 /**

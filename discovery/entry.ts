@@ -23,20 +23,11 @@ import {
   type SecretKey,
   type StreamId,
   type Tag,
+  type Ticket,
   toHex,
   verify,
 } from "@mosaik/transport";
 import { array, bytes, text, uint } from "./_check.ts";
-
-/** An opaque credential carried in an entry (made and checked by `@mosaik/tee` and others). */
-export interface Ticket {
-  /** What kind of ticket this is (for example `"jwt"` or `"tdx"`); one ticket per kind. */
-  readonly kind: string;
-  /** The ticket itself. */
-  readonly data: Uint8Array;
-  /** Unix milliseconds after which the ticket is no longer valid, if it expires. */
-  readonly expiresAt?: number;
-}
 
 /**
  * The version of an entry: `start` is the unix ms at which the peer's run

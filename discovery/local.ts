@@ -4,14 +4,8 @@
  *
  * @module
  */
-import type { GroupId, NetworkId, SecretKey, StreamId, Tag } from "@mosaik/transport";
-import {
-  nextVersion,
-  type PeerEntry,
-  type SignedPeerEntry,
-  signEntry,
-  type Ticket,
-} from "./entry.ts";
+import type { GroupId, NetworkId, SecretKey, StreamId, Tag, Ticket } from "@mosaik/transport";
+import { nextVersion, type PeerEntry, type SignedPeerEntry, signEntry } from "./entry.ts";
 
 /**
  * This node's entry. Mutators that change something re-sign the entry with a

@@ -41,10 +41,10 @@ export {
   signDeparture,
   type SignedPeerEntry,
   signEntry,
-  type Ticket,
   verifyEntry,
   type Version,
 } from "./entry.ts";
+export type { Ticket } from "@mosaik/transport";
 export * from "./catalog.ts";
 export * from "./local.ts";
 export * from "./discovery.ts";

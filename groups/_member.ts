@@ -3,14 +3,16 @@
 // `group.when`. Shared by every handle of the same group on a node.
 import {
   type Channel,
+  checkTickets,
   CloseCode,
   derive,
   type Digest,
   digestBytes,
   type Endpoint,
   type GroupId,
-  type NetworkId,
   type PeerId,
+  type Ticket,
+  type TicketValidator,
 } from "@mosaik/transport";
 import type { ReplicaEvent, ReplicaMessage } from "./_replica.ts";
 import { Replica } from "./_replica.ts";
@@ -19,16 +21,6 @@ import type { GroupConfig } from "./config.ts";
 import type { StateMachine } from "./state_machine.ts";
 import type { Storage } from "./storage.ts";
 
-/** A credential in a peer's entry (`Ticket` of `@mosaik/discovery` / `@mosaik/tee`). */
-export interface GroupTicket {
-  /** Which validator understands it. */
-  readonly kind: string;
-  /** The credential. */
-  readonly data: Uint8Array;
-  /** Unix milliseconds after which it is void. */
-  readonly expiresAt?: number;
-}
-
 /** The part of a peer entry groups read. Discovery's `PeerEntry` fits. */
 export interface GroupPeerEntry {
   /** The peer. */
@@ -36,27 +28,7 @@ export interface GroupPeerEntry {
   /** Its QUIC addresses, `host:port`. */
   readonly addresses: readonly string[];
   /** Its tickets. */
-  readonly tickets?: readonly GroupTicket[];
-}
-
-/**
- * Validates tickets of one kind; `@mosaik/tee`'s `TicketValidator` (for
- * example `jwtValidator`) fits. Members must present a valid ticket of every
- * required kind; the validator ids are part of the GroupId.
- */
-export interface GroupTicketValidator {
-  /** The ticket kind it checks. */
-  readonly kind: string;
-  /** Deterministic id of its type and configuration. */
-  readonly id?: string;
-  /** Checks one ticket presented by `ctx.peerId`. */
-  validate(
-    ticket: GroupTicket,
-    ctx: { peerId: PeerId; networkId: NetworkId; now: Date },
-  ): Promise<{ ok: true; expiresAt: number | undefined } | { ok: false; reason: string }> | {
-    ok: true;
-    expiresAt: number | undefined;
-  } | { ok: false; reason: string };
+  readonly tickets?: readonly Ticket[];
 }
 
 /** The catalog a group needs: members announcing a group id, and changes. */
@@ -120,7 +92,7 @@ export class Member {
   #closing: Promise<void> | undefined;
   #onStop: () => void;
   #static: { peerId: PeerId; addresses: readonly string[] }[];
-  #validators: readonly GroupTicketValidator[];
+  #validators: readonly TicketValidator[];
   #rechecking = false;
   #persistTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -133,7 +105,7 @@ export class Member {
     config: GroupConfig;
     catalog?: GroupCatalog;
     local?: GroupLocalEntry;
-    tickets?: readonly GroupTicketValidator[];
+    tickets?: readonly TicketValidator[];
     onStop: () => void;
   }) {
     this.#validators = args.tickets ?? [];
@@ -221,24 +193,12 @@ export class Member {
     if (!this.#validators.length) return true;
     const entry = this.#catalog?.get(peer);
     if (!entry) return false;
-    const ctx = { peerId: peer, networkId: this.endpoint.networkId, now: new Date() };
-    for (const v of this.#validators) {
-      let ok = false;
-      for (const t of entry.tickets ?? []) {
-        if (t.kind !== v.kind) continue;
-        try {
-          const verdict = await v.validate(t, ctx);
-          if (verdict.ok && (verdict.expiresAt === undefined || verdict.expiresAt > Date.now())) {
-            ok = true;
-          }
-        } catch {
-          // a throwing validator rejects
-        }
-        if (ok) break;
-      }
-      if (!ok) return false;
-    }
-    return true;
+    const verdict = await checkTickets(
+      this.#validators,
+      { peerId: peer, tickets: entry.tickets ?? [] },
+      { networkId: this.endpoint.networkId },
+    );
+    return verdict.ok && (verdict.expiresAt === undefined || verdict.expiresAt > Date.now());
   }
 
   /** Re-checks tickets of bonded peers (revocation, expiry). */

@@ -10,22 +10,17 @@ import {
   type Endpoint,
   type GroupId,
   type PeerId,
+  type TicketValidator,
+  ticketValidators,
 } from "@mosaik/transport";
-import {
-  type GroupCatalog,
-  type GroupLocalEntry,
-  type GroupPeerEntry,
-  type GroupTicket,
-  type GroupTicketValidator,
-  Member,
-} from "./_member.ts";
+import { type GroupCatalog, type GroupLocalEntry, type GroupPeerEntry, Member } from "./_member.ts";
 import { parseHello, PROTOCOL } from "./_wire.ts";
 import { DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
 import { Group, type GroupMetrics, type Members } from "./group.ts";
 import type { StateMachine } from "./state_machine.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
-export type { GroupCatalog, GroupLocalEntry, GroupPeerEntry, GroupTicket, GroupTicketValidator };
+export type { GroupCatalog, GroupLocalEntry, GroupPeerEntry };
 
 /** Where members are found: a catalog and our own entry (a `Discovery` fits). */
 export interface GroupsDiscovery {
@@ -59,9 +54,10 @@ export interface JoinOptions<C, R, Q, QR> {
   config?: Partial<GroupConfig>;
   /**
    * Tickets every member must present (in its discovery entry), checked when
-   * bonding and again on every catalog change; order matters for the GroupId.
+   * bonding and again on every catalog change: one validator or a list (all
+   * must accept); order matters for the GroupId.
    */
-  requireTickets?: readonly GroupTicketValidator[];
+  requireTicket?: TicketValidator | readonly TicketValidator[];
 }
 
 /**
@@ -96,11 +92,12 @@ export class Groups {
   join<C, R, Q, QR>(options: JoinOptions<C, R, Q, QR>): Group<C, R, Q, QR> {
     if (this.#closed) throw new Error("groups are closed");
     const config: GroupConfig = { ...DEFAULT_GROUP_CONFIG, ...options.config };
+    const validators = ticketValidators(options.requireTicket);
     const id = groupId(
       options.key,
       options.stateMachine.name,
       config,
-      (options.requireTickets ?? []).map((v) => v.id ?? v.kind),
+      validators.map((v) => v.id ?? v.kind),
     );
     let member = this.#members.get(id);
     if (!member) {
@@ -113,7 +110,7 @@ export class Groups {
         config,
         catalog: this.#discovery?.catalog,
         local: this.#discovery?.local,
-        tickets: options.requireTickets,
+        tickets: validators,
         onStop: () => {
           if (this.#members.get(id) === member) this.#members.delete(id);
         },

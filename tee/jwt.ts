@@ -18,7 +18,7 @@ import { p256 } from "@noble/curves/nist.js";
 import { DecodeError, derive, digest, MosaikError, toHex } from "@mosaik/transport";
 import { verifyP256 } from "./_crypto.ts";
 import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
-import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "./ticket.ts";
+import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "@mosaik/transport";
 
 /** The signature algorithms JWT tickets may use. */
 export type JwtAlgorithm = "EdDSA" | "ES256";

@@ -13,7 +13,7 @@ import {
   jwtValidator,
   verifyJwt,
 } from "./jwt.ts";
-import { requireTicket, type Ticket, type TicketVerdict } from "./ticket.ts";
+import { requireTicket, type Ticket, type TicketVerdict } from "@mosaik/transport";
 
 const net = networkId("mosaik.test.jwt.network");
 const peer = SecretKey.generate().peerId;

@@ -32,7 +32,7 @@
 export * from "./errors.ts";
 export * from "./quote.ts";
 export * from "./x509.ts";
-export * from "./ticket.ts";
+export * from "./renew.ts";
 export * from "./jwt.ts";
 export * from "./tdx_ticket.ts";
 export * from "./collateral.ts";
@@ -41,5 +41,21 @@ export * from "./verify.ts";
 export * from "./policy.ts";
 export * from "./tsm.ts";
 // Types of @mosaik/transport that appear in this package's public API.
-export { DecodeError, MosaikError } from "@mosaik/transport";
+export {
+  checkTickets,
+  DecodeError,
+  MosaikError,
+  requireTicket,
+  scheduleExpiry,
+  TicketExpiryError,
+} from "@mosaik/transport";
+export type {
+  RequireTicketOptions,
+  Ticket,
+  TicketContext,
+  TicketGate,
+  TicketHolder,
+  TicketValidator,
+  TicketVerdict,
+} from "@mosaik/transport";
 export type { Digest, NetworkId, PeerId } from "@mosaik/transport";

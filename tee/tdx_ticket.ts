@@ -35,7 +35,7 @@ import { parseQuote, type Quote } from "./quote.ts";
 import { getTdxQuote, type TsmOptions } from "./tsm.ts";
 import { verifyQuote } from "./verify.ts";
 import { pemToDer } from "./x509.ts";
-import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "./ticket.ts";
+import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "@mosaik/transport";
 
 /** The default ticket kind of TDX tickets. */
 export const TDX_TICKET_KIND = "tdx";

@@ -15,7 +15,7 @@ import {
 import { TestDcap } from "./tdx_ticket_testing.ts";
 import { TsmError } from "./errors.ts";
 import type { Quote } from "./quote.ts";
-import type { Ticket, TicketValidator } from "./ticket.ts";
+import type { Ticket, TicketValidator } from "@mosaik/transport";
 
 const net = networkId("tdx-ticket-test");
 const peer = SecretKey.generate().peerId;

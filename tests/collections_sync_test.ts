@@ -3,6 +3,7 @@
 // a reader-only node turning writer, and writers leaving cleanly.
 import assert from "node:assert/strict";
 import { SharedMap, SharedPriorityQueue, SharedSet, SharedVec } from "@mosaik/collections";
+import { digest } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import {
   closeAll,
@@ -87,13 +88,13 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         const name = fresh();
         const validator = (id: string) => ({
           kind: "test",
-          id,
+          id: digest(id),
           validate: () => ({ ok: true as const, expiresAt: undefined }),
         });
         const handles = [
           SharedMap.writer(n1, name),
-          SharedMap.writer(n1, name, { requireTickets: [validator("alpha")] }),
-          SharedMap.writer(n1, name, { requireTickets: [validator("beta")] }),
+          SharedMap.writer(n1, name, { requireTicket: [validator("alpha")] }),
+          SharedMap.writer(n1, name, { requireTicket: [validator("beta")] }),
           SharedMap.writer(n1, name, { schema: "v2" }),
           SharedSet.writer(n1, name),
           SharedPriorityQueue.writer(n1, name, { capacity: 10 }),

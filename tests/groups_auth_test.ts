@@ -31,7 +31,7 @@ function grant(node: TestNode, iss: JwtIssuer, kind = "jwt", expiresIn = 3_600_0
 }
 
 function join(node: TestNode, key: string, validators: TicketValidator[]) {
-  return node.groups.join({ key, stateMachine: new Counter(), requireTickets: validators });
+  return node.groups.join({ key, stateMachine: new Counter(), requireTicket: validators });
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 1500));

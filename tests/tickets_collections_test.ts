@@ -14,7 +14,7 @@ async function replicates(
   validator: TicketValidator,
 ): Promise<void> {
   const name = crypto.randomUUID();
-  const options = { requireTickets: [validator] };
+  const options = { requireTicket: [validator] };
   const writer = SharedMap.writer<number, number>(n[0], name, options);
   const reader = SharedMap.reader<number, number>(n[1], name, options);
   const outsider = SharedMap.reader<number, number>(n[2], name, options);

@@ -33,7 +33,7 @@ class Counter {
 }
 
 function join(node: Network, key: string, validators: TicketValidator[]) {
-  return node.groups.join({ key, stateMachine: new Counter(), requireTickets: validators });
+  return node.groups.join({ key, stateMachine: new Counter(), requireTicket: validators });
 }
 
 Deno.test("tickets over Network: only TDX-attested nodes bond into the group", async () => {

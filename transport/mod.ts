@@ -23,6 +23,7 @@
  * @module
  */
 export * from "./address.ts";
+export * from "./async.ts";
 export * from "./bytes.ts";
 export * from "./channel.ts";
 export * from "./codec.ts";
@@ -30,5 +31,7 @@ export * from "./connection.ts";
 export * from "./endpoint.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";
+export * from "./log.ts";
+export * from "./ticket.ts";
 export * from "./timers.ts";
 export * from "./vocabulary.ts";

@@ -13,8 +13,9 @@
  *
  * @module
  */
-import { derive, digest, MosaikError, scheduleAt } from "@mosaik/transport";
-import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
+import { derive, type Digest, digest, type NetworkId, type PeerId } from "./ids.ts";
+import { MosaikError } from "./errors.ts";
+import { scheduleAt } from "./timers.ts";
 
 /**
  * A credential a peer carries in its discovery entry. Tickets are public:
@@ -22,12 +23,12 @@ import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
  * transport proves the PeerId, so copying another peer's ticket gains nothing.
  */
 export interface Ticket {
-  /** Which validator understands `data`, for example `"jwt"` or `"tdx"`. */
-  kind: string;
+  /** Which validator understands `data`, for example `"jwt"` or `"tdx"`; one ticket per kind. */
+  readonly kind: string;
   /** The credential itself (a JWT's text, a TDX quote with its binding, …). */
-  data: Uint8Array;
+  readonly data: Uint8Array;
   /** Unix time in milliseconds after which the ticket is void, if it says so. */
-  expiresAt?: number;
+  readonly expiresAt?: number;
 }
 
 /** What a validator knows about the peer presenting a ticket. */
@@ -53,7 +54,7 @@ export type TicketVerdict =
  *
  * @example
  * ```ts
- * import type { TicketValidator } from "@mosaik/tee";
+ * import type { TicketValidator } from "@mosaik/transport";
  * const allowAll: TicketValidator = {
  *   kind: "demo",
  *   validate: () => ({ ok: true, expiresAt: undefined }),
@@ -106,7 +107,7 @@ export interface RequireTicketOptions {
  *
  * @example
  * ```ts
- * import { checkTickets } from "@mosaik/tee";
+ * import { checkTickets } from "@mosaik/transport";
  * import { networkId, SecretKey } from "@mosaik/transport";
  * const verdict = await checkTickets([], { peerId: SecretKey.generate().peerId, tickets: [] }, {
  *   networkId: networkId("demo"),
@@ -200,13 +201,18 @@ export interface TicketGate {
  *
  * @example
  * ```ts
- * import { JwtIssuer, jwtValidator, requireTicket } from "@mosaik/tee";
- * import { networkId, SecretKey } from "@mosaik/transport";
+ * import { networkId, requireTicket, SecretKey, type TicketValidator } from "@mosaik/transport";
  * const net = networkId("demo");
- * const issuer = JwtIssuer.generate("EdDSA", { issuer: "ops" });
- * const gate = requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net });
+ * const password: TicketValidator = {
+ *   kind: "password",
+ *   validate: (t) =>
+ *     new TextDecoder().decode(t.data) === "sesame"
+ *       ? { ok: true, expiresAt: undefined }
+ *       : { ok: false, reason: "wrong password" },
+ * };
+ * const gate = requireTicket(password, { networkId: net });
  * const peer = SecretKey.generate().peerId;
- * const ticket = issuer.issue({ peerId: peer, networkId: net, expiresIn: 60_000 });
+ * const ticket = { kind: "password", data: new TextEncoder().encode("sesame") };
  * console.assert(await gate({ peerId: peer, tickets: [ticket] }));
  * console.assert(!(await gate({ peerId: peer, tickets: [] })));
  * ```
@@ -215,9 +221,7 @@ export function requireTicket(
   validators: TicketValidator | readonly TicketValidator[],
   options: RequireTicketOptions = {},
 ): TicketGate {
-  const list: readonly TicketValidator[] = Array.isArray(validators)
-    ? [...validators]
-    : [validators as TicketValidator];
+  const list = ticketValidators(validators);
   const check = (peer: TicketHolder): Promise<TicketVerdict> => checkTickets(list, peer, options);
   const gate = async (peer: TicketHolder): Promise<boolean> => (await check(peer)).ok;
   let id: Digest | undefined = digest("mosaik.tee.ticket-gate.v1");
@@ -241,7 +245,7 @@ export class TicketExpiryError extends MosaikError {}
  *
  * @example
  * ```ts
- * import { scheduleExpiry } from "@mosaik/tee";
+ * import { scheduleExpiry } from "@mosaik/transport";
  * const cancel = scheduleExpiry(Date.now() + 60_000, () => console.log("disconnect"));
  * cancel();
  * ```
@@ -258,106 +262,19 @@ export function scheduleExpiry(
   return scheduleAt(expiresAt, onExpired, clock);
 }
 
-/** Options of {@linkcode renewTicket}. */
-export interface RenewTicketOptions {
-  /** Makes a fresh ticket (a JWT from an issuer service, a TDX ticket over a new quote, …). */
-  issue: () => Ticket | Promise<Ticket>;
-  /** Publishes it, typically `network.discovery.local.setTicket`. */
-  publish: (ticket: Ticket) => void;
-  /**
-   * How long before expiry to renew, in ms. Default: a fifth of the ticket's
-   * lifetime, at most one minute.
-   */
-  margin?: number;
-  /** Delay before retrying after `issue` failed, in ms. Default 5000. */
-  retryDelay?: number;
-  /** Called with every error of `issue` or `publish` (the renewal keeps retrying). */
-  onError?: (error: unknown) => void;
-}
-
 /**
- * Keeps this node's ticket of one kind fresh: issues and publishes a ticket
- * now, then again shortly before each one expires, so peers that gate on it
- * (and disconnect at expiry) keep serving this node. Stop it with `stop()` or
- * `using`.
+ * The validators of a `requireTicket` option, which streams, groups and
+ * collections all accept as one validator or a list (all must accept).
  *
  * @example
  * ```ts
- * import { JwtIssuer, renewTicket } from "@mosaik/tee";
- * import { networkId, SecretKey } from "@mosaik/transport";
- * const issuer = JwtIssuer.generate("EdDSA");
- * const me = SecretKey.generate().peerId;
- * using renewal = renewTicket({
- *   issue: () => issuer.issue({ peerId: me, networkId: networkId("demo"), expiresIn: 600_000 }),
- *   publish: (ticket) => console.log("publish", ticket.kind), // discovery.local.setTicket
- * });
- * await renewal.ready;
+ * import { ticketValidators } from "@mosaik/transport";
+ * console.assert(ticketValidators(undefined).length === 0);
  * ```
  */
-export function renewTicket(options: RenewTicketOptions): TicketRenewal {
-  return new TicketRenewal(options);
-}
-
-/** A running {@linkcode renewTicket} loop. */
-export class TicketRenewal implements Disposable {
-  /** Resolves with the first ticket published (rejects if stopped before). */
-  readonly ready: Promise<Ticket>;
-  #current: Ticket | undefined;
-  #cancelTimer: (() => void) | undefined;
-  #stopped = false;
-  #resolve!: (t: Ticket) => void;
-  #reject!: (e: unknown) => void;
-  readonly #options: RenewTicketOptions;
-
-  /** Starts renewing; prefer {@linkcode renewTicket}. */
-  constructor(options: RenewTicketOptions) {
-    this.#options = options;
-    this.ready = new Promise<Ticket>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.ready.catch(() => {}); // stopping early is not an unhandled rejection
-    this.#cycle();
-  }
-
-  /** The ticket published last, if any. */
-  get current(): Ticket | undefined {
-    return this.#current;
-  }
-
-  async #cycle(): Promise<void> {
-    this.#cancelTimer = undefined;
-    if (this.#stopped) return;
-    const started = Date.now();
-    let next: number;
-    try {
-      const ticket = await this.#options.issue();
-      if (this.#stopped) return;
-      this.#options.publish(ticket);
-      this.#current = ticket;
-      this.#resolve(ticket);
-      if (ticket.expiresAt === undefined) return; // never expires: nothing to renew
-      const lifetime = Math.max(0, ticket.expiresAt - started);
-      const margin = this.#options.margin ?? Math.min(60_000, lifetime / 5);
-      next = Math.max(0, ticket.expiresAt - margin - Date.now());
-    } catch (error) {
-      if (this.#stopped) return;
-      this.#options.onError?.(error);
-      next = this.#options.retryDelay ?? 5_000;
-    }
-    this.#cancelTimer = scheduleAt(Date.now() + next, () => this.#cycle());
-  }
-
-  /** Stops renewing (the published ticket stays until it expires). */
-  stop(): void {
-    this.#stopped = true;
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
-    this.#reject(new TicketExpiryError("ticket renewal stopped"));
-  }
-
-  /** Same as {@linkcode TicketRenewal.stop}. */
-  [Symbol.dispose](): void {
-    this.stop();
-  }
+export function ticketValidators(
+  option: TicketValidator | readonly TicketValidator[] | undefined,
+): readonly TicketValidator[] {
+  if (option === undefined) return [];
+  return Array.isArray(option) ? [...option] : [option as TicketValidator];
 }

@@ -20,7 +20,7 @@ import {
   type TicketValidator,
   verifyQuote,
 } from "@mosaik/tee";
-import { TestDcap } from "../tee/tdx_ticket_testing.ts";
+import { TestDcap } from "@mosaik/tee/testing";
 import { report } from "./_report.ts";
 
 /** Operations per second of `fn`, run for about `ms` milliseconds after a warm-up. */

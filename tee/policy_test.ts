@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TestDcap } from "./tdx_ticket_testing.ts";
+import { TestDcap } from "./testing.ts";
 import { verifyQuote } from "./verify.ts";
 import { checkPolicy } from "./policy.ts";
 import { PolicyError, type PolicyFailure } from "./errors.ts";

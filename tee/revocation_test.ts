@@ -1,7 +1,7 @@
 // Revocation with synthetic test keys (tdx_ticket_testing.ts): nothing here
 // chains to the Intel SGX Root CA; the test root is passed explicitly.
 import assert from "node:assert/strict";
-import { TestDcap } from "./tdx_ticket_testing.ts";
+import { TestDcap } from "./testing.ts";
 import { verifyQuote } from "./verify.ts";
 import { QuoteVerificationError } from "./errors.ts";
 import { collateralBytes } from "./collateral.ts";

@@ -12,7 +12,7 @@ import {
   tdxValidator,
   type TdxValidatorOptions,
 } from "./tdx_ticket.ts";
-import { TestDcap } from "./tdx_ticket_testing.ts";
+import { TestDcap } from "./testing.ts";
 import { TsmError } from "./errors.ts";
 import type { Quote } from "./quote.ts";
 import type { Ticket, TicketValidator } from "@mosaik/transport";

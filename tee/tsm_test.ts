@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { getTdxQuote } from "./tsm.ts";
 import { TsmError } from "./errors.ts";
 import { parseQuote } from "./quote.ts";
-import { fakeKernel } from "./_tsm_testing.ts";
+import { fakeKernel } from "./_fake_tsm.ts";
 
 Deno.test("getTdxQuote follows the configfs-tsm protocol", async () => {
   const k = await fakeKernel();

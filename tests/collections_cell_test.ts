@@ -3,22 +3,15 @@
 import assert from "node:assert/strict";
 import { SharedCell, SharedOnce } from "@mosaik/collections";
 import { within } from "@mosaik/transport/testing";
-import {
-  closeAll,
-  closeHandles,
-  fresh,
-  online,
-  reach,
-  scenarios,
-  startNodes,
-} from "./collections_harness.ts";
+import { closeAll, freshName, scenarios, startNetworks } from "./_harness.ts";
+import { closeHandles, online, reach } from "./collections_harness.ts";
 
 Deno.test("collections cell and once: reference scenarios over QUIC", async (t) => {
-  const [n0, n1, n2, n3] = await startNodes(4);
+  const [n0, n1, n2, n3] = await startNetworks(4);
   try {
     await scenarios(t, {
       async cell_smoke_no_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedCell.writer<number>(n0, name);
         const r = SharedCell.reader<number>(n1, name);
         await online(w, r);
@@ -34,7 +27,7 @@ Deno.test("collections cell and once: reference scenarios over QUIC", async (t) 
         await closeHandles(w, r);
       },
       async cell_catchup_multiple_readers() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedCell.writer<number>(n0, name, { snapshotEvery: 16 });
         await online(w);
         for (let i = 0; i < 50; i++) await w.write(i);
@@ -54,7 +47,7 @@ Deno.test("collections cell and once: reference scenarios over QUIC", async (t) 
         await closeHandles(w, r1, r2);
       },
       async cell_many_writers_many_readers() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedCell.writer<number>(n0, name);
         const w1 = SharedCell.writer<number>(n1, name);
         const r0 = SharedCell.reader<number>(n2, name);
@@ -71,7 +64,7 @@ Deno.test("collections cell and once: reference scenarios over QUIC", async (t) 
         await closeHandles(w0, w1, r0, r1);
       },
       async cell_compare_exchange() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedCell.writer<number>(n2, name);
         await online(w);
         assert.ok((await w.compareExchange(undefined, 10)).swapped);
@@ -104,7 +97,7 @@ Deno.test("collections cell and once: reference scenarios over QUIC", async (t) 
           await w.clear();
           assert.ok(w.isEmpty);
         }
-        const s = SharedCell.writer<{ fee: number }>(n2, fresh());
+        const s = SharedCell.writer<{ fee: number }>(n2, freshName());
         await online(s);
         await s.write({ fee: 3 });
         assert.ok((await s.compareExchange({ fee: 3 }, { fee: 4 })).swapped);
@@ -113,7 +106,7 @@ Deno.test("collections cell and once: reference scenarios over QUIC", async (t) 
         await closeHandles(w, late, s);
       },
       async once_smoke_and_first_write_wins() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedOnce.writer<number>(n0, name);
         const w1 = SharedOnce.writer<number>(n1, name);
         const r = SharedOnce.reader<number>(n2, name);
@@ -133,7 +126,7 @@ Deno.test("collections cell and once: reference scenarios over QUIC", async (t) 
         await closeHandles(w0, w1, r, late);
       },
       async once_await_value_and_catchup() {
-        const name = fresh();
+        const name = freshName();
         const r = SharedOnce.reader<string>(n3, name);
         const waiting = r.awaitValue();
         const w = SharedOnce.writer<string>(n0, name, { snapshotEvery: 8 });

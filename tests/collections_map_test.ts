@@ -4,26 +4,19 @@
 import assert from "node:assert/strict";
 import { SharedMap, WriteError } from "@mosaik/collections";
 import { eventually } from "@mosaik/transport/testing";
-import {
-  closeAll,
-  closeHandles,
-  fresh,
-  online,
-  reach,
-  scenarios,
-  startNodes,
-} from "./collections_harness.ts";
+import { closeAll, freshName, scenarios, startNetworks } from "./_harness.ts";
+import { closeHandles, online, reach } from "./collections_harness.ts";
 
 type M = Map<number, number>;
 const size = (h: { size: number }): number => h.size;
 const asMap = (h: Iterable<readonly [number, number]>): M => new Map(h);
 
 Deno.test("collections map: reference scenarios over QUIC", async (t) => {
-  const [n0, n1, n2, n3] = await startNodes(4);
+  const [n0, n1, n2, n3] = await startNetworks(4);
   try {
     await scenarios(t, {
       async smoke_no_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedMap.writer<number, number>(n0, name);
         const r = SharedMap.reader<number, number>(n1, name);
         await online(w, r);
@@ -48,7 +41,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r);
       },
       async catchup_single_reader_and_multiple_readers() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedMap.writer<number, number>(n0, name, { snapshotEvery: 32 });
         await online(w);
         for (let i = 0; i < 50; i++) await w.insert(i, 10 * i);
@@ -70,7 +63,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r1, r2);
       },
       async multiple_readers() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedMap.writer<number, number>(n0, name);
         const rs = [n1, n2, n3].map((n) => SharedMap.reader<number, number>(n, name));
         await online(w, ...rs);
@@ -87,7 +80,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, ...rs);
       },
       async multiple_writers_many_readers() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedMap.writer<number, number>(n0, name);
         const w1 = SharedMap.writer<number, number>(n1, name);
         const r0 = SharedMap.reader<number, number>(n2, name);
@@ -108,7 +101,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await closeHandles(w0, w1, r0, r1);
       },
       async late_writer_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedMap.writer<number, number>(n0, name);
         await online(w0);
         const v = await w0.extend([[1, 10], [2, 20], [3, 30], [4, 40], [5, 50]]);
@@ -123,7 +116,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
       async single_node_semantics() {
         // insert/extend overwrite, remove missing, clear+rebuild, empty extend,
         // remove_all, remove_many, string keys and reads of own writes.
-        const w = SharedMap.writer<number, number>(n3, fresh());
+        const w = SharedMap.writer<number, number>(n3, freshName());
         await online(w);
         await w.insert(1, 10);
         await w.insert(1, 99);
@@ -149,7 +142,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await w.remove(3);
         assert.ok(w.isEmpty);
         await closeHandles(w);
-        const s = SharedMap.writer<string, string>(n3, fresh());
+        const s = SharedMap.writer<string, string>(n3, freshName());
         await online(s);
         await s.insert("hello", "world");
         assert.ok(size(s) === 1 && s.get("hello") === "world" && s.has("hello") && !s.has("x"));
@@ -158,7 +151,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await closeHandles(s);
       },
       async compare_exchange() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedMap.writer<number, number>(n0, name);
         const r = SharedMap.reader<number, number>(n2, name);
         await online(w, r);
@@ -190,7 +183,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await online(late);
         await reach(w.version, late);
         assert.deepEqual(asMap(late), new Map([[1, 40]]));
-        const s = SharedMap.writer<string, string>(n0, fresh());
+        const s = SharedMap.writer<string, string>(n0, freshName());
         await online(s);
         assert.ok((await s.compareExchange("key", undefined, "value")).swapped);
         assert.ok((await s.compareExchange("key", "value", "updated")).swapped);
@@ -198,7 +191,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r, late, s);
       },
       async reader_before_writer_and_writer_plus_reader_on_one_node() {
-        const name = fresh();
+        const name = freshName();
         const r = SharedMap.reader<number, number>(n1, name);
         const w = SharedMap.writer<number, number>(n0, name);
         const same = SharedMap.reader<number, number>(n0, name); // same node as the writer
@@ -211,7 +204,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r);
       },
       async offline_writes_hand_input_back() {
-        const w = SharedMap.writer<string, number>(n2, fresh(), {
+        const w = SharedMap.writer<string, number>(n2, freshName(), {
           group: { commandTimeoutMs: 300, formationWindowMs: 60_000 },
         });
         const err = await w.insert("k", 7).catch((e) => e);

@@ -2,15 +2,8 @@
 // over real Network nodes, plus the atomic pops the reference lacked.
 import assert from "node:assert/strict";
 import { type PqEntry, SharedPriorityQueue } from "@mosaik/collections";
-import {
-  closeAll,
-  closeHandles,
-  fresh,
-  online,
-  reach,
-  scenarios,
-  startNodes,
-} from "./collections_harness.ts";
+import { closeAll, freshName, scenarios, startNetworks } from "./_harness.ts";
+import { closeHandles, online, reach } from "./collections_harness.ts";
 
 type E = PqEntry<number, number, number>;
 const size = (h: { size: number }): number => h.size;
@@ -19,13 +12,13 @@ const triples = (it: Iterable<E>): number[][] => [...it].map((e) => [e.priority,
 const keys = (it: Iterable<E>): number[] => [...it].map((e) => e.key).sort((a, b) => a - b);
 
 Deno.test("collections priority queue: reference scenarios over QUIC", async (t) => {
-  const [n0, n1, n2, n3] = await startNodes(4);
+  const [n0, n1, n2, n3] = await startNetworks(4);
   const open = (n: typeof n0, name: string, capacity?: number) =>
     SharedPriorityQueue.writer<number, number, number>(n, name, { capacity });
   try {
     await scenarios(t, {
       async smoke_no_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w = open(n0, name);
         const r = SharedPriorityQueue.reader<number, number, number>(n1, name);
         await online(w, r);
@@ -58,7 +51,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await closeHandles(w, r);
       },
       async catchup_multiple_readers() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedPriorityQueue.writer<number, number, number>(n0, name, {
           snapshotEvery: 32,
         });
@@ -86,7 +79,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await closeHandles(w, r1, r2);
       },
       async many_writers_many_readers() {
-        const name = fresh();
+        const name = freshName();
         const w0 = open(n0, name);
         const w1 = open(n1, name);
         const r0 = SharedPriorityQueue.reader<number, number, number>(n2, name);
@@ -106,7 +99,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await closeHandles(w0, w1, r0, r1);
       },
       async late_writer_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w0 = open(n0, name);
         await online(w0);
         const v = await w0.extend([1, 2, 3, 4, 5].map((i) => [10 * i, i, 100 * i] as const));
@@ -119,7 +112,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await closeHandles(w0, w1);
       },
       async single_node_updates_and_ranges() {
-        const w = open(n2, fresh());
+        const w = open(n2, freshName());
         await online(w);
         const base = [[10, 1, 100], [20, 2, 200], [30, 3, 300]] as const;
         // insert_overwrite, update_priority, update_value
@@ -193,7 +186,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await w.clear();
         assert.equal((await w.popMin()).entry, undefined);
         await closeHandles(w);
-        const s = SharedPriorityQueue.writer<number, string, string>(n2, fresh());
+        const s = SharedPriorityQueue.writer<number, string, string>(n2, freshName());
         await online(s);
         await s.insert(10, "hello", "world");
         assert.ok(size(s) === 1 && s.get("hello") === "world" && s.getPriority("hello") === 10);
@@ -205,7 +198,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await closeHandles(s);
       },
       async compare_exchange_value() {
-        const name = fresh();
+        const name = freshName();
         const w = open(n3, name);
         const r = SharedPriorityQueue.reader<number, number, number>(n0, name);
         await online(w, r);
@@ -246,7 +239,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await closeHandles(w, r, late);
       },
       async bounded() {
-        const name = fresh();
+        const name = freshName();
         const w = open(n1, name, 3);
         const r = SharedPriorityQueue.reader<number, number, number>(n2, name, { capacity: 3 });
         await online(w, r);
@@ -264,7 +257,7 @@ Deno.test("collections priority queue: reference scenarios over QUIC", async (t)
         await w.insert(2, 2, 2);
         await reach(await w.extend([[3, 3, 3], [4, 4, 4], [5, 5, 5]]), r);
         assert.deepEqual(keys(r), [3, 4, 5]);
-        const two = open(n1, fresh(), 2);
+        const two = open(n1, freshName(), 2);
         await online(two);
         await two.insert(10, 1, 100);
         await two.insert(20, 2, 200);

@@ -2,25 +2,18 @@
 // over real Network nodes.
 import assert from "node:assert/strict";
 import { SharedSet } from "@mosaik/collections";
-import {
-  closeAll,
-  closeHandles,
-  fresh,
-  online,
-  reach,
-  scenarios,
-  startNodes,
-} from "./collections_harness.ts";
+import { closeAll, freshName, scenarios, startNetworks } from "./_harness.ts";
+import { closeHandles, online, reach } from "./collections_harness.ts";
 
 const size = (h: { size: number }): number => h.size;
 const sorted = (h: Iterable<number>): number[] => [...h].sort((a, b) => a - b);
 
 Deno.test("collections set: reference scenarios over QUIC", async (t) => {
-  const [n0, n1, n2, n3] = await startNodes(4);
+  const [n0, n1, n2, n3] = await startNetworks(4);
   try {
     await scenarios(t, {
       async smoke_no_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedSet.writer<number>(n0, name);
         const r = SharedSet.reader<number>(n1, name);
         await online(w, r);
@@ -40,7 +33,7 @@ Deno.test("collections set: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r);
       },
       async catchup_and_subset() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedSet.writer<number>(n0, name, { snapshotEvery: 40 });
         await online(w);
         for (let i = 0; i < 100; i++) await w.insert(i);
@@ -58,7 +51,7 @@ Deno.test("collections set: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r1, r2);
       },
       async multiple_writers_many_readers() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedSet.writer<number>(n0, name);
         const w1 = SharedSet.writer<number>(n1, name);
         const r0 = SharedSet.reader<number>(n2, name);
@@ -74,7 +67,7 @@ Deno.test("collections set: reference scenarios over QUIC", async (t) => {
         await closeHandles(w0, w1, r0, r1);
       },
       async late_writer_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedSet.writer<number>(n0, name);
         await online(w0);
         const v = await w0.extend([1, 2, 3, 4, 5]);
@@ -86,7 +79,7 @@ Deno.test("collections set: reference scenarios over QUIC", async (t) => {
         await closeHandles(w0, w1);
       },
       async single_node_semantics() {
-        const w = SharedSet.writer<number>(n3, fresh());
+        const w = SharedSet.writer<number>(n3, freshName());
         await online(w);
         for (let i = 0; i < 3; i++) await w.insert(1);
         assert.equal(size(w), 1);
@@ -112,7 +105,7 @@ Deno.test("collections set: reference scenarios over QUIC", async (t) => {
         await w.insert(100);
         assert.ok(size(w) === 1 && w.has(100) && !w.has(1));
         await closeHandles(w);
-        const s = SharedSet.writer<string | { id: number }>(n3, fresh());
+        const s = SharedSet.writer<string | { id: number }>(n3, freshName());
         await online(s);
         await s.insert("hello");
         assert.ok(size(s) === 1 && s.has("hello") && !s.has("missing"));

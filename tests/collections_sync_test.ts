@@ -5,25 +5,18 @@ import assert from "node:assert/strict";
 import { SharedMap, SharedPriorityQueue, SharedSet, SharedVec } from "@mosaik/collections";
 import { digest } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import {
-  closeAll,
-  closeHandles,
-  fresh,
-  online,
-  reach,
-  scenarios,
-  startNodes,
-} from "./collections_harness.ts";
+import { closeAll, freshName, scenarios, startNetworks } from "./_harness.ts";
+import { closeHandles, online, reach } from "./collections_harness.ts";
 
 const N = 5000;
 const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 Deno.test("collections sync and roles over QUIC", async (t) => {
-  const [n0, n1, n2, n3] = await startNodes(4);
+  const [n0, n1, n2, n3] = await startNetworks(4);
   try {
     await scenarios(t, {
       async frozen_and_writes_during_sync() {
-        const name = fresh();
+        const name = freshName();
         const opts = { snapshotEvery: 100 };
         const w = SharedMap.writer<number, number>(n0, name, opts);
         const r1 = SharedMap.reader<number, number>(n1, name, opts);
@@ -48,7 +41,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
       async reads_during_catch_up_see_only_prefixes() {
         // Not vacuous (unlike the reference's): the reader checks on every
         // local change while it is still catching up, before it is online.
-        const name = fresh();
+        const name = freshName();
         const w = SharedMap.writer<number, number>(n3, name, { snapshotEvery: 300 });
         await online(w);
         for (let i = 0; i < 2000; i += 100) {
@@ -70,7 +63,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(w, r);
       },
       async reopen_while_the_last_handle_is_still_leaving() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedMap.writer<number, number>(n0, name);
         const r = SharedMap.reader<number, number>(n1, name);
         await online(w, r);
@@ -85,7 +78,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(w, again);
       },
       async tickets_kinds_and_schemas_separate_groups() {
-        const name = fresh();
+        const name = freshName();
         const validator = (id: string) => ({
           kind: "test",
           id: digest(id),
@@ -105,7 +98,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(...handles);
       },
       async extreme_batch_sizes() {
-        const name = fresh();
+        const name = freshName();
         const opts = { snapshotEvery: 1 };
         const w = SharedVec.writer<number>(n1, name, opts);
         const r1 = SharedVec.reader<number>(n2, name, opts);
@@ -122,7 +115,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(w, r1, r2);
       },
       async clear_repopulate_and_recreate_reader() {
-        const name = fresh();
+        const name = freshName();
         const opts = { snapshotEvery: 50 };
         const w = SharedSet.writer<number>(n1, name, opts);
         const r1 = SharedSet.reader<number>(n2, name, opts);
@@ -142,7 +135,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(w, again);
       },
       async large_values() {
-        const name = fresh();
+        const name = freshName();
         const opts = { snapshotEvery: 10 };
         const w = SharedVec.writer<string>(n2, name, opts);
         await online(w);
@@ -156,7 +149,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(w, r);
       },
       async pq_remove_range_and_min_max_after_sync() {
-        const name = fresh();
+        const name = freshName();
         const opts = { snapshotEvery: 20 };
         const w = SharedPriorityQueue.writer<number, number, number>(n3, name, opts);
         await online(w);
@@ -177,7 +170,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(w, r);
       },
       async reader_then_writer_on_one_node_becomes_a_voter() {
-        const name = fresh();
+        const name = freshName();
         const local = SharedMap.reader<string, number>(n0, name);
         const remote = SharedMap.reader<string, number>(n1, name);
         const w = SharedMap.writer<string, number>(n0, name); // the only writer
@@ -194,7 +187,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(local, w, remote);
       },
       async online_reader_node_opens_a_writer() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedMap.writer<number, number>(n2, name);
         const r = SharedMap.reader<number, number>(n3, name);
         await online(w0, r);
@@ -223,7 +216,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(w0);
       },
       async reader_on_a_writer_node_after_data() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedVec.writer<number>(n1, name);
         await online(w);
         await w.extend([1, 2, 3]);
@@ -236,7 +229,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         await closeHandles(r);
       },
       async closing_writer_leaves_so_the_rest_keeps_quorum() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedMap.writer<number, number>(n2, name, { group: { gracePeriodMs: 60_000 } });
         const w1 = SharedMap.writer<number, number>(n3, name, { group: { gracePeriodMs: 60_000 } });
         await online(w0, w1);

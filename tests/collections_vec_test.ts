@@ -3,24 +3,17 @@
 // reference's Vec "readers" were voters by mistake).
 import assert from "node:assert/strict";
 import { SharedVec } from "@mosaik/collections";
-import {
-  closeAll,
-  closeHandles,
-  fresh,
-  online,
-  reach,
-  scenarios,
-  startNodes,
-} from "./collections_harness.ts";
+import { closeAll, freshName, scenarios, startNetworks } from "./_harness.ts";
+import { closeHandles, online, reach } from "./collections_harness.ts";
 
 const size = (h: { size: number }): number => h.size;
 
 Deno.test("collections vec: reference scenarios over QUIC", async (t) => {
-  const [n0, n1, n2, n3] = await startNodes(4);
+  const [n0, n1, n2, n3] = await startNetworks(4);
   try {
     await scenarios(t, {
       async smoke_no_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedVec.writer<number>(n0, name);
         const r = SharedVec.reader<number>(n1, name);
         await online(w, r);
@@ -57,7 +50,7 @@ Deno.test("collections vec: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r);
       },
       async catchup_single_and_multiple_readers() {
-        const name = fresh();
+        const name = freshName();
         const w = SharedVec.writer<number>(n0, name, { snapshotEvery: 40 });
         await online(w);
         for (let i = 0; i < 100; i++) await w.pushBack(i + 5);
@@ -79,7 +72,7 @@ Deno.test("collections vec: reference scenarios over QUIC", async (t) => {
         await closeHandles(w, r1, r2);
       },
       async multiple_writers_many_readers() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedVec.writer<number>(n0, name);
         const w1 = SharedVec.writer<number>(n1, name);
         const r0 = SharedVec.reader<number>(n2, name);
@@ -96,7 +89,7 @@ Deno.test("collections vec: reference scenarios over QUIC", async (t) => {
         await closeHandles(w0, w1, r0, r1);
       },
       async late_writer_catchup() {
-        const name = fresh();
+        const name = freshName();
         const w0 = SharedVec.writer<number>(n0, name);
         await online(w0);
         const v = await w0.extend([1, 2, 3, 4, 5]);
@@ -109,7 +102,7 @@ Deno.test("collections vec: reference scenarios over QUIC", async (t) => {
         await closeHandles(w0, w1);
       },
       async single_node_edge_cases() {
-        const w = SharedVec.writer<number>(n2, fresh());
+        const w = SharedVec.writer<number>(n2, freshName());
         await online(w);
         // push_front_back_ordering
         await w.pushBack(3);
@@ -170,7 +163,7 @@ Deno.test("collections vec: reference scenarios over QUIC", async (t) => {
         await w.pushBack(2);
         assert.deepEqual([...w], [100, 2]);
         await closeHandles(w);
-        const s = SharedVec.writer<string>(n2, fresh());
+        const s = SharedVec.writer<string>(n2, freshName());
         await online(s);
         await s.pushBack("hello");
         assert.ok(size(s) === 1 && s.get(0) === "hello" && s.contains("hello"));

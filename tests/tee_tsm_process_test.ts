@@ -1,9 +1,9 @@
 // A separate Deno process obtains a quote through configfs-tsm with nothing
 // but --allow-read/--allow-write on the report directory (issue 5), against
-// the fake kernel tree of tee/_tsm_testing.ts served from this process.
+// the fake kernel tree of tee/_fake_tsm.ts served from this process.
 import assert from "node:assert/strict";
 import { parseQuote } from "@mosaik/tee";
-import { fakeKernel } from "../tee/_tsm_testing.ts";
+import { fakeKernel } from "@mosaik/tee/testing";
 
 const CHILD = `
 import { getTdxQuote } from "@mosaik/tee";

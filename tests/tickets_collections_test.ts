@@ -6,11 +6,12 @@ import { TimeoutError } from "@mosaik/transport";
 import { within } from "@mosaik/transport/testing";
 import { SharedMap } from "@mosaik/collections";
 import { JwtIssuer, jwtValidator, tdxValidator, type TicketValidator } from "@mosaik/tee";
-import { TestDcap } from "../tee/tdx_ticket_testing.ts";
-import { HOUR, nodes, seesTicket, tdxTicket } from "./tickets_util.ts";
+import { TestDcap } from "@mosaik/tee/testing";
+import { startNetworks } from "./_harness.ts";
+import { HOUR, seesTicket, tdxTicket } from "./tickets_util.ts";
 
 async function replicates(
-  n: Awaited<ReturnType<typeof nodes>>,
+  n: Awaited<ReturnType<typeof startNetworks>>,
   validator: TicketValidator,
 ): Promise<void> {
   const name = crypto.randomUUID();
@@ -35,7 +36,7 @@ async function replicates(
 }
 
 Deno.test("tickets over Network: a JWT-gated SharedMap replicates to ticket holders only", async () => {
-  await using n = await nodes(3);
+  await using n = await startNetworks(3);
   const issuer = JwtIssuer.generate("EdDSA", { issuer: "mosaik.test.jwt.issuer" });
   for (const node of [n[0], n[1]]) {
     node.discovery.local.setTicket(
@@ -48,7 +49,7 @@ Deno.test("tickets over Network: a JWT-gated SharedMap replicates to ticket hold
 
 Deno.test("tickets over Network: a TDX-gated SharedMap replicates to attested nodes only", async () => {
   const pki = TestDcap.create();
-  await using n = await nodes(3);
+  await using n = await startNetworks(3);
   n[0].discovery.local.setTicket(await tdxTicket(n[0], pki));
   n[1].discovery.local.setTicket(await tdxTicket(n[1], pki));
   n[2].discovery.local.setTicket(await tdxTicket(n[2], TestDcap.create())); // untrusted root

@@ -11,8 +11,9 @@ import {
   tdxValidator,
   type TicketValidator,
 } from "@mosaik/tee";
-import { TestDcap } from "../tee/tdx_ticket_testing.ts";
-import { HOUR, nodes, seesTicket, tdxTicket } from "./tickets_util.ts";
+import { TestDcap } from "@mosaik/tee/testing";
+import { startNetworks } from "./_harness.ts";
+import { HOUR, seesTicket, tdxTicket } from "./tickets_util.ts";
 
 /** A replicated counter. */
 class Counter {
@@ -39,7 +40,7 @@ function join(node: Network, key: string, validators: TicketValidator[]) {
 Deno.test("tickets over Network: only TDX-attested nodes bond into the group", async () => {
   const pki = TestDcap.create();
   const rogue = TestDcap.create(); // quotes from a hierarchy the validator does not trust
-  await using n = await nodes(3);
+  await using n = await startNetworks(3);
   n[0].discovery.local.setTicket(await tdxTicket(n[0], pki));
   n[1].discovery.local.setTicket(await tdxTicket(n[1], pki));
   n[2].discovery.local.setTicket(await tdxTicket(n[2], rogue));
@@ -64,7 +65,7 @@ Deno.test("tickets over Network: only TDX-attested nodes bond into the group", a
 });
 
 Deno.test("tickets over Network: a group bond ends when the peer's ticket expires", async () => {
-  await using n = await nodes(2);
+  await using n = await startNetworks(2);
   const issuer = JwtIssuer.generate("ES256", { issuer: "ops" });
   const validator = jwtValidator({ keys: [issuer.publicKey], issuer: "ops" });
   const issue = (node: Network, expiresIn: number) =>

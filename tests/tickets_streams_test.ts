@@ -6,13 +6,14 @@ import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { stream } from "@mosaik/streams";
 import { JwtIssuer, jwtValidator, renewTicket, requireTicket, tdxValidator } from "@mosaik/tee";
-import { TestDcap } from "../tee/tdx_ticket_testing.ts";
-import { HOUR, nodes, seesTicket, tdxTicket } from "./tickets_util.ts";
+import { TestDcap } from "@mosaik/tee/testing";
+import { startNetworks } from "./_harness.ts";
+import { HOUR, seesTicket, tdxTicket } from "./tickets_util.ts";
 
 const Data = stream<string>("tickets.data", { schema: "string/v1" });
 
 Deno.test("tickets over Network: JWT-gated producer serves the ticket holder only", async () => {
-  await using cluster = await nodes(3);
+  await using cluster = await startNetworks(3);
   const [a, b, c] = cluster;
   const net = a.networkId;
   const issuer = JwtIssuer.generate("ES256", { issuer: "ops" });
@@ -42,7 +43,7 @@ Deno.test("tickets over Network: JWT-gated producer serves the ticket holder onl
 });
 
 Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer", async () => {
-  await using cluster = await nodes(2);
+  await using cluster = await startNetworks(2);
   const [a, b] = cluster;
   const net = a.networkId;
   const issuer = JwtIssuer.generate("EdDSA");
@@ -63,7 +64,7 @@ Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer"
 });
 
 Deno.test("tickets over Network: a consumer drops a producer whose ticket expired", async () => {
-  await using cluster = await nodes(2);
+  await using cluster = await startNetworks(2);
   const [a, b] = cluster; // a consumes, b produces with a short ticket
   const net = a.networkId;
   const issuer = JwtIssuer.generate("ES256");
@@ -83,7 +84,7 @@ Deno.test("tickets over Network: a consumer drops a producer whose ticket expire
 });
 
 Deno.test("tickets over Network: a renewed ticket keeps the subscription past the first expiry", async () => {
-  await using cluster = await nodes(2);
+  await using cluster = await startNetworks(2);
   const [a, b] = cluster;
   const net = a.networkId;
   const issuer = JwtIssuer.generate("EdDSA");
@@ -110,7 +111,7 @@ Deno.test("tickets over Network: a renewed ticket keeps the subscription past th
 Deno.test("tickets over Network: TDX-gated producer serves a peer with a valid TDX ticket only", async () => {
   const pki = TestDcap.create();
   const rogue = TestDcap.create(); // a different (test) hierarchy: not trusted by the validator
-  await using cluster = await nodes(4);
+  await using cluster = await startNetworks(4);
   const [a, b, c, d] = cluster; // b: valid ticket, c: untrusted quote, d: no ticket
   const net = a.networkId;
   b.discovery.local.setTicket(await tdxTicket(b, pki));
@@ -139,7 +140,7 @@ Deno.test("tickets over Network: TDX-gated producer serves a peer with a valid T
 
 Deno.test("tickets over Network: a TDX-gated consumer only subscribes to attested producers", async () => {
   const pki = TestDcap.create();
-  await using cluster = await nodes(3);
+  await using cluster = await startNetworks(3);
   const [a, b, c] = cluster; // a consumes; b attested producer; c producer without ticket
   const net = a.networkId;
   b.discovery.local.setTicket(await tdxTicket(b, pki));

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { deadline, delay } from "./async.ts";
 import { TimeoutError } from "./errors.ts";
 import type { PeerId, SecretKey } from "./ids.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
@@ -68,13 +69,35 @@ export async function eventually<T>(
  * await within(Promise.resolve(1), 1000);
  * ```
  */
-export function within<T>(promise: Promise<T>, timeout = 10_000, message = "promise"): Promise<T> {
+export async function within<T>(
+  promise: Promise<T>,
+  timeout = 10_000,
+  message = "promise",
+): Promise<T> {
   const ms = timeout * timeFactor();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms: ${message}`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+  try {
+    return await deadline(promise, ms);
+  } catch (error) {
+    if (error instanceof TimeoutError) {
+      throw new TimeoutError(`timed out after ${ms} ms: ${message}`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Waits a quiet period of `ms` scaled by {@linkcode timeFactor}: the bound
+ * of a "nothing happens" assertion, which must grow on a slow machine like
+ * every other timeout.
+ *
+ * @example
+ * ```ts
+ * import { quietPeriod } from "@mosaik/transport/testing";
+ * await quietPeriod(5);
+ * ```
+ */
+export function quietPeriod(ms: number): Promise<void> {
+  return delay(ms * timeFactor());
 }
 
 /**

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { derive, type Digest, digest, type NetworkId, type PeerId } from "./ids.ts";
+import { derive, type Digest, digest, type PeerId } from "./ids.ts";
+import type { NetworkId } from "./vocabulary.ts";
 import { MosaikError } from "./errors.ts";
 import { scheduleAt } from "./timers.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { networkId, SecretKey } from "./ids.ts";
+import { SecretKey } from "./ids.ts";
+import { networkId } from "./vocabulary.ts";
 import { eventually } from "./testing.ts";
 import {
   checkTickets,

@@ -6,7 +6,8 @@
  *
  * Nothing here is chained to the Intel SGX Root CA: a verifier only accepts
  * these quotes when the test root is passed explicitly as the trust anchor.
- * Used by the TDX ticket tests and the multi-node ticket suites.
+ * Used by the TDX ticket tests and the multi-node ticket suites; also a
+ * fake configfs-tsm tree ({@linkcode fakeKernel}) for quote acquisition tests.
  *
  * @module
  */
@@ -15,6 +16,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, toHex } from "@mosaik/transport";
 import type { Collateral } from "./collateral.ts";
 import { INTEL_QE_VENDOR_ID } from "./quote.ts";
+
+export { type FakeKernel, fakeKernel } from "./_fake_tsm.ts";
 
 // ---- a minimal DER writer -------------------------------------------------
 

@@ -40,6 +40,15 @@ import { Links } from "./_links.ts";
 import { LocalEntry } from "./local.ts";
 import { Plumtree, type PlumtreeConfig } from "./_plumtree.ts";
 import { RttEstimator } from "./_rtt.ts";
+import { checkPlacement, type GeoLocation } from "./placement.ts";
+import {
+  type Coordinate,
+  decodeCoordinate,
+  encodeCoordinate,
+  Vivaldi,
+  VIVALDI_DEFAULTS,
+  type VivaldiConfig,
+} from "./vivaldi.ts";
 import { pick, TimerScheduler } from "./_scheduler.ts";
 import {
   type Announcement,
@@ -98,6 +107,22 @@ export interface DiscoveryOptions {
   maxGossipMessage?: number;
   /** Gossip tuning (HyParView views and timers, Plumtree timers and mode). */
   gossip?: Partial<HyParViewConfig & PlumtreeConfig>;
+  /** Region this node runs in (entry `placement`, tag `region:<region>`). */
+  region?: string;
+  /** Zone within the region (entry `placement`, tag `zone:<zone>`). */
+  zone?: string;
+  /** Geographic location of this node. */
+  location?: GeoLocation;
+  /** Tuning of the network coordinate. Default: serf's. */
+  vivaldi?: Partial<VivaldiConfig>;
+}
+
+/** A round-trip time to a peer: measured by a ping or predicted from network coordinates. */
+export interface PeerRtt {
+  /** Round-trip time in ms. */
+  readonly ms: number;
+  /** `"measured"` (smoothed RTT of our samples) or `"predicted"` (from both coordinates). */
+  readonly source: "measured" | "predicted";
 }
 
 /** Counters of a {@linkcode Discovery}, a plain object for metrics. */
@@ -175,13 +200,26 @@ export class Discovery {
 
   #endpoint: Endpoint;
   #opts: Required<
-    Omit<DiscoveryOptions, "bootstrap" | "tags" | "sources" | "gossip" | "addresses">
+    Omit<
+      DiscoveryOptions,
+      | "bootstrap"
+      | "tags"
+      | "sources"
+      | "gossip"
+      | "addresses"
+      | "region"
+      | "zone"
+      | "location"
+      | "vivaldi"
+    >
   >;
   #clock = new TimerScheduler();
   #hv: HyParView;
   #pt: Plumtree;
   #links: Links;
   #rtt = new RttEstimator();
+  #vivaldi: Vivaldi;
+  #vivaldiErrorMax: number;
   #bootstrap: PeerInfo[];
   #sources: BootstrapSource[];
   #abort = new AbortController();
@@ -218,6 +256,9 @@ export class Discovery {
       return { id: peerId, addresses: [address] };
     });
     this.#sources = options.sources ?? [];
+    this.#vivaldi = new Vivaldi(options.vivaldi);
+    this.#vivaldiErrorMax = options.vivaldi?.errorMax ?? VIVALDI_DEFAULTS.errorMax;
+    const { region, zone, location } = options;
     this.catalog = new Catalog(endpoint.networkId, endpoint.peerId, {
       purgeAfter: this.#opts.purgeAfter,
       maxDrift: this.#opts.maxDrift,
@@ -228,6 +269,7 @@ export class Discovery {
       options.addresses ?? advertisedAddresses(endpoint.hostPort),
       options.tags ?? [],
       (signed, changed) => this.#announce(signed, changed),
+      { placement: checkPlacement({ region, zone, location }), coordinate: () => this.coordinate },
     );
     this.#links = new Links(endpoint, GOSSIP_PROTOCOL, (peer) => this.#hv.failed(peer));
     const gossip = options.gossip ?? {};
@@ -269,14 +311,38 @@ export class Discovery {
     return Promise.resolve(d);
   }
 
-  /** Smoothed RTT to `peer` in ms (RFC 6298), if measured. */
-  rtt(peer: PeerId): number | undefined {
-    return this.#rtt.srtt(peer);
+  /**
+   * The RTT to `peer`: the smoothed RTT of our samples (RFC 6298) when we
+   * measured it, else the distance between our network coordinate and the
+   * one in its entry once both took samples, else undefined.
+   */
+  rtt(peer: PeerId): PeerRtt | undefined {
+    const measured = this.#rtt.srtt(peer);
+    if (measured !== undefined) return { ms: measured, source: "measured" };
+    const theirs = this.catalog.get(peer)?.coordinate;
+    if (!theirs || !this.#settled(theirs) || !this.#settled(this.coordinate)) return undefined;
+    const ms = this.#vivaldi.predict(theirs);
+    return ms === undefined ? undefined : { ms, source: "predicted" };
+  }
+
+  /** This node's network coordinate (also carried in its entry from the next refresh on). */
+  get coordinate(): Coordinate {
+    return this.#vivaldi.coordinate;
   }
 
   /** Records an RTT sample measured elsewhere (streams, groups). */
   recordRtt(peer: PeerId, ms: number): void {
+    this.#sample(peer, ms, this.catalog.get(peer)?.coordinate);
+  }
+
+  #sample(peer: PeerId, ms: number, coordinate: Coordinate | undefined): void {
     this.#rtt.record(peer, ms);
+    if (coordinate) this.#vivaldi.update(peer, coordinate, ms);
+  }
+
+  /** Whether a coordinate took at least one sample (a fresh one predicts nothing). */
+  #settled(c: Coordinate): boolean {
+    return c.error < this.#vivaldiErrorMax;
   }
 
   /** Current gossip neighbours (the HyParView active view). */
@@ -324,13 +390,15 @@ export class Discovery {
       bump(this.stats.sent, "ping");
       const back = await ch.recv();
       const ms = performance.now() - t0;
+      // The pong carries the peer's current coordinate, as serf's probe acks do.
+      const [echo, coordinate] = array(back, "pong", 2, 2);
       if (
-        !(back instanceof Uint8Array) || back.length !== 8 || back.some((b, i) => b !== nonce[i])
+        !(echo instanceof Uint8Array) || echo.length !== 8 || echo.some((b, i) => b !== nonce[i])
       ) {
         throw new DecodeError("bad pong");
       }
       bump(this.stats.received, "pong");
-      this.#rtt.record(peer, ms);
+      this.#sample(peer, ms, decodeCoordinate(coordinate));
       return ms;
     });
   }
@@ -389,6 +457,7 @@ export class Discovery {
           }
         } else {
           this.#rtt.forget(ev.entry.peerId);
+          this.#vivaldi.forget(ev.entry.peerId);
           this.#syncedOnce.delete(ev.entry.peerId);
         }
         for (const w of [...this.#waiters]) w.check();
@@ -868,7 +937,7 @@ export class Discovery {
       throw new DecodeError("bad ping");
     }
     bump(this.stats.received, "ping");
-    await ch.send(nonce);
+    await ch.send([nonce, encodeCoordinate(this.coordinate)]);
     bump(this.stats.sent, "pong");
     await ch.recv();
   }

@@ -28,6 +28,8 @@ import {
   verify,
 } from "@mosaik/transport";
 import { array, bytes, text, uint } from "./_check.ts";
+import { decodePlacement, encodePlacement, type Placement } from "./placement.ts";
+import { type Coordinate, decodeCoordinate, encodeCoordinate } from "./vivaldi.ts";
 
 /**
  * The version of an entry: `start` is the unix ms at which the peer's run
@@ -60,6 +62,10 @@ export interface PeerEntry {
   readonly groups: readonly GroupId[];
   /** The peer's tickets, one per kind (sorted by kind). */
   readonly tickets: readonly Ticket[];
+  /** Where the peer says it runs, if it said. */
+  readonly placement?: Placement;
+  /** The peer's network coordinate when it signed the entry. */
+  readonly coordinate?: Coordinate;
 }
 
 /** A verified entry together with its wire bytes (what gossip and sync carry). */
@@ -133,6 +139,8 @@ export function canonicalEntry(entry: PeerEntry): PeerEntry {
     streams: sortedUnique(entry.streams),
     groups: sortedUnique(entry.groups),
     tickets: [...tickets.keys()].sort().map((k) => tickets.get(k)!),
+    ...(entry.placement && { placement: entry.placement }),
+    ...(entry.coordinate && { coordinate: entry.coordinate }),
   };
 }
 
@@ -144,6 +152,10 @@ function freeze(entry: PeerEntry): PeerEntry {
   Object.freeze(entry.groups);
   for (const t of entry.tickets) Object.freeze(t);
   Object.freeze(entry.tickets);
+  if (entry.placement?.location) Object.freeze(entry.placement.location);
+  if (entry.placement) Object.freeze(entry.placement);
+  if (entry.coordinate) Object.freeze(entry.coordinate.vec);
+  if (entry.coordinate) Object.freeze(entry.coordinate);
   return Object.freeze(entry);
 }
 
@@ -165,7 +177,7 @@ function freeze(entry: PeerEntry): PeerEntry {
 export function signEntry(key: SecretKey, entry: PeerEntry): SignedPeerEntry {
   if (key.peerId !== entry.peerId) throw new DecodeError("the key does not match the entry's peer");
   const e = canonicalEntry(entry);
-  const body = encode([
+  const fields: unknown[] = [
     ENTRY_DOMAIN,
     digestBytes(e.network),
     peerIdToBytes(e.peerId),
@@ -176,7 +188,14 @@ export function signEntry(key: SecretKey, entry: PeerEntry): SignedPeerEntry {
     e.streams.map(digestBytes),
     e.groups.map(digestBytes),
     e.tickets.map((t) => [t.kind, t.data, t.expiresAt ?? null]),
-  ]);
+  ];
+  if (e.placement || e.coordinate) {
+    fields.push([
+      e.placement ? encodePlacement(e.placement) : null,
+      e.coordinate ? encodeCoordinate(e.coordinate) : null,
+    ]);
+  }
+  const body = encode(fields);
   return { entry: freeze(e), bytes: encode([body, key.sign(body)]) };
 }
 
@@ -217,6 +236,15 @@ export interface ParsedEntry {
   readonly raw: Uint8Array;
 }
 
+/** The optional 11th field: `[placement | null, coordinate | null]`. */
+function extras(v: unknown): { placement?: Placement; coordinate?: Coordinate } {
+  const [placement, coordinate] = array(v, "entry extras", 2, 2);
+  return {
+    ...(placement !== null && { placement: decodePlacement(placement) }),
+    ...(coordinate !== null && { coordinate: decodeCoordinate(coordinate) }),
+  };
+}
+
 /**
  * Parses an entry without verifying its signature, so that cheap checks
  * (known version, network, expiry) can run first. Not exported from the
@@ -226,7 +254,7 @@ export interface ParsedEntry {
 export function parseEntry(raw: Uint8Array): ParsedEntry {
   const [body, signature] = envelope(raw, "entry");
   try {
-    const f = array(decode(body), "entry", 10, 10);
+    const f = array(decode(body), "entry", 11, 10);
     if (f[0] !== ENTRY_DOMAIN) throw new DecodeError("not an entry");
     const key = bytes(f[2], "peer id", 32);
     const addresses = array(f[5], "addresses", ENTRY_LIMITS.maxAddresses).map((a) =>
@@ -249,6 +277,7 @@ export function parseEntry(raw: Uint8Array): ParsedEntry {
       streams: ids<StreamId>(f[7], "streams"),
       groups: ids<GroupId>(f[8], "groups"),
       tickets,
+      ...(f.length > 10 && extras(f[10])),
     };
     return { entry, body, signature, key, raw };
   } catch (cause) {

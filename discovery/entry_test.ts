@@ -128,3 +128,31 @@ Deno.test("entry: verifyEntry (WebCrypto) agrees with decodeSignedEntry", async 
   );
   await assert.rejects(verifyEntry(new Uint8Array([1, 2])), InvalidEntryError);
 });
+
+Deno.test("entry: placement and coordinate round trip; bad ones are refused", () => {
+  const coordinate = { vec: [1.25, -3, 0, 0, 0, 0, 0, 0], error: 0.4, adjustment: -0.1, height: 2 };
+  const placement = { region: "eu-west-1", zone: "eu-west-1a", location: { lat: 53.3, lon: -6.2 } };
+  const d = decodeSignedEntry(signEntry(key, { ...base, placement, coordinate }).bytes).entry;
+  assert.deepEqual(d.placement, placement);
+  assert.deepEqual(d.coordinate, coordinate);
+  assert.ok(Object.isFrozen(d.coordinate) && Object.isFrozen(d.placement?.location));
+  assert.equal(decodeSignedEntry(signEntry(key, base).bytes).entry.coordinate, undefined);
+  for (
+    const bad of [
+      { coordinate: { ...coordinate, vec: [NaN] } },
+      { coordinate: { ...coordinate, height: 1e300 } },
+      { coordinate: { ...coordinate, error: -1 } },
+      { placement: { region: "x".repeat(65) } },
+      { placement: { region: "" } },
+      { placement: { location: { lat: 91, lon: 0 } } },
+      { placement: { location: { lat: 0, lon: NaN } } },
+    ]
+  ) {
+    const raw = signEntry(key, { ...base, ...bad } as PeerEntry).bytes;
+    assert.throws(
+      () => decodeSignedEntry(raw),
+      (e) => e instanceof InvalidEntryError && e.reason === "undecodable",
+      JSON.stringify(bad),
+    );
+  }
+});

@@ -6,6 +6,8 @@
  */
 import type { GroupId, NetworkId, SecretKey, StreamId, Tag, Ticket } from "@mosaik/transport";
 import { nextVersion, type PeerEntry, type SignedPeerEntry, signEntry } from "./entry.ts";
+import { type Placement, placementTags } from "./placement.ts";
+import type { Coordinate } from "./vivaldi.ts";
 
 /**
  * This node's entry. Mutators that change something re-sign the entry with a
@@ -21,6 +23,7 @@ export class LocalEntry {
   #key: SecretKey;
   #signed: SignedPeerEntry;
   #onChange: (signed: SignedPeerEntry, changed: boolean) => void;
+  #coordinate: () => Coordinate | undefined;
 
   /** @internal Created by {@linkcode Discovery}. */
   constructor(
@@ -29,20 +32,32 @@ export class LocalEntry {
     addresses: string[],
     tags: Tag[],
     onChange: (signed: SignedPeerEntry, changed: boolean) => void,
+    where: { placement?: Placement; coordinate?: () => Coordinate | undefined } = {},
   ) {
     this.#key = key;
     this.#onChange = onChange;
+    this.#coordinate = where.coordinate ?? (() => undefined);
     const now = Date.now();
+    const placement = where.placement && Object.keys(where.placement).length > 0
+      ? where.placement
+      : undefined;
     this.#signed = signEntry(key, {
       network,
       peerId: key.peerId,
       version: { start: now, counter: now },
       addresses,
-      tags,
+      tags: [...tags, ...placementTags(placement ?? {})],
       streams: [],
       groups: [],
       tickets: [],
+      ...(placement && { placement }),
+      ...this.#coordinateField(),
     });
+  }
+
+  #coordinateField(): { coordinate?: Coordinate } {
+    const coordinate = this.#coordinate();
+    return coordinate ? { coordinate } : {};
   }
 
   /** The current entry. */
@@ -57,7 +72,12 @@ export class LocalEntry {
 
   #update(change: Partial<PeerEntry>, force = false): void {
     const old = this.#signed.entry;
-    const next = { ...old, ...change, version: nextVersion(old.version) };
+    const next = {
+      ...old,
+      ...change,
+      ...this.#coordinateField(),
+      version: nextVersion(old.version),
+    };
     const candidate = signEntry(this.#key, next);
     const same = sameContent(candidate.entry, old);
     if (!force && same) return;
@@ -65,7 +85,10 @@ export class LocalEntry {
     this.#onChange(candidate, !same);
   }
 
-  /** Re-signs with a newer version and re-announces (the periodic refresh). */
+  /**
+   * Re-signs with a newer version and re-announces (the periodic refresh);
+   * this is also when the entry takes the current network coordinate.
+   */
   refresh(): void {
     this.#update({}, true);
   }

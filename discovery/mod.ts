@@ -48,5 +48,7 @@ export type { Ticket } from "@mosaik/transport";
 export * from "./catalog.ts";
 export * from "./local.ts";
 export * from "./discovery.ts";
+export * from "./placement.ts";
+export * from "./vivaldi.ts";
 export type { HyParViewConfig } from "./_hyparview.ts";
 export type { PlumtreeConfig } from "./_plumtree.ts";

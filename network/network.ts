@@ -14,7 +14,12 @@ import {
   type Tag,
   tag,
 } from "@mosaik/transport";
-import { type BootstrapSource, Discovery, type DiscoveryOptions } from "@mosaik/discovery";
+import {
+  type BootstrapSource,
+  Discovery,
+  type DiscoveryOptions,
+  type GeoLocation,
+} from "@mosaik/discovery";
 import { dhtBootstrap } from "@mosaik/discovery/dht";
 import { mdnsBootstrap } from "@mosaik/discovery/mdns";
 import { type ChannelInfo, Streams } from "@mosaik/streams";
@@ -47,7 +52,13 @@ export interface NetworkOptions {
   /** Largest frame sent or accepted, in bytes (endpoint default 8 MiB). */
   maxFrameSize?: number;
   /** Discovery tuning (intervals, expiry, gossip, extra bootstrap sources). */
-  discovery?: Omit<DiscoveryOptions, "bootstrap" | "tags">;
+  discovery?: Omit<DiscoveryOptions, "bootstrap" | "tags" | "region" | "zone" | "location">;
+  /** Region this node runs in, for example `"eu-west-1"` (carried in its entry and as a tag). */
+  region?: string;
+  /** Zone within the region. */
+  zone?: string;
+  /** Geographic location of this node, in degrees. */
+  location?: GeoLocation;
 }
 
 /** This node as others reach it. */
@@ -133,6 +144,9 @@ export class Network implements AsyncDisposable {
         sources,
         bootstrap: options.bootstrap,
         tags: (options.tags ?? []).map((t) => tag(t)),
+        region: options.region,
+        zone: options.zone,
+        location: options.location,
       });
       return new Network(endpoint, discovery);
     } catch (e) {
@@ -177,7 +191,7 @@ export class Network implements AsyncDisposable {
         tags: [...p.tags],
         streams: [...p.streams],
         groups: [...p.groups],
-        rttMs: this.discovery.rtt(p.peerId),
+        rttMs: this.discovery.rtt(p.peerId)?.ms,
         connected: connected.has(p.peerId),
       })),
       streams: [

@@ -37,6 +37,7 @@ import {
   type TicketValidator,
 } from "./peer.ts";
 import type { StreamDef } from "./stream.ts";
+import { choose, type Preference } from "./rank.ts";
 import {
   type Control,
   controlFromWire,
@@ -56,11 +57,14 @@ export interface ConsumerOptions {
   /** Reconnect backoff per producer. Default: the `Streams` default (500 ms, ×1.5, ±50 %, ≤ 60 s). */
   backoff?: BackoffOptions;
   /**
-   * How to choose among eligible producers: `"any"` (default, catalog order)
-   * or `"latency"` (lowest RTT first). Together with `limit` this picks the
-   * k best producers and fails over to the next one when one goes away.
+   * How to choose among eligible producers: `"any"` (default, catalog order),
+   * `"latency"` (lowest RTT, measured or predicted, first), `"region"` (our
+   * region, zone, nearest location, then RTT) or a comparator. Together with
+   * `limit` this picks the k best producers, fails over to the next one when
+   * one goes away, and re-ranks every 2 s as RTTs change, moving only to a
+   * clearly better producer (see `SWITCH_RATIO`).
    */
-  prefer?: "any" | "latency";
+  prefer?: Preference;
   /** Subscribe to at most this many producers at once. Default unlimited. */
   limit?: number;
   /**
@@ -79,6 +83,10 @@ export interface ConsumerOptions {
 export type ConsumerStats = ChannelStats;
 
 const HANDSHAKE_TIMEOUT = 10_000;
+/** Period of re-measuring and re-ranking producers under `prefer` and `limit`. */
+const RERANK = 2_000;
+/** Producers not in use re-measured per re-rank, best ranked first. */
+const RERANK_PROBES = 3;
 const PROBE_RETRY = 5_000;
 /** Close codes after which a producer is not retried until its entry changes. */
 const TERMINAL = new Set<number>([
@@ -160,6 +168,8 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
   #evaluating = false;
   #again = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #rerankTimer: ReturnType<typeof setInterval> | undefined;
+  #ranked: PeerInfo[] = [];
 
   /** Use {@linkcode Streams.consume}. */
   constructor(host: Host, def: StreamDef<T>, options: ConsumerOptions = {}) {
@@ -170,6 +180,25 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     this.#tickets = [options.requireTicket ?? []].flat();
     this.#online = conditionMet(this.#onlineWhen, this.#inbound.values());
     this.evaluate();
+    if ((options.prefer ?? "any") !== "any" && options.limit !== undefined) {
+      this.#rerankTimer = setInterval(() => this.#remeasure(), RERANK);
+    }
+  }
+
+  /** Re-measures the producers in use and the best candidates, then re-ranks. */
+  #remeasure(): void {
+    const inUse = [...this.#inbound.values()].filter((i) => !i.retiring).map((i) => i.peer);
+    const candidates = this.#ranked.filter((p) => !this.#inbound.has(p.peerId));
+    const peers = [...inUse, ...candidates.slice(0, RERANK_PROBES)];
+    for (const { peerId, entry } of peers) {
+      if (this.#probing.has(peerId)) continue;
+      this.#probing.add(peerId);
+      this.#host.probe(peerId, entry.addresses).catch(() => {}).finally(() => {
+        this.#probing.delete(peerId);
+        this.evaluate();
+      });
+    }
+    if (peers.length === 0) this.evaluate();
   }
 
   get #onlineWhen(): Condition {
@@ -344,7 +373,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     for (const inb of this.#inbound.values()) if (!present.has(inb.peer.peerId)) this.#retire(inb);
     for (const peer of this.#blocked.keys()) if (!present.has(peer)) this.#blocked.delete(peer);
 
-    const needRtt = this.#require.length > 0 || this.#options.prefer === "latency";
+    const needRtt = this.#require.length > 0 || (this.#options.prefer ?? "any") !== "any";
     const eligible: { info: PeerInfo; expiresAt: number | undefined }[] = [];
     for (const entry of entries) {
       if (this.#closed) return;
@@ -382,16 +411,14 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
       eligible.push({ info, expiresAt });
     }
     if (this.#closed) return;
-    if (this.#options.prefer === "latency") {
-      eligible.sort((a, b) => (a.info.rtt ?? Infinity) - (b.info.rtt ?? Infinity));
-    }
-    const limit = this.#options.limit ?? Infinity;
-    const chosen = new Set<PeerId>();
-    for (const e of eligible) {
-      const tracked = this.#inbound.get(e.info.peerId);
-      if (chosen.size < limit && tracked && !tracked.retiring) chosen.add(e.info.peerId);
-    }
-    for (const e of eligible) if (chosen.size < limit) chosen.add(e.info.peerId);
+    const inUse = new Set(
+      [...this.#inbound.values()].filter((i) => !i.retiring).map((i) => i.peer.peerId),
+    );
+    const infos = eligible.map((e) => e.info);
+    const options = { ...this.#options, self: host.discovery.local.entry?.placement };
+    const chosen = new Set(choose(infos, inUse, options));
+    this.#ranked = choose(infos, new Set(), { ...options, limit: Infinity })
+      .map((id) => infos.find((i) => i.peerId === id)!);
     for (const inb of this.#inbound.values()) {
       if (!inb.retiring && !chosen.has(inb.peer.peerId)) this.#untrack(inb);
     }
@@ -672,6 +699,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearInterval(this.#rerankTimer);
     const tasks = [...this.#inbound.values()].map((i) => i.task);
     for (const inb of [...this.#inbound.values()]) this.#untrack(inb);
     for (const r of this.#takers.splice(0)) r(undefined);

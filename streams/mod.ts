@@ -90,6 +90,8 @@ export {
 } from "./errors.ts";
 export {
   hasTags,
+  inRegion,
+  inZone,
   type PeerInfo,
   type PeerPredicate,
   rttBelow,
@@ -108,6 +110,7 @@ export {
   type ProducerOptions,
   type ProducerStats,
 } from "./producer.ts";
+export { choose, type Preference, SWITCH_MARGIN, SWITCH_RATIO } from "./rank.ts";
 export { StaticDiscovery } from "./static.ts";
 export { type Codec, codecs, stream, type StreamDef, type StreamOptions } from "./stream.ts";
 export { Streams, type StreamsOptions, type StreamsSnapshot } from "./streams.ts";

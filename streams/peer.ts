@@ -40,6 +40,12 @@ export interface StreamsPeerEntry {
   readonly tickets?: readonly StreamsTicket[];
   /** Entry version; a change means the peer re-announced itself. */
   readonly version?: { readonly start: number; readonly counter: number };
+  /** Where the peer says it runs. */
+  readonly placement?: {
+    readonly region?: string;
+    readonly zone?: string;
+    readonly location?: { readonly lat: number; readonly lon: number };
+  };
 }
 
 /** A change in the catalog. */
@@ -70,9 +76,13 @@ export interface StreamsDiscovery {
     addStream(id: StreamId): void;
     /** Stops advertising a stream. */
     removeStream(id: StreamId): void;
+    /** The entry itself (`prefer: "region"` compares placements with it). */
+    readonly entry?: StreamsPeerEntry;
   };
-  /** Smoothed round-trip time to a peer in ms, if measured. */
-  rtt?(peer: PeerId): number | undefined;
+  /** Round-trip time to a peer in ms, measured or predicted from network coordinates. */
+  rtt?(
+    peer: PeerId,
+  ): { readonly ms: number; readonly source: "measured" | "predicted" } | undefined;
   /** Takes an RTT sample streams measured (so discovery's estimate benefits). */
   recordRtt?(peer: PeerId, ms: number): void;
   /**
@@ -178,6 +188,24 @@ export function hasTags(...tags: (Tag | string)[]): PeerPredicate {
  */
 export function rttBelow(ms: number): PeerPredicate {
   return (peer) => peer.rtt !== undefined && peer.rtt < ms;
+}
+
+/**
+ * A predicate: the peer declared one of `regions` (its entry's
+ * `placement.region`, set with the `region` option of `Network.create`).
+ *
+ * @example
+ * ```ts ignore
+ * streams.consume(Prices, { require: inRegion("eu-west-1", "eu-central-1") });
+ * ```
+ */
+export function inRegion(...regions: string[]): PeerPredicate {
+  return (peer) => regions.includes(peer.entry.placement?.region as string);
+}
+
+/** A predicate: the peer declared one of `zones` (its entry's `placement.zone`). */
+export function inZone(...zones: string[]): PeerPredicate {
+  return (peer) => zones.includes(peer.entry.placement?.zone as string);
 }
 
 /** Whether every predicate holds; a predicate that throws counts as failed. */

@@ -103,8 +103,9 @@ export class StaticDiscovery implements StreamsDiscovery {
   }
 
   /** The round-trip time set for a peer with {@linkcode StaticDiscovery.setRtt}, if any. */
-  rtt(peer: PeerId): number | undefined {
-    return this.#rtts.get(peer);
+  rtt(peer: PeerId): { ms: number; source: "measured" } | undefined {
+    const ms = this.#rtts.get(peer);
+    return ms === undefined ? undefined : { ms, source: "measured" };
   }
 
   /**

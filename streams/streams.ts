@@ -112,7 +112,7 @@ export class Streams implements AsyncDisposable {
       discovery,
       backoff: options.backoff ?? {},
       maxDatumSize: options.maxDatumSize ?? 4 * 1024 * 1024 - 64 - ITEM_HEADER,
-      rtt: (peer) => discovery.rtt?.(peer) ?? rtts.get(peer),
+      rtt: (peer) => discovery.rtt?.(peer)?.ms ?? rtts.get(peer),
       recordRtt: (peer, ms) => {
         const old = rtts.get(peer);
         rtts.set(peer, old === undefined ? ms : old * 7 / 8 + ms / 8);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Endpoint, networkId, SecretKey } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { Discovery } from "@mosaik/discovery";
+import { Discovery, regionTag, zoneTag } from "@mosaik/discovery";
 
 Deno.test("discovery: two nodes through one bootstrap address", async () => {
   const net = networkId(crypto.randomUUID());
@@ -26,17 +26,28 @@ Deno.test("discovery: two nodes through one bootstrap address", async () => {
   await ea.close();
 });
 
-Deno.test("discovery: neighbours' RTTs are probed periodically", async () => {
+Deno.test("discovery: neighbours' RTTs are probed periodically and move the coordinates", async () => {
   const net = networkId(crypto.randomUUID());
   const ea = await Endpoint.create({ networkId: net });
   const eb = await Endpoint.create({ networkId: net });
-  const a = await Discovery.create(ea, { rttProbeInterval: 100 });
-  const b = await Discovery.create(eb, { rttProbeInterval: 100, bootstrap: [ea.address] });
+  const opts = { rttProbeInterval: 100, announceInterval: 200 };
+  const a = await Discovery.create(ea, { ...opts, region: "eu-west-1", zone: "eu-west-1a" });
+  const b = await Discovery.create(eb, { ...opts, bootstrap: [ea.address] });
   try {
     await eventually(() => a.rtt(eb.peerId) !== undefined && b.rtt(ea.peerId) !== undefined);
     const rtt = a.rtt(eb.peerId)!;
-    assert.ok(rtt > 0 && rtt < 1000, `rtt ${rtt}`);
+    assert.equal(rtt.source, "measured");
+    assert.ok(rtt.ms > 0 && rtt.ms < 1000, `rtt ${rtt.ms}`);
     assert.ok((a.stats.received.ping ?? 0) + (a.stats.received.pong ?? 0) > 0);
+    assert.ok(a.coordinate.error < 1.5, "a sample lowered the error of a fresh coordinate");
+    // the refreshed entry carries the coordinate and the placement (also as tags)
+    await eventually(() => (b.catalog.get(ea.peerId)?.coordinate?.error ?? 2) < 1.5);
+    const entry = b.catalog.get(ea.peerId)!;
+    assert.deepEqual(entry.placement, { region: "eu-west-1", zone: "eu-west-1a" });
+    assert.ok(
+      entry.tags.includes(regionTag("eu-west-1")) && entry.tags.includes(zoneTag("eu-west-1a")),
+    );
+    await b.when.peers({ minimum: 1, tags: [regionTag("eu-west-1")] });
   } finally {
     await b.close();
     await a.close();

@@ -155,6 +155,15 @@ export class QuoteVerifier {
   >();
   readonly #chains = new Map<string, Window>();
   readonly #verified = new Map<string, Promise<boolean>>();
+  readonly #stats = { collateralHits: 0, chainHits: 0 };
+
+  /**
+   * How often a verification reused a verified collateral set or PCK chain
+   * instead of checking it again (a copy).
+   */
+  get cacheStats(): { collateralHits: number; chainHits: number } {
+    return { ...this.#stats };
+  }
 
   /** Creates a verifier; `trustedRoot` defaults to the pinned Intel SGX Root CA. */
   constructor(trustedRoot: Uint8Array | string = INTEL_SGX_ROOT_CA_DER) {
@@ -292,6 +301,7 @@ export class QuoteVerifier {
     const hit = cached?.entry ?? this.#collateral.get(key);
     if (hit && t >= hit.window.from && t <= hit.window.until) {
       if (!cached) this.#byObject.set(c, { key, fields, entry: hit });
+      this.#stats.collateralHits++;
       return hit;
     }
     const entry = await this.#verifyCollateral(c, t);
@@ -422,7 +432,10 @@ export class QuoteVerifier {
   /** Verifies (or recalls) the PCK chain: leaf, PCK CA, root, valid at `t`. */
   async #pckChain(certs: Certificate[], key: string, t: number): Promise<Window> {
     const hit = this.#chains.get(key);
-    if (hit && t >= hit.from && t <= hit.until) return hit;
+    if (hit && t >= hit.from && t <= hit.until) {
+      this.#stats.chainHits++;
+      return hit;
+    }
     const window: Window = { from: -Infinity, until: Infinity };
     const checks = new Checks();
     this.#chain(certs, t, "PCK chain", window, checks);

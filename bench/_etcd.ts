@@ -2,7 +2,7 @@
 import { Buffer } from "node:buffer";
 // etcd-server) started on loopback, driven through the etcd3 npm client with
 // the same value size and concurrency as our groups.
-import { Etcd3 } from "etcd3";
+import { Etcd3 } from "npm:etcd3@1.1.2";
 import { percentile } from "./_report.ts";
 
 export interface EtcdCluster {

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { Etcd3 } from "etcd3";
+import { Etcd3 } from "npm:etcd3@1.1.2";
 import { Endpoint, networkId } from "@mosaik/transport";
 import { FileStorage, type Group, Groups, MemoryStorage, type Storage } from "@mosaik/groups";
 import { figure, percentile, report } from "./_report.ts";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import dcap from "@phala/dcap-qvl";
+import dcap from "npm:@phala/dcap-qvl@0.3.9";
 import { p256 } from "@noble/curves/nist.js";
 import { type Collateral, parseQuote, QuoteVerifier } from "@mosaik/tee";
 import { VECTORS } from "../tee/_test_vectors.ts";

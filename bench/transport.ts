@@ -8,7 +8,7 @@
  * @module
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { Packr } from "msgpackr";
+import { Packr } from "npm:msgpackr@2.1.4";
 import { Endpoint, networkId, SecretKey } from "@mosaik/transport";
 import { certificateFor, pinnedTls } from "@mosaik/transport/testing";
 import { figure, percentile, report } from "./_report.ts";

@@ -1,7 +1,7 @@
 // The pure collection state machines against plain JS models (fast-check),
 // snapshot fidelity, and malformed commands / snapshots (fuzz).
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { decode, encode } from "@mosaik/transport";
 import {
   CellMachine,

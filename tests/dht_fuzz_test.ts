@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { BencodeError, decode, DhtNode, encode, parseMessage } from "@mosaik/discovery/dht";
 import { DecodeError } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import DHT from "bittorrent-dht";
+import DHT from "npm:bittorrent-dht@11.0.12";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { type NetworkId, SecretKey } from "@mosaik/transport";
 import {

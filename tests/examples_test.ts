@@ -6,10 +6,12 @@ async function runExample(name: string): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--lock=deno.lock",
       "--allow-net=127.0.0.1,[::1],localhost",
       "--allow-env",
       new URL(`../examples/${name}`, import.meta.url).pathname,
     ],
+    cwd: new URL("..", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -3,7 +3,7 @@
  * (npm) that asks for `_mosaik._udp.local` and prints every mosaik instance
  * it sees as `{"instance": name, "ttl": n, "txt": [...]}`.
  */
-import mdns from "multicast-dns";
+import mdns from "npm:multicast-dns@7.2.5";
 
 const m = mdns({ ttl: 1, loopback: true, interface: Deno.args[0], bind: "0.0.0.0" });
 m.on(

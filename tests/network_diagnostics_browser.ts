@@ -4,7 +4,7 @@
 // prints what it saw as JSON. Run by network_diagnostics_test.ts in a child
 // process: playwright probes /proc files that Deno only grants with -A, and
 // the test itself stays limited to loopback.
-import { chromium } from "playwright-core";
+import { chromium } from "npm:playwright-core@1.65.1";
 
 const [url, expectedNodes, screenshot] = Deno.args;
 const browser = await chromium.launch({

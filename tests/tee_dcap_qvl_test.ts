@@ -8,7 +8,7 @@
 // vectors/tdx reaches that difference (reference/tdx.md §8 step 14), so here
 // the two must agree on every triple.
 import assert from "node:assert/strict";
-import dcap from "@phala/dcap-qvl";
+import dcap from "npm:@phala/dcap-qvl@0.3.9";
 import { QuoteVerificationError, verifyQuote } from "@mosaik/tee";
 import { readCollateral, readQuote, vectorIndex } from "../tee/_test_vectors.ts";
 

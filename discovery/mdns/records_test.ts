@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { Buffer } from "node:buffer";
 import dnsPacket from "dns-packet";
 import { networkId, SecretKey } from "@mosaik/transport";

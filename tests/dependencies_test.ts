@@ -22,8 +22,22 @@ function sources(dir: string): string[] {
   return out;
 }
 
-const isTestOnly = (path: string) => /_test\.ts$|_test_vectors\.ts$|_testing\.ts$/.test(path);
-const published = packageDirs.flatMap(sources).filter((p) => !isTestOnly(p));
+/** Whether `path` is left out of its package's publish by `publish.exclude`. */
+function unpublished(dir: string, path: string): boolean {
+  const rel = path.slice(dir.length + 1);
+  const patterns: string[] = JSON.parse(read(`${dir}/deno.json`)).publish?.exclude ?? [];
+  return patterns.some((p) =>
+    p.startsWith("**/*")
+      ? rel.endsWith(p.slice(4))
+      : p.endsWith("/")
+      ? rel.startsWith(p)
+      : rel === p
+  );
+}
+
+const published = packageDirs.flatMap((dir) =>
+  sources(dir).filter((path) => !unpublished(dir, path))
+);
 const everything = [...packageDirs, "tests", "bench", "examples"].flatMap(sources)
   .filter((p) => p !== "tests/dependencies_test.ts");
 

@@ -1,5 +1,5 @@
 // Internal glue between the public handles and their stores.
-import type { Machine } from "./_machines.ts";
+import type { Machine } from "./_machine.ts";
 import { type Role, Store, storeOf } from "./_store.ts";
 import type { Collection, OpenedStore } from "./collection.ts";
 import { WriteError } from "./errors.ts";

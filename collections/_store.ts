@@ -5,9 +5,15 @@
 // writer opens a store this node only reads, the writer's join promotes the
 // node's learner to a voter in place (see `Groups.join`).
 import type { GroupConfig } from "@mosaik/groups";
-import type { TicketValidator } from "@mosaik/transport";
-import { encode, type GroupId, type StoreId } from "@mosaik/transport";
-import type { Machine } from "./_machines.ts";
+import {
+  ClosedError,
+  deadline,
+  encode,
+  type GroupId,
+  type StoreId,
+  type TicketValidator,
+} from "@mosaik/transport";
+import type { Machine } from "./_machine.ts";
 import type {
   CollectionGroup as Group,
   CollectionGroups as Groups,
@@ -166,7 +172,11 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
 
   /** Replicates one command; resolves once it is applied to the machine reads come from. */
   async execute<T>(command: unknown[], input: T): Promise<{ version: Version; result: unknown }> {
-    if (this.#closed) throw new WriteError("closed", input, "the collection is closed");
+    if (this.#closed) {
+      throw new WriteError("closed", input, "the collection is closed", {
+        cause: new ClosedError("the collection is closed"),
+      });
+    }
     let bytes: number;
     try {
       bytes = encode(command).length;
@@ -234,7 +244,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     // reader so that reopening the store on this node joins as a new member
     // (the leader would otherwise keep its stale replication progress).
     const last = g.members.voters.length === 1 && this.role === "writer";
-    if (g.online && !last) await withTimeout(g.leave(), 2000).catch(() => {});
+    if (g.online && !last) await deadline(g.leave(), 2000).catch(() => {});
     await g.close();
     if (this.active !== g) await this.active.close();
   }
@@ -258,14 +268,6 @@ function join(
     },
     requireTicket,
   });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error("timeout")), ms)),
-  ]).finally(() => clearTimeout(timer));
 }
 
 const STORE = Symbol("mosaik.collections.store");

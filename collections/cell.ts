@@ -5,7 +5,7 @@
  * @module
  */
 import { ClosedError } from "@mosaik/transport";
-import { CellMachine, CellOp } from "./_machines.ts";
+import { CellMachine, CellOp } from "./_cell_machine.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";
 import type { CollectionNetwork, CollectionOptions, Exchanged, Version } from "./options.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GroupId, PeerId, StoreId } from "@mosaik/transport";
+import { abortable, type GroupId, type PeerId, type StoreId } from "@mosaik/transport";
 import { bind, type Role, type Store, storeOf } from "./_store.ts";
 import type { CollectionWhen, Version } from "./options.ts";
 
@@ -44,9 +44,9 @@ export class Collection implements AsyncDisposable {
     this.role = opened.role;
     this.groupId = store.groupId;
     this.when = {
-      online: () => store.online(),
-      reaches: (v) => store.reaches(v),
-      updated: () => store.updated(),
+      online: (options) => abortable(store.online(), options?.signal),
+      reaches: (v, options) => abortable(store.reaches(v), options?.signal),
+      updated: (options) => abortable(store.updated(), options?.signal),
     };
   }
 

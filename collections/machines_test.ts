@@ -3,19 +3,12 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { decode, encode } from "@mosaik/transport";
-import {
-  CellMachine,
-  CellOp,
-  type Machine,
-  MapMachine,
-  MapOp,
-  PqMachine,
-  PqOp,
-  SetMachine,
-  SetOp,
-  VecMachine,
-  VecOp,
-} from "./_machines.ts";
+import type { Machine } from "./_machine.ts";
+import { CellMachine, CellOp } from "./_cell_machine.ts";
+import { MapMachine, MapOp } from "./_map_machine.ts";
+import { PqMachine, PqOp } from "./_pq_machine.ts";
+import { SetMachine, SetOp } from "./_set_machine.ts";
+import { VecMachine, VecOp } from "./_vec_machine.ts";
 import { storeId } from "./options.ts";
 import { lookupId } from "./_util.ts";
 

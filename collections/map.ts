@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { MapMachine, MapOp } from "./_machines.ts";
+import { MapMachine, MapOp } from "./_map_machine.ts";
 import { type KeyId, lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";

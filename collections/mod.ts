@@ -29,9 +29,8 @@
  * - Keys and CAS compare by MessagePack encoding; stored values are frozen
  *   MessagePack round-trips of the written ones (`undefined` fields vanish).
  * - Limits: one write is one log entry (at most `maxCommandBytes`, 4 MiB by
- *   default). A snapshot currently travels to a late joiner in one message,
- *   so a store whose encoded state exceeds the transport's frame limit
- *   (8 MiB) cannot bring new members up by snapshot.
+ *   default). A snapshot travels to a late joiner in acknowledged,
+ *   checksummed chunks, so a store may outgrow the transport's frame limit.
  *
  * @example
  * ```ts

@@ -5,7 +5,7 @@
  */
 import { derive, digest, type GroupId, type StoreId } from "@mosaik/transport";
 import type { GroupConfig } from "@mosaik/groups";
-import type { TicketValidator } from "@mosaik/transport";
+import type { TicketValidator, WaitOptions } from "@mosaik/transport";
 
 export type { GroupId, StoreId };
 
@@ -128,11 +128,11 @@ export interface CollectionWhen {
    * Resolves when this node is a member of the group, knows a leader and
    * has applied everything the group had committed when it learned of it.
    */
-  online(): Promise<void>;
+  online(options?: WaitOptions): Promise<void>;
   /** Resolves once this node applied `version` (immediately if it has). */
-  reaches(version: Version): Promise<void>;
+  reaches(version: Version, options?: WaitOptions): Promise<void>;
   /** Resolves at the next change of the local state. */
-  updated(): Promise<void>;
+  updated(options?: WaitOptions): Promise<void>;
 }
 
 /** Result of a compare-and-exchange. */

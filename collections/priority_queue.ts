@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Opt, type PqEntry, PqMachine, PqOp, type Priority } from "./_machines.ts";
+import type { Opt } from "./_machine.ts";
+import { type PqEntry, PqMachine, PqOp, type Priority } from "./_pq_machine.ts";
 import { lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";

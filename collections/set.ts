@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { SetMachine, SetOp } from "./_machines.ts";
+import { SetMachine, SetOp } from "./_set_machine.ts";
 import { type KeyId, lookupId } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";

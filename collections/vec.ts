@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Opt, VecMachine, VecOp } from "./_machines.ts";
+import type { Opt } from "./_machine.ts";
+import { VecMachine, VecOp } from "./_vec_machine.ts";
 import { sameBytes } from "./_util.ts";
 import { machineOf, openStore, write } from "./_open.ts";
 import { Collection, type OpenedStore } from "./collection.ts";

@@ -1,11 +1,15 @@
 // Deterministic simulation of replicas for unit tests of the pure core:
-// seeded randomness, virtual time, message delays, drops, partitions,
-// crashes and restarts on the same storage. Not used by the real transport.
+// seeded randomness and virtual time; message delays (short, or long enough
+// to span many election timeouts), drops, duplicates and reordering;
+// partitions; nodes ticking at different rates (clock skew) and freezing for
+// a while; crashes (possibly in the middle of a write), restarts on the same
+// storage and disk loss. Not used by the real transport.
 import type { NodeId } from "./_raft.ts";
 import type { ReplicaMessage, ReplicaOptions } from "./_replica.ts";
 import { Replica } from "./_replica.ts";
 import type { Storage } from "./storage.ts";
 import { MemoryStorage } from "./storage.ts";
+import { SimCrash, SimDisk } from "./_sim_disk.ts";
 import type { ApplyContext, StateMachine } from "./state_machine.ts";
 
 /** A small, fast seeded PRNG (mulberry32). */
@@ -54,17 +58,28 @@ export class KV
 
 interface SimNode {
   id: NodeId;
-  storage: Storage;
+  storage: SimDisk;
   replica: Replica | undefined;
   sm: KV;
+  /** Time units between ticks (10 by default; others model clock skew). */
+  period: number;
+  nextTick: number;
+  /** Frozen (no ticks, deliveries held back) until this time. */
+  pausedUntil: number;
+  /** A crash waits for the node's next write, which it tears; since when. */
+  tearArmedAt: number | undefined;
 }
 
 interface InFlight {
-  at: number;
-  seq: number;
   from: NodeId;
   to: NodeId;
   msg: ReplicaMessage;
+}
+
+interface Timer {
+  at: number;
+  node?: SimNode;
+  fn: () => void;
 }
 
 /** Options of {@linkcode Sim}. */
@@ -75,22 +90,33 @@ export interface SimOptions {
   minDelay?: number;
   maxDelay?: number;
   drop?: number;
+  /** Probability that a message is held back `longDelay` units instead (reordering it). */
+  longDelayRate?: number;
+  /** Range of long delays; default 200..1500 units (2 to 15 election timeouts). */
+  longDelay?: [number, number];
+  /** Probability that a message is delivered twice (the copy with its own delay). */
+  duplicate?: number;
+  /** Range of the delay of a leader's own log write (its fsync); default 1 unit. */
+  fsync?: [number, number];
   replica?: Partial<ReplicaOptions>;
   storage?: (id: NodeId) => Storage;
   /** Called for each command applied on any node: "index.offset" and command. */
   onApply?: (node: NodeId, position: string, cmd: unknown) => void;
 }
 
+/** Time units a crash armed for the next write waits before it happens anyway. */
+const TEAR_WAIT = 300;
+
 /** A simulated cluster. */
 export class Sim {
   readonly random: () => number;
   readonly nodes = new Map<NodeId, SimNode>();
   time = 0;
-  #queue: InFlight[] = [];
-  #seq = 0;
+  #queue = new Map<number, InFlight[]>();
   #cut = new Set<string>();
   readonly opts: SimOptions;
-  #timers: { at: number; fn: () => void }[] = [];
+  #timers: Timer[] = [];
+  #driving: SimNode | undefined;
 
   constructor(opts: SimOptions) {
     this.opts = opts;
@@ -98,21 +124,32 @@ export class Sim {
     for (let i = 0; i < opts.nodes; i++) this.add(`n${i}`);
   }
 
-  add(id: NodeId, start = true): SimNode {
+  add(id: NodeId, start = true, options?: Partial<ReplicaOptions>): SimNode {
     const node: SimNode = {
       id,
-      storage: this.opts.storage?.(id) ?? new MemoryStorage(),
+      storage: undefined as unknown as SimDisk,
       replica: undefined,
       sm: new KV(),
+      period: 10,
+      nextTick: this.time + 10 - (this.time % 10),
+      pausedUntil: 0,
+      tearArmedAt: undefined,
     };
+    node.storage = new SimDisk(
+      this.opts.storage?.(id) ?? new MemoryStorage(),
+      () => this.#driving === node && node.tearArmedAt !== undefined,
+      this.random,
+    );
     this.nodes.set(id, node);
-    if (start) this.start(id);
+    if (start) this.start(id, options);
     return node;
   }
 
-  start(id: NodeId): Replica {
+  start(id: NodeId, options?: Partial<ReplicaOptions>): Replica {
     const node = this.nodes.get(id)!;
     node.sm = new KV((position, cmd) => this.opts.onApply?.(id, position, cmd));
+    node.tearArmedAt = undefined;
+    node.pausedUntil = 0;
     const seedRng = rng(Math.floor(this.random() * 2 ** 32));
     node.replica = new Replica({
       id,
@@ -130,20 +167,53 @@ export class Sim {
       clientId: `${id}-${Math.floor(seedRng() * 1e9)}`,
       catchUpGap: 10,
       fetchBatch: 8,
-      defer: (fn) => this.#timers.push({ at: this.time + 1, fn }),
+      defer: (fn) => this.#timers.push({ at: this.time + this.#fsyncDelay(), node, fn }),
       raft: { electionTicks: 10, heartbeatTicks: 2, maxEntriesPerMsg: 8, maxInflight: 4 },
       ...this.opts.replica,
+      ...options,
     });
     this.#refreshBonds();
     return node.replica;
   }
 
-  /** Crashes a node: its volatile state is lost, storage survives. */
-  crash(id: NodeId): void {
+  /**
+   * Crashes a node: its volatile state is lost, storage survives. With
+   * `torn`, the crash happens during the node's next write (part of the
+   * write reaches the disk, nothing that depends on it is sent), or after
+   * a while if it writes nothing.
+   */
+  crash(id: NodeId, torn = false): void {
     const node = this.nodes.get(id)!;
+    if (torn && node.replica) {
+      node.tearArmedAt ??= this.time;
+      return;
+    }
+    node.tearArmedAt = undefined;
     node.replica?.close();
     node.replica = undefined;
     this.#refreshBonds();
+  }
+
+  /** Crashes a node and erases its storage (disk loss); it stays down until started. */
+  wipe(id: NodeId): void {
+    this.crash(id);
+    this.nodes.get(id)!.storage.reset();
+  }
+
+  /** Freezes a node for `units`: it neither ticks nor receives; messages to it wait. */
+  pause(id: NodeId, units: number): void {
+    const node = this.nodes.get(id)!;
+    node.pausedUntil = Math.max(node.pausedUntil, this.time + units);
+  }
+
+  /** Sets the node's tick period in time units (10 is nominal). */
+  setClock(id: NodeId, period: number): void {
+    this.nodes.get(id)!.period = Math.max(1, Math.round(period));
+  }
+
+  /** Whether the node is running (a crash armed for its next write counts as running). */
+  isUp(id: NodeId): boolean {
+    return !!this.nodes.get(id)?.replica;
   }
 
   replica(id: NodeId): Replica {
@@ -185,36 +255,85 @@ export class Sim {
     }
   }
 
-  #send(from: NodeId, to: NodeId, msg: ReplicaMessage): void {
-    if (!this.connected(from, to)) return;
-    if (this.opts.drop && this.random() < this.opts.drop) return;
-    const min = this.opts.minDelay ?? 1;
-    const max = this.opts.maxDelay ?? 5;
-    const at = this.time + min + Math.floor(this.random() * (max - min + 1));
-    this.#queue.push({ at, seq: this.#seq++, from, to, msg });
+  #between([min, max]: [number, number]): number {
+    return min + Math.floor(this.random() * (max - min + 1));
   }
 
-  /** Advances virtual time by `units`, delivering messages and ticking every 10 units. */
+  #fsyncDelay(): number {
+    const f = this.opts.fsync;
+    return f && f[1] > f[0] ? this.#between(f) : f?.[0] ?? 1;
+  }
+
+  #enqueue(at: number, m: InFlight): void {
+    const bucket = this.#queue.get(at);
+    if (bucket) bucket.push(m);
+    else this.#queue.set(at, [m]);
+  }
+
+  #send(from: NodeId, to: NodeId, msg: ReplicaMessage): void {
+    if (!this.connected(from, to)) return;
+    const o = this.opts;
+    if (o.drop && this.random() < o.drop) return;
+    const short: [number, number] = [o.minDelay ?? 1, o.maxDelay ?? 5];
+    const delay = () =>
+      o.longDelayRate && this.random() < o.longDelayRate
+        ? this.#between(o.longDelay ?? [200, 1500])
+        : this.#between(short);
+    this.#enqueue(this.time + delay(), { from, to, msg });
+    if (o.duplicate && this.random() < o.duplicate) {
+      this.#enqueue(this.time + delay(), { from, to, msg: structuredClone(msg) });
+    }
+  }
+
+  /** Runs `fn` as `node`'s own work: a torn write there crashes the node. */
+  #drive(node: SimNode, fn: () => void): void {
+    this.#driving = node;
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof SimCrash)) throw e;
+      this.#driving = undefined;
+      this.crash(node.id);
+    } finally {
+      this.#driving = undefined;
+    }
+  }
+
+  /** Advances virtual time by `units`, delivering messages and ticking every node's period. */
   async run(units: number): Promise<void> {
     const end = this.time + units;
     while (this.time < end) {
       this.time++;
-      const due = this.#queue.filter((m) => m.at <= this.time);
-      if (due.length) {
-        this.#queue = this.#queue.filter((m) => m.at > this.time);
-        due.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const due = this.#queue.get(this.time);
+      if (due) {
+        this.#queue.delete(this.time);
         for (const m of due) {
           if (!this.connected(m.from, m.to)) continue;
-          this.nodes.get(m.to)!.replica!.receive(m.from, m.msg);
+          const node = this.nodes.get(m.to)!;
+          if (node.pausedUntil > this.time) this.#enqueue(node.pausedUntil, m);
+          else this.#drive(node, () => node.replica!.receive(m.from, m.msg));
         }
       }
       if (this.#timers.length && this.#timers.some((t) => t.at <= this.time)) {
         const due = this.#timers.filter((t) => t.at <= this.time);
         this.#timers = this.#timers.filter((t) => t.at > this.time);
-        for (const t of due) t.fn();
+        for (const t of due) {
+          const node = t.node;
+          if (!node) t.fn();
+          else if (node.pausedUntil > this.time) this.#timers.push({ ...t, at: node.pausedUntil });
+          else this.#drive(node, t.fn);
+        }
       }
-      if (this.time % 10 === 0) {
-        for (const n of this.nodes.values()) n.replica?.tick();
+      for (const n of this.nodes.values()) {
+        if (!n.replica || n.pausedUntil > this.time) continue;
+        if (n.tearArmedAt !== undefined && this.time - n.tearArmedAt > TEAR_WAIT) {
+          this.crash(n.id);
+          continue;
+        }
+        if (this.time < n.nextTick) continue;
+        n.nextTick = this.time + n.period;
+        const r = n.replica;
+        this.#drive(n, () => r.tick());
       }
       for (let i = 0; i < 8; i++) await Promise.resolve();
     }

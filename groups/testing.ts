@@ -16,5 +16,13 @@
  * @module
  */
 export { checkKV, isLinearizable, type Model, type Op, registerModel } from "./_linearizability.ts";
-export { type ChaosOptions, type ChaosResult, runChaos } from "./_chaos.ts";
+export {
+  ALL_FAULTS,
+  type ChaosOptions,
+  type ChaosResult,
+  type Faults,
+  HARSH_FAULTS,
+  MILD_FAULTS,
+  runChaos,
+} from "./_chaos.ts";
 export type { Storage } from "./storage.ts";

@@ -1,28 +1,70 @@
 // Nightly-size linearizability run of @mosaik/groups' consensus core:
-//   deno run -A tests/groups_nightly.ts [runs=250] [firstSeed=1]
-// Each seed is a simulated cluster (3 or 5 members) under crashes, restarts,
-// partitions and leader isolation with concurrent clients; a failing seed
-// replays deterministically with `deno run -A tests/groups_nightly.ts 1 <seed>`.
+//   deno task nightly [runs=250] [firstSeed=1] [--faults=harsh|all|mild|name,name...] [--verbose]
+// Each seed is a simulated cluster (3 or 5 members, up to 2 joining later)
+// under the fault model of groups/_chaos.ts with concurrent clients; the
+// history goes through the linearizability checker. A failing seed replays
+// deterministically: `deno task nightly 1 <seed> --verbose` prints its faults.
 // Even seeds also remove absent members after a short grace period.
-import { runChaos } from "@mosaik/groups/testing";
+import {
+  ALL_FAULTS,
+  type Faults,
+  HARSH_FAULTS,
+  MILD_FAULTS,
+  runChaos,
+} from "@mosaik/groups/testing";
 
-const runs = Number(Deno.args[0] ?? 250);
-const first = Number(Deno.args[1] ?? 1);
-let failed = 0;
-let ops = 0;
-const t0 = performance.now();
-for (let seed = first; seed < first + runs; seed++) {
-  // Every other seed also removes absent members after a short grace period.
-  const r = await runChaos(seed, { duration: 20_000, graceTicks: seed % 2 ? undefined : 60 });
-  ops += r.ops;
-  if (r.anomalies.length) {
-    failed++;
-    console.log(`seed ${seed}: ${r.anomalies.join("; ")}\n  faults: ${r.faults.join(", ")}`);
+const flags = Deno.args.filter((a) => a.startsWith("--"));
+const [runs, first] = Deno.args.filter((a) => !a.startsWith("--")).map(Number);
+const faultsFlag = flags.find((f) => f.startsWith("--faults="))?.slice(9) ?? "harsh";
+const verbose = flags.includes("--verbose");
+
+function parseFaults(text: string): Faults {
+  const presets: Record<string, Faults> = {
+    mild: MILD_FAULTS,
+    harsh: HARSH_FAULTS,
+    all: ALL_FAULTS,
+  };
+  if (presets[text]) return presets[text];
+  const faults = { ...MILD_FAULTS };
+  for (const name of text.split(",")) {
+    if (!(name in faults)) {
+      throw new Error(`unknown fault "${name}"; known: ${Object.keys(faults)}`);
+    }
+    faults[name as keyof Faults] = true;
   }
+  return faults;
 }
+
+const faults = parseFaults(faultsFlag);
+const count = runs || 250;
+const from = first || 1;
+const failing: number[] = [];
+let ops = 0;
+let acknowledged = 0;
+let events = 0;
+const t0 = performance.now();
+for (let seed = from; seed < from + count; seed++) {
+  const r = await runChaos(seed, {
+    duration: 20_000,
+    graceTicks: seed % 2 ? undefined : 60,
+    faults,
+  });
+  ops += r.ops;
+  acknowledged += r.acknowledged;
+  events += r.faults.length;
+  if (r.anomalies.length) {
+    failing.push(seed);
+    console.log(`seed ${seed}: ${r.anomalies.slice(0, 3).join("; ")}`);
+  }
+  if (verbose) console.log(`seed ${seed} faults:\n  ${r.faults.join("\n  ")}`);
+}
+const on = Object.entries(faults).filter(([, v]) => v).map(([k]) => k);
 console.log(
-  `${runs} seeded runs, ${ops} operations, ${failed} with anomalies, ${
-    Math.round(performance.now() - t0)
-  } ms`,
+  `faults: crashes, restarts, partitions, drops${on.length ? `, ${on.join(", ")}` : ""}\n` +
+    `${count} seeded runs (seeds ${from}..${from + count - 1}), ${ops} operations ` +
+    `(${acknowledged} answered), ${events} fault events, ${failing.length} with anomalies` +
+    `${failing.length ? ` (seeds ${failing.join(", ")})` : ""}, ${
+      Math.round(performance.now() - t0)
+    } ms`,
 );
-if (failed) Deno.exit(1);
+if (failing.length) Deno.exit(1);

@@ -21,4 +21,5 @@
  * @module
  */
 export * from "./diagnostics.ts";
+export * from "./errors.ts";
 export * from "./network.ts";

@@ -30,6 +30,7 @@ import {
   serveDiagnostics,
 } from "./diagnostics.ts";
 import { Groups } from "@mosaik/groups";
+import { checkNetworkOptions } from "./_options.ts";
 
 /** Options of {@linkcode Network.create}. */
 export interface NetworkOptions {
@@ -116,8 +117,12 @@ export class Network implements AsyncDisposable {
   /**
    * Starts a node of `network` (a name, hashed, or a {@linkcode NetworkId}):
    * binds the endpoint and starts discovery.
+   *
+   * @throws {ConfigError} for an unknown option name, a value of the wrong
+   * form, or a runtime without `--unstable-net`, before anything binds.
    */
   static async create(network: string | NetworkId, options: NetworkOptions = {}): Promise<Network> {
+    checkNetworkOptions(network, options);
     const { hostname, port } = parseHostPort(options.listen ?? "127.0.0.1:0");
     const secretKey = typeof options.secretKey === "string"
       ? SecretKey.from(options.secretKey)

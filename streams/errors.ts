@@ -4,11 +4,13 @@
  *
  * @module
  */
-import { MosaikError } from "@mosaik/transport";
+import { ClosedError, MosaikError } from "@mosaik/transport";
 
 /**
  * Base class of the errors {@linkcode Producer.send} and
- * {@linkcode Producer.trySend} throw; `datum` is the value that was not sent.
+ * {@linkcode Producer.trySend} throw while the producer is open; `datum` is
+ * the value that was not sent. Once it is closed they throw
+ * {@linkcode ProducerClosedError}, which carries the datum too.
  *
  * @example
  * ```ts ignore
@@ -27,7 +29,7 @@ export class SendError<T = unknown> extends MosaikError {
 }
 
 /** The producer is not online (its `onlineWhen` condition is not met). */
-export class OfflineError<T = unknown> extends SendError<T> {
+export class ProducerOfflineError<T = unknown> extends SendError<T> {
   /** Creates the error for `datum`. */
   constructor(datum: T) {
     super("the producer is offline", datum);
@@ -42,11 +44,24 @@ export class FullError<T = unknown> extends SendError<T> {
   }
 }
 
-/** The producer handle (or the whole `Streams`) was closed. */
-export class ProducerClosedError<T = unknown> extends SendError<T> {
+/**
+ * The producer handle (or the whole `Streams`) was closed: a
+ * {@linkcode ClosedError} like every "closed" in mosaik, carrying the datum
+ * that was not sent (`undefined` for waits that carried none).
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   await producer.send(price);
+ * } catch (e) {
+ *   if (e instanceof ClosedError) return; // shutting down; e.datum is the price
+ * }
+ * ```
+ */
+export class ProducerClosedError<T = unknown> extends ClosedError {
   /** Creates the error for `datum`. */
-  constructor(datum: T) {
-    super("the producer is closed", datum);
+  constructor(readonly datum: T) {
+    super("the producer is closed");
   }
 }
 

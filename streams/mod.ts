@@ -84,8 +84,8 @@ export {
   DatumTooLargeError,
   EncodeError,
   FullError,
-  OfflineError,
   ProducerClosedError,
+  ProducerOfflineError,
   SendError,
 } from "./errors.ts";
 export {
@@ -116,5 +116,7 @@ export { type Codec, codecs, stream, type StreamDef, type StreamOptions } from "
 export { Streams, type StreamsOptions, type StreamsSnapshot } from "./streams.ts";
 export type { StreamsChannel, StreamsEndpoint } from "./link.ts";
 export { PROTOCOL } from "./_wire.ts";
+/** The "closed" error of every mosaik package, which {@linkcode ProducerClosedError} extends. */
+export { ClosedError } from "@mosaik/transport";
 /** Transport types that appear in this package's API, re-exported for convenience. */
 export type { Digest, MosaikError, NetworkId, PeerId, StreamId, Tag } from "@mosaik/transport";

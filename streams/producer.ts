@@ -7,9 +7,10 @@ import type { StreamId } from "@mosaik/transport";
 import type { ChannelInfo, ChannelStats, Condition } from "./conditions.ts";
 import { ProducerClosedError } from "./errors.ts";
 import type { PeerPredicate, TicketValidator } from "./peer.ts";
-import type { LaggingPolicy, Sink } from "./_sink.ts";
+import type { Sink } from "./_sink.ts";
+import type { LaggingPolicy } from "./_lagging.ts";
 
-export type { LaggingPolicy } from "./_sink.ts";
+export type { LaggingPolicy } from "./_lagging.ts";
 
 /** Options of {@linkcode Streams.produce}. Only the first producer of a stream on a node configures it. */
 export interface ProducerOptions<T> {
@@ -62,6 +63,8 @@ export interface ProducerStats extends ChannelStats {
   lagged: number;
 }
 
+let openProducer: <T>(sink: Sink<T>) => Producer<T>;
+
 /**
  * Sends datums of one stream to every eligible consumer. All handles of a
  * stream on a node share one fan-out worker; closing the last one ends
@@ -79,10 +82,13 @@ export class Producer<T> implements AsyncDisposable {
   readonly #sink: Sink<T>;
   #closed = false;
 
-  /** Use {@linkcode Streams.produce}. */
-  constructor(sink: Sink<T>) {
+  private constructor(sink: Sink<T>) {
     this.#sink = sink;
     sink.handles++;
+  }
+
+  static {
+    openProducer = (sink) => new Producer(sink);
   }
 
   /** The stream's id. */
@@ -102,7 +108,7 @@ export class Producer<T> implements AsyncDisposable {
   }
 
   /**
-   * Sends a datum now or throws: {@linkcode OfflineError}, {@linkcode FullError},
+   * Sends a datum now or throws: {@linkcode ProducerOfflineError}, {@linkcode FullError},
    * {@linkcode ProducerClosedError}, {@linkcode EncodeError} or
    * {@linkcode DatumTooLargeError}, each carrying the datum. Success means
    * fanned out to the subscribers' queues, not delivered.
@@ -156,4 +162,9 @@ export class Producer<T> implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** A new handle on a stream's fan-out worker (private to the package). */
+export function createProducer<T>(sink: Sink<T>): Producer<T> {
+  return openProducer(sink);
 }

@@ -14,10 +14,20 @@ import {
 } from "@mosaik/transport";
 import type { BackoffOptions } from "./backoff.ts";
 import type { ChannelInfo } from "./conditions.ts";
-import { Consumer, type ConsumerOptions, type ConsumerStats } from "./consumer.ts";
+import {
+  type Consumer,
+  type ConsumerOptions,
+  type ConsumerStats,
+  createConsumer,
+} from "./consumer.ts";
 import type { Host } from "./_host.ts";
 import type { StreamsCatalogEvent, StreamsDiscovery } from "./peer.ts";
-import { Producer, type ProducerOptions, type ProducerStats } from "./producer.ts";
+import {
+  createProducer,
+  type Producer,
+  type ProducerOptions,
+  type ProducerStats,
+} from "./producer.ts";
 import { Sink } from "./_sink.ts";
 import type { StreamDef } from "./stream.ts";
 import { controlFromWire, controlToWire, ITEM_HEADER, PROTOCOL } from "./_wire.ts";
@@ -92,7 +102,8 @@ export class Streams implements AsyncDisposable {
   /** Where producers are found. */
   readonly discovery: StreamsDiscovery;
   readonly #sinks = new Map<string, Sink<unknown>>();
-  readonly #consumers = new Set<Consumer<unknown>>();
+  /** Open consumers, each with the hook that re-evaluates its producers. */
+  readonly #consumers = new Map<Consumer<unknown>, () => void>();
   readonly #rtts = new Map<PeerId, number>();
   readonly #host: Host;
   readonly #unsubscribe: () => void;
@@ -154,14 +165,14 @@ export class Streams implements AsyncDisposable {
       this.#sinks.set(def.id, sink as Sink<unknown>);
       this.discovery.local.addStream(def.id);
     }
-    return new Producer(sink);
+    return createProducer(sink);
   }
 
   /** A new, independent consumer of `def`; it subscribes to every eligible producer. */
   consume<T>(def: StreamDef<T>, options: ConsumerOptions = {}): Consumer<T> {
     if (this.#closed) throw new ClosedError("streams closed");
-    const consumer = new Consumer<T>(this.#host, def, merge(def.consumer, options));
-    this.#consumers.add(consumer as Consumer<unknown>);
+    const { consumer, evaluate } = createConsumer(this.#host, def, merge(def.consumer, options));
+    this.#consumers.set(consumer as Consumer<unknown>, evaluate);
     return consumer;
   }
 
@@ -175,7 +186,7 @@ export class Streams implements AsyncDisposable {
         stats: sink.stats(),
         consumers: sink.consumers(),
       })),
-      consumers: [...this.#consumers].map((c) => ({
+      consumers: [...this.#consumers.keys()].map((c) => ({
         streamId: c.streamId,
         name: c.name,
         online: c.online,
@@ -196,7 +207,7 @@ export class Streams implements AsyncDisposable {
         console.error("mosaik streams: re-checking a consumer failed", e)
       );
     }
-    for (const consumer of this.#consumers) consumer.evaluate();
+    for (const evaluate of this.#consumers.values()) evaluate();
   }
 
   async #accept(channel: StreamsChannel): Promise<void> {
@@ -280,7 +291,7 @@ export class Streams implements AsyncDisposable {
     }
     await Promise.all([
       ...sinks.map((s) => s.close()),
-      ...[...this.#consumers].map((c) => c.close()),
+      ...[...this.#consumers.keys()].map((c) => c.close()),
     ]);
   }
 

@@ -2,7 +2,7 @@
 // (reference/streams.md §5.4–5.5), slot release on consumer close.
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
-import { OfflineError, stream } from "@mosaik/streams";
+import { ProducerOfflineError, stream } from "@mosaik/streams";
 import { cluster } from "./streams_harness.ts";
 
 const Data1 = stream<string>("tests.limits.data1");
@@ -162,7 +162,7 @@ Deno.test("streams: send waits while offline; trySend hands the datum back", asy
     assert.ok(!p.online);
     const pending = p.send("test1");
     assert.ok(!(await settled(pending)), "send blocks while offline");
-    assert.throws(() => p.trySend("test"), (e) => e instanceof OfflineError && e.datum === "test");
+    assert.throws(() => p.trySend("test"), (e) => e instanceof ProducerOfflineError && e.datum === "test");
     const n1 = await c.add();
     const c0 = n1.streams.consume(Data1);
     await within(p.when.online(), 2000);
@@ -177,7 +177,7 @@ Deno.test("streams: send waits while offline; trySend hands the datum back", asy
     await within(p.when.offline(), 2000);
     assert.ok(!p.online);
     assert.equal(p.consumers().length, 0);
-    assert.throws(() => p.trySend("x"), OfflineError);
+    assert.throws(() => p.trySend("x"), ProducerOfflineError);
     assert.equal(await c0.recv(), undefined, "a closed consumer ends");
   } finally {
     await c.close();

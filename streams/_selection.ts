@@ -8,20 +8,24 @@
  *
  * @module
  */
-import { type PeerId, scheduleAt } from "@mosaik/transport";
+import {
+  type PeerId,
+  scheduleAt,
+  type TicketValidator,
+  type TicketVerdict,
+} from "@mosaik/transport";
 import type { BackoffOptions } from "./backoff.ts";
 import type { ChannelStats } from "./conditions.ts";
 import type { Host } from "./_host.ts";
 import type { Inbox } from "./_inbox.ts";
 import {
   allPass,
-  checkTicketValidators,
+  checkPeerTickets,
   entryVersion,
   type PeerInfo,
   peerInfo,
   type PeerPredicate,
   type StreamsPeerEntry,
-  type TicketValidator,
 } from "./peer.ts";
 import { choose, type Preference } from "./rank.ts";
 import type { StreamDef } from "./stream.ts";
@@ -77,7 +81,7 @@ export class Selection<T> {
   readonly #probeFailed = new Map<PeerId, number>();
   readonly #ticketCache = new Map<
     PeerId,
-    { version: unknown; result: Promise<false | { expiresAt: number | undefined }> }
+    { version: unknown; result: Promise<TicketVerdict> }
   >();
   #closed = false;
   #evaluating = false;
@@ -217,11 +221,12 @@ export class Selection<T> {
     if (this.#options.tickets.length === 0) return { info, expiresAt: undefined };
     let cached = this.#ticketCache.get(peer);
     if (!cached || cached.version !== version) {
-      cached = { version, result: checkTicketValidators(this.#options.tickets, info) };
+      const networkId = this.#host.endpoint.networkId;
+      cached = { version, result: checkPeerTickets(this.#options.tickets, info, networkId) };
       this.#ticketCache.set(peer, cached);
     }
     const verdict = await cached.result;
-    if (verdict === false || (verdict.expiresAt ?? Infinity) <= Date.now()) {
+    if (!verdict.ok || (verdict.expiresAt ?? Infinity) <= Date.now()) {
       this.#untrackPeer(peer);
       return undefined;
     }

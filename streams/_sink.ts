@@ -7,7 +7,13 @@
  * @module
  */
 import type { StreamsChannel } from "./link.ts";
-import { CloseCode, scheduleAt, type StreamId } from "@mosaik/transport";
+import {
+  CloseCode,
+  scheduleAt,
+  type StreamId,
+  type TicketValidator,
+  type TicketVerdict,
+} from "@mosaik/transport";
 import {
   type ChannelInfo,
   type ChannelStats,
@@ -26,12 +32,12 @@ import {
 import type { Host } from "./_host.ts";
 import {
   allPass,
-  checkTicketValidators,
+  checkPeerTickets,
   entryVersion,
+  type PeerInfo,
   peerInfo,
   type PeerPredicate,
   type StreamsPeerEntry,
-  type TicketValidator,
 } from "./peer.ts";
 import type { StreamDef } from "./stream.ts";
 import { controlFromWire, controlToWire } from "./_wire.ts";
@@ -44,7 +50,7 @@ export interface SinkConfig<T> {
   bufferSize: number;
   lagging: LaggingPolicy;
   require: PeerPredicate[];
-  requireTicket: TicketValidator[];
+  requireTicket: readonly TicketValidator[];
   onlineWhen: Condition;
   undelivered: ((datum: T) => void) | undefined;
   maxBatchBytes: number;
@@ -213,8 +219,8 @@ export class Sink<T> {
     if (!allPass(this.config.require, info)) {
       return refuse(CloseCode.StreamNotAllowed, "not allowed");
     }
-    const tickets = await checkTicketValidators(this.config.requireTicket, info);
-    if (tickets === false) return refuse(CloseCode.StreamNotAllowed, "no valid ticket");
+    const tickets = await this.#checkTickets(info);
+    if (!tickets.ok) return refuse(CloseCode.StreamNotAllowed, "no valid ticket");
     if (this.closed) return refuse(CloseCode.StreamNotFound, "stream closed");
     if (this.#active() >= this.config.maxConsumers) {
       return refuse(CloseCode.StreamNoCapacity, "no capacity");
@@ -225,6 +231,10 @@ export class Sink<T> {
     this.counters.accepted++;
     sub.pump(this.#owner);
     sub.read(this.#owner);
+  }
+
+  #checkTickets(peer: PeerInfo): Promise<TicketVerdict> {
+    return checkPeerTickets(this.config.requireTicket, peer, this.host.endpoint.networkId);
   }
 
   #active(): number {
@@ -299,8 +309,8 @@ export class Sink<T> {
       const version = entryVersion(entry);
       if (this.config.requireTicket.length > 0 && version !== sub.version) {
         sub.version = version;
-        const tickets = await checkTicketValidators(this.config.requireTicket, info);
-        if (tickets === false) this.#finish(sub, CloseCode.StreamNotAllowed, "no valid ticket");
+        const tickets = await this.#checkTickets(info);
+        if (!tickets.ok) this.#finish(sub, CloseCode.StreamNotAllowed, "no valid ticket");
         else if (!sub.closed) this.#armExpiry(sub, tickets.expiresAt);
       }
     }

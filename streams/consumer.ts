@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { ClosedError, type StreamId } from "@mosaik/transport";
+import {
+  ClosedError,
+  type StreamId,
+  type TicketValidator,
+  ticketValidators,
+} from "@mosaik/transport";
 import type { BackoffOptions } from "./backoff.ts";
 import {
   type ChannelInfo,
@@ -16,7 +21,7 @@ import {
 } from "./conditions.ts";
 import type { Host } from "./_host.ts";
 import { Inbox } from "./_inbox.ts";
-import type { PeerPredicate, TicketValidator } from "./peer.ts";
+import type { PeerPredicate } from "./peer.ts";
 import type { Preference } from "./rank.ts";
 import { Selection } from "./_selection.ts";
 import type { StreamDef } from "./stream.ts";
@@ -25,8 +30,12 @@ import type { StreamDef } from "./stream.ts";
 export interface ConsumerOptions {
   /** Conditions producers must meet (AND), over their latest entry and RTT; re-checked on catalog changes. */
   require?: PeerPredicate | PeerPredicate[];
-  /** Ticket validators producers must pass (all of them). */
-  requireTicket?: TicketValidator | TicketValidator[];
+  /**
+   * Ticket validators producers must pass (all of them), as groups and
+   * collections take them; the consumer leaves a producer when its ticket
+   * expires.
+   */
+  requireTicket?: TicketValidator | readonly TicketValidator[];
   /** When the consumer counts as online. Default `{ minimum: 0 }`: at once. */
   onlineWhen?: Condition;
   /** Reconnect backoff per producer. Default: the `Streams` default (500 ms, ×1.5, ±50 %, ≤ 60 s). */
@@ -94,7 +103,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
       def,
       {
         require: [options.require ?? []].flat(),
-        tickets: [options.requireTicket ?? []].flat(),
+        tickets: ticketValidators(options.requireTicket),
         prefer: options.prefer ?? "any",
         limit: options.limit,
         backoff: options.backoff ?? host.backoff,

@@ -99,10 +99,6 @@ export {
   type StreamsCatalogEvent,
   type StreamsDiscovery,
   type StreamsPeerEntry,
-  type StreamsTicket,
-  type TicketHolder,
-  type TicketValidator,
-  type TicketVerdict,
 } from "./peer.ts";
 export {
   type LaggingPolicy,
@@ -119,4 +115,13 @@ export { PROTOCOL } from "./_wire.ts";
 /** The "closed" error of every mosaik package, which {@linkcode ProducerClosedError} extends. */
 export { ClosedError } from "@mosaik/transport";
 /** Transport types that appear in this package's API, re-exported for convenience. */
-export type { Digest, MosaikError, NetworkId, PeerId, StreamId, Tag } from "@mosaik/transport";
+export type {
+  Digest,
+  MosaikError,
+  NetworkId,
+  PeerId,
+  StreamId,
+  Tag,
+  Ticket,
+  TicketValidator,
+} from "@mosaik/transport";

@@ -1,28 +1,22 @@
 /**
  * The small slice of discovery that streams need, and the {@linkcode PeerInfo}
- * that `require` predicates and ticket validators see. `Discovery` from
+ * that `require` predicates see. `Discovery` from
  * `@mosaik/discovery` satisfies {@linkcode StreamsDiscovery} structurally;
  * {@linkcode StaticDiscovery} satisfies it with a fixed peer list.
  *
  * @module
  */
 import {
+  checkTickets,
   type NetworkId,
   type PeerId,
   type StreamId,
   type Tag,
   tag as makeTag,
+  type Ticket,
+  type TicketValidator,
+  type TicketVerdict,
 } from "@mosaik/transport";
-
-/** An opaque credential a peer attaches to its entry (made by `@mosaik/tee`, JWT issuers, ...). */
-export interface StreamsTicket {
-  /** Which kind of ticket this is (validators look at their own kind). */
-  readonly kind: string;
-  /** The ticket itself. */
-  readonly data: Uint8Array;
-  /** When it stops being valid (ms since the epoch), if it says. */
-  readonly expiresAt?: number;
-}
 
 /** The part of a (verified) peer entry streams look at. */
 export interface StreamsPeerEntry {
@@ -37,7 +31,7 @@ export interface StreamsPeerEntry {
   /** Streams the peer produces. */
   readonly streams: readonly StreamId[];
   /** Tickets the peer carries. */
-  readonly tickets?: readonly StreamsTicket[];
+  readonly tickets?: readonly Ticket[];
   /** Entry version; a change means the peer re-announced itself. */
   readonly version?: { readonly start: number; readonly counter: number };
   /** Where the peer says it runs. */
@@ -113,42 +107,6 @@ export interface PeerInfo {
 
 /** A condition over a remote peer; `require` options take one or a list (AND). */
 export type PeerPredicate = (peer: PeerInfo) => boolean;
-
-/**
- * What a ticket validator answers: `false` (reject), `true` (valid for as
- * long as the peer stays), or an object: `{ ok?, expiresAt? }` (`ok`
- * defaults to true; with `expiresAt`, ms since the epoch, the subscription is
- * closed with `StreamNotAllowed` at that time). `@mosaik/tee`'s verdicts fit.
- */
-export type TicketVerdict = boolean | { readonly ok?: boolean; readonly expiresAt?: number };
-
-/** What a ticket validator reads: the peer and the tickets of its entry. */
-export interface TicketHolder {
-  /** The peer presenting the tickets. */
-  readonly peerId: PeerId;
-  /** Its tickets (empty when it has none). */
-  readonly tickets: readonly StreamsTicket[];
-  /** The network its entry belongs to, if known. */
-  readonly network?: NetworkId;
-}
-
-/**
- * Checks the tickets of a remote peer. May be async (a TDX quote
- * verification, say); results are cached per entry version. A gate from
- * `@mosaik/tee`'s `requireTicket(...)` plugs in as is: when the function has
- * a `check` method, streams call that to learn the expiry.
- *
- * @example
- * ```ts ignore
- * const onlyAlice: TicketValidator = (holder) =>
- *   holder.tickets.some((t) => t.kind === "name" && new TextDecoder().decode(t.data) === "alice");
- * streams.produce(Prices, { requireTicket: onlyAlice });
- * ```
- */
-export type TicketValidator = (
-  holder: TicketHolder,
-  peer: PeerInfo,
-) => TicketVerdict | Promise<TicketVerdict>;
 
 function asTag(t: Tag | string): Tag {
   return /^[0-9a-f]{64}$/.test(t) ? t as Tag : makeTag(t);
@@ -230,34 +188,23 @@ export function entryVersion(entry: StreamsPeerEntry): unknown {
   return entry.version ? `${entry.version.start}:${entry.version.counter}` : entry;
 }
 
-/** Runs validators (all must pass); returns `false` or the earliest expiry (`undefined` = none). */
-export async function checkTicketValidators(
+/**
+ * Checks a peer's tickets against every validator (all must pass) for this
+ * network; a verdict whose expiry already passed counts as a rejection.
+ */
+export async function checkPeerTickets(
   validators: readonly TicketValidator[],
   peer: PeerInfo,
-): Promise<false | { expiresAt: number | undefined }> {
-  const holder: TicketHolder = {
+  networkId: NetworkId,
+): Promise<TicketVerdict> {
+  const entry = peer.entry;
+  const verdict = await checkTickets(validators, {
     peerId: peer.peerId,
-    tickets: peer.entry.tickets ?? [],
-    ...(peer.entry.network === undefined ? {} : { network: peer.entry.network }),
-  };
-  let earliest: number | undefined;
-  for (const validator of validators) {
-    let verdict: TicketVerdict;
-    try {
-      const check = (validator as { check?: unknown }).check;
-      verdict = typeof check === "function"
-        ? await (check as (h: TicketHolder) => Promise<TicketVerdict>).call(validator, holder)
-        : await validator(holder, peer);
-    } catch {
-      return false;
-    }
-    if (verdict === false) return false;
-    if (verdict === true) continue;
-    if (verdict.ok === false) return false;
-    if (verdict.expiresAt !== undefined) {
-      if (verdict.expiresAt <= Date.now()) return false;
-      earliest = earliest === undefined ? verdict.expiresAt : Math.min(earliest, verdict.expiresAt);
-    }
+    tickets: entry.tickets ?? [],
+    ...(entry.network === undefined ? {} : { network: entry.network }),
+  }, { networkId });
+  if (verdict.ok && (verdict.expiresAt ?? Infinity) <= Date.now()) {
+    return { ok: false, reason: "ticket expired" };
   }
-  return { expiresAt: earliest };
+  return verdict;
 }

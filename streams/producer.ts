@@ -3,10 +3,10 @@
  *
  * @module
  */
-import type { StreamId } from "@mosaik/transport";
+import type { StreamId, TicketValidator } from "@mosaik/transport";
 import type { ChannelInfo, ChannelStats, Condition } from "./conditions.ts";
 import { ProducerClosedError } from "./errors.ts";
-import type { PeerPredicate, TicketValidator } from "./peer.ts";
+import type { PeerPredicate } from "./peer.ts";
 import type { Sink } from "./_sink.ts";
 import type { LaggingPolicy } from "./_lagging.ts";
 
@@ -39,8 +39,14 @@ export interface ProducerOptions<T> {
   lagTimeout?: number;
   /** Conditions consumers must meet (AND), over their entry and RTT; re-checked on catalog changes. */
   require?: PeerPredicate | PeerPredicate[];
-  /** Ticket validators consumers must pass (all of them). */
-  requireTicket?: TicketValidator | TicketValidator[];
+  /**
+   * Ticket validators consumers must pass (all of them), as groups and
+   * collections take them: each accepts a consumer holding a valid ticket of
+   * its kind in its entry. A subscription ends with `StreamTicketExpired`
+   * when the earliest accepted ticket expires; re-checked when the entry
+   * changes.
+   */
+  requireTicket?: TicketValidator | readonly TicketValidator[];
   /** When the producer is online (may send). Default `{ minimum: 1 }`: one connected consumer. */
   onlineWhen?: Condition;
   /** Receives datums that no subscriber took. */

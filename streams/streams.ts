@@ -10,6 +10,7 @@ import {
   DecodeError,
   type PeerId,
   type StreamId,
+  ticketValidators,
   TimeoutError,
 } from "@mosaik/transport";
 import type { BackoffOptions } from "./backoff.ts";
@@ -73,7 +74,10 @@ function merge<O extends Pick<ConsumerOptions, "require" | "requireTicket">>(
     ...defaults,
     ...options,
     require: [defaults.require ?? [], options.require ?? []].flat(),
-    requireTicket: [defaults.requireTicket ?? [], options.requireTicket ?? []].flat(),
+    requireTicket: [
+      ...ticketValidators(defaults.requireTicket),
+      ...ticketValidators(options.requireTicket),
+    ],
   };
 }
 
@@ -156,7 +160,7 @@ export class Streams implements AsyncDisposable {
         bufferSize: options.bufferSize ?? 1024,
         lagging: options.lagging ?? "disconnect",
         require: [options.require ?? []].flat(),
-        requireTicket: [options.requireTicket ?? []].flat(),
+        requireTicket: ticketValidators(options.requireTicket),
         onlineWhen: options.onlineWhen ?? { minimum: 1 },
         undelivered: options.undelivered,
         maxBatchBytes: options.maxBatchBytes ?? 64 * 1024,

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { hasTags, rttBelow, stream } from "@mosaik/streams";
-import { JwtIssuer, jwtValidator, requireTicket } from "@mosaik/tee";
+import { JwtIssuer, jwtValidator } from "@mosaik/tee";
 import { cluster, type TestNode } from "./streams_harness.ts";
 
 const Data1 = stream<string>("tests.auth.data1");
@@ -166,9 +166,7 @@ Deno.test("streams: producer re-evaluates a subscribed consumer's entry", async 
 function tickets(nodes: TestNode[]) {
   const issuer = JwtIssuer.generate("EdDSA", { issuer: "ops" });
   const net = nodes[0].endpoint.networkId;
-  const gate = requireTicket(jwtValidator({ keys: [issuer.publicKey], issuer: "ops" }), {
-    networkId: net,
-  });
+  const gate = jwtValidator({ keys: [issuer.publicKey], issuer: "ops" });
   const valid = (n: TestNode) =>
     n.setTickets([issuer.issue({ peerId: n.id, networkId: net, expiresIn: 3_600_000 })]);
   const expired = (n: TestNode) =>
@@ -249,10 +247,10 @@ Deno.test("streams: tickets required on both sides, two issuers (all validators 
     const net = n0.endpoint.networkId;
     const alpha = JwtIssuer.generate("EdDSA", { issuer: "alpha" });
     const beta = JwtIssuer.generate("ES256", { issuer: "beta" });
-    const gate = requireTicket([
+    const gate = [
       jwtValidator({ keys: [alpha.publicKey], issuer: "alpha", kind: "alpha" }),
       jwtValidator({ keys: [beta.publicKey], issuer: "beta", kind: "beta" }),
-    ], { networkId: net });
+    ];
     const a = (n: TestNode) => ({
       ...alpha.issue({ peerId: n.id, networkId: net, expiresIn: 3e6 }),
       kind: "alpha",

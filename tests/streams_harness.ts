@@ -1,9 +1,9 @@
 // Nodes for the streams suites: real QUIC endpoints, with either a static
 // catalog (StaticDiscovery) or full Network nodes with gossip discovery.
-import { Endpoint, networkId, type PeerId, type Tag, tag } from "@mosaik/transport";
+import { Endpoint, networkId, type PeerId, type Tag, tag, type Ticket } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import { Network } from "@mosaik/network";
-import { StaticDiscovery, Streams, type StreamsOptions, type StreamsTicket } from "@mosaik/streams";
+import { StaticDiscovery, Streams, type StreamsOptions } from "@mosaik/streams";
 
 /** One node of a test cluster. */
 export interface TestNode {
@@ -13,7 +13,7 @@ export interface TestNode {
   /** Replaces the node's tags (names). */
   setTags(tags: string[]): void;
   /** Replaces the node's tickets. */
-  setTickets(tickets: StreamsTicket[]): void;
+  setTickets(tickets: Ticket[]): void;
   close(): Promise<void>;
 }
 

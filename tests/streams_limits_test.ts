@@ -162,7 +162,10 @@ Deno.test("streams: send waits while offline; trySend hands the datum back", asy
     assert.ok(!p.online);
     const pending = p.send("test1");
     assert.ok(!(await settled(pending)), "send blocks while offline");
-    assert.throws(() => p.trySend("test"), (e) => e instanceof ProducerOfflineError && e.datum === "test");
+    assert.throws(
+      () => p.trySend("test"),
+      (e) => e instanceof ProducerOfflineError && e.datum === "test",
+    );
     const n1 = await c.add();
     const c0 = n1.streams.consume(Data1);
     await within(p.when.online(), 2000);

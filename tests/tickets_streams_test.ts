@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { stream } from "@mosaik/streams";
-import { JwtIssuer, jwtValidator, renewTicket, requireTicket, tdxValidator } from "@mosaik/tee";
+import { JwtIssuer, jwtValidator, renewTicket, tdxValidator } from "@mosaik/tee";
 import { TestDcap } from "@mosaik/tee/testing";
 import { startNetworks } from "./_harness.ts";
 import { HOUR, seesTicket, tdxTicket } from "./tickets_util.ts";
@@ -26,9 +26,7 @@ Deno.test("tickets over Network: JWT-gated producer serves the ticket holder onl
   );
   await seesTicket(a, b, "jwt");
   await seesTicket(a, c, "jwt");
-  const gate = requireTicket(jwtValidator({ keys: [issuer.publicKey], issuer: "ops" }), {
-    networkId: net,
-  });
+  const gate = jwtValidator({ keys: [issuer.publicKey], issuer: "ops" });
   const producer = a.streams.produce(Data, { requireTicket: gate });
   const served = b.streams.consume(Data);
   const refused = c.streams.consume(Data);
@@ -51,7 +49,7 @@ Deno.test("tickets over Network: an expired JWT ticket disconnects the consumer"
   b.discovery.local.setTicket(ticket);
   await seesTicket(a, b, "jwt");
   const producer = a.streams.produce(Data, {
-    requireTicket: requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net }),
+    requireTicket: jwtValidator({ keys: [issuer.publicKey] }),
   });
   const consumer = b.streams.consume(Data);
   await within(producer.when.subscribed(), 10_000, "subscribed before expiry");
@@ -73,7 +71,7 @@ Deno.test("tickets over Network: a consumer drops a producer whose ticket expire
   await seesTicket(a, b, "jwt");
   const producer = b.streams.produce(Data);
   const consumer = a.streams.consume(Data, {
-    requireTicket: requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net }),
+    requireTicket: jwtValidator({ keys: [issuer.publicKey] }),
   });
   await within(consumer.when.subscribed(), 10_000, "subscribed before expiry");
   await producer.send("before-expiry");
@@ -96,7 +94,7 @@ Deno.test("tickets over Network: a renewed ticket keeps the subscription past th
   const first = await renewal.ready;
   await seesTicket(a, b, "jwt");
   const producer = a.streams.produce(Data, {
-    requireTicket: requireTicket(jwtValidator({ keys: [issuer.publicKey] }), { networkId: net }),
+    requireTicket: jwtValidator({ keys: [issuer.publicKey] }),
   });
   const consumer = b.streams.consume(Data);
   await within(producer.when.subscribed(), 10_000);
@@ -113,19 +111,15 @@ Deno.test("tickets over Network: TDX-gated producer serves a peer with a valid T
   const rogue = TestDcap.create(); // a different (test) hierarchy: not trusted by the validator
   await using cluster = await startNetworks(4);
   const [a, b, c, d] = cluster; // b: valid ticket, c: untrusted quote, d: no ticket
-  const net = a.networkId;
   b.discovery.local.setTicket(await tdxTicket(b, pki));
   c.discovery.local.setTicket(await tdxTicket(c, rogue));
   await seesTicket(a, b, "tdx");
   await seesTicket(a, c, "tdx");
-  const gate = requireTicket(
-    tdxValidator({
-      collateral: pki.collateral,
-      trustedRoot: pki.rootDer,
-      policy: { mrTd: new Uint8Array(48).fill(0x11) },
-    }),
-    { networkId: net },
-  );
+  const gate = tdxValidator({
+    collateral: pki.collateral,
+    trustedRoot: pki.rootDer,
+    policy: { mrTd: new Uint8Array(48).fill(0x11) },
+  });
   const producer = a.streams.produce(Data, { requireTicket: gate });
   const served = b.streams.consume(Data);
   const refused = [c, d].map((n) => n.streams.consume(Data));
@@ -142,17 +136,13 @@ Deno.test("tickets over Network: a TDX-gated consumer only subscribes to atteste
   const pki = TestDcap.create();
   await using cluster = await startNetworks(3);
   const [a, b, c] = cluster; // a consumes; b attested producer; c producer without ticket
-  const net = a.networkId;
   b.discovery.local.setTicket(await tdxTicket(b, pki));
   await seesTicket(a, b, "tdx");
   const attested = b.streams.produce(Data);
   c.streams.produce(Data);
   await eventually(() => a.discovery.catalog.withStream(Data.id).length === 2);
   const consumer = a.streams.consume(Data, {
-    requireTicket: requireTicket(
-      tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootPem }),
-      { networkId: net },
-    ),
+    requireTicket: tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootPem }),
   });
   await within(consumer.when.subscribed(), 10_000);
   assert.deepEqual(consumer.producers().map((x) => x.producerId), [b.local.id]);

@@ -123,5 +123,7 @@ export type {
   StreamId,
   Tag,
   Ticket,
+  TicketContext,
   TicketValidator,
+  TicketVerdict,
 } from "@mosaik/transport";

@@ -4,7 +4,7 @@
  * @module
  */
 import { MosaikError } from "@mosaik/transport";
-import { NotMemberError, OfflineError, TimeoutError } from "@mosaik/groups";
+import { GroupOfflineError, NotMemberError, TimeoutError } from "@mosaik/groups";
 
 /** Why a write failed; see {@linkcode WriteError}. */
 export type WriteErrorReason = "offline" | "timeout" | "encoding" | "too-large" | "closed";
@@ -45,7 +45,7 @@ export class WriteError<T = unknown> extends MosaikError {
     if (cause instanceof WriteError) return new WriteError(cause.reason, input, cause.message);
     const message = (cause as Error)?.message ?? String(cause);
     if (cause instanceof TimeoutError) return new WriteError("timeout", input, message, { cause });
-    if (cause instanceof OfflineError || cause instanceof NotMemberError) {
+    if (cause instanceof GroupOfflineError || cause instanceof NotMemberError) {
       return new WriteError("offline", input, message, { cause });
     }
     return new WriteError("encoding", input, message, { cause });

@@ -390,7 +390,7 @@ export class Member {
     clearInterval(this.#timer);
     clearInterval(this.#dialTimer);
     clearTimeout(this.#persistTimer);
-    r.core.persist(); // stopping cleanly: nothing the leader sent stays unwritten
+    r.core.advance(); // stopping cleanly: nothing the leader sent stays unwritten
     this.#unsubscribe?.();
     this.#local?.removeGroup(this.id);
     r.close();

@@ -5,7 +5,7 @@
  */
 import type { GroupId, PeerId } from "@mosaik/transport";
 import type { Member, ResetEvent } from "./_member.ts";
-import { OfflineError } from "./errors.ts";
+import { GroupClosedError } from "./errors.ts";
 import type { LeadershipPreference } from "./config.ts";
 
 export type { ResetEvent };
@@ -163,7 +163,7 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
   /**
    * Replicates a command and resolves once it is committed and applied on
    * this member, exactly once (a retried command is deduplicated by client
-   * id and sequence number). Fails with `OfflineError` (no leader reachable),
+   * id and sequence number). Fails with `GroupOfflineError` (no leader reachable),
    * `TimeoutError` or `NotMemberError`.
    */
   async execute(command: C): Promise<{ index: number; result: R }> {
@@ -173,13 +173,13 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
 
   /** Replicates several commands atomically in one log entry. */
   executeMany(commands: C[]): Promise<{ index: number; results: R[] }> {
-    if (this.#closed) return Promise.reject(new OfflineError("the handle is closed"));
+    if (this.#closed) return Promise.reject(new GroupClosedError("the handle is closed"));
     return this.#member.replica.execute(commands) as Promise<{ index: number; results: R[] }>;
   }
 
   /** Answers a query; strong (linearizable) by default. */
   query(query: Q, options: QueryOptions = {}): Promise<QR> {
-    if (this.#closed) return Promise.reject(new OfflineError("the handle is closed"));
+    if (this.#closed) return Promise.reject(new GroupClosedError("the handle is closed"));
     return this.#member.replica.query(
       query,
       (options.consistency ?? "strong") === "strong",

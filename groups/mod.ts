@@ -42,7 +42,7 @@
  * Each member is a client with an id and sequence numbers; retries after a
  * leader change are deduplicated by the replicated session table, so a
  * command is applied at most once, and exactly once when `execute` resolves.
- * Errors: `OfflineError` (no leader reachable), `TimeoutError` (outcome
+ * Errors: `GroupOfflineError` (no leader reachable), `TimeoutError` (outcome
  * unknown), `NotMemberError`.
  *
  * ## Forming, growing and shrinking without a static member list

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Endpoint, SecretKey } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
-import { FileStorage, type Group, Groups, OfflineError, TimeoutError } from "@mosaik/groups";
+import { FileStorage, type Group, GroupOfflineError, Groups, TimeoutError } from "@mosaik/groups";
 import {
   Counter,
   type CounterCmd,
@@ -63,11 +63,11 @@ Deno.test("§8.1.1/10/11 split brain: an isolated leader steps down, never ackno
     assert.equal(w.result, 11);
     await assert.rejects(
       minorityWrite,
-      (e) => e instanceof TimeoutError || e instanceof OfflineError,
+      (e) => e instanceof TimeoutError || e instanceof GroupOfflineError,
     );
     await assert.rejects(
       minorityRead,
-      (e) => e instanceof TimeoutError || e instanceof OfflineError,
+      (e) => e instanceof TimeoutError || e instanceof GroupOfflineError,
     );
     heal(n);
     await within(old.when.committed(w.index), T_EL);
@@ -176,7 +176,7 @@ Deno.test("§8.1.7 two members: an acknowledged write is on both before success"
     // And the survivor alone cannot commit anything new (no quorum of 2).
     await assert.rejects(
       g1.execute({ inc: 1 }),
-      (e) => e instanceof TimeoutError || e instanceof OfflineError,
+      (e) => e instanceof TimeoutError || e instanceof GroupOfflineError,
     );
   } finally {
     await Promise.all(n.map((x) => x.close()));

@@ -1,0 +1,183 @@
+// Parallel catch-up: a follower far behind the leader's commit point fetches
+// the gap from several peers at once. A peer serves a range only if its log
+// holds the leader's (index, term) point, so by Log Matching the range equals
+// the leader's log; entries are appended only while the same leader and term
+// last, and never over committed ones.
+import type { NodeId } from "./_messages.ts";
+import type { RaftCore } from "./_raft.ts";
+import type { Entry } from "./storage.ts";
+
+/** Catch-up messages between members. */
+export type CatchUpMessage =
+  | { type: "Fetch"; from: number; to: number; at: number; atTerm: number; cluster?: string }
+  | { type: "Fetched"; from: number; entries: Entry[]; cluster?: string };
+
+/** What catch-up needs from its replica; times in ticks. */
+export interface CatchUpHost {
+  core(): RaftCore;
+  now(): number;
+  bonds(): ReadonlySet<NodeId>;
+  /** The incarnation a bonded peer reported. */
+  clusterOf(peer: NodeId): string | undefined;
+  send(to: NodeId, msg: CatchUpMessage): void;
+  /** A follower this many entries behind fetches in parallel (0 = off). */
+  readonly gap: number;
+  /** Entries per fetch request. */
+  readonly batch: number;
+  readonly retryTicks: number;
+  readonly timeoutTicks: number;
+}
+
+interface Session {
+  /** Next index to append. */
+  cursor: number;
+  /** The leader's point (index, term) every serving peer must hold. */
+  at: number;
+  atTerm: number;
+  chunks: Map<number, Entry[]>;
+  inflight: Map<NodeId, { from: number; to: number; sent: number }>;
+  refused: Set<NodeId>;
+  started: number;
+  /** Term and leader the point came from: the session ends when either changes. */
+  term: number;
+  leader: NodeId;
+}
+
+/** See the file comment. */
+export class CatchUp {
+  readonly #host: CatchUpHost;
+  #session: Session | undefined;
+  /** Entries served to catching-up peers (for metrics). */
+  served = 0;
+
+  constructor(host: CatchUpHost) {
+    this.#host = host;
+  }
+
+  /** The leader `from` showed its point (index, term): start fetching if we are far behind it. */
+  maybeStart(from: NodeId, at: number, atTerm: number, cluster: string | undefined): void {
+    const core = this.#host.core();
+    const gap = this.#host.gap;
+    if (!gap || this.#session || core.role !== "follower" || !core.config) return;
+    if (cluster !== core.config.cluster || at - core.lastIndex < gap) return;
+    if (core.termAt(at) !== undefined) return;
+    this.#session = {
+      cursor: core.commit + 1,
+      at,
+      atTerm,
+      chunks: new Map(),
+      inflight: new Map(),
+      refused: new Set([from]), // the leader replicates anyway; ask the others
+      started: this.#host.now(),
+      term: core.term,
+      leader: from,
+    };
+    this.drive();
+  }
+
+  /** Ends a finished or stale session, expires lost requests and sends new ones. */
+  drive(): void {
+    const c = this.#session;
+    if (!c) return;
+    const core = this.#host.core();
+    const now = this.#host.now();
+    const bonds = this.#host.bonds();
+    if (
+      core.role !== "follower" || core.term !== c.term || core.lead !== c.leader ||
+      core.lastIndex >= c.at || now - c.started > this.#host.timeoutTicks
+    ) {
+      this.#session = undefined;
+      return;
+    }
+    if (c.cursor <= core.commit) c.cursor = core.commit + 1;
+    for (const [peer, f] of c.inflight) {
+      if (now - f.sent >= this.#host.retryTicks || !bonds.has(peer)) {
+        c.inflight.delete(peer);
+        c.refused.add(peer);
+      }
+    }
+    const busy = (i: number) =>
+      c.chunks.has(i) || [...c.inflight.values()].some((f) => f.from <= i && i <= f.to);
+    const peers = [...bonds].filter((p) =>
+      !c.refused.has(p) && !c.inflight.has(p) && this.#host.clusterOf(p) === core.cluster
+    ).sort();
+    let next = c.cursor;
+    for (const p of peers) {
+      while (next <= c.at && busy(next)) next += c.chunks.get(next)?.length || 1;
+      if (next > c.at) break;
+      const to = Math.min(c.at, next + this.#host.batch - 1);
+      c.inflight.set(p, { from: next, to, sent: now });
+      this.#host.send(p, {
+        type: "Fetch",
+        from: next,
+        to,
+        at: c.at,
+        atTerm: c.atTerm,
+        cluster: core.cluster,
+      });
+      next = to + 1;
+    }
+    if (!c.inflight.size && !peers.length && !c.chunks.size) this.#session = undefined; // nobody can help
+  }
+
+  /** Serves a range only if our log holds the leader's point. */
+  serve(from: NodeId, m: Extract<CatchUpMessage, { type: "Fetch" }>): void {
+    const core = this.#host.core();
+    let entries: Entry[] = [];
+    if (
+      m.cluster === core.cluster && core.termAt(m.at) === m.atTerm && m.from >= core.firstIndex &&
+      m.from <= m.to && m.to <= m.at
+    ) {
+      entries = core.entries(m.from, Math.min(m.to, m.from + this.#host.batch * 4 - 1));
+      this.served += entries.length;
+    }
+    this.#host.send(from, { type: "Fetched", from: m.from, entries, cluster: core.cluster });
+  }
+
+  /** A peer's answer: append every chunk that continues our log. */
+  onFetched(from: NodeId, m: Extract<CatchUpMessage, { type: "Fetched" }>): void {
+    const c = this.#session;
+    const f = c?.inflight.get(from);
+    const core = this.#host.core();
+    if (!c || !f || f.from !== m.from || m.cluster !== core.cluster) return;
+    if (core.term !== c.term || core.lead !== c.leader) {
+      this.#session = undefined; // entries of an older leader must not replace newer ones
+      return;
+    }
+    c.inflight.delete(from);
+    if (!m.entries.length) c.refused.add(from);
+    else c.chunks.set(m.from, m.entries);
+    for (;;) {
+      const start = [...c.chunks.keys()].find((k) => k <= core.lastIndex + 1 && k <= c.cursor);
+      if (start === undefined) break;
+      const chunk = c.chunks.get(start)!;
+      c.chunks.delete(start);
+      appendVerified(core, chunk.filter((e) => e.index >= c.cursor));
+      c.cursor = Math.max(c.cursor, start + chunk.length);
+    }
+    this.drive();
+  }
+
+  /** Forgets the session (the member reset). */
+  reset(): void {
+    this.#session = undefined;
+  }
+}
+
+/**
+ * Appends entries fetched from peers that hold the leader's (index, term)
+ * point, hence equal the leader's log there: contiguous from at most
+ * lastIndex + 1, never touching committed entries.
+ */
+function appendVerified(core: RaftCore, entries: Entry[]): void {
+  if (core.role !== "follower" || !entries.length) return;
+  const first = entries.findIndex((e) => e.index > core.commit);
+  if (first < 0) return;
+  const rest = entries.slice(first);
+  if (rest[0].index > core.lastIndex + 1) return;
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i].index !== rest[0].index + i) return;
+  }
+  const conflict = rest.findIndex((e) => core.termAt(e.index) !== e.term);
+  if (conflict >= 0) core.append(rest.slice(conflict));
+}

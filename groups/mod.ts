@@ -143,4 +143,13 @@ export * from "./storage.ts";
 export * from "./config.ts";
 export * from "./group.ts";
 export * from "./groups.ts";
-export type { Digest, GroupId, NetworkId, PeerId } from "@mosaik/transport";
+export type {
+  Digest,
+  GroupId,
+  NetworkId,
+  PeerId,
+  Ticket,
+  TicketContext,
+  TicketValidator,
+  TicketVerdict,
+} from "@mosaik/transport";

@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  logger,
   type PeerId,
   scheduleAt,
   type TicketValidator,
@@ -35,6 +36,8 @@ import {
   type SubscriptionContext,
   type SubscriptionEnd,
 } from "./_subscription.ts";
+
+const log = logger("streams");
 
 const PROBE_RETRY = 5_000;
 /** Period of re-measuring and re-ranking producers under `prefer` and `limit`. */
@@ -153,7 +156,7 @@ export class Selection<T> {
           await this.#evaluateOnce();
         } while (this.#again && !this.#closed);
       } catch (e) {
-        console.error("mosaik streams: choosing producers failed", e);
+        log.error(`choosing producers of ${this.#def.name} failed`, e);
       } finally {
         this.#evaluating = false;
       }

@@ -9,10 +9,12 @@
 import type { StreamsChannel } from "./link.ts";
 import {
   CloseCode,
+  deadline,
   scheduleAt,
   type StreamId,
   type TicketValidator,
   type TicketVerdict,
+  Waiter,
 } from "@mosaik/transport";
 import {
   type ChannelInfo,
@@ -20,7 +22,6 @@ import {
   type Condition,
   conditionMet,
   emptyStats,
-  Watch,
 } from "./conditions.ts";
 import {
   DatumTooLargeError,
@@ -40,7 +41,7 @@ import {
   type StreamsPeerEntry,
 } from "./peer.ts";
 import type { StreamDef } from "./stream.ts";
-import { controlFromWire, controlToWire } from "./_wire.ts";
+import { ping } from "./_wire.ts";
 import { Outbound, type OutboundOwner } from "./_outbound.ts";
 import { type LaggingPolicy, LagJudge } from "./_lagging.ts";
 
@@ -58,7 +59,8 @@ export interface SinkConfig<T> {
 }
 
 const RESOLVED = Promise.resolve();
-const PROBE_TIMEOUT = 5_000;
+/** How long a closing producer waits for each subscriber to take its last datums (ms). */
+const CLOSE_GRACE = 1_000;
 /** Longest run (ms) of sends that reach nobody before `send` yields to the event loop. */
 const YIELD_EVERY = 10;
 
@@ -68,7 +70,7 @@ export class Sink<T> {
   handles = 0;
   online = false;
   closed = false;
-  readonly watch: Watch = new Watch();
+  readonly waiter: Waiter = new Waiter();
   /** Accepted datums, datums with no subscriber, and admissions/rejections. */
   readonly counters = { sent: 0, undelivered: 0, accepted: 0, rejected: 0, lagged: 0 };
   readonly #subs = new Set<Outbound>();
@@ -88,7 +90,7 @@ export class Sink<T> {
   ) {
     this.id = def.id;
     this.online = conditionMet(config.onlineWhen, this.#subs);
-    this.#lag = new LagJudge(config, this.#subs, () => this.watch.notify());
+    this.#lag = new LagJudge(config, this.#subs, () => this.waiter.notify());
     const epoch = crypto.getRandomValues(new Uint32Array(1))[0];
     // deno-lint-ignore no-this-alias
     const sink = this;
@@ -102,7 +104,7 @@ export class Sink<T> {
         return sink.#seq;
       },
       connected: () => this.#changed(),
-      drained: () => this.watch.notify(),
+      drained: () => this.waiter.notify(),
       finish: (sub, code, reason) => this.#finish(sub, code, reason),
     };
   }
@@ -141,11 +143,11 @@ export class Sink<T> {
     for (;;) {
       if (this.closed) throw new ProducerClosedError(datum);
       if (!this.online) {
-        await this.watch.until(() => this.online || this.closed).catch(() => {});
+        await this.waiter.wait(() => this.online || this.closed).catch(() => {});
         continue;
       }
       if (!this.#lag.canDispatch()) {
-        await this.watch.until(() => this.closed || !this.online || this.#lag.canDispatch())
+        await this.waiter.wait(() => this.closed || !this.online || this.#lag.canDispatch())
           .catch(() => {});
         continue;
       }
@@ -212,8 +214,9 @@ export class Sink<T> {
     }
     let rtt = this.host.rtt(channel.peerId);
     if (rtt === undefined && this.config.require.length > 0) {
-      rtt = await this.#ping(channel);
+      rtt = await ping(channel).catch(() => undefined);
       if (rtt === undefined) return refuse(CloseCode.UnexpectedClose, "no answer to ping");
+      this.host.recordRtt(channel.peerId, rtt);
     }
     const info = peerInfo(entry, rtt);
     if (!allPass(this.config.require, info)) {
@@ -243,29 +246,6 @@ export class Sink<T> {
     return n;
   }
 
-  async #ping(channel: StreamsChannel): Promise<number | undefined> {
-    const n = Math.floor(Math.random() * 2 ** 31);
-    const t0 = performance.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await channel.send(controlToWire({ t: "ping", n }));
-      const timeout = new Promise<undefined>((r) => {
-        timer = setTimeout(() => r(undefined), PROBE_TIMEOUT);
-      });
-      const m = await Promise.race([channel.recv(), timeout]);
-      if (m === undefined) return undefined;
-      const c = controlFromWire(m);
-      if (c.t !== "pong" || c.n !== n) return undefined;
-      const rtt = performance.now() - t0;
-      this.host.recordRtt(channel.peerId, rtt);
-      return rtt;
-    } catch {
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   #armExpiry(sub: Outbound, expiresAt: number | undefined): void {
     sub.stopExpiry?.();
     sub.stopExpiry = undefined;
@@ -289,7 +269,7 @@ export class Sink<T> {
   #changed(): void {
     const online = !this.closed && conditionMet(this.config.onlineWhen, this.#subs);
     this.online = online;
-    this.watch.notify();
+    this.waiter.notify();
   }
 
   /** Re-checks subscribers of a peer whose entry changed or left. */
@@ -332,7 +312,7 @@ export class Sink<T> {
   }
 
   subscribed(condition: Condition, signal?: AbortSignal): Promise<void> {
-    return this.watch.until(() => conditionMet(condition, this.#subs), signal);
+    return this.waiter.wait(() => conditionMet(condition, this.#subs), { signal });
   }
 
   met(condition: Condition): boolean {
@@ -367,18 +347,14 @@ export class Sink<T> {
       sub.ending = true;
       sub.wake();
     }
-    this.watch.notify();
-    this.watch.close(new ProducerClosedError(undefined));
+    this.waiter.notify();
+    this.waiter.close(new ProducerClosedError(undefined));
     await Promise.all(subs.map((s) => this.#closedOrTimeout(s)));
   }
 
+  /** Gives a subscriber a moment to flush and say goodbye, then ends it anyway. */
   async #closedOrTimeout(sub: Outbound): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      sub.done,
-      new Promise<void>((r) => timer = setTimeout(r, 1_000)),
-    ]);
-    clearTimeout(timer);
+    await deadline(sub.done, CLOSE_GRACE).catch(() => {});
     this.#finish(sub, CloseCode.GracefulShutdown, "producer closed");
   }
 }

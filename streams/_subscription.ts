@@ -12,12 +12,15 @@ import {
   ChannelClosedError,
   CloseCode,
   ConnectError,
+  deadline,
   DecodeError,
+  delay,
   type PeerId,
+  TimeoutError,
 } from "@mosaik/transport";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { type ChannelState, type ChannelStats, emptyStats } from "./conditions.ts";
-import { type Host, sleep } from "./_host.ts";
+import type { Host } from "./_host.ts";
 import type { Inbox } from "./_inbox.ts";
 import { entryVersion, type PeerInfo } from "./peer.ts";
 import type { StreamDef } from "./stream.ts";
@@ -107,7 +110,13 @@ export class Subscription<T> {
     const peer = this.peer.peerId;
     let attempt = 0;
     while (!signal.aborted) {
-      if (attempt++ > 0 && !(await sleep(backoff.next(), signal))) break;
+      if (attempt++ > 0) {
+        try {
+          await delay(backoff.next(), { signal });
+        } catch {
+          break; // stopped while waiting
+        }
+      }
       const entry = host.discovery.catalog.get(peer) ?? this.peer.entry;
       this.version = entryVersion(entry);
       let channel: StreamsChannel | undefined;
@@ -120,7 +129,7 @@ export class Subscription<T> {
           network: host.endpoint.networkId,
           stream: def.id,
         }));
-        const start = await handshake(channel);
+        const start = await handshake(channel, signal);
         if (start.network !== host.endpoint.networkId) {
           await channel.close(CloseCode.DifferentNetwork, "different network").catch(() => {});
           return "terminal";
@@ -238,26 +247,26 @@ export class Subscription<T> {
   }
 }
 
-async function handshake(channel: StreamsChannel): Promise<Extract<Control, { t: "start" }>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ChannelClosedError(CloseCode.UnexpectedClose, "handshake timeout")),
-      HANDSHAKE_TIMEOUT,
-    );
-  });
-  try {
-    for (;;) {
-      const m = await Promise.race([channel.recv(), timeout]);
-      if (m === undefined) {
-        throw new ChannelClosedError(CloseCode.UnexpectedClose, "closed during handshake");
-      }
-      const c = controlFromWire(m);
-      if (c.t === "start") return c;
-      if (c.t !== "ping") throw new DecodeError(`unexpected ${c.t} in handshake`);
-      await channel.send(controlToWire({ t: "pong", n: c.n }));
+/** Answers pings until the producer's `start`; a silent producer times out. */
+async function handshake(
+  channel: StreamsChannel,
+  signal: AbortSignal,
+): Promise<Extract<Control, { t: "start" }>> {
+  const until = Date.now() + HANDSHAKE_TIMEOUT;
+  for (;;) {
+    let m: unknown;
+    try {
+      m = await deadline(channel.recv(), Math.max(0, until - Date.now()), { signal });
+    } catch (e) {
+      if (!(e instanceof TimeoutError)) throw e;
+      throw new ChannelClosedError(CloseCode.UnexpectedClose, "handshake timeout");
     }
-  } finally {
-    clearTimeout(timer);
+    if (m === undefined) {
+      throw new ChannelClosedError(CloseCode.UnexpectedClose, "closed during handshake");
+    }
+    const c = controlFromWire(m);
+    if (c.t === "start") return c;
+    if (c.t !== "ping") throw new DecodeError(`unexpected ${c.t} in handshake`);
+    await channel.send(controlToWire({ t: "pong", n: c.n }));
   }
 }

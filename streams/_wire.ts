@@ -16,7 +16,15 @@
  *
  * @module
  */
-import { DecodeError, digestBytes, type NetworkId, type StreamId, toHex } from "@mosaik/transport";
+import {
+  deadline,
+  DecodeError,
+  digestBytes,
+  type NetworkId,
+  type StreamId,
+  toHex,
+} from "@mosaik/transport";
+import type { StreamsChannel } from "./link.ts";
 
 /** The transport protocol name of streams. */
 export const PROTOCOL = "/mosaik/streams/1";
@@ -101,6 +109,23 @@ export function controlFromWire(v: unknown): Control {
     default:
       throw new DecodeError("unknown control message");
   }
+}
+
+/** How long a ping waits for its pong (ms). */
+export const PING_TIMEOUT = 5_000;
+
+/**
+ * Sends a ping on a channel and waits for its pong; resolves with the round
+ * trip in ms. Rejects with `TimeoutError` after {@linkcode PING_TIMEOUT},
+ * `DecodeError` on a wrong answer, or the channel's error.
+ */
+export async function ping(channel: StreamsChannel): Promise<number> {
+  const n = Math.floor(Math.random() * 2 ** 31);
+  const t0 = performance.now();
+  await channel.send(controlToWire({ t: "ping", n }));
+  const c = controlFromWire(await deadline(channel.recv(), PING_TIMEOUT));
+  if (c.t !== "pong" || c.n !== n) throw new DecodeError("bad pong");
+  return performance.now() - t0;
 }
 
 /** Encodes items `from..to` of a subscriber queue into one batch frame. */

@@ -1,7 +1,7 @@
 /**
  * Conditions over a producer's or consumer's subscriptions: how many
  * connected peers, with which tags. They decide `onlineWhen` and the
- * promises of `when`.
+ * promises of `when` (transport's `Waiter` re-checks them on every change).
  *
  * @module
  */
@@ -101,59 +101,4 @@ export function conditionMet(
     count++;
   }
   return (count >= minimum) !== (condition.unmet ?? false);
-}
-
-/**
- * Promises that resolve when a predicate over some state becomes true.
- * Purely event-driven: the owner calls {@linkcode Watch.notify} on every
- * change; nothing polls.
- */
-export class Watch {
-  #waiters = new Set<
-    { check: () => boolean; resolve: () => void; reject: (e: unknown) => void }
-  >();
-  #closed: unknown = undefined;
-
-  /** Resolves once `check()` is true (at once if it already is). */
-  until(check: () => boolean, signal?: AbortSignal): Promise<void> {
-    if (check()) return Promise.resolve();
-    if (this.#closed !== undefined) return Promise.reject(this.#closed);
-    signal?.throwIfAborted();
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        check,
-        resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (e: unknown) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      const onAbort = () => {
-        this.#waiters.delete(waiter);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.add(waiter);
-    });
-  }
-
-  /** Re-checks every waiter. */
-  notify(): void {
-    for (const w of this.#waiters) {
-      if (w.check()) {
-        this.#waiters.delete(w);
-        w.resolve();
-      }
-    }
-  }
-
-  /** Rejects every current and future waiter with `error`. */
-  close(error: unknown): void {
-    this.#closed = error;
-    for (const w of this.#waiters) w.reject(error);
-    this.#waiters.clear();
-  }
 }

@@ -9,6 +9,7 @@ import {
   type StreamId,
   type TicketValidator,
   ticketValidators,
+  Waiter,
 } from "@mosaik/transport";
 import type { BackoffOptions } from "./backoff.ts";
 import {
@@ -17,7 +18,6 @@ import {
   type Condition,
   conditionMet,
   emptyStats,
-  Watch,
 } from "./conditions.ts";
 import type { Host } from "./_host.ts";
 import { Inbox } from "./_inbox.ts";
@@ -88,7 +88,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
   readonly #onlineWhen: Condition;
   readonly #inbox: Inbox<T>;
   readonly #selection: Selection<T>;
-  readonly #watch = new Watch();
+  readonly #waiter = new Waiter();
   readonly #stats = emptyStats();
   #online = false;
   #closed = false;
@@ -197,10 +197,10 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
   } {
     const met = (c: Condition) => () => conditionMet(c, this.#subscriptions());
     return {
-      online: (o) => this.#watch.until(() => this.#online, o?.signal),
-      offline: (o) => this.#watch.until(() => !this.#online, o?.signal),
-      subscribed: (c = {}) => this.#watch.until(met(c), c.signal),
-      unsubscribed: (c = {}) => this.#watch.until(met({ ...c, unmet: !c.unmet }), c.signal),
+      online: (o) => this.#waiter.wait(() => this.#online, o),
+      offline: (o) => this.#waiter.wait(() => !this.#online, o),
+      subscribed: (c = {}) => this.#waiter.wait(met(c), c),
+      unsubscribed: (c = {}) => this.#waiter.wait(met({ ...c, unmet: !c.unmet }), c),
     };
   }
 
@@ -210,7 +210,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
 
   #changed(): void {
     this.#online = !this.#closed && conditionMet(this.#onlineWhen, this.#subscriptions());
-    this.#watch.notify();
+    this.#waiter.notify();
   }
 
   /** Unsubscribes from every producer (they see `Cancelled`) and ends iteration. */
@@ -219,7 +219,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
     this.#closed = true;
     const stopping = this.#selection.close();
     this.#inbox.close();
-    this.#watch.close(new ClosedError("the consumer is closed"));
+    this.#waiter.close(new ClosedError("the consumer is closed"));
     this.#host.consumerClosed(this);
     await stopping;
   }

@@ -147,8 +147,8 @@ export class Producer<T> implements AsyncDisposable {
   } {
     const sink = this.#sink;
     return {
-      online: (o) => sink.watch.until(() => sink.online, o?.signal),
-      offline: (o) => sink.watch.until(() => !sink.online, o?.signal),
+      online: (o) => sink.waiter.wait(() => sink.online, o),
+      offline: (o) => sink.waiter.wait(() => !sink.online, o),
       subscribed: (c = {}) => sink.subscribed(c, c.signal),
       unsubscribed: (c = {}) => sink.subscribed({ ...c, unmet: !c.unmet }, c.signal),
     };

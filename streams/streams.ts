@@ -7,7 +7,9 @@ import type { StreamsChannel, StreamsEndpoint } from "./link.ts";
 import {
   CloseCode,
   ClosedError,
+  deadline,
   DecodeError,
+  logger,
   type PeerId,
   type StreamId,
   ticketValidators,
@@ -31,7 +33,14 @@ import {
 } from "./producer.ts";
 import { Sink } from "./_sink.ts";
 import type { StreamDef } from "./stream.ts";
-import { controlFromWire, controlToWire, ITEM_HEADER, PROTOCOL } from "./_wire.ts";
+import {
+  type Control,
+  controlFromWire,
+  controlToWire,
+  ITEM_HEADER,
+  ping,
+  PROTOCOL,
+} from "./_wire.ts";
 
 /** Options of {@linkcode Streams}. */
 export interface StreamsOptions {
@@ -81,8 +90,8 @@ function merge<O extends Pick<ConsumerOptions, "require" | "requireTicket">>(
   };
 }
 
+const log = logger("streams");
 const HANDSHAKE_TIMEOUT = 10_000;
-const PROBE_TIMEOUT = 5_000;
 
 /**
  * Typed pub/sub over an endpoint, with producers found through a catalog.
@@ -208,41 +217,26 @@ export class Streams implements AsyncDisposable {
   #onCatalog(event: StreamsCatalogEvent): void {
     for (const sink of this.#sinks.values()) {
       sink.peerChanged(event.type, event.entry).catch((e) =>
-        console.error("mosaik streams: re-checking a consumer failed", e)
+        log.error(`re-checking consumer ${event.entry.peerId} failed`, e)
       );
     }
     for (const evaluate of this.#consumers.values()) evaluate();
   }
 
   async #accept(channel: StreamsChannel): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError("handshake timeout")), HANDSHAKE_TIMEOUT);
-    });
     try {
-      for (;;) {
-        const m = await Promise.race([channel.recv(), timeout]);
-        if (m === undefined) return; // a probe that is done
-        const c = controlFromWire(m);
-        if (c.t === "ping") {
-          await channel.send(controlToWire({ t: "pong", n: c.n }));
-          continue;
-        }
-        if (c.t !== "subscribe") {
-          return void await channel.close(CloseCode.ProtocolViolation, `unexpected ${c.t}`);
-        }
-        clearTimeout(timer);
-        if (c.network !== this.endpoint.networkId) {
-          return void await channel.close(CloseCode.DifferentNetwork, "different network");
-        }
-        const sink = this.#sinks.get(c.stream);
-        if (!sink || this.#closed) {
-          return void await channel.close(CloseCode.StreamNotFound, "stream not found");
-        }
-        const entry = this.discovery.catalog.get(channel.peerId);
-        if (!entry) return void await channel.close(CloseCode.UnknownPeer, "unknown peer");
-        return await sink.admit(channel, entry);
+      const c = await deadline(this.#subscription(channel), HANDSHAKE_TIMEOUT);
+      if (c === undefined) return; // a probe that is done
+      if (c.network !== this.endpoint.networkId) {
+        return void await channel.close(CloseCode.DifferentNetwork, "different network");
       }
+      const sink = this.#sinks.get(c.stream);
+      if (!sink || this.#closed) {
+        return void await channel.close(CloseCode.StreamNotFound, "stream not found");
+      }
+      const entry = this.discovery.catalog.get(channel.peerId);
+      if (!entry) return void await channel.close(CloseCode.UnknownPeer, "unknown peer");
+      await sink.admit(channel, entry);
     } catch (e) {
       const code = e instanceof DecodeError
         ? CloseCode.ProtocolViolation
@@ -250,31 +244,30 @@ export class Streams implements AsyncDisposable {
         ? CloseCode.UnexpectedClose
         : undefined;
       if (code !== undefined) await channel.close(code, String(e)).catch(() => {});
-    } finally {
-      clearTimeout(timer);
+    }
+  }
+
+  /** Answers pings until the consumer's `subscribe`; `undefined` when it finishes first. */
+  async #subscription(
+    channel: StreamsChannel,
+  ): Promise<Extract<Control, { t: "subscribe" }> | undefined> {
+    for (;;) {
+      const m = await channel.recv();
+      if (m === undefined) return undefined;
+      const c = controlFromWire(m);
+      if (c.t === "subscribe") return c;
+      if (c.t !== "ping") throw new DecodeError(`unexpected ${c.t}`);
+      await channel.send(controlToWire({ t: "pong", n: c.n }));
     }
   }
 
   async #probe(peer: PeerId, addresses: readonly string[]): Promise<number> {
     const channel = await this.endpoint.open(peer, [...addresses], PROTOCOL);
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const n = Math.floor(Math.random() * 2 ** 31);
-      const t0 = performance.now();
-      await channel.send(controlToWire({ t: "ping", n }));
-      const m = await Promise.race([
-        channel.recv(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new TimeoutError("ping timeout")), PROBE_TIMEOUT);
-        }),
-      ]);
-      const c = controlFromWire(m);
-      if (c.t !== "pong" || c.n !== n) throw new DecodeError("bad pong");
-      const rtt = performance.now() - t0;
+      const rtt = await ping(channel);
       this.#host.recordRtt(peer, rtt);
       return rtt;
     } finally {
-      clearTimeout(timer);
       await channel.close(CloseCode.Success, "probe done").catch(() => {});
     }
   }

@@ -32,3 +32,14 @@ export function advertisedAddresses(hostPort: string): string[] {
   ];
   return [...addresses, ...loopback];
 }
+
+/**
+ * A node bound to every interface publishes `0.0.0.0:port` (or `[::]:port`);
+ * whoever reached it at `host` can use `host:port` instead. Other addresses
+ * are returned unchanged. Throws a `DecodeError` on a malformed address.
+ */
+export function specifyHost(address: string, host: string): string {
+  const { hostname, port } = parseHostPort(address);
+  if (hostname !== "0.0.0.0" && hostname !== "::") return address;
+  return formatHostPort({ hostname: host, port });
+}

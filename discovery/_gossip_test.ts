@@ -1,9 +1,8 @@
 // Unit tests of the HyParView and Plumtree state machines on an in-memory
 // message bus with virtual time (no transport).
 import assert from "node:assert/strict";
-import { toHex } from "@mosaik/transport";
 import type { PeerId } from "@mosaik/transport";
-import { blake3 } from "@noble/hashes/blake3.js";
+import { payloadId } from "./_wire.ts";
 import { type HvMessage, HyParView, type PeerInfo } from "./_hyparview.ts";
 import { Plumtree, type PtMessage } from "./_plumtree.ts";
 import type { Scheduler } from "./_scheduler.ts";
@@ -62,7 +61,7 @@ class Node {
         this.delivered.push(new TextDecoder().decode(payload));
         return true;
       },
-      id: (payload) => toHex(blake3(payload)).slice(0, 32),
+      id: payloadId,
     }, bus.time);
   }
   handle(from: PeerId, m: Msg): void {

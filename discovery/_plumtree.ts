@@ -118,11 +118,17 @@ export class Plumtree {
     for (const m of this.#missing.values()) m.announcers = m.announcers.filter((p) => p !== peer);
   }
 
-  /** Handles a message from a peer. */
-  handle(from: PeerId, m: PtMessage): void {
+  /**
+   * Handles a message from a peer. Refuses (and says why) messages from
+   * non-neighbours and payloads whose id is not the id of their content, so
+   * a replay under fresh ids is still a duplicate.
+   */
+  handle(from: PeerId, m: PtMessage): "not-neighbour" | "wrong-id" | undefined {
     const neighbor = this.eager.has(from) || this.lazy.has(from);
+    if (!neighbor && m.kind !== "prune") return "not-neighbour";
     switch (m.kind) {
       case "gossip": {
+        if (this.#io.id(m.payload) !== m.id) return "wrong-id";
         if (this.#seen.has(m.id)) {
           if (this.#config.mode === "plumtree" && this.eager.has(from)) {
             this.eager.delete(from);
@@ -151,7 +157,6 @@ export class Plumtree {
         return;
       }
       case "ihave":
-        if (!neighbor) return;
         for (const [id] of m.entries.slice(0, MAX_IHAVE)) {
           if (this.#seen.has(id)) continue;
           let missing = this.#missing.get(id);
@@ -163,7 +168,6 @@ export class Plumtree {
         }
         return;
       case "graft":
-        if (!neighbor) return;
         this.lazy.delete(from);
         this.eager.add(from);
         for (const id of m.ids.slice(0, MAX_IHAVE)) {

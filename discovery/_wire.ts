@@ -12,10 +12,11 @@ import {
   peerIdToBytes,
   toHex,
 } from "@mosaik/transport";
+import { blake3 } from "@noble/hashes/blake3.js";
 import type { HvMessage, PeerInfo } from "./_hyparview.ts";
 import type { PtMessage } from "./_plumtree.ts";
 import { array, bool, bytes, text, uint } from "./_check.ts";
-import type { Version } from "./entry.ts";
+import type { EntryVersion } from "./entry.ts";
 
 /** Any message on the gossip protocol. */
 export type GossipMessage = HvMessage | PtMessage;
@@ -134,7 +135,7 @@ export function decodeGossip(v: unknown, maxPayload: number): GossipMessage {
 export type Announcement =
   | { kind: "entry"; bytes: Uint8Array }
   | { kind: "departure"; bytes: Uint8Array }
-  | { kind: "notice"; peer: PeerInfo; version: Version };
+  | { kind: "notice"; peer: PeerInfo; version: EntryVersion };
 
 /** Encodes a broadcast payload. */
 export function encodeAnnouncement(a: Announcement): unknown {
@@ -168,13 +169,13 @@ export function decodeAnnouncement(v: unknown): Announcement {
 }
 
 /** Encodes a catalog summary `(peer, version)*`. */
-export function encodeSummary(s: Map<PeerId, Version>): unknown {
+export function encodeSummary(s: Map<PeerId, EntryVersion>): unknown {
   return [...s].map(([id, v]) => [peerIdToBytes(id), v.start, v.counter]);
 }
 
 /** Decodes a catalog summary; throws {@linkcode DecodeError}. */
-export function decodeSummary(v: unknown, max: number): Map<PeerId, Version> {
-  const out = new Map<PeerId, Version>();
+export function decodeSummary(v: unknown, max: number): Map<PeerId, EntryVersion> {
+  const out = new Map<PeerId, EntryVersion>();
   for (const e of array(v, "summary", max)) {
     const [id, start, counter] = array(e, "summary entry", 3, 3);
     out.set(peerIdFromBytes(bytes(id, "peer id", 32)), {
@@ -185,7 +186,11 @@ export function decodeSummary(v: unknown, max: number): Map<PeerId, Version> {
   return out;
 }
 
-/** The message id of a payload: the first 16 bytes of its BLAKE3 digest, hex. */
-export function messageId(digestHex: string): string {
-  return digestHex.slice(0, ID_BYTES * 2);
+/**
+ * The Plumtree id of a broadcast payload: the first 16 bytes of its BLAKE3
+ * digest, hex. Receivers recompute it, so an id always names its content
+ * (the signed entry with its version) and a replay is a duplicate.
+ */
+export function payloadId(payload: Uint8Array): string {
+  return toHex(blake3(payload)).slice(0, ID_BYTES * 2);
 }

@@ -1,6 +1,7 @@
 /**
  * The catalog: the latest verified entry of every other peer of the network,
- * with queries and an event stream.
+ * with queries and an event stream. It is bounded (peers and bytes); when
+ * full, a new entry evicts the least recently useful peer that is not kept.
  *
  * @module
  */
@@ -8,21 +9,23 @@ import type { GroupId, NetworkId, PeerId, StreamId, Tag } from "@mosaik/transpor
 import {
   compareVersions,
   type Departure,
+  type EntryVersion,
   type PeerEntry,
   type RejectReason,
   type SignedPeerEntry,
-  type Version,
 } from "./entry.ts";
+import { discoveryLog } from "./_log.ts";
 
 /** A change to the catalog. */
 export interface CatalogEvent {
   /**
    * `discovered`: a new peer; `updated`: a newer entry replaced an older one;
    * `departed`: the peer left on purpose (signed departure); `expired`: its
-   * entry was not refreshed in time.
+   * entry was not refreshed in time; `evicted`: it made room in a full
+   * catalog.
    */
-  readonly type: "discovered" | "updated" | "departed" | "expired";
-  /** The entry concerned (for `departed`/`expired`, the last one known). */
+  readonly type: "discovered" | "updated" | "departed" | "expired" | "evicted";
+  /** The entry concerned (for `departed`/`expired`/`evicted`, the last one known). */
   readonly entry: PeerEntry;
 }
 
@@ -32,21 +35,41 @@ export interface CatalogOptions {
   purgeAfter: number;
   /** Entries whose counter is more than this many ms in the future are refused. */
   maxDrift: number;
+  /** Most peers held. Default 10 000. */
+  maxPeers?: number;
+  /** Most bytes of signed entries held. Default 64 MiB. */
+  maxBytes?: number;
+  /**
+   * Peers never evicted to make room (for example neighbours and connected
+   * peers). Default: none.
+   */
+  keep?: (peer: PeerId) => boolean;
   /** The clock (unix ms); tests may replace it. */
   now?: () => number;
 }
 
-/** The outcome of {@linkcode Catalog.upsert}: stored, already known, or why it was refused. */
-export type UpsertResult = "discovered" | "updated" | "unchanged" | RejectReason;
+/**
+ * The outcome of {@linkcode Catalog.upsert}: stored, already known, or why it
+ * was refused (`catalog-full` when every held peer is kept).
+ */
+export type UpsertResult = "discovered" | "updated" | "unchanged" | "catalog-full" | RejectReason;
 
 interface Tombstone {
-  version: Version;
+  version: EntryVersion;
   until: number;
 }
+
+/** How many kept peers an eviction passes over before refusing the newcomer. */
+const EVICTION_SCAN = 64;
 
 /**
  * Every other peer's latest verified entry. Queries never return expired
  * entries or the local peer.
+ *
+ * Eviction keeps what is worth keeping: entries of peers that proved useful
+ * ({@linkcode Catalog.touch}: they answered or talked to us directly) are
+ * evicted only after every never-useful one, least recently useful first,
+ * and peers `keep` names are never evicted.
  *
  * @example
  * ```ts ignore
@@ -60,9 +83,17 @@ export class Catalog {
   readonly #local: PeerId;
   readonly #options: CatalogOptions;
   readonly #now: () => number;
+  readonly #maxPeers: number;
+  readonly #maxBytes: number;
   readonly #entries = new Map<PeerId, SignedPeerEntry>();
+  /** Never-useful peers, oldest first, then useful ones, least recently useful first. */
+  readonly #cold = new Set<PeerId>();
+  readonly #warm = new Set<PeerId>();
   readonly #tombstones = new Map<PeerId, Tombstone>();
   readonly #listeners = new Set<(e: CatalogEvent) => void>();
+  #bytes = 0;
+  /** No entry expires before this (a lower bound, exact after a purge). */
+  #firstExpiry = Infinity;
 
   /** Creates an empty catalog for `network`, never storing `local`. */
   constructor(network: NetworkId, local: PeerId, options: CatalogOptions) {
@@ -70,14 +101,20 @@ export class Catalog {
     this.#local = local;
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#maxPeers = options.maxPeers ?? 10_000;
+    this.#maxBytes = options.maxBytes ?? 64 << 20;
   }
 
   #live(s: SignedPeerEntry | undefined, now = this.#now()): s is SignedPeerEntry {
     return s !== undefined && !this.#expired(s, now);
   }
 
+  #expiry(s: SignedPeerEntry): number {
+    return s.entry.version.counter + this.#options.purgeAfter;
+  }
+
   #expired(s: SignedPeerEntry, now: number): boolean {
-    return s.entry.version.counter + this.#options.purgeAfter <= now;
+    return this.#expiry(s) <= now;
   }
 
   /** The live entry of `peer`, if any. */
@@ -94,8 +131,9 @@ export class Catalog {
 
   /** Every live entry with its wire bytes. */
   signedEntries(): SignedPeerEntry[] {
+    const all = [...this.#entries.values()];
     const now = this.#now();
-    return [...this.#entries.values()].filter((s) => this.#live(s, now));
+    return now < this.#firstExpiry ? all : all.filter((s) => this.#live(s, now));
   }
 
   /** Every other live peer's entry. */
@@ -118,9 +156,14 @@ export class Catalog {
     return this.peers().filter((e) => e.groups.includes(id));
   }
 
-  /** How many other live peers the catalog holds. */
+  /** How many other live peers the catalog holds (constant time while none expired). */
   get size(): number {
-    return this.signedEntries().length;
+    return this.#now() < this.#firstExpiry ? this.#entries.size : this.signedEntries().length;
+  }
+
+  /** Bytes of the signed entries held. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Calls `fn` on every change; returns the function that unsubscribes. */
@@ -134,27 +177,77 @@ export class Catalog {
       try {
         fn({ type, entry });
       } catch (e) {
-        console.error("catalog subscriber threw", e);
+        discoveryLog.warn("catalog subscriber threw", e);
       }
     }
   }
 
   /**
+   * Marks `peer` as useful now (it answered or talked to us directly): it is
+   * evicted only after every peer that never was.
+   */
+  touch(peer: PeerId): void {
+    if (!this.#entries.has(peer)) return;
+    this.#cold.delete(peer);
+    this.#warm.delete(peer);
+    this.#warm.add(peer);
+  }
+
+  /**
    * Stores a verified entry if it is for this network, not expired, not too
    * far in the future and newer than what is known (or than the peer's
-   * departure). Emits `discovered` or `updated`.
+   * departure). Emits `discovered` or `updated`; may evict another peer
+   * (emitting `evicted`) or refuse with `catalog-full`.
    */
   upsert(signed: SignedPeerEntry): UpsertResult {
     const e = signed.entry;
     const verdict = this.assess(e);
     if (verdict !== undefined) return verdict;
-    this.#tombstones.delete(e.peerId);
+    const now = this.#now();
     const old = this.#entries.get(e.peerId);
-    const live = this.#live(old);
+    const live = this.#live(old, now);
+    const grow = signed.bytes.length - (old?.bytes.length ?? 0);
+    if (!this.#makeRoom(old ? 0 : 1, grow, e.peerId)) return "catalog-full";
+    this.#tombstones.delete(e.peerId);
     this.#entries.set(e.peerId, signed);
+    this.#bytes += grow;
+    if (!this.#warm.has(e.peerId)) this.#cold.add(e.peerId);
+    this.#firstExpiry = Math.min(this.#firstExpiry, this.#expiry(signed));
     const type = live ? "updated" : "discovered";
     this.#emit(type, e);
     return type;
+  }
+
+  /** Evicts until `peers` more entries and `bytes` more bytes fit; whether they do. */
+  #makeRoom(peers: number, bytes: number, incoming: PeerId): boolean {
+    const fits = () =>
+      this.#entries.size + peers <= this.#maxPeers && this.#bytes + bytes <= this.#maxBytes;
+    if (fits()) return true;
+    const keep = this.#options.keep ?? (() => false);
+    let passed = 0;
+    for (const order of [this.#cold, this.#warm]) {
+      for (const peer of order) {
+        if (fits()) return true;
+        if (peer === incoming) continue;
+        if (keep(peer)) {
+          if (++passed > EVICTION_SCAN) return false;
+          continue;
+        }
+        this.#remove(peer, "evicted");
+      }
+    }
+    return fits();
+  }
+
+  #remove(peer: PeerId, type: CatalogEvent["type"] | undefined): SignedPeerEntry | undefined {
+    const old = this.#entries.get(peer);
+    if (!old) return undefined;
+    this.#entries.delete(peer);
+    this.#cold.delete(peer);
+    this.#warm.delete(peer);
+    this.#bytes -= old.bytes.length;
+    if (type) this.#emit(type, old.entry);
+    return old;
   }
 
   /**
@@ -196,11 +289,12 @@ export class Catalog {
     if (tomb && compareVersions(d.version, tomb.version) <= 0) return "unchanged";
     const old = this.#entries.get(d.peerId);
     if (old && compareVersions(old.entry.version, d.version) > 0) return "older-version";
-    this.#tombstones.set(d.peerId, { version: d.version, until: now + this.#options.purgeAfter });
-    if (old) {
-      this.#entries.delete(d.peerId);
-      if (this.#live(old, now)) this.#emit("departed", old.entry);
+    // Departures of made-up keys must not grow the table without bound.
+    if (!old && this.#tombstones.size >= this.#maxPeers) {
+      this.#tombstones.delete(this.#tombstones.keys().next().value!);
     }
+    this.#tombstones.set(d.peerId, { version: d.version, until: now + this.#options.purgeAfter });
+    if (old) this.#remove(d.peerId, this.#live(old, now) ? "departed" : undefined);
     return "updated";
   }
 
@@ -208,30 +302,28 @@ export class Catalog {
   purge(): number {
     const now = this.#now();
     let n = 0;
+    let first = Infinity;
     for (const [id, s] of this.#entries) {
       if (this.#expired(s, now)) {
-        this.#entries.delete(id);
-        this.#emit("expired", s.entry);
+        this.#remove(id, "expired");
         n++;
+      } else {
+        first = Math.min(first, this.#expiry(s));
       }
     }
+    this.#firstExpiry = first;
     for (const [id, t] of this.#tombstones) if (t.until <= now) this.#tombstones.delete(id);
     return n;
   }
 
-  /** When the next entry expires (unix ms), if any. */
+  /** When the next entry expires (unix ms), if any; a lower bound until the next purge. */
   nextExpiry(): number | undefined {
-    let next: number | undefined;
-    for (const s of this.#entries.values()) {
-      const at = s.entry.version.counter + this.#options.purgeAfter;
-      if (next === undefined || at < next) next = at;
-    }
-    return next;
+    return this.#firstExpiry === Infinity ? undefined : this.#firstExpiry;
   }
 
   /** `(peer, version)` of every live entry, for catalog sync. */
-  summary(): Map<PeerId, Version> {
-    const out = new Map<PeerId, Version>();
+  summary(): Map<PeerId, EntryVersion> {
+    const out = new Map<PeerId, EntryVersion>();
     for (const s of this.signedEntries()) out.set(s.entry.peerId, s.entry.version);
     return out;
   }

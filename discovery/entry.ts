@@ -37,7 +37,7 @@ import { type Coordinate, decodeCoordinate, encodeCoordinate } from "./vivaldi.t
  * timestamp: `max(previous + 1, now)`). Compared `start` first, so a
  * restarted peer always beats its previous run.
  */
-export interface Version {
+export interface EntryVersion {
   /** Unix ms at which the peer's run started. */
   readonly start: number;
   /** Update counter, never behind the wall clock at the moment of the update. */
@@ -51,7 +51,7 @@ export interface PeerEntry {
   /** The peer's id (its Ed25519 public key). */
   readonly peerId: PeerId;
   /** The entry's version; newer wins. */
-  readonly version: Version;
+  readonly version: EntryVersion;
   /** `host:port` addresses of the peer's QUIC endpoint. */
   readonly addresses: readonly string[];
   /** Tags the peer advertises (sorted). */
@@ -113,12 +113,12 @@ const ENTRY_DOMAIN = "mosaik/discovery/entry/1";
 const DEPARTURE_DOMAIN = "mosaik/discovery/departure/1";
 
 /** Compares versions: negative if `a` is older than `b`, 0 if equal, positive if newer. */
-export function compareVersions(a: Version, b: Version): number {
+export function compareVersions(a: EntryVersion, b: EntryVersion): number {
   return a.start !== b.start ? a.start - b.start : a.counter - b.counter;
 }
 
 /** The version after `v`: the counter becomes `max(counter + 1, now)`. */
-export function nextVersion(v: Version, now: number = Date.now()): Version {
+export function nextVersion(v: EntryVersion, now: number = Date.now()): EntryVersion {
   return { start: v.start, counter: Math.max(v.counter + 1, now) };
 }
 
@@ -362,7 +362,7 @@ export interface Departure {
   /** The departing peer. */
   readonly peerId: PeerId;
   /** The last version of its entry; removes only entries no newer than this. */
-  readonly version: Version;
+  readonly version: EntryVersion;
   /** Unix ms at which it left. */
   readonly timestamp: number;
   /** The encoded `[body, signature]`. */
@@ -373,7 +373,7 @@ export interface Departure {
 export function signDeparture(
   key: SecretKey,
   network: NetworkId,
-  version: Version,
+  version: EntryVersion,
   timestamp: number = Date.now(),
 ): Departure {
   const body = encode([

@@ -34,6 +34,7 @@ export {
   decodeSignedEntry,
   type Departure,
   ENTRY_LIMITS,
+  type EntryVersion,
   InvalidEntryError,
   nextVersion,
   type PeerEntry,
@@ -42,12 +43,13 @@ export {
   type SignedPeerEntry,
   signEntry,
   verifyEntry,
-  type Version,
 } from "./entry.ts";
 export type { Ticket } from "@mosaik/transport";
 export * from "./catalog.ts";
 export * from "./local.ts";
 export * from "./discovery.ts";
+export type { DiscoveryOptions } from "./options.ts";
+export type { DiscoveryStats } from "./stats.ts";
 export * from "./placement.ts";
 export * from "./vivaldi.ts";
 export type { HyParViewConfig } from "./_hyparview.ts";

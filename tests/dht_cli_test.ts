@@ -87,3 +87,20 @@ Deno.test({ name: "dht cli: lookup, put and get against a local swarm", ...opts 
     await swarm.close();
   }
 });
+
+Deno.test("dht cli: an unknown flag prints the usage and exits with 2, without a stack trace", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      new URL("../discovery/dht/cli.ts", import.meta.url).pathname,
+      "--bogus",
+      "lookup",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2);
+  assert.match(stderr, /usage: mosaik dht/);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+});

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { BencodeError, decode, DhtNode, encode, parseMessage } from "@mosaik/discovery/dht";
+import {
+  BencodeError,
+  decodeBencode,
+  DhtNode,
+  encodeBencode,
+  parseMessage,
+} from "@mosaik/discovery/dht";
 import { DecodeError } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 
@@ -40,7 +46,7 @@ const anyInput = fc.oneof(fc.uint8Array({ maxLength: 300 }), mutated);
 Deno.test("fuzz: bencode and KRPC parsing only ever throw DecodeError", () => {
   fc.assert(
     fc.property(anyInput, (bytes) => {
-      for (const parse of [decode, parseMessage]) {
+      for (const parse of [decodeBencode, parseMessage]) {
         try {
           parse(bytes);
         } catch (e) {
@@ -55,12 +61,12 @@ Deno.test("fuzz: bencode and KRPC parsing only ever throw DecodeError", () => {
     fc.property(mutated, (bytes) => {
       let v;
       try {
-        v = decode(bytes);
+        v = decodeBencode(bytes);
       } catch (e) {
         assert.ok(e instanceof BencodeError);
         return;
       }
-      assert.deepEqual(encode(v), bytes);
+      assert.deepEqual(encodeBencode(v), bytes);
     }),
     { numRuns: 3000 },
   );

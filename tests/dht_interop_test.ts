@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { SecretKey, toHex } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { DhtNode, encode, immutableTarget, mutableTarget, signItem } from "@mosaik/discovery/dht";
+import {
+  DhtNode,
+  encodeBencode,
+  immutableTarget,
+  mutableTarget,
+  signItem,
+} from "@mosaik/discovery/dht";
 import { btAddress, btNode, cb, startSwarm } from "./dht_swarm.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -128,7 +134,7 @@ Deno.test({
         await new Promise<void>((r) => lonely.destroy(() => r()));
       }
     });
-    assert.equal(encode(1).length, 3);
+    assert.equal(encodeBencode(1).length, 3);
   } finally {
     await node.close();
     await swarm.close();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { networkId, SecretKey } from "@mosaik/transport";
+import { configureLogging, networkId, SecretKey } from "@mosaik/transport";
 import { dhtBootstrap, DhtNode, PUBLIC_ROUTERS } from "@mosaik/discovery/dht";
 import { mdnsBootstrap } from "@mosaik/discovery/mdns";
 
@@ -31,8 +31,9 @@ Deno.test({
   ignore: !denied("0.0.0.0:5353") || !denied("0.0.0.0"),
 }, async () => {
   const warnings: string[] = [];
-  const warn = console.warn;
-  console.warn = (msg: string) => warnings.push(msg);
+  configureLogging({
+    sink: (r) => r.level === "warn" && warnings.push(`${r.subsystem}: ${r.message}`),
+  });
   const abort = new AbortController();
   const ctx = {
     networkId: networkId("perm"),
@@ -50,10 +51,10 @@ Deno.test({
     const mdns = mdnsBootstrap();
     await mdns.start(ctx);
     await mdns.close();
-    assert.ok(warnings.some((w) => w.includes("mosaik dht: disabled")), warnings.join("\n"));
-    assert.ok(warnings.some((w) => w.includes("mosaik mdns: disabled")), warnings.join("\n"));
+    assert.ok(warnings.some((w) => w.startsWith("dht: disabled")), warnings.join("\n"));
+    assert.ok(warnings.some((w) => w.startsWith("mdns: disabled")), warnings.join("\n"));
   } finally {
-    console.warn = warn;
+    configureLogging({ sink: undefined });
     abort.abort();
   }
 });

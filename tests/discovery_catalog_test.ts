@@ -1,4 +1,5 @@
-// Ports of reference/discovery.md §7.1 (tests/discovery/catalog.rs) to loopback.
+// Catalog behaviour between nodes on loopback: what one node learns of
+// another through sync and gossip.
 import assert from "node:assert/strict";
 import { ConnectError, tag } from "@mosaik/transport";
 import { closeAll, discoverAll, freshNetwork, startNode } from "./discovery_util.ts";

@@ -1,6 +1,5 @@
 // Convergence: nodes that know one address end up with every other node in
-// their catalogs (reference/discovery.md §7.1 converge_with_bootstrap), and a
-// chain of bootstraps converges too.
+// their catalogs, and a chain of bootstraps converges too.
 import assert from "node:assert/strict";
 import { tag } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";

@@ -1,5 +1,4 @@
-// Ports of reference/discovery.md §7.2 (tests/discovery/depart.rs) plus a
-// crashed node: stale entries expire, graceful departures reach everyone.
+// Departures and a crashed node: stale entries expire, graceful departures reach everyone.
 import assert from "node:assert/strict";
 import type { CatalogEvent } from "@mosaik/discovery";
 import { eventually, timeFactor } from "@mosaik/transport/testing";

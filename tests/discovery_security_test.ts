@@ -2,7 +2,7 @@
 // another network, replayed older versions and undecodable messages are
 // dropped and counted, and the node keeps working.
 import assert from "node:assert/strict";
-import { encode, Endpoint, networkId, peerIdToBytes, SecretKey, tag } from "@mosaik/transport";
+import { Endpoint, networkId, peerIdToBytes, SecretKey, tag } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import {
   GOSSIP_PROTOCOL,
@@ -12,12 +12,7 @@ import {
   SYNC_PROTOCOL,
 } from "@mosaik/discovery";
 import { closeAll, freshNetwork, startNode } from "./discovery_util.ts";
-
-// Gossip wire forms (see discovery/_wire.ts): [6, id16, round, payload] with
-// payload [0, entryBytes] for an announcement.
-function gossipFrame(payload: unknown): Uint8Array {
-  return encode([6, crypto.getRandomValues(new Uint8Array(16)), 0, encode(payload)]);
-}
+import { gossipFrame, gossipPayload, joinAsNeighbour } from "./discovery_attacker.ts";
 
 Deno.test("discovery: an acceptor does not wait forever for a silent peer", async () => {
   const net = freshNetwork();
@@ -43,11 +38,7 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
   const honest = await startNode(net);
   await using attacker = await Endpoint.create({ networkId: net });
   try {
-    const ch = await attacker.open(
-      victim.endpoint.peerId,
-      [victim.endpoint.hostPort],
-      GOSSIP_PROTOCOL,
-    );
+    const ch = await joinAsNeighbour(attacker, victim);
     const key = SecretKey.generate();
     const now = Date.now();
     const entry = (counter: number, extra: Partial<PeerEntry> = {}): PeerEntry => ({
@@ -90,7 +81,7 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
       }).bytes,
     ]));
     // 5. An undecodable payload inside a well-formed gossip message.
-    await ch.sendBytes(encode([6, new Uint8Array(16), 0, new Uint8Array([0xc1, 0xff])]));
+    await ch.sendBytes(gossipPayload(new Uint8Array([0xc1, 0xff])));
     // 6. An entry dated far in the future.
     const future = SecretKey.generate();
     await ch.sendBytes(gossipFrame([

@@ -128,12 +128,12 @@ function compareKeys(a: string, b: string): number {
  *
  * @example
  * ```ts
- * import { encode } from "@mosaik/discovery/dht";
- * const bytes = encode({ t: "aa", y: "q", q: "ping", a: { id: new Uint8Array(20) } });
+ * import { encodeBencode } from "@mosaik/discovery/dht";
+ * const bytes = encodeBencode({ t: "aa", y: "q", q: "ping", a: { id: new Uint8Array(20) } });
  * console.assert(new TextDecoder().decode(bytes.subarray(0, 3)) === "d1:");
  * ```
  */
-export function encode(value: BInput): Uint8Array {
+export function encodeBencode(value: BInput): Uint8Array {
   const w = new Writer();
   write(w, value, 0);
   return w.done();
@@ -228,11 +228,11 @@ class Reader {
  *
  * @example
  * ```ts
- * import { decode } from "@mosaik/discovery/dht";
- * const v = decode(new TextEncoder().encode("d3:bari7e3:foo3:bare"));
+ * import { decodeBencode } from "@mosaik/discovery/dht";
+ * const v = decodeBencode(new TextEncoder().encode("d3:bari7e3:foo3:bare"));
  * ```
  */
-export function decode(bytes: Uint8Array, options: DecodeOptions = {}): BValue {
+export function decodeBencode(bytes: Uint8Array, options: DecodeOptions = {}): BValue {
   const maxSize = options.maxSize ?? 65_536;
   if (bytes.length > maxSize) {
     throw new BencodeError(`input of ${bytes.length} bytes exceeds ${maxSize}`, 0);

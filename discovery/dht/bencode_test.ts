@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BencodeError, decode, encode } from "./bencode.ts";
+import { BencodeError, decodeBencode, encodeBencode } from "./bencode.ts";
 import { DecodeError } from "@mosaik/transport";
 
 const te = new TextEncoder();
@@ -16,22 +16,22 @@ Deno.test("bencode: BEP 5 worked packets round-trip byte-exactly", () => {
     "d1:ad2:id20:abcdefghij012345678912:implied_porti1e9:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe",
     "d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee",
   ];
-  for (const p of packets) assert.equal(td.decode(encode(decode(b(p)) as never)), p);
-  const ping = decode(b(packets[0])) as Record<string, unknown>;
+  for (const p of packets) assert.equal(td.decode(encodeBencode(decodeBencode(b(p)) as never)), p);
+  const ping = decodeBencode(b(packets[0])) as Record<string, unknown>;
   assert.deepEqual(ping.q, b("ping"));
 });
 
 Deno.test("bencode: encodes text, integers, big integers, lists, sorted dicts", () => {
   assert.equal(
-    td.decode(encode({ z: 1, a: [-3, "x"], m: 2n ** 63n })),
+    td.decode(encodeBencode({ z: 1, a: [-3, "x"], m: 2n ** 63n })),
     "d1:ali-3e1:xe1:mi9223372036854775808e1:zi1ee",
   );
-  assert.equal(decode(b("i9223372036854775808e")), 2n ** 63n);
-  assert.equal(decode(b("i-42e")), -42);
-  assert.equal(decode(b("i0e")), 0);
-  assert.deepEqual(decode(b("0:")), new Uint8Array());
-  assert.equal(td.decode(encode({ a: undefined, b: 1 })), "d1:bi1ee");
-  assert.throws(() => encode(1.5), TypeError);
+  assert.equal(decodeBencode(b("i9223372036854775808e")), 2n ** 63n);
+  assert.equal(decodeBencode(b("i-42e")), -42);
+  assert.equal(decodeBencode(b("i0e")), 0);
+  assert.deepEqual(decodeBencode(b("0:")), new Uint8Array());
+  assert.equal(td.decode(encodeBencode({ a: undefined, b: 1 })), "d1:bi1ee");
+  assert.throws(() => encodeBencode(1.5), TypeError);
 });
 
 Deno.test("bencode: rejects non-canonical and malformed input with typed errors", () => {
@@ -60,13 +60,13 @@ Deno.test("bencode: rejects non-canonical and malformed input with typed errors"
   ];
   for (const s of bad) {
     assert.throws(
-      () => decode(b(s)),
+      () => decodeBencode(b(s)),
       (e) => e instanceof BencodeError && e instanceof DecodeError,
       s,
     );
   }
-  assert.throws(() => decode(b("l".repeat(40) + "e".repeat(40))), BencodeError);
-  assert.doesNotThrow(() => decode(b("l".repeat(10) + "e".repeat(10))));
-  assert.throws(() => decode(new Uint8Array(70_000)), BencodeError);
-  assert.throws(() => decode(b("4:abcd"), { maxSize: 3 }), BencodeError);
+  assert.throws(() => decodeBencode(b("l".repeat(40) + "e".repeat(40))), BencodeError);
+  assert.doesNotThrow(() => decodeBencode(b("l".repeat(10) + "e".repeat(10))));
+  assert.throws(() => decodeBencode(new Uint8Array(70_000)), BencodeError);
+  assert.throws(() => decodeBencode(b("4:abcd"), { maxSize: 3 }), BencodeError);
 });

@@ -7,7 +7,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { concatBytes } from "@mosaik/transport";
-import { type BInput, type BValue, decode, encode } from "./bencode.ts";
+import { type BInput, type BValue, decodeBencode, encodeBencode } from "./bencode.ts";
 
 /** Largest encoded `v` a node stores (BEP 44 allows refusing more). */
 export const MAX_VALUE_SIZE = 1000;
@@ -51,7 +51,7 @@ const ascii = (s: string) => new TextEncoder().encode(s);
  */
 export function signable(seq: number, encodedV: Uint8Array, salt?: Uint8Array): Uint8Array {
   const head = salt && salt.length > 0
-    ? concatBytes(ascii("4:salt"), encode(salt))
+    ? concatBytes(ascii("4:salt"), encodeBencode(salt))
     : new Uint8Array();
   return concatBytes(head, ascii(`3:seqi${seq}e1:v`), encodedV);
 }
@@ -63,7 +63,7 @@ export function mutableTarget(k: Uint8Array, salt?: Uint8Array): Uint8Array {
 
 /** Target of an immutable item: SHA-1(bencode(v)). */
 export function immutableTarget(v: BInput): Uint8Array {
-  return sha1(encode(v));
+  return sha1(encodeBencode(v));
 }
 
 /** True when `sig` is k's Ed25519 signature of the item. Never throws. */
@@ -88,10 +88,10 @@ export function verifyItem(
  * @example
  * ```ts
  * import { SecretKey } from "@mosaik/transport";
- * import { encode, signItem, verifyItem } from "@mosaik/discovery/dht";
+ * import { encodeBencode, signItem, verifyItem } from "@mosaik/discovery/dht";
  * const key = SecretKey.generate();
  * const item = signItem(key, "hi", 1);
- * console.assert(verifyItem(item.k, 1, encode("hi"), item.sig));
+ * console.assert(verifyItem(item.k, 1, encodeBencode("hi"), item.sig));
  * ```
  */
 export function signItem(
@@ -100,7 +100,7 @@ export function signItem(
   seq: number,
   salt: Uint8Array = new Uint8Array(),
 ): MutableItem {
-  const encodedV = encode(v);
+  const encodedV = encodeBencode(v);
   const sig = signer.sign(signable(seq, encodedV, salt));
-  return { k: signer.publicKey, salt, seq, v: decode(encodedV), sig };
+  return { k: signer.publicKey, salt, seq, v: decodeBencode(encodedV), sig };
 }

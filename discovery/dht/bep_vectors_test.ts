@@ -11,7 +11,7 @@ import {
 } from "./bep42.ts";
 import { decodeNodes, decodePeer, encodeNodes, encodePeer } from "./krpc.ts";
 import { immutableTarget, mutableTarget, signable, signItem, verifyItem } from "./bep44.ts";
-import { encode } from "./bencode.ts";
+import { encodeBencode } from "./bencode.ts";
 
 const te = new TextEncoder();
 
@@ -51,10 +51,13 @@ Deno.test("BEP 44: test vector 1 (mutable, no salt)", () => {
     "305ac8aeb6c9c151fa120f120ea2cfb923564e11552d06a5d856091e5e853cff" +
       "1260d3f39e4999684aa92eb73ffd136e6f4f3ecbfda0ce53a1608ecd7ae21f01",
   );
-  assert.equal(new TextDecoder().decode(signable(1, encode(V))), "3:seqi1e1:v12:Hello World!");
+  assert.equal(
+    new TextDecoder().decode(signable(1, encodeBencode(V))),
+    "3:seqi1e1:v12:Hello World!",
+  );
   assert.equal(toHex(mutableTarget(PK)), "4a533d47ec9c7d95b1ad75f576cffc641853b750");
-  assert.ok(verifyItem(PK, 1, encode(V), sig));
-  assert.ok(!verifyItem(PK, 2, encode(V), sig), "another seq fails");
+  assert.ok(verifyItem(PK, 1, encodeBencode(V), sig));
+  assert.ok(!verifyItem(PK, 2, encodeBencode(V), sig), "another seq fails");
 });
 
 Deno.test("BEP 44: test vector 2 (mutable, salt foobar)", () => {
@@ -64,12 +67,12 @@ Deno.test("BEP 44: test vector 2 (mutable, salt foobar)", () => {
       "df9a8a7104b1258f30bed3787e6cb896fca78c58f8e03b5f18f14951a87d9a08",
   );
   assert.equal(
-    new TextDecoder().decode(signable(1, encode(V), salt)),
+    new TextDecoder().decode(signable(1, encodeBencode(V), salt)),
     "4:salt6:foobar3:seqi1e1:v12:Hello World!",
   );
   assert.equal(toHex(mutableTarget(PK, salt)), "411eba73b6f087ca51a3795d9c8c938d365e32c1");
-  assert.ok(verifyItem(PK, 1, encode(V), sig, salt));
-  assert.ok(!verifyItem(PK, 1, encode(V), sig), "without the salt it fails");
+  assert.ok(verifyItem(PK, 1, encodeBencode(V), sig, salt));
+  assert.ok(!verifyItem(PK, 1, encodeBencode(V), sig), "without the salt it fails");
 });
 
 Deno.test("BEP 44: test vector 3 (immutable)", () => {
@@ -79,8 +82,8 @@ Deno.test("BEP 44: test vector 3 (immutable)", () => {
 Deno.test("BEP 44: own-key sign and verify round trip", () => {
   const key = SecretKey.generate();
   const item = signItem(key, { a: ["127.0.0.1:1"] }, 7, te.encode("s"));
-  assert.ok(verifyItem(item.k, 7, encode(item.v), item.sig, item.salt));
-  assert.ok(!verifyItem(item.k, 7, encode(item.v), item.sig));
+  assert.ok(verifyItem(item.k, 7, encodeBencode(item.v), item.sig, item.salt));
+  assert.ok(!verifyItem(item.k, 7, encodeBencode(item.v), item.sig));
 });
 
 Deno.test("BEP 42: external address voting needs distinct voters and ignores exempt addresses", () => {

@@ -23,7 +23,8 @@ import { parseArgs } from "node:util";
 import { fromHex, networkId, parsePeerId, SecretKey, toHex } from "@mosaik/transport";
 import type { BValue } from "./bencode.ts";
 import { signItem } from "./bep44.ts";
-import { DhtNode, PUBLIC_ROUTERS } from "./node.ts";
+import { DhtNode } from "./node.ts";
+import { PUBLIC_ROUTERS } from "./types.ts";
 import { Rendezvous } from "./rendezvous.ts";
 
 const te = new TextEncoder();
@@ -48,30 +49,35 @@ function target(hex: string | undefined): Uint8Array {
   return bytes;
 }
 
+const USAGE = "usage: mosaik dht [--bootstrap host:port,...] [--hostname ip] " +
+  "lookup|peers|announce|get|put|network|resolve ...";
+
+const OPTIONS = {
+  bootstrap: { type: "string", short: "b" },
+  hostname: { type: "string" },
+  key: { type: "string" },
+  salt: { type: "string" },
+  secret: { type: "string" },
+  seq: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /**
  * Runs the CLI with `args`; returns the exit code. Prints results as JSON to
  * stdout and errors to stderr.
  */
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      bootstrap: { type: "string", short: "b" },
-      hostname: { type: "string" },
-      key: { type: "string" },
-      salt: { type: "string" },
-      secret: { type: "string" },
-      seq: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
+  } catch (e) {
+    console.error(`mosaik dht: ${e instanceof Error ? e.message : e}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || !command) {
-    console.log(
-      "usage: mosaik dht [--bootstrap host:port,...] [--hostname ip] " +
-        "lookup|peers|announce|get|put|network|resolve ...",
-    );
+    (values.help ? console.log : console.error)(USAGE);
     return values.help ? 0 : 2;
   }
   const bootstrap = values.bootstrap ? values.bootstrap.split(",") : PUBLIC_ROUTERS;
@@ -130,7 +136,7 @@ export async function main(args: string[]): Promise<number> {
         break;
       }
       default:
-        console.error(`unknown command ${command}`);
+        console.error(`mosaik dht: unknown command ${command}\n${USAGE}`);
         return 2;
     }
     console.log(JSON.stringify(out, null, 2));

@@ -5,7 +5,7 @@
  * @module
  */
 import { DecodeError, MosaikError } from "@mosaik/transport";
-import { type BDict, decode, isDict, latin1 } from "./bencode.ts";
+import { type BDict, decodeBencode, isDict, latin1 } from "./bencode.ts";
 import { formatIP, parseIP } from "./bep42.ts";
 
 /** KRPC error codes (BEP 5 and BEP 44). */
@@ -90,7 +90,7 @@ function checkId(d: BDict): void {
  * anything that is not a well-formed query, response or error.
  */
 export function parseMessage(bytes: Uint8Array): KrpcMessage {
-  const m = decode(bytes);
+  const m = decodeBencode(bytes);
   if (!isDict(m)) fail("not a dictionary");
   const t = m.t;
   if (!(t instanceof Uint8Array) || t.length === 0 || t.length > 16) fail("bad transaction id");
@@ -172,29 +172,4 @@ export function decodeNodes(bytes: Uint8Array, ipv6 = false): CompactNode[] {
     if (port !== 0) out.push({ id: bytes.slice(o, o + 20), host, port });
   }
   return out;
-}
-
-/** Splits `host:port` (IPv6 hosts in brackets); throws a {@linkcode DecodeError}. */
-export function parseHostPort(address: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw new DecodeError(`invalid host:port ${JSON.stringify(address)}`);
-  }
-  return { host: m[1], port };
-}
-
-/**
- * A node bound to every interface publishes `0.0.0.0:port` (or `[::]:port`);
- * whoever reached it at `host` can use `host:port` instead.
- */
-export function specify(address: string, host: string): string {
-  const { host: h, port } = parseHostPort(address);
-  if (h !== "0.0.0.0" && h !== "::") return address;
-  return joinHostPort(host, port);
-}
-
-/** Joins a host and port as `host:port`, bracketing IPv6 hosts. */
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

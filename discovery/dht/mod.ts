@@ -68,9 +68,9 @@
  *
  * @example
  * ```ts
- * import { decode, encode } from "@mosaik/discovery/dht";
- * const bytes = encode({ y: "q", q: "ping" });
- * console.assert(bytes.length > 0 && decode(bytes) !== undefined);
+ * import { decodeBencode, encodeBencode } from "@mosaik/discovery/dht";
+ * const bytes = encodeBencode({ y: "q", q: "ping" });
+ * console.assert(bytes.length > 0 && decodeBencode(bytes) !== undefined);
  * ```
  *
  * @module
@@ -80,6 +80,7 @@ export * from "./bep42.ts";
 export * from "./bep44.ts";
 export * from "./krpc.ts";
 export * from "./node.ts";
+export * from "./types.ts";
 export * from "./rendezvous.ts";
 export * from "./source.ts";
 // Re-exported so the types this module's API mentions are documented with it.

@@ -11,14 +11,16 @@ import {
   derive,
   digestBytes,
   type NetworkId,
+  parseHostPort,
   type PeerId,
   peerIdFromBytes,
   peerIdToBytes,
   type SecretKey,
 } from "@mosaik/transport";
-import { type BDict, encode, isDict } from "./bencode.ts";
+import { type BDict, encodeBencode, isDict } from "./bencode.ts";
 import { type MutableItem, signItem, verifyItem } from "./bep44.ts";
-import { ErrorCode, KrpcError, parseHostPort, specify } from "./krpc.ts";
+import { ErrorCode, KrpcError } from "./krpc.ts";
+import { specifyHost } from "../_addresses.ts";
 import type { DhtNode } from "./node.ts";
 
 /** The KRPC extension method a mosaik DHT node answers with its signed record. */
@@ -91,7 +93,9 @@ export function verifyRecord(r: BDict, salt: Uint8Array): PeerRecord {
   if (typeof seq !== "number" || !(sig instanceof Uint8Array) || !isDict(v)) {
     throw new DecodeError("record: bad fields");
   }
-  if (!verifyItem(k, seq, encode(v), sig, salt)) throw new DecodeError("record: bad signature");
+  if (!verifyItem(k, seq, encodeBencode(v), sig, salt)) {
+    throw new DecodeError("record: bad signature");
+  }
   const list = v.a;
   if (!Array.isArray(list) || list.length > MAX_RECORD_ADDRESSES) {
     throw new DecodeError("record: bad address list");
@@ -244,7 +248,9 @@ export class Rendezvous {
           timeout,
         });
         record = verifyRecord(r, this.keys.salt);
-        record.addresses = record.addresses.map((a) => specify(a, parseHostPort(endpoint).host));
+        record.addresses = record.addresses.map((a) =>
+          specifyHost(a, parseHostPort(endpoint).hostname)
+        );
       } catch (e) {
         if (e instanceof DecodeError) this.invalid++;
         const failures = (this.#backoff.get(endpoint)?.failures ?? 0) + 1;

@@ -4,11 +4,14 @@
  *
  * @module
  */
+import { logger, parseHostPort } from "@mosaik/transport";
 import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
 import { parseIP } from "./bep42.ts";
-import { parseHostPort } from "./krpc.ts";
-import { type Contact, DhtNode, PUBLIC_ROUTERS } from "./node.ts";
+import { DhtNode } from "./node.ts";
+import { type Contact, PUBLIC_ROUTERS } from "./types.ts";
 import { Rendezvous } from "./rendezvous.ts";
+
+const log = logger("dht");
 
 /** Options of {@linkcode dhtBootstrap}. */
 export interface DhtBootstrapOptions {
@@ -129,9 +132,7 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
           nodes: options.nodes,
         });
       } catch (e) {
-        console.warn(
-          `mosaik dht: disabled, cannot bind UDP ${hostname}:${options.port ?? 0}: ${e}`,
-        );
+        log.warn(`disabled, cannot bind UDP ${hostname}:${options.port ?? 0}`, e);
         return;
       }
       rendezvous = new Rendezvous(node, ctx.networkId, ctx.secretKey, { keys: options.keys });
@@ -151,7 +152,7 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
 
 function safeHost(address: string): string | undefined {
   try {
-    return parseHostPort(address).host;
+    return parseHostPort(address).hostname;
   } catch {
     return undefined;
   }

@@ -5,8 +5,11 @@
  * @module
  */
 import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
-import { specify } from "../dht/krpc.ts";
+import { logger } from "@mosaik/transport";
+import { specifyHost } from "../_addresses.ts";
 import { type Announcement, encodeQuery, encodeResponse, parsePacket } from "./records.ts";
+
+const log = logger("mdns");
 
 /** Options of {@linkcode mdnsBootstrap}. */
 export interface MdnsOptions {
@@ -125,7 +128,7 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
         offered.set(p.peerId, key);
         for (const a of p.addresses) {
           stats.offered++;
-          ctx.addPeer(`${p.peerId}@${from === "0.0.0.0" ? a : specify(a, from)}`);
+          ctx.addPeer(`${p.peerId}@${from === "0.0.0.0" ? a : specifyHost(a, from)}`);
         }
       }
     }
@@ -155,7 +158,7 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
         });
         await conn.joinMulticastV4(group, options.interface ?? defaultInterface(ctx));
       } catch (e) {
-        console.warn(`mosaik mdns: disabled, cannot join ${group}:${port}: ${e}`);
+        log.warn(`disabled, cannot join ${group}:${port}`, e);
         conn?.close();
         conn = undefined;
         return;

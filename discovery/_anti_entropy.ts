@@ -1,0 +1,52 @@
+/**
+ * The anti-entropy schedule: a catalog sync with a random neighbour soon
+ * after every change of our neighbours or entry, backing off (doubling) to
+ * `syncInterval` while nothing changes, so a lost broadcast is repaired
+ * quickly without periodic chatter in steady state.
+ *
+ * @module
+ */
+import type { Scheduler } from "./_scheduler.ts";
+
+const FIRST_DELAY = 250;
+
+/** The timer of periodic catalog syncs. */
+export class AntiEntropy {
+  #clock: Scheduler;
+  #longest: number;
+  #run: () => void;
+  #delay = FIRST_DELAY;
+  #cancel: (() => void) | undefined;
+  #closed = false;
+
+  /** Runs `run` (sync with a random neighbour) on the schedule, at most every `longest` ms. */
+  constructor(clock: Scheduler, longest: number, run: () => void) {
+    this.#clock = clock;
+    this.#longest = longest;
+    this.#run = run;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#cancel?.();
+    const delay = this.#delay * (0.75 + 0.5 * Math.random());
+    this.#delay = Math.min(this.#delay * 2, this.#longest);
+    this.#cancel = this.#clock.after(delay, () => {
+      this.#run();
+      this.#schedule();
+    });
+  }
+
+  /** Something changed: sync again soon. */
+  hurry(): void {
+    if (this.#closed || this.#delay <= FIRST_DELAY * 2) return;
+    this.#delay = FIRST_DELAY;
+    this.#schedule();
+  }
+
+  /** Stops the timer. */
+  close(): void {
+    this.#closed = true;
+    this.#cancel?.();
+  }
+}

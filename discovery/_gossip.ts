@@ -1,0 +1,248 @@
+/**
+ * The gossip glue: HyParView membership and Plumtree broadcast on one
+ * protocol, our entry's announcements, and what a received broadcast does
+ * to the catalog.
+ *
+ * @module
+ */
+import {
+  type Channel,
+  CloseCode,
+  decode,
+  DecodeError,
+  encode,
+  type Endpoint,
+  type PeerId,
+} from "@mosaik/transport";
+import type { Catalog, UpsertResult } from "./catalog.ts";
+import {
+  compareVersions,
+  decodeDeparture,
+  InvalidEntryError,
+  type SignedPeerEntry,
+} from "./entry.ts";
+import { HyParView, type HyParViewConfig, type PeerInfo } from "./_hyparview.ts";
+import type { Ingest } from "./_ingest.ts";
+import { Links } from "./_links.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { Plumtree, type PlumtreeConfig } from "./_plumtree.ts";
+import type { ByteRate } from "./_rate.ts";
+import type { Requests } from "./_requests.ts";
+import type { Scheduler } from "./_scheduler.ts";
+import { bump, type DiscoveryStats } from "./stats.ts";
+import {
+  type Announcement,
+  decodeAnnouncement,
+  decodeGossip,
+  encodeAnnouncement,
+  encodeGossip,
+  type GossipMessage,
+  payloadId,
+} from "./_wire.ts";
+
+/** Protocol name of gossip (HyParView + Plumtree) channels. */
+export const GOSSIP_PROTOCOL = "/mosaik/discovery/gossip/1";
+
+// Link-level message on gossip channels: "reply when you have read this"
+// (answered with FLUSHED), so a leaving node knows its departure arrived.
+const FLUSH = 100;
+const FLUSHED = 101;
+
+/** What gossip needs from its node. */
+export interface GossipContext {
+  readonly endpoint: Endpoint;
+  readonly catalog: Catalog;
+  readonly ingest: Ingest;
+  readonly requests: Requests;
+  readonly rate: ByteRate;
+  readonly stats: DiscoveryStats;
+  readonly options: ResolvedOptions;
+  readonly clock: Scheduler;
+  /**
+   * Counts a received entry or departure (maybe as an offence of `from`);
+   * whether the broadcast carrying it is forwarded.
+   */
+  accept(result: UpsertResult, from: PeerId): boolean;
+  /** Records an offence of `peer`. */
+  offend(peer: PeerId, what: string): void;
+  /** Whether `peer` is banned. */
+  banned(peer: PeerId): boolean;
+  /** `peer` became a neighbour. */
+  neighborUp(peer: PeerInfo): void;
+  /** A notice named a newer entry than ours of `peer`: fetch it by sync. */
+  fetch(peer: PeerInfo): void;
+}
+
+/** Membership and broadcast of one node. */
+export class Gossip {
+  /** The membership state machine. */
+  readonly hv: HyParView;
+  /** The broadcast state machine. */
+  readonly pt: Plumtree;
+  #c: GossipContext;
+  #links: Links;
+  #closed = false;
+
+  /** Creates gossip for a node whose advertised addresses are `addresses`. */
+  constructor(
+    context: GossipContext,
+    addresses: readonly string[],
+    config: Partial<HyParViewConfig & PlumtreeConfig>,
+  ) {
+    this.#c = context;
+    const e = context.endpoint;
+    this.#links = new Links(e, GOSSIP_PROTOCOL, (peer) => this.hv.failed(peer));
+    this.hv = new HyParView({ id: e.peerId, addresses }, config, {
+      send: (to, m) => this.#send(to, m),
+      release: (peer) => this.#links.release(peer),
+      neighborUp: (peer) => {
+        this.pt.neighborUp(peer.id);
+        context.neighborUp(peer);
+      },
+      neighborDown: (peer) => this.pt.neighborDown(peer),
+    }, context.clock);
+    this.pt = new Plumtree(config, {
+      send: (to, m) => {
+        const info = this.hv.active.get(to);
+        if (info) this.#send(info, m);
+      },
+      deliver: (payload, from) => this.#deliver(payload, from),
+      id: payloadId,
+    }, context.clock);
+  }
+
+  #send(to: PeerInfo, m: GossipMessage): void {
+    if (this.#closed) return;
+    bump(this.#c.stats.sent, m.kind);
+    const bytes = encode(encodeGossip(m));
+    this.#c.stats.gossipBytesSent += bytes.length;
+    this.#links.send(to.id, to.addresses, bytes);
+  }
+
+  /**
+   * Broadcasts our entry, or a notice naming it when it is larger than
+   * `maxGossipMessage` (neighbours then fetch it by sync).
+   */
+  announce(signed: SignedPeerEntry): void {
+    let payload = encode(encodeAnnouncement({ kind: "entry", bytes: signed.bytes }));
+    if (payload.length > this.#c.options.maxGossipMessage) {
+      const e = signed.entry;
+      payload = encode(encodeAnnouncement({
+        kind: "notice",
+        peer: { id: e.peerId, addresses: e.addresses },
+        version: e.version,
+      }));
+    }
+    this.#c.stats.broadcasts++;
+    this.pt.broadcast(payload);
+  }
+
+  /**
+   * Leaves: broadcasts a signed departure to every neighbour, and closes the
+   * links once they confirmed reading it (or after `departureWindow`).
+   */
+  async leave(departure: Uint8Array): Promise<void> {
+    this.pt.broadcast(encode(encodeAnnouncement({ kind: "departure", bytes: departure })), true);
+    this.hv.leave();
+    this.#closed = true;
+    this.pt.close();
+    await this.#links.close(encode([FLUSH]), this.#c.options.departureWindow);
+  }
+
+  /** Serves a gossip channel a peer opened to us. */
+  async serve(ch: Channel): Promise<void> {
+    const c = this.#c;
+    if (this.#closed) return await ch.close(CloseCode.GracefulShutdown);
+    if (c.banned(ch.peerId)) {
+      bump(c.stats.dropped, "from-banned-peer");
+      return await ch.close(CloseCode.ProtocolViolation, "banned");
+    }
+    const release = c.requests.hold(ch);
+    try {
+      for (;;) {
+        let raw: Uint8Array | undefined;
+        try {
+          raw = await ch.recvBytes();
+        } catch (e) {
+          if (e instanceof DecodeError) this.#malformed(ch.peerId);
+          return;
+        }
+        if (raw === undefined) return;
+        if (!c.rate.take(ch.peerId, raw.length)) {
+          c.stats.gossipRateLimited++;
+          continue;
+        }
+        let m: GossipMessage;
+        try {
+          const v = decode(raw);
+          if (Array.isArray(v) && v.length === 1 && v[0] === FLUSH) {
+            await ch.send([FLUSHED]);
+            continue;
+          }
+          if (this.#closed || c.banned(ch.peerId)) continue;
+          m = decodeGossip(v, c.options.maxGossipMessage);
+        } catch {
+          this.#malformed(ch.peerId);
+          await ch.close(CloseCode.ProtocolViolation, "malformed gossip message");
+          return;
+        }
+        bump(c.stats.received, m.kind);
+        this.#handle(ch.peerId, m);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  #malformed(peer: PeerId): void {
+    bump(this.#c.stats.dropped, "undecodable-message");
+    this.#c.offend(peer, "undecodable gossip");
+  }
+
+  #handle(from: PeerId, m: GossipMessage): void {
+    if (m.kind === "gossip" || m.kind === "ihave" || m.kind === "graft" || m.kind === "prune") {
+      const refused = this.pt.handle(from, m);
+      if (refused === undefined) return;
+      bump(this.#c.stats.dropped, `gossip-${refused}`);
+      // A payload whose id is not its content's is forged on purpose.
+      if (refused === "wrong-id") this.#c.offend(from, "gossip id does not match its payload");
+    } else {
+      this.hv.handle(from, m);
+    }
+  }
+
+  #deliver(payload: Uint8Array, from: PeerId): boolean | Promise<boolean> {
+    const c = this.#c;
+    let a: Announcement;
+    try {
+      a = decodeAnnouncement(decode(payload));
+    } catch {
+      bump(c.stats.dropped, "undecodable");
+      c.offend(from, "undecodable announcement");
+      return false;
+    }
+    if (a.kind === "entry") {
+      const r = c.ingest.one(a.bytes);
+      return typeof r === "string" ? c.accept(r, from) : r.then((x) => c.accept(x, from));
+    }
+    if (a.kind === "departure") {
+      let result: UpsertResult;
+      try {
+        const d = decodeDeparture(a.bytes);
+        result = c.catalog.depart(d);
+        if (result === "updated") this.hv.passive.delete(d.peerId);
+      } catch (e) {
+        result = e instanceof InvalidEntryError ? e.reason : "undecodable";
+      }
+      return c.accept(result, from);
+    }
+    const known = c.catalog.get(a.peer.id);
+    if (
+      a.peer.id !== c.endpoint.peerId &&
+      (!known || compareVersions(known.version, a.version) < 0)
+    ) {
+      c.fetch(a.peer);
+    }
+    return true;
+  }
+}

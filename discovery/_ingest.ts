@@ -1,0 +1,135 @@
+/**
+ * Taking entries from the wire into the catalog: cheap checks (shape, network,
+ * expiry, known version) before signatures, signatures verified once per
+ * entry in flight and in bounded batches, so a peer that sends garbage is
+ * banned before it costs much CPU.
+ *
+ * @module
+ */
+import type { PeerId } from "@mosaik/transport";
+import type { Catalog, UpsertResult } from "./catalog.ts";
+import {
+  compareVersions,
+  InvalidEntryError,
+  type ParsedEntry,
+  parseEntry,
+  verifyParsedEntry,
+  verifyParsedEntrySync,
+} from "./entry.ts";
+
+/** Signatures verified at once while merging a sync. */
+export const VERIFY_BATCH = 64;
+
+function reason(e: unknown): UpsertResult {
+  return e instanceof InvalidEntryError ? e.reason : "undecodable";
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The ingestion pipeline of one node. */
+export class Ingest {
+  #catalog: Catalog;
+  #self: PeerId;
+  #closed: () => boolean;
+  #verifying = new Map<string, Promise<UpsertResult>>();
+
+  /** Ingests into `catalog`, ignoring entries of `self`; stores nothing once `closed()`. */
+  constructor(catalog: Catalog, self: PeerId, closed: () => boolean) {
+    this.#catalog = catalog;
+    this.#self = self;
+    this.#closed = closed;
+  }
+
+  /**
+   * Parses and runs the cheap checks: a verdict, or the parsed entry when its
+   * signature must be verified.
+   */
+  #screen(raw: unknown): UpsertResult | ParsedEntry {
+    if (!(raw instanceof Uint8Array)) return "undecodable";
+    let p: ParsedEntry;
+    try {
+      p = parseEntry(raw);
+    } catch (e) {
+      return reason(e);
+    }
+    const e = p.entry;
+    if (e.peerId === this.#self) return "unchanged";
+    const verdict = this.#catalog.assess(e);
+    if (verdict === undefined) return p;
+    // A different entry claiming a known version is a forgery: verify it.
+    if (verdict === "unchanged" && !sameBytes(this.#catalog.signed(e.peerId)?.bytes, raw)) {
+      return p;
+    }
+    return verdict;
+  }
+
+  #verify(p: ParsedEntry): Promise<UpsertResult> {
+    const e = p.entry;
+    const key = `${e.peerId}/${e.version.start}/${e.version.counter}/${p.raw.length}`;
+    const pending = this.#verifying.get(key);
+    // A second copy while the first is verified: report it as known.
+    if (pending) {
+      return pending.then((r) => r === "discovered" || r === "updated" ? "unchanged" : r);
+    }
+    const verified = verifyParsedEntry(p).then(
+      (signed) => this.#closed() ? "unchanged" as const : this.#catalog.upsert(signed),
+      reason,
+    ).finally(() => this.#verifying.delete(key));
+    this.#verifying.set(key, verified);
+    return verified;
+  }
+
+  /**
+   * Takes one entry (a broadcast). An update of a known peer is verified
+   * synchronously: it is rare and latency matters (it lands before anything
+   * the peer sends afterwards on other channels); a new peer takes the
+   * faster asynchronous WebCrypto path.
+   */
+  one(raw: Uint8Array): UpsertResult | Promise<UpsertResult> {
+    const p = this.#screen(raw);
+    if (typeof p === "string") return p;
+    if (!this.#catalog.get(p.entry.peerId)) return this.#verify(p);
+    try {
+      return this.#catalog.upsert(verifyParsedEntrySync(p));
+    } catch (e) {
+      return reason(e);
+    }
+  }
+
+  /**
+   * Takes the entries of a sync. Every verdict goes to `report`, cheap ones
+   * first; signatures are verified in batches of {@linkcode VERIFY_BATCH},
+   * newest version per peer only, and the merge stops as soon as `report`
+   * returns false (the sender got banned). Returns how many entries were new
+   * or newer.
+   */
+  async many(raws: readonly unknown[], report: (r: UpsertResult) => boolean): Promise<number> {
+    const candidates = new Map<PeerId, ParsedEntry>();
+    for (const raw of raws) {
+      const p = this.#screen(raw);
+      if (typeof p === "string") {
+        if (!report(p)) return 0;
+        continue;
+      }
+      const seen = candidates.get(p.entry.peerId);
+      if (!seen || compareVersions(seen.entry.version, p.entry.version) < 0) {
+        candidates.set(p.entry.peerId, p);
+      }
+    }
+    let learned = 0;
+    const queue = [...candidates.values()];
+    for (let i = 0; i < queue.length; i += VERIFY_BATCH) {
+      if (this.#closed()) break;
+      const results = await Promise.all(
+        queue.slice(i, i + VERIFY_BATCH).map((p) => this.#verify(p)),
+      );
+      for (const r of results) {
+        if (r === "discovered" || r === "updated") learned++;
+        if (!report(r)) return learned;
+      }
+    }
+    return learned;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Catalog sync: two peers exchange summaries `(peer, version)*` and send
+ * each other the entries the other lacks or holds older.
+ *
+ * ```text
+ * requester -> acceptor   summary
+ * acceptor  -> requester  [entries newer than the summary, acceptor's summary]
+ * requester -> acceptor   entries newer than the acceptor's summary
+ * acceptor  -> requester  "done"
+ * ```
+ *
+ * A message carries at most `maxSyncBytes` of entries (the rest follows in
+ * later syncs), so a reply never outgrows a frame. Only what the remote
+ * sent is held against it: a malformed summary, entries or a flood beyond
+ * `maxSyncRate`; our own timer or a channel it ended are not offences.
+ *
+ * @module
+ */
+import { type Channel, ClosedError, DecodeError, type PeerId } from "@mosaik/transport";
+import type { Catalog, UpsertResult } from "./catalog.ts";
+import { compareVersions, type EntryVersion } from "./entry.ts";
+import type { Ingest } from "./_ingest.ts";
+import type { LocalEntry } from "./local.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { ByteRate } from "./_rate.ts";
+import type { PeerInfo } from "./_hyparview.ts";
+import type { Requests } from "./_requests.ts";
+import { bump, type DiscoveryStats } from "./stats.ts";
+import { array } from "./_check.ts";
+import { decodeSummary, encodeSummary } from "./_wire.ts";
+
+/** Protocol name of catalog sync channels. */
+export const SYNC_PROTOCOL = "/mosaik/discovery/sync/1";
+
+/** What catalog sync needs from its node. */
+export interface SyncContext {
+  readonly self: PeerId;
+  readonly catalog: Catalog;
+  readonly local: LocalEntry;
+  readonly ingest: Ingest;
+  readonly requests: Requests;
+  readonly rate: ByteRate;
+  readonly stats: DiscoveryStats;
+  readonly options: ResolvedOptions;
+  /** Judges a merged entry (counts it, maybe an offence); false once `from` is banned. */
+  judge(result: UpsertResult, from: PeerId): boolean;
+  /** Records an offence of `peer`. */
+  offend(peer: PeerId, what: string): void;
+}
+
+/** A message from the remote was malformed or over its rate: its fault. */
+class RemoteFault extends DecodeError {
+  overRate = false;
+}
+
+/** Both sides of catalog sync for one node. */
+export class CatalogSync {
+  #c: SyncContext;
+
+  /** Creates the sync protocol of a node. */
+  constructor(context: SyncContext) {
+    this.#c = context;
+  }
+
+  /** Peers this node has synced with (or is syncing with). */
+  readonly synced: Set<PeerId> = new Set();
+
+  #summary(): Map<PeerId, EntryVersion> {
+    const s = this.#c.catalog.summary();
+    s.set(this.#c.self, this.#c.local.entry.version);
+    return s;
+  }
+
+  /** Entries (ours first) that `theirs` lacks or holds older, up to `maxSyncBytes`. */
+  #newerThan(theirs: Map<PeerId, EntryVersion>): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let budget = this.#c.options.maxSyncBytes;
+    for (const s of [this.#c.local.signed, ...this.#c.catalog.signedEntries()]) {
+      const v = theirs.get(s.entry.peerId);
+      if (v && compareVersions(v, s.entry.version) >= 0) continue;
+      if (s.bytes.length > budget) break;
+      budget -= s.bytes.length;
+      out.push(s.bytes);
+    }
+    return out;
+  }
+
+  /** Receives the remote's next message within its byte budget; `undefined` if it ended. */
+  async #recv(ch: Channel): Promise<unknown> {
+    const before = ch.stats.bytesReceived;
+    let m: unknown;
+    try {
+      m = await ch.recv();
+    } catch (e) {
+      throw e instanceof DecodeError ? new RemoteFault(e.message, { cause: e }) : e;
+    }
+    if (!this.#c.rate.take(ch.peerId, ch.stats.bytesReceived - before)) {
+      this.#c.stats.syncRateLimited++;
+      const fault = new RemoteFault(`sync from ${ch.peerId} over its rate`);
+      fault.overRate = true;
+      throw fault;
+    }
+    bump(this.#c.stats.received, "sync");
+    return m;
+  }
+
+  #fault(peer: PeerId, e: RemoteFault): void {
+    if (!e.overRate) bump(this.#c.stats.dropped, "undecodable-message");
+    this.#c.offend(peer, e.message);
+  }
+
+  #parse<T>(decode: () => T): T {
+    try {
+      return decode();
+    } catch (e) {
+      throw new RemoteFault(String((e as Error).message), { cause: e });
+    }
+  }
+
+  async #merge(entries: unknown, from: PeerId): Promise<number> {
+    const list = this.#parse(() => array(entries, "entries", this.#c.options.maxPeers));
+    return await this.#c.ingest.many(list, (r) => this.#c.judge(r, from));
+  }
+
+  /**
+   * Exchanges catalogs with `peer` both ways; resolves once both sides
+   * merged, with how many entries we learned.
+   */
+  async sync(peer: PeerInfo): Promise<number> {
+    this.synced.add(peer.id);
+    const c = this.#c;
+    try {
+      const learned = await c.requests.request(
+        peer.id,
+        peer.addresses,
+        SYNC_PROTOCOL,
+        async (ch) => {
+          await ch.send(encodeSummary(this.#summary()));
+          bump(c.stats.sent, "sync");
+          const reply = await this.#recv(ch);
+          if (reply === undefined) throw new ClosedError("sync ended by the remote");
+          const [entries, summary] = this.#parse(() => array(reply, "sync reply", 2, 2));
+          const theirs = this.#parse(() => decodeSummary(summary, c.options.maxPeers + 1));
+          const learned = await this.#merge(entries, peer.id);
+          await ch.send(this.#newerThan(theirs));
+          bump(c.stats.sent, "sync");
+          const done = await this.#recv(ch);
+          if (done === undefined) throw new ClosedError("sync ended by the remote");
+          if (done !== "done") throw new RemoteFault("sync not acknowledged");
+          return learned;
+        },
+      );
+      c.stats.syncs++;
+      return learned;
+    } catch (e) {
+      c.stats.syncFailures++;
+      if (e instanceof RemoteFault) this.#fault(peer.id, e);
+      throw e;
+    }
+  }
+
+  /** Serves a sync a peer asked for; whether it completed. */
+  async serve(ch: Channel, timedOut: () => boolean): Promise<boolean> {
+    const c = this.#c;
+    try {
+      const summary = await this.#recv(ch);
+      if (summary === undefined) return false; // the remote gave up, or our timer ended it
+      const theirs = this.#parse(() => decodeSummary(summary, c.options.maxPeers + 1));
+      await ch.send([this.#newerThan(theirs), encodeSummary(this.#summary())]);
+      bump(c.stats.sent, "sync");
+      const entries = await this.#recv(ch);
+      if (entries === undefined) return false;
+      await this.#merge(entries, ch.peerId);
+      await ch.send("done");
+      c.stats.syncs++;
+      await ch.close();
+      return true;
+    } catch (e) {
+      c.stats.syncFailures++;
+      if (e instanceof RemoteFault && !timedOut()) this.#fault(ch.peerId, e);
+      return false;
+    }
+  }
+}

@@ -44,7 +44,8 @@ export {
   signEntry,
   verifyEntry,
 } from "./entry.ts";
-export type { Ticket } from "@mosaik/transport";
+// Re-exported so the types this module's API mentions are documented with it.
+export type { GroupId, StreamId, Tag, Ticket, WaitOptions } from "@mosaik/transport";
 export * from "./catalog.ts";
 export * from "./local.ts";
 export * from "./discovery.ts";

@@ -97,6 +97,11 @@ const DISCOVERY: Record<keyof DiscoveryTuning, true> = {
   banDuration: true,
   departureWindow: true,
   maxGossipMessage: true,
+  maxPeers: true,
+  maxCatalogBytes: true,
+  maxSyncBytes: true,
+  maxGossipRate: true,
+  maxSyncRate: true,
   gossip: true,
   vivaldi: true,
 };

@@ -4,7 +4,7 @@ import { blake3 } from "@noble/hashes/blake3.js";
 import { type Channel, encode, type Endpoint, peerIdToBytes, toHex } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import { GOSSIP_PROTOCOL } from "@mosaik/discovery";
-import type { Node } from "./discovery_util.ts";
+import type { TestNode } from "./_harness.ts";
 
 /** The Plumtree id of a payload, as honest nodes compute it. */
 export function contentId(payload: Uint8Array): Uint8Array {
@@ -31,7 +31,7 @@ export function contentIdHex(announcement: unknown): string {
  * returns the channel it sends gossip on. Whatever the victim sends back is
  * read and dropped.
  */
-export async function joinAsNeighbour(attacker: Endpoint, victim: Node): Promise<Channel> {
+export async function joinAsNeighbour(attacker: Endpoint, victim: TestNode): Promise<Channel> {
   attacker.handle(GOSSIP_PROTOCOL, async (ch) => {
     for await (const _ of ch) { /* drain */ }
   });

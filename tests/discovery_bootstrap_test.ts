@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { BootstrapContext, BootstrapSource } from "@mosaik/discovery";
 import { eventually } from "@mosaik/transport/testing";
-import { closeAll, freshNetwork, startNode } from "./discovery_util.ts";
+import { closeAll, freshNetwork, startNode } from "./_harness.ts";
 
 Deno.test("discovery: a bootstrap source's peers are joined; the source is stopped on close", async () => {
   const net = freshNetwork();
@@ -21,7 +21,7 @@ Deno.test("discovery: a bootstrap source's peers are joined; the source is stopp
       return Promise.resolve();
     },
   };
-  const node = await startNode(net, { sources: [source] });
+  const node = await startNode(net, { discovery: { sources: [source] } });
   try {
     await node.discovery.when.peers({ minimum: 1 });
     assert.ok(ctx);
@@ -50,7 +50,9 @@ Deno.test("discovery: a failing source does not stop discovery", async () => {
   const errors: unknown[] = [];
   const orig = console.error;
   console.error = (...a: unknown[]) => errors.push(a);
-  const node = await startNode(net, { sources: [broken], bootstrap: [seed.endpoint.address] });
+  const node = await startNode(net, {
+    discovery: { sources: [broken], bootstrap: [seed.endpoint.address] },
+  });
   try {
     await node.discovery.when.peers({ minimum: 1 });
     await eventually(() => errors.length === 1);

@@ -4,15 +4,15 @@ import assert from "node:assert/strict";
 import { tag } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import type { DiscoveryOptions } from "@mosaik/discovery";
-import { allSeeAll, closeAll, freshNetwork, type Node, startNode } from "./discovery_util.ts";
+import { allSeeAll, closeAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
 
-async function cluster(n: number, options: DiscoveryOptions): Promise<Node[]> {
+async function cluster(n: number, options: DiscoveryOptions): Promise<TestNode[]> {
   const net = freshNetwork();
-  const first = await startNode(net, options);
+  const first = await startNode(net, { discovery: options });
   const rest = await Promise.all(
     Array.from(
       { length: n - 1 },
-      () => startNode(net, { ...options, bootstrap: [first.endpoint.address] }),
+      () => startNode(net, { discovery: { ...options, bootstrap: [first.endpoint.address] } }),
     ),
   );
   const nodes = [first, ...rest];
@@ -25,16 +25,16 @@ async function cluster(n: number, options: DiscoveryOptions): Promise<Node[]> {
   return nodes;
 }
 
-const gossipSent = (nodes: Node[]) =>
+const gossipSent = (nodes: TestNode[]) =>
   nodes.reduce((s, n) => s + (n.discovery.stats.sent.gossip ?? 0), 0);
-const ihaveSent = (nodes: Node[]) =>
+const ihaveSent = (nodes: TestNode[]) =>
   nodes.reduce((s, n) => s + (n.discovery.stats.sent.ihave ?? 0), 0);
-const bytesSent = (nodes: Node[]) =>
+const bytesSent = (nodes: TestNode[]) =>
   nodes.reduce((s, n) => s + n.discovery.stats.gossipBytesSent, 0);
 
 /** Payload messages per broadcast, measured over `rounds` tag changes after a warm-up. */
 async function measure(
-  nodes: Node[],
+  nodes: TestNode[],
   rounds: number,
 ): Promise<{ payload: number; ihave: number; bytes: number }> {
   const change = async (k: number) => {

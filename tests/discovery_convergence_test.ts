@@ -3,13 +3,16 @@
 import assert from "node:assert/strict";
 import { tag } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { allSeeAll, closeAll, freshNetwork, type Node, startNode } from "./discovery_util.ts";
+import { allSeeAll, closeAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
 
 Deno.test("discovery: 1 + 10 nodes bootstrapped from n0 all see all (converge_with_bootstrap)", async () => {
   const net = freshNetwork();
   const n0 = await startNode(net);
   const others = await Promise.all(
-    Array.from({ length: 10 }, () => startNode(net, { bootstrap: [n0.endpoint.address] })),
+    Array.from(
+      { length: 10 },
+      () => startNode(net, { discovery: { bootstrap: [n0.endpoint.address] } }),
+    ),
   );
   const nodes = [n0, ...others];
   try {
@@ -22,10 +25,12 @@ Deno.test("discovery: 1 + 10 nodes bootstrapped from n0 all see all (converge_wi
 
 Deno.test("discovery: 12 nodes bootstrapped as a chain all see all; runtime tags propagate", async () => {
   const net = freshNetwork();
-  const nodes: Node[] = [];
+  const nodes: TestNode[] = [];
   for (let i = 0; i < 12; i++) {
     nodes.push(
-      await startNode(net, { bootstrap: i === 0 ? [] : [nodes[i - 1].endpoint.address] }),
+      await startNode(net, {
+        discovery: { bootstrap: i === 0 ? [] : [nodes[i - 1].endpoint.address] },
+      }),
     );
   }
   try {

@@ -4,9 +4,9 @@ import type { CatalogEvent } from "@mosaik/discovery";
 import { eventually, timeFactor } from "@mosaik/transport/testing";
 
 const tf = timeFactor();
-import { closeAll, freshNetwork, type Node, startNode } from "./discovery_util.ts";
+import { closeAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
 
-function record(node: Node): CatalogEvent[] {
+function record(node: TestNode): CatalogEvent[] {
   const events: CatalogEvent[] = [];
   node.discovery.catalog.subscribe((e) => events.push(e));
   return events;
@@ -16,16 +16,20 @@ Deno.test("discovery: stale peers are purged and come back on their next announc
   const net = freshNetwork();
   // "quick" expires entries after 600 ms; "slow" re-announces only every 1.5 s.
   const quick = await startNode(net, {
-    purgeAfter: 600 * tf,
-    announceInterval: 200 * tf,
-    announceJitter: 0,
+    discovery: {
+      purgeAfter: 600 * tf,
+      announceInterval: 200 * tf,
+      announceJitter: 0,
+    },
   });
   const events = record(quick);
   const slow = await startNode(net, {
-    purgeAfter: 60_000,
-    announceInterval: 1_500 * tf,
-    announceJitter: 0,
-    bootstrap: [quick.endpoint.address],
+    discovery: {
+      purgeAfter: 60_000,
+      announceInterval: 1_500 * tf,
+      announceJitter: 0,
+      bootstrap: [quick.endpoint.address],
+    },
   });
   const slowId = slow.endpoint.peerId;
   try {
@@ -51,8 +55,8 @@ Deno.test("discovery: stale peers are purged and come back on their next announc
 Deno.test("discovery: a graceful departure is the next event on every other node", async () => {
   const net = freshNetwork();
   const n0 = await startNode(net);
-  const n1 = await startNode(net, { bootstrap: [n0.endpoint.address] });
-  const n2 = await startNode(net, { bootstrap: [n1.endpoint.address] });
+  const n1 = await startNode(net, { discovery: { bootstrap: [n0.endpoint.address] } });
+  const n2 = await startNode(net, { discovery: { bootstrap: [n1.endpoint.address] } });
   const nodes = [n0, n1, n2];
   const events = nodes.map(record);
   try {
@@ -77,9 +81,9 @@ Deno.test("discovery: a graceful departure is the next event on every other node
 Deno.test("discovery: a crashed node (no departure) expires from every catalog", async () => {
   const net = freshNetwork();
   const opts = { purgeAfter: 800 * tf, announceInterval: 200 * tf, announceJitter: 0.2 };
-  const n0 = await startNode(net, opts);
-  const n1 = await startNode(net, { ...opts, bootstrap: [n0.endpoint.address] });
-  const n2 = await startNode(net, { ...opts, bootstrap: [n1.endpoint.address] });
+  const n0 = await startNode(net, { discovery: opts });
+  const n1 = await startNode(net, { discovery: { ...opts, bootstrap: [n0.endpoint.address] } });
+  const n2 = await startNode(net, { discovery: { ...opts, bootstrap: [n1.endpoint.address] } });
   const events = [n0, n1].map(record);
   try {
     await eventually(() => [n0, n1, n2].every((n) => n.discovery.catalog.size === 2));

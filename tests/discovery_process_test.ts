@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { CatalogEvent } from "@mosaik/discovery";
 import { eventually, timeFactor } from "@mosaik/transport/testing";
-import { freshNetwork, startNode } from "./discovery_util.ts";
+import { freshNetwork, startNode } from "./_harness.ts";
 
 const tf = timeFactor();
 
@@ -44,7 +44,9 @@ function spawn(net: string, bootstrap: string, announceMs: number) {
 
 Deno.test("discovery: a node in another process joins, departs, and a killed one expires", async () => {
   const net = freshNetwork();
-  const node = await startNode(net, { purgeAfter: 1_500 * tf, announceInterval: 300 * tf });
+  const node = await startNode(net, {
+    discovery: { purgeAfter: 1_500 * tf, announceInterval: 300 * tf },
+  });
   const events: CatalogEvent[] = [];
   node.discovery.catalog.subscribe((e) => events.push(e));
   const graceful = spawn(net, node.endpoint.address, 300 * tf);

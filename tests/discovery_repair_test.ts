@@ -4,13 +4,16 @@
 import assert from "node:assert/strict";
 import { tag } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { allSeeAll, closeAll, freshNetwork, startNode } from "./discovery_util.ts";
+import { allSeeAll, closeAll, freshNetwork, startNode } from "./_harness.ts";
 
 Deno.test("discovery: survivors replace crashed neighbours and keep broadcasting", async () => {
   const net = freshNetwork();
   const first = await startNode(net);
   const rest = await Promise.all(
-    Array.from({ length: 11 }, () => startNode(net, { bootstrap: [first.endpoint.address] })),
+    Array.from(
+      { length: 11 },
+      () => startNode(net, { discovery: { bootstrap: [first.endpoint.address] } }),
+    ),
   );
   const nodes = [first, ...rest];
   try {

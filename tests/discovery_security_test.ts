@@ -11,12 +11,12 @@ import {
   signEntry,
   SYNC_PROTOCOL,
 } from "@mosaik/discovery";
-import { closeAll, freshNetwork, startNode } from "./discovery_util.ts";
+import { closeAll, freshNetwork, startNode } from "./_harness.ts";
 import { gossipFrame, gossipPayload, joinAsNeighbour } from "./discovery_attacker.ts";
 
 Deno.test("discovery: an acceptor does not wait forever for a silent peer", async () => {
   const net = freshNetwork();
-  const victim = await startNode(net, { requestTimeout: 200 });
+  const victim = await startNode(net, { discovery: { requestTimeout: 200 } });
   await using attacker = await Endpoint.create({ networkId: net });
   try {
     const ch = await attacker.open(
@@ -34,7 +34,7 @@ Deno.test("discovery: an acceptor does not wait forever for a silent peer", asyn
 
 Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped and counted", async () => {
   const net = freshNetwork();
-  const victim = await startNode(net, { banDuration: 0 }); // bans are tested below
+  const victim = await startNode(net, { discovery: { banDuration: 0 } }); // bans are tested below
   const honest = await startNode(net);
   await using attacker = await Endpoint.create({ networkId: net });
   try {
@@ -125,7 +125,7 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
 
 Deno.test("discovery: a peer that keeps sending garbage is banned for a while", async () => {
   const net = freshNetwork();
-  const victim = await startNode(net, { banDuration: 60_000 });
+  const victim = await startNode(net, { discovery: { banDuration: 60_000 } });
   const honest = await startNode(net);
   await using attacker = await Endpoint.create({ networkId: net });
   try {
@@ -159,7 +159,7 @@ Deno.test("discovery: a peer that keeps sending garbage is banned for a while", 
 
 Deno.test("discovery: random frames on every discovery protocol never hurt a live node", async () => {
   const net = freshNetwork();
-  const victim = await startNode(net, { banDuration: 0, requestTimeout: 200 });
+  const victim = await startNode(net, { discovery: { banDuration: 0, requestTimeout: 200 } });
   const honest = await startNode(net);
   await using attacker = await Endpoint.create({ networkId: net });
   let seed = 7;

@@ -6,7 +6,7 @@ import { peerInfo } from "./peer.ts";
 const peer = (id: string, tags: string[] = []) =>
   peerInfo({ peerId: id as PeerId, addresses: [], tags: tags.map((t) => tag(t)), streams: [] }, 1);
 
-Deno.test("conditions: count connected channels with tags and filters", () => {
+Deno.test("conditions: only connected channels with the tags and filter count", () => {
   const channels = [
     { state: "connected" as const, peer: peer("a", ["x", "y"]) },
     { state: "connected" as const, peer: peer("b", ["x"]) },

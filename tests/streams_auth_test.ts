@@ -1,6 +1,5 @@
-// Streams acceptance, part 3: RTT and tag predicates, tickets (with
-// @mosaik/tee's JWT gate), dynamic re-evaluation, consumer `when`
-// (reference/streams.md §5.6–5.11).
+// Streams acceptance, part 3: RTT and tag predicates, tickets (@mosaik/tee's
+// JWT validator), re-evaluation when entries change, consumer `when`.
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { hasTags, rttBelow, stream } from "@mosaik/streams";
@@ -73,7 +72,7 @@ Deno.test("streams: consumer require rttBelow rejects slow producers without sub
   }
 });
 
-Deno.test("streams: producer require chaining (tag1 AND tag2)", async () => {
+Deno.test("streams: producer require with two tags admits only consumers carrying both", async () => {
   const c = await cluster(4, { tags: [[], ["tag1", "tag2"], ["tag1"], ["tag3"]] });
   try {
     const [n0, both, one, other] = c.nodes;
@@ -93,7 +92,7 @@ Deno.test("streams: producer require chaining (tag1 AND tag2)", async () => {
   }
 });
 
-Deno.test("streams: producer require by tag", async () => {
+Deno.test("streams: producer require hasTags admits only tagged consumers", async () => {
   const c = await cluster(4, { tags: [[], [], ["tag1", "tag2"], ["tag3", "tag4"]] });
   try {
     const [n0, n1, n3, n4] = c.nodes;
@@ -112,7 +111,7 @@ Deno.test("streams: producer require by tag", async () => {
   }
 });
 
-Deno.test("streams: consumer require chaining and by tag", async () => {
+Deno.test("streams: consumer require with tags subscribes only to producers carrying them", async () => {
   const c = await cluster(4, { tags: [[], ["tag1", "tag2"], ["tag1"], ["tag3"]] });
   try {
     const [n0, both, one, other] = c.nodes;
@@ -179,7 +178,7 @@ function tickets(nodes: TestNode[]) {
   return { issuer, net, gate, valid, expired };
 }
 
-Deno.test("streams: producer requireTicket (tee JWT gate): valid in, expired and missing out", async () => {
+Deno.test("streams: a producer requiring a JWT ticket admits valid holders and refuses expired and missing tickets", async () => {
   const c = await cluster(4);
   try {
     const [n0, n1, n2, n3] = c.nodes;
@@ -284,7 +283,7 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
   return done;
 }
 
-Deno.test("streams: consumer when — conditions follow producers coming and going", async () => {
+Deno.test("streams: consumer when.* promises follow producers coming and going", async () => {
   const c = await cluster(3);
   try {
     const [n0, n1, n2] = c.nodes;
@@ -313,7 +312,7 @@ Deno.test("streams: consumer when — conditions follow producers coming and goi
   }
 });
 
-Deno.test("streams: consumer onlineWhen with tags", async () => {
+Deno.test("streams: consumer onlineWhen with tags counts only tagged producers", async () => {
   const c = await cluster(3, { tags: [[], ["t1", "t2"], ["t1", "t2"]] });
   try {
     const [n0, n1, n2] = c.nodes;
@@ -360,7 +359,7 @@ Deno.test("streams: a consumer is online at once by default", async () => {
   }
 });
 
-Deno.test("streams: declarations carry defaults for both sides (the Rust stream! macro)", async () => {
+Deno.test("streams: a declaration's producer and consumer defaults apply to every handle", async () => {
   const c = await cluster(3, { tags: [["trusted"], ["trusted"], []] });
   try {
     const [n0, n1, n2] = c.nodes;

@@ -1,5 +1,5 @@
-// Streams acceptance, part 1: smoke, declarations, stats, shared producers
-// (reference/streams.md §5.1–5.3), plus ordering and fan-out copies.
+// Streams acceptance, part 1: delivery, declarations, stats, shared producers,
+// ordering and fan-out copies.
 import assert from "node:assert/strict";
 import { digest } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
@@ -8,7 +8,7 @@ import { cluster } from "./streams_harness.ts";
 
 const Data1 = stream<string>("tests.data1");
 
-Deno.test("streams: send_recv — one producer, two consumers, 100 datums each", async () => {
+Deno.test("streams: each of two consumers receives all 100 datums of one producer", async () => {
   const c = await cluster(3);
   try {
     const [n0, n1, n2] = c.nodes;
@@ -77,7 +77,7 @@ Deno.test("streams: custom stream ids keep streams apart", async () => {
   }
 });
 
-Deno.test("streams: custom datum codec", async () => {
+Deno.test("streams: a custom codec encodes and decodes datums end to end", async () => {
   const enc = new TextEncoder();
   const dec = new TextDecoder();
   const codec: Codec<string> = {
@@ -99,7 +99,7 @@ Deno.test("streams: custom datum codec", async () => {
   }
 });
 
-Deno.test("streams: declarations — ids from names, schema in the id", () => {
+Deno.test("streams: a declaration's id comes from its name and schema", () => {
   const def = stream<string>("my-stream1");
   assert.equal(def.id, digest("my-stream1"));
   assert.equal(stream("my-stream1").id, def.id);
@@ -131,7 +131,7 @@ Deno.test("streams: producers of different schemas never meet", async () => {
   }
 });
 
-Deno.test("streams: stats — producer side", async () => {
+Deno.test("streams: producer stats count datums and bytes per subscriber and in the snapshot", async () => {
   const c = await cluster(3);
   try {
     const [n0, n1, n2] = c.nodes;
@@ -174,7 +174,7 @@ Deno.test("streams: stats — producer side", async () => {
   }
 });
 
-Deno.test("streams: stats — consumer side fan-in from two producers", async () => {
+Deno.test("streams: consumer stats count datums and bytes per producer when fanning in from two", async () => {
   const c = await cluster(3);
   try {
     const [n0, n1, n2] = c.nodes;

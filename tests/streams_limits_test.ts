@@ -1,5 +1,5 @@
-// Streams acceptance, part 2: limits, onlineWhen, `when`, offline sends
-// (reference/streams.md §5.4–5.5), slot release on consumer close.
+// Streams acceptance, part 2: consumer limits, onlineWhen, `when`, offline
+// sends, slot release on consumer close.
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { ProducerOfflineError, stream } from "@mosaik/streams";
@@ -8,7 +8,7 @@ import { cluster } from "./streams_harness.ts";
 const Data1 = stream<string>("tests.limits.data1");
 const Data2 = stream<string>("tests.limits.data2");
 
-/** Whether `p` has settled after pending callbacks ran (the Rust tests' `poll_once`). */
+/** Whether `p` has settled after pending callbacks ran. */
 async function settled(p: Promise<unknown>): Promise<boolean> {
   let done = false;
   p.then(() => done = true, () => done = true);
@@ -19,7 +19,7 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
 const connected = (infos: { state: string; consumerId: string }[]) =>
   new Set(infos.filter((i) => i.state === "connected").map((i) => i.consumerId));
 
-Deno.test("streams: max_subs — maxConsumers 3 of 7, a freed slot goes to a waiting consumer", async () => {
+Deno.test("streams: maxConsumers 3 serves three of seven consumers; a freed slot goes to a waiting one", async () => {
   const c = await cluster(8);
   try {
     const [n0, ...others] = c.nodes;
@@ -72,7 +72,7 @@ Deno.test("streams: maxConsumers 1 serves exactly one; closing it frees the slot
   }
 });
 
-Deno.test("streams: online_when — counts and tags of connected consumers", async () => {
+Deno.test("streams: producer onlineWhen follows the count and tags of connected consumers", async () => {
   const c = await cluster(3, { tags: [[], [], []] });
   try {
     const [n0, n1, n2] = c.nodes;
@@ -119,7 +119,7 @@ Deno.test("streams: online_when — counts and tags of connected consumers", asy
   }
 });
 
-Deno.test("streams: producer when — conditions resolve on every transition", async () => {
+Deno.test("streams: producer when.* promises resolve on every transition", async () => {
   const c = await cluster(3);
   try {
     const [n0, n1, n2] = c.nodes;

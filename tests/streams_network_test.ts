@@ -1,4 +1,4 @@
-// Streams on full Network nodes: the DESIGN §11 snippet, and a producer node
+// Streams on full Network nodes: the one-page API tour, and a producer node
 // that restarts under the same identity (the consumer resumes and reports the gap).
 import assert from "node:assert/strict";
 import { SecretKey } from "@mosaik/transport";
@@ -8,7 +8,7 @@ import { stream } from "@mosaik/streams";
 
 const local = { listen: "127.0.0.1:0", mdns: false, dht: false } as const;
 
-Deno.test("streams on Network: the public API in one page", async () => {
+Deno.test("streams on Network: the one-page API tour runs as written", async () => {
   const name = crypto.randomUUID();
   await using a = await Network.create(name, local);
   await using b = await Network.create(name, { ...local, bootstrap: [a.local.address] });

@@ -24,7 +24,7 @@ Deno.test("streams: a consumer created before its producer subscribes when it ap
   }
 });
 
-Deno.test("streams: producer restart — the consumer resumes and reports the gap", async () => {
+Deno.test("streams: after a producer restart the consumer resumes and reports the gap", async () => {
   const c = await cluster(2);
   try {
     const [n0, n1] = c.nodes;
@@ -179,7 +179,7 @@ Deno.test("streams: lagging 'drop' keeps the consumer and reports exactly what i
   }
 });
 
-Deno.test("streams: lagging 'block' + bounded consumer queue = end-to-end backpressure", async () => {
+Deno.test("streams: lagging 'block' with a bounded consumer queue paces the producer to the reader", async () => {
   const c = await cluster(2);
   try {
     const [n0, n1] = c.nodes;

@@ -8,39 +8,22 @@ import {
   CloseCode,
   digestBytes,
   encode,
-  Endpoint,
   type NetworkId,
   networkId,
 } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
-import { codecs, PROTOCOL, StaticDiscovery, stream, Streams } from "@mosaik/streams";
+import { codecs, PROTOCOL, StaticDiscovery, stream } from "@mosaik/streams";
+import { closeAll } from "./_harness.ts";
+import { type StaticNode, staticNode } from "./streams_harness.ts";
 
 const Data = stream<string>("tests.wire.data");
 
-interface Peer {
-  endpoint: Endpoint;
-  discovery: StaticDiscovery;
-  streams?: Streams;
-}
-
-async function peer(net: NetworkId, withStreams: boolean, maxFrameSize?: number): Promise<Peer> {
-  const endpoint = await Endpoint.create({
-    networkId: net,
-    ...(maxFrameSize ? { maxFrameSize } : {}),
+/** A node with streams (`true`) or a raw endpoint speaking the wire protocol by hand. */
+function peer(net: NetworkId, withStreams: boolean, maxFrameSize?: number): Promise<StaticNode> {
+  return staticNode(net, {
+    streams: withStreams ? { backoff: { initial: 50 } } : false,
+    maxFrameSize,
   });
-  const discovery = new StaticDiscovery({
-    peerId: endpoint.peerId,
-    addresses: [endpoint.hostPort],
-  });
-  const streams = withStreams
-    ? new Streams(endpoint, discovery, { backoff: { initial: 50 } })
-    : undefined;
-  return { endpoint, discovery, streams };
-}
-
-async function closePeers(...peers: Peer[]): Promise<void> {
-  for (const p of peers) await p.streams?.close();
-  await Promise.all(peers.map((p) => p.endpoint.close()));
 }
 
 function batch(seq: number, datums: Uint8Array[]): Uint8Array {
@@ -65,7 +48,7 @@ function batch(seq: number, datums: Uint8Array[]): Uint8Array {
  * then sends `frames`, and reports the close code the consumer ended with.
  */
 function rogueProducer(
-  rogue: Peer,
+  rogue: StaticNode,
   frames: Uint8Array[],
   startOverride: Partial<{ network: Uint8Array; stream: Uint8Array }> = {},
 ): Promise<number> {
@@ -116,7 +99,7 @@ async function rogueCase(
       consumer.producers()[0].producerId === good.endpoint.peerId
     );
   } finally {
-    await closePeers(consumerNode, good, rogue);
+    await closeAll([consumerNode, good, rogue]);
   }
 }
 
@@ -149,7 +132,11 @@ Deno.test("streams wire: an oversize frame ends the subscription with ProtocolVi
 });
 
 /** A rogue consumer: opens a streams channel to `target`, sends `hello`, returns the close code. */
-async function rogueConsumer(rogue: Peer, target: Peer, hello: unknown): Promise<number> {
+async function rogueConsumer(
+  rogue: StaticNode,
+  target: StaticNode,
+  hello: unknown,
+): Promise<number> {
   const channel = await rogue.endpoint.open(
     target.endpoint.peerId,
     [target.endpoint.hostPort],
@@ -216,7 +203,7 @@ Deno.test("streams wire: producers refuse bad handshakes with named codes and ke
     await producer.send("served");
     assert.equal(await within(consumer.recv(), 3000), "served");
   } finally {
-    await closePeers(producerNode, good, rogue, stranger);
+    await closeAll([producerNode, good, rogue, stranger]);
   }
 });
 
@@ -235,7 +222,7 @@ Deno.test("streams wire: an unknown consumer is refused until the producer learn
     await producer.send("hi");
     assert.equal(await within(consumer.recv(), 3000), "hi");
   } finally {
-    await closePeers(a, b);
+    await closeAll([a, b]);
   }
 });
 
@@ -265,11 +252,11 @@ Deno.test("streams: prefer latency with limit picks the k fastest and fails over
     await producers[0].send("from slow");
     assert.equal(await within(consumer.recv(), 3000), "from slow");
   } finally {
-    await closePeers(c, ...ps);
+    await closeAll([c, ...ps]);
   }
 });
 
-Deno.test("streams: bytes and text codecs", async () => {
+Deno.test("streams: bytes and text codecs carry datums unchanged", async () => {
   const net = networkId(crypto.randomUUID());
   const a = await peer(net, true);
   const b = await peer(net, true);
@@ -288,7 +275,7 @@ Deno.test("streams: bytes and text codecs", async () => {
     assert.deepEqual(await within(cr.recv(), 3000), new Uint8Array([1, 2, 3]));
     assert.equal(await within(ct.recv(), 3000), "héllo");
   } finally {
-    await closePeers(a, b);
+    await closeAll([a, b]);
   }
 });
 
@@ -311,6 +298,6 @@ Deno.test("streams: a predicate that throws counts as failed and harms nothing",
     await eventually(() => b.streams!.rtt(a.endpoint.peerId) !== undefined);
     assert.equal(picky.producers().length, 0);
   } finally {
-    await closePeers(a, b);
+    await closeAll([a, b]);
   }
 });

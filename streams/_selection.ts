@@ -28,6 +28,7 @@ import {
   type PeerPredicate,
   type StreamsPeerEntry,
 } from "./peer.ts";
+import { NoProducerWarning, type Sighting } from "./_no_producer.ts";
 import { choose, type Preference } from "./rank.ts";
 import type { StreamDef } from "./stream.ts";
 import {
@@ -61,6 +62,8 @@ export interface SelectionOptions {
   readonly prefer: Preference;
   readonly limit: number | undefined;
   readonly backoff: BackoffOptions;
+  /** Ms without a connected producer before one warning is logged. */
+  readonly noProducerWarning: number;
 }
 
 /** An eligible producer and when its ticket expires. */
@@ -94,6 +97,8 @@ export class Selection<T> {
   #rerankTimer: ReturnType<typeof setInterval> | undefined;
   /** Eligible producers, best first, as of the last evaluation. */
   #ranked: PeerInfo[] = [];
+  readonly #warning: NoProducerWarning;
+  #seen: Sighting = { advertised: 0, eligible: 0 };
 
   /** `changed` runs whenever a subscription connects, disconnects or goes. */
   constructor(
@@ -107,7 +112,15 @@ export class Selection<T> {
     this.#host = host;
     this.#def = def;
     this.#options = options;
-    this.#changed = changed;
+    this.#warning = new NoProducerWarning(
+      def as StreamDef<unknown>,
+      options.noProducerWarning,
+      () => this.#seen,
+    );
+    this.#changed = () => {
+      this.#warning.update(this.#connected());
+      changed();
+    };
     this.#ctx = {
       host,
       def,
@@ -117,12 +130,18 @@ export class Selection<T> {
       cursors: new Map<PeerId, Cursor>(),
       changed: (sub) => {
         if (sub.state === "connected") this.#refusals.delete(sub.peer.peerId);
-        changed();
+        this.#changed();
       },
     };
+    this.#warning.update(false);
     if (options.prefer !== "any" && options.limit !== undefined) {
       this.#rerankTimer = setInterval(() => this.#remeasure(), RERANK);
     }
+  }
+
+  #connected(): boolean {
+    for (const sub of this.subscriptions.values()) if (sub.state === "connected") return true;
+    return false;
   }
 
   /** Re-measures the producers in use and the best candidates, then re-ranks. */
@@ -181,6 +200,7 @@ export class Selection<T> {
       if (candidate) candidates.push(candidate);
     }
     if (this.#closed) return;
+    this.#seen = { advertised: entries.length, eligible: candidates.length };
     const inUse = new Set(
       [...this.subscriptions.values()].filter((s) => !s.retiring).map((s) => s.peer.peerId),
     );
@@ -348,6 +368,7 @@ export class Selection<T> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     clearInterval(this.#rerankTimer);
+    this.#warning.close();
     const tasks = [...this.#tasks];
     for (const sub of [...this.subscriptions.values()]) this.#untrack(sub);
     await Promise.all(tasks);

@@ -49,6 +49,14 @@ export interface ConsumerOptions {
    * clearly better producer (see `SWITCH_RATIO`).
    */
   prefer?: Preference;
+  /**
+   * After how long without any connected producer the consumer logs one
+   * warning (through the `streams` logger) saying what it saw: nobody
+   * producing the stream (often a name or schema that differs between the
+   * two sides), producers failing `require`/`requireTicket`, or producers
+   * that do not accept it. Ms; default 10 000; `Infinity` never warns.
+   */
+  noProducerWarning?: number;
   /** Subscribe to at most this many producers at once. Default unlimited. */
   limit?: number;
   /**
@@ -107,6 +115,7 @@ export class Consumer<T> implements AsyncIterable<T>, AsyncDisposable {
         prefer: options.prefer ?? "any",
         limit: options.limit,
         backoff: options.backoff ?? host.backoff,
+        noProducerWarning: options.noProducerWarning ?? 10_000,
       },
       this.#inbox,
       this.#stats,

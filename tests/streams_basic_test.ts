@@ -1,7 +1,7 @@
 // Streams acceptance, part 1: delivery, declarations, stats, shared producers,
 // ordering and fan-out copies.
 import assert from "node:assert/strict";
-import { digest } from "@mosaik/transport";
+import { ClosedError, digest } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
 import { type Codec, stream } from "@mosaik/streams";
 import { cluster } from "./streams_harness.ts";
@@ -211,7 +211,7 @@ Deno.test("streams: producers of one stream on a node share one worker", async (
     const consumer = n1.streams.consume(Data1);
     // the first handle's options rule: n1 has no tag1, so it is refused
     await eventually(() => first.stats.rejected >= 1);
-    assert.equal(consumer.producers().length, 0);
+    await eventually(() => consumer.producers().length === 0, { message: "refusal taken" });
     n1.setTags(["tag1"]);
     await within(first.when.subscribed(), 5000, "admitted once tagged");
     await second.send("via second");
@@ -222,7 +222,31 @@ Deno.test("streams: producers of one stream on a node share one worker", async (
     assert.equal(await within(consumer.recv(), 3000), "still here");
     await second.close();
     await within(consumer.when.unsubscribed(), 3000, "ended with the last handle");
-    assert.throws(() => second.trySend("x"), { name: "ProducerClosedError" });
+    assert.throws(() => second.trySend("x"), (e) => e instanceof ClosedError);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: recv and every when.* stop waiting when their signal aborts", async () => {
+  const c = await cluster(1);
+  try {
+    const [n0] = c.nodes;
+    const consumer = n0.streams.consume(Data1, { noProducerWarning: Infinity });
+    const producer = n0.streams.produce(Data1);
+    const stop = new AbortController();
+    const waits = [
+      consumer.recv({ signal: stop.signal }),
+      consumer.when.subscribed({ signal: stop.signal }),
+      consumer.when.offline({ signal: stop.signal }),
+      producer.when.online({ signal: stop.signal }),
+      producer.when.subscribed({ minimum: 1, signal: stop.signal }),
+    ];
+    stop.abort(new Error("no longer needed"));
+    for (const w of waits) await assert.rejects(w, /no longer needed/);
+    await consumer.close();
+    assert.equal(await consumer.recv(), undefined, "a closed consumer ends reception");
+    await assert.rejects(consumer.when.subscribed(), ClosedError);
   } finally {
     await c.close();
   }

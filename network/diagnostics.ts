@@ -8,6 +8,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { hostCheck } from "./_host_check.ts";
 
 /** A peer as the diagnostics show it. */
 export interface PeerSnapshot {
@@ -101,6 +102,14 @@ export interface DiagnosticsOptions {
   hostname?: string;
   /** Port to bind. Default `0` (any free port). */
   port?: number;
+  /**
+   * Extra names the `Host` header may carry (e.g. a DNS name behind a proxy),
+   * with or without a port. Requests for any other host are refused with 421,
+   * so a web page cannot read the node through DNS rebinding. The bound
+   * address (and loopback names when bound to loopback or all interfaces)
+   * are always allowed.
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** A running diagnostics server. */
@@ -237,6 +246,7 @@ export function serveDiagnostics(
   options: DiagnosticsOptions = {},
 ): DiagnosticsServer {
   const app = new Hono();
+  app.use(hostCheck(() => server.addr, options.allowedHosts));
   app.get("/metrics", (c) =>
     c.text(renderMetrics(snapshot()), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",

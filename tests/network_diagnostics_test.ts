@@ -120,3 +120,28 @@ Deno.test("diagnostics page draws the live data-flow graph in Chromium", async (
     assert.equal(seen.groups, 1);
   });
 });
+
+/** The status of a GET sent with a chosen Host header (fetch would set its own). */
+async function statusFor(url: string, host: string): Promise<number> {
+  const { hostname, port } = new URL(url);
+  using conn = await Deno.connect({ hostname, port: Number(port) });
+  await conn.write(
+    new TextEncoder().encode(
+      `GET /api/node HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    ),
+  );
+  const buf = new Uint8Array(256);
+  const n = (await conn.read(buf)) ?? 0;
+  return Number(new TextDecoder().decode(buf.subarray(0, n)).split(" ")[1]);
+}
+
+Deno.test("diagnostics refuse foreign Host headers (no DNS rebinding)", async () => {
+  await using node = await Network.create(`diag-${crypto.randomUUID()}`, local);
+  await using diag = node.diagnostics({ allowedHosts: ["mosaik.internal"] });
+  const port = new URL(diag.url).port;
+  assert.equal(await statusFor(diag.url, `127.0.0.1:${port}`), 200);
+  assert.equal(await statusFor(diag.url, `localhost:${port}`), 200);
+  assert.equal(await statusFor(diag.url, "mosaik.internal"), 200);
+  assert.equal(await statusFor(diag.url, `attacker.example:${port}`), 421);
+  assert.equal(await statusFor(diag.url, "attacker.example"), 421);
+});

@@ -13,6 +13,7 @@ import { p256 } from "@noble/curves/nist.js";
 import { networkId, SecretKey } from "@mosaik/transport";
 import {
   decodeJwt,
+  decodeTdxTicket,
   issueTdxTicket,
   JwtIssuer,
   jwtValidator,
@@ -76,20 +77,24 @@ export async function run(): Promise<void> {
       expiresIn,
       quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
     });
-  const quote = pki.quote({ reportData: new Uint8Array(64) });
-  const verify = () =>
-    verifyQuote(quote, pki.collateral, { now: ctx.now, trustedRoot: pki.rootDer });
-  const anchor = await rate(verify);
-  // First sight of a ticket: full verification + binding (distinct tickets).
+  // First sight of a ticket: full verification + binding (distinct tickets),
+  // against the first verification of the same quotes with verifyQuote.
   const fresh: Awaited<ReturnType<typeof issueTdx>>[] = [];
   for (let i = 0; i < 400; i++) fresh.push(await issueTdx(3_600_000 + i));
+  const quotes = fresh.map((t) => decodeTdxTicket(t.data).quote);
+  const verify = (quote: Uint8Array) =>
+    verifyQuote(quote, pki.collateral, { now: ctx.now, trustedRoot: pki.rootDer });
+  await verify(quotes[0]);
+  let start = performance.now();
+  for (const q of quotes.slice(1)) await verify(q);
+  const anchor = (quotes.length - 1) / ((performance.now() - start) / 1000);
   const v = tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootDer });
   await ok(v, fresh[0], ctx)();
-  const start = performance.now();
+  start = performance.now();
   for (const t of fresh.slice(1)) await ok(v, t, ctx)();
   const first = (fresh.length - 1) / ((performance.now() - start) / 1000);
-  report("TDX ticket, first validation (vs verifyQuote)", first, anchor, "ops/s", {
-    ratio: 0.8,
+  report("TDX ticket, first validation (vs verifyQuote of its quote)", first, anchor, "ops/s", {
+    ratio: 1,
     higherIsBetter: true,
   });
   // Re-validation of a known ticket (what bonded groups and streams do).

@@ -59,6 +59,8 @@ export class RaftCore {
   leader: Leader | undefined;
   /** @internal Ticks since the last sign of a leader (on a leader: since the last CheckQuorum). */
   electionElapsed = 0;
+  /** Ticks since this member last knew a leader (its own leadership counts). */
+  #leaderless = 0;
   /** @internal Ticks since start (the snapshot transfer's clock). */
   ticks = 0;
 
@@ -184,6 +186,7 @@ export class RaftCore {
     this.advance();
     this.ticks++;
     this.electionElapsed++;
+    this.#leaderless = this.lead === undefined ? this.#leaderless + 1 : 0;
     if (this.leader) {
       this.leader.tick();
       return;
@@ -285,6 +288,7 @@ export class RaftCore {
     this.advance();
     if (m.cluster !== undefined && this.config && m.cluster !== this.config.cluster) return;
     if (m.term > this.term) {
+      if (!this.#mayRaiseTerm(from, m)) return;
       if ((m.type === "Vote" || m.type === "PreVote") && !m.force && this.#inLease()) return;
       if (m.type === "PreVote" || (m.type === "PreVoteR" && !m.reject)) {
         // PreVote never changes the term.
@@ -369,6 +373,23 @@ export class RaftCore {
   install(s: Snapshot): void {
     this.log.install(s);
     this.#restored = s;
+  }
+
+  /**
+   * Whether `from` may move this member to a higher term. Only voters of the
+   * configuration this member knows may: a key holder outside it (a learner,
+   * a stranger with the group key) could otherwise poison the term with one
+   * message. Two exceptions keep members live: a member without a
+   * configuration (blank, joining) follows whoever leads, and a member that
+   * heard no leader for three election timeouts accepts a leader's message
+   * from outside its configuration (it may have missed the entry that added
+   * that leader while it was cut off).
+   */
+  #mayRaiseTerm(from: NodeId, m: Envelope): boolean {
+    const config = this.config;
+    if (!config || config.voters.includes(from)) return true;
+    if (m.type !== "App" && m.type !== "Hb" && m.type !== "Snap") return false;
+    return this.lead === undefined && this.#leaderless >= 3 * this.opts.electionTicks;
   }
 
   #inLease(): boolean {

@@ -28,8 +28,17 @@ function obj(x: unknown, what: string): Record<string, unknown> {
   return x as Record<string, unknown>;
 }
 
+/**
+ * Terms, indexes and counts on the wire stay below 2^48: far above anything
+ * a real group reaches, and 2^5 below the largest safe integer, so a peer can
+ * never push a member's term to a value whose successor cannot be expressed.
+ */
+export const MAX_WIRE_NUMBER = 2 ** 48;
+
 function nat(x: unknown, what: string): number {
-  if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) fail(what);
+  if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0 || x > MAX_WIRE_NUMBER) {
+    fail(what);
+  }
   return x;
 }
 

@@ -1,0 +1,33 @@
+// A key holder outside the configuration cannot poison the group's term: one
+// heartbeat with an enormous term used to make every member adopt it and
+// leave the group without a leader.
+import assert from "node:assert/strict";
+import { Sim } from "./_sim.ts";
+import { MAX_WIRE_NUMBER, parseMessage } from "./_wire.ts";
+
+Deno.test("a non-voter's heartbeat with a huge term is ignored; the group keeps committing", async () => {
+  const sim = new Sim({ seed: 11, nodes: 3 });
+  assert.ok(await sim.until(() => sim.alive().every((r) => r.applied >= 2)));
+  const leader = sim.leader()!;
+  const term = leader.core.term;
+  const cluster = leader.core.config!.cluster;
+  for (const r of sim.alive()) {
+    r.receive("stranger", { type: "Hb", cluster, term: MAX_WIRE_NUMBER, commit: 0 } as never);
+    r.receive(
+      "stranger",
+      { type: "Vote", cluster, term: MAX_WIRE_NUMBER, lastIndex: 9e9, lastTerm: 9e9 } as never,
+    );
+  }
+  assert.ok(sim.alive().every((r) => r.core.term === term), "no member adopted the term");
+  let done = false;
+  leader.execute([["put", "k", "v"]]).then(() => done = true);
+  assert.ok(await sim.until(() => done));
+  assert.equal(sim.leader(), leader);
+});
+
+Deno.test("terms beyond 2^48 are refused on the wire", () => {
+  const hb = (term: number) => ({ type: "Hb", cluster: "c", term, commit: 0 });
+  assert.doesNotThrow(() => parseMessage(hb(MAX_WIRE_NUMBER)));
+  assert.throws(() => parseMessage(hb(2 ** 53 - 1)));
+  assert.throws(() => parseMessage(hb(MAX_WIRE_NUMBER + 1)));
+});

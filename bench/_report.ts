@@ -1,16 +1,22 @@
 // Shared printing for benchmarks: every figure next to its anchor and the ratio.
 
-/** Prints one comparison line. `higherIsBetter` decides how the goal reads. */
+/**
+ * Prints one comparison line. A goal is a ratio against the anchor
+ * (`higherIsBetter` decides how it reads) or an absolute bound on the figure
+ * (`max`, in the figure's unit).
+ */
 export function report(
   name: string,
   ours: number,
   anchor: number,
   unit: string,
-  goal?: { ratio: number; higherIsBetter: boolean },
+  goal?: { ratio: number; higherIsBetter: boolean } | { max: number },
 ): void {
   const ratio = ours / anchor;
   let verdict = "";
-  if (goal) {
+  if (goal && "max" in goal) {
+    verdict = `  goal < ${goal.max} ${unit} ${ours < goal.max ? "met" : "MISSED"}`;
+  } else if (goal) {
     const met = goal.higherIsBetter ? ratio >= goal.ratio : ratio <= goal.ratio;
     verdict = `  goal ${goal.higherIsBetter ? "≥" : "≤"} ${goal.ratio}× ${met ? "met" : "MISSED"}`;
   }

@@ -5,11 +5,10 @@
  *
  * @module
  */
-import { toHex } from "@mosaik/transport";
+import { latin1, toHex } from "@mosaik/transport";
 import { DerError, QuoteParseError } from "./errors.ts";
 import {
   type Certificate,
-  latin1,
   parseCertificate,
   type PckExtensions,
   pckExtensionsOf,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { equalBytes, toHex } from "@mosaik/transport";
+import { equalBytes, latin1, toHex } from "@mosaik/transport";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { uncompressed, verifyP256 } from "./_crypto.ts";
 import {
@@ -29,7 +29,6 @@ import { INTEL_SGX_ROOT_CA_DER } from "./root.ts";
 import {
   type Certificate,
   type Crl,
-  latin1,
   OID_ECDSA_SHA256,
   parseCertificate,
   parseCrl,

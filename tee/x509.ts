@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { toHex } from "@mosaik/transport";
+import { latin1, toHex } from "@mosaik/transport";
 import {
   bitString,
   boolean,
@@ -409,17 +409,6 @@ export function pemToDer(pem: string | Uint8Array): Uint8Array[] {
   }
   if (out.length === 0) throw new DerError("no certificate in PEM", 0);
   return out;
-}
-
-const BYTE_TEXT = new TextDecoder("latin1");
-
-/**
- * Bytes → string with one char per byte (WHATWG "latin1", i.e. windows-1252:
- * ASCII is unchanged and the mapping is injective, so the result also serves
- * as an exact cache key).
- */
-export function latin1(bytes: Uint8Array): string {
-  return BYTE_TEXT.decode(bytes);
 }
 
 /** Parses every certificate of a PEM chain. */

@@ -38,3 +38,33 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Text with one character per byte (code points 0–255): an exact, reversible
+ * mapping, so the result also serves as a cache key or a sortable map key.
+ *
+ * @example
+ * ```ts
+ * import { fromLatin1, latin1 } from "@mosaik/transport";
+ * console.assert(latin1(new Uint8Array([0x61, 0xff])) === "a\u00ff");
+ * console.assert(fromLatin1("a\u00ff")[1] === 0xff);
+ * ```
+ */
+export function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return text;
+}
+
+/** The bytes of {@linkcode latin1} text; throws a `TypeError` for a character above 255. */
+export function fromLatin1(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 255) throw new TypeError("text is not latin1");
+    out[i] = c;
+  }
+  return out;
+}

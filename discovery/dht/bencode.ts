@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { DecodeError } from "@mosaik/transport";
+import { DecodeError, fromLatin1, latin1 } from "@mosaik/transport";
 
 /**
  * A bencoded value. Byte strings decode to `Uint8Array`; integers to
@@ -47,24 +47,6 @@ export interface DecodeOptions {
 }
 
 const encoder = new TextEncoder();
-
-/** Latin1 text of bytes: one character per byte, so key order is byte order. */
-export function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-  return s;
-}
-
-/** Bytes of latin1 text (every character must be < 256). */
-export function fromLatin1(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 255) throw new TypeError("bencode: dictionary key is not latin1");
-    out[i] = c;
-  }
-  return out;
-}
 
 class Writer {
   #buf = new Uint8Array(256);

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { DecodeError, MosaikError } from "@mosaik/transport";
-import { type BDict, decodeBencode, isDict, latin1 } from "./bencode.ts";
+import { DecodeError, latin1, MosaikError } from "@mosaik/transport";
+import { type BDict, decodeBencode, isDict } from "./bencode.ts";
 import { formatIP, parseIP } from "./bep42.ts";
 
 /** KRPC error codes (BEP 5 and BEP 44). */

@@ -6,7 +6,7 @@ import { equalBytes } from "@mosaik/transport";
 import type { IsvTcbLevel, QeIdentity, TcbInfo, TcbLevel, TcbStatus } from "./collateral.ts";
 import { QuoteVerificationError, type VerificationFailure } from "./errors.ts";
 import { type EnclaveReport, type Quote, type TdReport, TEE_TYPE_TDX } from "./quote.ts";
-import type { PckExtensions } from "./x509.ts";
+import type { PckExtensions } from "./pck_extensions.ts";
 
 /** Final statuses of a verified quote (Intel QVL names). */
 export type VerifiedStatus =

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { DecodeError } from "@mosaik/transport";
 import { parseQuote } from "./quote.ts";
-import { parseCertificate, parseCrl, pemToDer } from "./x509.ts";
+import { parseCertificate, pemToDer } from "./x509.ts";
+import { parseCrl } from "./crl.ts";
 import { collateralBytes, parseQeIdentity, parseTcbInfo } from "./collateral.ts";
 import { CollateralFormatError, DerError, QuoteParseError } from "./errors.ts";
 import { quoteFiles, readCollateral, readQuote } from "./_test_vectors.ts";

@@ -12,7 +12,7 @@ import {
   JwtRejectedError,
   jwtValidator,
   verifyJwt,
-} from "./jwt.ts";
+} from "./mod.ts";
 import { requireTicket, type Ticket, type TicketVerdict } from "@mosaik/transport";
 
 const net = networkId("mosaik.test.jwt.network");

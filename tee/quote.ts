@@ -7,13 +7,8 @@
  */
 import { latin1, toHex } from "@mosaik/transport";
 import { DerError, QuoteParseError } from "./errors.ts";
-import {
-  type Certificate,
-  parseCertificate,
-  type PckExtensions,
-  pckExtensionsOf,
-  pemToDer,
-} from "./x509.ts";
+import { type Certificate, parseCertificate, pemToDer } from "./x509.ts";
+import { type PckExtensions, pckExtensionsOf } from "./pck_extensions.ts";
 
 /** TEE type of SGX quotes. */
 export const TEE_TYPE_SGX = 0x00000000;

@@ -5,7 +5,7 @@ import { TestDcap } from "./testing.ts";
 import { verifyQuote } from "./verify.ts";
 import { QuoteVerificationError } from "./errors.ts";
 import { collateralBytes } from "./collateral.ts";
-import { isRevoked, parseCrl } from "./x509.ts";
+import { isRevoked, parseCrl } from "./crl.ts";
 import { readCollateral } from "./_test_vectors.ts";
 
 const NOW = new Date("2026-01-15T12:00:00Z");

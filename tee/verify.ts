@@ -26,16 +26,9 @@ import {
 } from "./errors.ts";
 import { parseQuote, type Quote } from "./quote.ts";
 import { INTEL_SGX_ROOT_CA_DER } from "./root.ts";
-import {
-  type Certificate,
-  type Crl,
-  OID_ECDSA_SHA256,
-  parseCertificate,
-  parseCrl,
-  parsePemChain,
-  type PckExtensions,
-  pckExtensionsOf,
-} from "./x509.ts";
+import { type Certificate, OID_ECDSA_SHA256, parseCertificate, parsePemChain } from "./x509.ts";
+import { type Crl, parseCrl } from "./crl.ts";
+import { type PckExtensions, pckExtensionsOf } from "./pck_extensions.ts";
 import { checkPolicy, type QuotePolicy } from "./policy.ts";
 import { evaluateTcb, type TcbEvaluation } from "./_tcb.ts";
 

@@ -5,7 +5,8 @@
 import { equalBytes } from "@mosaik/transport";
 import type { IsvTcbLevel, QeIdentity, TcbInfo, TcbLevel, TcbStatus } from "./collateral.ts";
 import { QuoteVerificationError, type VerificationFailure } from "./errors.ts";
-import { type EnclaveReport, type Quote, type TdReport, TEE_TYPE_TDX } from "./quote.ts";
+import { type EnclaveReport, type TdReport } from "./report.ts";
+import { type Quote, TEE_TYPE_TDX } from "./quote.ts";
 import type { PckExtensions } from "./pck_extensions.ts";
 
 /** Final statuses of a verified quote (Intel QVL names). */

@@ -31,6 +31,7 @@
  */
 export * from "./errors.ts";
 export * from "./quote.ts";
+export * from "./report.ts";
 export * from "./x509.ts";
 export * from "./crl.ts";
 export * from "./pck_extensions.ts";

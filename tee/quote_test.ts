@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { concatBytes, toHex } from "@mosaik/transport";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { parseQuote, type Quote, type TdReport } from "./quote.ts";
+import { parseQuote, type Quote } from "./quote.ts";
+import { type TdReport } from "./report.ts";
 import { QuoteParseError, QuoteVerificationError } from "./errors.ts";
 import { verifyQuoteSignatures } from "./verify.ts";
 import {

@@ -129,5 +129,3 @@ export function basicConstraintsCa(ext: Extension | undefined): boolean {
   const [first] = children(buf, seq);
   return first?.tag === Tag.BOOLEAN ? boolean(buf, first) : false;
 }
-
-/** Parses one DER certificate; throws {@linkcode DerError} on any malformed byte. */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { decoder, encoder } from "./_jwt_text.ts";
 import { DecodeError, MosaikError } from "@mosaik/transport";
 
 /** The signature algorithms JWT tickets may use. */
@@ -109,14 +110,7 @@ export class JwtRejectedError extends MosaikError {
 /** A key, secret or issuing option is invalid (wrong size, not a curve point, no expiry). */
 export class JwtConfigError extends MosaikError {}
 
-export const encoder = new TextEncoder();
-export const decoder = new TextDecoder("utf-8", { fatal: true });
 const B64URL_RE = /^[A-Za-z0-9_-]*$/;
-
-/** Encodes bytes as unpadded base64url. */
-export function b64url(bytes: Uint8Array): string {
-  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
-}
 
 /** Decodes canonical unpadded base64url (no padding, no stray bits). */
 function fromB64url(text: string, what: string): Uint8Array {

@@ -4,8 +4,6 @@ import { p256 } from "@noble/curves/nist.js";
 import type { NetworkId, PeerId } from "@mosaik/transport";
 import type { Ticket } from "@mosaik/transport";
 import {
-  b64url,
-  encoder,
   JWT_TICKET_KIND,
   type JwtAlgorithm,
   type JwtClaims,
@@ -13,7 +11,9 @@ import {
   type JwtHeader,
   type JwtPublicKey,
 } from "./jwt.ts";
+import { b64url, encoder } from "./_jwt_text.ts";
 
+/** Options of {@linkcode JwtIssuer.generate} and {@linkcode JwtIssuer.fromSecret}. */
 export interface JwtIssuerOptions {
   /** The `iss` claim put into every ticket. */
   issuer?: string;

@@ -9,7 +9,6 @@ import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "@mos
 import {
   type DecodedJwt,
   decodeJwt,
-  decoder,
   JWT_TICKET_KIND,
   type JwtClaims,
   JwtConfigError,
@@ -18,6 +17,7 @@ import {
   JwtRejectedError,
   MAX_JWT_LENGTH,
 } from "./jwt.ts";
+import { decoder } from "./_jwt_text.ts";
 
 function checkKey(key: JwtPublicKey): void {
   if (key.alg === "EdDSA") {
@@ -288,5 +288,3 @@ export function jwtValidator(options: JwtValidatorOptions): TicketValidator {
     },
   };
 }
-
-/** Options of {@linkcode JwtIssuer.generate} and {@linkcode JwtIssuer.fromSecret}. */

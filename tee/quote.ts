@@ -37,6 +37,7 @@ export interface QuoteHeader {
   userData: Uint8Array;
 }
 
+/** Certification data of the PCK: type 5 is a PEM chain; 1–4 are surfaced untrusted. */
 export type CertificationData =
   | {
     /** PCK leaf, intermediate CA and root in PEM. */

@@ -111,8 +111,6 @@ export interface TdReport {
   mrServiceTd?: Uint8Array;
 }
 
-/** Certification data of the PCK: type 5 is a PEM chain; 1–4 are surfaced untrusted. */
-
 /** Decodes a 384-byte SGX enclave report. */
 export function parseEnclaveReport(raw: Uint8Array): EnclaveReport {
   if (raw.length !== 384) throw new QuoteParseError("enclave report must be 384 bytes", 0);

@@ -7,30 +7,29 @@
  *
  * @module
  */
-import { equalBytes, latin1, toHex } from "@mosaik/transport";
+import { equalBytes, latin1 } from "@mosaik/transport";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { uncompressed, verifyP256 } from "./_crypto.ts";
-import {
-  type Collateral,
-  collateralBytes,
-  parseQeIdentity,
-  parseTcbInfo,
-  type QeIdentity,
-  type TcbInfo,
-} from "./collateral.ts";
-import {
-  CollateralFormatError,
-  DerError,
-  QuoteVerificationError,
-  type VerificationFailure,
-} from "./errors.ts";
+import { type Collateral } from "./collateral.ts";
+import { CollateralFormatError } from "./errors.ts";
 import { parseQuote, type Quote } from "./quote.ts";
 import { INTEL_SGX_ROOT_CA_DER } from "./root.ts";
-import { type Certificate, OID_ECDSA_SHA256, parseCertificate, parsePemChain } from "./x509.ts";
-import { type Crl, parseCrl } from "./crl.ts";
+import { type Certificate, parseCertificate, parsePemChain } from "./x509.ts";
 import { type PckExtensions, pckExtensionsOf } from "./pck_extensions.ts";
 import { checkPolicy, type QuotePolicy } from "./policy.ts";
 import { evaluateTcb, type TcbEvaluation } from "./_tcb.ts";
+import {
+  CHAINS_MAX,
+  Checks,
+  fail,
+  remember,
+  settled,
+  timeOf,
+  TrustAnchor,
+  type Window,
+  wrapFormat,
+} from "./_trust.ts";
+import { CollateralCache } from "./_collateral_check.ts";
 
 export type { TcbEvaluation, VerifiedStatus } from "./_tcb.ts";
 
@@ -69,311 +68,35 @@ export interface VerifyOptions {
   trustedRoot?: Uint8Array | string;
 }
 
-function fail(code: VerificationFailure, message: string): never {
-  throw new QuoteVerificationError(code, message);
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-interface Window {
-  from: number;
-  until: number;
-}
-
-function narrow(w: Window, from: number, until: number): void {
-  if (from > w.from) w.from = from;
-  if (until < w.until) w.until = until;
-}
-
-function wrapFormat<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof DerError) throw new CollateralFormatError(`${what}: ${e.message}`);
-    throw e;
-  }
-}
-
-interface CollateralEntry {
-  tcbInfo: TcbInfo;
-  qeIdentity: QeIdentity;
-  rootCrl: Crl;
-  pckCrl: Crl;
-  window: Window;
-  /** PCK CRL signature checked against intermediate keys (latin1 point → ok). */
-  pckCrlSigners: Map<string, boolean>;
-}
-
-/** Cache bounds: collateral sets (one per FMSPC/TEE), PCK chains (one per platform). */
-const COLLATERAL_MAX = 64;
-const CHAINS_MAX = 4096;
-
-/** Critical extensions we understand (RFC 5280 §4.2: reject any other critical one). */
-const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
-  "2.5.29.19", // basicConstraints
-  "2.5.29.15", // keyUsage
-]);
-
-const FIELDS = [
-  "pck_crl_issuer_chain",
-  "root_ca_crl",
-  "pck_crl",
-  "tcb_info_issuer_chain",
-  "tcb_info",
-  "tcb_info_signature",
-  "qe_identity_issuer_chain",
-  "qe_identity",
-  "qe_identity_signature",
-] as const;
-
-function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  if (map.size >= max) map.delete(map.keys().next().value!);
-  map.set(key, value);
-}
-
 /**
  * A DCAP verifier bound to one trust anchor, holding caches of verified
  * collateral (until it expires) and verified PCK chains (by their bytes).
  * {@linkcode verifyQuote} uses a shared instance per trust anchor.
  */
 export class QuoteVerifier {
-  readonly #root: Certificate;
-  readonly #collateral = new Map<string, CollateralEntry>();
-  readonly #byObject = new WeakMap<
-    Collateral,
-    { key: string; fields: unknown[]; entry: CollateralEntry }
-  >();
+  readonly #trust: TrustAnchor;
+  readonly #collateral: CollateralCache;
   readonly #chains = new Map<string, Window>();
-  readonly #verified = new Map<string, Promise<boolean>>();
-  readonly #stats = { collateralHits: 0, chainHits: 0 };
+  #chainHits = 0;
 
   /**
    * How often a verification reused a verified collateral set or PCK chain
    * instead of checking it again (a copy).
    */
   get cacheStats(): { collateralHits: number; chainHits: number } {
-    return { ...this.#stats };
+    return { collateralHits: this.#collateral.hits, chainHits: this.#chainHits };
   }
 
   /** Creates a verifier; `trustedRoot` defaults to the pinned Intel SGX Root CA. */
   constructor(trustedRoot: Uint8Array | string = INTEL_SGX_ROOT_CA_DER) {
-    this.#root = wrapFormat(
+    this.#trust = new TrustAnchor(wrapFormat(
       "trusted root",
       () =>
         typeof trustedRoot === "string"
           ? parsePemChain(trustedRoot)[0]
           : parseCertificate(trustedRoot),
-    );
-  }
-
-  /** Signature of `cert` by `issuerKey`, memoized per verifier (certificates repeat). */
-  #certSignature(cert: Certificate, issuerKey: Uint8Array): Promise<boolean> {
-    if (cert.signatureAlgorithm !== OID_ECDSA_SHA256) return Promise.resolve(false);
-    const key = latin1(issuerKey) + latin1(cert.der);
-    let ok = this.#verified.get(key);
-    if (!ok) {
-      ok = verifyP256(issuerKey, cert.signature, cert.tbs);
-      remember(this.#verified, key, ok, CHAINS_MAX);
-    }
-    return ok;
-  }
-
-  /**
-   * Checks a certificate chain ending at the trust anchor, valid at `t`; the
-   * signature checks are queued on `checks`.
-   */
-  #chain(certs: Certificate[], t: number, what: string, w: Window, checks: Checks): void {
-    const root = this.#root;
-    const last = certs[certs.length - 1];
-    if (
-      !equalBytes(last.publicKey, root.publicKey) || !equalBytes(last.subjectRaw, root.subjectRaw)
-    ) {
-      fail("certificate_chain", `${what} does not end at the trusted root`);
-    }
-    for (let i = 0; i < certs.length; i++) {
-      const cert = certs[i];
-      if (t < cert.notBefore || t > cert.notAfter) {
-        fail(
-          "certificate_expired",
-          `${what}: "${cert.commonName}" is valid ${iso(cert.notBefore)}..${
-            iso(cert.notAfter)
-          }, not at ${iso(t)}`,
-        );
-      }
-      narrow(w, cert.notBefore, cert.notAfter);
-      const unknown = cert.extensions.find((e) => e.critical && !KNOWN_CRITICAL.has(e.oid));
-      if (unknown) {
-        fail(
-          "certificate_chain",
-          `${what}: "${cert.commonName}" has unknown critical extension ${unknown.oid}`,
-        );
-      }
-      const issuer = i + 1 < certs.length ? certs[i + 1] : root;
-      if (!equalBytes(cert.issuerRaw, issuer.subjectRaw)) {
-        fail(
-          "certificate_chain",
-          `${what}: "${cert.commonName}" is not issued by "${issuer.commonName}"`,
-        );
-      }
-      if (i + 1 < certs.length && !issuer.isCa) {
-        fail("certificate_chain", `${what}: "${issuer.commonName}" is not a CA`);
-      }
-      // The embedded copy of the anchor itself needs no signature check.
-      if (i === certs.length - 1 && equalBytes(cert.der, root.der)) continue;
-      checks.add(
-        this.#certSignature(cert, issuer.publicKey),
-        "certificate_chain",
-        `${what}: signature of "${cert.commonName}" does not verify`,
-      );
-    }
-  }
-
-  #crl(crl: Crl, issuer: Certificate, t: number, what: string, w: Window, checks: Checks): void {
-    if (!equalBytes(crl.issuerRaw, issuer.subjectRaw)) {
-      fail("crl", `${what} is not issued by "${issuer.commonName}"`);
-    }
-    if (t < crl.thisUpdate || t > crl.nextUpdate) {
-      fail(
-        "collateral_expired",
-        `${what} is valid ${iso(crl.thisUpdate)}..${iso(crl.nextUpdate)}, not at ${iso(t)}`,
-      );
-    }
-    narrow(w, crl.thisUpdate, crl.nextUpdate);
-    checks.add(
-      crl.signatureAlgorithm === OID_ECDSA_SHA256
-        ? verifyP256(issuer.publicKey, crl.signature, crl.tbs)
-        : Promise.resolve(false),
-      "crl",
-      `${what} signature does not verify`,
-    );
-  }
-
-  #signedDocument(
-    chainPem: string,
-    text: string,
-    signatureField: string | Uint8Array,
-    rootCrl: Crl,
-    t: number,
-    what: "tcb_info" | "qe_identity",
-    w: Window,
-    checks: Checks,
-  ): void {
-    const certs = wrapFormat(`${what} issuer chain`, () => parsePemChain(chainPem));
-    if (certs.length !== 2) {
-      fail(what, `issuer chain must have 2 certificates, has ${certs.length}`);
-    }
-    this.#chain(certs, t, `${what} issuer chain`, w, checks);
-    if (rootCrl.revokedSerials.has(certs[0].serial)) fail("revoked", `${what} signer is revoked`);
-    const signature = collateralBytes(signatureField, `${what}_signature`);
-    checks.add(
-      signature.length === 64
-        ? verifyP256(certs[0].publicKey, signature, new TextEncoder().encode(text))
-        : Promise.resolve(false),
-      what,
-      "signature over the document does not verify",
-    );
-  }
-
-  async #collateralEntry(c: Collateral, t: number): Promise<CollateralEntry> {
-    if (typeof c !== "object" || c === null) {
-      throw new CollateralFormatError("collateral must be an object");
-    }
-    // Fast path: the same collateral object with the very same field values
-    // (string identity/equality; byte fields are always re-keyed by content).
-    const fields = FIELDS.map((f) => c[f]);
-    let cached = this.#byObject.get(c);
-    if (cached && !fields.every((v, i) => typeof v === "string" && v === cached!.fields[i])) {
-      cached = undefined;
-    }
-    if (!cached) checkShape(c);
-    const key = cached?.key ??
-      fields.map((v) => typeof v === "string" ? v : toHex(v as Uint8Array)).join("\u0000");
-    const hit = cached?.entry ?? this.#collateral.get(key);
-    if (hit && t >= hit.window.from && t <= hit.window.until) {
-      if (!cached) this.#byObject.set(c, { key, fields, entry: hit });
-      this.#stats.collateralHits++;
-      return hit;
-    }
-    const entry = await this.#verifyCollateral(c, t);
-    remember(this.#collateral, key, entry, COLLATERAL_MAX);
-    this.#byObject.set(c, { key, fields, entry });
-    return entry;
-  }
-
-  async #verifyCollateral(c: Collateral, t: number): Promise<CollateralEntry> {
-    const w: Window = { from: -Infinity, until: Infinity };
-    const checks = new Checks();
-    const root = this.#root;
-    if (t < root.notBefore || t > root.notAfter) {
-      fail("certificate_expired", "trusted root is not valid now");
-    }
-    narrow(w, root.notBefore, root.notAfter);
-    // Root CA CRL: issued and signed by the root, current.
-    const rootCrl = wrapFormat(
-      "root CA CRL",
-      () => parseCrl(collateralBytes(c.root_ca_crl, "root_ca_crl")),
-    );
-    this.#crl(rootCrl, root, t, "root CA CRL", w, checks);
-    // TCB info and QE identity: signer chain, signature, validity.
-    this.#signedDocument(
-      c.tcb_info_issuer_chain,
-      c.tcb_info,
-      c.tcb_info_signature,
-      rootCrl,
-      t,
-      "tcb_info",
-      w,
-      checks,
-    );
-    this.#signedDocument(
-      c.qe_identity_issuer_chain,
-      c.qe_identity,
-      c.qe_identity_signature,
-      rootCrl,
-      t,
-      "qe_identity",
-      w,
-      checks,
-    );
-    // PCK CRL: its issuer chain to the root, then the CRL itself.
-    const crlChain = wrapFormat(
-      "PCK CRL issuer chain",
-      () => parsePemChain(c.pck_crl_issuer_chain),
-    );
-    if (crlChain.length !== 2) {
-      fail("crl", `PCK CRL issuer chain must have 2 certificates, has ${crlChain.length}`);
-    }
-    this.#chain(crlChain, t, "PCK CRL issuer chain", w, checks);
-    if (rootCrl.revokedSerials.has(crlChain[0].serial)) {
-      fail("revoked", "PCK CRL issuer is revoked");
-    }
-    const pckCrl = wrapFormat("PCK CRL", () => parseCrl(collateralBytes(c.pck_crl, "pck_crl")));
-    this.#crl(pckCrl, crlChain[0], t, "PCK CRL", w, checks);
-    // Every signature above is checked concurrently; the first failure in order wins.
-    await checks.settle();
-    // The documents are decoded only once their signatures verified.
-    const tcbInfo = parseTcbInfo(c.tcb_info);
-    if (t < tcbInfo.issueDate || t > tcbInfo.nextUpdate) {
-      fail(
-        "collateral_expired",
-        `TCB info is valid ${iso(tcbInfo.issueDate)}..${iso(tcbInfo.nextUpdate)}, not at ${iso(t)}`,
-      );
-    }
-    narrow(w, tcbInfo.issueDate, tcbInfo.nextUpdate);
-    const qeIdentity = parseQeIdentity(c.qe_identity);
-    if (t < qeIdentity.issueDate || t > qeIdentity.nextUpdate) {
-      fail(
-        "collateral_expired",
-        `QE identity is valid ${iso(qeIdentity.issueDate)}..${iso(qeIdentity.nextUpdate)}, not at ${
-          iso(t)
-        }`,
-      );
-    }
-    narrow(w, qeIdentity.issueDate, qeIdentity.nextUpdate);
-    const pckCrlSigners = new Map<string, boolean>([[latin1(crlChain[0].publicKey), true]]);
-    return { tcbInfo, qeIdentity, rootCrl, pckCrl, window: w, pckCrlSigners };
+    ));
+    this.#collateral = new CollateralCache(this.#trust);
   }
 
   /**
@@ -425,12 +148,12 @@ export class QuoteVerifier {
   async #pckChain(certs: Certificate[], key: string, t: number): Promise<Window> {
     const hit = this.#chains.get(key);
     if (hit && t >= hit.from && t <= hit.until) {
-      this.#stats.chainHits++;
+      this.#chainHits++;
       return hit;
     }
     const window: Window = { from: -Infinity, until: Infinity };
     const checks = new Checks();
-    this.#chain(certs, t, "PCK chain", window, checks);
+    this.#trust.chain(certs, t, "PCK chain", window, checks);
     await checks.settle();
     remember(this.#chains, key, window, CHAINS_MAX);
     return window;
@@ -471,7 +194,7 @@ export class QuoteVerifier {
     // Collateral, PCK chain and the quote's own signatures are checked
     // concurrently; failures are reported in this order.
     const [entryResult, chainResult, signatureResult] = await Promise.allSettled([
-      this.#collateralEntry(collateral, t),
+      this.#collateral.entry(collateral, t),
       this.#pckChain(certs, key, t),
       this.#quoteSignatures(quote, leaf),
     ]);
@@ -527,51 +250,6 @@ export class QuoteVerifier {
     const window = settled(chainResult);
     settled(signatureResult);
     return { quote, pck, expiresAt: window.until };
-  }
-}
-
-/** Signature checks started together and judged in order, so the reported failure is deterministic. */
-class Checks {
-  readonly #items: { ok: Promise<boolean>; code: VerificationFailure; message: string }[] = [];
-
-  add(ok: Promise<boolean>, code: VerificationFailure, message: string): void {
-    this.#items.push({ ok, code, message });
-  }
-
-  async settle(): Promise<void> {
-    const results = await Promise.all(this.#items.map((i) => i.ok));
-    const bad = results.indexOf(false);
-    if (bad >= 0) fail(this.#items[bad].code, this.#items[bad].message);
-  }
-}
-
-function timeOf(now: Date | number): number {
-  const t = +now;
-  if (!Number.isFinite(t)) throw new TypeError("options.now must be a valid time");
-  return t;
-}
-
-function settled<T>(result: PromiseSettledResult<T>): T {
-  if (result.status === "rejected") throw result.reason;
-  return result.value;
-}
-
-function checkShape(c: Collateral): void {
-  const text = [
-    "pck_crl_issuer_chain",
-    "tcb_info_issuer_chain",
-    "tcb_info",
-    "qe_identity_issuer_chain",
-    "qe_identity",
-  ] as const;
-  for (const f of text) {
-    if (typeof c[f] !== "string") throw new CollateralFormatError(`${f} must be a string`);
-  }
-  const bin = ["root_ca_crl", "pck_crl", "tcb_info_signature", "qe_identity_signature"] as const;
-  for (const f of bin) {
-    if (typeof c[f] !== "string" && !(c[f] instanceof Uint8Array)) {
-      throw new CollateralFormatError(`${f} must be hex text or bytes`);
-    }
   }
 }
 

@@ -75,6 +75,7 @@ export interface Certificate {
   extensions: Extension[];
 }
 
+/** Parses one DER certificate; throws {@linkcode DerError} on any malformed byte. */
 export function parseCertificate(der: Uint8Array): Certificate {
   const top = expect(der, 0, der.length, Tag.SEQUENCE);
   if (top.end !== der.length) throw new DerError("trailing bytes after certificate", top.end);

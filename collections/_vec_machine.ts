@@ -1,5 +1,5 @@
 // The vector state machine. Pure and deterministic; malformed commands are no-ops.
-import { Machine, type Opt } from "./_machine.ts";
+import { Machine } from "./_machine.ts";
 import { freeze, isIndex } from "./_util.ts";
 
 /** Vec commands. */

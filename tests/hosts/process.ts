@@ -15,6 +15,8 @@ export interface SpawnOptions {
   allowNet?: string[];
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Paths the script may write (`--allow-write`); default none. */
+  allowWrite?: string[];
 }
 
 /** One JSON line printed by the process. */
@@ -65,6 +67,7 @@ export class NodeProcess {
         "--allow-env",
         "--allow-read",
         "--allow-sys",
+        ...(options.allowWrite?.length ? [`--allow-write=${options.allowWrite.join(",")}`] : []),
         path,
         ...args,
       ],

@@ -17,6 +17,7 @@ import {
   encode,
   type GroupId,
   type NetworkId,
+  ownBytes,
   type PeerId,
   peerIdFromBytes,
   peerIdToBytes,
@@ -251,7 +252,10 @@ function extras(v: unknown): { placement?: Placement; coordinate?: Coordinate } 
  * package: only {@linkcode decodeSignedEntry} and {@linkcode verifyEntry}
  * hand out entries.
  */
-export function parseEntry(raw: Uint8Array): ParsedEntry {
+export function parseEntry(received: Uint8Array): ParsedEntry {
+  // Owned bytes (after the size check): an entry and its fields outlive the
+  // frame they arrived in.
+  const raw = received.length > ENTRY_LIMITS.maxBytes ? received : ownBytes(received);
   const [body, signature] = envelope(raw, "entry");
   try {
     const f = array(decode(body), "entry", 11, 10);

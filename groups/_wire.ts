@@ -1,6 +1,6 @@
 // Validation of everything a bond receives: malformed or oversized input is
 // rejected with a DecodeError before it reaches the Raft core.
-import { DecodeError } from "@mosaik/transport";
+import { DecodeError, ownBytes } from "@mosaik/transport";
 import type { ReplicaMessage } from "./_replica.ts";
 import type { Config, Entry, Snapshot } from "./storage.ts";
 
@@ -51,9 +51,10 @@ function optStr(x: unknown, what: string): string | undefined {
   return x == null ? undefined : str(x, what);
 }
 
+/** Bytes of a decoded message, owned: log entries, proposals and snapshots outlive their frame. */
 function bytes(x: unknown, what: string): Uint8Array {
   if (!(x instanceof Uint8Array)) fail(what);
-  return x;
+  return ownBytes(x);
 }
 
 function ids(x: unknown, what: string): string[] {

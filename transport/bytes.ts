@@ -68,3 +68,23 @@ export function fromLatin1(text: string): Uint8Array {
   }
   return out;
 }
+
+/**
+ * `bytes` itself when it spans its whole buffer, else a copy. Decoded
+ * messages hand out views into the frame they arrived in; keep what outlives
+ * the frame (log entries, catalog entries) through this, or one small value
+ * pins the whole received buffer.
+ *
+ * @example
+ * ```ts
+ * import { ownBytes } from "@mosaik/transport";
+ * const frame = new Uint8Array(1 << 20);
+ * const kept = ownBytes(frame.subarray(0, 8));
+ * console.assert(kept.buffer.byteLength === 8);
+ * ```
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : bytes.slice();
+}

@@ -4,7 +4,8 @@
  * the same member), a SharedMap writer, and a client that keeps reading and
  * writing both, recording every operation with its invocation and response
  * time (`performance.timeOrigin + performance.now()`: one clock for every
- * process on the machine). Prints `{"ready": true, "id", "address"}`, then a
+ * process on the machine). Prints `{"ready": true, "id", "address"}`, its RSS
+ * every 5 s (`{"rss"}`), and a
  * line per operation: `{"op": "kv", …}` for a read or a write's invocation,
  * `{"op": "kv-done", value, ret}` when a write was acknowledged, and
  * `{"op": "map", key, version}` for an acknowledged SharedMap write. Exits on SIGTERM or stdin close;
@@ -106,6 +107,7 @@ const ticking = role === "producer" &&
 
 const print = (line: object) => console.log(JSON.stringify(line));
 print({ ready: true, id: network.local.id, address: network.local.address });
+const sampling = setInterval(() => print({ rss: Deno.memoryUsage().rss }), 5000);
 
 const now = () => performance.timeOrigin + performance.now();
 const KEYS = ["a", "b", "c"];
@@ -160,6 +162,7 @@ const client = (async () => {
 
 async function shutdown(): Promise<void> {
   running = false;
+  clearInterval(sampling);
   if (ticking) clearInterval(ticking);
   await client;
   consumer?.close();

@@ -10,59 +10,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { checkKV } from "@mosaik/groups/testing";
-import { type Host, Lab, labSupport } from "./lab.ts";
-import type { Line, NodeProcess } from "./process.ts";
-
-const NODE = new URL("./_fault_node.ts", import.meta.url);
-const PORT = 7000;
-
-interface Member {
-  host: Host;
-  dir: string;
-  process: NodeProcess;
-  address: string;
-}
-
-/** Every line printed by every process that ever ran. */
-const printed: Line[][] = [];
-
-function acked(): number {
-  return printed.flat().filter((l) => l.op === "kv-done" || (l.op === "kv" && l.ret)).length;
-}
-
-/** Waits until the clients got `n` more acknowledged group operations. */
-async function progress(n: number, what: string, timeout = 30_000): Promise<void> {
-  const target = acked() + n;
-  const start = Date.now();
-  while (acked() < target) {
-    if (Date.now() - start > timeout) {
-      throw new Error(`no progress after ${what}: ${acked()} of ${target} acknowledged`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function start(
-  lab: Lab,
-  m: Omit<Member, "process" | "address">,
-  name: string,
-  bootstrap: string[],
-) {
-  // f1 produces the stream of ticks (it is never killed); the others consume.
-  const role = m.dir.endsWith("/f1") ? ["producer"] : [];
-  const process = lab.spawn(m.host, NODE, [
-    name,
-    `${m.host.address}:${PORT}`,
-    m.dir,
-    JSON.stringify(bootstrap),
-    ...role,
-  ], { allowWrite: [m.dir] });
-  const lines: Line[] = process.lines;
-  printed.push(lines);
-  const ready = await process.waitFor((l) => l.ready === true, 30_000, `${m.host.name} ready`);
-  return { ...m, process, address: ready.address as string };
-}
+import { Lab, labSupport } from "./lab.ts";
+import { FaultCluster, type Member } from "./_fault_cluster.ts";
 
 Deno.test({
   name:
@@ -73,92 +22,63 @@ Deno.test({
   async fn() {
     await using lab = await Lab.create();
     const root = await Deno.makeTempDir({ prefix: "mosaik-faults-" });
-    const name = `faults-${crypto.randomUUID()}`;
+    const cluster = new FaultCluster(lab);
     const members: Member[] = [];
+    // f1 produces the stream of ticks (it is never killed); the others consume.
+    const restart = (m: Member, bootstrap: string[]) =>
+      cluster.start(m.host, m.dir, bootstrap, { producer: m === members[1] });
     try {
       for (let i = 0; i < 5; i++) {
         const host = await lab.host(`f${i}`);
         const bootstrap = members.length ? [members[0].address] : [];
-        members.push(await start(lab, { host, dir: `${root}/f${i}` }, name, bootstrap));
+        members.push(await cluster.start(host, `${root}/f${i}`, bootstrap, { producer: i === 1 }));
       }
-      const seed = [members[0].address];
-      await progress(30, "formation", 60_000);
+      await cluster.progress(30, "formation", 60_000);
 
       // A minority (two of five) cut off, then back.
       await Promise.all([members[3].host.link(false), members[4].host.link(false)]);
-      await progress(20, "minority partition");
+      await cluster.progress(20, "minority partition");
       await Promise.all([members[3].host.link(true), members[4].host.link(true)]);
 
       // Everyone isolated: nothing can commit; then healed.
       await Promise.all(members.map((m) => m.host.link(false)));
       await new Promise((r) => setTimeout(r, 1000)); // replies already on the way land
-      const cut = acked();
+      const cut = cluster.acked();
       await new Promise((r) => setTimeout(r, 3000));
-      assert.equal(acked(), cut, "nothing is acknowledged while no host reaches another");
+      assert.equal(cluster.acked(), cut, "nothing is acknowledged while no host reaches another");
       await Promise.all(members.map((m) => m.host.link(true)));
-      await progress(20, "healing a full partition", 60_000);
+      await cluster.progress(20, "healing a full partition", 60_000);
 
       // kill -9 of two members, restarted on their disks.
       for (const i of [0, 2]) {
         await members[i].process.kill();
-        members[i] = await start(lab, members[i], name, [members[1].address]);
+        members[i] = await restart(members[i], [members[1].address]);
       }
-      await progress(20, "kill -9 and restart");
+      await cluster.progress(20, "kill -9 and restart");
 
       // One member loses its disk (its group log and snapshot) and comes back blank.
       await members[4].process.kill();
       await Deno.remove(`${members[4].dir}/group`, { recursive: true });
-      members[4] = await start(lab, members[4], name, seed.concat(members[1].address));
-      await progress(20, "a wiped disk");
+      members[4] = await restart(members[4], [members[0].address, members[1].address]);
+      await cluster.progress(20, "a wiped disk");
 
-      // Every acknowledged map write is on a member that applied everything.
-      const probe = members[1].process;
-      const writes = printed.flat().filter((l) => l.op === "map");
-      const version = Math.max(...writes.map((w) => w.version as number));
-      await probe.send({ op: "map-keys", version });
-      const listing = await probe.waitFor((l) => Array.isArray(l.mapKeys), 20_000, "map keys");
-      const present = new Set(listing.mapKeys as string[]);
-      const lost = writes.filter((w) => !present.has(w.key as string));
-      assert.deepEqual(lost, [], `${lost.length} acknowledged map writes lost`);
+      const map = await cluster.lostMapWrites(members[1].process);
+      assert.deepEqual(map.lost, [], `${map.lost.length} acknowledged map writes lost`);
 
-      // Streams across the partitions: consumers resumed, gaps reported, nothing twice.
+      // Streams across the partitions: consumers resumed, nothing twice, every loss reported.
       const cutOff = members[3].process;
-      await cutOff.send({ op: "summary" });
-      const summary = (await cutOff.waitFor((l) => l.summary !== undefined, 20_000, "summary"))
-        .summary as { received: number; duplicates: number; skipped: number; missed: number };
-      const after = summary.received;
-      await new Promise((r) => setTimeout(r, 1000));
-      await cutOff.send({ op: "summary" });
-      const later = (await cutOff.waitFor(
-        (l) =>
-          (l.summary as { received?: number } | undefined)?.received !== after &&
-          l.summary !== undefined,
-        20_000,
-        "ticks after the partitions",
-      )).summary as { received: number; duplicates: number; skipped: number; missed: number };
-      console.log(`faults: a consumer cut off and healed: ${JSON.stringify(later)}`);
-      assert.equal(later.duplicates, 0, "no tick delivered twice");
-      assert.equal(later.missed, later.skipped, "every tick lost is reported as missed");
+      const ticks = await cluster.ticks(cutOff, (await cluster.ticks(cutOff)).received);
+      console.log(`faults: a consumer cut off and healed: ${JSON.stringify(ticks)}`);
+      assert.equal(ticks.duplicates, 0, "no tick delivered twice");
+      assert.equal(ticks.missed, ticks.skipped, "every tick lost is reported as missed");
 
       await Promise.all(members.map((m) => m.process.stop()));
-      const done = new Map(
-        printed.flat().filter((l) => l.op === "kv-done").map((l) => [l.value, l.ret as number]),
-      );
-      const history = printed.flat().filter((l) => l.op === "kv").map((l) => {
-        const input = l.input as ["w", unknown] | ["r"];
-        const ret = input[0] === "w" ? done.get(input[1]) ?? Infinity : l.ret as number;
-        return { key: l.key as string, call: l.call as number, ret, input, output: l.output };
-      });
-      const verdict = checkKV(history);
+      const verdict = await cluster.linearizable();
       console.log(
-        `faults: ${history.length} group operations (${acked()} acknowledged), ` +
-          `${writes.length} acknowledged map writes, linearizable: ${verdict.ok}`,
+        `faults: ${verdict.operations} group operations (${cluster.acked()} acknowledged), ` +
+          `${map.acknowledged} acknowledged map writes, linearizable: ${verdict.ok}`,
       );
-      if (!verdict.ok) {
-        const file = await Deno.makeTempFile({ prefix: "mosaik-faults-history-", suffix: ".json" });
-        await Deno.writeTextFile(file, JSON.stringify(printed));
-        assert.fail(`history not linearizable for key ${verdict.badKey} (all lines: ${file})`);
-      }
+      assert.ok(verdict.ok, verdict.detail);
     } finally {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }

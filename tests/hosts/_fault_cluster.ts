@@ -1,0 +1,143 @@
+/**
+ * Durable nodes (`_fault_node.ts`) on lab hosts, the lines they printed, and
+ * the checks over them: the group history through the linearizability
+ * checker, every acknowledged SharedMap write present, stream ticks.
+ * Shared by the faults suite and the soak.
+ *
+ * @module
+ */
+import { checkKV } from "@mosaik/groups/testing";
+import type { Host, Lab } from "./lab.ts";
+import type { Line, NodeProcess } from "./process.ts";
+
+const NODE = new URL("./_fault_node.ts", import.meta.url);
+const PORT = 7000;
+
+/** One node: a host, its disk and its current process. */
+export interface Member {
+  /** The lab host. */
+  host: Host;
+  /** Its data directory (key and group log). */
+  dir: string;
+  /** The running process. */
+  process: NodeProcess;
+  /** `<peerId>@host:port`. */
+  address: string;
+}
+
+/** What a consumer node reports on `summary`. */
+export interface TickSummary {
+  /** Ticks received. */
+  received: number;
+  /** Ticks received twice. */
+  duplicates: number;
+  /** Ticks never received, by their numbers. */
+  skipped: number;
+  /** Ticks the stream reported missed. */
+  missed: number;
+}
+
+/** The nodes of one network in a lab, and every line they printed. */
+export class FaultCluster {
+  /** Every line printed by every process that ever ran. */
+  readonly printed: Line[][] = [];
+  readonly #lab: Lab;
+  readonly #name = `faults-${crypto.randomUUID()}`;
+
+  constructor(lab: Lab) {
+    this.#lab = lab;
+  }
+
+  /** Starts (or restarts) a node on `host` with its disk at `dir`. */
+  async start(
+    host: Host,
+    dir: string,
+    bootstrap: string[],
+    options: { producer?: boolean } = {},
+  ): Promise<Member> {
+    const process = this.#lab.spawn(host, NODE, [
+      this.#name,
+      `${host.address}:${PORT}`,
+      dir,
+      JSON.stringify(bootstrap),
+      ...(options.producer ? ["producer"] : []),
+    ], { allowWrite: [dir] });
+    this.printed.push(process.lines);
+    const ready = await process.waitFor((l) => l.ready === true, 30_000, `${host.name} ready`);
+    return { host, dir, process, address: ready.address as string };
+  }
+
+  /** Acknowledged group operations so far. */
+  acked(): number {
+    return this.printed.flat().filter((l) => l.op === "kv-done" || (l.op === "kv" && l.ret))
+      .length;
+  }
+
+  /** Waits until the clients got `n` more acknowledged group operations. */
+  async progress(n: number, what: string, timeout = 30_000): Promise<void> {
+    const target = this.acked() + n;
+    const start = Date.now();
+    while (this.acked() < target) {
+      if (Date.now() - start > timeout) {
+        throw new Error(`no progress after ${what}: ${this.acked()} of ${target} acknowledged`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Acknowledged SharedMap writes missing on `probe` once it applied all of them. */
+  async lostMapWrites(probe: NodeProcess): Promise<{ acknowledged: number; lost: Line[] }> {
+    const writes = this.printed.flat().filter((l) => l.op === "map");
+    const version = Math.max(0, ...writes.map((w) => w.version as number));
+    await probe.send({ op: "map-keys", version });
+    const listing = await probe.waitFor((l) => Array.isArray(l.mapKeys), 60_000, "map keys");
+    const present = new Set(listing.mapKeys as string[]);
+    return {
+      acknowledged: writes.length,
+      lost: writes.filter((w) => !present.has(w.key as string)),
+    };
+  }
+
+  /** The tick counters of a consumer node, once it received more than `after`. */
+  async ticks(consumer: NodeProcess, after = -1): Promise<TickSummary> {
+    const start = Date.now();
+    for (;;) {
+      const seen = consumer.lines.length;
+      await consumer.send({ op: "summary" });
+      const line = await consumer.waitFor(
+        (l) => l.summary !== undefined && consumer.lines.indexOf(l) >= seen,
+        20_000,
+        "tick summary",
+      );
+      const summary = line.summary as TickSummary;
+      if (summary.received > after) return summary;
+      if (Date.now() - start > 20_000) throw new Error(`no tick after ${after} in 20 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * Checks the group history of every client; on failure writes every line
+   * to a temporary file and names it.
+   */
+  async linearizable(): Promise<{ ok: boolean; operations: number; detail?: string }> {
+    const lines = this.printed.flat();
+    const done = new Map(
+      lines.filter((l) => l.op === "kv-done").map((l) => [l.value, l.ret as number]),
+    );
+    const history = lines.filter((l) => l.op === "kv").map((l) => {
+      const input = l.input as ["w", unknown] | ["r"];
+      const ret = input[0] === "w" ? done.get(input[1]) ?? Infinity : l.ret as number;
+      return { key: l.key as string, call: l.call as number, ret, input, output: l.output };
+    });
+    const verdict = checkKV(history);
+    if (verdict.ok) return { ok: true, operations: history.length };
+    const file = await Deno.makeTempFile({ prefix: "mosaik-faults-history-", suffix: ".json" });
+    await Deno.writeTextFile(file, JSON.stringify(this.printed));
+    return {
+      ok: false,
+      operations: history.length,
+      detail: `key ${verdict.badKey} is not linearizable (all lines: ${file})`,
+    };
+  }
+}

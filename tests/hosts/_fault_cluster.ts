@@ -67,6 +67,18 @@ export class FaultCluster {
     return { host, dir, process, address: ready.address as string };
   }
 
+  /** The member that `observer` last saw leading, waiting until it sees one. */
+  async leader(observer: Member, members: readonly Member[]): Promise<Member> {
+    const start = Date.now();
+    for (;;) {
+      const seen = observer.process.lines.filter((l) => "leader" in l).at(-1)?.leader;
+      const found = members.find((m) => m.address.startsWith(`${seen}@`));
+      if (found) return found;
+      if (Date.now() - start > 30_000) throw new Error("no leader seen in 30 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Acknowledged group operations so far. */
   acked(): number {
     return this.printed.flat().filter((l) => l.op === "kv-done" || (l.op === "kv" && l.ret))

@@ -5,7 +5,8 @@
  * writing both, recording every operation with its invocation and response
  * time (`performance.timeOrigin + performance.now()`: one clock for every
  * process on the machine). Prints `{"ready": true, "id", "address"}`, its RSS
- * every 5 s (`{"rss"}`), and a
+ * every 5 s (`{"rss"}`), the leader it follows whenever that changes
+ * (`{"leader"}`), and a
  * line per operation: `{"op": "kv", …}` for a read or a write's invocation,
  * `{"op": "kv-done", value, ret}` when a write was acknowledged, and
  * `{"op": "map", key, version}` for an acknowledged SharedMap write. Exits on SIGTERM or stdin close;
@@ -108,6 +109,12 @@ const ticking = role === "producer" &&
 const print = (line: object) => console.log(JSON.stringify(line));
 print({ ready: true, id: network.local.id, address: network.local.address });
 const sampling = setInterval(() => print({ rss: Deno.memoryUsage().rss }), 5000);
+let leader: string | undefined;
+const watching = setInterval(() => {
+  if (group.leader === leader) return;
+  leader = group.leader;
+  print({ leader: leader ?? null });
+}, 100);
 
 const now = () => performance.timeOrigin + performance.now();
 const KEYS = ["a", "b", "c"];
@@ -163,6 +170,7 @@ const client = (async () => {
 async function shutdown(): Promise<void> {
   running = false;
   clearInterval(sampling);
+  clearInterval(watching);
   if (ticking) clearInterval(ticking);
   await client;
   consumer?.close();

@@ -40,6 +40,12 @@ Deno.test({
       await cluster.progress(20, "minority partition");
       await Promise.all([members[3].host.link(true), members[4].host.link(true)]);
 
+      // The leader cut off: the others elect a new one and go on; then back.
+      const leader = await cluster.leader(members[1], members);
+      await leader.host.link(false);
+      await cluster.progress(20, "isolating the leader", 60_000);
+      await leader.host.link(true);
+
       // Everyone isolated: nothing can commit; then healed.
       await Promise.all(members.map((m) => m.host.link(false)));
       await new Promise((r) => setTimeout(r, 1000)); // replies already on the way land

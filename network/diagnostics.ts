@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import { hostCheck } from "./_host_check.ts";
 
 /** A peer as the diagnostics show it. */
-export interface PeerSnapshot {
+export interface PeerReport {
   /** The peer's id. */
   id: string;
   /** `host:port` addresses from its signed entry. */
@@ -29,7 +29,7 @@ export interface PeerSnapshot {
 }
 
 /** One subscription of a local producer or consumer. */
-export interface SubscriptionSnapshot {
+export interface SubscriptionReport {
   /** The remote peer. */
   peer: string;
   /** Subscription state. */
@@ -45,7 +45,7 @@ export interface SubscriptionSnapshot {
 }
 
 /** A local producer or consumer of a stream. */
-export interface StreamSnapshot {
+export interface StreamReport {
   /** `"producer"` or `"consumer"`. */
   role: "producer" | "consumer";
   /** The stream id. */
@@ -53,11 +53,11 @@ export interface StreamSnapshot {
   /** The stream's name, when known. */
   name?: string;
   /** Its subscriptions. */
-  subscriptions: SubscriptionSnapshot[];
+  subscriptions: SubscriptionReport[];
 }
 
 /** A local group member. */
-export interface GroupSnapshot {
+export interface GroupReport {
   /** The group id. */
   id: string;
   /** The current leader, if known. */
@@ -79,7 +79,7 @@ export interface GroupSnapshot {
 }
 
 /** Everything the diagnostics server reports, taken fresh per request. */
-export interface NodeSnapshot {
+export interface NodeReport {
   /** This node's id. */
   id: string;
   /** This node's address, `<peerId>@host:port`. */
@@ -87,11 +87,11 @@ export interface NodeSnapshot {
   /** The network id. */
   network: string;
   /** Other peers in the catalog. */
-  peers: PeerSnapshot[];
+  peers: PeerReport[];
   /** Local producers and consumers. */
-  streams: StreamSnapshot[];
+  streams: StreamReport[];
   /** Local group members. */
-  groups: GroupSnapshot[];
+  groups: GroupReport[];
   /** Counters as `name{labels}` → value, rendered as Prometheus counters. */
   counters: Record<string, number>;
 }
@@ -145,7 +145,7 @@ function line(name: string, labels: Record<string, string>, value: number): stri
  * console.assert(text.includes("mosaik_peers"));
  * ```
  */
-export function renderMetrics(s: NodeSnapshot): string {
+export function renderMetrics(s: NodeReport): string {
   const net = { network: s.network.slice(0, 10) };
   const out: string[] = [];
   const gauge = (name: string, help: string, rows: [Record<string, string>, number][]) => {
@@ -177,7 +177,7 @@ export function renderMetrics(s: NodeSnapshot): string {
       x.subscriptions.reduce((n, sub) => n + sub.datums, 0),
     ]),
   );
-  const groups = (name: string, help: string, f: (g: GroupSnapshot) => number) =>
+  const groups = (name: string, help: string, f: (g: GroupReport) => number) =>
     gauge(name, help, s.groups.map((g) => [{ group: g.id.slice(0, 10) }, f(g)]));
   groups("mosaik_group_term", "Current Raft term.", (g) => g.term);
   groups("mosaik_group_commit_index", "Highest committed log index.", (g) => g.commitIndex);
@@ -208,7 +208,7 @@ export function renderMetrics(s: NodeSnapshot): string {
 }
 
 /** The graph the page draws: peers, and stream edges producer → consumer. */
-export function graphOf(s: NodeSnapshot): {
+export function graphOf(s: NodeReport): {
   nodes: { id: string; self: boolean; streams: number; groups: string[] }[];
   edges: { from: string; to: string; stream: string; datums: number }[];
 } {
@@ -242,7 +242,7 @@ export function graphOf(s: NodeSnapshot): {
  * ```
  */
 export function serveDiagnostics(
-  snapshot: () => NodeSnapshot,
+  snapshot: () => NodeReport,
   options: DiagnosticsOptions = {},
 ): DiagnosticsServer {
   const app = new Hono();
@@ -251,14 +251,28 @@ export function serveDiagnostics(
     c.text(renderMetrics(snapshot()), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
-  app.get("/api/node", (c) => {
-    const { id, address, network } = snapshot();
-    return c.json({ id, address, network });
-  });
-  app.get("/api/peers", (c) => c.json(snapshot().peers));
-  app.get("/api/streams", (c) => c.json(snapshot().streams));
-  app.get("/api/groups", (c) => c.json(snapshot().groups));
-  app.get("/api/graph", (c) => c.json(graphOf(snapshot())));
+  const api: Record<string, [string, (r: NodeReport) => unknown]> = {
+    "/api/report": ["everything below in one document", (r) => r],
+    "/api/node": [
+      "this node: id, address, network",
+      ({ id, address, network }) => ({ id, address, network }),
+    ],
+    "/api/peers": ["the catalog: peers with addresses, RTT, streams, groups", (r) => r.peers],
+    "/api/streams": ["local producers and consumers with their subscriptions", (r) => r.streams],
+    "/api/groups": ["local group members: role, leader, term, indexes", (r) => r.groups],
+    "/api/graph": ["the swarm graph the page draws", graphOf],
+  };
+  app.get("/api", (c) =>
+    c.json({
+      endpoints: [
+        ...Object.entries(api).map(([path, [about]]) => ({ path, about })),
+        { path: "/metrics", about: "Prometheus text exposition" },
+        { path: "/", about: "the swarm page" },
+      ],
+    }));
+  for (const [path, [, view]] of Object.entries(api)) {
+    app.get(path, (c) => c.json(view(snapshot())));
+  }
   app.get("/", (c) => c.html(PAGE));
   const server = Deno.serve({
     hostname: options.hostname ?? "127.0.0.1",

@@ -26,7 +26,7 @@ import { type ChannelInfo, Streams } from "@mosaik/streams";
 import {
   type DiagnosticsOptions,
   type DiagnosticsServer,
-  type NodeSnapshot,
+  type NodeReport,
   serveDiagnostics,
 } from "./diagnostics.ts";
 import { Groups } from "@mosaik/groups";
@@ -161,7 +161,7 @@ export class Network implements AsyncDisposable {
   }
 
   /** This node's state for diagnostics: peers, streams, groups and counters. */
-  snapshot(): NodeSnapshot {
+  report(): NodeReport {
     const connected = new Set(this.endpoint.connectedPeers());
     const counters: Record<string, number> = {
       "mosaik_connections_opened_total": this.endpoint.stats.connectionsOpened,
@@ -239,7 +239,7 @@ export class Network implements AsyncDisposable {
    * ```
    */
   diagnostics(options?: DiagnosticsOptions): DiagnosticsServer {
-    const server = serveDiagnostics(() => this.snapshot(), options);
+    const server = serveDiagnostics(() => this.report(), options);
     this.#diagnostics.add(server);
     return server;
   }

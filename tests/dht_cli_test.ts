@@ -11,7 +11,8 @@ async function cli(bootstrap: string, ...args: string[]) {
     args: [
       "run",
       "--allow-net=127.0.0.1",
-      new URL("../discovery/dht/cli.ts", import.meta.url).pathname,
+      new URL("../network/cli.ts", import.meta.url).pathname,
+      "dht",
       "--hostname",
       "127.0.0.1",
       "--bootstrap",

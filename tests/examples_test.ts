@@ -2,7 +2,7 @@
 // loopback-only permissions, so they never rot.
 import assert from "node:assert/strict";
 
-async function runExample(name: string): Promise<string> {
+async function runExample(name: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -10,6 +10,7 @@ async function runExample(name: string): Promise<string> {
       "--allow-net=127.0.0.1,[::1],localhost",
       "--allow-env",
       new URL(`../examples/${name}`, import.meta.url).pathname,
+      ...args,
     ],
     cwd: new URL("..", import.meta.url).pathname,
     stdout: "piped",
@@ -30,8 +31,8 @@ Deno.test("examples/tour.ts: the one-page API tour runs as written", async () =>
   assert.match(out, /strong read 5/);
 });
 
-Deno.test("examples/swarm.ts: the README demo runs to the end", async () => {
-  const out = await runExample("swarm.ts");
+Deno.test("mosaik demo: the README demo runs to the end", async () => {
+  const out = await runExample("../network/cli.ts", "demo");
   assert.match(out, /discovery converged/);
   assert.match(out, /every consumer received all 1000 datums/);
   assert.match(out, /took over in/);

@@ -93,7 +93,8 @@ Deno.test("dht cli: an unknown flag prints the usage and exits with 2, without a
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      new URL("../discovery/dht/cli.ts", import.meta.url).pathname,
+      new URL("../network/cli.ts", import.meta.url).pathname,
+      "dht",
       "--bogus",
       "lookup",
     ],

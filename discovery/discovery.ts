@@ -401,6 +401,10 @@ export class Discovery implements AsyncDisposable {
   #probe(): void {
     const peers = new Set<PeerId>(this.#gossip.hv.active.keys());
     for (const p of this.#endpoint.connectedPeers()) peers.add(p);
+    // Plus one random peer, as serf probes random members: the coordinate
+    // learns from far peers too, not only from its neighbours.
+    const all = this.catalog.peers();
+    if (all.length > 0) peers.add(all[Math.floor(Math.random() * all.length)].peerId);
     for (const p of peers) {
       const addrs = this.#gossip.hv.active.get(p)?.addresses ?? this.catalog.get(p)?.addresses;
       if (addrs) this.#requests.track(this.ping(p, addrs));

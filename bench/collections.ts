@@ -10,24 +10,8 @@
  */
 import { Network } from "@mosaik/network";
 import { SharedMap } from "@mosaik/collections";
+import { Counter } from "@mosaik/groups/testing";
 import { percentile, report } from "./_report.ts";
-
-class Counter {
-  readonly name = "bench-counter/v1";
-  value = 0;
-  apply(cmd: { add: number }): number {
-    return (this.value += cmd.add);
-  }
-  query(): number {
-    return this.value;
-  }
-  snapshot(): number {
-    return this.value;
-  }
-  restore(s: number): void {
-    this.value = s;
-  }
-}
 
 /** Runs `op(i)` for i < total with `concurrency` in flight; returns ops/s and latencies. */
 async function drive(
@@ -70,7 +54,9 @@ export async function run(): Promise<void> {
   const nodes = await startNodes(3);
   try {
     const key = crypto.randomUUID();
-    const groups = nodes.map((n) => n.groups.join({ key, stateMachine: new Counter() }));
+    const groups = nodes.map((n) =>
+      n.groups.join({ key, stateMachine: new Counter("bench-counter/v1") })
+    );
     await Promise.all(groups.map((g) => g.when.online()));
     const name = crypto.randomUUID();
     const writers = nodes.map((n) => SharedMap.writer<number, number>(n, name));

@@ -138,7 +138,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
 
   /** Locally applied version. */
   get version(): Version {
-    return this.active.committed;
+    return this.active.appliedIndex;
   }
 
   /** Resolves at the next change of the local state. */
@@ -154,8 +154,8 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
   async reaches(version: Version): Promise<void> {
     for (;;) {
       const g = this.active;
-      if (g.committed >= version) return;
-      await g.when.committed(version);
+      if (g.appliedIndex >= version) return;
+      await g.when.applied(version);
       if (g === this.active) return;
     }
   }
@@ -211,7 +211,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
       this.group = group;
       this.#rejoining = undefined;
       try {
-        await group.when.committed(old.committed);
+        await group.when.applied(old.appliedIndex);
       } catch {
         return; // closed meanwhile
       }

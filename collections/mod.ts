@@ -41,7 +41,7 @@
  * const endpoint = await Endpoint.create({ networkId: networkId("demo") });
  * const node = { groups: new Groups(endpoint) }; // or a Network from @mosaik/network
  * const balances = SharedMap.writer<string, number>(node, "balances", {
- *   group: { formationWindowMs: 0 },
+ *   group: { formationWindow: 0 },
  * });
  * await balances.when.online();
  * const version = await balances.insert("alice", 100);

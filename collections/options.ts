@@ -42,13 +42,13 @@ export interface CollectionGroup {
   /** Member and a leader known. */
   readonly online: boolean;
   /** Highest index applied locally. */
-  readonly committed: number;
+  readonly appliedIndex: number;
   /** Highest index known committed. */
   readonly metrics: { readonly commitIndex: number };
   /** Voters and learners of the configuration. */
   readonly members: { readonly voters: readonly string[]; readonly learners: readonly string[] };
   /** Waiting on the group. */
-  readonly when: { online(): Promise<void>; committed(index: number): Promise<void> };
+  readonly when: { online(): Promise<void>; applied(index: number): Promise<void> };
   /** Replicates a command; resolves once applied locally. */
   execute(command: unknown): Promise<{ index: number; result: unknown }>;
   /** Leaves through the log, then closes. */

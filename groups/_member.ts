@@ -5,6 +5,8 @@ import {
   type Channel,
   checkTickets,
   CloseCode,
+  deadline,
+  delay,
   derive,
   type Digest,
   digestBytes,
@@ -13,13 +15,19 @@ import {
   type PeerId,
   type Ticket,
   type TicketValidator,
+  Waiter,
+  type WaitOptions,
 } from "@mosaik/transport";
+import { GroupClosedError } from "./errors.ts";
 import type { ReplicaEvent, ReplicaMessage } from "./_replica.ts";
 import { Replica } from "./_replica.ts";
 import { parseMessage, parseWelcome, PROTOCOL } from "./_wire.ts";
 import type { GroupConfig } from "./config.ts";
 import type { StateMachine } from "./state_machine.ts";
 import type { Storage } from "./storage.ts";
+
+/** Milliseconds a dialed peer has to welcome us. */
+const HANDSHAKE_TIMEOUT = 2000;
 
 /** The part of a peer entry groups read. Discovery's `PeerEntry` fits. */
 export interface GroupPeerEntry {
@@ -67,8 +75,6 @@ export interface ResetEvent {
   committed: number;
 }
 
-type Waiter = { check: () => boolean; reject: (e: Error) => void };
-
 export class Member {
   readonly id: GroupId;
   readonly replica: Replica;
@@ -86,7 +92,7 @@ export class Member {
   #timer: ReturnType<typeof setInterval>;
   #dialTimer: ReturnType<typeof setInterval>;
   #unsubscribe: (() => void) | undefined;
-  #waiters = new Set<Waiter>();
+  #waiter = new Waiter();
   #resetListeners = new Set<(e: ResetEvent) => void>();
   #storage: Storage;
   #closing: Promise<void> | undefined;
@@ -123,7 +129,7 @@ export class Member {
       return { peerId: p.slice(0, at) as PeerId, addresses: [p.slice(at + 1)] };
     });
     const c = args.config;
-    const ticks = (ms: number) => Math.max(1, Math.round(ms / c.tickMs));
+    const ticks = (ms: number) => Math.max(1, Math.round(ms / c.tickInterval));
     const clientId = crypto.randomUUID();
     this.replica = new Replica({
       id: this.self,
@@ -142,13 +148,13 @@ export class Member {
         preference: c.preference,
       },
       learner: c.learner,
-      formationTicks: c.formationWindowMs !== undefined
-        ? ticks(c.formationWindowMs)
+      formationTicks: c.formationWindow !== undefined
+        ? ticks(c.formationWindow)
         : 2 * c.electionTicks,
       bootstrapExpect: c.bootstrapExpect,
-      graceTicks: ticks(c.gracePeriodMs),
+      graceTicks: ticks(c.gracePeriod),
       retryTicks: c.electionTicks,
-      timeoutTicks: ticks(c.commandTimeoutMs),
+      timeoutTicks: ticks(c.commandTimeout),
       statusTicks: Math.max(1, c.electionTicks >> 1),
       snapshotEvery: c.snapshotEvery,
       maxSessions: 4096,
@@ -166,8 +172,8 @@ export class Member {
     this.#unsubscribe = this.#catalog?.subscribe(() => this.#dialAll());
     this.#timer = setInterval(() => {
       this.replica.tick();
-      if (this.#waiters.size) this.#check();
-    }, c.tickMs);
+      if (this.#waiter.size) this.#waiter.notify();
+    }, c.tickInterval);
     this.#dialTimer = setInterval(() => this.#dialAll(), 250);
     this.#dialAll();
   }
@@ -233,7 +239,7 @@ export class Member {
       if (!(await this.authorized(peer))) return;
       channel = await this.endpoint.open(peer, addresses, PROTOCOL);
       await channel.send({ t: "hello", group: this.id, proof: this.proof(this.self, peer) });
-      const welcome = parseWelcome(await withTimeout(channel.recv(), 2000));
+      const welcome = parseWelcome(await deadline(channel.recv(), HANDSHAKE_TIMEOUT));
       if (!equal(welcome.proof, this.proof(peer, this.self))) {
         await channel.close(CloseCode.GroupInvalidProof, "invalid proof");
         return;
@@ -267,7 +273,7 @@ export class Member {
    * dials, or a peer that restarted while our old connection still looks
    * alive): we send on the current one and make a channel current as soon as
    * the peer sends on it, so both sides converge on the channel in use; a
-   * channel silent for `bondTimeoutMs` is closed.
+   * channel silent for `bondTimeout` is closed.
    */
   attach(bond: Bond): void {
     bond.lastRecv = Date.now();
@@ -317,7 +323,7 @@ export class Member {
 
   /** Closes channels that stayed silent too long (a peer that vanished or restarted). */
   #reapSilent(): void {
-    const limit = Date.now() - this.config.bondTimeoutMs;
+    const limit = Date.now() - this.config.bondTimeout;
     for (const b of [...this.#bonds.values(), ...this.#spare]) {
       if (b.lastRecv < limit) this.#drop(b);
     }
@@ -338,11 +344,7 @@ export class Member {
   #onEvent(e: ReplicaEvent): void {
     if (e.type === "leader" && e.leader !== undefined) this.leaderChanges++;
     if (e.type === "reset") { for (const fn of this.#resetListeners) fn(e); }
-    this.#check();
-  }
-
-  #check(): void {
-    for (const w of [...this.#waiters]) if (w.check()) this.#waiters.delete(w);
+    this.#waiter.notify();
   }
 
   onReset(fn: (e: ResetEvent) => void): () => void {
@@ -350,22 +352,9 @@ export class Member {
     return () => this.#resetListeners.delete(fn);
   }
 
-  /** Resolves with `value()` once it is not undefined. */
-  waitFor<T>(value: () => T | undefined): Promise<T> {
-    const now = value();
-    if (now !== undefined) return Promise.resolve(now);
-    if (this.#closing) return Promise.reject(new Error("the group is closed"));
-    return new Promise((resolve, reject) => {
-      this.#waiters.add({
-        check: () => {
-          const v = value();
-          if (v === undefined) return false;
-          resolve(v);
-          return true;
-        },
-        reject,
-      });
-    });
+  /** Resolves once `check()` holds; rejects with a `GroupClosedError` once the member stops. */
+  waitFor(check: () => boolean, options?: WaitOptions): Promise<void> {
+    return this.#waiter.wait(check, options);
   }
 
   // ------------------------------------------------------------ stop
@@ -382,9 +371,9 @@ export class Member {
     if (r.core.role === "leader" && (r.core.config?.voters.length ?? 0) > 1) {
       r.core.transferLeadership();
       r.tick();
-      const deadline = Date.now() + this.config.tickMs * this.config.electionTicks * 2;
-      while (r.core.role === "leader" && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, this.config.tickMs));
+      const until = Date.now() + this.config.tickInterval * this.config.electionTicks * 2;
+      while (r.core.role === "leader" && Date.now() < until) {
+        await delay(this.config.tickInterval);
       }
     }
     clearInterval(this.#timer);
@@ -394,8 +383,7 @@ export class Member {
     this.#unsubscribe?.();
     this.#local?.removeGroup(this.id);
     r.close();
-    for (const w of this.#waiters) w.reject(new Error("the group is closed"));
-    this.#waiters.clear();
+    this.#waiter.close(new GroupClosedError("the group is closed"));
     const bonds = [...this.#bonds.values(), ...this.#spare];
     this.#bonds.clear();
     this.#spare.clear();
@@ -412,12 +400,4 @@ export class Member {
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error("timeout")), ms)),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { derive, digest, type GroupId } from "@mosaik/transport";
-import type { LeadershipPreference } from "./_raft.ts";
+import type { LeadershipPreference } from "./_messages.ts";
 
 export type { LeadershipPreference };
 
@@ -14,7 +14,7 @@ export type { LeadershipPreference };
  */
 export interface ConsensusConfig {
   /** Milliseconds per Raft tick. Default 25. */
-  tickMs: number;
+  tickInterval: number;
   /** Base election timeout in ticks (randomized in [e, 2e)). Default 12 (300 ms). */
   electionTicks: number;
   /** Leader heartbeat period in ticks. Default 2 (50 ms). */
@@ -27,13 +27,13 @@ export interface GroupConfig extends ConsensusConfig {
    * Milliseconds to wait for bonds with the members the catalog shows before
    * a new group forms. Default: two base election timeouts.
    */
-  formationWindowMs?: number;
+  formationWindow?: number;
   /** Form only once this many members (self included) are bonded. */
   bootstrapExpect?: number;
-  /** A member absent this long is removed from the configuration. Default 30 000 ms. */
-  gracePeriodMs: number;
-  /** Time limit of `execute` and strong queries. Default 10 000 ms. */
-  commandTimeoutMs: number;
+  /** Milliseconds a member may be absent before it is removed from the configuration. Default 30 000. */
+  gracePeriod: number;
+  /** Milliseconds `execute` and strong queries may take. Default 10 000. */
+  commandTimeout: number;
   /** Join as a non-voting learner. Default false. */
   learner: boolean;
   /** Leadership preference of this member. Default "normal". */
@@ -52,19 +52,19 @@ export interface GroupConfig extends ConsensusConfig {
    * leader's (index, term) point). 0 turns it off. Default 256.
    */
   catchUpGap: number;
-  /** A bond on which nothing arrived for this long is closed and redialed. Default 2 000 ms. */
-  bondTimeoutMs: number;
+  /** Milliseconds without anything arriving after which a bond is closed and redialed. Default 2 000. */
+  bondTimeout: number;
   /** Extra members to bond with, as `"<peerId>@host:port"` (besides the catalog). */
   peers: string[];
 }
 
 /** Default {@linkcode GroupConfig}. */
 export const DEFAULT_GROUP_CONFIG: GroupConfig = {
-  tickMs: 25,
+  tickInterval: 25,
   electionTicks: 12,
   heartbeatTicks: 2,
-  gracePeriodMs: 30_000,
-  commandTimeoutMs: 10_000,
+  gracePeriod: 30_000,
+  commandTimeout: 10_000,
   learner: false,
   preference: "normal",
   snapshotEvery: 10_000,
@@ -72,7 +72,7 @@ export const DEFAULT_GROUP_CONFIG: GroupConfig = {
   maxBytesPerMsg: 1 << 20,
   maxInflight: 64,
   catchUpGap: 256,
-  bondTimeoutMs: 2000,
+  bondTimeout: 2000,
   peers: [],
 };
 
@@ -95,7 +95,7 @@ export function groupId(
   consensus: ConsensusConfig,
   ticketValidators: readonly string[] = [],
 ): GroupId {
-  const timing = `${consensus.tickMs}/${consensus.electionTicks}/${consensus.heartbeatTicks}`;
+  const timing = `${consensus.tickInterval}/${consensus.electionTicks}/${consensus.heartbeatTicks}`;
   let id = derive<GroupId>(digest(key), `mosaik/groups/1|${stateMachine}|${timing}`);
   for (const v of ticketValidators) id = derive<GroupId>(id, `ticket|${v}`);
   return id;

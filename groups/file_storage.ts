@@ -45,7 +45,7 @@ const SEGMENT_RE = /^seg-(\d{8})\.log$/;
  * console.assert(FileStorage.open(dir).load().hard.term === 2);
  * ```
  */
-export class FileStorage implements Storage {
+export class FileStorage implements Storage, AsyncDisposable {
   /** The directory holding the segments. */
   readonly dir: string;
   #file: Deno.FsFile | undefined;
@@ -237,6 +237,12 @@ export class FileStorage implements Storage {
   close(): void {
     this.#file?.close();
     this.#file = undefined;
+  }
+
+  /** Same as {@linkcode FileStorage.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
   }
 }
 

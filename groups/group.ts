@@ -3,12 +3,13 @@
  *
  * @module
  */
-import type { GroupId, PeerId } from "@mosaik/transport";
+import { abortable, type GroupId, type PeerId, type WaitOptions } from "@mosaik/transport";
 import type { Member, ResetEvent } from "./_member.ts";
+import type { Role } from "./_messages.ts";
 import { GroupClosedError } from "./errors.ts";
 import type { LeadershipPreference } from "./config.ts";
 
-export type { ResetEvent };
+export type { ResetEvent, Role };
 
 /** Read consistency of {@linkcode Group.query}. */
 export type Consistency = "strong" | "weak";
@@ -55,30 +56,33 @@ export interface Members {
   learners: PeerId[];
 }
 
-/** Waiting on group state. */
+/** Waiting on group state; every wait takes `{ signal }` and rejects with a `ClosedError` once the group is closed. */
 export interface GroupWhen {
   /** Resolves with the leader's PeerId as soon as one is known. */
-  leaderElected(): Promise<PeerId>;
+  leaderElected(options?: WaitOptions): Promise<PeerId>;
   /** Resolves with the next leader different from the current one. */
-  leaderChanged(): Promise<PeerId>;
+  leaderChanged(options?: WaitOptions): Promise<PeerId>;
   /** Resolves when this node is a member and knows a leader. */
-  online(): Promise<void>;
-  /** Resolves when this member applied `index`. */
-  committed(index: number): Promise<void>;
+  online(options?: WaitOptions): Promise<void>;
+  /** Resolves when this member knows that `index` is committed (it may not have applied it yet). */
+  committed(index: number, options?: WaitOptions): Promise<void>;
+  /** Resolves when this member applied `index` to its state machine (reads here see it). */
+  applied(index: number, options?: WaitOptions): Promise<void>;
 }
 
+let openGroup: <C, R, Q, QR>(member: Member) => Group<C, R, Q, QR>;
+
 /**
- * A handle on a replicated state machine. Several handles of the same group
- * on one node share one member; closing a handle stops the member only when
- * it was the last one.
+ * A handle on a replicated state machine, made by `groups.join`. Several
+ * handles of the same group on one node share one member; closing a handle
+ * stops the member only when it was the last one.
  *
  * @example
  * ```ts ignore
- * const group = await network.groups.join({ key: "counter", stateMachine: counter });
+ * await using group = network.groups.join({ key: "counter", stateMachine: counter });
  * await group.when.leaderElected();
  * const { index, result } = await group.execute({ add: 5 });
  * const value = await group.query("value", { consistency: "strong" });
- * await group.close();
  * ```
  */
 export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implements AsyncDisposable {
@@ -86,25 +90,34 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
   #closed = false;
   /** The group's id. */
   readonly id: GroupId;
-  /** Waiting on group state. */
-  readonly when: GroupWhen;
 
-  /** @internal Made by `Groups.join`. */
-  constructor(member: Member) {
+  private constructor(member: Member) {
     this.#member = member;
     this.id = member.id;
+  }
+
+  static {
+    openGroup = <C, R, Q, QR>(member: Member) => new Group<C, R, Q, QR>(member);
+  }
+
+  /** Waiting on group state. */
+  get when(): GroupWhen {
+    const member = this.#member;
     const r = member.replica;
-    this.when = {
-      leaderElected: () => member.waitFor(() => r.leader as PeerId | undefined),
-      leaderChanged: () => {
-        const now = r.leader;
-        return member.waitFor(() =>
-          r.leader !== undefined && r.leader !== now ? r.leader as PeerId : undefined
-        );
+    const leader = () => r.leader as PeerId | undefined;
+    return {
+      leaderElected: async (o) => {
+        await member.waitFor(() => leader() !== undefined, o);
+        return leader()!;
       },
-      online: () => member.waitFor(() => this.online ? true : undefined).then(() => {}),
-      committed: (index) =>
-        member.waitFor(() => r.applied >= index ? true : undefined).then(() => {}),
+      leaderChanged: async (o) => {
+        const now = leader();
+        await member.waitFor(() => leader() !== undefined && leader() !== now, o);
+        return leader()!;
+      },
+      online: (o) => member.waitFor(() => this.online, o),
+      committed: (index, o) => member.waitFor(() => r.core.commit >= index, o),
+      applied: (index, o) => member.waitFor(() => r.applied >= index, o),
     };
   }
 
@@ -113,9 +126,24 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
     return this.#member.replica.leader as PeerId | undefined;
   }
 
+  /** This member's role in the current term. */
+  get role(): Role {
+    return this.#member.replica.core.role;
+  }
+
+  /** The current Raft term as this member knows it. */
+  get term(): number {
+    return this.#member.replica.core.term;
+  }
+
   /** Whether this node is the leader. */
   get isLeader(): boolean {
-    return this.#member.replica.core.role === "leader";
+    return this.role === "leader";
+  }
+
+  /** Whether this node is a voter (not only a learner) of the latest configuration. */
+  get isVoter(): boolean {
+    return this.#member.replica.core.isVoter;
   }
 
   /** Whether this node is a member and knows a leader. */
@@ -138,8 +166,13 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
     return this.#member.bonded;
   }
 
-  /** Highest index applied locally. */
-  get committed(): number {
+  /** Highest index this member knows committed. */
+  get commitIndex(): number {
+    return this.#member.replica.core.commit;
+  }
+
+  /** Highest index this member applied to its state machine. */
+  get appliedIndex(): number {
     return this.#member.replica.applied;
   }
 
@@ -163,27 +196,28 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
   /**
    * Replicates a command and resolves once it is committed and applied on
    * this member, exactly once (a retried command is deduplicated by client
-   * id and sequence number). Fails with `GroupOfflineError` (no leader reachable),
-   * `TimeoutError` or `NotMemberError`.
+   * id and sequence number). Fails with `GroupOfflineError` (no leader
+   * reachable), `TimeoutError` (outcome unknown), `NotMemberError` or
+   * {@linkcode GroupClosedError}. Aborting the
+   * signal stops the wait, not the command: it may still be applied.
    */
-  async execute(command: C): Promise<{ index: number; result: R }> {
-    const { index, results } = await this.executeMany([command]);
+  async execute(command: C, options?: WaitOptions): Promise<{ index: number; result: R }> {
+    const { index, results } = await this.executeMany([command], options);
     return { index, result: results[0] };
   }
 
-  /** Replicates several commands atomically in one log entry. */
-  executeMany(commands: C[]): Promise<{ index: number; results: R[] }> {
+  /** Replicates several commands atomically in one log entry (see {@linkcode Group.execute}). */
+  executeMany(commands: C[], options?: WaitOptions): Promise<{ index: number; results: R[] }> {
     if (this.#closed) return Promise.reject(new GroupClosedError("the handle is closed"));
-    return this.#member.replica.execute(commands) as Promise<{ index: number; results: R[] }>;
+    const done = this.#member.replica.execute(commands) as Promise<{ index: number; results: R[] }>;
+    return abortable(done, options?.signal);
   }
 
   /** Answers a query; strong (linearizable) by default. */
-  query(query: Q, options: QueryOptions = {}): Promise<QR> {
+  query(query: Q, options: QueryOptions & WaitOptions = {}): Promise<QR> {
     if (this.#closed) return Promise.reject(new GroupClosedError("the handle is closed"));
-    return this.#member.replica.query(
-      query,
-      (options.consistency ?? "strong") === "strong",
-    ) as Promise<QR>;
+    const strong = (options.consistency ?? "strong") === "strong";
+    return abortable(this.#member.replica.query(query, strong) as Promise<QR>, options.signal);
   }
 
   /**
@@ -206,15 +240,15 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
    * await reader.promote({ preference: "normal" });
    * ```
    */
-  async promote(options: { preference?: LeadershipPreference } = {}): Promise<void> {
+  async promote(options: { preference?: LeadershipPreference } & WaitOptions = {}): Promise<void> {
     const replica = this.#member.replica;
     replica.promote(options.preference);
-    await this.#member.waitFor(() => replica.core.isVoter ? true : undefined);
+    await this.#member.waitFor(() => replica.core.isVoter, options);
   }
 
   /** Leaves the group through the log, then stops. */
-  async leave(): Promise<void> {
-    await this.#member.replica.leave();
+  async leave(options?: WaitOptions): Promise<void> {
+    await abortable(this.#member.replica.leave(), options?.signal);
     await this.close();
   }
 
@@ -229,4 +263,15 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** A new handle on `member` (private to the package). */
+export function createGroup<C, R, Q, QR>(member: Member): Group<C, R, Q, QR> {
+  member.handles++;
+  return openGroup<C, R, Q, QR>(member);
+}
+
+/** A read-only view on `member` for diagnostics: not a handle, never closed. */
+export function viewGroup(member: Member): Group {
+  return openGroup(member);
 }

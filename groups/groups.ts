@@ -16,7 +16,8 @@ import {
 import { type GroupCatalog, type GroupLocalEntry, type GroupPeerEntry, Member } from "./_member.ts";
 import { parseHello, PROTOCOL } from "./_wire.ts";
 import { DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
-import { Group, type GroupMetrics, type Members } from "./group.ts";
+import { createGroup, type Group, type GroupMetrics, type Members, viewGroup } from "./group.ts";
+import { GroupClosedError } from "./errors.ts";
 import type { StateMachine } from "./state_machine.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
@@ -70,7 +71,7 @@ export interface JoinOptions<C, R, Q, QR> {
  * const g = groups.join({ key: "k", stateMachine: counter });
  * ```
  */
-export class Groups {
+export class Groups implements AsyncDisposable {
   #endpoint: Endpoint;
   #discovery: GroupsDiscovery | undefined;
   #members = new Map<GroupId, Member>();
@@ -90,7 +91,7 @@ export class Groups {
    * (see {@linkcode Group.promote}) with this join's leadership preference.
    */
   join<C, R, Q, QR>(options: JoinOptions<C, R, Q, QR>): Group<C, R, Q, QR> {
-    if (this.#closed) throw new Error("groups are closed");
+    if (this.#closed) throw new GroupClosedError("groups are closed");
     const config: GroupConfig = { ...DEFAULT_GROUP_CONFIG, ...options.config };
     const validators = ticketValidators(options.requireTicket);
     const id = groupId(
@@ -119,8 +120,7 @@ export class Groups {
     } else if (member.replica.opts.learner && !config.learner) {
       member.replica.promote(config.preference);
     }
-    member.handles++;
-    return new Group<C, R, Q, QR>(member);
+    return createGroup<C, R, Q, QR>(member);
   }
 
   /** Ids of the groups this node is a member of. */
@@ -131,7 +131,7 @@ export class Groups {
   /** Every group of this node with its leader, members and metrics (for diagnostics). */
   snapshot(): GroupSnapshot[] {
     return [...this.#members.values()].map((member) => {
-      const view = new Group(member);
+      const view = viewGroup(member);
       return { id: view.id, leader: view.leader, members: view.members, metrics: view.metrics };
     });
   }
@@ -161,5 +161,10 @@ export class Groups {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#members.values()].map((m) => m.stop()));
+  }
+
+  /** Same as {@linkcode Groups.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -43,7 +43,13 @@
  * leader change are deduplicated by the replicated session table, so a
  * command is applied at most once, and exactly once when `execute` resolves.
  * Errors: `GroupOfflineError` (no leader reachable), `TimeoutError` (outcome
- * unknown), `NotMemberError`.
+ * unknown), `NotMemberError`, `GroupClosedError` (a `ClosedError`).
+ *
+ * Every waiting call (`execute`, `query`, `promote`, `leave` and the
+ * `group.when` promises) takes `{ signal }` last; aborting ends the wait, not
+ * a command already sent. `when.committed(i)` waits until this member knows
+ * index `i` committed, `when.applied(i)` until it applied it (then local reads
+ * see it); `commitIndex` and `appliedIndex` are the current values.
  *
  * ## Forming, growing and shrinking without a static member list
  *
@@ -127,7 +133,7 @@
  *     this.items = s;
  *   },
  * };
- * const group = groups.join({ key: "doc", stateMachine: sm, config: { formationWindowMs: 0 } });
+ * const group = groups.join({ key: "doc", stateMachine: sm, config: { formationWindow: 0 } });
  * await group.when.online();
  * console.assert((await group.execute("hello")).result === 1);
  * await groups.close();
@@ -141,7 +147,16 @@ export * from "./file_storage.ts";
 export * from "./state_machine.ts";
 export * from "./storage.ts";
 export * from "./config.ts";
-export * from "./group.ts";
+export {
+  type Consistency,
+  Group,
+  type GroupMetrics,
+  type GroupWhen,
+  type Members,
+  type QueryOptions,
+  type ResetEvent,
+  type Role,
+} from "./group.ts";
 export * from "./groups.ts";
 export type {
   Digest,
@@ -152,4 +167,5 @@ export type {
   TicketContext,
   TicketValidator,
   TicketVerdict,
+  WaitOptions,
 } from "@mosaik/transport";

@@ -1,5 +1,6 @@
 /**
- * Test tools of `@mosaik/groups`: a linearizability checker (Wing–Gong with
+ * Test tools of `@mosaik/groups`: state machines for tests ({@linkcode Counter},
+ * {@linkcode KVStore}), a linearizability checker (Wing–Gong with
  * memoization, per-key P-compositionality) and seeded chaos runs of the
  * consensus core over a simulated network.
  *
@@ -26,3 +27,4 @@ export {
   runChaos,
 } from "./_chaos.ts";
 export type { Storage } from "./storage.ts";
+export { Counter, type CounterCommand, type KVCommand, KVStore } from "./test_machines.ts";

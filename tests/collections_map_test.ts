@@ -205,7 +205,7 @@ Deno.test("collections map: reference scenarios over QUIC", async (t) => {
       },
       async offline_writes_hand_input_back() {
         const w = SharedMap.writer<string, number>(n2, freshName(), {
-          group: { commandTimeoutMs: 300, formationWindowMs: 60_000 },
+          group: { commandTimeout: 300, formationWindow: 60_000 },
         });
         const err = await w.insert("k", 7).catch((e) => e);
         assert.ok(err instanceof WriteError && err.reason === "offline", String(err));

@@ -230,8 +230,8 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
       },
       async closing_writer_leaves_so_the_rest_keeps_quorum() {
         const name = freshName();
-        const w0 = SharedMap.writer<number, number>(n2, name, { group: { gracePeriodMs: 60_000 } });
-        const w1 = SharedMap.writer<number, number>(n3, name, { group: { gracePeriodMs: 60_000 } });
+        const w0 = SharedMap.writer<number, number>(n2, name, { group: { gracePeriod: 60_000 } });
+        const w1 = SharedMap.writer<number, number>(n3, name, { group: { gracePeriod: 60_000 } });
         await online(w0, w1);
         await reach(await w1.insert(1, 1), w0);
         await w1.close();

@@ -2,23 +2,7 @@ import assert from "node:assert/strict";
 import { Endpoint, networkId } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
 import { Groups } from "@mosaik/groups";
-
-class Counter {
-  readonly name = "counter/v1";
-  value = 0;
-  apply(cmd: { add: number }): number {
-    return (this.value += cmd.add);
-  }
-  query(_q: "value"): number {
-    return this.value;
-  }
-  snapshot(): number {
-    return this.value;
-  }
-  restore(s: number): void {
-    this.value = s;
-  }
-}
+import { Counter } from "@mosaik/groups/testing";
 
 Deno.test("groups over QUIC: three members with static peers form, elect, execute, query", async () => {
   const net = networkId(crypto.randomUUID());
@@ -39,7 +23,7 @@ Deno.test("groups over QUIC: three members with static peers form, elect, execut
   const r = await gs[1].execute({ add: 5 });
   assert.equal(r.result, 5);
   assert.equal(await gs[2].query("value", { consistency: "strong" }), 5);
-  await eventually(() => gs.every((g) => g.committed >= r.index));
+  await eventually(() => gs.every((g) => g.appliedIndex >= r.index));
   assert.equal(await gs[0].query("value", { consistency: "weak" }), 5);
   await Promise.all(gs.map((g) => g.close()));
   await Promise.all(eps.map((e) => e.close()));

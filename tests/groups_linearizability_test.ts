@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { Endpoint, SecretKey, toHex } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
 import { FileStorage, type Group, Groups, NotMemberError } from "@mosaik/groups";
-import { checkKV, type Op } from "@mosaik/groups/testing";
-import { type KVCmd, KVStore, testNetwork } from "./groups_harness.ts";
+import { checkKV, type KVCommand, KVStore, type Op } from "@mosaik/groups/testing";
+import { freshNetwork } from "./_harness.ts";
 
 type KVOp = Op<["w", unknown] | ["r"], unknown> & { key: string };
 
@@ -70,18 +70,18 @@ async function run(
   seed: number,
 ): Promise<{ ops: number; acked: number; anomalies: string[]; faults: string[] }> {
   const r = rng(seed);
-  const net = testNetwork();
+  const net = freshNetwork();
   const dir = await Deno.makeTempDir({ prefix: "groups-lin-" });
   const key = crypto.randomUUID();
   const childSeed = toHex(crypto.getRandomValues(new Uint8Array(32)));
   const childId = SecretKey.from(childSeed).peerId;
-  const config = { bootstrapExpect: 3, commandTimeoutMs: 1500 };
+  const config = { bootstrapExpect: 3, commandTimeout: 1500 };
   const child = new Child({ net, seed: childSeed, key, dir: `${dir}/c`, peers: [], config });
   await child.start(0);
   const port = Number(child.address.split(":").pop());
   const eps = await Promise.all([0, 1].map(() => Endpoint.create({ networkId: net })));
   const groups = eps.map((e) => new Groups(e));
-  const gs: Group<KVCmd, string, string, string | null>[] = groups.map((g, i) =>
+  const gs: Group<KVCommand, string, string, string | null>[] = groups.map((g, i) =>
     g.join({
       key,
       stateMachine: new KVStore(),
@@ -170,7 +170,7 @@ async function run(
     stop = true;
     await within(Promise.all(clients), 10_000);
     const top = Math.max(...gs.map((g) => g.metrics.commitIndex));
-    await within(Promise.all(gs.map((g) => g.when.committed(top))), 10_000);
+    await within(Promise.all(gs.map((g) => g.when.applied(top))), 10_000);
     const anomalies: string[] = [];
     const check = checkKV(history);
     if (!check.ok) anomalies.push(`not linearizable on key ${check.badKey}`);

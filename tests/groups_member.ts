@@ -3,7 +3,7 @@
 //   deno run -A tests/groups_member.ts '{"net":..,"seed":..,"key":..,"dir":..,"port":..,"peers":[..]}'
 import { Endpoint, type NetworkId, SecretKey } from "@mosaik/transport";
 import { FileStorage, Groups } from "@mosaik/groups";
-import { KVStore } from "./groups_harness.ts";
+import { KVStore } from "@mosaik/groups/testing";
 
 const args = JSON.parse(Deno.args[0]) as {
   net: NetworkId;

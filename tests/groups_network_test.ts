@@ -1,10 +1,10 @@
-// The groups part of DESIGN §11 through `network.groups`.
+// Groups through `network.groups`: join, elect, execute, query, close.
 import assert from "node:assert/strict";
 import { within } from "@mosaik/transport/testing";
 import { Network } from "@mosaik/network";
-import { Counter } from "./groups_harness.ts";
+import { Counter } from "@mosaik/groups/testing";
 
-Deno.test("network.groups: the public API of DESIGN §11", async () => {
+Deno.test("network.groups: join, elect, execute and query through a Network", async () => {
   const name = crypto.randomUUID();
   await using a = await Network.create(name, { mdns: false, dht: false });
   await using b = await Network.create(name, {
@@ -17,7 +17,7 @@ Deno.test("network.groups: the public API of DESIGN §11", async () => {
   const gb = b.groups.join({ key: "counter", stateMachine: new Counter() });
   const leader = await within(ga.when.leaderElected(), 5000);
   assert.equal(await within(gb.when.leaderElected(), 5000), leader);
-  const { index, result } = await within(gb.execute({ inc: 5 }), 5000);
+  const { index, result } = await within(gb.execute({ add: 5 }), 5000);
   assert.equal(result, 5);
   assert.ok(index > 0);
   assert.equal(await ga.query(null, { consistency: "strong" }), 5);

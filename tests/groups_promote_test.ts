@@ -2,10 +2,11 @@
 // `group.promote()` or by joining the group again as a voter on that node.
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
-import { discoverAll, joinCounter, startNode, testNetwork } from "./groups_harness.ts";
+import { discoverAll, freshNetwork, startNode } from "./_harness.ts";
+import { joinCounter } from "./groups_harness.ts";
 
 Deno.test("groups: learners are promoted to voters at runtime and then count for the quorum", async () => {
-  const net = testNetwork();
+  const net = freshNetwork();
   const n = await Promise.all([0, 1, 2, 3].map(() => startNode(net)));
   try {
     await discoverAll(n);
@@ -16,7 +17,7 @@ Deno.test("groups: learners are promoted to voters at runtime and then count for
     const c = joinCounter(n[2], key, learner);
     const d = joinCounter(n[3], key, learner);
     await within(Promise.all([c.when.online(), d.when.online()]), 10_000);
-    assert.equal((await within(a.execute({ inc: 5 }), 5000)).result, 5);
+    assert.equal((await within(a.execute({ add: 5 }), 5000)).result, 5);
     assert.deepEqual(
       new Set(a.members.learners),
       new Set([n[2].endpoint.peerId, n[3].endpoint.peerId]),
@@ -31,7 +32,7 @@ Deno.test("groups: learners are promoted to voters at runtime and then count for
       10_000,
     );
     assert.deepEqual(a.members.learners, []);
-    assert.equal(d2.committed, d.committed, "the second handle shares the member");
+    assert.equal(d2.appliedIndex, d.appliedIndex, "the second handle shares the member");
 
     // With four voters, two members are needed besides the leader: the
     // promoted ones carry the quorum when an original voter stops.
@@ -39,9 +40,11 @@ Deno.test("groups: learners are promoted to voters at runtime and then count for
     const victim = [0, 1].find((i) => members[i] !== leader)!;
     await n[victim].close();
     const writer = members.find((g, i) => i !== victim && g !== leader)!;
-    assert.equal((await within(writer.execute({ inc: 1 }), 10_000)).result, 6);
+    assert.equal((await within(writer.execute({ add: 1 }), 10_000)).result, 6);
     await within(
-      eventually(() => members.every((g, i) => i === victim || g.committed >= leader.committed)),
+      eventually(() =>
+        members.every((g, i) => i === victim || g.appliedIndex >= leader.appliedIndex)
+      ),
       10_000,
     );
   } finally {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { Network } from "@mosaik/network";
 import { MemoryStorage } from "@mosaik/groups";
-import { Counter } from "./groups_harness.ts";
+import { Counter } from "@mosaik/groups/testing";
 
 Deno.test("groups: a member restarted with empty storage catches up and applies the same state", async () => {
   const name = crypto.randomUUID();
@@ -25,18 +25,18 @@ Deno.test("groups: a member restarted with empty storage catches up and applies 
     await Promise.all([ga, gb, gc].map((g) => within(g.when.online(), 10_000)));
     await eventually(() => ga.members.voters.length === 3);
     let last = 0;
-    for (let i = 1; i <= 20; i++) last = (await within(ga.execute({ inc: i }), 5000)).index;
-    await eventually(() => gc.committed >= last);
+    for (let i = 1; i <= 20; i++) last = (await within(ga.execute({ add: i }), 5000)).index;
+    await eventually(() => gc.appliedIndex >= last);
     assert.equal(sms[2].value, 210);
 
     // c stops; a new process with the same key and a fresh storage takes its place.
     await c.close();
-    for (let i = 1; i <= 5; i++) last = (await within(gb.execute({ inc: 1 }), 5000)).index;
+    for (let i = 1; i <= 5; i++) last = (await within(gb.execute({ add: 1 }), 5000)).index;
     c = await start(2, [a.local.address]);
     const fresh = new Counter();
     gc = join(c, fresh);
     const leader = [ga, gb].find((g) => g.isLeader) ?? ga;
-    await eventually(() => gc.committed >= leader.committed && gc.committed >= last, {
+    await eventually(() => gc.appliedIndex >= leader.appliedIndex && gc.appliedIndex >= last, {
       timeout: 15_000,
     });
     assert.equal(fresh.value, 215);

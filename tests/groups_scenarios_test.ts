@@ -1,26 +1,16 @@
-// The 18 integration scenarios of reference/groups.md §6 over real QUIC and
-// real discovery (6.1–6.13 here; tickets 6.14–6.18 in groups_auth_test.ts).
-// Where the Rust test encodes an unsafe outcome (rivals merging logs), the
-// safe outcome is asserted: one history wins and every member converges on it.
+// Group scenarios over real QUIC and real discovery: bonds, ids, elections,
+// rivals, commands and queries, catch-up (tickets: groups_auth_test.ts).
+// Rivals never merge logs: one history wins and every member converges on it.
 import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { DEFAULT_GROUP_CONFIG, groupId } from "@mosaik/groups";
-import {
-  discoverAll,
-  joinCounter,
-  startNode,
-  testNetwork,
-  type TestNode,
-} from "./groups_harness.ts";
+import { closeAll, discoverAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
+import { joinCounter } from "./groups_harness.ts";
 
 const T_EL = 5000;
 
-async function closeAll(nodes: TestNode[]): Promise<void> {
-  await Promise.all(nodes.map((n) => n.close()));
-}
-
-Deno.test("6.1 bonds: members see exactly their co-members, groups are isolated", async () => {
-  const net = testNetwork();
+Deno.test("bonds: members see exactly their co-members, groups are isolated", async () => {
+  const net = freshNetwork();
   const n = await Promise.all([0, 1, 2, 3].map(() => startNode(net)));
   try {
     await discoverAll(n);
@@ -51,7 +41,7 @@ Deno.test("6.1 bonds: members see exactly their co-members, groups are isolated"
   }
 });
 
-Deno.test("6.2 builder: GroupId from key, state machine name and consensus settings", () => {
+Deno.test("builder: GroupId from key, state machine name and consensus settings", () => {
   const c = DEFAULT_GROUP_CONFIG;
   const key1 = crypto.randomUUID();
   const key2 = crypto.randomUUID();
@@ -64,13 +54,13 @@ Deno.test("6.2 builder: GroupId from key, state machine name and consensus setti
   );
   // Storage and per-member options are not part of the id.
   assert.equal(
-    groupId(key1, "counter/v1", { ...c, gracePeriodMs: 1 } as typeof c),
+    groupId(key1, "counter/v1", { ...c, gracePeriod: 1 } as typeof c),
     groupId(key1, "counter/v1", c),
   );
 });
 
-Deno.test("6.3 feed smoke: a joiner adopts the leader; commands through the follower", async () => {
-  const net = testNetwork();
+Deno.test("feed smoke: a joiner adopts the leader; commands through the follower", async () => {
+  const net = freshNetwork();
   const n0 = await startNode(net);
   const n1 = await startNode(net);
   try {
@@ -82,22 +72,22 @@ Deno.test("6.3 feed smoke: a joiner adopts the leader; commands through the foll
     await within(g1.when.online(), T_EL);
     assert.ok(g0.isLeader);
     assert.equal(g1.leader, n0.endpoint.peerId);
-    const a = await within(g1.execute({ inc: 3 }), 2000);
-    const b = await within(g1.execute({ inc: 4 }), 2000);
-    const c = await within(g1.executeMany([{ inc: 3 }, { inc: 3 }, { inc: 2 }]), 2000);
+    const a = await within(g1.execute({ add: 3 }), 2000);
+    const b = await within(g1.execute({ add: 4 }), 2000);
+    const c = await within(g1.executeMany([{ add: 3 }, { add: 3 }, { add: 2 }]), 2000);
     assert.ok(a.index < b.index && b.index < c.index);
     assert.deepEqual(c.results, [10, 13, 15]);
-    await within(g0.when.committed(c.index), T_EL);
+    await within(g0.when.applied(c.index), T_EL);
     assert.equal(await g0.query(null, { consistency: "weak" }), 15);
-    await within(g1.when.committed(c.index), T_EL);
+    await within(g1.when.applied(c.index), T_EL);
     assert.equal(await g1.query(null, { consistency: "weak" }), 15);
   } finally {
     await closeAll([n0, n1]);
   }
 });
 
-Deno.test("6.4 leader is elected; joiners adopt it; a stopped leader hands over", async () => {
-  const net = testNetwork();
+Deno.test("leader is elected; joiners adopt it; a stopped leader hands over", async () => {
+  const net = freshNetwork();
   const n = await Promise.all([0, 1, 2, 3].map(() => startNode(net)));
   try {
     const key = "secret1";
@@ -134,8 +124,8 @@ Deno.test("6.4 leader is elected; joiners adopt it; a stopped leader hands over"
   }
 });
 
-Deno.test("6.5 rivals with the same log position converge on one leader and one history", async () => {
-  const net = testNetwork();
+Deno.test("rivals with the same log position converge on one leader and one history", async () => {
+  const net = freshNetwork();
   const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
   try {
     const key = crypto.randomUUID();
@@ -161,8 +151,8 @@ Deno.test("6.5 rivals with the same log position converge on one leader and one 
   }
 });
 
-Deno.test("6.6 rivals with different logs: the most advanced wins, others discard and converge (safe)", async () => {
-  const net = testNetwork();
+Deno.test("rivals with different logs: the most advanced wins, others discard and converge (safe)", async () => {
+  const net = freshNetwork();
   const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
   try {
     const key = crypto.randomUUID();
@@ -170,11 +160,11 @@ Deno.test("6.6 rivals with different logs: the most advanced wins, others discar
     await within(eventually(() => g0.isLeader), T_EL);
     // Three entries (executeMany would write one atomic entry).
     for (const [inc, total] of [[3, 3], [2, 5], [1, 6]]) {
-      assert.equal((await within(g0.execute({ inc }), 2000)).result, total);
+      assert.equal((await within(g0.execute({ add: inc }), 2000)).result, total);
     }
     const g1 = joinCounter(n[1], key);
     await within(eventually(() => g1.isLeader), T_EL);
-    assert.equal((await within(g1.execute({ inc: 1 }), 3000)).result, 1);
+    assert.equal((await within(g1.execute({ add: 1 }), 3000)).result, 1);
     const g2 = joinCounter(n[2], key);
     await within(eventually(() => g2.isLeader), T_EL);
     const discarded = new Map<string, number>();
@@ -219,7 +209,7 @@ async function threeOnline(
   key: string,
   simultaneous = false,
 ): Promise<{ n: TestNode[]; g: ReturnType<typeof joinCounter>[] }> {
-  const net = testNetwork();
+  const net = freshNetwork();
   const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
   if (simultaneous) {
     await discoverAll(n);
@@ -236,28 +226,28 @@ async function threeOnline(
   return { n, g };
 }
 
-Deno.test("6.7 execute with weak queries; failover keeps the index sequence", async () => {
+Deno.test("execute with weak queries; failover keeps the index sequence", async () => {
   const { n, g } = await threeOnline(crypto.randomUUID());
   try {
     assert.ok(g[0].isLeader);
-    await within(g[0].execute({ inc: 3 }), 2000);
-    const r = await within(g[0].execute({ inc: 4 }), 2000);
+    await within(g[0].execute({ add: 3 }), 2000);
+    const r = await within(g[0].execute({ add: 4 }), 2000);
     assert.equal(await g[0].query(null, { consistency: "strong" }), 7);
-    await within(Promise.all([g[1].when.committed(r.index), g[2].when.committed(r.index)]), 2000);
+    await within(Promise.all([g[1].when.applied(r.index), g[2].when.applied(r.index)]), 2000);
     assert.equal(await g[1].query(null, { consistency: "weak" }), 7);
     assert.equal(await g[2].query(null, { consistency: "weak" }), 7);
-    const d = await within(g[1].execute({ dec: 2 }), 2000);
+    const d = await within(g[1].execute({ add: -2 }), 2000);
     assert.equal(d.result, 5);
-    await within(Promise.all(g.map((x) => x.when.committed(d.index))), 2000);
+    await within(Promise.all(g.map((x) => x.when.applied(d.index))), 2000);
     const c1 = g[1].when.leaderChanged();
     const c2 = g[2].when.leaderChanged();
     await n[0].close();
     const [l1, l2] = await within(Promise.all([c1, c2]), T_EL);
     assert.equal(l1, l2);
-    const a = await within(g[1].executeMany([{ inc: 10 }, { dec: 2 }, { inc: 3 }]), 5000);
-    const b = await within(g[2].executeMany([{ inc: 20 }, { dec: 4 }, { dec: 1 }]), 5000);
+    const a = await within(g[1].executeMany([{ add: 10 }, { add: -2 }, { add: 3 }]), 5000);
+    const b = await within(g[2].executeMany([{ add: 20 }, { add: -4 }, { add: -1 }]), 5000);
     assert.ok(b.index > a.index);
-    await within(Promise.all([g[1].when.committed(b.index), g[2].when.committed(b.index)]), 2000);
+    await within(Promise.all([g[1].when.applied(b.index), g[2].when.applied(b.index)]), 2000);
     assert.equal(await g[1].query(null, { consistency: "weak" }), 31);
     assert.equal(await g[2].query(null, { consistency: "weak" }), 31);
   } finally {
@@ -265,12 +255,12 @@ Deno.test("6.7 execute with weak queries; failover keeps the index sequence", as
   }
 });
 
-Deno.test("6.8 strong queries on a follower are forwarded (a real round trip), weak ones are local", async () => {
+Deno.test("strong queries on a follower are forwarded (a real round trip), weak ones are local", async () => {
   const { n, g } = await threeOnline(crypto.randomUUID());
   try {
-    await within(g[0].execute({ inc: 3 }), 2000);
-    const r = await within(g[0].execute({ inc: 4 }), 2000);
-    await within(g[1].when.committed(r.index), 2000);
+    await within(g[0].execute({ add: 3 }), 2000);
+    const r = await within(g[0].execute({ add: 4 }), 2000);
+    await within(g[1].when.applied(r.index), 2000);
     const time = async (f: () => Promise<unknown>) => {
       const t = performance.now();
       assert.equal(await f(), 7);
@@ -288,8 +278,8 @@ Deno.test("6.8 strong queries on a follower are forwarded (a real round trip), w
   }
 });
 
-Deno.test("6.9–6.11 concurrent execute, executeMany and queries from two members", async () => {
-  const net = testNetwork();
+Deno.test("concurrent execute, executeMany and queries from two members", async () => {
+  const net = freshNetwork();
   const n = await Promise.all([0, 1].map(() => startNode(net)));
   try {
     await discoverAll(n);
@@ -298,25 +288,25 @@ Deno.test("6.9–6.11 concurrent execute, executeMany and queries from two membe
     await within(Promise.all([g0.when.online(), g1.when.online()]), T_EL);
     const rs = await within(
       Promise.all([
-        ...[1, 2, 3, 4, 5].map((i) => g0.execute({ inc: i })),
-        ...[10, 11, 12, 13, 14].map((i) => g1.execute({ inc: i })),
+        ...[1, 2, 3, 4, 5].map((i) => g0.execute({ add: i })),
+        ...[10, 11, 12, 13, 14].map((i) => g1.execute({ add: i })),
       ]),
       5000,
     );
     const top = Math.max(...rs.map((r) => r.index));
-    await within(Promise.all([g0.when.committed(top), g1.when.committed(top)]), 2000);
+    await within(Promise.all([g0.when.applied(top), g1.when.applied(top)]), 2000);
     assert.equal(await g0.query(null, { consistency: "weak" }), 75);
     const many = await within(
       Promise.all([
-        g0.executeMany([{ inc: 1 }, { inc: 2 }, { inc: 3 }]),
-        g0.executeMany([{ dec: 1 }, { inc: 5 }]),
-        g1.executeMany([{ inc: 10 }, { inc: 20 }]),
-        g1.executeMany([{ dec: 5 }, { inc: 15 }]),
+        g0.executeMany([{ add: 1 }, { add: 2 }, { add: 3 }]),
+        g0.executeMany([{ add: -1 }, { add: 5 }]),
+        g1.executeMany([{ add: 10 }, { add: 20 }]),
+        g1.executeMany([{ add: -5 }, { add: 15 }]),
       ]),
       5000,
     );
     const top2 = Math.max(...many.map((r) => r.index));
-    await within(Promise.all([g0.when.committed(top2), g1.when.committed(top2)]), 2000);
+    await within(Promise.all([g0.when.applied(top2), g1.when.applied(top2)]), 2000);
     assert.equal(await g0.query(null, { consistency: "weak" }), 125);
     const qs = await within(
       Promise.all([
@@ -333,23 +323,23 @@ Deno.test("6.9–6.11 concurrent execute, executeMany and queries from two membe
   }
 });
 
-Deno.test("6.12 catch-up: a late follower receives the history", async () => {
-  const net = testNetwork();
+Deno.test("catch-up: a late follower receives the history", async () => {
+  const net = freshNetwork();
   const n = await Promise.all([0, 1].map(() => startNode(net)));
   try {
     const key = crypto.randomUUID();
     const g0 = joinCounter(n[0], key);
     await within(g0.when.online(), T_EL);
-    await within(g0.execute({ inc: 3 }), 2000);
-    const r = await within(g0.executeMany([{ inc: 4 }, { dec: 2 }, { inc: 1 }]), 2000);
+    await within(g0.execute({ add: 3 }), 2000);
+    const r = await within(g0.executeMany([{ add: 4 }, { add: -2 }, { add: 1 }]), 2000);
     assert.equal(await g0.query(null, { consistency: "weak" }), 6);
     const g1 = joinCounter(n[1], key);
     await discoverAll(n);
     assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
-    await within(g1.when.committed(r.index), 10_000);
+    await within(g1.when.applied(r.index), 10_000);
     assert.equal(await g1.query(null, { consistency: "weak" }), 6);
-    const r2 = await within(g0.executeMany([{ inc: 5 }, { dec: 3 }]), 2000);
-    await within(g1.when.committed(r2.index), 2000);
+    const r2 = await within(g0.executeMany([{ add: 5 }, { add: -3 }]), 2000);
+    await within(g1.when.applied(r2.index), 2000);
     assert.equal(await g1.query(null, { consistency: "weak" }), 8);
   } finally {
     await closeAll(n);
@@ -357,8 +347,8 @@ Deno.test("6.12 catch-up: a late follower receives the history", async () => {
 });
 
 for (const batch of [7, 20, 100, 1000]) {
-  Deno.test(`6.13 catch-up of 400 entries with ${batch} entries per message, from a leader and a peer`, async () => {
-    const net = testNetwork();
+  Deno.test(`catch-up of 400 entries with ${batch} entries per message, from a leader and a peer`, async () => {
+    const net = freshNetwork();
     const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
     try {
       const key = crypto.randomUUID();
@@ -367,19 +357,19 @@ for (const batch of [7, 20, 100, 1000]) {
       await within(g0.when.online(), T_EL);
       // One call at a time: 200 log entries (concurrent calls would share entries).
       let last = 0;
-      for (let i = 0; i < 200; i++) last = (await g0.execute({ inc: i })).index;
+      for (let i = 0; i < 200; i++) last = (await g0.execute({ add: i })).index;
       assert.ok(last >= 200);
       const g1 = joinCounter(n[1], key, cfg);
       await discoverAll([n[0], n[1]]);
       assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
-      await within(g1.when.committed(last), 20_000);
+      await within(g1.when.applied(last), 20_000);
       assert.equal(await g1.query(null, { consistency: "weak" }), 19900);
       let top = 0;
-      for (let i = 0; i < 200; i++) top = (await g1.execute({ inc: i })).index;
-      await within(g0.when.committed(top), 20_000);
+      for (let i = 0; i < 200; i++) top = (await g1.execute({ add: i })).index;
+      await within(g0.when.applied(top), 20_000);
       const g2 = joinCounter(n[2], key, cfg);
       await discoverAll(n);
-      await within(g2.when.committed(top), 20_000);
+      await within(g2.when.applied(top), 20_000);
       for (const g of [g0, g1, g2]) {
         assert.equal(await g.query(null, { consistency: "weak" }), 39800);
       }
@@ -390,7 +380,7 @@ for (const batch of [7, 20, 100, 1000]) {
 }
 
 Deno.test("snapshots over the wire: a late member installs the leader's snapshot; a learner replicates without voting", async () => {
-  const net = testNetwork();
+  const net = freshNetwork();
   const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
   try {
     const key = crypto.randomUUID();
@@ -398,17 +388,17 @@ Deno.test("snapshots over the wire: a late member installs the leader's snapshot
     const g0 = joinCounter(n[0], key, cfg);
     await within(g0.when.online(), T_EL);
     let top = 0;
-    for (let i = 0; i < 100; i++) top = (await g0.execute({ inc: 1 })).index;
+    for (let i = 0; i < 100; i++) top = (await g0.execute({ add: 1 })).index;
     await discoverAll(n);
     const g1 = joinCounter(n[1], key, cfg);
     const g2 = joinCounter(n[2], key, { ...cfg, learner: true });
-    await within(Promise.all([g1.when.committed(top), g2.when.committed(top)]), T_EL);
+    await within(Promise.all([g1.when.applied(top), g2.when.applied(top)]), T_EL);
     assert.equal(await g1.query(null, { consistency: "weak" }), 100);
     assert.equal(await g2.query(null, { consistency: "strong" }), 100);
     await within(eventually(() => g0.members.learners.includes(n[2].endpoint.peerId)), T_EL);
     await within(eventually(() => g0.members.voters.includes(n[1].endpoint.peerId)), T_EL);
     assert.ok(!g0.members.voters.includes(n[2].endpoint.peerId), "a learner never votes");
-    assert.equal((await within(g2.execute({ inc: 1 }), 2000)).result, 101);
+    assert.equal((await within(g2.execute({ add: 1 }), 2000)).result, 101);
   } finally {
     await closeAll(n);
   }

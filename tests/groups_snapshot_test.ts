@@ -2,7 +2,7 @@
 // joiner: InstallSnapshot travels in chunks and is verified before restore.
 import assert from "node:assert/strict";
 import { within } from "@mosaik/transport/testing";
-import { discoverAll, startNode, testNetwork } from "./groups_harness.ts";
+import { discoverAll, freshNetwork, startNode } from "./_harness.ts";
 
 /** A state machine whose state is one big byte array, filled deterministically from a seed. */
 class Blob {
@@ -35,7 +35,7 @@ class Blob {
 }
 
 Deno.test("groups: a ~12 MiB snapshot reaches a late joiner in chunks", async () => {
-  const net = testNetwork();
+  const net = freshNetwork();
   const n = await Promise.all([0, 1].map(() => startNode(net)));
   try {
     const key = crypto.randomUUID();
@@ -50,7 +50,7 @@ Deno.test("groups: a ~12 MiB snapshot reaches a late joiner in chunks", async ()
     await discoverAll(n);
     const b = new Blob();
     const g1 = n[1].groups.join({ key, stateMachine: b, config });
-    await within(g1.when.committed(top), 20_000);
+    await within(g1.when.applied(top), 20_000);
     assert.equal(b.data.length, 12 << 20);
     assert.equal(b.query(null), a.query(null));
     assert.deepEqual(b.data, a.data);

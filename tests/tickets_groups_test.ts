@@ -13,28 +13,15 @@ import {
 } from "@mosaik/tee";
 import { TestDcap } from "@mosaik/tee/testing";
 import { startNetworks } from "./_harness.ts";
+import { Counter } from "@mosaik/groups/testing";
 import { HOUR, seesTicket, tdxTicket } from "./tickets_util.ts";
 
-/** A replicated counter. */
-class Counter {
-  readonly name = "tickets.counter/v1";
-  value = 0;
-  apply(add: number): number {
-    return this.value += add;
-  }
-  query(): number {
-    return this.value;
-  }
-  snapshot(): number {
-    return this.value;
-  }
-  restore(value: number): void {
-    this.value = value;
-  }
-}
-
 function join(node: Network, key: string, validators: TicketValidator[]) {
-  return node.groups.join({ key, stateMachine: new Counter(), requireTicket: validators });
+  return node.groups.join({
+    key,
+    stateMachine: new Counter("tickets.counter/v1"),
+    requireTicket: validators,
+  });
 }
 
 Deno.test("tickets over Network: only TDX-attested nodes bond into the group", async () => {
@@ -56,7 +43,11 @@ Deno.test("tickets over Network: only TDX-attested nodes bond into the group", a
   await within(eventually(() => g[0].bonds.length === 1 && g[1].bonds.length === 1), 10_000);
   await within(g[0].when.leaderElected(), 10_000);
   const leader = g.find((x) => x.isLeader) ?? g[0];
-  const { result } = await within(leader.execute(5), 10_000, "commit through the attested pair");
+  const { result } = await within(
+    leader.execute({ add: 5 }),
+    10_000,
+    "commit through the attested pair",
+  );
   assert.equal(result, 5);
   assert.deepEqual(g[0].bonds, [n[1].local.id]);
   assert.deepEqual(g[1].bonds, [n[0].local.id]);

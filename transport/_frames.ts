@@ -9,9 +9,17 @@ const HIGH_WATER = 1 << 20;
 
 export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; close: true };
 
+/**
+ * Reads frames from a stream. Received chunks are queued as they are and
+ * copied once, into the frame they belong to: no buffer grows or is copied
+ * per chunk, so a large frame arriving in many small chunks costs linear time.
+ */
 export class FrameReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #buf: Uint8Array = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #head = 0; // index of the first unread chunk
+  #offset = 0; // bytes of chunks[head] already taken
+  #buffered = 0; // unread bytes across chunks
   #max: number;
   /** Payload bytes received, for stats. */
   received = 0;
@@ -22,37 +30,74 @@ export class FrameReader {
   }
 
   async #fill(need: number): Promise<boolean> {
-    while (this.#buf.length < need) {
+    while (this.#buffered < need) {
       const { value, done } = await this.#reader.read();
       if (done) return false;
-      if (this.#buf.length === 0) {
-        this.#buf = value;
-      } else {
-        const joined = new Uint8Array(this.#buf.length + value.length);
-        joined.set(this.#buf);
-        joined.set(value, this.#buf.length);
-        this.#buf = joined;
-      }
+      if (value.length === 0) continue;
+      this.#chunks.push(value);
+      this.#buffered += value.length;
     }
     return true;
   }
 
-  /** The next frame, or `undefined` when the stream ended between frames. */
-  async next(): Promise<Frame | undefined> {
+  /** Removes and returns the next `n` buffered bytes (a view when they lie in one chunk). */
+  #take(n: number): Uint8Array {
+    const first = this.#chunks[this.#head];
+    let out: Uint8Array;
+    if (first.length - this.#offset >= n) {
+      out = first.subarray(this.#offset, this.#offset + n);
+      this.#offset += n;
+    } else {
+      out = new Uint8Array(n);
+      let at = 0;
+      while (at < n) {
+        const chunk = this.#chunks[this.#head];
+        const part = Math.min(n - at, chunk.length - this.#offset);
+        out.set(chunk.subarray(this.#offset, this.#offset + part), at);
+        at += part;
+        this.#offset += part;
+        if (this.#offset === chunk.length) this.#drop();
+      }
+    }
+    if (this.#head < this.#chunks.length && this.#offset === this.#chunks[this.#head].length) {
+      this.#drop();
+    }
+    this.#buffered -= n;
+    return out;
+  }
+
+  #drop(): void {
+    this.#head++;
+    this.#offset = 0;
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (this.#head > 64) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /**
+   * The next frame, or `undefined` when the stream ended between frames. A
+   * frame larger than `limit` (default: the reader's maximum) is refused
+   * from its length prefix, before its payload is read.
+   */
+  async next(limit: number = this.#max): Promise<Frame | undefined> {
     if (!(await this.#fill(4))) {
-      if (this.#buf.length > 0) throw new TruncatedFrameError("stream ended inside a frame header");
+      if (this.#buffered > 0) throw new TruncatedFrameError("stream ended inside a frame header");
       return undefined;
     }
-    const b = this.#buf;
+    const b = this.#take(4);
     const word = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
     const close = word >= CLOSE_BIT;
     const size = close ? word - CLOSE_BIT : word;
-    if (size > this.#max) throw new FrameTooLargeError(size, this.#max);
-    if (!(await this.#fill(4 + size))) {
+    const max = Math.min(limit, this.#max);
+    if (size > max) throw new FrameTooLargeError(size, max);
+    if (!(await this.#fill(size))) {
       throw new TruncatedFrameError(`stream ended inside a ${size}-byte frame`);
     }
-    const data = this.#buf.subarray(4, 4 + size);
-    this.#buf = this.#buf.subarray(4 + size);
+    const data = size === 0 ? new Uint8Array(0) : this.#take(size);
     this.received += size;
     return { data, close } as Frame;
   }

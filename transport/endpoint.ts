@@ -9,7 +9,9 @@ import { equalBytes } from "./bytes.ts";
 import type { Channel } from "./channel.ts";
 import { decode, encode } from "./codec.ts";
 import { Connection } from "./connection.ts";
-import { ClosedError, ConnectError, DecodeError } from "./errors.ts";
+import { abortable, deadline } from "./async.ts";
+import { ClosedError, ConnectError, DecodeError, TimeoutError } from "./errors.ts";
+import { logger } from "./log.ts";
 import {
   digestBytes,
   type PeerId,
@@ -25,6 +27,7 @@ import { FrameReader, FrameWriter } from "./_frames.ts";
 const ALPN = "mosaik/1";
 const PROOF_DOMAIN = new TextEncoder().encode("mosaik/dialer-proof/1");
 const MAX_PROTOCOL_NAME = 256;
+const log = logger("transport");
 
 /** Options of {@linkcode Endpoint.create}. */
 export interface EndpointOptions {
@@ -58,19 +61,6 @@ export interface DialOptions {
   signal?: AbortSignal;
 }
 
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  let onAbort: () => void;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([promise, aborted]).finally(() =>
-    signal.removeEventListener("abort", onAbort)
-  );
-}
-
 /** Handles a channel a remote peer opened for a protocol. */
 export type ProtocolHandler = (channel: Channel) => void | Promise<void>;
 
@@ -98,7 +88,7 @@ function listeners<A extends unknown[]>() {
         try {
           fn(...args);
         } catch (e) {
-          console.error("mosaik: listener threw", e);
+          log.error("a connection listener threw", e);
         }
       }
     },
@@ -120,15 +110,12 @@ class HandshakeRefused extends Error {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new HandshakeRefused(CloseCode.HandshakeTimeout, "handshake timed out")),
-      ms,
-    );
+function handshakeDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return deadline(promise, ms).catch((e) => {
+    throw e instanceof TimeoutError
+      ? new HandshakeRefused(CloseCode.HandshakeTimeout, "handshake timed out")
+      : e;
   });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -298,7 +285,7 @@ export class Endpoint implements AsyncDisposable {
       let conn: Deno.QuicConn | undefined;
       try {
         const { hostname, port } = parseHostPort(address);
-        conn = await withTimeout(
+        conn = await handshakeDeadline(
           Deno.connectQuic<false>({
             endpoint: this.#quic,
             hostname,
@@ -312,7 +299,7 @@ export class Endpoint implements AsyncDisposable {
           }),
           this.#options.handshakeTimeout,
         );
-        await withTimeout(this.#proveIdentity(conn, peer), this.#options.handshakeTimeout);
+        await handshakeDeadline(this.#proveIdentity(conn, peer), this.#options.handshakeTimeout);
         return this.#register(conn, peer, true);
       } catch (e) {
         const code = e instanceof HandshakeRefused ? e.code : undefined;
@@ -396,7 +383,7 @@ export class Endpoint implements AsyncDisposable {
     let conn: Deno.QuicConn | undefined;
     try {
       conn = await incoming.accept();
-      const peer = await withTimeout(this.#checkProof(conn), this.#options.handshakeTimeout);
+      const peer = await handshakeDeadline(this.#checkProof(conn), this.#options.handshakeTimeout);
       this.#register(conn, peer, false);
     } catch (e) {
       const code = e instanceof HandshakeRefused ? e.code : CloseCode.ProtocolViolation;
@@ -485,9 +472,13 @@ export class Endpoint implements AsyncDisposable {
     const reader = new FrameReader(stream.readable, this.#options.maxFrameSize);
     let protocol: string;
     try {
-      const header = await reader.next();
-      if (!header || header.close) return;
-      if (header.data.length > MAX_PROTOCOL_NAME) throw new DecodeError("protocol name too long");
+      const header = await deadline(reader.next(MAX_PROTOCOL_NAME), this.#options.handshakeTimeout);
+      if (!header || header.close) {
+        // ended or closed before naming a protocol: end our side at once
+        reader.cancel();
+        await stream.writable.close().catch(() => {});
+        return;
+      }
       protocol = new TextDecoder("utf-8", { fatal: true }).decode(header.data);
     } catch {
       const channel = connection.accept("", reader, stream.writable);

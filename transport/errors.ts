@@ -29,6 +29,12 @@ export class MosaikError extends Error {
 /** Input bytes could not be decoded (bad MessagePack, bad id, bad key). */
 export class DecodeError extends MosaikError {}
 
+/**
+ * A value cannot be encoded faithfully (a class instance, a function, a
+ * circular reference, …); the message names its path, e.g. `$.a.b[3]`.
+ */
+export class EncodeError extends MosaikError {}
+
 /** A frame exceeded the configured maximum size. */
 export class FrameTooLargeError extends DecodeError {
   /** Creates the error for a frame of `size` bytes against `max`. */

@@ -8,6 +8,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { base32z } from "multiformats/bases/base32";
+import { equalBytes } from "./bytes.ts";
 import { DecodeError } from "./errors.ts";
 
 /**
@@ -200,6 +201,41 @@ const PKCS8_ED25519_PREFIX = [
   0x20,
 ];
 
+const keyChecks = new Map<string, boolean>();
+
+/**
+ * Whether `publicKey` is a usable Ed25519 public key: 32 bytes, a canonical
+ * encoding of a curve point, and not of small order. A small-order key (the
+ * identity point, for one) verifies signatures nobody made, so anyone could
+ * act as its PeerId; every signature check here and in the DHT (BEP 44)
+ * refuses such keys.
+ *
+ * @example
+ * ```ts
+ * import { isValidPublicKey, SecretKey } from "@mosaik/transport";
+ * console.assert(isValidPublicKey(SecretKey.generate().publicKey));
+ * const identity = new Uint8Array(32);
+ * identity[0] = 1;
+ * console.assert(!isValidPublicKey(identity));
+ * ```
+ */
+export function isValidPublicKey(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return false;
+  const id = toHex(publicKey);
+  let valid = keyChecks.get(id);
+  if (valid === undefined) {
+    try {
+      const point = ed25519.Point.fromBytes(publicKey, false);
+      valid = !point.isSmallOrder() && equalBytes(point.toBytes(), publicKey);
+    } catch {
+      valid = false;
+    }
+    if (keyChecks.size >= 4096) keyChecks.clear();
+    keyChecks.set(id, valid);
+  }
+  return valid;
+}
+
 /**
  * Verifies an Ed25519 signature with the runtime's native implementation
  * (WebCrypto), about 14× faster than {@linkcode verify}. Never throws.
@@ -219,7 +255,7 @@ export async function verifyAsync(
 ): Promise<boolean> {
   try {
     const raw = typeof peer === "string" ? peerIdToBytes(peer) : peer;
-    if (raw.length !== 32 || signature.length !== 64) return false;
+    if (signature.length !== 64 || !isValidPublicKey(raw)) return false;
     const key = await crypto.subtle.importKey(
       "raw",
       raw as Uint8Array<ArrayBuffer>,
@@ -248,7 +284,8 @@ export function verify(
 ): boolean {
   try {
     const key = typeof peer === "string" ? peerIdToBytes(peer) : peer;
-    return signature.length === 64 && ed25519.verify(signature, message, key);
+    return signature.length === 64 && isValidPublicKey(key) &&
+      ed25519.verify(signature, message, key, { zip215: false });
   } catch {
     return false;
   }

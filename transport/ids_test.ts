@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   derive,
   digest,
+  isValidPublicKey,
   parsePeerId,
   type PeerId,
   peerIdFromBytes,
@@ -51,4 +52,20 @@ Deno.test("native (WebCrypto) signatures match the JavaScript ones", async () =>
   assert.ok(!(await verifyAsync(key.peerId, msg.slice(1), sig)));
   assert.ok(!(await verifyAsync(key.peerId, msg, sig.slice(2))));
   assert.ok(!(await verifyAsync("garbage" as PeerId, msg, sig)));
+});
+
+Deno.test("small-order and non-canonical public keys are refused, and so are their signatures", async () => {
+  assert.ok(isValidPublicKey(SecretKey.generate().publicKey));
+  const identity = new Uint8Array(32);
+  identity[0] = 1; // the identity point
+  const nonCanonical = new Uint8Array(32).fill(0xff);
+  nonCanonical[31] = 0x7f; // y >= p
+  assert.ok(!isValidPublicKey(identity));
+  assert.ok(!isValidPublicKey(nonCanonical));
+  // R = identity, S = 0 "verifies" any message under the identity key
+  const signature = new Uint8Array(64);
+  signature[0] = 1;
+  const message = new Uint8Array([1, 2, 3]);
+  assert.ok(!verify(identity, message, signature));
+  assert.ok(!(await verifyAsync(identity, message, signature)));
 });

@@ -77,8 +77,11 @@ function onSnapshot(r: RaftCore, from: NodeId, s: Snapshot): void {
     return;
   }
   if (log.termAt(s.index) === s.term) {
+    // Our log holds the snapshot's last entry: keep it, and as etcd answer
+    // with the commit index (entries after it may still conflict with the
+    // leader's, so they must not count as matching).
     log.commitTo(s.index);
-    accept(r, from, log.lastIndex);
+    accept(r, from, log.committed);
     return;
   }
   r.install(s);

@@ -130,6 +130,7 @@ export class FileStorage implements Storage, AsyncDisposable {
           truncated += Deno.statSync(this.#path(later)).size;
           Deno.removeSync(this.#path(later));
         }
+        this.#syncDir();
         segments.length = s + 1;
         break;
       }
@@ -166,6 +167,18 @@ export class FileStorage implements Storage, AsyncDisposable {
       append: true,
     });
     this.#size = 0;
+    this.#syncDir();
+  }
+
+  /** Makes the creation and removal of segments durable (fsync of the directory). */
+  #syncDir(): void {
+    if (!this.#sync) return;
+    const dir = Deno.openSync(this.dir, { read: true });
+    try {
+      dir.syncSync();
+    } finally {
+      dir.close();
+    }
   }
 
   #write(records: Record[]): void {
@@ -219,6 +232,7 @@ export class FileStorage implements Storage, AsyncDisposable {
     if (this.#entries.length) records.push({ t: "e", e: this.#entries });
     this.#write(records);
     for (const n of old) Deno.removeSync(this.#path(n));
+    this.#syncDir();
   }
 
   /** Erases every segment. */

@@ -494,3 +494,20 @@ Deno.test("incarnations meeting in any order converge on the one with more comma
     );
   }
 });
+
+Deno.test("a snapshot our log already holds is answered with the commit index, not the last index", () => {
+  const s = new MemoryStorage();
+  s.setHardState({ term: 1 });
+  const config = { cluster: "c", voters: ["l", "f"], learners: [] };
+  s.append([
+    { index: 1, term: 1, type: 2, config },
+    { index: 2, term: 1, type: 0 },
+    { index: 3, term: 1, type: 0 }, // may conflict with the leader's log
+  ]);
+  const f = new RaftCore("f", s, rng(1));
+  const snapshot = { index: 2, term: 1, config, data: new Uint8Array() };
+  f.step("l", { type: "Snap", term: 2, snapshot, offset: 0, total: 0, crc: 0 });
+  const answer = sent(f).find((o) => o.msg.type === "AppR")!.msg as { index: number };
+  assert.equal(f.commit, 2);
+  assert.equal(answer.index, 2);
+});

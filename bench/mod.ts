@@ -2,7 +2,7 @@
  * Runs every benchmark in `bench/` (or those named on the command line) and
  * prints each figure next to its anchor measured in the same run.
  *
- * `deno task bench [transport discovery streams groups collections tee tickets dht memory]`
+ * `deno task bench [transport discovery streams groups collections tee tickets dht preferences memory]`
  *
  * @module
  */
@@ -15,6 +15,7 @@ const AREAS = [
   "tee",
   "tickets",
   "dht",
+  "preferences",
   "memory",
 ];
 

@@ -22,8 +22,14 @@ export interface PeerReport {
   streams: string[];
   /** Group ids it belongs to. */
   groups: string[];
-  /** Smoothed round-trip time in ms, if measured. */
+  /** Round-trip time in ms: measured (smoothed) or predicted from network coordinates. */
   rttMs?: number;
+  /** Whether `rttMs` was measured or predicted. */
+  rttSource?: "measured" | "predicted";
+  /** Region the peer declared. */
+  region?: string;
+  /** Zone the peer declared. */
+  zone?: string;
   /** Whether a QUIC connection to it is open. */
   connected: boolean;
 }
@@ -159,8 +165,11 @@ export function renderMetrics(s: NodeReport): string {
   ]]);
   gauge(
     "mosaik_peer_rtt_seconds",
-    "Smoothed round-trip time per peer.",
-    s.peers.filter((p) => p.rttMs !== undefined).map((p) => [{ peer: p.id }, p.rttMs! / 1000]),
+    "Round-trip time per peer, measured (smoothed) or predicted from network coordinates.",
+    s.peers.filter((p) => p.rttMs !== undefined).map((p) => [
+      { peer: p.id, source: p.rttSource ?? "measured", region: p.region ?? "" },
+      p.rttMs! / 1000,
+    ]),
   );
   gauge(
     "mosaik_stream_subscriptions",
@@ -317,7 +326,7 @@ const PAGE = `<!doctype html>
     <path d="M0,0 L10,5 L0,10 z" fill="#a3be8c"></path></marker></defs>
   <g id="edges"></g><g id="nodes"></g>
 </svg>
-<aside><h3>Groups</h3><table id="groups"></table><h3>Streams</h3><table id="streams"></table></aside>
+<aside><h3>Peers</h3><table id="peers"></table><h3>Groups</h3><table id="groups"></table><h3>Streams</h3><table id="streams"></table></aside>
 </main>
 <script>
 const NS = "http://www.w3.org/2000/svg";
@@ -334,8 +343,8 @@ function row(table, cells) {
   table.appendChild(tr);
 }
 async function refresh() {
-  const [graph, groups, streams, node] = await Promise.all(
-    ["graph", "groups", "streams", "node"].map((p) => fetch("/api/" + p).then((r) => r.json())));
+  const [graph, groups, streams, node, peers] = await Promise.all(
+    ["graph", "groups", "streams", "node", "peers"].map((p) => fetch("/api/" + p).then((r) => r.json())));
   document.getElementById("self").textContent = short(node.id);
   document.getElementById("summary").textContent =
     graph.nodes.length + " nodes · " + graph.edges.length + " subscriptions · " + groups.length + " groups";
@@ -359,6 +368,8 @@ async function refresh() {
     el("circle", { cx: x, cy: y, r: 22 }, g);
     el("text", { x, y: y + 40 }, g).textContent = short(n.id) + (n.streams ? " ▲" + n.streams : "");
   }
+  const pt = document.getElementById("peers"); pt.replaceChildren();
+  for (const p of peers) row(pt, [short(p.id), p.region ?? "-", p.rttMs === undefined ? "-" : p.rttMs.toFixed(1) + " ms " + p.rttSource]);
   const gt = document.getElementById("groups"); gt.replaceChildren();
   for (const g of groups) row(gt, [short(g.id), g.role, "term " + g.term, "commit " + g.commitIndex, g.voters.length + " voters"]);
   const st = document.getElementById("streams"); st.replaceChildren();

@@ -190,15 +190,21 @@ export class Network implements AsyncDisposable {
       id: this.local.id,
       address: this.local.address,
       network: this.networkId,
-      peers: this.discovery.catalog.peers().map((p) => ({
-        id: p.peerId,
-        addresses: [...p.addresses],
-        tags: [...p.tags],
-        streams: [...p.streams],
-        groups: [...p.groups],
-        rttMs: this.discovery.rtt(p.peerId)?.ms,
-        connected: connected.has(p.peerId),
-      })),
+      peers: this.discovery.catalog.peers().map((p) => {
+        const rtt = this.discovery.rtt(p.peerId);
+        return {
+          id: p.peerId,
+          addresses: [...p.addresses],
+          tags: [...p.tags],
+          streams: [...p.streams],
+          groups: [...p.groups],
+          rttMs: rtt?.ms,
+          rttSource: rtt?.source,
+          region: p.placement?.region,
+          zone: p.placement?.zone,
+          connected: connected.has(p.peerId),
+        };
+      }),
       streams: [
         ...streams.producers.map((x) => ({
           role: "producer" as const,

@@ -30,7 +30,11 @@ async function which(tool: string): Promise<string | undefined> {
 
 async function cluster() {
   const a = await Network.create(`diag-${crypto.randomUUID()}`, local);
-  const b = await Network.create(a.networkId, { ...local, bootstrap: [a.local.address] });
+  const b = await Network.create(a.networkId, {
+    ...local,
+    region: "eu-west-1",
+    bootstrap: [a.local.address],
+  });
   const c = await Network.create(a.networkId, { ...local, bootstrap: [a.local.address] });
   const nodes = [a, b, c];
   await Promise.all(nodes.map((n) => n.discovery.when.peers({ minimum: 2 })));
@@ -82,6 +86,10 @@ Deno.test("diagnostics: /metrics is valid Prometheus text and /api reports the n
   }
   const peers = await (await fetch(`${diag.url}/api/peers`)).json();
   assert.equal(peers.length, 2);
+  assert.deepEqual(peers.map((p: { region?: string }) => p.region).sort(), [
+    "eu-west-1",
+    undefined,
+  ]);
   const graph = await (await fetch(`${diag.url}/api/graph`)).json();
   assert.equal(graph.nodes.length, 3);
   assert.equal(graph.edges.length, 2);

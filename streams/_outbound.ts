@@ -10,7 +10,7 @@ import type { StreamsChannel } from "./link.ts";
 import { CloseCode, type NetworkId, type StreamId } from "@mosaik/transport";
 import { type ChannelState, type ChannelStats, emptyStats } from "./conditions.ts";
 import { entryVersion, type PeerInfo } from "./peer.ts";
-import { controlToWire, encodeBatch, encodeEnd, ITEM_HEADER, MAX_DELTA } from "./_wire.ts";
+import { controlToWire, encodeEnd, ITEM_HEADER, MAX_DELTA } from "./_wire.ts";
 
 /** What a subscriber's pump needs from the stream's fan-out worker. */
 export interface OutboundOwner {
@@ -28,6 +28,16 @@ export interface OutboundOwner {
   connected(sub: Outbound): void;
   /** A full queue got room again. */
   drained(): void;
+  /**
+   * The batch frame of queue items `from..to`: encoded once per range of
+   * sequence numbers, so subscribers in step share one frame.
+   */
+  batch(
+    seqs: readonly number[],
+    datas: readonly Uint8Array[],
+    from: number,
+    to: number,
+  ): Uint8Array;
   /** Ends the subscription with a close code. */
   finish(sub: Outbound, code: number, reason: string): void;
 }
@@ -38,6 +48,8 @@ export class Outbound {
   readonly stats: ChannelStats = emptyStats();
   seqs: number[] = [];
   datas: Uint8Array[] = [];
+  /** Where each datum starts in the producer's whole output (bytes, item headers included). */
+  offsets: number[] = [];
   head = 0;
   /** When the queue became full; cleared once it drains below half. */
   fullSince: number | undefined;
@@ -65,9 +77,10 @@ export class Outbound {
     return this.seqs.length - this.head;
   }
 
-  push(seq: number, data: Uint8Array): void {
+  push(seq: number, data: Uint8Array, offset: number): void {
     this.seqs.push(seq);
     this.datas.push(data);
+    this.offsets.push(offset);
     this.wake();
   }
 
@@ -88,6 +101,7 @@ export class Outbound {
     this.stopExpiry?.();
     this.seqs = [];
     this.datas = [];
+    this.offsets = [];
     this.head = 0;
     this.wake();
     this.#resolveDone();
@@ -124,23 +138,29 @@ export class Outbound {
         const from = this.head;
         let to = from + 1;
         let size = this.datas[from].length + ITEM_HEADER;
+        // Batches never cross a multiple of `max` in the producer's output, so
+        // subscribers that are behind cut the same batches and share frames.
+        const window = Math.floor(this.offsets[from] / max);
         while (
           to < this.seqs.length && size + this.datas[to].length + ITEM_HEADER <= max &&
-          this.seqs[to] - this.seqs[to - 1] <= MAX_DELTA
+          this.seqs[to] - this.seqs[to - 1] <= MAX_DELTA &&
+          Math.floor(this.offsets[to] / max) === window
         ) {
           size += this.datas[to].length + ITEM_HEADER;
           to++;
         }
-        const frame = encodeBatch(this.seqs, this.datas, from, to);
+        const frame = owner.batch(this.seqs, this.datas, from, to);
         if (to === this.seqs.length) {
           this.seqs = [];
           this.datas = [];
+          this.offsets = [];
           this.head = 0;
         } else {
           this.head = to;
           if (this.head > 4096) {
             this.seqs = this.seqs.slice(this.head);
             this.datas = this.datas.slice(this.head);
+            this.offsets = this.offsets.slice(this.head);
             this.head = 0;
           }
         }

@@ -41,7 +41,7 @@ import {
   type StreamsPeerEntry,
 } from "./peer.ts";
 import type { StreamDef } from "./stream.ts";
-import { ping } from "./_wire.ts";
+import { FrameCache, ITEM_HEADER, ping } from "./_wire.ts";
 import { Outbound, type OutboundOwner } from "./_outbound.ts";
 import { type LaggingPolicy, LagJudge } from "./_lagging.ts";
 
@@ -81,7 +81,10 @@ export class Sink<T> {
   #spinning = false;
   #lastYield = 0;
   #seq = 0;
+  /** Bytes of output (datums and item headers) before the next datum. */
+  #offset = 0;
   readonly #owner: OutboundOwner;
+  readonly #frames = new FrameCache();
 
   constructor(
     readonly host: Host,
@@ -105,6 +108,7 @@ export class Sink<T> {
       },
       connected: () => this.#changed(),
       drained: () => this.waiter.notify(),
+      batch: (seqs, datas, from, to) => this.#frames.batch(seqs, datas, from, to),
       finish: (sub, code, reason) => this.#finish(sub, code, reason),
     };
   }
@@ -114,6 +118,12 @@ export class Sink<T> {
   trySend(datum: T): void {
     if (this.closed) throw new ProducerClosedError(datum);
     if (!this.online) throw new ProducerOfflineError(datum);
+    const bytes = this.#encode(datum);
+    if (!this.#lag.canDispatch()) throw new FullError(datum);
+    this.#dispatch(datum, bytes);
+  }
+
+  #encode(datum: T): Uint8Array {
     let bytes: Uint8Array;
     try {
       bytes = this.def.codec.encode(datum);
@@ -123,17 +133,18 @@ export class Sink<T> {
     if (bytes.length > this.host.maxDatumSize) {
       throw new DatumTooLargeError(datum, bytes.length, this.host.maxDatumSize);
     }
-    if (!this.#lag.canDispatch()) throw new FullError(datum);
-    this.#dispatch(datum, bytes);
+    return bytes;
   }
 
   send(datum: T): Promise<void> {
     if (this.online && !this.closed && this.#lag.canDispatch()) {
+      let bytes: Uint8Array;
       try {
-        this.trySend(datum);
+        bytes = this.#encode(datum);
       } catch (e) {
         return Promise.reject(e);
       }
+      this.#dispatch(datum, bytes);
       return this.#maybeYield();
     }
     return this.#sendSlow(datum);
@@ -172,6 +183,8 @@ export class Sink<T> {
 
   #dispatch(datum: T, bytes: Uint8Array): void {
     const seq = this.#seq++;
+    const offset = this.#offset;
+    this.#offset += bytes.length + ITEM_HEADER;
     const max = this.config.bufferSize;
     this.counters.sent++;
     let delivered = false;
@@ -189,7 +202,7 @@ export class Sink<T> {
         continue;
       }
       if (sub.length === 0) sub.lastProgress = Date.now(); // the stall clock starts with work
-      sub.push(seq, bytes);
+      sub.push(seq, bytes, offset);
       delivered = true;
       if (sub.length >= max) this.#lag.filled(sub);
     }

@@ -155,6 +155,40 @@ export function encodeBatch(
   return out;
 }
 
+/**
+ * The last few batch frames a producer encoded, keyed by their range of
+ * sequence numbers: subscribers that take the same range (fan-out in step)
+ * share one frame instead of encoding it each.
+ */
+export class FrameCache {
+  readonly #frames: { first: number; last: number; count: number; frame: Uint8Array }[] = [];
+  readonly #size: number;
+
+  /** Keeps the last `size` frames. */
+  constructor(size = 8) {
+    this.#size = size;
+  }
+
+  /** The frame of items `from..to`, from the cache or freshly encoded. */
+  batch(
+    seqs: readonly number[],
+    datas: readonly Uint8Array[],
+    from: number,
+    to: number,
+  ): Uint8Array {
+    const first = seqs[from];
+    const last = seqs[to - 1];
+    const count = to - from;
+    for (const f of this.#frames) {
+      if (f.first === first && f.last === last && f.count === count) return f.frame;
+    }
+    const frame = encodeBatch(seqs, datas, from, to);
+    if (this.#frames.length >= this.#size) this.#frames.shift();
+    this.#frames.push({ first, last, count, frame });
+    return frame;
+  }
+}
+
 /** Encodes an end frame. */
 export function encodeEnd(nextSeq: number): Uint8Array {
   const out = new Uint8Array(9);

@@ -8,6 +8,7 @@ import {
   encodeBatch,
   encodeEnd,
   FRAME_BATCH,
+  FrameCache,
 } from "./_wire.ts";
 
 Deno.test("wire: batch frames round-trip with sequence numbers", () => {
@@ -131,4 +132,21 @@ Deno.test("wire: fuzzed control values never throw anything but DecodeError", ()
     ),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("wire: subscribers taking the same range of datums share one encoded frame", () => {
+  const cache = new FrameCache(2);
+  const seqs = [5, 6, 7, 8];
+  const datas = seqs.map((s) => new Uint8Array([s]));
+  const a = cache.batch(seqs, datas, 0, 2);
+  assert.equal(cache.batch(seqs.slice(), datas.slice(), 0, 2), a, "same range, same frame");
+  const b = cache.batch(seqs, datas, 0, 3);
+  assert.notEqual(b, a);
+  assert.deepEqual(decodeDataFrame(b), {
+    kind: "batch",
+    seqs: [5, 6, 7],
+    datas: datas.slice(0, 3),
+  });
+  cache.batch(seqs, datas, 2, 4);
+  assert.notEqual(cache.batch(seqs, datas, 0, 2), a, "evicted after `size` newer frames");
 });

@@ -68,12 +68,17 @@ interface SimNode {
   pausedUntil: number;
   /** A crash waits for the node's next write, which it tears; since when. */
   tearArmedAt: number | undefined;
+  /** How many times the node started. */
+  run: number;
 }
 
 interface InFlight {
   from: NodeId;
   to: NodeId;
   msg: ReplicaMessage;
+  /** Runs (starts) of sender and receiver when sent: a retransmission needs both alive since. */
+  fromRun: number;
+  toRun: number;
 }
 
 interface Timer {
@@ -96,6 +101,12 @@ export interface SimOptions {
   longDelay?: [number, number];
   /** Probability that a message is delivered twice (the copy with its own delay). */
   duplicate?: number;
+  /**
+   * Probability that a message meeting a cut link is retransmitted once the
+   * link heals (as QUIC does while both ends live) instead of being lost;
+   * with it, messages in flight from a node that crashed still arrive.
+   */
+  linger?: number;
   /** Range of the delay of a leader's own log write (its fsync); default 1 unit. */
   fsync?: [number, number];
   replica?: Partial<ReplicaOptions>;
@@ -117,6 +128,8 @@ export class Sim {
   readonly opts: SimOptions;
   #timers: Timer[] = [];
   #driving: SimNode | undefined;
+  /** Messages waiting for a cut link to heal. */
+  #held: InFlight[] = [];
 
   constructor(opts: SimOptions) {
     this.opts = opts;
@@ -134,6 +147,7 @@ export class Sim {
       nextTick: this.time + 10 - (this.time % 10),
       pausedUntil: 0,
       tearArmedAt: undefined,
+      run: 0,
     };
     node.storage = new SimDisk(
       this.opts.storage?.(id) ?? new MemoryStorage(),
@@ -150,6 +164,7 @@ export class Sim {
     node.sm = new KV((position, cmd) => this.opts.onApply?.(id, position, cmd));
     node.tearArmedAt = undefined;
     node.pausedUntil = 0;
+    node.run++;
     const seedRng = rng(Math.floor(this.random() * 2 ** 32));
     node.replica = new Replica({
       id,
@@ -253,6 +268,24 @@ export class Sim {
         [...this.nodes.keys()].filter((p) => p !== n.id && this.connected(n.id, p)),
       );
     }
+    if (!this.#held.length) return;
+    const held = this.#held;
+    this.#held = [];
+    for (const m of held) {
+      const a = this.nodes.get(m.from)!, b = this.nodes.get(m.to)!;
+      if (!a.replica || !b.replica || a.run !== m.fromRun || b.run !== m.toRun) continue;
+      if (this.#cut.has(`${m.from}|${m.to}`)) this.#held.push(m);
+      else this.#enqueue(this.time + this.#between(this.#short), m);
+    }
+  }
+
+  #hold(m: InFlight): void {
+    const linger = this.opts.linger;
+    if (linger && this.random() < linger && this.#held.length < 10_000) this.#held.push(m);
+  }
+
+  get #short(): [number, number] {
+    return [this.opts.minDelay ?? 1, this.opts.maxDelay ?? 5];
   }
 
   #between([min, max]: [number, number]): number {
@@ -271,17 +304,19 @@ export class Sim {
   }
 
   #send(from: NodeId, to: NodeId, msg: ReplicaMessage): void {
-    if (!this.connected(from, to)) return;
+    const a = this.nodes.get(from), b = this.nodes.get(to);
+    if (!a?.replica || !b?.replica) return;
+    const m: InFlight = { from, to, msg, fromRun: a.run, toRun: b.run };
+    if (this.#cut.has(`${from}|${to}`)) return this.#hold(m);
     const o = this.opts;
     if (o.drop && this.random() < o.drop) return;
-    const short: [number, number] = [o.minDelay ?? 1, o.maxDelay ?? 5];
     const delay = () =>
       o.longDelayRate && this.random() < o.longDelayRate
         ? this.#between(o.longDelay ?? [200, 1500])
-        : this.#between(short);
-    this.#enqueue(this.time + delay(), { from, to, msg });
+        : this.#between(this.#short);
+    this.#enqueue(this.time + delay(), m);
     if (o.duplicate && this.random() < o.duplicate) {
-      this.#enqueue(this.time + delay(), { from, to, msg: structuredClone(msg) });
+      this.#enqueue(this.time + delay(), { ...m, msg: structuredClone(msg) });
     }
   }
 
@@ -308,8 +343,13 @@ export class Sim {
       if (due) {
         this.#queue.delete(this.time);
         for (const m of due) {
-          if (!this.connected(m.from, m.to)) continue;
           const node = this.nodes.get(m.to)!;
+          if (!node.replica) continue;
+          if (this.#cut.has(`${m.from}|${m.to}`)) {
+            this.#hold(m);
+            continue;
+          }
+          if (!this.opts.linger && !this.nodes.get(m.from)!.replica) continue;
           if (node.pausedUntil > this.time) this.#enqueue(node.pausedUntil, m);
           else this.#drive(node, () => node.replica!.receive(m.from, m.msg));
         }

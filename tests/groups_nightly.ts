@@ -1,5 +1,5 @@
 // Nightly-size linearizability run of @mosaik/groups' consensus core:
-//   deno task nightly [runs=250] [firstSeed=1] [--faults=harsh|all|mild|name,name...] [--verbose]
+//   deno task nightly [runs=250] [firstSeed=1] [--faults=harsh|all|mild|harsh,diskLoss...] [--verbose]
 // Each seed is a simulated cluster (3 or 5 members, up to 2 joining later)
 // under the fault model of groups/_chaos.ts with concurrent clients; the
 // history goes through the linearizability checker. A failing seed replays
@@ -24,13 +24,11 @@ function parseFaults(text: string): Faults {
     harsh: HARSH_FAULTS,
     all: ALL_FAULTS,
   };
-  if (presets[text]) return presets[text];
   const faults = { ...MILD_FAULTS };
   for (const name of text.split(",")) {
-    if (!(name in faults)) {
-      throw new Error(`unknown fault "${name}"; known: ${Object.keys(faults)}`);
-    }
-    faults[name as keyof Faults] = true;
+    if (presets[name]) Object.assign(faults, presets[name]);
+    else if (name in faults) faults[name as keyof Faults] = true;
+    else throw new Error(`unknown fault "${name}"; known: ${Object.keys(faults)}`);
   }
   return faults;
 }

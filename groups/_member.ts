@@ -37,6 +37,8 @@ export interface GroupPeerEntry {
   readonly addresses: readonly string[];
   /** Its tickets. */
   readonly tickets?: readonly Ticket[];
+  /** Where it says it runs. */
+  readonly placement?: { readonly region?: string };
 }
 
 /** The catalog a group needs: members announcing a group id, and changes. */
@@ -55,6 +57,8 @@ export interface GroupLocalEntry {
   addGroup(id: GroupId): void;
   /** Withdraws it. */
   removeGroup(id: GroupId): void;
+  /** The entry itself (`preferLeaderIn` reads our region from it). */
+  readonly entry?: { readonly placement?: { readonly region?: string } };
 }
 
 interface Bond {
@@ -172,10 +176,33 @@ export class Member {
     this.#unsubscribe = this.#catalog?.subscribe(() => this.#dialAll());
     this.#timer = setInterval(() => {
       this.replica.tick();
+      this.#preferLeader();
       if (this.#waiter.size) this.#waiter.notify();
     }, c.tickInterval);
     this.#dialTimer = setInterval(() => this.#dialAll(), 250);
     this.#dialAll();
+  }
+
+  /** Ticks this member has led without a break (for `preferLeaderIn`). */
+  #ledFor = 0;
+
+  /** A stable leader outside the preferred region hands over to a caught-up voter in it. */
+  #preferLeader(): void {
+    const region = this.config.preferLeaderIn;
+    const core = this.replica.core;
+    if (region === undefined || core.role !== "leader" || !core.leader) {
+      this.#ledFor = 0;
+      return;
+    }
+    if (++this.#ledFor < 4 * this.config.electionTicks || core.transferring) return;
+    if (this.#local?.entry?.placement?.region === region) return;
+    this.#ledFor = 0;
+    const target = (core.config?.voters ?? []).find((v) =>
+      this.#catalog?.get(v as PeerId)?.placement?.region === region &&
+      this.#bonds.has(v as PeerId) &&
+      core.leader!.progress.get(v)?.match === core.log.lastIndex
+    );
+    if (target !== undefined) core.transferLeadership(target);
   }
 
   // ------------------------------------------------------------ bonds

@@ -38,6 +38,14 @@ export interface GroupConfig extends ConsensusConfig {
   learner: boolean;
   /** Leadership preference of this member. Default "normal". */
   preference: LeadershipPreference;
+  /**
+   * Region where the group should be led (members' entries declare their
+   * region). A leader elsewhere that has led stably for four election
+   * timeouts hands leadership (TimeoutNow) to a bonded voter of that region
+   * whose log is complete; elections themselves are unchanged, so any voter
+   * still leads when none of that region is up.
+   */
+  preferLeaderIn?: string;
   /** Snapshot (and compact the log) every this many applied entries. Default 10 000. */
   snapshotEvery: number;
   /** Maximum entries per AppendEntries message. Default 512. */

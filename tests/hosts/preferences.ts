@@ -63,7 +63,7 @@ export function delayMatrix(): number[][] {
  * Runs 12 nodes behind the switch with {@linkcode delayMatrix} for `seconds`
  * of normal traffic (probes every 2 s, entries refreshed every 3 s), then
  * has each node predict every other (its coordinate and the one in the
- * peer's entry) and measure it (median of three pings). Returns the relative
+ * peer's entry) and measure it (median of up to three pings). Returns the relative
  * errors |predicted − measured| / measured of every ordered pair predicted.
  */
 export async function coordinateErrors(seconds: number): Promise<number[]> {
@@ -84,8 +84,11 @@ export async function coordinateErrors(seconds: number): Promise<number[]> {
       if (p.predicted === undefined) continue;
       const pings: number[] = [];
       for (let k = 0; k < 3; k++) {
-        pings.push((await n.process.request("ping", { peer: p.id })).ms as number);
+        // A ping that times out on a loaded machine leaves the pair with fewer samples.
+        const reply = await n.process.request("ping", { peer: p.id }).catch(() => undefined);
+        if (reply) pings.push(reply.ms as number);
       }
+      if (pings.length === 0) continue;
       const measured = quantile(pings, 0.5);
       errors.push(Math.abs(p.predicted - measured) / measured);
     }

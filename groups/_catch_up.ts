@@ -26,6 +26,8 @@ export interface CatchUpHost {
   readonly batch: number;
   readonly retryTicks: number;
   readonly timeoutTicks: number;
+  /** Lower first (for example the RTT): the nearest peers are asked for the first ranges. */
+  rank?(peer: NodeId): number;
 }
 
 interface Session {
@@ -98,9 +100,10 @@ export class CatchUp {
     }
     const busy = (i: number) =>
       c.chunks.has(i) || [...c.inflight.values()].some((f) => f.from <= i && i <= f.to);
+    const rank = (p: NodeId) => this.#host.rank?.(p) ?? 0;
     const peers = [...bonds].filter((p) =>
       !c.refused.has(p) && !c.inflight.has(p) && this.#host.clusterOf(p) === core.cluster
-    ).sort();
+    ).sort((a, b) => (rank(a) - rank(b)) || (a < b ? -1 : a > b ? 1 : 0));
     let next = c.cursor;
     for (const p of peers) {
       while (next <= c.at && busy(next)) next += c.chunks.get(next)?.length || 1;

@@ -115,6 +115,8 @@ export class Member {
     config: GroupConfig;
     catalog?: GroupCatalog;
     local?: GroupLocalEntry;
+    /** RTT in ms to a peer, if known (ranks catch-up sources). */
+    rtt?: (peer: PeerId) => number | undefined;
     tickets?: readonly TicketValidator[];
     onStop: () => void;
   }) {
@@ -152,6 +154,7 @@ export class Member {
         preference: c.preference,
       },
       learner: c.learner,
+      rank: (peer) => args.rtt?.(peer as PeerId) ?? Infinity,
       formationTicks: c.formationWindow !== undefined
         ? ticks(c.formationWindow)
         : 2 * c.electionTicks,

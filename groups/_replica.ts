@@ -48,6 +48,8 @@ export interface ReplicaOptions {
   raft?: Partial<RaftOptions>;
   /** Join as a non-voting learner. */
   learner?: boolean;
+  /** Ranks peers for catch-up fetches, lower first (the member passes RTTs). */
+  rank?: (peer: NodeId) => number;
   /** Ticks to wait for peers before forming a new group. */
   formationTicks: number;
   /** Wait for this many members (self included) before forming. */
@@ -140,6 +142,7 @@ export class Replica {
       batch: opts.fetchBatch ?? 256,
       retryTicks,
       timeoutTicks,
+      rank: opts.rank,
     });
     this.#membership = new Membership({
       core,

@@ -29,6 +29,8 @@ export interface GroupsDiscovery {
   catalog: GroupCatalog;
   /** Our announced entry. */
   local: GroupLocalEntry;
+  /** RTT to a peer (measured or predicted); catch-up fetches from the nearest first. */
+  rtt?(peer: PeerId): { readonly ms: number } | undefined;
 }
 
 /** One group as {@linkcode Groups.snapshot} reports it. */
@@ -111,6 +113,7 @@ export class Groups implements AsyncDisposable {
         config,
         catalog: this.#discovery?.catalog,
         local: this.#discovery?.local,
+        rtt: (peer) => this.#discovery?.rtt?.(peer)?.ms,
         tickets: validators,
         onStop: () => {
           if (this.#members.get(id) === member) this.#members.delete(id);

@@ -1,28 +1,33 @@
 /**
  * Hello, mosaik: a node of the network "hello-mosaik" that greets every other
- * node and prints the greetings it gets. Start it twice on one LAN (two
- * terminals or two machines): with only the network's name, the nodes find
- * each other by mDNS or the Mainline DHT.
+ * node and prints the greetings it gets, until Ctrl-C. Start it twice on one
+ * LAN (two terminals or two machines): with only the network's name, the
+ * nodes find each other by mDNS or the Mainline DHT.
  *
  * Run: `deno task hello`
  *
- * `--local --bootstrap <peerId>@host:port` keeps it on loopback (tests);
- * `--count n` stops after n greetings.
+ * `--local --bootstrap <peerId>@host:port` keeps it on loopback (tests).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
+import { delay } from "@mosaik/transport";
 import { stream } from "@mosaik/streams";
 
 const { values } = parseArgs({
   options: {
     local: { type: "boolean", default: false },
     bootstrap: { type: "string", multiple: true, default: [] },
-    count: { type: "string", default: "Infinity" },
   },
 });
 const local = values.local ? { listen: "127.0.0.1:0", mdns: false, dht: false } : {};
+
+// Ctrl-C (or a SIGTERM) ends the node gracefully: its departure is announced.
+const stop = new AbortController();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => stop.abort());
+}
 
 // All a node needs: a network name, and here one stream it produces and consumes.
 const network = await Network.create("hello-mosaik", { ...local, bootstrap: values.bootstrap });
@@ -32,18 +37,21 @@ const greetings = network.streams.consume(Greetings);
 console.log(`hello: I am ${network.local.address}`);
 const greeting = `hello from ${network.local.id.slice(0, 8)}`;
 
-let sending = true;
 const sender = (async () => {
-  while (sending) {
+  while (!stop.signal.aborted) {
     await producer.send(greeting);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await delay(300, { signal: stop.signal }).catch(() => {});
   }
 })();
-let received = 0;
-for await (const text of greetings) {
-  console.log(`hello: got "${text}"`);
-  if (++received >= Number(values.count)) break;
+try {
+  while (true) {
+    const text = await greetings.recv({ signal: stop.signal });
+    if (text === undefined) break;
+    console.log(`hello: got "${text}"`);
+  }
+} catch (error) {
+  if (!stop.signal.aborted) throw error;
 }
-sending = false;
+await sender;
 await network.close();
-await sender.catch(() => {}); // the last send ends with the closed producer
+console.log("hello: bye");

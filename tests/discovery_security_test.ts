@@ -92,13 +92,18 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
       }).bytes,
     ]));
     const d = victim.discovery.stats.dropped;
-    await eventually(() =>
+    // A failure shows every counter, not just "timed out".
+    const counted = (condition: () => boolean) =>
+      eventually(condition).catch((error) => {
+        throw new Error(`dropped counters: ${JSON.stringify(d)}`, { cause: error });
+      });
+    await counted(() =>
       d["older-version"] === 1 && d["bad-signature"] === 1 && d["wrong-network"] === 1 &&
       d["undecodable"] === 1 && d["future-version"] === 1
     );
     // 7. An undecodable gossip message closes that channel only.
     await ch.sendBytes(new Uint8Array([0xc1]));
-    await eventually(() => d["undecodable-message"] === 1);
+    await counted(() => d["undecodable-message"] === 1);
     assert.equal(await ch.recv().catch(() => "closed"), "closed");
     // 8. Garbage on the sync protocol.
     const sync = await attacker.open(
@@ -107,7 +112,7 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
       SYNC_PROTOCOL,
     );
     await sync.send({ not: "a summary" });
-    await eventually(() => d["undecodable-message"] === 2);
+    await counted(() => d["undecodable-message"] === 2);
     await sync.close();
 
     // The catalog holds only the valid entry, with its newest version.

@@ -1,6 +1,6 @@
 // Internal glue between the public handles and their stores.
 import type { Machine } from "./_machine.ts";
-import { type Role, Store, storeOf } from "./_store.ts";
+import { type HandleRole, Store, storeOf } from "./_store.ts";
 import type { Collection, OpenedStore } from "./collection.ts";
 import { WriteError } from "./errors.ts";
 import type { CollectionKind, CollectionNetwork, CollectionOptions, Version } from "./options.ts";
@@ -13,7 +13,7 @@ export function openStore(
   name: string,
   machine: (name: string) => Machine<unknown>,
   params: string,
-  role: Role,
+  role: HandleRole,
   options: CollectionOptions = {},
 ): OpenedStore {
   const id = storeId(kind, name, options.schema);

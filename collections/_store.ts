@@ -23,7 +23,7 @@ import type {
 import { WriteError } from "./errors.ts";
 
 /** Role of a handle. Writers vote; readers replicate as learners. */
-export type Role = "writer" | "reader";
+export type HandleRole = "writer" | "reader";
 
 const stores = new WeakMap<Groups, Map<GroupId, Store>>();
 /** Stores whose last handle closed and whose member is still leaving. */
@@ -35,7 +35,7 @@ const leaving = new WeakMap<
 export class Store<M extends Machine<unknown> = Machine<unknown>> {
   readonly id: StoreId;
   readonly groupId: GroupId;
-  role: Role;
+  role: HandleRole;
   /** The machine reads come from. */
   machine: M;
   /** The group writes go to. */
@@ -56,7 +56,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     groups: Groups,
     id: StoreId,
     make: () => M,
-    role: Role,
+    role: HandleRole,
     config: Partial<GroupConfig>,
     tickets: TicketValidator | readonly TicketValidator[] | undefined,
     maxCommandBytes: number,
@@ -85,7 +85,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     groups: Groups,
     id: StoreId,
     make: () => M,
-    role: Role,
+    role: HandleRole,
     options: CollectionOptions,
   ): Store<M> {
     const config: Partial<GroupConfig> = {
@@ -254,7 +254,7 @@ function join(
   groups: Groups,
   id: StoreId,
   machine: Machine<unknown>,
-  role: Role,
+  role: HandleRole,
   config: Partial<GroupConfig>,
   requireTicket: TicketValidator | readonly TicketValidator[] | undefined,
 ): Group {

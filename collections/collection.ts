@@ -4,10 +4,10 @@
  * @module
  */
 import { abortable, type GroupId, type PeerId, type StoreId } from "@mosaik/transport";
-import { bind, type Role, type Store, storeOf } from "./_store.ts";
+import { bind, type HandleRole, type Store, storeOf } from "./_store.ts";
 import type { CollectionWhen, Version } from "./options.ts";
 
-export type { Role };
+export type { HandleRole };
 
 /**
  * An opened store, handed from `SharedX.reader` / `SharedX.writer` to the
@@ -16,8 +16,8 @@ export type { Role };
 export interface OpenedStore {
   /** The store's id. */
   readonly storeId: StoreId;
-  /** Role of the handle being made. */
-  readonly role: Role;
+  /** HandleRole of the handle being made. */
+  readonly role: HandleRole;
 }
 
 /**
@@ -31,7 +31,7 @@ export class Collection implements AsyncDisposable {
   /** The id of the group that replicates the store. */
   readonly groupId: GroupId;
   /** `"writer"` (votes, may write) or `"reader"` (replicates only). */
-  readonly role: Role;
+  readonly role: HandleRole;
   /** Waiting on the collection. */
   readonly when: CollectionWhen;
   #closed = false;

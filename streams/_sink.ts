@@ -24,8 +24,8 @@ import {
   emptyStats,
 } from "./conditions.ts";
 import {
+  DatumEncodeError,
   DatumTooLargeError,
-  EncodeError,
   FullError,
   ProducerClosedError,
   ProducerOfflineError,
@@ -128,7 +128,7 @@ export class Sink<T> {
     try {
       bytes = this.def.codec.encode(datum);
     } catch (e) {
-      throw new EncodeError(datum, e);
+      throw new DatumEncodeError(datum, e);
     }
     if (bytes.length > this.host.maxDatumSize) {
       throw new DatumTooLargeError(datum, bytes.length, this.host.maxDatumSize);

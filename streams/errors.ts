@@ -66,7 +66,7 @@ export class ProducerClosedError<T = unknown> extends ClosedError {
 }
 
 /** The stream's codec could not encode the datum. */
-export class EncodeError<T = unknown> extends SendError<T> {
+export class DatumEncodeError<T = unknown> extends SendError<T> {
   /** Creates the error for `datum` with the codec's failure as cause. */
   constructor(datum: T, cause: unknown) {
     super(`the datum could not be encoded: ${cause}`, datum, { cause });

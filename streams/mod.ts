@@ -81,8 +81,8 @@ export {
 } from "./conditions.ts";
 export { Consumer, type ConsumerOptions, type ConsumerStats } from "./consumer.ts";
 export {
+  DatumEncodeError,
   DatumTooLargeError,
-  EncodeError,
   FullError,
   ProducerClosedError,
   ProducerOfflineError,

@@ -115,7 +115,7 @@ export class Producer<T> implements AsyncDisposable {
 
   /**
    * Sends a datum now or throws: {@linkcode ProducerOfflineError}, {@linkcode FullError},
-   * {@linkcode ProducerClosedError}, {@linkcode EncodeError} or
+   * {@linkcode ProducerClosedError}, {@linkcode DatumEncodeError} or
    * {@linkcode DatumTooLargeError}, each carrying the datum. Success means
    * fanned out to the subscribers' queues, not delivered.
    */

@@ -1,0 +1,70 @@
+// The workspace as a whole: one name means one thing across every package,
+// and library files stay small enough to hold one concept each.
+import assert from "node:assert/strict";
+
+const root = new URL("..", import.meta.url).pathname;
+const entryPoints = JSON.parse(await Deno.readTextFile(`${root}deno.json`)).tasks.check
+  .match(/deno doc --lint (.*)$/)[1].split(" ") as string[];
+
+interface DocSymbol {
+  name: string;
+  declarations: { location: { filename: string; line: number } }[];
+}
+
+/** Where each exported symbol of `entryPoint` is declared. */
+async function declarations(entryPoint: string): Promise<[string, string[]][]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", entryPoint],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const doc = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    nodes: Record<string, { symbols: DocSymbol[] }>;
+  };
+  return Object.values(doc.nodes).flatMap(({ symbols }) =>
+    symbols.map((s): [string, string[]] => [
+      s.name,
+      s.declarations.map((d) =>
+        `${d.location.filename.replace(`file://${root}`, "")}:${d.location.line}`
+      ),
+    ])
+  );
+}
+
+Deno.test("workspace: an exported name means one thing in every package", async () => {
+  const declaredAt = new Map<string, Set<string>>();
+  for (const entryPoint of entryPoints) {
+    for (const [name, at] of await declarations(entryPoint)) {
+      const seen = declaredAt.get(name) ?? new Set();
+      seen.add(at.sort().join(" + "));
+      declaredAt.set(name, seen);
+    }
+  }
+  const clashes = [...declaredAt].filter(([, at]) => at.size > 1)
+    .map(([name, at]) => `${name}: ${[...at].join(", ")}`);
+  assert.deepEqual(clashes, [], "rename so that each name is declared once");
+});
+
+/** Library files that still hold more than one concept; split them, then drop them here. */
+const OVERSIZED = new Set(["transport/endpoint.ts", "discovery/discovery.ts", "groups/_raft.ts"]);
+const MAX_LINES = 450;
+
+Deno.test("workspace: library files stay under 450 lines", async () => {
+  const out = await new Deno.Command("git", {
+    args: ["ls-files", "*.ts"],
+    cwd: root,
+    stdout: "piped",
+  })
+    .output();
+  const files = new TextDecoder().decode(out.stdout).split("\n").filter((f) =>
+    f && !f.endsWith("_test.ts") && !/^(tests|bench|examples)\//.test(f)
+  );
+  const large: string[] = [];
+  for (const file of files) {
+    const lines = (await Deno.readTextFile(root + file)).split("\n").length;
+    if (lines > MAX_LINES && !OVERSIZED.has(file)) large.push(`${file} (${lines} lines)`);
+  }
+  assert.deepEqual(large, [], "split these along their seams");
+});

@@ -49,13 +49,11 @@ export interface LinkShape {
 
 /** Whether this process can build a delay switch: root and `/dev/net/tun`. */
 export function delaySwitchSupport(): { ok: true } | { ok: false; reason: string } {
-  try {
-    if (Deno.uid() !== 0) return { ok: false, reason: "needs root (network namespaces)" };
-    Deno.statSync("/dev/net/tun");
-  } catch {
-    return { ok: false, reason: "needs root and /dev/net/tun" };
-  }
-  return { ok: true };
+  if (Deno.uid() !== 0) return { ok: false, reason: "needs root (network namespaces)" };
+  // Deno grants access to /dev only with --allow-all; the forwarder opens the
+  // device with its own permissions, so ask `test` whether it is there.
+  const tun = new Deno.Command("test", { args: ["-c", "/dev/net/tun"] }).outputSync();
+  return tun.success ? { ok: true } : { ok: false, reason: "needs /dev/net/tun" };
 }
 
 const FORWARDER = new URL("./_delay_forwarder.ts", import.meta.url).pathname;

@@ -1,5 +1,5 @@
 /**
- * The public API in one page (DESIGN §11), runnable on loopback.
+ * The public API in one page, runnable on loopback.
  *
  * Run: `deno run --allow-net=127.0.0.1,[::1],localhost --allow-env examples/tour.ts`
  *

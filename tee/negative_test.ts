@@ -1,4 +1,4 @@
-// Single-byte mutation classes of reference/tdx.md (go-tdx-guest's negative
+// Single-byte mutation classes (go-tdx-guest's negative
 // tests plus the v5 body descriptor), each rejected with its typed error.
 import assert from "node:assert/strict";
 import { DecodeError } from "@mosaik/transport";

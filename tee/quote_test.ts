@@ -129,7 +129,7 @@ Deno.test("parseQuote can refuse trailing bytes", () => {
   parseQuote(q01.subarray(0, 5006 - 70), { allowTrailingBytes: false });
 });
 
-// Layouts no real vector has (reference/tdx.md §9), rebuilt from real quotes.
+// Layouts no real vector has, rebuilt from real quotes.
 // Their signatures no longer verify; these are parser tests.
 
 Deno.test("parseQuote reads a v5 quote with a TD 1.0 body (type 2)", () => {

@@ -1,5 +1,5 @@
 // TCB evaluation rules on real quotes with edited (unsigned) collateral:
-// covers branches no real vector reaches (reference/tdx.md §9).
+// covers branches no real vector reaches.
 import assert from "node:assert/strict";
 import { evaluateTcb } from "./_tcb.ts";
 import { parseQeIdentity, parseTcbInfo } from "./collateral.ts";

@@ -5,7 +5,7 @@
 // components when selecting a TCB level, while Intel's QVL (and go-tdx-guest)
 // skip components 0 and 1 when TEE_TCB_SVN[1] > 0 because the TDX module
 // identity (TDX_01/TDX_03) covers them. We follow Intel. No vector in
-// vectors/tdx reaches that difference (reference/tdx.md §8 step 14), so here
+// vectors/tdx reaches that difference (TCB level selection), so here
 // the two must agree on every triple.
 import assert from "node:assert/strict";
 import dcap from "npm:@phala/dcap-qvl@0.3.9";

@@ -19,6 +19,11 @@ export interface BootstrapContext {
   secretKey: SecretKey;
   /** The node's own QUIC endpoint addresses, as `host:port`. */
   localAddresses(): string[];
+  /**
+   * The address the QUIC endpoint is bound to (`0.0.0.0:port` or `[::]:port`
+   * when it listens on every interface), so a source can bind alike.
+   */
+  listenAddress?: string;
   /** How many other peers the catalog currently holds (to poll less when connected). */
   peerCount(): number;
   /** Offers a peer address `"<peerId>@host:port"` to discovery. Unknown or bad ones are ignored. */

@@ -17,13 +17,13 @@ import {
 import type { BootstrapContext, BootstrapSource } from "./bootstrap.ts";
 import { Catalog, type UpsertResult } from "./catalog.ts";
 import { signDeparture, type SignedPeerEntry } from "./entry.ts";
-import { advertisedAddresses } from "./_addresses.ts";
 import { AntiEntropy } from "./_anti_entropy.ts";
 import { Gossip, GOSSIP_PROTOCOL } from "./_gossip.ts";
 import type { PeerInfo } from "./_hyparview.ts";
 import { Ingest } from "./_ingest.ts";
 import { LocalEntry } from "./local.ts";
 import { discoveryLog } from "./_log.ts";
+import { ADDRESS_CHECK, OwnAddresses } from "./_observed.ts";
 import { OFFENCES, Offences } from "./_offences.ts";
 import { type DiscoveryOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ping, PING_PROTOCOL, servePing } from "./_ping.ts";
@@ -104,6 +104,7 @@ export class Discovery implements AsyncDisposable {
   #cancelPurge: (() => void) | undefined;
   #antiEntropy: AntiEntropy;
   #purgeAt = Infinity;
+  #own: OwnAddresses;
 
   private constructor(endpoint: Endpoint, options: DiscoveryOptions) {
     this.#endpoint = endpoint;
@@ -115,6 +116,9 @@ export class Discovery implements AsyncDisposable {
     this.#sources = options.sources ?? [];
     this.#latency = new Latency(options.vivaldi);
     const { region, zone, location } = options;
+    this.#own = new OwnAddresses(endpoint.hostPort, options.addresses, (addresses) => {
+      if (!this.#closed) this.local.setAddresses(addresses);
+    });
     this.catalog = new Catalog(endpoint.networkId, endpoint.peerId, {
       purgeAfter: opts.purgeAfter,
       maxDrift: opts.maxDrift,
@@ -126,7 +130,7 @@ export class Discovery implements AsyncDisposable {
     this.local = new LocalEntry(
       endpoint.secretKey,
       endpoint.networkId,
-      options.addresses ?? advertisedAddresses(endpoint.hostPort),
+      this.#own.current(),
       options.tags ?? [],
       (signed, changed) => this.#announce(signed, changed),
       { placement: checkPlacement({ region, zone, location }), coordinate: () => this.coordinate },
@@ -251,8 +255,9 @@ export class Discovery implements AsyncDisposable {
   /** Measures the round trip to `peer` (records it) and returns it in ms. */
   async ping(peer: PeerId, addresses?: readonly string[]): Promise<number> {
     const addrs = addresses ?? this.catalog.get(peer)?.addresses ?? [];
-    const { ms, coordinate } = await ping(this.#requests, this.stats, peer, addrs);
+    const { ms, coordinate, ...seen } = await ping(this.#requests, this.stats, peer, addrs);
     this.#latency.record(peer, ms, coordinate);
+    this.#own.observe(seen);
     this.catalog.touch(peer);
     return ms;
   }
@@ -321,10 +326,12 @@ export class Discovery implements AsyncDisposable {
     this.#every(this.#opts.announceInterval, this.#opts.announceJitter, () => this.local.refresh());
     this.#every(this.#opts.rttProbeInterval, 0.5, () => this.#probe());
     this.#every(500, 0.2, () => this.#maintain());
+    if (this.#own.learning) this.#every(ADDRESS_CHECK, 0.2, () => this.#own.check());
     const ctx: BootstrapContext = {
       networkId: e.networkId,
       secretKey: e.secretKey,
       localAddresses: () => [...this.local.entry.addresses],
+      listenAddress: e.hostPort,
       peerCount: () => this.catalog.size,
       addPeer: (a) => this.addPeer(a),
       signal: this.#abort.signal,
@@ -430,6 +437,11 @@ export class Discovery implements AsyncDisposable {
     this.catalog.touch(peer.id);
     this.#antiEntropy.hurry();
     if (this.#pendingAnnounce) this.#announce(this.local.signed);
+    // A peer we dialed sees the address our outgoing packets come from (the
+    // NAT's mapping, if any): ask it at once rather than at the next probe.
+    if (this.#own.learning && this.#endpoint.connection(peer.id)?.outbound) {
+      this.#requests.track(this.ping(peer.id, peer.addresses));
+    }
     // One side of every first contact reconciles catalogs (anti-entropy covers
     // later ones); a node that was isolated catches up with its first
     // neighbour at once, as it may have missed broadcasts.

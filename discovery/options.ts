@@ -17,8 +17,11 @@ export interface DiscoveryOptions {
   /** Tags to advertise from the start. */
   tags?: Tag[];
   /**
-   * `host:port` addresses to advertise. Default: the endpoint's address, or
-   * every interface's address when it is bound to `0.0.0.0`/`::`.
+   * `host:port` addresses to advertise, fixed. Default: the endpoint's
+   * address, or when it is bound to `0.0.0.0`/`::` every interface's address
+   * (loopback only if there is no other) plus the address at least two
+   * peers on distinct hosts see us at; re-checked every few seconds and
+   * re-announced when it changes.
    */
   addresses?: string[];
   /** Further bootstrap sources (mDNS, DHT, ...). */

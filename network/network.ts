@@ -34,7 +34,13 @@ import { checkNetworkOptions } from "./_options.ts";
 
 /** Options of {@linkcode Network.create}. */
 export interface NetworkOptions {
-  /** `host:port` the QUIC endpoint binds. Default `"127.0.0.1:0"`. */
+  /**
+   * `host:port` the QUIC endpoint binds. Default every interface: `"[::]:0"`
+   * (dual-stack), or `"0.0.0.0:0"` where the host has no IPv6. Binding every
+   * interface needs `--allow-net` for it (`--allow-net` without a list, or
+   * `0.0.0.0`/`[::]` in it) and, to advertise the interface addresses,
+   * `--allow-sys=networkInterfaces`. Tests on loopback pass `"127.0.0.1:0"`.
+   */
   listen?: string;
   /** The node's identity: a key, or a string mapped to a seed by the digest rule. Random by default. */
   secretKey?: SecretKey | string;
@@ -68,7 +74,10 @@ export interface LocalPeer {
   readonly id: PeerId;
   /** `"<peerId>@host:port"`, what other nodes pass as `bootstrap` (the first advertised address). */
   readonly address: string;
-  /** Every advertised `host:port` (several when listening on `0.0.0.0` or `::`). */
+  /**
+   * Every advertised `host:port`: several when listening on every interface,
+   * plus the address peers observe behind a NAT. Follows changes.
+   */
   readonly addresses: readonly string[];
 }
 
@@ -79,16 +88,15 @@ export interface LocalPeer {
  * @example
  * ```ts ignore
  * import { Network } from "@mosaik/network";
- * await using a = await Network.create("my-app", { mdns: false, dht: false });
- * await using b = await Network.create("my-app", { bootstrap: [a.local.address], mdns: false, dht: false });
+ * const local = { listen: "127.0.0.1:0", mdns: false, dht: false };
+ * await using a = await Network.create("my-app", local);
+ * await using b = await Network.create("my-app", { ...local, bootstrap: [a.local.address] });
  * await b.discovery.when.peers({ minimum: 1 });
  * ```
  */
 export class Network implements AsyncDisposable {
   /** The network this node belongs to. */
   readonly networkId: NetworkId;
-  /** This node's id and address. */
-  readonly local: LocalPeer;
   /** The QUIC endpoint. */
   readonly endpoint: Endpoint;
   /** Peer discovery and the catalog. */
@@ -106,10 +114,14 @@ export class Network implements AsyncDisposable {
     this.discovery = discovery;
     this.streams = new Streams(endpoint, discovery);
     this.groups = new Groups(endpoint, discovery);
-    const addresses = discovery.local.entry.addresses;
-    this.local = Object.freeze({
-      id: endpoint.peerId,
-      address: `${endpoint.peerId}@${addresses[0] ?? endpoint.hostPort}`,
+  }
+
+  /** This node's id and current addresses. */
+  get local(): LocalPeer {
+    const addresses = this.discovery.local.entry.addresses;
+    return Object.freeze({
+      id: this.endpoint.peerId,
+      address: `${this.endpoint.peerId}@${addresses[0] ?? this.endpoint.hostPort}`,
       addresses,
     });
   }
@@ -123,17 +135,19 @@ export class Network implements AsyncDisposable {
    */
   static async create(network: string | NetworkId, options: NetworkOptions = {}): Promise<Network> {
     checkNetworkOptions(network, options);
-    const { hostname, port } = parseHostPort(options.listen ?? "127.0.0.1:0");
     const secretKey = typeof options.secretKey === "string"
       ? SecretKey.from(options.secretKey)
       : options.secretKey;
-    const endpoint = await Endpoint.create({
-      networkId: networkId(network),
-      secretKey,
-      hostname,
-      port,
-      maxFrameSize: options.maxFrameSize,
-    });
+    const bind = (listen: string) =>
+      Endpoint.create({
+        networkId: networkId(network),
+        secretKey,
+        ...parseHostPort(listen),
+        maxFrameSize: options.maxFrameSize,
+      });
+    const endpoint = options.listen !== undefined
+      ? await bind(options.listen)
+      : await bind("[::]:0").catch((e) => bind("0.0.0.0:0").catch(() => Promise.reject(e)));
     try {
       const sources: BootstrapSource[] = [...(options.discovery?.sources ?? [])];
       if (options.dht !== false) {

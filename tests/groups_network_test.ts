@@ -6,8 +6,9 @@ import { Counter } from "@mosaik/groups/testing";
 
 Deno.test("network.groups: join, elect, execute and query through a Network", async () => {
   const name = crypto.randomUUID();
-  await using a = await Network.create(name, { mdns: false, dht: false });
+  await using a = await Network.create(name, { listen: "127.0.0.1:0", mdns: false, dht: false });
   await using b = await Network.create(name, {
+    listen: "127.0.0.1:0",
     mdns: false,
     dht: false,
     bootstrap: [a.local.address],

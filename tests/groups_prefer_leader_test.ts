@@ -7,7 +7,7 @@ import { Counter } from "@mosaik/groups/testing";
 
 Deno.test("groups: preferLeaderIn moves leadership to the preferred region, and elects anywhere without it", async () => {
   const name = crypto.randomUUID();
-  const local = { mdns: false, dht: false };
+  const local = { listen: "127.0.0.1:0", mdns: false, dht: false };
   await using a = await Network.create(name, { ...local, region: "r0" });
   await using b = await Network.create(name, {
     ...local,

@@ -10,7 +10,13 @@ Deno.test("groups: a member restarted with empty storage catches up and applies 
   const name = crypto.randomUUID();
   const keys = [0, 1, 2].map(() => crypto.randomUUID());
   const start = (i: number, bootstrap: string[]) =>
-    Network.create(name, { mdns: false, dht: false, secretKey: keys[i], bootstrap });
+    Network.create(name, {
+      listen: "127.0.0.1:0",
+      mdns: false,
+      dht: false,
+      secretKey: keys[i],
+      bootstrap,
+    });
   const a = await start(0, []);
   const b = await start(1, [a.local.address]);
   let c = await start(2, [a.local.address]);

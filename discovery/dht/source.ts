@@ -19,7 +19,12 @@ export interface DhtBootstrapOptions {
   bootstrap?: readonly string[];
   /** UDP port of the DHT node. Default 0 (any). */
   port?: number;
-  /** Address to bind. Default: the host of our first QUIC address when it is an IPv4 literal, else `"0.0.0.0"`. */
+  /**
+   * Address to bind. Default: the host the QUIC endpoint is bound to (else
+   * of our first QUIC address) when it is an IP literal, else `"0.0.0.0"`
+   * (an endpoint bound to `[::]` listens on every interface; the DHT speaks
+   * IPv4).
+   */
   hostname?: string;
   /** How many rendezvous infohashes. Default 4. */
   keys?: number;
@@ -118,11 +123,11 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
       return rounds;
     },
     async start(ctx: BootstrapContext): Promise<void> {
-      const first = ctx.localAddresses()[0];
+      const bound = ctx.listenAddress ?? ctx.localAddresses()[0];
       let hostname = options.hostname;
       if (!hostname) {
-        const host = first ? safeHost(first) : undefined;
-        hostname = host && parseIP(host) ? host : "0.0.0.0";
+        const host = bound ? safeHost(bound) : undefined;
+        hostname = host && host !== "::" && parseIP(host) ? host : "0.0.0.0";
       }
       try {
         node = await DhtNode.create({

@@ -3,12 +3,15 @@
  * the delay switch. Argument: JSON `{ listen, region?, probe, announce }`.
  * Prints `{ready, id, address}`, then answers JSON-line requests (see
  * process.ts): `peers` (RTT and prediction per peer), `ping`, `produce`,
- * `consume`, `producers`.
+ * `consume`, `producers`, `join` (a counter group preferring a region) and
+ * `leader` (its current leader).
  */
 import { distance } from "@mosaik/discovery";
 import { Network } from "@mosaik/network";
 import type { PeerId } from "@mosaik/transport";
 import { type Consumer, type Producer, stream } from "@mosaik/streams";
+import type { Group } from "@mosaik/groups";
+import { Counter, type CounterCommand } from "@mosaik/groups/testing";
 
 const config = JSON.parse(Deno.args[0]);
 const net = await Network.create("prefs-suite", {
@@ -21,6 +24,7 @@ const net = await Network.create("prefs-suite", {
 const Ticks = stream<string>("ticks");
 let producer: Producer<string> | undefined;
 let consumer: Consumer<string> | undefined;
+let group: Group<CounterCommand, number, unknown, number> | undefined;
 const out = (line: object) => console.log(JSON.stringify(line));
 out({ ready: true, id: net.local.id, address: net.local.address });
 
@@ -52,6 +56,15 @@ const ops: Record<string, (r: Request) => Promise<object> | object> = {
     });
     return {};
   },
+  join: (r) => {
+    group ??= net.groups.join({
+      key: "counter",
+      stateMachine: new Counter(),
+      config: { preferLeaderIn: r.preferLeaderIn as string, bootstrapExpect: r.expect as number },
+    });
+    return {};
+  },
+  leader: () => ({ leader: group?.leader ?? null }),
   producers: () => ({
     producers:
       consumer?.producers().filter((p) => p.state === "connected").map((p) => p.producerId) ?? [],

@@ -1,8 +1,9 @@
 /**
  * Preference scenarios on the delay switch, shared by
  * `preferences_suite.ts` (which asserts) and `bench/preferences.ts` (which
- * reports): coordinate accuracy among 12 hosts with a delay matrix, and the
- * time a consumer takes to move to a newly nearer producer.
+ * reports): coordinate accuracy among 12 hosts with a delay matrix, the
+ * time a consumer takes to move to a newly nearer producer, and a group led
+ * in its preferred region that elects elsewhere when that host dies.
  *
  * @module
  */
@@ -21,12 +22,13 @@ interface Started {
 /** Starts one node per host and joins them all through the first. */
 async function start(
   sw: DelaySwitch,
-  options: { probe: number; announce: number },
+  options: { probe: number; announce: number; regions?: Record<string, string> },
 ): Promise<Map<string, Started>> {
   const nodes = new Map<string, Started>();
   await Promise.all(sw.hosts.map(async (h) => {
     const config = {
       listen: `${h.address}:4433`,
+      region: options.regions?.[h.name],
       probe: options.probe,
       announce: options.announce,
     };
@@ -130,4 +132,46 @@ export async function consumerMove(): Promise<number> {
   const t0 = performance.now();
   await until(usesOnly("p2"), 60_000, "the consumer moves to p2, now 2 ms away");
   return performance.now() - t0;
+}
+
+/**
+ * A counter group with one voter per region (eu 2 ms, us 40 ms, ap 80 ms RTT
+ * from the switch, with jitter) that prefers `ap`: waits until `ap` leads,
+ * kills that host's process and waits until one of the others leads.
+ * Returns the ms from start to `ap` leading and from the kill to a new leader.
+ */
+export async function leaderByRegion(): Promise<{ preferred: number; failover: number }> {
+  await using sw = await DelaySwitch.create(["eu", "us", "ap"]);
+  await sw.link("eu", { delay: 1, jitter: 0.5 });
+  await sw.link("us", { delay: 20, jitter: 2 });
+  await sw.link("ap", { delay: 40, jitter: 3 });
+  const t0 = performance.now();
+  const nodes = await start(sw, {
+    probe: 1_000,
+    announce: 2_000,
+    regions: { eu: "eu", us: "us", ap: "ap" },
+  });
+  for (const n of nodes.values()) {
+    await n.process.request("join", { preferLeaderIn: "ap", expect: 3 });
+  }
+  const leaderOf = async (name: string) =>
+    (await nodes.get(name)!.process.request("leader") as { leader: string | null }).leader;
+  const ap = nodes.get("ap")!.id;
+  await until(
+    async () => (await Promise.all(["eu", "us", "ap"].map(leaderOf))).every((l) => l === ap),
+    60_000,
+    "every member sees the member in ap lead",
+  );
+  const preferred = performance.now() - t0;
+  await nodes.get("ap")!.process.kill();
+  const t1 = performance.now();
+  await until(
+    async () => {
+      const [eu, us] = await Promise.all(["eu", "us"].map(leaderOf));
+      return eu !== null && eu !== ap && eu === us;
+    },
+    60_000,
+    "eu and us elect a leader without ap",
+  );
+  return { preferred, failover: performance.now() - t1 };
 }

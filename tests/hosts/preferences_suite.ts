@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { delaySwitchSupport } from "./delay_switch.ts";
-import { consumerMove, coordinateErrors, quantile } from "./preferences.ts";
+import { consumerMove, coordinateErrors, leaderByRegion, quantile } from "./preferences.ts";
 
 const support = delaySwitchSupport();
 const ignore = !support.ok;
@@ -33,4 +33,16 @@ Deno.test({
 }, async () => {
   const ms = await consumerMove(); // each step waits with a bounded, scaled timeout
   console.log(`consumer moved to the nearer producer in ${ms.toFixed(0)} ms`);
+});
+
+Deno.test({
+  name:
+    "preferences: a group with a voter per region is led in the preferred one, and elects elsewhere when it dies",
+  ignore,
+}, async () => {
+  const { preferred, failover } = await leaderByRegion(); // bounded, scaled waits
+  console.log(
+    `leader in the preferred region after ${preferred.toFixed(0)} ms; ` +
+      `new leader ${failover.toFixed(0)} ms after its host was killed`,
+  );
 });

@@ -5,29 +5,22 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "./address.ts";
-import { equalBytes } from "./bytes.ts";
 import type { Channel } from "./channel.ts";
-import { decode, encode } from "./codec.ts";
 import { Connection } from "./connection.ts";
 import { abortable, deadline } from "./async.ts";
-import { ClosedError, ConnectError, DecodeError, TimeoutError } from "./errors.ts";
+import { ClosedError, ConnectError, DecodeError } from "./errors.ts";
 import { logger } from "./log.ts";
-import {
-  digestBytes,
-  type PeerId,
-  peerIdFromBytes,
-  peerIdToBytes,
-  SecretKey,
-  verifyAsync,
-} from "./ids.ts";
+import { type PeerId, SecretKey } from "./ids.ts";
 import { CloseCode, closeCodeName, type CloseInfo, type NetworkId } from "./vocabulary.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
-import { FrameReader, FrameWriter } from "./_frames.ts";
+import { FrameReader } from "./_frames.ts";
+import { checkProof, handshakeDeadline, HandshakeRefused, proveIdentity } from "./_handshake.ts";
 
 const ALPN = "mosaik/1";
-const PROOF_DOMAIN = new TextEncoder().encode("mosaik/dialer-proof/1");
 const MAX_PROTOCOL_NAME = 256;
 const log = logger("transport");
+const SAME_NETWORK = "check that both nodes use the same NetworkId";
+const why = (e: unknown) => e instanceof Error ? e.message : String(e);
 
 /** Options of {@linkcode Endpoint.create}. */
 export interface EndpointOptions {
@@ -95,27 +88,15 @@ function listeners<A extends unknown[]>() {
   };
 }
 
-function proofMessage(nonce: Uint8Array, acceptor: Uint8Array, network: Uint8Array): Uint8Array {
-  const out = new Uint8Array(PROOF_DOMAIN.length + 96);
-  out.set(PROOF_DOMAIN);
-  out.set(nonce, PROOF_DOMAIN.length);
-  out.set(acceptor, PROOF_DOMAIN.length + 32);
-  out.set(network, PROOF_DOMAIN.length + 64);
-  return out;
-}
-
-class HandshakeRefused extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
+/** Warns once per key (a remote address), so a peer retrying does not flood the log. */
+class WarnOnce {
+  #seen = new Set<string>();
+  warn(key: string, message: string): void {
+    if (this.#seen.has(key)) return;
+    if (this.#seen.size >= 256) this.#seen.clear();
+    this.#seen.add(key);
+    log.warn(message);
   }
-}
-
-function handshakeDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return deadline(promise, ms).catch((e) => {
-    throw e instanceof TimeoutError
-      ? new HandshakeRefused(CloseCode.HandshakeTimeout, "handshake timed out")
-      : e;
-  });
 }
 
 /**
@@ -173,6 +154,7 @@ export class Endpoint implements AsyncDisposable {
   #onConnection = listeners<[Connection]>();
   #onDisconnect = listeners<[PeerId, CloseInfo]>();
   #cert: { cert: string; key: string };
+  #otherNetwork = new WarnOnce();
 
   private constructor(options: EndpointOptions) {
     this.secretKey = options.secretKey ?? SecretKey.generate();
@@ -299,7 +281,10 @@ export class Endpoint implements AsyncDisposable {
           }),
           this.#options.handshakeTimeout,
         );
-        await handshakeDeadline(this.#proveIdentity(conn, peer), this.#options.handshakeTimeout);
+        await handshakeDeadline(
+          proveIdentity(conn, this.secretKey, this.networkId, peer),
+          this.#options.handshakeTimeout,
+        );
         return this.#register(conn, peer, true);
       } catch (e) {
         const code = e instanceof HandshakeRefused ? e.code : undefined;
@@ -309,6 +294,13 @@ export class Endpoint implements AsyncDisposable {
           } catch { /* already closed */ }
         }
         const closeCode = code ?? await this.#remoteCloseCode(conn);
+        if (closeCode === CloseCode.DifferentNetwork) {
+          this.#refused(closeCode);
+          this.#otherNetwork.warn(
+            address,
+            `refused ${peer} at ${address}: ${why(e)}; ${SAME_NETWORK}`,
+          );
+        }
         if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.InvalidProof) {
           throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}`, closeCode, {
             cause: e,
@@ -329,37 +321,6 @@ export class Endpoint implements AsyncDisposable {
       new Promise<undefined>((r) => queueMicrotask(() => r(undefined))),
     ]);
     return info?.closeCode;
-  }
-
-  // Dialer side: the acceptor opens the first stream with a nonce; we answer
-  // with a signed proof and wait for its verdict.
-  async #proveIdentity(conn: Deno.QuicConn, peer: PeerId): Promise<void> {
-    const streams = conn.incomingBidirectionalStreams.getReader();
-    const first = await streams.read();
-    streams.releaseLock();
-    if (first.done) throw new ConnectError("connection closed during handshake");
-    const reader = new FrameReader(first.value.readable, 1024);
-    const writer = new FrameWriter(first.value.writable, 1024);
-    const hello = await this.#readHandshake(reader);
-    const [nonce, network] = hello as [Uint8Array, Uint8Array];
-    if (!(nonce instanceof Uint8Array) || nonce.length !== 32 || !(network instanceof Uint8Array)) {
-      throw new HandshakeRefused(CloseCode.ProtocolViolation, "malformed handshake");
-    }
-    const ours = digestBytes(this.networkId);
-    if (!equalBytes(network, ours)) {
-      throw new HandshakeRefused(CloseCode.DifferentNetwork, "peer is on another network");
-    }
-    const proof = await this.secretKey.signAsync(proofMessage(nonce, peerIdToBytes(peer), ours));
-    await writer.write(encode([this.secretKey.publicKey, ours, proof]));
-    const verdict = await this.#readHandshake(reader);
-    if (verdict !== "ok") throw new HandshakeRefused(CloseCode.ProtocolViolation, "no verdict");
-    await writer.finish();
-  }
-
-  async #readHandshake(reader: FrameReader): Promise<unknown> {
-    const frame = await reader.next();
-    if (!frame || frame.close) throw new ConnectError("connection closed during handshake");
-    return decode(frame.data);
   }
 
   // Acceptor side.
@@ -383,52 +344,27 @@ export class Endpoint implements AsyncDisposable {
     let conn: Deno.QuicConn | undefined;
     try {
       conn = await incoming.accept();
-      const peer = await handshakeDeadline(this.#checkProof(conn), this.#options.handshakeTimeout);
+      const peer = await handshakeDeadline(
+        checkProof(conn, this.secretKey, this.networkId, (p) => this.#blocked.has(p)),
+        this.#options.handshakeTimeout,
+      );
       this.#register(conn, peer, false);
     } catch (e) {
       const code = e instanceof HandshakeRefused ? e.code : CloseCode.ProtocolViolation;
-      const name = closeCodeName(code);
-      this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1;
+      this.#refused(code);
+      if (code === CloseCode.DifferentNetwork && conn) {
+        const from = formatHostPort(conn.remoteAddr);
+        this.#otherNetwork.warn(from, `refused a dialer at ${from}: ${why(e)}; ${SAME_NETWORK}`);
+      }
       try {
         conn?.close({ closeCode: code, reason: e instanceof Error ? e.message : String(e) });
       } catch { /* already closed */ }
     }
   }
 
-  async #checkProof(conn: Deno.QuicConn): Promise<PeerId> {
-    const stream = await conn.createBidirectionalStream();
-    const reader = new FrameReader(stream.readable, 1024);
-    const writer = new FrameWriter(stream.writable, 1024);
-    const nonce = crypto.getRandomValues(new Uint8Array(32));
-    const ours = digestBytes(this.networkId);
-    await writer.write(encode([nonce, ours]));
-    let answer: unknown;
-    try {
-      answer = await this.#readHandshake(reader);
-    } catch (e) {
-      if (e instanceof DecodeError) {
-        throw new HandshakeRefused(CloseCode.ProtocolViolation, e.message);
-      }
-      throw new HandshakeRefused(CloseCode.UnexpectedClose, "dialer left during handshake");
-    }
-    const [key, network, signature] = Array.isArray(answer) ? answer : [];
-    if (
-      !(key instanceof Uint8Array) || key.length !== 32 || !(network instanceof Uint8Array) ||
-      !(signature instanceof Uint8Array)
-    ) {
-      throw new HandshakeRefused(CloseCode.InvalidProof, "malformed proof");
-    }
-    if (!equalBytes(network, ours)) {
-      throw new HandshakeRefused(CloseCode.DifferentNetwork, "dialer is on another network");
-    }
-    if (!(await verifyAsync(key, proofMessage(nonce, this.secretKey.publicKey, ours), signature))) {
-      throw new HandshakeRefused(CloseCode.InvalidProof, "bad dialer proof");
-    }
-    const peer = peerIdFromBytes(key);
-    if (this.#blocked.has(peer)) throw new HandshakeRefused(CloseCode.Blocked, "blocked");
-    await writer.write(encode("ok"));
-    await writer.finish();
-    return peer;
+  #refused(code: number): void {
+    const name = closeCodeName(code);
+    this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1;
   }
 
   #register(conn: Deno.QuicConn, peer: PeerId, outbound: boolean): Connection {

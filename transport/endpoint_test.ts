@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import {
   ChannelClosedError,
   CloseCode,
+  configureLogging,
   ConnectError,
   Endpoint,
+  type LogRecord,
   networkId,
   SecretKey,
 } from "./mod.ts";
@@ -74,16 +76,35 @@ Deno.test("dialing a PeerId whose key the server does not hold fails the TLS han
   await p.b.connect(p.a.peerId, [p.a.hostPort]);
 });
 
-Deno.test("a peer of another network is refused with DifferentNetwork", async () => {
-  await using p = await pair();
-  await using other = await Endpoint.create({ networkId: networkId("elsewhere") });
-  const err = await assert.rejects(other.connect(p.a.peerId, [p.a.hostPort]), (e: unknown) => {
-    assert.ok(e instanceof ConnectError);
-    assert.equal(e.closeCode, CloseCode.DifferentNetwork);
-    return true;
-  });
-  void err;
-  await p.b.connect(p.a.peerId, [p.a.hostPort]); // still serving others
+Deno.test("a peer of another network is refused with DifferentNetwork, said once on both sides", async () => {
+  const warnings: LogRecord[] = [];
+  configureLogging({ sink: (r) => r.level === "warn" && warnings.push(r) });
+  try {
+    await using p = await pair();
+    await using other = await Endpoint.create({ networkId: networkId("elsewhere") });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(within(other.connect(p.a.peerId, [p.a.hostPort]), 5_000), (e) => {
+        assert.ok(e instanceof ConnectError);
+        assert.equal(e.closeCode, CloseCode.DifferentNetwork);
+        return true;
+      });
+    }
+    await eventually(() => p.a.stats.refused.DifferentNetwork === 3);
+    assert.equal(other.stats.refused.DifferentNetwork, 3);
+    assert.equal(p.a.stats.refused.UnexpectedClose, undefined);
+    const lines = warnings.map((w) => w.message);
+    assert.equal(lines.length, 2, lines.join("\n"));
+    const short = (n: string) => n.slice(0, 12);
+    for (const line of lines) {
+      assert.match(line, /NetworkId/);
+      assert.ok(line.includes(short(NET)) && line.includes(short(other.networkId)), line);
+    }
+    assert.ok(lines.some((l) => l.startsWith(`refused ${p.a.peerId} at ${p.a.hostPort}`)));
+    assert.ok(lines.some((l) => l.startsWith(`refused a dialer at ${other.hostPort}`)));
+    await p.b.connect(p.a.peerId, [p.a.hostPort]); // still serving others
+  } finally {
+    configureLogging({ sink: undefined });
+  }
 });
 
 Deno.test("forged and replayed dialer proofs are refused with InvalidProof", async () => {

@@ -32,6 +32,24 @@ export interface BootstrapContext {
   signal: AbortSignal;
 }
 
+/** How a bootstrap source is doing, for status pages and metrics. */
+export interface SourceStatus {
+  /**
+   * `"starting"` before its first round, `"running"` when it works,
+   * `"unreachable"` when it runs but reaches nobody (no DHT router answered),
+   * `"disabled"` when it could not start (a denied permission, no socket).
+   */
+  state: "starting" | "running" | "unreachable" | "disabled";
+  /** Why, when not running. */
+  reason?: string;
+}
+
+/** A source's status with its name, from {@linkcode Discovery.sources}. */
+export interface SourceReport extends SourceStatus {
+  /** The source's name (`"dht"`, `"mdns"`, ...). */
+  name: string;
+}
+
 /**
  * A source of bootstrap peers. Discovery calls {@linkcode BootstrapSource.start}
  * once after the endpoint is up and {@linkcode BootstrapSource.close} when it
@@ -59,4 +77,6 @@ export interface BootstrapSource {
   start(ctx: BootstrapContext): void | Promise<void>;
   /** Stops the source and releases its resources. */
   close(): Promise<void>;
+  /** How it is doing; a source without it counts as running. */
+  status?(): SourceStatus;
 }

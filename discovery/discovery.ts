@@ -14,7 +14,7 @@ import {
   Waiter,
   type WaitOptions,
 } from "@mosaik/transport";
-import type { BootstrapContext, BootstrapSource } from "./bootstrap.ts";
+import type { BootstrapContext, BootstrapSource, SourceReport } from "./bootstrap.ts";
 import { Catalog, type UpsertResult } from "./catalog.ts";
 import { signDeparture, type SignedPeerEntry } from "./entry.ts";
 import { AntiEntropy } from "./_anti_entropy.ts";
@@ -219,6 +219,11 @@ export class Discovery implements AsyncDisposable {
   /** Current gossip neighbours (the HyParView active view). */
   neighbors(): PeerId[] {
     return [...this.#gossip.hv.active.keys()];
+  }
+
+  /** How each bootstrap source (mDNS, DHT, ...) is doing; a failing one also warned once. */
+  sources(): SourceReport[] {
+    return this.#sources.map((s) => ({ name: s.name, ...(s.status?.() ?? { state: "running" }) }));
   }
 
   /** Offers a peer address `"<peerId>@host:port"`: joins through it or syncs with it. */

@@ -100,6 +100,8 @@ export interface NodeReport {
   groups: GroupReport[];
   /** Counters as `name{labels}` → value, rendered as Prometheus counters. */
   counters: Record<string, number>;
+  /** Discovery's bootstrap sources (mDNS, DHT, ...) and how they are doing. */
+  sources?: { name: string; state: string; reason?: string }[];
 }
 
 /** Options of {@linkcode serveDiagnostics}. */
@@ -159,6 +161,13 @@ export function renderMetrics(s: NodeReport): string {
     for (const [labels, value] of rows) out.push(line(name, { ...net, ...labels }, value));
   };
   gauge("mosaik_peers", "Peers in the catalog.", [[{}, s.peers.length]]);
+  gauge(
+    "mosaik_discovery_source_up",
+    "1 when a bootstrap source works; its state says why not (unreachable, disabled).",
+    (s.sources ?? []).map((
+      x,
+    ) => [{ source: x.name, state: x.state }, x.state === "running" ? 1 : 0]),
+  );
   gauge("mosaik_connected_peers", "Peers with an open QUIC connection.", [[
     {},
     s.peers.filter((p) => p.connected).length,

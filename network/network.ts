@@ -245,6 +245,7 @@ export class Network implements AsyncDisposable {
         elections: g.metrics.elections,
       })),
       counters,
+      sources: this.discovery.sources(),
     };
   }
 

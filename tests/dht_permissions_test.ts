@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { configureLogging, networkId, SecretKey } from "@mosaik/transport";
 import { dhtBootstrap, DhtNode, PUBLIC_ROUTERS } from "@mosaik/discovery/dht";
 import { mdnsBootstrap } from "@mosaik/discovery/mdns";
+import { Network, type NetworkOptions, renderMetrics } from "@mosaik/network";
+import { eventually } from "@mosaik/transport/testing";
 
 const denied = (host: string) =>
   Deno.permissions.querySync({ name: "net", host }).state !== "granted";
@@ -57,4 +59,57 @@ Deno.test({
     configureLogging({ sink: undefined });
     abort.abort();
   }
+});
+
+/** Starts a loopback node with `dht` and collects the `dht` warnings until it closes. */
+async function dhtNode(
+  dht: NetworkOptions["dht"],
+  check: (n: Network, w: string[]) => Promise<void>,
+) {
+  const warnings: string[] = [];
+  configureLogging({
+    sink: (r) => r.subsystem === "dht" && r.level === "warn" && warnings.push(r.message),
+  });
+  try {
+    await using node = await Network.create(`dht-${crypto.randomUUID()}`, {
+      listen: "127.0.0.1:0",
+      mdns: false,
+      dht,
+    });
+    await check(node, warnings);
+  } finally {
+    configureLogging({ sink: undefined });
+  }
+}
+
+const dhtStatus = (n: Network) => n.discovery.sources().find((s) => s.name === "dht");
+
+Deno.test("dht: routers that never answer are said once, in discovery's sources and in /metrics", async () => {
+  const silent = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const router = `127.0.0.1:${(silent.addr as Deno.NetAddr).port}`;
+    await dhtNode({ bootstrap: [router] }, async (node, warnings) => {
+      assert.equal(dhtStatus(node)?.state, "starting");
+      await eventually(() => dhtStatus(node)?.state === "unreachable", { timeout: 15_000 });
+      assert.match(dhtStatus(node)!.reason!, new RegExp(`no router answered \\(${router}\\)`));
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+      const metrics = renderMetrics(node.report());
+      assert.match(
+        metrics,
+        /mosaik_discovery_source_up\{[^}]*source="dht",state="unreachable"\} 0/,
+      );
+    });
+  } finally {
+    silent.close();
+  }
+});
+
+Deno.test({
+  name: "dht: a node left with the default public routers but no permission to reach them says so",
+  ignore: !publicDenied,
+}, async () => {
+  await dhtNode(true, async (node, warnings) => {
+    await eventually(() => dhtStatus(node)?.state === "unreachable", { timeout: 15_000 });
+    assert.match(warnings[0], /cannot send to the routers .* \(permission denied or no route\)/);
+  });
 });

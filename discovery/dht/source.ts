@@ -5,7 +5,7 @@
  * @module
  */
 import { logger, parseHostPort } from "@mosaik/transport";
-import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
+import type { BootstrapContext, BootstrapSource, SourceStatus } from "../bootstrap.ts";
 import { parseIP } from "./bep42.ts";
 import { DhtNode } from "./node.ts";
 import { type Contact, PUBLIC_ROUTERS } from "./types.ts";
@@ -79,10 +79,29 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
   let lastPublish = 0;
   let delay = aggressive / 4 / 1.5; // the first retry comes after a quarter interval
   let wasAlone = true;
+  let status: SourceStatus = { state: "starting" };
+  const routers = options.bootstrap ?? PUBLIC_ROUTERS;
+
+  /** Running once the table holds anyone; unreachable (said once) while it stays empty. */
+  function judge(dht: DhtNode): void {
+    if (dht.size > 0) {
+      status = { state: "running" };
+      return;
+    }
+    if (status.state === "unreachable") return;
+    const reason = dht.stats.received === 0 && dht.stats.sendErrors > 0
+      ? `cannot send to the routers ${routers.join(", ")} (permission denied or no route)`
+      : `no router answered (${routers.join(", ")})`;
+    status = { state: "unreachable", reason };
+    log.warn(`${reason}; peers must come from other sources (mdns, bootstrap)`);
+  }
 
   async function round(ctx: BootstrapContext): Promise<void> {
     if (!node || !rendezvous) return;
-    if (node.size < 8) await node.bootstrap();
+    if (node.size < 8) {
+      await node.bootstrap();
+      judge(node);
+    }
     const alone = ctx.peerCount() === 0;
     const changed = rendezvous.setAddresses(ctx.localAddresses());
     const due = alone || changed || Date.now() - lastPublish >= republish;
@@ -122,6 +141,7 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
     get rounds() {
       return rounds;
     },
+    status: () => status,
     async start(ctx: BootstrapContext): Promise<void> {
       const bound = ctx.listenAddress ?? ctx.localAddresses()[0];
       let hostname = options.hostname;
@@ -133,11 +153,13 @@ export function dhtBootstrap(options: DhtBootstrapOptions = {}): DhtBootstrapSou
         node = await DhtNode.create({
           hostname,
           port: options.port,
-          bootstrap: options.bootstrap ?? PUBLIC_ROUTERS,
+          bootstrap: routers,
           nodes: options.nodes,
         });
       } catch (e) {
-        log.warn(`disabled, cannot bind UDP ${hostname}:${options.port ?? 0}`, e);
+        const reason = `cannot bind UDP ${hostname}:${options.port ?? 0}`;
+        status = { state: "disabled", reason: `${reason}: ${e instanceof Error ? e.message : e}` };
+        log.warn(`disabled, ${reason}`, e);
         return;
       }
       rendezvous = new Rendezvous(node, ctx.networkId, ctx.secretKey, { keys: options.keys });

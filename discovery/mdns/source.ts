@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BootstrapContext, BootstrapSource } from "../bootstrap.ts";
+import type { BootstrapContext, BootstrapSource, SourceStatus } from "../bootstrap.ts";
 import { logger } from "@mosaik/transport";
 import { specifyHost } from "../_addresses.ts";
 import { type Announcement, encodeQuery, encodeResponse, parsePacket } from "./records.ts";
@@ -74,6 +74,7 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
   let current: Announcement | undefined;
   let lastAnswer = 0;
   const offered = new Map<string, string>(); // peerId -> addresses joined
+  let status: SourceStatus = { state: "starting" };
 
   const send = (bytes: Uint8Array) =>
     conn?.send(bytes, { transport: "udp", hostname: group, port }).catch(() => {});
@@ -147,6 +148,7 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
   const source: MdnsSource = {
     name: "mdns",
     stats,
+    status: () => status,
     async start(ctx: BootstrapContext): Promise<void> {
       try {
         conn = Deno.listenDatagram({
@@ -159,11 +161,14 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
         await conn.joinMulticastV4(group, options.interface ?? defaultInterface(ctx));
       } catch (e) {
         log.warn(`disabled, cannot join ${group}:${port}`, e);
+        const why = e instanceof Error ? e.message : String(e);
+        status = { state: "disabled", reason: `cannot join ${group}:${port}: ${why}` };
         conn?.close();
         conn = undefined;
         return;
       }
       ctx.signal.addEventListener("abort", () => void source.close(), { once: true });
+      status = { state: "running" };
       loop = receive(ctx);
       refresh(ctx);
       send(encodeQuery(ctx.networkId));

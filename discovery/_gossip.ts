@@ -69,6 +69,8 @@ export interface GossipContext {
   banned(peer: PeerId): boolean;
   /** `peer` became a neighbour. */
   neighborUp(peer: PeerInfo): void;
+  /** The RTT to `peer` in ms (measured or predicted), when known. */
+  rtt(peer: PeerId): number | undefined;
   /** A notice named a newer entry than ours of `peer`: fetch it by sync. */
   fetch(peer: PeerInfo): void;
 }
@@ -100,6 +102,7 @@ export class Gossip {
         context.neighborUp(peer);
       },
       neighborDown: (peer) => this.pt.neighborDown(peer),
+      distance: (peer) => context.rtt(peer),
     }, context.clock);
     this.pt = new Plumtree(config, {
       send: (to, m) => {

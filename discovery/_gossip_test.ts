@@ -51,6 +51,7 @@ class Node {
         release: () => {},
         neighborUp: (p) => this.pt.neighborUp(p.id),
         neighborDown: (p) => this.pt.neighborDown(p),
+        distance: bus.distance && ((p) => bus.distance!(info.id, p)),
       },
       bus.time,
       bus.random,
@@ -73,6 +74,7 @@ class Node {
 
 class Bus {
   time = new VirtualTime();
+  constructor(readonly distance?: (a: PeerId, b: PeerId) => number) {}
   nodes = new Map<PeerId, Node>();
   counts: Record<string, number> = {};
   #last = new Map<string, number>();
@@ -99,8 +101,12 @@ class Bus {
   }
 }
 
-function network(n: number, mode: "plumtree" | "flood" = "plumtree"): { bus: Bus; nodes: Node[] } {
-  const bus = new Bus();
+function network(
+  n: number,
+  mode: "plumtree" | "flood" = "plumtree",
+  distance?: (a: PeerId, b: PeerId) => number,
+): { bus: Bus; nodes: Node[] } {
+  const bus = new Bus(distance);
   const nodes: Node[] = [];
   for (let i = 0; i < n; i++) {
     const id = `peer${String(i).padStart(3, "0")}` as PeerId;
@@ -164,6 +170,31 @@ Deno.test("hyparview: the overlay repairs itself after a third of the nodes fail
     for (const p of n.hv.active.keys()) assert.ok(!bus.nodes.get(p)!.dead);
   }
   assert.ok(connected(nodes));
+});
+
+Deno.test("hyparview: near slots pull the nearest peers into the active view; the overlay stays connected", () => {
+  // 40 nodes on a ring; the RTT grows with the distance along it.
+  const n = 40;
+  const at = (id: PeerId) => Number(id.slice(4));
+  const ring = (a: PeerId, b: PeerId) => {
+    const d = Math.abs(at(a) - at(b));
+    return 1 + Math.min(d, n - d);
+  };
+  // The mean RTT to a node's two nearest neighbours (2 when both ring neighbours are in).
+  const nearestTwo = (nodes: Node[]) =>
+    nodes.reduce((sum, x) => {
+      const ds = [...x.hv.active.keys()].map((p) => ring(x.info.id, p)).sort((a, b) => a - b);
+      return sum + (ds[0] + (ds[1] ?? ds[0])) / 2;
+    }, 0) / nodes.length;
+  const random = network(n);
+  const near = network(n, "plumtree", ring);
+  for (const { bus } of [random, near]) bus.time.run(bus.time.now() + 60_000); // ~60 shuffle rounds
+  for (const nodes of [random.nodes, near.nodes]) {
+    assert.ok(connected(nodes));
+    for (const x of nodes) assert.ok(x.hv.active.size >= 1 && x.hv.active.size <= 5);
+  }
+  const [r, p] = [nearestTwo(random.nodes), nearestTwo(near.nodes)];
+  assert.ok(p < 2.5 && p < r / 2, `two nearest neighbours: ${p} with near slots, ${r} without`);
 });
 
 Deno.test("plumtree: every node delivers exactly once; the tree beats flooding", () => {

@@ -4,6 +4,14 @@
  * neighbours) and a larger passive view (an address book refreshed by
  * shuffles). Transport-free: messages leave through {@linkcode HyParViewIO}.
  *
+ * Proximity: `nearSlots` of the active slots go to the nearest peers known
+ * (by the RTT {@linkcode HyParViewIO.distance} gives, measured or predicted);
+ * the others stay random, which keeps the overlay one connected graph. An
+ * eviction never takes one of the nearest, every shuffle round asks the
+ * nearest passive peer to become a neighbour when it is clearly nearer
+ * (under half the RTT) than the farthest of the near slots, and a full node
+ * accepts a request from a peer that is among its nearest.
+ *
  * @module
  */
 import type { PeerId } from "@mosaik/transport";
@@ -52,6 +60,8 @@ export interface HyParViewConfig {
    * nodes join one contact at once. Default 2.
    */
   joinFanout: number;
+  /** Active slots kept for the nearest peers (by RTT); the rest are random. Default 2. */
+  nearSlots: number;
 }
 
 /** Defaults of {@linkcode HyParViewConfig}. */
@@ -66,6 +76,7 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   shuffleInterval: 60_000,
   neighborTimeout: 500,
   joinFanout: 4,
+  nearSlots: 2,
 };
 
 /** What HyParView needs from its environment. */
@@ -78,6 +89,8 @@ export interface HyParViewIO {
   neighborUp(peer: PeerInfo): void;
   /** `peer` left the active view. */
   neighborDown(peer: PeerId): void;
+  /** The RTT to `peer` in ms (measured or predicted), when known. */
+  distance?(peer: PeerId): number | undefined;
 }
 
 /** The membership state machine of one node. */
@@ -177,7 +190,10 @@ export class HyParView {
           this.#pending.delete(from);
           return this.#addActive(m.peer, false);
         }
-        if (m.high || this.active.size < this.#config.activeSize) {
+        if (
+          m.high || this.active.size < this.#config.activeSize ||
+          this.#nearest([...this.active.values(), m.peer], this.#config.nearSlots).has(from)
+        ) {
           return this.#addActive(m.peer, true);
         }
         this.#io.send(m.peer, { kind: "disconnect", alive: true });
@@ -287,6 +303,7 @@ export class HyParView {
     this.#cancelShuffle = this.#clock.after(base * (0.5 + this.#random()), () => {
       this.shuffle();
       this.#refill();
+      this.#approachNearest();
       this.#scheduleShuffle();
     });
   }
@@ -296,7 +313,9 @@ export class HyParView {
     this.passive.delete(peer.id);
     this.#refused.delete(peer.id);
     if (this.active.size >= this.#config.activeSize) {
-      const victim = pick([...this.active.values()], this.#random)!;
+      const near = this.#nearest([...this.active.values(), peer], this.#config.nearSlots);
+      const victim = pick([...this.active.values()].filter((p) => !near.has(p.id)), this.#random) ??
+        pick([...this.active.values()], this.#random)!;
       this.active.delete(victim.id);
       this.#io.send(victim, { kind: "disconnect", alive: true });
       this.#io.neighborDown(victim.id);
@@ -315,6 +334,35 @@ export class HyParView {
       this.passive.delete(victim);
     }
     this.passive.set(peer.id, peer);
+  }
+
+  /** The ids of the `k` peers of `peers` with the smallest known distance. */
+  #nearest(peers: readonly PeerInfo[], k: number): Set<PeerId> {
+    const known = peers.flatMap((p) => {
+      const d = this.#io.distance?.(p.id);
+      return d === undefined ? [] : [{ id: p.id, d }];
+    });
+    return new Set(known.sort((a, b) => a.d - b.d).slice(0, k).map((x) => x.id));
+  }
+
+  /**
+   * Asks the nearest passive peer to become a neighbour when the near slots
+   * are not all taken by known peers or it is under half the RTT of the
+   * farthest of them. Accepted, it replaces a random non-near neighbour.
+   */
+  #approachNearest(): void {
+    const k = this.#config.nearSlots;
+    if (this.#closed || k === 0 || this.#io.distance === undefined) return;
+    const now = this.#clock.now();
+    const candidates = [...this.passive.values()].filter((p) =>
+      !this.#pending.has(p.id) && (this.#refused.get(p.id) ?? 0) <= now
+    );
+    const [best] = this.#nearest(candidates, 1);
+    if (best === undefined) return;
+    const distance = (id: PeerId) => this.#io.distance!(id)!;
+    const near = [...this.#nearest([...this.active.values()], k)].map(distance);
+    if (near.length === k && distance(best) >= Math.max(...near) / 2) return;
+    this.#ask(this.passive.get(best)!, false);
   }
 
   /**
@@ -339,14 +387,19 @@ export class HyParView {
       );
       const p = pick(candidates, this.#random);
       if (!p) return;
-      const cancel = this.#clock.after(this.#config.neighborTimeout, () => {
-        if (this.#pending.get(p.id) !== cancel) return;
-        this.#pending.delete(p.id);
-        this.#refused.set(p.id, this.#clock.now() + this.#config.shuffleInterval);
-        this.#refill();
-      });
-      this.#pending.set(p.id, cancel);
-      this.#io.send(p, { kind: "neighbor", peer: this.#self, high: this.active.size === 0 });
+      this.#ask(p, this.active.size === 0);
     }
+  }
+
+  /** Sends a neighbour request to `p`, refusing it for a while if unanswered. */
+  #ask(p: PeerInfo, high: boolean): void {
+    const cancel = this.#clock.after(this.#config.neighborTimeout, () => {
+      if (this.#pending.get(p.id) !== cancel) return;
+      this.#pending.delete(p.id);
+      this.#refused.set(p.id, this.#clock.now() + this.#config.shuffleInterval);
+      this.#refill();
+    });
+    this.#pending.set(p.id, cancel);
+    this.#io.send(p, { kind: "neighbor", peer: this.#self, high });
   }
 }

@@ -172,6 +172,7 @@ export class Discovery implements AsyncDisposable {
         offend,
         banned: (peer) => this.#offences.banned(peer),
         neighborUp: (peer) => this.#neighborUp(peer),
+        rtt: (peer) => this.rtt(peer)?.ms,
         fetch: (peer) => this.#syncSoon(peer),
       },
       this.local.entry.addresses,

@@ -4,7 +4,10 @@
 import assert from "node:assert/strict";
 import { within } from "@mosaik/transport/testing";
 
-/** Starts an example; `line` resolves with the first stdout match, `finished` with its end. */
+/**
+ * Starts an example; `line` resolves with the first stdout match, `type`
+ * writes a line to its stdin, `finished` resolves with its end.
+ */
 function spawnExample(name: string, ...args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -16,7 +19,7 @@ function spawnExample(name: string, ...args: string[]) {
       ...args,
     ],
     cwd: new URL("..", import.meta.url).pathname,
-    stdin: "null",
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -33,6 +36,8 @@ function spawnExample(name: string, ...args: string[]) {
     return text;
   })();
   const stderr = new Response(child.stderr).text();
+  const stdin = child.stdin.getWriter();
+  const encoder = new TextEncoder();
   const finished = async () => {
     const [status, out, err] = await Promise.all([child.status, done, stderr]);
     return { status, out, err };
@@ -40,6 +45,7 @@ function spawnExample(name: string, ...args: string[]) {
   return {
     child,
     output: () => text,
+    type: (line: string) => stdin.write(encoder.encode(line + "\n")),
     line: (re: RegExp, timeout = 30_000) =>
       within(
         new Promise<RegExpMatchArray>((resolve) => {
@@ -53,6 +59,7 @@ function spawnExample(name: string, ...args: string[]) {
     finished: (timeout = 60_000) => within(finished(), timeout, `${name} to exit`),
     /** Kills the process if it still runs and waits for its pipes to close. */
     async [Symbol.asyncDispose]() {
+      await stdin.close().catch(() => {});
       try {
         child.kill("SIGKILL");
       } catch {
@@ -98,4 +105,34 @@ Deno.test("mosaik demo: the README demo runs to the end", async () => {
   assert.match(out, /every consumer received all 1000 datums/);
   assert.match(out, /took over in/);
   assert.match(out, /all nodes closed/);
+});
+
+Deno.test("examples/chat.ts: three members hear each other; one leaves and the others see it", async () => {
+  await using a = spawnExample("chat.ts", "--local", "--name", "ann");
+  const [, address] = await a.line(/I am (\S+)/);
+  await using b = spawnExample("chat.ts", "--local", "--name", "bob", "--bootstrap", address);
+  await using c = spawnExample("chat.ts", "--local", "--name", "cy", "--bootstrap", address);
+  const members = [a, b, c];
+  const ids = await Promise.all(members.map(async (m) => (await m.line(/I am (\S{8})/))[1]));
+  // "joined" means the other member subscribed to our messages: everyone hears everyone.
+  for (const [i, member] of members.entries()) {
+    for (const [j, id] of ids.entries()) if (i !== j) await member.line(new RegExp(`${id} joined`));
+  }
+  const names = ["ann", "bob", "cy"];
+  for (const [i, member] of members.entries()) await member.type(`hi from ${names[i]}`);
+  for (const [i, member] of members.entries()) {
+    for (const [j, name] of names.entries()) {
+      if (i !== j) await member.line(new RegExp(`\\[${name}\\] hi from ${name}`));
+    }
+  }
+  c.child.kill("SIGINT");
+  const { status, out, err } = await c.finished();
+  assert.equal(status.code, 0, out + err);
+  assert.match(out, /chat: bye/);
+  await a.line(/chat: cy left/);
+  await b.line(/chat: cy left/);
+  for (const member of [a, b]) {
+    member.child.kill("SIGINT");
+    assert.equal((await member.finished()).status.code, 0);
+  }
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { delay } from "@mosaik/transport";
 import { within } from "@mosaik/transport/testing";
 
 const isRoot = (() => {
@@ -211,6 +212,46 @@ Deno.test({ name: "mdns: a node re-announces when its addresses change", ignore 
     await until(() => seen(`${a.ip}:2000`), 10_000, "querier saw the new address");
   } finally {
     await Promise.all([node.stop(), querier.stop()]);
+    await net.cleanup();
+  }
+});
+
+Deno.test({
+  name: "mdns: spoofed announcements of 1000 PeerIds at one port are not reflected as a flood",
+  ignore,
+}, async () => {
+  const net = await lan(2);
+  const [v, a] = net.hosts;
+  const mdnsNet = "0.0.0.0:5353,224.0.0.251:5353";
+  // The victim may dial anything on the LAN (that is what a node does).
+  const victim = spawn(
+    v.ns,
+    "./mdns_node.ts",
+    ["spoof-test", v.ip, "0"],
+    `${mdnsNet},${v.ip},${a.ip}`,
+  );
+  const attacker = spawn(
+    a.ns,
+    "./mdns_spoof.ts",
+    ["spoof-test", a.ip, "1000"],
+    `${mdnsNet},${a.ip}`,
+  );
+  try {
+    await until(() => victim.lines.find((l) => l.started), 20_000, "victim started");
+    await until(() => attacker.lines.find((l) => l.sent), 20_000, "attacker announced");
+    const since = attacker.lines.length;
+    // Six seconds of the victim's reaction, as the attacker measures it.
+    await delay(6_000);
+    const last = attacker.lines.slice(since).at(-1) as { packets: number; bytes: number };
+    // Before offers were bounded: every PeerId dialed at once, ~7 Initials
+    // each (7,000 packets, 8.4 MB). Now a burst of 16 and 2 per second, so
+    // at most ~28 dials in these 6 s.
+    assert.ok(
+      last.packets <= 28 * 8,
+      `${last.packets} packets (${last.bytes} bytes) reached the port`,
+    );
+  } finally {
+    await Promise.all([victim.stop(), attacker.stop()]);
     await net.cleanup();
   }
 });

@@ -8,6 +8,7 @@ import type { BootstrapContext, BootstrapSource, SourceStatus } from "../bootstr
 import { logger } from "@mosaik/transport";
 import { specifyHost } from "../_addresses.ts";
 import { type Announcement, encodeQuery, encodeResponse, parsePacket } from "./records.ts";
+import { OFFER_LIMITS, Offers } from "./_offers.ts";
 
 const log = logger("mdns");
 
@@ -27,6 +28,15 @@ export interface MdnsOptions {
   queryInterval?: number;
   /** Milliseconds between queries once the node has peers. Default 60 000. */
   relaxedInterval?: number;
+  /** Most peers remembered as offered to discovery. Default 256. */
+  maxOffered?: number;
+  /**
+   * Peers (new ones, or known ones at new addresses) offered to discovery per
+   * second, after a burst of 16; the others are offered when heard again.
+   * Every offer may be dialed, so spoofed announcements cannot make the node
+   * flood a port with QUIC handshakes. Default 2.
+   */
+  offerRate?: number;
 }
 
 /** Counters of an mDNS source. */
@@ -39,6 +49,8 @@ export interface MdnsStats {
   answered: number;
   /** Peer addresses offered to discovery. */
   offered: number;
+  /** Announced peers not offered (yet) because offers were over `offerRate`. */
+  limited: number;
 }
 
 /** A running mDNS source. */
@@ -66,15 +78,18 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
   const port = options.port ?? 5353;
   const queryInterval = options.queryInterval ?? 1000;
   const relaxed = options.relaxedInterval ?? 60_000;
-  const stats: MdnsStats = { received: 0, malformed: 0, answered: 0, offered: 0 };
+  const stats: MdnsStats = { received: 0, malformed: 0, answered: 0, offered: 0, limited: 0 };
   let conn: Deno.DatagramConn | undefined;
   let loop: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   let current: Announcement | undefined;
   let lastAnswer = 0;
-  const offered = new Map<string, string>(); // peerId -> addresses joined
   let status: SourceStatus = { state: "starting" };
+  const offers = new Offers({
+    maxPeers: options.maxOffered ?? OFFER_LIMITS.maxPeers,
+    rate: options.offerRate ?? OFFER_LIMITS.rate,
+  });
 
   const send = (bytes: Uint8Array) =>
     conn?.send(bytes, { transport: "udp", hostname: group, port }).catch(() => {});
@@ -121,12 +136,12 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
       for (const p of parsed.peers) {
         if (p.peerId === ctx.secretKey.peerId) continue;
         if (p.goodbye) {
-          offered.delete(p.peerId);
+          offers.forget(p.peerId);
           continue;
         }
-        const key = p.addresses.join(" ");
-        if (offered.get(p.peerId) === key) continue;
-        offered.set(p.peerId, key);
+        const verdict = offers.offer(p.peerId, p.addresses);
+        if (verdict === "limited") stats.limited++;
+        if (verdict !== "offer") continue;
         for (const a of p.addresses) {
           stats.offered++;
           ctx.addPeer(`${p.peerId}@${from === "0.0.0.0" ? a : specifyHost(a, from)}`);

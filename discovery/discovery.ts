@@ -314,6 +314,11 @@ export class Discovery implements AsyncDisposable {
     });
     this.#unsubscribe.push(
       e.onDisconnect((peer) => this.#gossip.hv.failed(peer)),
+      // A peer we dial sees the address our packets come from (the NAT's
+      // mapping, if any): ask at once rather than at the next probe.
+      e.onConnection((c) => {
+        if (c.outbound && this.#own.learning) this.#requests.track(this.ping(c.peerId, []));
+      }),
       this.catalog.subscribe((ev) => {
         if (ev.type === "discovered" || ev.type === "updated") {
           this.#armPurge(ev.entry.version.counter + this.#opts.purgeAfter);
@@ -443,11 +448,6 @@ export class Discovery implements AsyncDisposable {
     this.catalog.touch(peer.id);
     this.#antiEntropy.hurry();
     if (this.#pendingAnnounce) this.#announce(this.local.signed);
-    // A peer we dialed sees the address our outgoing packets come from (the
-    // NAT's mapping, if any): ask it at once rather than at the next probe.
-    if (this.#own.learning && this.#endpoint.connection(peer.id)?.outbound) {
-      this.#requests.track(this.ping(peer.id, peer.addresses));
-    }
     // One side of every first contact reconciles catalogs (anti-entropy covers
     // later ones); a node that was isolated catches up with its first
     // neighbour at once, as it may have missed broadcasts.

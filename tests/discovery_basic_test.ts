@@ -39,7 +39,11 @@ Deno.test("discovery: neighbours' RTTs are probed periodically and move the coor
     assert.equal(rtt.source, "measured");
     assert.ok(rtt.ms > 0 && rtt.ms < 1000, `rtt ${rtt.ms}`);
     assert.ok((a.stats.received.ping ?? 0) + (a.stats.received.pong ?? 0) > 0);
-    assert.ok(a.coordinate.error < 1.5, "a sample lowered the error of a fresh coordinate");
+    // One sample may leave the error at its cap when the peer's coordinate
+    // already moved far (a peer that probes too); more samples lower it.
+    await eventually(() => a.coordinate.error < 1.5, {
+      message: "samples lowered the error of a fresh coordinate",
+    });
     // the refreshed entry carries the coordinate and the placement (also as tags)
     await eventually(() => (b.catalog.get(ea.peerId)?.coordinate?.error ?? 2) < 1.5);
     const entry = b.catalog.get(ea.peerId)!;

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { type Host, Lab, labSupport } from "./lab.ts";
+import type { Line } from "./process.ts";
+
+const support = labSupport();
+const ignore = !support.ok;
+if (!support.ok) console.warn(`tests/hosts: reachable skipped: ${support.reason}`);
+
+const NODE = new URL("./_reach_node.ts", import.meta.url);
+
+function start(lab: Lab, host: Host, config: object) {
+  return lab.spawn(host, NODE, [JSON.stringify(config)]);
+}
+
+Deno.test({
+  name:
+    "reachable: two hosts of one LAN with only a NetworkId (dht off) meet by mDNS and pass a datum",
+  ignore,
+}, async () => {
+  await using lab = await Lab.create();
+  const office = await lab.lan("office", { nat: "endpoint-independent" });
+  const hosts = [await lab.host("a", office), await lab.host("b", office)];
+  const network = `reach-${crypto.randomUUID()}`;
+  const nodes = hosts.map((h) => start(lab, h, { network, name: h.name }));
+  const t0 = performance.now();
+  for (const [i, node] of nodes.entries()) {
+    const ready = await node.waitFor((l) => l.ready === true);
+    assert.match(ready.listen as string, /^\[::\]:\d+$/, "listens on every interface");
+    const port = (ready.listen as string).split(":").at(-1);
+    assert.deepEqual(ready.addresses, [`${hosts[i].address}:${port}`], "eth0, no loopback");
+  }
+  const [a, b] = nodes;
+  await a.waitFor((l) => l.datum === "b", 30_000, "a datum from b");
+  await b.waitFor((l) => l.datum === "a", 30_000, "a datum from a");
+  console.log(`LAN: met by mDNS and exchanged datums in ${(performance.now() - t0).toFixed(0)} ms`);
+});
+
+Deno.test({
+  name:
+    "reachable: a host behind a NAT dials out to public hosts; datums pass both ways and its entry gains the observed address",
+  ignore,
+}, async () => {
+  await using lab = await Lab.create();
+  const [p1, p2] = [await lab.host("p1"), await lab.host("p2")];
+  const home = await lab.lan("home", { nat: "endpoint-independent" });
+  const inside = await lab.host("n", home);
+  const network = `reach-${crypto.randomUUID()}`;
+  const publics = [p1, p2].map((h) => start(lab, h, { network, name: h.name }));
+  const seeds = await Promise.all(publics.map((p) => p.waitFor((l) => l.ready === true)));
+  const seed = (l: Line) => `${l.id}@${(l.addresses as string[])[0]}`;
+  const n = start(lab, inside, { network, name: "n", bootstrap: [seed(seeds[0])] });
+  const t0 = performance.now();
+  const ready = await n.waitFor((l) => l.ready === true);
+  assert.deepEqual(
+    (ready.addresses as string[]).map((a) => a.split(":")[0]),
+    [inside.address],
+    "inside, it only knows its LAN address",
+  );
+  await n.waitFor((l) => l.datum === "p1", 30_000, "n receives p1's datum");
+  await publics[0].waitFor((l) => l.datum === "n", 30_000, "p1 receives n's datum");
+  const wan = home.router!.wan!;
+  const seen = await n.waitFor(
+    (l) => Array.isArray(l.addresses) && l.addresses.some((a) => a.startsWith(`${wan}:`)),
+    30_000,
+    `an advertised address on the NAT's public side ${wan}`,
+  );
+  const observed = (seen.addresses as string[]).find((a) => a.startsWith(`${wan}:`));
+  for (const p of publics) {
+    await p.waitFor(
+      (l) => l.peer === ready.id && (l.peerAddresses as string[]).includes(observed!),
+      20_000,
+      "the re-announced entry of n",
+    );
+  }
+  console.log(
+    `NAT: datums both ways; observed address in ${(performance.now() - t0).toFixed(0)} ms: ${
+      JSON.stringify(seen.addresses)
+    }`,
+  );
+});

@@ -6,12 +6,14 @@
 import {
   type Channel,
   CloseCode,
+  deadline,
   digest,
   type Endpoint,
   type GroupId,
   type PeerId,
   type TicketValidator,
   ticketValidators,
+  TimeoutError,
 } from "@mosaik/transport";
 import { type GroupCatalog, type GroupLocalEntry, type GroupPeerEntry, Member } from "./_member.ts";
 import { parseHello, PROTOCOL } from "./_wire.ts";
@@ -22,6 +24,9 @@ import type { StateMachine } from "./state_machine.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
 export type { GroupCatalog, GroupLocalEntry, GroupPeerEntry };
+
+/** Milliseconds a bonding peer has to send its hello (before it, the group is unknown). */
+const HELLO_TIMEOUT = DEFAULT_GROUP_CONFIG.bondTimeout;
 
 /** Where members are found: a catalog and our own entry (a `Discovery` fits). */
 export interface GroupsDiscovery {
@@ -142,9 +147,12 @@ export class Groups implements AsyncDisposable {
   async #accept(channel: Channel): Promise<void> {
     let hello;
     try {
-      hello = parseHello(await channel.recv());
-    } catch {
-      await channel.close(CloseCode.GroupInvalidHandshake, "invalid handshake").catch(() => {});
+      hello = parseHello(await deadline(channel.recv(), HELLO_TIMEOUT));
+    } catch (e) {
+      const [code, reason] = e instanceof TimeoutError
+        ? [CloseCode.GroupTimeout, "no hello in time"]
+        : [CloseCode.GroupInvalidHandshake, "invalid handshake"];
+      await channel.close(code, reason).catch(() => {});
       return;
     }
     const member = this.#members.get(hello.group as GroupId);

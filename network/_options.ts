@@ -1,7 +1,7 @@
 // Checks Network.create's arguments before anything binds, so that a typo or a
 // malformed value fails at once with a message saying what is expected,
 // instead of being ignored or surfacing later as an obscure error.
-import { parseHostPort, parsePeerAddress, SecretKey } from "@mosaik/transport";
+import { DEFAULT_LIMITS, parseHostPort, parsePeerAddress, SecretKey } from "@mosaik/transport";
 import { ConfigError } from "./errors.ts";
 import type { NetworkOptions } from "./network.ts";
 
@@ -69,6 +69,15 @@ const OPTIONS: Record<keyof NetworkOptions, Check> = {
   },
   maxFrameSize: (v, name) => {
     if (!Number.isSafeInteger(v) || (v as number) <= 0) fail(name, "a positive integer", v);
+  },
+  limits: (v, name) => {
+    if (!isObject(v)) return fail(name, "an object of resource limits", v);
+    checkKeys(v, DEFAULT_LIMITS, name);
+    for (const [k, x] of Object.entries(v)) {
+      if (x !== undefined && (!Number.isSafeInteger(x) || (x as number) <= 0)) {
+        fail(`${name}.${k}`, "a positive integer", x);
+      }
+    }
   },
   discovery: (v, name) => {
     if (!isObject(v)) return fail(name, "an object of discovery options", v);

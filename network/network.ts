@@ -10,6 +10,7 @@ import {
   networkId,
   parseHostPort,
   type PeerId,
+  type ResourceLimits,
   SecretKey,
   type Tag,
   tag,
@@ -58,6 +59,8 @@ export interface NetworkOptions {
   dht?: boolean | { bootstrap?: string[] };
   /** Largest frame sent or accepted, in bytes (endpoint default 8 MiB). */
   maxFrameSize?: number;
+  /** Caps on connections, channels and handshakes a remote can make this node hold. */
+  limits?: Partial<ResourceLimits>;
   /** Discovery tuning (intervals, expiry, gossip, extra bootstrap sources). */
   discovery?: Omit<DiscoveryOptions, "bootstrap" | "tags" | "region" | "zone" | "location">;
   /** Region this node runs in, for example `"eu-west-1"` (carried in its entry and as a tag). */
@@ -144,6 +147,7 @@ export class Network implements AsyncDisposable {
         secretKey,
         ...parseHostPort(listen),
         maxFrameSize: options.maxFrameSize,
+        limits: options.limits,
       });
     const endpoint = options.listen !== undefined
       ? await bind(options.listen)
@@ -188,6 +192,7 @@ export class Network implements AsyncDisposable {
       for (const [k, v] of Object.entries(record)) counters[`${name}{${label}=${k}}`] = v;
     };
     add("mosaik_connections_refused_total", "code", this.endpoint.stats.refused);
+    add("mosaik_transport_limited_total", "limit", this.endpoint.resources().refused);
     add("mosaik_discovery_messages_sent_total", "kind", this.discovery.stats.sent);
     add("mosaik_discovery_messages_received_total", "kind", this.discovery.stats.received);
     add("mosaik_discovery_dropped_total", "reason", this.discovery.stats.dropped);

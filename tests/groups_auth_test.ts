@@ -1,10 +1,17 @@
 // Ticket admission to groups with JWT tickets of @mosaik/tee (EdDSA) carried
 // in the discovery entries.
 import assert from "node:assert/strict";
-import { digest, digestBytes } from "@mosaik/transport";
+import {
+  ChannelClosedError,
+  CloseCode,
+  digest,
+  digestBytes,
+  Endpoint,
+  networkId,
+} from "@mosaik/transport";
 import { eventually, quietPeriod, within } from "@mosaik/transport/testing";
 import { JwtIssuer, jwtValidator, type TicketValidator } from "@mosaik/tee";
-import { groupId } from "@mosaik/groups";
+import { groupId, Groups } from "@mosaik/groups";
 import { Counter } from "@mosaik/groups/testing";
 import { discoverAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
 
@@ -139,4 +146,16 @@ Deno.test("several required validators: only holders of all tickets bond", async
   } finally {
     await Promise.all(n.map((x) => x.close()));
   }
+});
+
+Deno.test("a groups channel that never sends its hello is closed with GroupTimeout", async () => {
+  const net = networkId("groups-silent-hello");
+  await using victim = await Endpoint.create({ networkId: net });
+  await using _groups = new Groups(victim);
+  await using attacker = await Endpoint.create({ networkId: net });
+  const channel = await attacker.open(victim.peerId, [victim.hostPort], "/mosaik/groups/1");
+  const closed = await within(channel.recv().catch((e) => e), 5_000, "the victim closes it");
+  assert.ok(closed instanceof ChannelClosedError, String(closed));
+  assert.equal(closed.code, CloseCode.GroupTimeout);
+  assert.equal(victim.resources().channels, 0);
 });

@@ -47,6 +47,11 @@ export class Connection implements ChannelLink {
     return this.#isClosed;
   }
 
+  /** Channels open on this connection (both directions) that this side has not closed. */
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
   /** Opens a channel for `protocol` on this connection. */
   async open(protocol: string): Promise<Channel> {
     if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);

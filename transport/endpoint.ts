@@ -7,17 +7,18 @@
 import { formatHostPort, parseHostPort } from "./address.ts";
 import type { Channel } from "./channel.ts";
 import { Connection } from "./connection.ts";
-import { abortable, deadline } from "./async.ts";
-import { ClosedError, ConnectError, DecodeError } from "./errors.ts";
+import { abortable } from "./async.ts";
+import { ClosedError, ConnectError } from "./errors.ts";
 import { logger } from "./log.ts";
 import { type PeerId, SecretKey } from "./ids.ts";
 import { CloseCode, closeCodeName, type CloseInfo, type NetworkId } from "./vocabulary.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
-import { FrameReader } from "./_frames.ts";
+import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limits.ts";
+import { listeners } from "./_listeners.ts";
+import { type ProtocolHandler, Router } from "./_router.ts";
 import { checkProof, handshakeDeadline, HandshakeRefused, proveIdentity } from "./_handshake.ts";
 
 const ALPN = "mosaik/1";
-const MAX_PROTOCOL_NAME = 256;
 const log = logger("transport");
 const SAME_NETWORK = "check that both nodes use the same NetworkId";
 const why = (e: unknown) => e instanceof Error ? e.message : String(e);
@@ -43,6 +44,8 @@ export interface EndpointOptions {
    * data already sent leaves before the connection closes. Default 25.
    */
   closeLinger?: number;
+  /** Caps on what remotes can make this node hold; see {@linkcode ResourceLimits}. */
+  limits?: Partial<ResourceLimits>;
 }
 
 /** Options of {@linkcode Endpoint.connect} and {@linkcode Endpoint.open}. */
@@ -54,8 +57,7 @@ export interface DialOptions {
   signal?: AbortSignal;
 }
 
-/** Handles a channel a remote peer opened for a protocol. */
-export type ProtocolHandler = (channel: Channel) => void | Promise<void>;
+export type { ProtocolHandler } from "./_router.ts";
 
 /** Counters of an {@linkcode Endpoint}. */
 export interface EndpointStats {
@@ -65,27 +67,6 @@ export interface EndpointStats {
   refused: Record<string, number>;
   /** Incoming channels closed for naming an unknown protocol. */
   unknownProtocol: number;
-}
-
-type Listener<A extends unknown[]> = (...args: A) => void;
-
-function listeners<A extends unknown[]>() {
-  const set = new Set<Listener<A>>();
-  return {
-    add(fn: Listener<A>): () => void {
-      set.add(fn);
-      return () => set.delete(fn);
-    },
-    emit(...args: A): void {
-      for (const fn of set) {
-        try {
-          fn(...args);
-        } catch (e) {
-          log.error("a connection listener threw", e);
-        }
-      }
-    },
-  };
 }
 
 /** Warns once per key (a remote address), so a peer retrying does not flood the log. */
@@ -144,8 +125,9 @@ export class Endpoint implements AsyncDisposable {
 
   #quic: Deno.QuicEndpoint;
   #listener: Deno.QuicListener;
-  #options: Required<Omit<EndpointOptions, "secretKey" | "hostname" | "port">>;
-  #handlers = new Map<string, ProtocolHandler>();
+  #options: Required<Omit<EndpointOptions, "secretKey" | "hostname" | "port" | "limits">>;
+  #resources: ResourceManager;
+  #router: Router;
   #connections = new Map<PeerId, Set<Connection>>();
   #dials = new Map<PeerId, Promise<Connection>>();
   #blocked = new Set<PeerId>();
@@ -167,6 +149,8 @@ export class Endpoint implements AsyncDisposable {
       idleTimeout: options.idleTimeout ?? 10_000,
       closeLinger: options.closeLinger ?? 25,
     };
+    this.#resources = new ResourceManager(options.limits);
+    this.#router = new Router(this.#resources, this.#options.maxFrameSize, this.stats);
     this.#cert = selfSigned(this.secretKey);
     this.#quic = new Deno.QuicEndpoint({
       hostname: options.hostname ?? "127.0.0.1",
@@ -178,7 +162,7 @@ export class Endpoint implements AsyncDisposable {
       alpnProtocols: [ALPN],
       maxIdleTimeout: this.#options.idleTimeout,
       keepAliveInterval: this.#options.idleTimeout / 4,
-      maxConcurrentBidirectionalStreams: 1024,
+      maxConcurrentBidirectionalStreams: this.#resources.limits.maxStreamsPerConnection,
     });
     this.faults = {
       block: (peer) => {
@@ -202,7 +186,7 @@ export class Endpoint implements AsyncDisposable {
 
   /** Registers the handler for incoming channels of `protocol`. */
   handle(protocol: string, handler: ProtocolHandler): void {
-    this.#handlers.set(protocol, handler);
+    this.#router.handle(protocol, handler);
   }
 
   /** The open connection to `peer`, if any. */
@@ -214,6 +198,18 @@ export class Endpoint implements AsyncDisposable {
   /** Peers with an open connection. */
   connectedPeers(): PeerId[] {
     return [...this.#connections.keys()];
+  }
+
+  /** What remotes make this node hold now, and what its limits refused so far. */
+  resources(): ResourceUsage {
+    let channels = 0;
+    for (const set of this.#connections.values()) for (const c of set) channels += c.channelCount;
+    return this.#resources.usage(channels);
+  }
+
+  /** The limits in force (defaults merged with the options). */
+  get limits(): Readonly<ResourceLimits> {
+    return this.#resources.limits;
   }
 
   /** Calls `fn` for every new authenticated connection. Returns an unsubscribe function. */
@@ -277,7 +273,7 @@ export class Endpoint implements AsyncDisposable {
             alpnProtocols: [ALPN],
             maxIdleTimeout: this.#options.idleTimeout,
             keepAliveInterval: this.#options.idleTimeout / 4,
-            maxConcurrentBidirectionalStreams: 1024,
+            maxConcurrentBidirectionalStreams: this.#resources.limits.maxStreamsPerConnection,
           }),
           this.#options.handshakeTimeout,
         );
@@ -332,11 +328,12 @@ export class Endpoint implements AsyncDisposable {
       } catch {
         return; // listener stopped
       }
-      if (this.#closing) {
+      const release = this.#closing ? undefined : this.#resources.reserveHandshake();
+      if (!release) {
         incoming.refuse();
         continue;
       }
-      this.#track(this.#accept(incoming));
+      this.#track(this.#accept(incoming).finally(release));
     }
   }
 
@@ -373,12 +370,18 @@ export class Endpoint implements AsyncDisposable {
       connection.close(this.#closing ? CloseCode.GracefulShutdown : CloseCode.Blocked);
       throw new ClosedError("endpoint is closed");
     }
+    const release = this.#resources.reserveConnection(peer);
+    if (!release) {
+      connection.close(CloseCode.ResourceLimit, "too many connections");
+      throw new HandshakeRefused(CloseCode.ResourceLimit, `too many connections for ${peer}`);
+    }
     let set = this.#connections.get(peer);
     if (!set) this.#connections.set(peer, set = new Set());
     set.add(connection);
     this.stats.connectionsOpened++;
     this.#track(this.#serveStreams(conn, connection));
     this.#track(connection.closed.then((info) => {
+      release();
       set.delete(connection);
       if (set.size === 0 && this.#connections.get(peer) === set) {
         this.#connections.delete(peer);
@@ -395,44 +398,12 @@ export class Endpoint implements AsyncDisposable {
       for (;;) {
         const { value: stream, done } = await streams.read();
         if (done) return;
-        this.#track(this.#route(connection, stream));
+        this.#track(this.#router.route(connection, stream));
       }
     } catch {
       // connection closed
     } finally {
       streams.releaseLock();
-    }
-  }
-
-  async #route(connection: Connection, stream: Deno.QuicBidirectionalStream): Promise<void> {
-    const reader = new FrameReader(stream.readable, this.#options.maxFrameSize);
-    let protocol: string;
-    try {
-      const header = await deadline(reader.next(MAX_PROTOCOL_NAME), this.#options.handshakeTimeout);
-      if (!header || header.close) {
-        // ended or closed before naming a protocol: end our side at once
-        reader.cancel();
-        await stream.writable.close().catch(() => {});
-        return;
-      }
-      protocol = new TextDecoder("utf-8", { fatal: true }).decode(header.data);
-    } catch {
-      const channel = connection.accept("", reader, stream.writable);
-      await channel.close(CloseCode.ProtocolViolation, "bad channel header");
-      return;
-    }
-    const channel = connection.accept(protocol, reader, stream.writable);
-    const handler = this.#handlers.get(protocol);
-    if (!handler) {
-      this.stats.unknownProtocol++;
-      await channel.close(CloseCode.InvalidProtocol, `unknown protocol ${protocol}`);
-      return;
-    }
-    try {
-      await handler(channel);
-    } catch (e) {
-      const code = e instanceof DecodeError ? CloseCode.ProtocolViolation : CloseCode.Cancelled;
-      await channel.close(code, e instanceof Error ? e.message : String(e));
     }
   }
 

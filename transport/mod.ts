@@ -31,6 +31,7 @@ export * from "./connection.ts";
 export * from "./endpoint.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";
+export { DEFAULT_LIMITS, type ResourceLimits, type ResourceUsage } from "./limits.ts";
 export * from "./log.ts";
 export * from "./ticket.ts";
 export * from "./timers.ts";

@@ -16,7 +16,10 @@
 import { deadline, delay } from "./async.ts";
 import { TimeoutError } from "./errors.ts";
 import type { PeerId, SecretKey } from "./ids.ts";
+import { parseHostPort } from "./address.ts";
+import type { NetworkId } from "./vocabulary.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
+import { proveIdentity } from "./_handshake.ts";
 
 /** The factor every test timeout is multiplied by (`TIME_FACTOR`, default 1). */
 export function timeFactor(): number {
@@ -120,4 +123,41 @@ export function certificateFor(key: SecretKey): { cert: string; key: string } {
  */
 export function pinnedTls(peer: PeerId): { serverName: string; caCerts: string[] } {
   return { serverName: serverName(peer), caCerts: [anchorFor(peer)] };
+}
+
+/**
+ * A raw QUIC connection to `peer` at `hostPort` (`host:port`), pinned and,
+ * unless `prove` is false, authenticated as `key` on `network` exactly as an
+ * endpoint's dialer does: for tests that play a hostile peer on the real
+ * wire (raw streams, bad headers, never finishing the handshake).
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await dialRaw(victim.peerId, victim.hostPort, SecretKey.generate(), net);
+ * const stream = await conn.createBidirectionalStream();
+ * ```
+ */
+export async function dialRaw(
+  peer: PeerId,
+  hostPort: string,
+  key: SecretKey,
+  network: NetworkId,
+  options: { prove?: boolean; maxStreams?: number } = {},
+): Promise<Deno.QuicConn> {
+  const { hostname, port } = parseHostPort(hostPort);
+  const conn = await Deno.connectQuic<false>({
+    hostname,
+    port,
+    alpnProtocols: ["mosaik/1"],
+    maxConcurrentBidirectionalStreams: options.maxStreams ?? 1024,
+    ...pinnedTls(peer),
+  });
+  if (options.prove === false) return conn;
+  try {
+    await proveIdentity(conn, key, network, peer);
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
+  return conn;
 }

@@ -65,6 +65,8 @@ export const CloseCode = {
   InvalidProof: 402,
   /** The handshake did not finish in time. */
   HandshakeTimeout: 408,
+  /** A resource limit of the node was reached (see `ResourceLimits`). */
+  ResourceLimit: 429,
   /** Traffic to this peer is blocked by a test fault. */
   Blocked: 499,
   /** Streams: the consumer is not allowed (predicate or ticket). */

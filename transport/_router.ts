@@ -1,0 +1,83 @@
+// Incoming channels: each stream a remote opens starts with a header frame
+// naming its protocol; the router reads it within the header limits and
+// hands the channel to that protocol's handler.
+import type { Channel } from "./channel.ts";
+import type { Connection } from "./connection.ts";
+import { deadline } from "./async.ts";
+import { DecodeError, TimeoutError } from "./errors.ts";
+import type { ResourceManager } from "./limits.ts";
+import { CloseCode } from "./vocabulary.ts";
+import { FrameReader } from "./_frames.ts";
+
+const MAX_PROTOCOL_NAME = 256;
+
+/** Handles a channel a remote peer opened for a protocol. */
+export type ProtocolHandler = (channel: Channel) => void | Promise<void>;
+
+export class Router {
+  #handlers = new Map<string, ProtocolHandler>();
+  #resources: ResourceManager;
+  #maxFrameSize: number;
+  #stats: { unknownProtocol: number };
+
+  constructor(
+    resources: ResourceManager,
+    maxFrameSize: number,
+    stats: { unknownProtocol: number },
+  ) {
+    this.#resources = resources;
+    this.#maxFrameSize = maxFrameSize;
+    this.#stats = stats;
+  }
+
+  handle(protocol: string, handler: ProtocolHandler): void {
+    this.#handlers.set(protocol, handler);
+  }
+
+  async route(connection: Connection, stream: Deno.QuicBidirectionalStream): Promise<void> {
+    const reader = new FrameReader(stream.readable, this.#maxFrameSize);
+    const release = this.#resources.reserveHeader();
+    if (!release) {
+      const channel = connection.accept("", reader, stream.writable);
+      return await channel.close(CloseCode.ResourceLimit, "too many channels opening");
+    }
+    let protocol: string;
+    try {
+      const header = await deadline(
+        reader.next(MAX_PROTOCOL_NAME),
+        this.#resources.limits.headerTimeout,
+      );
+      if (!header || header.close) {
+        // ended or closed before naming a protocol: end our side at once
+        reader.cancel();
+        await stream.writable.close().catch(() => {});
+        return;
+      }
+      protocol = new TextDecoder("utf-8", { fatal: true }).decode(header.data);
+    } catch (e) {
+      const late = e instanceof TimeoutError;
+      if (late) this.#resources.refuse("headerTimeout");
+      const channel = connection.accept("", reader, stream.writable);
+      await channel.close(
+        late ? CloseCode.HandshakeTimeout : CloseCode.ProtocolViolation,
+        late ? "no channel header in time" : "bad channel header",
+      );
+      return;
+    } finally {
+      release();
+    }
+    const channel = connection.accept(protocol, reader, stream.writable);
+    const handler = this.#handlers.get(protocol);
+    if (!handler) {
+      this.#stats.unknownProtocol++;
+      await channel.close(CloseCode.InvalidProtocol, `unknown protocol ${protocol}`);
+      return;
+    }
+    try {
+      await handler(channel);
+    } catch (e) {
+      const code = e instanceof DecodeError ? CloseCode.ProtocolViolation : CloseCode.Cancelled;
+      await channel.close(code, e instanceof Error ? e.message : String(e));
+    }
+  }
+}

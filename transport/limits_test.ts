@@ -1,0 +1,137 @@
+// Each resource limit hit by a hostile dialer on real QUIC over loopback.
+import assert from "node:assert/strict";
+import { CloseCode, decode, encode, Endpoint, networkId, SecretKey } from "./mod.ts";
+import { dialRaw, eventually, pinnedTls, within } from "./testing.ts";
+import { parseHostPort } from "./address.ts";
+import { CLOSE_BIT, FrameReader } from "./_frames.ts";
+
+const NET = networkId("limits-test");
+
+function frame(payload: Uint8Array, close = false): Uint8Array {
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setUint32(0, close ? payload.length + CLOSE_BIT : payload.length);
+  out.set(payload, 4);
+  return out;
+}
+
+/** Opens a raw stream on `conn` and writes `bytes` on it. */
+async function rawStream(conn: Deno.QuicConn, bytes: Uint8Array) {
+  const stream = await conn.createBidirectionalStream({ waitUntilAvailable: true });
+  const writer = stream.writable.getWriter();
+  await writer.write(bytes);
+  writer.releaseLock();
+  return stream;
+}
+
+/** The close code the victim answers on a raw stream with. */
+async function closeCodeOf(stream: Deno.QuicBidirectionalStream): Promise<number | undefined> {
+  const f = await new FrameReader(stream.readable, 1024).next();
+  return f?.close ? decode<[number, string]>(f.data)[0] : undefined;
+}
+
+function victim(limits: Parameters<typeof Endpoint.create>[0]["limits"], handshakeTimeout = 5_000) {
+  return Endpoint.create({ networkId: NET, limits, handshakeTimeout });
+}
+
+/** A handler that keeps every channel open until the remote finishes it. */
+function hold(endpoint: Endpoint, protocol = "/hold/1") {
+  endpoint.handle(protocol, async (channel) => {
+    for await (const _ of channel) { /* keep it open */ }
+    await channel.close();
+  });
+}
+
+/** How a raw dial ends: refused outright, or the close code of the connection. */
+function outcome(dial: Promise<Deno.QuicConn>): Promise<number | "refused"> {
+  return dial.then((c) => within(c.closed, 3_000).then((i) => i.closeCode), () => "refused");
+}
+
+Deno.test("limits: handshakes beyond maxPendingHandshakes are refused before TLS; each has a deadline", async () => {
+  await using v = await victim({ maxPendingHandshakes: 4 }, 400);
+  const { hostname, port } = parseHostPort(v.hostPort);
+  const dial = () =>
+    Deno.connectQuic<false>({
+      hostname,
+      port,
+      alpnProtocols: ["mosaik/1"],
+      ...pinnedTls(v.peerId),
+    });
+  const silent = await Promise.allSettled(Array.from({ length: 10 }, dial));
+  const opened = silent.filter((r) => r.status === "fulfilled").map((r) => r.value);
+  assert.equal(opened.length, 4);
+  assert.equal(v.resources().pendingHandshakes, 4);
+  assert.equal(v.resources().refused.pendingHandshakes, 6);
+  // none of them answers: the deadline frees every slot
+  await eventually(() => v.resources().pendingHandshakes === 0, { timeout: 3_000 });
+  assert.equal(v.stats.refused.HandshakeTimeout, 4);
+  await using honest = await Endpoint.create({ networkId: NET });
+  await honest.connect(v.peerId, [v.hostPort]);
+  for (const c of opened) c.close();
+});
+
+Deno.test("limits: connections beyond maxConnections and maxConnectionsPerPeer are closed with ResourceLimit", async () => {
+  await using v = await victim({ maxConnections: 3, maxConnectionsPerPeer: 2 });
+  const one = SecretKey.generate();
+  const conns = [
+    await dialRaw(v.peerId, v.hostPort, one, NET),
+    await dialRaw(v.peerId, v.hostPort, one, NET),
+  ];
+  const third = await outcome(dialRaw(v.peerId, v.hostPort, one, NET));
+  assert.ok(third === "refused" || third === CloseCode.ResourceLimit, `got ${third}`);
+  assert.equal(v.resources().refused.connectionsPerPeer, 1);
+  conns.push(await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET));
+  assert.equal(v.resources().connections, 3);
+  // full: a fourth key is refused, before its handshake when the count is known
+  const late = await outcome(dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET));
+  assert.ok(late === "refused" || late === CloseCode.ResourceLimit, `got ${late}`);
+  assert.equal(v.resources().refused.connections, 1);
+  assert.equal(v.resources().connections, 3);
+  for (const c of conns) c.close();
+  await eventually(() => v.resources().connections === 0);
+});
+
+Deno.test("limits: a remote gets maxStreamsPerConnection channels at once, the next waits for credit", async () => {
+  await using v = await victim({ maxStreamsPerConnection: 4 });
+  hold(v);
+  const conn = await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET);
+  const header = frame(new TextEncoder().encode("/hold/1"));
+  const streams = [];
+  for (let i = 0; i < 4; i++) streams.push(await rawStream(conn, header));
+  await eventually(() => v.resources().channels === 4);
+  await assert.rejects(conn.createBidirectionalStream({ waitUntilAvailable: false }));
+  // one finishes: its credit comes back
+  await streams[0].writable.close();
+  await within(rawStream(conn, header), 3_000, "a stream after credit returned");
+  await eventually(() => v.resources().channels === 4);
+  conn.close();
+});
+
+Deno.test("limits: silent channel headers are capped by maxPendingHeaders and time out after headerTimeout", async () => {
+  await using v = await victim({ maxPendingHeaders: 3, headerTimeout: 300 });
+  const conn = await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET);
+  const streams = [];
+  for (let i = 0; i < 6; i++) streams.push(await rawStream(conn, new Uint8Array([0])));
+  const codes = await within(Promise.all(streams.map(closeCodeOf)), 3_000, "every stream closed");
+  assert.equal(codes.filter((c) => c === CloseCode.ResourceLimit).length, 3);
+  assert.equal(codes.filter((c) => c === CloseCode.HandshakeTimeout).length, 3);
+  const usage = v.resources();
+  assert.equal(usage.pendingHeaders, 0);
+  assert.equal(usage.refused.pendingHeaders, 3);
+  assert.equal(usage.refused.headerTimeout, 3);
+  conn.close();
+});
+
+Deno.test("a close frame sent as a channel header ends that stream at once (its credit returns)", async () => {
+  await using v = await victim({ maxStreamsPerConnection: 2 });
+  const conn = await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET);
+  const closeHeader = frame(encode([CloseCode.Success, ""]), true);
+  for (let i = 0; i < 10; i++) {
+    const stream = await within(rawStream(conn, closeHeader), 3_000, `stream ${i}`);
+    // the victim ends its side without a word, and stops reading ours
+    assert.equal(await within(closeCodeOf(stream), 3_000), undefined);
+    await stream.writable.close().catch(() => {});
+  }
+  assert.equal(v.resources().channels, 0);
+  assert.equal(v.resources().pendingHeaders, 0);
+  conn.close();
+});

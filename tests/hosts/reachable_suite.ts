@@ -33,6 +33,17 @@ Deno.test({
   await a.waitFor((l) => l.datum === "b", 30_000, "a datum from b");
   await b.waitFor((l) => l.datum === "a", 30_000, "a datum from a");
   console.log(`LAN: met by mDNS and exchanged datums in ${(performance.now() - t0).toFixed(0)} ms`);
+  // A new interface address is advertised and re-announced.
+  const extra = `${office.prefix}.200`;
+  await hosts[0].exec("ip", "addr", "add", `${extra}/24`, "dev", "eth0");
+  const t1 = performance.now();
+  const has = (l: Line, key: string) =>
+    Array.isArray(l[key]) && (l[key] as string[]).some((x) => x.startsWith(`${extra}:`));
+  await a.waitFor((l) => has(l, "addresses"), 20_000, `a advertises ${extra}`);
+  await b.waitFor((l) => has(l, "peerAddresses"), 20_000, `b learns ${extra} of a`);
+  console.log(
+    `LAN: a new interface address reached the peer in ${(performance.now() - t1).toFixed(0)} ms`,
+  );
 });
 
 Deno.test({

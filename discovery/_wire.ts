@@ -5,7 +5,9 @@
  * @module
  */
 import {
+  decode,
   DecodeError,
+  encode,
   fromHex,
   type PeerId,
   peerIdFromBytes,
@@ -186,11 +188,31 @@ export function decodeSummary(v: unknown, max: number): Map<PeerId, EntryVersion
   return out;
 }
 
+/** `[body, signature]` of a signed entry or departure, whatever its encoding. */
+function signedParts(raw: Uint8Array): unknown[] {
+  const [body, signature] = array(decode(raw), "signed", 2, 2);
+  return [bytes(body, "body"), bytes(signature, "signature", 64)];
+}
+
 /**
- * The Plumtree id of a broadcast payload: the first 16 bytes of its BLAKE3
- * digest, hex. Receivers recompute it, so an id always names its content
- * (the signed entry with its version) and a replay is a duplicate.
+ * The Plumtree id of a broadcast payload: the first 16 bytes of the BLAKE3
+ * digest of what it says, hex: the signed body (with its version) and the
+ * signature of an entry or departure, the peer and version a notice names.
+ * Receivers recompute it, so an id always names its content and a replay,
+ * under another id or in another encoding, is a duplicate. An undecodable
+ * payload's id is its bytes' (delivering it fails anyway).
  */
 export function payloadId(payload: Uint8Array): string {
-  return toHex(blake3(payload)).slice(0, ID_BYTES * 2);
+  let content = payload;
+  try {
+    const a = decodeAnnouncement(decode(payload));
+    content = encode(
+      a.kind === "notice"
+        ? [2, peerIdToBytes(a.peer.id), a.version.start, a.version.counter]
+        : [a.kind === "entry" ? 0 : 1, ...signedParts(a.bytes)],
+    );
+  } catch {
+    // Not an announcement.
+  }
+  return toHex(blake3(content)).slice(0, ID_BYTES * 2);
 }

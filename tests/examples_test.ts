@@ -136,3 +136,42 @@ Deno.test("examples/chat.ts: three members hear each other; one leaves and the o
     assert.equal((await member.finished()).status.code, 0);
   }
 });
+
+Deno.test("examples/ratelimiter.ts: three nodes hammering two buckets never exceed the limit together", async () => {
+  const [rate, burst] = [20, 5];
+  const limits = ["--rate", `${rate}`, "--burst", `${burst}`, "--nodes", "3"];
+  const buckets = ["--bucket", "api", "--bucket", "search"];
+  await using a = spawnExample("ratelimiter.ts", "--local", ...limits, ...buckets);
+  const [, address] = await a.line(/I am (\S+)/);
+  const others = [1, 2].map(() =>
+    spawnExample("ratelimiter.ts", "--local", "--bootstrap", address, ...limits, ...buckets)
+  );
+  await using b = others[0];
+  await using c = others[1];
+  // Every node online and hammering for three seconds (a status line per second).
+  for (const node of [a, b, c]) await node.line(/(ratelimiter: granted .*\n){3}/, 60_000);
+  const grants: Record<string, number[]> = { api: [], search: [] };
+  for (const node of [a, b, c]) {
+    node.child.kill("SIGINT");
+    const { status, out, err } = await node.finished();
+    assert.equal(status.code, 0, out + err);
+    const mine = JSON.parse(out.match(/grants (.*)/)![1]) as Record<string, number[]>;
+    for (const bucket in grants) grants[bucket].push(...mine[bucket]);
+  }
+  // A token bucket's promise: over [t_i, t_j], at most burst + rate × (t_j − t_i) grants.
+  for (const [bucket, times] of Object.entries(grants)) {
+    times.sort((x, y) => x - y);
+    const span = times.at(-1)! - times[0];
+    assert.ok(times.length > burst, `${bucket}: only ${times.length} grants`);
+    for (let i = 0; i < times.length; i++) {
+      for (let j = i; j < times.length; j++) {
+        const allowed = burst + (rate * (times[j] - times[i])) / 1000;
+        assert.ok(
+          j - i + 1 <= allowed,
+          `${bucket}: ${j - i + 1} grants in ${times[j] - times[i]} ms`,
+        );
+      }
+    }
+    console.log(`${bucket}: ${times.length} grants in ${span} ms (limit ${burst} + ${rate}/s)`);
+  }
+});

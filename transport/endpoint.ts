@@ -17,6 +17,8 @@ import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limi
 import { listeners } from "./_listeners.ts";
 import { type ProtocolHandler, Router } from "./_router.ts";
 import { checkProof, handshakeDeadline, HandshakeRefused, proveIdentity } from "./_handshake.ts";
+import { dialRelayed, isRelayAddress } from "./relay.ts";
+import type { Bridge } from "./_relay_bridge.ts";
 
 const ALPN = "mosaik/1";
 const log = logger("transport");
@@ -261,8 +263,12 @@ export class Endpoint implements AsyncDisposable {
     const errors: unknown[] = [];
     for (const address of addresses) {
       let conn: Deno.QuicConn | undefined;
+      let relayed: Bridge | undefined;
       try {
-        const { hostname, port } = parseHostPort(address);
+        if (isRelayAddress(address)) {
+          relayed = await dialRelayed(this, peer, address, this.#options.handshakeTimeout);
+        }
+        const { hostname, port } = parseHostPort(relayed?.hostPort ?? address);
         conn = await handshakeDeadline(
           Deno.connectQuic<false>({
             endpoint: this.#quic,
@@ -281,8 +287,11 @@ export class Endpoint implements AsyncDisposable {
           proveIdentity(conn, this.secretKey, this.networkId, peer),
           this.#options.handshakeTimeout,
         );
-        return this.#register(conn, peer, true);
+        const connection = this.#register(conn, peer, true);
+        if (relayed) connection.closed.finally(relayed.close);
+        return connection;
       } catch (e) {
+        relayed?.close();
         const code = e instanceof HandshakeRefused ? e.code : undefined;
         if (conn && code !== undefined) {
           try {

@@ -33,6 +33,18 @@ export * from "./errors.ts";
 export * from "./ids.ts";
 export { DEFAULT_LIMITS, type ResourceLimits, type ResourceUsage } from "./limits.ts";
 export * from "./log.ts";
+export {
+  isRelayAddress,
+  parseRelayAddress,
+  Relay,
+  RELAY_LIMITS,
+  RELAY_PROTOCOL,
+  relayAddress,
+  type RelayLimits,
+  RelayReservation,
+  type RelayStats,
+  type ReservationState,
+} from "./relay.ts";
 export * from "./ticket.ts";
 export * from "./timers.ts";
 export * from "./vocabulary.ts";

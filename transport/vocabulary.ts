@@ -35,7 +35,7 @@ export function tag(name: string): Tag {
 
 /**
  * Named close codes. Codes 1xx–4xx are connection-level; 10xxx belong to
- * streams, 30xxx to groups; the last three digits follow HTTP where a
+ * streams, 30xxx to groups, 40xxx to relays; the last three digits follow HTTP where a
  * meaning matches.
  *
  * @example
@@ -91,6 +91,12 @@ export const CloseCode = {
   GroupTimeout: 30_408,
   /** Groups: the two members are already bonded. */
   GroupAlreadyBonded: 30_429,
+  /** Relay: the target holds no reservation here. */
+  RelayNoReservation: 40_404,
+  /** Relay: the target did not take the circuit in time. */
+  RelayTimeout: 40_408,
+  /** Relay: too many reservations or circuits. */
+  RelayLimit: 40_429,
 } as const;
 
 /** One of the numbers in {@linkcode CloseCode}. */

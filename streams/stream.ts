@@ -4,7 +4,15 @@
  *
  * @module
  */
-import { decode, DecodeError, derive, digest, encode, type StreamId } from "@mosaik/transport";
+import {
+  copyBytes,
+  decode,
+  DecodeError,
+  derive,
+  digest,
+  encode,
+  type StreamId,
+} from "@mosaik/transport";
 import type { ConsumerOptions } from "./consumer.ts";
 import type { ProducerOptions } from "./producer.ts";
 
@@ -45,7 +53,7 @@ export const codecs: {
   },
   bytes: {
     encode: (value: Uint8Array) => value,
-    decode: (bytes: Uint8Array) => bytes.slice(),
+    decode: (bytes: Uint8Array) => copyBytes(bytes),
   },
   text: {
     encode: (value: string) => textEncoder.encode(value),

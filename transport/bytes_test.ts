@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { copyBytes, ownBytes } from "./bytes.ts";
+
+Deno.test("copyBytes: copies never alias the source nor each other, and pin at most a slab", () => {
+  const frame = new Uint8Array(1 << 16).map((_, i) => i);
+  const copies = Array.from(
+    { length: 500 },
+    (_, i) => copyBytes(frame.subarray(i, i + 1 + i % 90)),
+  );
+  frame.fill(0);
+  copies.forEach((c, i) => {
+    assert.deepEqual([...c], Array.from({ length: 1 + i % 90 }, (_, j) => (i + j) & 0xff));
+    assert.ok(c.buffer !== frame.buffer && c.buffer.byteLength <= 8192);
+    assert.equal(c.byteOffset % 8, 0);
+  });
+  copies[0].fill(7);
+  assert.equal(copies[1][0], 1, "a neighbour in the slab is untouched");
+  const large = copyBytes(frame.subarray(0, 4096));
+  assert.equal(large.buffer.byteLength, 4096);
+  assert.equal(copyBytes(new Uint8Array(0)).length, 0);
+});
+
+Deno.test("ownBytes: a whole buffer is kept, a view is copied", () => {
+  const whole = new Uint8Array(8);
+  assert.equal(ownBytes(whole), whole);
+  assert.equal(ownBytes(new Uint8Array(64).subarray(0, 8)).buffer.byteLength, 8);
+});

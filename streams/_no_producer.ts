@@ -26,6 +26,7 @@ export class NoProducerWarning {
   readonly #look: () => Sighting;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #warned = false;
+  #closed = false;
 
   /** Warns `after` ms without a producer (`Infinity` or 0: never); `look` says what was seen. */
   constructor(def: StreamDef<unknown>, after: number, look: () => Sighting) {
@@ -36,6 +37,8 @@ export class NoProducerWarning {
 
   /** Reports whether a producer is connected now. */
   update(connected: boolean): void {
+    // A closing consumer untracks its subscriptions one by one: connected, then not.
+    if (this.#closed) return;
     if (connected) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -55,7 +58,7 @@ export class NoProducerWarning {
   close(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#warned = true;
+    this.#closed = true;
   }
 }
 

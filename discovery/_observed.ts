@@ -82,33 +82,39 @@ export const ADDRESS_CHECK = 5_000;
 /**
  * This node's advertised addresses: the interface addresses of the bound
  * endpoint (re-read on every check, so they follow interface changes) and
- * the observed addresses enough peers agree on; or a fixed list. Calls
- * `onChange` when they change.
+ * the observed addresses enough peers agree on, or a fixed list; plus extra
+ * ones (relayed addresses). Calls `onChange` when they change.
  */
 export class OwnAddresses {
   #observed = new ObservedAddresses();
   #hostPort: string;
   #fixed: string[] | undefined;
+  #extra: () => string[];
   #onChange: (addresses: string[]) => void;
   #last: string;
 
-  constructor(hostPort: string, fixed: string[] | undefined, onChange: (a: string[]) => void) {
+  constructor(
+    hostPort: string,
+    given: { fixed?: string[]; extra?: () => string[] },
+    onChange: (a: string[]) => void,
+  ) {
     this.#hostPort = hostPort;
-    this.#fixed = fixed;
+    this.#fixed = given.fixed;
+    this.#extra = given.extra ?? (() => []);
     this.#onChange = onChange;
     this.#last = this.current().join(" ");
   }
 
-  /** Whether the list can change (the node was not given fixed addresses). */
+  /** Whether observations count (the node was not given fixed addresses). */
   get learning(): boolean {
     return this.#fixed === undefined;
   }
 
   /** The addresses to advertise now. */
   current(): string[] {
-    if (this.#fixed) return this.#fixed;
-    const own = advertisedAddresses(this.#hostPort);
-    return [...own, ...this.#observed.candidates().filter((a) => !own.includes(a))];
+    const own = this.#fixed ?? advertisedAddresses(this.#hostPort);
+    const learned = this.#fixed ? [] : this.#observed.candidates();
+    return [...new Set([...own, ...learned, ...this.#extra()])];
   }
 
   /** Records what a pinged peer (`observer`) reported as our address, if anything. */

@@ -116,7 +116,8 @@ export class Discovery implements AsyncDisposable {
     this.#sources = options.sources ?? [];
     this.#latency = new Latency(options.vivaldi);
     const { region, zone, location } = options;
-    this.#own = new OwnAddresses(endpoint.hostPort, options.addresses, (addresses) => {
+    const given = { fixed: options.addresses, extra: options.extraAddresses };
+    this.#own = new OwnAddresses(endpoint.hostPort, given, (addresses) => {
       if (!this.#closed) this.local.setAddresses(addresses);
     });
     this.catalog = new Catalog(endpoint.networkId, endpoint.peerId, {
@@ -220,6 +221,11 @@ export class Discovery implements AsyncDisposable {
   /** Current gossip neighbours (the HyParView active view). */
   neighbors(): PeerId[] {
     return [...this.#gossip.hv.active.keys()];
+  }
+
+  /** Re-reads the addresses to advertise now (else every few seconds); re-announces on change. */
+  checkAddresses(): void {
+    this.#own.check();
   }
 
   /** How each bootstrap source (mDNS, DHT, ...) is doing; a failing one also warned once. */
@@ -337,7 +343,7 @@ export class Discovery implements AsyncDisposable {
     this.#every(this.#opts.announceInterval, this.#opts.announceJitter, () => this.local.refresh());
     this.#every(this.#opts.rttProbeInterval, 0.5, () => this.#probe());
     this.#every(500, 0.2, () => this.#maintain());
-    if (this.#own.learning) this.#every(ADDRESS_CHECK, 0.2, () => this.#own.check());
+    this.#every(ADDRESS_CHECK, 0.2, () => this.#own.check());
     const ctx: BootstrapContext = {
       networkId: e.networkId,
       secretKey: e.secretKey,

@@ -24,6 +24,11 @@ export interface DiscoveryOptions {
    * re-announced when it changes.
    */
   addresses?: string[];
+  /**
+   * Further addresses to advertise beside those, asked at every address
+   * check (every few seconds): the relayed addresses of relay reservations.
+   */
+  extraAddresses?: () => string[];
   /** Further bootstrap sources (mDNS, DHT, ...). */
   sources?: BootstrapSource[];
   /** An entry not refreshed for this long expires. Default 300 000. */
@@ -84,6 +89,7 @@ export type ResolvedOptions = Required<
     | "sources"
     | "gossip"
     | "addresses"
+    | "extraAddresses"
     | "region"
     | "zone"
     | "location"

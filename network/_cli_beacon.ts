@@ -1,10 +1,8 @@
 // `mosaik beacon`: a long-lived bootstrap node with a stable identity that
 // other nodes name in their `bootstrap` option.
-import { logger, parseHostPort, SecretKey, toHex } from "@mosaik/transport";
+import { parseHostPort, SecretKey, toHex } from "@mosaik/transport";
 import { type Command, parse, say, UsageError } from "./_cli_args.ts";
 import { Network } from "./network.ts";
-
-const log = logger("cli");
 
 const usage = `usage: mosaik beacon --network <name> [options]
 
@@ -20,8 +18,8 @@ nodes pass as \`bootstrap\`.
       --no-dht                 no Mainline DHT rendezvous
       --dht-router <host:port> DHT router instead of the public ones (repeatable)
       --diagnostics <host:port> serve the diagnostics page and /metrics there
-      --relay                  relay for peers behind NAT (not available yet:
-                               accepted, and the beacon runs without it)
+      --relay                  relay for peers behind NAT (forwards their
+                               end-to-end encrypted QUIC packets)
   -h, --help                   this text`;
 
 /** Reads the key file, or creates it with a new key. */
@@ -72,7 +70,6 @@ async function run(args: string[]): Promise<number> {
   if (values.help) return say(usage), 0;
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!values.network) throw new UsageError("--network is required");
-  if (values.relay) log.warn("--relay: relaying is not available yet; running without it");
   const { key, created } = await loadKey(values.key);
   const routers = values["dht-router"];
   const network = await Network.create(values.network, {
@@ -81,6 +78,7 @@ async function run(args: string[]): Promise<number> {
     bootstrap: values.bootstrap,
     mdns: values.mdns,
     dht: values.dht && (routers ? { bootstrap: routers } : true),
+    relay: values.relay,
   });
   try {
     say(`mosaik beacon`);

@@ -85,6 +85,8 @@ const OPTIONS: Record<keyof NetworkOptions, Check> = {
   },
   region: isString,
   zone: isString,
+  relay: isBoolean,
+  relays: listOf(isPeerAddress, PEER_ADDRESS),
   location: (v, name) => {
     const ok = isObject(v) && typeof v.lat === "number" && Math.abs(v.lat) <= 90 &&
       typeof v.lon === "number" && Math.abs(v.lon) <= 180;

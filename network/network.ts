@@ -32,6 +32,7 @@ import {
 } from "./diagnostics.ts";
 import { Groups } from "@mosaik/groups";
 import { checkNetworkOptions } from "./_options.ts";
+import { Relaying } from "./_relays.ts";
 
 /** Options of {@linkcode Network.create}. */
 export interface NetworkOptions {
@@ -62,7 +63,22 @@ export interface NetworkOptions {
   /** Caps on connections, channels and handshakes a remote can make this node hold. */
   limits?: Partial<ResourceLimits>;
   /** Discovery tuning (intervals, expiry, gossip, extra bootstrap sources). */
-  discovery?: Omit<DiscoveryOptions, "bootstrap" | "tags" | "region" | "zone" | "location">;
+  discovery?: Omit<
+    DiscoveryOptions,
+    "bootstrap" | "tags" | "region" | "zone" | "location" | "extraAddresses"
+  >;
+  /**
+   * Serve as a relay for peers that cannot reach each other directly: forward
+   * their end-to-end encrypted QUIC packets (within the relay limits). The
+   * entry carries the `mosaik/relay` tag. Default false.
+   */
+  relay?: boolean;
+  /**
+   * Relays to keep a reservation with, `"<peerId>@host:port"`, for a node
+   * peers cannot dial (behind a NAT): while reserved, its entry carries
+   * `relay:<relayPeerId>@host:port`, which peers dial when direct addresses fail.
+   */
+  relays?: string[];
   /** Region this node runs in, for example `"eu-west-1"` (carried in its entry and as a tag). */
   region?: string;
   /** Zone within the region. */
@@ -110,8 +126,10 @@ export class Network implements AsyncDisposable {
   readonly groups: Groups;
   #closed = false;
   #diagnostics = new Set<DiagnosticsServer>();
+  #relaying: Relaying;
 
-  private constructor(endpoint: Endpoint, discovery: Discovery) {
+  private constructor(endpoint: Endpoint, discovery: Discovery, relaying: Relaying) {
+    this.#relaying = relaying;
     this.networkId = endpoint.networkId;
     this.endpoint = endpoint;
     this.discovery = discovery;
@@ -152,6 +170,7 @@ export class Network implements AsyncDisposable {
     const endpoint = options.listen !== undefined
       ? await bind(options.listen)
       : await bind("[::]:0").catch((e) => bind("0.0.0.0:0").catch(() => Promise.reject(e)));
+    let relaying: Relaying | undefined;
     try {
       const sources: BootstrapSource[] = [...(options.discovery?.sources ?? [])];
       if (options.dht !== false) {
@@ -162,17 +181,21 @@ export class Network implements AsyncDisposable {
         );
       }
       if (options.mdns !== false) sources.push(mdnsBootstrap());
-      const discovery = await Discovery.create(endpoint, {
+      let discovery: Discovery | undefined;
+      relaying = new Relaying(endpoint, options, () => discovery?.checkAddresses());
+      discovery = await Discovery.create(endpoint, {
         ...options.discovery,
         sources,
         bootstrap: options.bootstrap,
-        tags: (options.tags ?? []).map((t) => tag(t)),
+        tags: [...(options.tags ?? []).map((t) => tag(t)), ...relaying.tags],
+        extraAddresses: () => relaying!.addresses(),
         region: options.region,
         zone: options.zone,
         location: options.location,
       });
-      return new Network(endpoint, discovery);
+      return new Network(endpoint, discovery, relaying);
     } catch (e) {
+      await relaying?.close();
       await endpoint.close();
       throw e;
     }
@@ -187,6 +210,7 @@ export class Network implements AsyncDisposable {
       "mosaik_discovery_sync_failures_total": this.discovery.stats.syncFailures,
       "mosaik_discovery_broadcasts_total": this.discovery.stats.broadcasts,
       "mosaik_discovery_gossip_bytes_sent_total": this.discovery.stats.gossipBytesSent,
+      ...this.#relaying.counters(),
     };
     const add = (name: string, label: string, record: Record<string, number>) => {
       for (const [k, v] of Object.entries(record)) counters[`${name}{${label}=${k}}`] = v;
@@ -277,6 +301,7 @@ export class Network implements AsyncDisposable {
     await Promise.all([...this.#diagnostics].map((d) => d.close()));
     await this.groups.close(); // stopping is not leaving: leaders hand over first
     await this.streams.close();
+    await this.#relaying.close();
     await this.discovery.close();
     await this.endpoint.close();
   }

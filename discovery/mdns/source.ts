@@ -5,7 +5,7 @@
  * @module
  */
 import type { BootstrapContext, BootstrapSource, SourceStatus } from "../bootstrap.ts";
-import { logger } from "@mosaik/transport";
+import { isRelayAddress, logger } from "@mosaik/transport";
 import { specifyHost } from "../_addresses.ts";
 import { type Announcement, encodeQuery, encodeResponse, parsePacket } from "./records.ts";
 import { OFFER_LIMITS, Offers } from "./_offers.ts";
@@ -95,7 +95,7 @@ export function mdnsBootstrap(options: MdnsOptions = {}): MdnsSource {
     conn?.send(bytes, { transport: "udp", hostname: group, port }).catch(() => {});
 
   function announcement(ctx: BootstrapContext): Announcement {
-    const all = ctx.localAddresses();
+    const all = ctx.localAddresses().filter((a) => !isRelayAddress(a)); // LAN peers dial directly
     const lan = all.filter((a) => !a.startsWith("127.") && !a.startsWith("[::1]"));
     return {
       network: ctx.networkId,

@@ -53,7 +53,7 @@ export interface RelayLimits {
   maxReservations: number;
   /** Circuits open at once. Default 128. */
   maxCircuits: number;
-  /** Bytes per second forwarded per circuit, both directions together. Default 8 MiB. */
+  /** Bytes per second forwarded per circuit, both directions together. Default 16 MiB. */
   bytesPerSecond: number;
   /** Milliseconds the target has to take a circuit. Default 5 000. */
   acceptTimeout: number;
@@ -63,7 +63,7 @@ export interface RelayLimits {
 export const RELAY_LIMITS: RelayLimits = {
   maxReservations: 64,
   maxCircuits: 128,
-  bytesPerSecond: 8 << 20,
+  bytesPerSecond: 16 << 20,
   acceptTimeout: 5_000,
 };
 
@@ -314,7 +314,9 @@ export class RelayReservation {
           if (kind === "incoming" && typeof id === "number") this.#take(id);
         }
       } catch (e) {
-        if (!this.#abort.signal.aborted) log.debug(`reservation at ${this.#relay.peerId} failed`, e);
+        if (!this.#abort.signal.aborted) {
+          log.debug(`reservation at ${this.#relay.peerId} failed`, e);
+        }
       }
       this.#set("reserving");
       if (this.#abort.signal.aborted) return;

@@ -1,8 +1,10 @@
 /**
  * Child script of the reachability suite: a `Network` node with default
  * options except `dht: false` (so it listens on every interface and finds
- * LAN peers by mDNS). Argument: JSON `{ network, name, bootstrap? }`.
+ * LAN peers by mDNS). Argument: JSON `{ network, name, bootstrap?, relay?, relays? }`.
  * Produces the stream `reach-hello` (its name every 200 ms) and consumes it.
+ * With `relay`/`relays` it serves as a relay or reserves with them, and it
+ * answers `{op: "dial"}` requests (below).
  * Prints `{ready, id, listen, addresses}`, then `{addresses}` whenever they
  * change, `{peer, peerAddresses}` for every entry it learns, and `{datum}`
  * for the first datum of every other producer.
@@ -10,9 +12,25 @@
  */
 import { Network } from "@mosaik/network";
 import { stream } from "@mosaik/streams";
+import { Endpoint, type PeerId } from "@mosaik/transport";
 
-const config = JSON.parse(Deno.args[0]) as { network: string; name: string; bootstrap?: string[] };
-const net = await Network.create(config.network, { dht: false, bootstrap: config.bootstrap });
+const config = JSON.parse(Deno.args[0]) as {
+  network: string;
+  name: string;
+  bootstrap?: string[];
+  relay?: boolean;
+  relays?: string[];
+};
+const net = await Network.create(config.network, {
+  dht: false,
+  bootstrap: config.bootstrap,
+  relay: config.relay,
+  relays: config.relays,
+});
+const ECHO = "/reach/echo/1";
+net.endpoint.handle(ECHO, async (ch) => {
+  for await (const m of ch) await ch.send(m);
+});
 const out = (line: object) => console.log(JSON.stringify(line));
 out({
   ready: true,
@@ -53,7 +71,40 @@ const reading = (async () => {
   }
 })();
 
-for await (const _ of Deno.stdin.readable) { /* runs until stdin closes */ }
+/**
+ * `{op: "dial", peer, addresses}`: a fresh endpoint of this host (no
+ * connection yet, so no path but the given addresses) opens an echo
+ * channel to `peer`; replies with the milliseconds and the path's address.
+ */
+async function dial(peer: PeerId, addresses: string[]) {
+  await using fresh = await Endpoint.create({ networkId: net.networkId, hostname: "0.0.0.0" });
+  const t0 = performance.now();
+  const ch = await fresh.open(peer, addresses, ECHO);
+  await ch.send("hello");
+  if (await ch.recv() !== "hello") throw new Error("bad echo");
+  const ms = performance.now() - t0;
+  const payload = new Uint8Array(1 << 20);
+  const t1 = performance.now();
+  await ch.send(payload);
+  await ch.recv();
+  const mbps = 2 * 8 / ((performance.now() - t1) / 1000);
+  await ch.close();
+  return { ms, mbps, via: fresh.connection(peer)?.remoteAddress };
+}
+
+let buf = "";
+for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+  buf += chunk;
+  let nl;
+  while ((nl = buf.indexOf("\n")) >= 0) {
+    const req = JSON.parse(buf.slice(0, nl));
+    buf = buf.slice(nl + 1);
+    dial(req.peer, req.addresses).then(
+      (reply) => out({ ...reply, id: req.id }),
+      (e) => out({ id: req.id, error: String(e) }),
+    );
+  }
+}
 clearInterval(watch);
 clearInterval(sending);
 await net.close();

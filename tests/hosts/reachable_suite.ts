@@ -89,3 +89,50 @@ Deno.test({
     }`,
   );
 });
+
+Deno.test({
+  name:
+    "reachable: behind a symmetric NAT a node keeps a relay reservation; a public host that never met it reaches it through the relay",
+  ignore,
+}, async () => {
+  await using lab = await Lab.create();
+  const [rh, ph] = [await lab.host("relay"), await lab.host("p")];
+  const home = await lab.lan("home", { nat: "symmetric" });
+  const network = `reach-${crypto.randomUUID()}`;
+  const relay = start(lab, rh, { network, name: "relay", relay: true });
+  const seed = (l: Line) => `${l.id}@${(l.addresses as string[])[0]}`;
+  const r = await relay.waitFor((l) => l.ready === true);
+  const p = start(lab, ph, { network, name: "p", bootstrap: [seed(r)] });
+  const n = start(lab, await lab.host("n", home), {
+    network,
+    name: "n",
+    bootstrap: [seed(r)],
+    relays: [seed(r)],
+  });
+  const t0 = performance.now();
+  const ready = await n.waitFor((l) => l.ready === true);
+  const relayed = `relay:${seed(r)}`;
+  const entry = await p.waitFor(
+    (l) => l.peer === ready.id && (l.peerAddresses as string[]).includes(relayed),
+    20_000,
+    "n's entry with its relayed address",
+  );
+  const wan = home.router!.wan!;
+  assert.ok(
+    !(entry.peerAddresses as string[]).some((a) => a.startsWith(`${wan}:`)),
+    "a symmetric NAT's mappings disagree, so no observed address is advertised",
+  );
+  console.log(`relay: n reserved and re-announced in ${(performance.now() - t0).toFixed(0)} ms`);
+  await n.waitFor((l) => l.datum === "p", 30_000, "n receives p's datum");
+  await p.waitFor((l) => l.datum === "n", 30_000, "p receives n's datum");
+  const direct = (entry.peerAddresses as string[]).filter((a) => !a.startsWith("relay:"));
+  await assert.rejects(p.request("dial", { peer: ready.id, addresses: direct }, 20_000));
+  const via = await p.request("dial", { peer: ready.id, addresses: [relayed] }, 20_000);
+  const toRelay = await p.request("dial", { peer: r.id, addresses: r.addresses as string[] });
+  console.log(
+    `relay: a fresh endpoint reached n through the relay in ${(via.ms as number).toFixed(0)} ms; ` +
+      `1 MiB echo ${(via.mbps as number).toFixed(0)} Mbit/s relayed vs ${
+        (toRelay.mbps as number).toFixed(0)
+      } Mbit/s direct to the relay host`,
+  );
+});

@@ -11,12 +11,14 @@
  *
  * A message carries at most `maxSyncBytes` of entries (the rest follows in
  * later syncs), so a reply never outgrows a frame. Only what the remote
- * sent is held against it: a malformed summary, entries or a flood beyond
- * `maxSyncRate`; our own timer or a channel it ended are not offences.
+ * did is held against it: a malformed summary or entries. What it sends
+ * unasked beyond `maxSyncRate` is refused but not an offence; replies to our
+ * own requests are not metered (we chose to ask); our own timer or a channel
+ * it ended are not offences.
  *
  * @module
  */
-import { type Channel, ClosedError, DecodeError, type PeerId } from "@mosaik/transport";
+import { type Channel, CloseCode, ClosedError, DecodeError, type PeerId } from "@mosaik/transport";
 import type { Catalog, UpsertResult } from "./catalog.ts";
 import { compareVersions, type EntryVersion } from "./entry.ts";
 import type { Ingest } from "./_ingest.ts";
@@ -48,10 +50,11 @@ export interface SyncContext {
   offend(peer: PeerId, what: string): void;
 }
 
-/** A message from the remote was malformed or over its rate: its fault. */
-class RemoteFault extends DecodeError {
-  overRate = false;
-}
+/** A message from the remote was malformed: its fault. */
+class RemoteFault extends DecodeError {}
+
+/** The remote asked for syncs faster than `maxSyncRate`: refused, but not an offence. */
+class OverRate extends DecodeError {}
 
 /** Both sides of catalog sync for one node. */
 export class CatalogSync {
@@ -85,8 +88,12 @@ export class CatalogSync {
     return out;
   }
 
-  /** Receives the remote's next message within its byte budget; `undefined` if it ended. */
-  async #recv(ch: Channel): Promise<unknown> {
+  /**
+   * Receives the remote's next message; `undefined` if it ended. What a
+   * remote sends unasked (`metered`: it opened the sync) counts against its
+   * byte budget; replies to our own requests do not, we chose to ask.
+   */
+  async #recv(ch: Channel, metered: boolean): Promise<unknown> {
     const before = ch.stats.bytesReceived;
     let m: unknown;
     try {
@@ -94,18 +101,16 @@ export class CatalogSync {
     } catch (e) {
       throw e instanceof DecodeError ? new RemoteFault(e.message, { cause: e }) : e;
     }
-    if (!this.#c.rate.take(ch.peerId, ch.stats.bytesReceived - before)) {
+    if (metered && !this.#c.rate.take(ch.peerId, ch.stats.bytesReceived - before)) {
       this.#c.stats.syncRateLimited++;
-      const fault = new RemoteFault(`sync from ${ch.peerId} over its rate`);
-      fault.overRate = true;
-      throw fault;
+      throw new OverRate(`sync from ${ch.peerId} over its rate`);
     }
     bump(this.#c.stats.received, "sync");
     return m;
   }
 
   #fault(peer: PeerId, e: RemoteFault): void {
-    if (!e.overRate) bump(this.#c.stats.dropped, "undecodable-message");
+    bump(this.#c.stats.dropped, "undecodable-message");
     this.#c.offend(peer, e.message);
   }
 
@@ -137,14 +142,14 @@ export class CatalogSync {
         async (ch) => {
           await ch.send(encodeSummary(this.#summary()));
           bump(c.stats.sent, "sync");
-          const reply = await this.#recv(ch);
+          const reply = await this.#recv(ch, false);
           if (reply === undefined) throw new ClosedError("sync ended by the remote");
           const [entries, summary] = this.#parse(() => array(reply, "sync reply", 2, 2));
           const theirs = this.#parse(() => decodeSummary(summary, c.options.maxPeers + 1));
           const learned = await this.#merge(entries, peer.id);
           await ch.send(this.#newerThan(theirs));
           bump(c.stats.sent, "sync");
-          const done = await this.#recv(ch);
+          const done = await this.#recv(ch, false);
           if (done === undefined) throw new ClosedError("sync ended by the remote");
           if (done !== "done") throw new RemoteFault("sync not acknowledged");
           return learned;
@@ -163,12 +168,12 @@ export class CatalogSync {
   async serve(ch: Channel, timedOut: () => boolean): Promise<boolean> {
     const c = this.#c;
     try {
-      const summary = await this.#recv(ch);
+      const summary = await this.#recv(ch, true);
       if (summary === undefined) return false; // the remote gave up, or our timer ended it
       const theirs = this.#parse(() => decodeSummary(summary, c.options.maxPeers + 1));
       await ch.send([this.#newerThan(theirs), encodeSummary(this.#summary())]);
       bump(c.stats.sent, "sync");
-      const entries = await this.#recv(ch);
+      const entries = await this.#recv(ch, true);
       if (entries === undefined) return false;
       await this.#merge(entries, ch.peerId);
       await ch.send("done");
@@ -177,7 +182,11 @@ export class CatalogSync {
       return true;
     } catch (e) {
       c.stats.syncFailures++;
-      if (e instanceof RemoteFault && !timedOut()) this.#fault(ch.peerId, e);
+      const fault = e instanceof RemoteFault && !timedOut();
+      if (fault) this.#fault(ch.peerId, e);
+      // The channel is done either way: a requester waiting for "done" learns it at once.
+      await ch.close(fault ? CloseCode.ProtocolViolation : CloseCode.Cancelled, String(e))
+        .catch(() => {});
       return false;
     }
   }

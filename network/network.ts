@@ -210,6 +210,11 @@ export class Network implements AsyncDisposable {
       "mosaik_discovery_sync_failures_total": this.discovery.stats.syncFailures,
       "mosaik_discovery_broadcasts_total": this.discovery.stats.broadcasts,
       "mosaik_discovery_gossip_bytes_sent_total": this.discovery.stats.gossipBytesSent,
+      "mosaik_discovery_gossip_rate_limited_total": this.discovery.stats.gossipRateLimited,
+      "mosaik_discovery_sync_rate_limited_total": this.discovery.stats.syncRateLimited,
+      "mosaik_discovery_catalog_evicted_total": this.discovery.stats.catalogEvicted,
+      "mosaik_discovery_catalog_full_total": this.discovery.stats.catalogFull,
+      "mosaik_discovery_bans_total": this.discovery.stats.bans,
       ...this.#relaying.counters(),
     };
     const add = (name: string, label: string, record: Record<string, number>) => {

@@ -1,8 +1,15 @@
 // A scripted attacker on the real wire: an endpoint of the victim's network
 // that speaks discovery's protocols by hand (see discovery/_wire.ts).
-import { type Channel, encode, type Endpoint, fromHex, peerIdToBytes } from "@mosaik/transport";
+import {
+  type Channel,
+  decode,
+  encode,
+  type Endpoint,
+  fromHex,
+  peerIdToBytes,
+} from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { GOSSIP_PROTOCOL } from "@mosaik/discovery";
+import { GOSSIP_PROTOCOL, type SignedPeerEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
 import { payloadId } from "../discovery/_wire.ts";
 import type { TestNode } from "./_harness.ts";
 
@@ -33,4 +40,39 @@ export async function joinAsNeighbour(attacker: Endpoint, victim: TestNode): Pro
   await ch.send([0, [peerIdToBytes(attacker.peerId), [attacker.hostPort]]]);
   await eventually(() => victim.discovery.neighbors().includes(attacker.peerId));
   return ch;
+}
+
+/**
+ * One catalog sync as the requester, by hand: sends an empty summary, reads
+ * the victim's reply, sends `entries` and returns the victim's last answer
+ * (`"done"`, or `undefined` when it closed the channel).
+ */
+export async function syncEntries(
+  attacker: Endpoint,
+  victim: TestNode,
+  entries: readonly Uint8Array[],
+): Promise<unknown> {
+  const ch = await attacker.open(victim.endpoint.peerId, [victim.endpoint.hostPort], SYNC_PROTOCOL);
+  try {
+    await ch.send([]);
+    await ch.recv();
+    await ch.send(entries);
+    return await ch.recv().catch(() => undefined);
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
+
+/**
+ * `n` entries of made-up peers, correctly shaped, each under a random key
+ * with a random signature: cheap to make, and each one costs the victim a
+ * signature check.
+ */
+export function forgedEntries(template: SignedPeerEntry, n: number): Uint8Array[] {
+  const [body] = decode(template.bytes) as [Uint8Array];
+  const fields = decode(body) as unknown[];
+  return Array.from({ length: n }, () => {
+    fields[2] = crypto.getRandomValues(new Uint8Array(32));
+    return encode([encode(fields), crypto.getRandomValues(new Uint8Array(64))]);
+  });
 }

@@ -55,11 +55,15 @@ export async function run(): Promise<void> {
   try {
     const key = crypto.randomUUID();
     const groups = nodes.map((n) =>
-      n.groups.join({ key, stateMachine: new Counter("bench-counter/v1") })
+      n.groups.join({
+        key,
+        stateMachine: new Counter("bench-counter/v1"),
+        config: { bootstrapExpect: nodes.length },
+      })
     );
     await Promise.all(groups.map((g) => g.when.online()));
     const name = crypto.randomUUID();
-    const writers = nodes.map((n) => SharedMap.writer<number, number>(n, name));
+    const writers = nodes.map((n) => SharedMap.writer<number, number>(n, name, { writers: 3 }));
     await Promise.all(writers.map((w) => w.when.online()));
 
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];

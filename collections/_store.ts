@@ -91,6 +91,7 @@ export class Store<M extends Machine<unknown> = Machine<unknown>> {
     const config: Partial<GroupConfig> = {
       snapshotEvery: options.snapshotEvery ?? 1000,
       ...options.group,
+      bootstrapExpect: Math.floor((options.writers ?? 1) / 2) + 1,
     };
     const machine = make();
     const group = join(groups, id, machine, role, config, options.requireTicket);

@@ -41,7 +41,7 @@
  * const endpoint = await Endpoint.create({ networkId: networkId("demo") });
  * const node = { groups: new Groups(endpoint) }; // or a Network from @mosaik/network
  * const balances = SharedMap.writer<string, number>(node, "balances", {
- *   group: { formationWindow: 0 },
+ *   group: { formationWindow: 0 }, // a single writer: form the store at once
  * });
  * await balances.when.online();
  * const version = await balances.insert("alice", 100);

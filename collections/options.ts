@@ -91,11 +91,22 @@ export interface CollectionOptions {
    */
   maxCommandBytes?: number;
   /**
+   * How many writers the store is meant to have. A new store forms once a
+   * majority of them (`⌊writers / 2⌋ + 1`, the group's `bootstrapExpect`)
+   * are up and bonded, so writers started apart never form two stores that
+   * both accept writes. Default 1: the first writer forms the store on its
+   * own (after the formation window); a writer that started apart and wrote
+   * meanwhile keeps its writes and reports a conflict instead of merging (see
+   * `@mosaik/groups`). Readers never form a store.
+   */
+  writers?: number;
+  /**
    * Group options (consensus timing, time limits, static peers). Timing is
    * part of the GroupId, so every member must use the same. The role decides
-   * `learner` and `preference`.
+   * `learner` and `preference`, {@linkcode CollectionOptions.writers} the
+   * `bootstrapExpect`.
    */
-  group?: Partial<Omit<GroupConfig, "learner" | "preference">>;
+  group?: Partial<Omit<GroupConfig, "learner" | "preference" | "bootstrapExpect">>;
   /**
    * Tickets every member (writer or reader) must present in its discovery
    * entry, checked by the group when bonding and on every catalog change.

@@ -47,7 +47,12 @@ const counter = {
     this.value = s.value;
   },
 };
-const group = await a.groups.join({ key: "counter", stateMachine: counter });
+// bootstrapExpect: how many members a new group starts with (here: this node alone).
+const group = a.groups.join({
+  key: "counter",
+  stateMachine: counter,
+  config: { bootstrapExpect: 1 },
+});
 console.log("leader", await group.when.leaderElected());
 const result = await group.execute({ add: 5 }); // { index, result } once committed and applied
 console.log(

@@ -23,6 +23,7 @@ export function campaign(r: RaftCore, force: boolean, transfer = false): void {
         term: r.term + 1,
         lastIndex: r.log.lastIndex,
         lastTerm: r.log.lastTerm,
+        voterEpoch: r.config!.epochs?.[v],
       });
     }
     return;
@@ -38,6 +39,7 @@ export function campaign(r: RaftCore, force: boolean, transfer = false): void {
       lastIndex: r.log.lastIndex,
       lastTerm: r.log.lastTerm,
       force: transfer || undefined,
+      voterEpoch: r.config!.epochs?.[v],
     });
   }
 }
@@ -47,13 +49,18 @@ export function onVote(r: RaftCore, from: NodeId, m: MessageOf<"Vote" | "PreVote
   const canVote = r.vote === from ||
     (r.vote === undefined && r.lead === undefined) ||
     (m.type === "PreVote" && m.term > r.term);
-  // A node that holds no configuration has never received the log, or
-  // lost its storage: it only helps elect a candidate whose log holds
-  // nothing but the bootstrap configuration (index 1), so a member that
-  // restarted empty cannot elect a leader missing committed entries.
-  const blank = r.config === undefined && m.lastIndex > 1;
+  // A member whose storage epoch is not the one the candidate (or its own
+  // configuration) lists lost its storage: it may have acknowledged entries
+  // it no longer holds, and voted in terms it forgot. It votes again only
+  // once the leader re-added it with its new epoch (etcd's remove-and-re-add).
+  const notThatVoter = (m.voterEpoch !== undefined && m.voterEpoch !== r.epoch) ||
+    (!!r.config?.voters.includes(r.id) && !r.isVoter);
+  // Without epochs, a node that holds no configuration (never received the
+  // log, or lost its storage) only helps elect a candidate whose log holds
+  // nothing but the bootstrap configuration (index 1).
+  const blank = r.config === undefined && m.lastIndex > 1 && m.voterEpoch === undefined;
   const type = m.type === "Vote" ? "VoteR" : "PreVoteR";
-  if (canVote && !blank && r.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+  if (canVote && !notThatVoter && !blank && r.log.isUpToDate(m.lastIndex, m.lastTerm)) {
     if (m.type === "Vote") {
       r.electionElapsed = 0;
       r.vote = from;

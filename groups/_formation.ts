@@ -1,11 +1,19 @@
 // Group formation and cluster incarnations. Bonded members exchange statuses
-// (incarnation, commit, learner, how many commands their incarnation
-// applied). An empty member waits for the statuses of its bonded peers; if
-// none belongs to a formed group, the lowest member that may lead writes the
-// first configuration with every bonded member that is not a learner. Two
-// sets of members that could not see each other can form two incarnations
-// (each with its own cluster id); when they meet, the one that applied more
-// commands wins (ties: the lower cluster id) and the other's members reset.
+// (incarnation, commit, learner, how many writes their incarnation holds).
+// A blank member forms a group only with an expected size: after a formation
+// window (time to bond with the members the catalog shows), once it sees
+// that many blank members (itself included) and none of its bonded peers
+// belongs to a formed group, the lowest member that may lead writes the
+// first configuration with every bonded blank member that is not a learner.
+// A member that has voted, or holds anything, never forms a group.
+//
+// Two sets of members that could not see each other can still form two
+// incarnations (each with its own cluster id). When they meet, a member
+// whose incarnation holds no write (as far as it knows) gives it up for the
+// other one if that one holds writes, or has the lower id when neither does;
+// it erases its state and rejoins as a new member. An incarnation holding
+// writes is never given up automatically: its members report the conflict
+// and keep apart until an operator resolves it.
 import type { NodeId } from "./_messages.ts";
 import type { RaftCore } from "./_raft.ts";
 
@@ -16,37 +24,45 @@ export type StatusMessage = {
   commit: number;
   learner: boolean;
   lead?: string;
-  /** Most applied commands the sender knows of in its incarnation. */
+  /** Most writes (commands) the sender knows of in its incarnation. */
   best?: number;
   /** The sender never becomes leader. */
   never?: boolean;
+  /** The sender's storage epoch. */
+  epoch?: string;
 };
 
 /** What a bonded peer last told us about itself. */
 export interface PeerStatus {
   cluster?: string;
   learner: boolean;
-  /** Most applied commands the peer knows of in its incarnation. */
+  /** Most writes the peer knows of in its incarnation. */
   best: number;
   /** The peer never becomes leader. */
   never: boolean;
+  /** The peer's storage epoch. */
+  epoch?: string;
 }
 
-/** What formation needs from its replica; times in ticks. */
+/** What formation needs from its replica. */
 export interface FormationHost {
   core(): RaftCore;
+  /** The replica's clock in ticks. */
   now(): number;
   bonds(): ReadonlySet<NodeId>;
-  /** Commands applied since our incarnation formed. */
-  commands(): number;
+  /** Writes (commands) our incarnation holds here: applied, or in the log. */
+  writes(): number;
   learner(): boolean;
   send(to: NodeId, msg: StatusMessage): void;
   /** Gives up incarnation `mine` for `theirs`: erase everything and start empty. */
   reset(mine: string, theirs: string): void;
+  /** Incarnations `mine` and `theirs` (of `peer`) both hold writes: they stay apart. */
+  conflict(mine: string, theirs: string, peer: NodeId): void;
   readonly random: () => number;
-  readonly formationTicks: number;
-  readonly electionTicks: number;
+  /** Blank members (self included) needed to form a group; undefined: never form. */
   readonly bootstrapExpect: number | undefined;
+  /** Ticks to wait for bonds before forming. */
+  readonly formationTicks: number;
 }
 
 /** See the file comment. */
@@ -56,8 +72,12 @@ export class Formation {
   readonly status = new Map<NodeId, PeerStatus>();
   /** Incarnations this member gave up (their members will add it no more). */
   readonly #rejected = new Set<string>();
+  /** Incarnations in conflict with ours (reported once each). */
+  readonly conflicts = new Set<string>();
+  /** Incarnations an operator chose to keep ours over. */
+  readonly #dismissed = new Set<string>();
+  /** When this member started empty (formation waits a window from here). */
   #start = 0;
-  #lastLeaderSeen = 0;
 
   constructor(host: FormationHost) {
     this.#host = host;
@@ -68,11 +88,6 @@ export class Formation {
     return cluster !== undefined && this.#rejected.has(cluster);
   }
 
-  /** A leader was heard from. */
-  leaderSeen(): void {
-    this.#lastLeaderSeen = this.#host.now();
-  }
-
   /** A peer's status; incarnations are compared when it reports another one. */
   onStatus(from: NodeId, msg: StatusMessage): void {
     this.status.set(from, {
@@ -80,6 +95,7 @@ export class Formation {
       learner: msg.learner,
       best: msg.best ?? 0,
       never: msg.never === true,
+      epoch: msg.epoch,
     });
     this.#compare(from, msg.cluster);
   }
@@ -95,39 +111,57 @@ export class Formation {
       lead: core.lead,
       best: this.#best(core.cluster),
       never: core.opts.preference === "never" || undefined,
+      epoch: core.epoch,
     });
   }
 
-  /** Most applied commands known of in `cluster` (ours: including our own count). */
+  /**
+   * The operator's choice in a conflict: keep incarnation `winner`. When it
+   * is ours, the other incarnations are no longer reported (their members
+   * resolve too, or restart empty); otherwise this member erases its state
+   * and rejoins `winner` as a new member.
+   */
+  resolve(winner: string): void {
+    const mine = this.#host.core().cluster;
+    if (mine === undefined) return;
+    if (winner === mine) {
+      for (const c of this.conflicts) this.#dismissed.add(c);
+      this.conflicts.clear();
+      return;
+    }
+    this.#giveUp(mine, winner);
+  }
+
+  /** Most writes known of in `cluster` (ours: including our own count). */
   #best(cluster: string | undefined): number {
     if (cluster === undefined) return 0;
-    let best = cluster === this.#host.core().cluster ? this.#host.commands() : 0;
+    let best = cluster === this.#host.core().cluster ? this.#host.writes() : 0;
     for (const st of this.status.values()) {
       if (st.cluster === cluster && st.best > best) best = st.best;
     }
     return best;
   }
 
-  /** One tick: an empty member bootstraps a group when it should. */
+  /** One tick: a blank member bootstraps a group when it should. */
   tick(): void {
     const core = this.#host.core();
-    const now = this.#host.now();
-    // A member that has voted (term > 0) knows a group exists and waits to be
-    // added, unless no leader showed up for a long time (the one it voted for
-    // may be gone for good; should it return, the incarnations resolve).
-    if (core.config || core.lastIndex > 0 || this.#host.learner()) return;
-    const { formationTicks, electionTicks } = this.#host;
-    if (core.term > 0 && now - this.#lastLeaderSeen < 4 * formationTicks + 4 * electionTicks) {
-      return;
-    }
-    const voters = this.#voters(now - this.#start >= formationTicks);
+    if (core.config || core.lastIndex > 0 || core.term > 0 || this.#host.learner()) return;
+    if (this.#host.now() - this.#start < this.#host.formationTicks) return;
+    const voters = this.#voters();
     if (!voters) return;
-    core.bootstrap({ cluster: newClusterId(this.#host.random), voters, learners: [] });
+    const epochs: Record<NodeId, string> = {};
+    for (const v of voters) {
+      const epoch = v === core.id ? core.epoch : this.status.get(v)?.epoch;
+      if (epoch !== undefined) epochs[v] = epoch;
+    }
+    core.bootstrap({ cluster: newClusterId(this.#host.random), voters, learners: [], epochs });
     core.campaignNow();
   }
 
   /** The voters of a new group if this member must write its first configuration now. */
-  #voters(windowPassed: boolean): NodeId[] | undefined {
+  #voters(): NodeId[] | undefined {
+    const expect = this.#host.bootstrapExpect;
+    if (expect === undefined) return undefined;
     const core = this.#host.core();
     const known: NodeId[] = [];
     for (const p of this.#host.bonds()) {
@@ -137,10 +171,7 @@ export class Formation {
       if (st.cluster === undefined && !st.learner) known.push(p);
     }
     const members = [core.id, ...known].sort();
-    const expect = this.#host.bootstrapExpect;
-    if (expect !== undefined) {
-      if (members.length < expect) return undefined;
-    } else if (!windowPassed) return undefined;
+    if (members.length < expect) return undefined;
     // The lowest member that may lead writes the first configuration (a member
     // that never leads could not replicate it).
     const canLead = (id: NodeId) =>
@@ -149,21 +180,27 @@ export class Formation {
     return writer === core.id ? members : undefined;
   }
 
-  /** Two incarnations met: the losing one's member resets and rejoins the winner as new. */
+  /** Two incarnations met: an empty one yields, two holding writes stay apart. */
   #compare(from: NodeId, theirs: string | undefined): void {
     const mine = this.#host.core().cluster;
     if (mine === undefined || theirs === undefined || theirs === mine) return;
-    if (this.#rejected.has(theirs)) return;
+    if (this.#rejected.has(theirs) || this.#dismissed.has(theirs)) return;
     // Decide only once every bonded peer told us its state (their statuses repeat).
     for (const p of this.#host.bonds()) if (!this.status.has(p)) return;
-    const myBest = this.#best(mine);
-    const theirBest = this.#best(theirs);
-    if (!(theirBest > myBest || (theirBest === myBest && theirs < mine))) {
-      this.sendStatus(from);
-      return;
+    const ours = this.#best(mine);
+    const their = this.#best(theirs);
+    if (ours === 0 && (their > 0 || theirs < mine)) return this.#giveUp(mine, theirs);
+    this.sendStatus(from);
+    if (ours > 0 && their > 0 && !this.conflicts.has(theirs)) {
+      this.conflicts.add(theirs);
+      this.#host.conflict(mine, theirs, from);
     }
+  }
+
+  #giveUp(mine: string, theirs: string): void {
     this.#rejected.add(mine);
     this.#start = this.#host.now();
+    this.conflicts.clear();
     this.#host.reset(mine, theirs);
   }
 }

@@ -66,11 +66,16 @@ export class Leader {
     }
   }
 
-  /** Answers of followers: AppendEntries, heartbeats, snapshot chunks. */
-  step(from: NodeId, m: RaftMessage): void {
+  /**
+   * Answers of followers: AppendEntries, heartbeats, snapshot chunks.
+   * `stale`: the sender is a voter that lost its storage (it counts toward
+   * no quorum, but still receives the log).
+   */
+  step(from: NodeId, m: RaftMessage, stale = false): void {
     const pr = this.progress.get(from);
     if (!pr || (m.type !== "AppR" && m.type !== "HbR" && m.type !== "SnapR")) return;
     pr.active = true;
+    pr.stale = stale;
     if (m.type === "AppR") this.#onAppendResponse(from, pr, m);
     else if (m.type === "HbR") this.#onHeartbeatResponse(from, pr, m);
     else {
@@ -128,7 +133,7 @@ export class Leader {
       pr.inflight.freeFirst(); // messages may have been lost: let one more through
     }
     if (pr.match < this.#r.log.lastIndex) this.sendAppend(from);
-    if (m.ctx !== undefined) {
+    if (m.ctx !== undefined && !pr.stale) {
       for (const r of this.#reads.ack(from, m.ctx, this.#voters)) this.#answer(r, r.index);
     }
   }

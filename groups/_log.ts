@@ -33,6 +33,9 @@ export class RaftLog {
         throw new SafetyViolation("storage returned a non-contiguous log");
       }
     }
+    // The commit index written with the hard state: a restarted member never
+    // treats entries it knew committed as a suffix it may replace.
+    this.committed = Math.max(this.committed, Math.min(state.hard.commit ?? 0, this.lastIndex));
     this.#refreshConfig();
   }
 

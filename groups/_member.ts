@@ -19,6 +19,7 @@ import {
   type WaitOptions,
 } from "@mosaik/transport";
 import { GroupClosedError } from "./errors.ts";
+import { IncarnationEvents } from "./_incarnation_events.ts";
 import type { ReplicaEvent, ReplicaMessage } from "./_replica.ts";
 import { Replica } from "./_replica.ts";
 import { parseMessage, parseWelcome, PROTOCOL } from "./_wire.ts";
@@ -67,18 +68,6 @@ interface Bond {
   lastRecv: number;
 }
 
-/** A reset after two incarnations of a group met (see the package doc). */
-export interface ResetEvent {
-  /** Incarnation this member left. */
-  from: string;
-  /** Incarnation it joined. */
-  to: string;
-  /** Log entries discarded. */
-  discarded: number;
-  /** Of which were committed in the losing incarnation. */
-  committed: number;
-}
-
 export class Member {
   readonly id: GroupId;
   readonly replica: Replica;
@@ -97,7 +86,8 @@ export class Member {
   #dialTimer: ReturnType<typeof setInterval>;
   #unsubscribe: (() => void) | undefined;
   #waiter = new Waiter();
-  #resetListeners = new Set<(e: ResetEvent) => void>();
+  /** Resets and conflicts of incarnations, reported to listeners and the log. */
+  readonly incarnations: IncarnationEvents;
   #storage: Storage;
   #closing: Promise<void> | undefined;
   #onStop: () => void;
@@ -126,6 +116,7 @@ export class Member {
     this.endpoint = args.endpoint;
     this.self = args.endpoint.peerId;
     this.config = args.config;
+    this.incarnations = new IncarnationEvents(this.id);
     this.#storage = args.storage;
     this.#catalog = args.catalog;
     this.#local = args.local;
@@ -155,10 +146,10 @@ export class Member {
       },
       learner: c.learner,
       rank: (peer) => args.rtt?.(peer as PeerId) ?? Infinity,
+      bootstrapExpect: c.bootstrapExpect,
       formationTicks: c.formationWindow !== undefined
         ? ticks(c.formationWindow)
         : 2 * c.electionTicks,
-      bootstrapExpect: c.bootstrapExpect,
       graceTicks: ticks(c.gracePeriod),
       retryTicks: c.electionTicks,
       timeoutTicks: ticks(c.commandTimeout),
@@ -373,13 +364,8 @@ export class Member {
 
   #onEvent(e: ReplicaEvent): void {
     if (e.type === "leader" && e.leader !== undefined) this.leaderChanges++;
-    if (e.type === "reset") { for (const fn of this.#resetListeners) fn(e); }
+    if (e.type === "reset" || e.type === "conflict") this.incarnations.report(e);
     this.#waiter.notify();
-  }
-
-  onReset(fn: (e: ResetEvent) => void): () => void {
-    this.#resetListeners.add(fn);
-    return () => this.#resetListeners.delete(fn);
   }
 
   /** Resolves once `check()` holds; rejects with a `GroupClosedError` once the member stops. */

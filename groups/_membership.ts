@@ -1,8 +1,10 @@
 // Membership through the log: the configuration follows the bonds. On the
-// leader, departed members are removed, caught-up learners that asked to vote
-// are promoted, newly bonded members are added as learners, and members
-// absent longer than the grace period are removed, one change at a time. A
-// member leaves by asking the leader to remove it.
+// leader, departed members are removed, members that lost their storage
+// (their status reports a new storage epoch) are re-added as learners with
+// it, caught-up learners that asked to vote are promoted, newly bonded
+// members are added as learners, and members absent longer than the grace
+// period are removed, one change at a time. A member leaves by asking the
+// leader to remove it.
 import type { NodeId } from "./_messages.ts";
 import type { PeerStatus } from "./_formation.ts";
 import type { RaftCore } from "./_raft.ts";
@@ -125,26 +127,43 @@ export class Membership {
     const bonds = this.#host.bonds();
     const status = this.#host.status();
     const match = core.matchIndexes();
+    const epochs = (id: NodeId, epoch: string | undefined) => {
+      const out = { ...cfg.epochs };
+      if (epoch === undefined) delete out[id];
+      else out[id] = epoch;
+      return out;
+    };
     const without = (id: NodeId): Config => ({
       cluster: cfg.cluster,
       voters: cfg.voters.filter((x) => x !== id),
       learners: cfg.learners.filter((x) => x !== id),
+      epochs: epochs(id, undefined),
     });
+    const asLearner = (id: NodeId, epoch: string | undefined): Config => {
+      const c = without(id);
+      return { ...c, learners: [...c.learners, id], epochs: epochs(id, epoch) };
+    };
     for (const d of this.#departed) {
       if (!inConfig(d, cfg) || (d === core.id && cfg.voters.length === 1)) continue;
       yield without(d);
     }
+    for (const m of [...cfg.voters, ...cfg.learners]) {
+      const epoch = status.get(m)?.epoch;
+      const known = cfg.epochs?.[m];
+      if (m === core.id || epoch === undefined || known === undefined || known === epoch) continue;
+      yield asLearner(m, epoch); // it lost its storage: remove, re-add as a learner
+    }
     for (const l of cfg.learners) {
       const st = status.get(l);
       if (st && !st.learner && bonds.has(l) && (match.get(l) ?? 0) >= core.commit) {
-        yield { ...without(l), voters: [...cfg.voters, l] };
+        yield { ...without(l), voters: [...cfg.voters, l], epochs: cfg.epochs };
       }
     }
     for (const p of [...bonds].sort()) {
       const st = status.get(p);
       if (!st || inConfig(p, cfg) || this.#departed.has(p)) continue;
       if (st.cluster !== undefined && st.cluster !== cfg.cluster) continue;
-      yield { ...cfg, learners: [...cfg.learners, p] };
+      yield asLearner(p, st.epoch);
     }
     const now = this.#host.now();
     for (const [m, since] of this.#absentSince) {

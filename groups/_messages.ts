@@ -13,7 +13,15 @@ export type Role = "follower" | "precandidate" | "candidate" | "leader";
 
 /** Raft wire messages. Every message carries the sender's term. */
 export type RaftMessage =
-  | { type: "PreVote" | "Vote"; term: number; lastIndex: number; lastTerm: number; force?: boolean }
+  | {
+    type: "PreVote" | "Vote";
+    term: number;
+    lastIndex: number;
+    lastTerm: number;
+    force?: boolean;
+    /** The recipient's epoch in the candidate's configuration: another epoch may not vote. */
+    voterEpoch?: string;
+  }
   | { type: "PreVoteR" | "VoteR"; term: number; reject: boolean }
   | {
     type: "App";
@@ -56,8 +64,8 @@ export type RaftMessage =
   | { type: "ReadIndex"; term: number; ctx: string }
   | { type: "ReadIndexR"; term: number; ctx: string; index: number };
 
-/** A message with its cluster incarnation, as sent on the wire. */
-export type Envelope = RaftMessage & { cluster?: string };
+/** A message with its cluster incarnation and the sender's storage epoch, as sent on the wire. */
+export type Envelope = RaftMessage & { cluster?: string; epoch?: string };
 
 /** The message of type `T`. */
 export type MessageOf<T extends RaftMessage["type"]> = Extract<RaftMessage, { type: T }>;

@@ -54,6 +54,11 @@ export class Progress {
   readonly inflight: Inflights = new Inflights();
   /** Heard from since the last CheckQuorum round. */
   active = true;
+  /**
+   * A voter that answered with another storage epoch (it lost its storage):
+   * it counts toward no quorum until it is re-added.
+   */
+  stale = false;
   /** The snapshot being sent while in state `snapshot`. */
   snapshot: OutgoingSnapshot | undefined;
 
@@ -140,15 +145,21 @@ export class ProgressTracker {
    * `selfIndex` (what it has written, not what it has sent).
    */
   quorumIndex(voters: readonly NodeId[], selfIndex: number): number {
-    const matches = voters.map((v) => v === this.#self ? selfIndex : this.#map.get(v)?.match ?? 0)
-      .sort((a, b) => b - a);
+    const matches = voters.map((v) => {
+      if (v === this.#self) return selfIndex;
+      const pr = this.#map.get(v);
+      return pr && !pr.stale ? pr.match : 0;
+    }).sort((a, b) => b - a);
     return matches[quorum(voters.length) - 1] ?? 0;
   }
 
   /** Whether a quorum of `voters` was heard from since the last call; starts a new round. */
   quorumActive(voters: readonly NodeId[]): boolean {
     let active = 0;
-    for (const v of voters) if (v === this.#self || this.#map.get(v)?.active) active++;
+    for (const v of voters) {
+      const pr = this.#map.get(v);
+      if (v === this.#self || (pr?.active && !pr.stale)) active++;
+    }
     for (const [, pr] of this.peers()) pr.active = false;
     return active >= quorum(voters.length);
   }
@@ -159,7 +170,7 @@ export class ProgressTracker {
     let target: NodeId | undefined;
     for (const v of voters) {
       const pr = this.#map.get(v);
-      if (v !== this.#self && pr && pr.match > best) {
+      if (v !== this.#self && pr && !pr.stale && pr.match > best) {
         best = pr.match;
         target = v;
       }

@@ -33,6 +33,7 @@ import { Leader } from "./_leader.ts";
 import { SnapshotReceiver } from "./_snapshot_transfer.ts";
 import { campaign, onVote, stepCandidate } from "./_election.ts";
 import { accept, stepFollower } from "./_follower.ts";
+import { inLease, isVoterIn, mayRaiseTerm, newEpoch } from "./_voters.ts";
 
 export type {
   Envelope,
@@ -50,6 +51,8 @@ export { DEFAULT_RAFT_OPTIONS, SafetyViolation } from "./_messages.ts";
 /** See the file comment. */
 export class RaftCore {
   readonly id: NodeId;
+  /** The storage epoch: chosen when this member first started on its storage. */
+  readonly epoch: string;
   readonly opts: RaftOptions;
   readonly #random: () => number;
   readonly #storage: Storage;
@@ -60,7 +63,8 @@ export class RaftCore {
   /** @internal Ticks since the last sign of a leader (on a leader: since the last CheckQuorum). */
   electionElapsed = 0;
   /** Ticks since this member last knew a leader (its own leadership counts). */
-  #leaderless = 0;
+  /** @internal */
+  leaderless = 0;
   /** @internal Ticks since start (the snapshot transfer's clock). */
   ticks = 0;
 
@@ -79,6 +83,8 @@ export class RaftCore {
   #messages: Outgoing[] = [];
   #readStates: ReadState[] = [];
   #restored: Snapshot | undefined;
+  /** The commit index last written with the hard state. */
+  #persistedCommit = 0;
 
   constructor(id: NodeId, storage: Storage, random: () => number, opts?: Partial<RaftOptions>) {
     this.id = id;
@@ -90,6 +96,9 @@ export class RaftCore {
     this.vote = state.hard.vote;
     this.log = new RaftLog(storage, state);
     this.#restored = state.snapshot;
+    this.#persistedCommit = state.hard.commit ?? 0;
+    this.epoch = state.hard.epoch ?? newEpoch(random);
+    if (state.hard.epoch === undefined) this.persistHard();
     this.#resetTimeout();
   }
 
@@ -135,9 +144,12 @@ export class RaftCore {
     return this.log.configAt(index);
   }
 
-  /** Whether this node is a voter of its latest configuration. */
+  /**
+   * Whether this node is a voter of its latest configuration (with its
+   * current storage epoch: a member that lost its storage is not).
+   */
   get isVoter(): boolean {
-    return !!this.config?.voters.includes(this.id);
+    return isVoterIn(this.config, this.id, this.epoch);
   }
 
   /** Whether this node is a voter or learner of its latest configuration. */
@@ -186,7 +198,10 @@ export class RaftCore {
     this.advance();
     this.ticks++;
     this.electionElapsed++;
-    this.#leaderless = this.lead === undefined ? this.#leaderless + 1 : 0;
+    if (this.commit > this.#persistedCommit && this.ticks % this.opts.heartbeatTicks === 0) {
+      this.persistHard(); // at most once a heartbeat, so the commit index survives a restart
+    }
+    this.leaderless = this.lead === undefined ? this.leaderless + 1 : 0;
     if (this.leader) {
       this.leader.tick();
       return;
@@ -287,9 +302,12 @@ export class RaftCore {
   step(from: NodeId, m: Envelope): void {
     this.advance();
     if (m.cluster !== undefined && this.config && m.cluster !== this.config.cluster) return;
+    // A voter of the configuration that answers with another storage epoch
+    // lost its storage: it is not that voter any more.
+    const stale = !!this.config?.voters.includes(from) && !isVoterIn(this.config, from, m.epoch);
     if (m.term > this.term) {
-      if (!this.#mayRaiseTerm(from, m)) return;
-      if ((m.type === "Vote" || m.type === "PreVote") && !m.force && this.#inLease()) return;
+      if (!mayRaiseTerm(this, from, m, stale)) return;
+      if ((m.type === "Vote" || m.type === "PreVote") && !m.force && inLease(this)) return;
       if (m.type === "PreVote" || (m.type === "PreVoteR" && !m.reject)) {
         // PreVote never changes the term.
       } else if (m.type === "App" || m.type === "Hb" || m.type === "Snap") {
@@ -319,9 +337,12 @@ export class RaftCore {
       case "ReadIndexR":
         this.#readStates.push({ ctx: m.ctx, index: m.index });
         return;
+      case "PreVoteR":
+      case "VoteR":
+        if (stale) return;
     }
 
-    if (this.leader) this.leader.step(from, m);
+    if (this.leader) this.leader.step(from, m, stale);
     else if (this.role === "follower") stepFollower(this, from, m);
     else if (m.type === "App" || m.type === "Hb" || m.type === "Snap") {
       this.becomeFollower(m.term, from); // a leader of our term exists
@@ -329,10 +350,11 @@ export class RaftCore {
     } else stepCandidate(this, from, m);
   }
 
-  /** @internal Queues a message, stamped with our incarnation. */
+  /** @internal Queues a message, stamped with our incarnation and storage epoch. */
   send(to: NodeId, msg: RaftMessage): void {
     const env = msg as Envelope;
     if (this.config) env.cluster = this.config.cluster;
+    env.epoch = this.epoch;
     this.#messages.push({ to, msg: env });
   }
 
@@ -358,9 +380,15 @@ export class RaftCore {
     return this.isVoter && this.opts.preference !== "never";
   }
 
-  /** @internal Writes term and vote. */
+  /** @internal Writes term, vote, epoch and the commit index. */
   persistHard(): void {
-    this.#storage.setHardState({ term: this.term, vote: this.vote });
+    this.#persistedCommit = this.commit;
+    this.#storage.setHardState({
+      term: this.term,
+      vote: this.vote,
+      epoch: this.epoch,
+      commit: this.commit,
+    });
   }
 
   /** @internal Appends to the log (a leader's own entries may stay unwritten: `durable` false). */
@@ -373,27 +401,6 @@ export class RaftCore {
   install(s: Snapshot): void {
     this.log.install(s);
     this.#restored = s;
-  }
-
-  /**
-   * Whether `from` may move this member to a higher term. Only voters of the
-   * configuration this member knows may: a key holder outside it (a learner,
-   * a stranger with the group key) could otherwise poison the term with one
-   * message. Two exceptions keep members live: a member without a
-   * configuration (blank, joining) follows whoever leads, and a member that
-   * heard no leader for three election timeouts accepts a leader's message
-   * from outside its configuration (it may have missed the entry that added
-   * that leader while it was cut off).
-   */
-  #mayRaiseTerm(from: NodeId, m: Envelope): boolean {
-    const config = this.config;
-    if (!config || config.voters.includes(from)) return true;
-    if (m.type !== "App" && m.type !== "Hb" && m.type !== "Snap") return false;
-    return this.lead === undefined && this.#leaderless >= 3 * this.opts.electionTicks;
-  }
-
-  #inLease(): boolean {
-    return this.lead !== undefined && this.electionElapsed < this.opts.electionTicks;
   }
 
   #resetTimeout(): void {

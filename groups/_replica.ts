@@ -5,7 +5,7 @@
 // tick() and receive(); sends through a callback.
 import type { Envelope, LeadershipPreference, NodeId, RaftOptions } from "./_raft.ts";
 import { RaftCore } from "./_raft.ts";
-import type { Storage } from "./storage.ts";
+import { EntryType, type Storage } from "./storage.ts";
 import type { StateMachine } from "./state_machine.ts";
 import { GroupClosedError, NotMemberError } from "./errors.ts";
 import { Applier } from "./_apply.ts";
@@ -35,6 +35,15 @@ export type ReplicaEvent =
     /** Log entries discarded (committed in the losing incarnation: `committed`). */
     discarded: number;
     committed: number;
+  }
+  | {
+    type: "conflict";
+    /** Our incarnation. */
+    mine: string;
+    /** The other incarnation; both hold writes, so neither is given up automatically. */
+    theirs: string;
+    /** The member of the other incarnation that reported it. */
+    peer: NodeId;
   };
 
 /** Options of a replica; times in ticks. */
@@ -50,10 +59,13 @@ export interface ReplicaOptions {
   learner?: boolean;
   /** Ranks peers for catch-up fetches, lower first (the member passes RTTs). */
   rank?: (peer: NodeId) => number;
-  /** Ticks to wait for peers before forming a new group. */
-  formationTicks: number;
-  /** Wait for this many members (self included) before forming. */
+  /**
+   * Form a new group once this many blank members (self included) are
+   * bonded; undefined: never form, only join a formed group.
+   */
   bootstrapExpect?: number;
+  /** Ticks to wait for bonds before forming a new group. */
+  formationTicks: number;
   /** Ticks a member may be absent before the leader removes it. */
   graceTicks: number;
   /** Ticks between resubmissions of an unanswered request. */
@@ -112,14 +124,15 @@ export class Replica {
       core,
       now,
       bonds,
-      commands: () => this.#applier.commands,
+      writes: () => this.#writes(),
       learner: () => !!this.opts.learner,
       send,
       reset: (mine, theirs) => this.#reset(mine, theirs),
+      conflict: (mine, theirs, peer) =>
+        this.opts.onEvent?.({ type: "conflict", mine, theirs, peer }),
       random: opts.random,
-      formationTicks: opts.formationTicks,
-      electionTicks: opts.raft?.electionTicks ?? 10,
       bootstrapExpect: opts.bootstrapExpect,
+      formationTicks: opts.formationTicks,
     });
     const status = () => this.#formation.status;
     this.#requests = new Requests({
@@ -218,9 +231,7 @@ export class Replica {
       default:
         if (this.#formation.rejects(msg.cluster)) break;
         this.core.step(from, msg);
-        if (this.core.lead !== from) break;
-        this.#formation.leaderSeen();
-        if (this.core.term !== msg.term) break;
+        if (this.core.lead !== from || this.core.term !== msg.term) break;
         if (msg.type === "App") {
           this.#catchUp.maybeStart(from, msg.prevIndex, msg.prevTerm, msg.cluster);
         } else if (msg.type === "Hb" && msg.lc !== undefined && msg.lct !== undefined) {
@@ -285,6 +296,21 @@ export class Replica {
     if (!this.opts.learner) return;
     this.opts.learner = false;
     this.#broadcastStatus();
+    this.#flush();
+  }
+
+  /** Incarnations met that hold writes, as ours does (see {@linkcode Replica.resolve}). */
+  get conflicts(): ReadonlySet<string> {
+    return this.#formation.conflicts;
+  }
+
+  /**
+   * Ends a conflict between incarnations: keeps `winner`. When it is not
+   * ours, this member erases its state and rejoins `winner` as a new member.
+   */
+  resolve(winner: string): void {
+    if (this.closed) return;
+    this.#formation.resolve(winner);
     this.#flush();
   }
 
@@ -383,6 +409,15 @@ export class Replica {
     if (this.applied - this.#applier.snapshotIndex >= this.opts.snapshotEvery) {
       this.core.compact(this.applied, this.#applier.snapshot());
     }
+  }
+
+  /** Writes our incarnation holds here: commands applied, plus one if the log holds more. */
+  #writes(): number {
+    const log = this.core.log;
+    for (let i = Math.max(this.applied + 1, log.firstIndex); i <= log.lastIndex; i++) {
+      if (log.at(i).type === EntryType.Command) return this.#applier.commands + 1;
+    }
+    return this.#applier.commands;
   }
 
   #broadcastStatus(): void {

@@ -173,6 +173,8 @@ export class Sim {
       random: seedRng,
       send: (to, msg) => this.#send(id, to, msg),
       formationTicks: 20,
+      // The nodes created with the simulation form it together.
+      bootstrapExpect: this.opts.nodes || undefined,
       graceTicks: 1_000_000,
       retryTicks: 20,
       timeoutTicks: 300,

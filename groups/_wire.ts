@@ -2,6 +2,7 @@
 // rejected with a DecodeError before it reaches the Raft core.
 import { DecodeError, ownBytes } from "@mosaik/transport";
 import type { ReplicaMessage } from "./_replica.ts";
+import type { Envelope } from "./_messages.ts";
 import type { Config, Entry, Snapshot } from "./storage.ts";
 
 /** The group protocol's name on the endpoint. */
@@ -62,13 +63,23 @@ function ids(x: unknown, what: string): string[] {
   return x.map((v) => str(v, what));
 }
 
+function epochs(x: unknown): Record<string, string> | undefined {
+  if (x == null) return undefined;
+  const list = Object.entries(obj(x, "epochs"));
+  if (list.length > 2 * MAX_MEMBERS) fail("epochs");
+  return Object.fromEntries(list.map(([k, v]) => [str(k, "epochs"), str(v, "epochs")]));
+}
+
 function config(x: unknown): Config {
   const c = obj(x, "config");
-  return {
+  const out: Config = {
     cluster: str(c.cluster, "cluster"),
     voters: ids(c.voters, "voters"),
     learners: ids(c.learners, "learners"),
   };
+  const e = epochs(c.epochs);
+  if (e) out.epochs = e;
+  return out;
 }
 
 function entry(x: unknown): Entry {
@@ -98,8 +109,13 @@ function snapshot(x: unknown): Snapshot {
 /** Validates and normalizes a bond message. */
 export function parseMessage(x: unknown): ReplicaMessage {
   const m = obj(x, "message");
-  const type = str(m.type, "type", 16);
-  const cluster = optStr(m.cluster, "cluster");
+  const out = parseBody(m, str(m.type, "type", 16), optStr(m.cluster, "cluster"));
+  const epoch = optStr(m.epoch, "epoch");
+  if (epoch !== undefined && "term" in out) (out as Envelope).epoch = epoch;
+  return out;
+}
+
+function parseBody(m: Record<string, unknown>, type: string, cluster?: string): ReplicaMessage {
   switch (type) {
     case "Prop": {
       if (!Array.isArray(m.data) || m.data.length > 100_000) fail("proposals");
@@ -114,6 +130,7 @@ export function parseMessage(x: unknown): ReplicaMessage {
         lead: optStr(m.lead, "lead"),
         best: m.best == null ? undefined : nat(m.best, "best"),
         never: m.never === true ? true : undefined,
+        epoch: optStr(m.epoch, "epoch"),
       };
     case "Leave":
     case "Left":
@@ -143,6 +160,7 @@ export function parseMessage(x: unknown): ReplicaMessage {
         lastIndex: nat(m.lastIndex, "lastIndex"),
         lastTerm: nat(m.lastTerm, "lastTerm"),
         force: m.force === true ? true : undefined,
+        voterEpoch: optStr(m.voterEpoch, "voterEpoch"),
       };
     case "PreVoteR":
     case "VoteR":

@@ -5,6 +5,7 @@
  */
 import { derive, digest, type GroupId } from "@mosaik/transport";
 import type { LeadershipPreference } from "./_messages.ts";
+import { GroupConfigError } from "./errors.ts";
 
 export type { LeadershipPreference };
 
@@ -24,12 +25,23 @@ export interface ConsensusConfig {
 /** Per-member options of a group (not part of the {@linkcode GroupId}). */
 export interface GroupConfig extends ConsensusConfig {
   /**
-   * Milliseconds to wait for bonds with the members the catalog shows before
-   * a new group forms. Default: two base election timeouts.
+   * How many members (self included) a new group starts with: a blank voter
+   * forms a group only once it is bonded with this many blank voters, none of
+   * which belongs to a formed group. Set it to at least a majority of the
+   * voters the group will ever have, so that members started apart can never
+   * form two groups that both acknowledge writes. `1` is the explicit
+   * single-node bootstrap: the member forms a group of its own at once (do
+   * this on one member only). Required for voters (`join` throws a
+   * {@linkcode GroupConfigError} without it); learners never form a group.
+   * A member that holds any state or has voted never forms a group again.
+   */
+  bootstrapExpect?: number;
+  /**
+   * Milliseconds a blank member waits for bonds with the members the catalog
+   * shows before it forms a group (with every bonded blank voter, at least
+   * `bootstrapExpect` of them). Default: two base election timeouts.
    */
   formationWindow?: number;
-  /** Form only once this many members (self included) are bonded. */
-  bootstrapExpect?: number;
   /** Milliseconds a member may be absent before it is removed from the configuration. Default 30 000. */
   gracePeriod: number;
   /** Milliseconds `execute` and strong queries may take. Default 10 000. */
@@ -83,6 +95,37 @@ export const DEFAULT_GROUP_CONFIG: GroupConfig = {
   bondTimeout: 2000,
   peers: [],
 };
+
+/**
+ * Throws a {@linkcode GroupConfigError} when `config` cannot work: a voter
+ * needs `bootstrapExpect` (a positive integer).
+ *
+ * @example
+ * ```ts
+ * import { checkGroupConfig, DEFAULT_GROUP_CONFIG, GroupConfigError } from "@mosaik/groups";
+ * checkGroupConfig({ ...DEFAULT_GROUP_CONFIG, bootstrapExpect: 3 });
+ * try {
+ *   checkGroupConfig(DEFAULT_GROUP_CONFIG);
+ * } catch (e) {
+ *   console.assert(e instanceof GroupConfigError);
+ * }
+ * ```
+ */
+export function checkGroupConfig(config: GroupConfig): void {
+  const expect = config.bootstrapExpect;
+  if (expect === undefined) {
+    if (config.learner) return;
+    throw new GroupConfigError(
+      "a voter needs config.bootstrapExpect: the number of members a new group starts with " +
+        "(at least a majority of its voters), or 1 to bootstrap a single-node group",
+    );
+  }
+  if (!Number.isInteger(expect) || expect < 1) {
+    throw new GroupConfigError(
+      `config.bootstrapExpect must be a positive integer, got ${expect}`,
+    );
+  }
+}
 
 /**
  * The id of a group: the key, the state machine's name (type and version),

@@ -21,5 +21,11 @@ export class GroupOfflineError extends GroupError {}
 /** The group (or the handle) was closed; the request's outcome is unknown. */
 export class GroupClosedError extends ClosedError {}
 
+/**
+ * The options of `groups.join` cannot work as given, for example a voter
+ * without `bootstrapExpect`: the message names the option to set.
+ */
+export class GroupConfigError extends GroupError {}
+
 /** The local node is not (or no longer) a member of the group's configuration. */
 export class NotMemberError extends GroupError {}

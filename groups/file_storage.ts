@@ -26,7 +26,7 @@ export interface FileStorageOptions {
 }
 
 type Record =
-  | { t: "h"; term: number; vote?: string }
+  | { t: "h"; term: number; vote?: string; epoch?: string; commit?: number }
   | { t: "e"; e: Entry[] }
   | { t: "s"; s: Snapshot; d: boolean };
 
@@ -145,8 +145,12 @@ export class FileStorage implements Storage, AsyncDisposable {
   }
 
   #replay(rec: Record): void {
-    if (rec.t === "h") this.#hard = { term: rec.term, vote: rec.vote ?? undefined };
-    else if (rec.t === "e") {
+    if (rec.t === "h") {
+      this.#hard = { term: rec.term };
+      if (rec.vote != null) this.#hard.vote = rec.vote;
+      if (rec.epoch != null) this.#hard.epoch = rec.epoch;
+      if (rec.commit != null) this.#hard.commit = rec.commit;
+    } else if (rec.t === "e") {
       this.#entries = spliceEntries(
         this.#entries,
         rec.e.map(normalizeEntry),
@@ -208,7 +212,7 @@ export class FileStorage implements Storage, AsyncDisposable {
   /** Persists term and vote. */
   setHardState(hard: HardState): void {
     this.#hard = { ...hard };
-    this.#write([{ t: "h", term: hard.term, vote: hard.vote }]);
+    this.#write([{ t: "h", ...this.#hard }]);
   }
 
   /** Persists entries, replacing any overlapped suffix. */
@@ -226,7 +230,7 @@ export class FileStorage implements Storage, AsyncDisposable {
     const old = this.#segments();
     this.#roll();
     const records: Record[] = [
-      { t: "h", term: this.#hard.term, vote: this.#hard.vote },
+      { t: "h", ...this.#hard },
       { t: "s", s: snapshot, d: true },
     ];
     if (this.#entries.length) records.push({ t: "e", e: this.#entries });

@@ -4,12 +4,13 @@
  * @module
  */
 import { abortable, type GroupId, type PeerId, type WaitOptions } from "@mosaik/transport";
-import type { Member, ResetEvent } from "./_member.ts";
+import type { Member } from "./_member.ts";
+import type { ConflictEvent, ResetEvent } from "./_incarnation_events.ts";
 import type { Role } from "./_messages.ts";
 import { GroupClosedError } from "./errors.ts";
 import type { LeadershipPreference } from "./config.ts";
 
-export type { ResetEvent, Role };
+export type { ConflictEvent, ResetEvent, Role };
 
 /** Read consistency of {@linkcode Group.query}. */
 export type Consistency = "strong" | "weak";
@@ -46,6 +47,8 @@ export interface GroupMetrics {
   bonds: number;
   /** Entries this member served to members catching up in parallel. */
   servedToCatchUp: number;
+  /** Conflicts with other incarnations of the group reported so far (see {@linkcode Group.onConflict}). */
+  conflicts: number;
 }
 
 /** Voters and learners of the current configuration. */
@@ -79,7 +82,11 @@ let openGroup: <C, R, Q, QR>(member: Member) => Group<C, R, Q, QR>;
  *
  * @example
  * ```ts ignore
- * await using group = network.groups.join({ key: "counter", stateMachine: counter });
+ * await using group = network.groups.join({
+ *   key: "counter",
+ *   stateMachine: counter,
+ *   config: { bootstrapExpect: 3 },
+ * });
  * await group.when.leaderElected();
  * const { index, result } = await group.execute({ add: 5 });
  * const value = await group.query("value", { consistency: "strong" });
@@ -190,6 +197,7 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
       leaderChanges: this.#member.leaderChanges,
       bonds: this.#member.bonded.length,
       servedToCatchUp: r.served,
+      conflicts: this.#member.incarnations.conflicts,
     };
   }
 
@@ -225,7 +233,39 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
    * incarnation of the group won (see the package doc); returns an unsubscribe.
    */
   onReset(fn: (event: ResetEvent) => void): () => void {
-    return this.#member.onReset(fn);
+    return this.#member.incarnations.onReset(fn);
+  }
+
+  /**
+   * Calls `fn` when this member met another incarnation of the group while
+   * both hold writes (see the package doc): they stay apart until
+   * {@linkcode Group.resolve} chooses one. Returns an unsubscribe.
+   */
+  onConflict(fn: (event: ConflictEvent) => void): () => void {
+    return this.#member.incarnations.onConflict(fn);
+  }
+
+  /** The incarnation (cluster id) this member belongs to; undefined until it is in a group. */
+  get incarnation(): string | undefined {
+    return this.#member.replica.core.cluster;
+  }
+
+  /** Other incarnations this member is in conflict with (unresolved). */
+  get conflicts(): string[] {
+    return [...this.#member.replica.conflicts];
+  }
+
+  /**
+   * Ends a conflict between incarnations by keeping `winner` (a cluster id
+   * from {@linkcode Group.conflicts} or {@linkcode Group.incarnation}). When
+   * `winner` is this member's own incarnation, the others are no longer
+   * reported; otherwise this member discards its history (the writes of its
+   * incarnation it holds are lost here), rejoins `winner` as a new member and
+   * reports it through {@linkcode Group.onReset}. Resolve on every member of
+   * the losing incarnation, or restart those members with empty storage.
+   */
+  resolve(winner: string): void {
+    this.#member.replica.resolve(winner);
   }
 
   /**

@@ -17,7 +17,7 @@ import {
 } from "@mosaik/transport";
 import { type GroupCatalog, type GroupLocalEntry, type GroupPeerEntry, Member } from "./_member.ts";
 import { parseHello, PROTOCOL } from "./_wire.ts";
-import { DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
+import { checkGroupConfig, DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
 import { createGroup, type Group, type GroupMetrics, type Members, viewGroup } from "./group.ts";
 import { GroupClosedError } from "./errors.ts";
 import type { StateMachine } from "./state_machine.ts";
@@ -75,7 +75,7 @@ export interface JoinOptions<C, R, Q, QR> {
  * @example
  * ```ts ignore
  * const groups = new Groups(endpoint, discovery);
- * const g = groups.join({ key: "k", stateMachine: counter });
+ * const g = groups.join({ key: "k", stateMachine: counter, config: { bootstrapExpect: 3 } });
  * ```
  */
 export class Groups implements AsyncDisposable {
@@ -100,6 +100,7 @@ export class Groups implements AsyncDisposable {
   join<C, R, Q, QR>(options: JoinOptions<C, R, Q, QR>): Group<C, R, Q, QR> {
     if (this.#closed) throw new GroupClosedError("groups are closed");
     const config: GroupConfig = { ...DEFAULT_GROUP_CONFIG, ...options.config };
+    checkGroupConfig(config);
     const validators = ticketValidators(options.requireTicket);
     const id = groupId(
       options.key,

@@ -53,37 +53,51 @@
  *
  * ## Forming, growing and shrinking without a static member list
  *
- * On `join` an empty member waits a formation window (default two base
- * election timeouts) for bonds with the members the catalog shows. If a
- * bonded peer already belongs to a formed group, it waits to be added.
- * Otherwise the bonded member with the lowest PeerId writes the first
- * configuration with every bonded member; the others adopt it by
- * replication. `bootstrapExpect: n` waits for n members instead; a lone
- * member forms alone after the window. A member that has voted never forms a
- * group itself. From then on the leader adds bonded members (as learners,
- * promoted when caught up) and removes members absent longer than the grace
- * period (default 30 s), one change at a time. Stopping a member (closing
- * the handle or the network) does not change the configuration (a leader
- * hands leadership over first); {@linkcode Group.leave} removes it through
- * the log.
+ * A voter must say how a new group forms: `bootstrapExpect: n` (at least a
+ * majority of the voters the group will ever have) makes a blank member
+ * wait until it is bonded with n blank voters (itself included) that belong
+ * to no group, after a formation window (`formationWindow`, two election
+ * timeouts by default) that lets members starting together bond; the lowest
+ * of them that may lead then writes the first configuration with every
+ * bonded blank voter, the others adopt it by replication.
+ * `bootstrapExpect: 1` is the explicit single-node bootstrap. Without the
+ * option `join` throws a {@linkcode GroupConfigError} that names it;
+ * learners never form a group. A member that holds anything or has voted
+ * never forms a group itself: a blank member whose bonded peers belong to a
+ * group waits to be added. From then on the leader adds bonded members (as
+ * learners, promoted when caught up) and removes members absent longer than
+ * the grace period (default 30 s), one change at a time. Stopping a member
+ * (closing the handle or the network) does not change the configuration (a
+ * leader hands leadership over first); {@linkcode Group.leave} removes it
+ * through the log.
  *
- * ## Trade-off: groups that formed apart
+ * ## Disk loss
  *
- * Forming without a fixed member list means two sets of members that could
- * not see each other during formation (or a lone member started in
- * isolation) can each form a group with the same id: two *incarnations*,
- * each with its own cluster id recorded in its first configuration. Their
- * histories are never merged: Raft messages of another incarnation are
- * refused. When members of two incarnations meet, the incarnation that
- * applied more commands (as reported by any of its members) wins (ties: the
- * lower cluster id); each member of the
- * losing one erases its state, restores its state machine to the initial
- * state, rejoins as a new member of the winner and receives its history. The
- * member reports this through {@linkcode Group.onReset} with the number of
- * discarded entries. Commands acknowledged by the losing incarnation are
- * therefore lost. Applications that cannot accept this must avoid
- * independent formation: set `bootstrapExpect` to the intended size (a
- * minority then never forms, and never acknowledges anything).
+ * Every member's storage holds a random epoch, chosen when it first starts
+ * on that storage, and the configuration records each member's epoch. A
+ * member that lost its storage comes back with a new epoch: it is no longer
+ * the voter of the configuration, so it neither votes nor counts toward a
+ * commit or a read quorum; the leader re-adds it as a learner with its new
+ * epoch and promotes it once it caught up (etcd's remove-and-re-add). The
+ * commit index is written with the hard state (at most once a heartbeat),
+ * so a restarted member never takes entries it knew committed for a suffix
+ * it may replace.
+ *
+ * ## Groups that formed apart
+ *
+ * Members that could not see each other can still form two *incarnations*
+ * of a group (two single-node bootstraps, or `bootstrapExpect` below a
+ * majority), each with its own cluster id recorded in its first
+ * configuration. Their histories are never merged: Raft messages of another
+ * incarnation are refused. When members of two incarnations meet, a member
+ * whose incarnation holds no write (as far as it and its peers know) gives it
+ * up: it erases its state, rejoins the other incarnation as a new member and
+ * reports this through {@linkcode Group.onReset}. An incarnation holding
+ * writes is never given up automatically: both sides keep running apart and
+ * report the conflict ({@linkcode Group.onConflict}, the `conflicts` metric,
+ * a warning in the `groups` log) until an operator calls
+ * {@linkcode Group.resolve} with the incarnation to keep on the members of
+ * the other one (or restarts them with empty storage).
  *
  * @example
  * ```ts ignore
@@ -105,7 +119,11 @@
  *   },
  * };
  * await using node = await Network.create("my-app", { mdns: false, dht: false });
- * const group = node.groups.join({ key: "counter", stateMachine: counter });
+ * const group = node.groups.join({
+ *   key: "counter",
+ *   stateMachine: counter,
+ *   config: { bootstrapExpect: 3 }, // forms once three members are up
+ * });
  * await group.when.leaderElected();
  * const { index, result } = await group.execute({ add: 5 });
  * const value = await group.query("value", { consistency: "strong" });
@@ -133,7 +151,7 @@
  *     this.items = s;
  *   },
  * };
- * const group = groups.join({ key: "doc", stateMachine: sm, config: { formationWindow: 0 } });
+ * const group = groups.join({ key: "doc", stateMachine: sm, config: { bootstrapExpect: 1 } });
  * await group.when.online();
  * console.assert((await group.execute("hello")).result === 1);
  * await groups.close();
@@ -148,6 +166,7 @@ export * from "./state_machine.ts";
 export * from "./storage.ts";
 export * from "./config.ts";
 export {
+  type ConflictEvent,
   type Consistency,
   Group,
   type GroupMetrics,

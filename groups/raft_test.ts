@@ -33,17 +33,6 @@ Deno.test("formation: lowest id bootstraps, one leader, commands commit everywhe
   assert.equal(read, 5);
 });
 
-Deno.test("a lone member forms alone after the window; bootstrapExpect waits", async () => {
-  const sim = new Sim({ seed: 2, nodes: 1 });
-  assert.ok(await sim.until(() => sim.leader() !== undefined, 1000));
-  const sim2 = new Sim({ seed: 3, nodes: 1, replica: { bootstrapExpect: 2 } });
-  await sim2.run(2000);
-  assert.equal(sim2.leader(), undefined);
-  sim2.add("n1");
-  assert.ok(await sim2.until(() => sim2.leader() !== undefined, 2000));
-  assert.equal(sim2.leader()!.core.config!.voters.length, 2);
-});
-
 Deno.test("PreVote + CheckQuorum: an isolated leader steps down and never commits; rejoin does not disrupt", async () => {
   const sim = new Sim({ seed: 4, nodes: 3 });
   assert.ok(await sim.until(() => sim.alive().every((r) => r.applied >= 2)));
@@ -313,33 +302,6 @@ Deno.test("leadership transfer and preference never", async () => {
   assert.equal(never.leader(), undefined);
 });
 
-Deno.test("incarnations that formed apart never merge silently: the loser resets and rejoins", async () => {
-  const events: unknown[] = [];
-  const sim = new Sim({ seed: 11, nodes: 2 });
-  sim.partition(["n0"], ["n1"]);
-  assert.ok(await sim.until(() => sim.alive().every((r) => r.core.role === "leader")));
-  let n = 0;
-  for (let i = 0; i < 3; i++) {
-    sim.replica("n0").execute([["put", "a", i]]).then(() => n++);
-    await sim.run(3);
-  }
-  sim.replica("n1").execute([["put", "a", "other"]]).then(() => n++);
-  assert.ok(await sim.until(() => n === 4));
-  sim.replica("n1").opts.onEvent = (e) => events.push(e);
-  sim.heal();
-  assert.ok(
-    await sim.until(() =>
-      sim.replica("n0").core.config!.voters.includes("n1") && sim.replica("n1").sm.query("a") === 2
-    ),
-    "n1 rejoined with n0's history",
-  );
-  const reset = events.find((e) => (e as { type: string }).type === "reset") as {
-    discarded: number;
-  };
-  assert.ok(reset && reset.discarded === 3, JSON.stringify(events));
-  assert.equal(sim.replica("n0").sm.query("a"), 2);
-});
-
 Deno.test("not-a-member: a removed node refuses execute", async () => {
   const sim = new Sim({ seed: 12, nodes: 3 });
   assert.ok(await sim.until(() => sim.leader() !== undefined));
@@ -396,41 +358,6 @@ Deno.test("a reluctant member lets others lead", async () => {
   }
 });
 
-Deno.test("members whose bootstrapper vanished right after formation form again later", async () => {
-  const sim = new Sim({ seed: 40, nodes: 3 });
-  assert.ok(await sim.until(() => sim.leader() !== undefined, 5000));
-  const l = sim.leader()!;
-  sim.crash(l.id);
-  assert.ok(await sim.until(() => sim.leader() !== undefined, 20_000));
-});
-
-Deno.test("incarnations: a lagging member of the winning group does not reset", async () => {
-  const sim = new Sim({ seed: 50, nodes: 4 });
-  const resets: string[] = [];
-  for (const id of ["n0", "n1", "n2", "n3"]) {
-    sim.replica(id).opts.onEvent = (e) => e.type === "reset" && resets.push(id);
-  }
-  sim.partition(["n0", "n1", "n2"], ["n3"]);
-  assert.ok(
-    await sim.until(() =>
-      sim.replica("n3").core.role === "leader" &&
-      sim.alive().filter((r) => r.core.role === "leader").length === 2
-    ),
-  );
-  assert.ok(await sim.until(() => sim.alive().every((r) => r.core.config !== undefined)));
-  const a = sim.alive().find((r) => r.core.role === "leader" && r.id !== "n3")!;
-  const lagging = ["n0", "n1", "n2"].find((id) => id !== a.id)!;
-  sim.crash(lagging);
-  let n = 0;
-  for (let i = 0; i < 30; i++) a.execute([["put", "a", i]]).then(() => n++);
-  for (let i = 0; i < 10; i++) sim.replica("n3").execute([["put", "a", `b${i}`]]).then(() => n++);
-  assert.ok(await sim.until(() => n === 40));
-  sim.start(lagging).opts.onEvent = (e) => e.type === "reset" && resets.push(lagging);
-  sim.heal();
-  assert.ok(await sim.until(() => sim.alive().every((r) => r.sm.query("a") === 29), 10_000));
-  assert.deepEqual(resets, ["n3"]);
-});
-
 Deno.test("a member restarted on the file store keeps its vote (never votes twice in a term)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "groups-vote-" });
   try {
@@ -453,45 +380,6 @@ Deno.test("a member restarted on the file store keeps its vote (never votes twic
     second.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("formation: the lowest member that may lead writes the first configuration", async () => {
-  const sim = new Sim({ seed: 60, nodes: 0 });
-  for (const id of ["a", "b", "c"]) {
-    sim.add(id, false);
-    const r = sim.start(id);
-    if (id !== "c") r.core.opts.preference = "never";
-  }
-  assert.ok(await sim.until(() => sim.leader()?.id === "c", 5000));
-  assert.equal(sim.leader()!.core.config!.voters.length, 3);
-});
-
-Deno.test("incarnations meeting in any order converge on the one with more commands", async () => {
-  for (let seed = 1; seed <= 40; seed++) {
-    const sim = new Sim({ seed, nodes: 3, maxDelay: 1 + (seed % 8) });
-    sim.partition(["n0"], ["n1"], ["n2"]);
-    assert.ok(await sim.until(() => sim.alive().every((r) => r.core.role === "leader"), 5000));
-    let n = 0;
-    for (const [id, k] of [["n0", 3], ["n1", 1]] as const) {
-      for (let i = 0; i < k; i++) {
-        sim.replica(id).execute([["put", "a", `${id}${i}`]]).then(() => n++);
-        await sim.run(3);
-      }
-    }
-    assert.ok(await sim.until(() => n === 4, 5000));
-    // Two of them meet first (and grow), then the third joins.
-    const order = [["n0"], ["n1"], ["n2"]].sort(() => sim.random() - 0.5);
-    sim.partition([...order[0], ...order[1]], order[2]);
-    await sim.run(Math.floor(sim.random() * 1500));
-    sim.heal();
-    assert.ok(
-      await sim.until(
-        () => sim.alive().every((r) => r.leader === "n0" && r.sm.query("a") === "n02"),
-        20_000,
-      ),
-      `seed ${seed}`,
-    );
   }
 });
 

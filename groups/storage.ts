@@ -27,6 +27,14 @@ export interface Config {
   voters: string[];
   /** Members that receive the log but do not vote. */
   learners: string[];
+  /**
+   * The storage epoch ({@linkcode HardState.epoch}) each member had when it
+   * was added. A member whose storage was lost has a new epoch: it is no
+   * longer the voter listed here (it neither votes nor counts toward commit)
+   * until the leader re-adds it as a learner with its new epoch and promotes
+   * it once it caught up.
+   */
+  epochs?: Record<string, string>;
 }
 
 /** One log entry. */
@@ -49,6 +57,13 @@ export interface HardState {
   term: number;
   /** Candidate voted for in `term`, if any. */
   vote?: string;
+  /**
+   * Random id chosen the first time a member starts on this storage: a
+   * member that lost its storage comes back with a new one.
+   */
+  epoch?: string;
+  /** Highest index known committed when the hard state was last written. */
+  commit?: number;
 }
 
 /** A snapshot of the applied state at `index`. */

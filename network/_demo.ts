@@ -69,7 +69,13 @@ export async function runDemo(size: number): Promise<void> {
 
   // 3. Groups: five nodes form a Raft group with no static member list.
   const voters = nodes.slice(0, 5);
-  const groups = voters.map((n) => n.groups.join({ key: "counter", stateMachine: new Counter() }));
+  const groups = voters.map((n) =>
+    n.groups.join({
+      key: "counter",
+      stateMachine: new Counter(),
+      config: { bootstrapExpect: voters.length },
+    })
+  );
   const leader = await groups[0].when.leaderElected();
   await Promise.all(groups.map((g) => g.when.online()));
   log(`groups: leader ${short(leader)} elected among ${groups[0].members.voters.length} voters`);

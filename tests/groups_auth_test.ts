@@ -38,7 +38,12 @@ function grant(node: TestNode, iss: JwtIssuer, kind = "jwt", expiresIn = 3_600_0
 }
 
 function join(node: TestNode, key: string, validators: TicketValidator[]) {
-  return node.groups.join({ key, stateMachine: new Counter(), requireTicket: validators });
+  return node.groups.join({
+    key,
+    stateMachine: new Counter(),
+    config: { bootstrapExpect: 2 },
+    requireTicket: validators,
+  });
 }
 
 /** A quiet period long enough for refused bonds to have been tried (scaled by TIME_FACTOR). */

@@ -13,7 +13,7 @@ Deno.test("groups over QUIC: three members with static peers form, elect, execut
     g.join({
       key: "counter",
       stateMachine: new Counter(),
-      config: { peers: eps.filter((_, j) => j !== i).map((e) => e.address) },
+      config: { peers: eps.filter((_, j) => j !== i).map((e) => e.address), bootstrapExpect: 3 },
     })
   );
   const leader = await within(gs[0].when.leaderElected(), 5000);

@@ -14,8 +14,9 @@ Deno.test("network.groups: join, elect, execute and query through a Network", as
     bootstrap: [a.local.address],
   });
   await b.discovery.when.peers({ minimum: 1 });
-  const ga = a.groups.join({ key: "counter", stateMachine: new Counter() });
-  const gb = b.groups.join({ key: "counter", stateMachine: new Counter() });
+  const config = { bootstrapExpect: 2 };
+  const ga = a.groups.join({ key: "counter", stateMachine: new Counter(), config });
+  const gb = b.groups.join({ key: "counter", stateMachine: new Counter(), config });
   const leader = await within(ga.when.leaderElected(), 5000);
   assert.equal(await within(gb.when.leaderElected(), 5000), leader);
   const { index, result } = await within(gb.execute({ add: 5 }), 5000);

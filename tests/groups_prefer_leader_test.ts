@@ -17,7 +17,7 @@ Deno.test("groups: preferLeaderIn moves leadership to the preferred region, and 
   const c = await Network.create(name, { ...local, region: "r2", bootstrap: [a.local.address] });
   try {
     await Promise.all([a, b, c].map((n) => n.discovery.when.peers({ minimum: 2 })));
-    const config = { preferLeaderIn: "r2" };
+    const config = { preferLeaderIn: "r2", bootstrapExpect: 2 };
     const join = (n: Network) =>
       n.groups.join({ key: "counter", stateMachine: new Counter(), config });
     // a and b elect one of them first, so the leader has to hand over to c.

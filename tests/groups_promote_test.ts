@@ -11,7 +11,7 @@ Deno.test("groups: learners are promoted to voters at runtime and then count for
   try {
     await discoverAll(n);
     const key = crypto.randomUUID();
-    const [a, b] = [joinCounter(n[0], key), joinCounter(n[1], key)];
+    const [a, b] = [0, 1].map((i) => joinCounter(n[i], key, { bootstrapExpect: 2 }));
     await within(eventually(() => a.members.voters.length === 2 && a.online && b.online), 10_000);
     const learner = { learner: true, preference: "never" as const };
     const c = joinCounter(n[2], key, learner);

@@ -23,7 +23,12 @@ Deno.test("groups: a member restarted with empty storage catches up and applies 
   try {
     await a.discovery.when.peers({ minimum: 2 });
     const join = (n: Network, sm: Counter) =>
-      n.groups.join({ key: "counter", stateMachine: sm, storage: new MemoryStorage() });
+      n.groups.join({
+        key: "counter",
+        stateMachine: sm,
+        storage: new MemoryStorage(),
+        config: { bootstrapExpect: 3 },
+      });
     const sms = [new Counter(), new Counter(), new Counter()];
     const ga = join(a, sms[0]);
     const gb = join(b, sms[1]);
@@ -47,6 +52,8 @@ Deno.test("groups: a member restarted with empty storage catches up and applies 
     });
     assert.equal(fresh.value, 215);
     assert.equal(await within(gc.query(null, { consistency: "strong" }), 5000), 215);
+    // Its storage is new: it was re-added as a learner and promoted once caught up.
+    await eventually(() => gc.isVoter && leader.members.voters.length === 3, { timeout: 15_000 });
     assert.deepEqual(new Set(leader.members.voters), new Set([a.local.id, b.local.id, c.local.id]));
   } finally {
     await Promise.all([a.close(), b.close(), c.close()]);

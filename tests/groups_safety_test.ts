@@ -10,7 +10,7 @@ import { eventually, quietPeriod, within } from "@mosaik/transport/testing";
 import { FileStorage, type Group, GroupOfflineError, Groups, TimeoutError } from "@mosaik/groups";
 import { Counter, type CounterCommand } from "@mosaik/groups/testing";
 import { discoverAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
-import { joinCounter } from "./groups_harness.ts";
+import { joinCounter, JOINER } from "./groups_harness.ts";
 
 const T_EL = 5000;
 
@@ -35,7 +35,7 @@ async function threeMembers(
   const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
   await discoverAll(n);
   const key = crypto.randomUUID();
-  const g = n.map((x) => joinCounter(x, key, config));
+  const g = n.map((x) => joinCounter(x, key, { bootstrapExpect: 3, ...config }));
   await within(Promise.all(g.map((x) => x.when.online())), T_EL);
   await within(eventually(() => g.every((x) => x.members.voters.length === 3)), T_EL);
   return { n, g };
@@ -128,14 +128,16 @@ Deno.test("durable term, vote and log: a restarted member keeps them and never v
       key,
       stateMachine: new Counter(),
       storage: FileStorage.open(dir),
-      config: { peers: others.map((o) => o.endpoint.address) },
+      config: { peers: others.map((o) => o.endpoint.address), bootstrapExpect: 3 },
     });
     return { endpoint, groups, group };
   };
   try {
     let me = await start();
     await discoverAll(others);
-    const g = others.map((o) => joinCounter(o, key, { peers: [me.endpoint.address] }));
+    const g = others.map((o) =>
+      joinCounter(o, key, { peers: [me.endpoint.address], bootstrapExpect: 3 })
+    );
     await within(Promise.all([me.group.when.online(), ...g.map((x) => x.when.online())]), T_EL);
     await within(eventually(() => me.group.members.voters.length === 3), T_EL);
     const r = await within(me.group.execute({ add: 42 }), 2000);
@@ -163,7 +165,7 @@ Deno.test("two members: an acknowledged write is on both before success", async 
     const g0 = joinCounter(n[0], key, { commandTimeout: 1500 });
     await within(g0.when.online(), T_EL);
     await discoverAll(n);
-    const g1 = joinCounter(n[1], key, { commandTimeout: 1500 });
+    const g1 = joinCounter(n[1], key, { commandTimeout: 1500, ...JOINER });
     await within(eventually(() => g0.members.voters.length === 2), T_EL);
     const r = await within(g0.execute({ add: 7 }), 2000);
     // The write needed both voters: the follower holds it even if the leader vanishes now.

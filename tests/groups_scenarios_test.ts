@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { eventually, within } from "@mosaik/transport/testing";
 import { DEFAULT_GROUP_CONFIG, groupId } from "@mosaik/groups";
 import { closeAll, discoverAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
-import { joinCounter } from "./groups_harness.ts";
+import { joinCounter, JOINER } from "./groups_harness.ts";
 
 const T_EL = 5000;
 
@@ -68,7 +68,7 @@ Deno.test("feed smoke: a joiner adopts the leader; commands through the follower
     const g0 = joinCounter(n0, key);
     await within(g0.when.online(), T_EL);
     await discoverAll([n0, n1]);
-    const g1 = joinCounter(n1, key);
+    const g1 = joinCounter(n1, key, JOINER);
     await within(g1.when.online(), T_EL);
     assert.ok(g0.isLeader);
     assert.equal(g1.leader, n0.endpoint.peerId);
@@ -97,11 +97,11 @@ Deno.test("leader is elected; joiners adopt it; a stopped leader hands over", as
     assert.equal(await within(g0.when.leaderElected(), T_EL), n[0].endpoint.peerId);
     assert.ok(g0.isLeader);
     await discoverAll([n[0], n[1]]);
-    const g1 = joinCounter(n[1], key);
+    const g1 = joinCounter(n[1], key, JOINER);
     assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
     assert.ok(!g1.isLeader);
     await discoverAll([n[0], n[1], n[2]]);
-    const g2 = joinCounter(n[2], key);
+    const g2 = joinCounter(n[2], key, JOINER);
     assert.equal(await within(g2.when.leaderElected(), T_EL), n[0].endpoint.peerId);
     // Wait until all three are voters, so the group survives the leader's stop.
     await eventually(() => g0.members.voters.length === 3, { timeout: T_EL });
@@ -116,7 +116,7 @@ Deno.test("leader is elected; joiners adopt it; a stopped leader hands over", as
     assert.equal([g1, g2].filter((g) => g.isLeader).length, 1);
     assert.equal(g1.members.voters.length, 3, "stopping did not change the configuration");
     await discoverAll([n[1], n[2], n[3]]);
-    const g3 = joinCounter(n[3], key);
+    const g3 = joinCounter(n[3], key, JOINER);
     assert.equal(await within(g3.when.leaderElected(), T_EL), l1);
     assert.ok(!g3.isLeader);
   } finally {
@@ -151,7 +151,7 @@ Deno.test("rivals with the same log position converge on one leader and one hist
   }
 });
 
-Deno.test("rivals with different logs: the most advanced wins, others discard and converge (safe)", async () => {
+Deno.test("rivals holding writes stay apart and report the conflict; one without writes joins; resolve() merges", async () => {
   const net = freshNetwork();
   const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
   try {
@@ -168,22 +168,33 @@ Deno.test("rivals with different logs: the most advanced wins, others discard an
     const g2 = joinCounter(n[2], key);
     await within(eventually(() => g2.isLeader), T_EL);
     const discarded = new Map<string, number>();
+    g0.onReset((e) => discarded.set("g0", e.discarded));
     g1.onReset((e) => discarded.set("g1", e.discarded));
-    g2.onReset((e) => discarded.set("g2", e.discarded));
+    g2.onReset(() => discarded.set("g2", 0));
+    const conflicts: string[] = [];
+    g0.onConflict((e) => conflicts.push(`g0:${e.theirs}`));
+    g1.onConflict((e) => conflicts.push(`g1:${e.theirs}`));
     await discoverAll(n);
-    const all = [g0, g1, g2];
+    // g2 held no write: it joins one of the others. g0 and g1 both hold
+    // acknowledged writes: neither is discarded, both report the conflict.
     await within(
-      eventually(() => all.every((g) => g.leader === n[0].endpoint.peerId), { timeout: 20_000 }),
+      eventually(() => discarded.has("g2") && g0.conflicts.length > 0 && g1.conflicts.length > 0),
       20_000,
-    ).catch((e) => {
-      const short = (id?: string) => id?.slice(0, 6);
-      console.log(
-        n.map((x) => short(x.endpoint.peerId)),
-        all.map((g) => [short(g.leader), g.metrics, g.members, g.bonds.map(short)]),
-      );
-      throw e;
-    });
-    // The safe outcome: one history. Every member ends with n0's value 6.
+    );
+    assert.deepEqual(g0.conflicts, [g1.incarnation]);
+    assert.deepEqual(g1.conflicts, [g0.incarnation]);
+    assert.ok(
+      conflicts.includes(`g0:${g1.incarnation}`) && conflicts.includes(`g1:${g0.incarnation}`),
+    );
+    assert.ok(g0.metrics.conflicts >= 1 && g1.metrics.conflicts >= 1);
+    assert.equal(await g0.query(null, { consistency: "weak" }), 6);
+    assert.equal(await g1.query(null, { consistency: "weak" }), 1);
+    assert.ok(!discarded.has("g0") && !discarded.has("g1"));
+    // The operator keeps g0's history: g1 discards its own and rejoins.
+    const winner = g0.incarnation!;
+    g0.resolve(winner);
+    for (const g of [g1, g2]) if (g.incarnation !== winner) g.resolve(winner);
+    const all = [g0, g1, g2];
     await within(
       eventually(
         async () =>
@@ -195,11 +206,8 @@ Deno.test("rivals with different logs: the most advanced wins, others discard an
       20_000,
     );
     assert.equal(await g1.query(null, { consistency: "strong" }), 6);
-    assert.ok(
-      (discarded.get("g1") ?? 0) >= 3,
-      `g1 reported its discarded entries: ${discarded.get("g1")}`,
-    );
-    assert.ok(discarded.has("g2"));
+    assert.ok((discarded.get("g1") ?? 0) >= 1, "g1 reported the entries it discarded");
+    assert.deepEqual(g0.conflicts, []);
   } finally {
     await closeAll(n);
   }
@@ -213,14 +221,14 @@ async function threeOnline(
   const n = await Promise.all([0, 1, 2].map(() => startNode(net)));
   if (simultaneous) {
     await discoverAll(n);
-    const g = n.map((x) => joinCounter(x, key));
+    const g = n.map((x) => joinCounter(x, key, { bootstrapExpect: 3 }));
     await within(Promise.all(g.map((x) => x.when.online())), T_EL);
     return { n, g };
   }
   const g0 = joinCounter(n[0], key);
   await within(g0.when.online(), T_EL);
   await discoverAll(n);
-  const g = [g0, joinCounter(n[1], key), joinCounter(n[2], key)];
+  const g = [g0, joinCounter(n[1], key, JOINER), joinCounter(n[2], key, JOINER)];
   await within(Promise.all(g.map((x) => x.when.online())), T_EL);
   await within(eventually(() => g0.members.voters.length === 3), T_EL);
   return { n, g };
@@ -333,7 +341,7 @@ Deno.test("catch-up: a late follower receives the history", async () => {
     await within(g0.execute({ add: 3 }), 2000);
     const r = await within(g0.executeMany([{ add: 4 }, { add: -2 }, { add: 1 }]), 2000);
     assert.equal(await g0.query(null, { consistency: "weak" }), 6);
-    const g1 = joinCounter(n[1], key);
+    const g1 = joinCounter(n[1], key, JOINER);
     await discoverAll(n);
     assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
     await within(g1.when.applied(r.index), 10_000);
@@ -359,7 +367,7 @@ for (const batch of [7, 20, 100, 1000]) {
       let last = 0;
       for (let i = 0; i < 200; i++) last = (await g0.execute({ add: i })).index;
       assert.ok(last >= 200);
-      const g1 = joinCounter(n[1], key, cfg);
+      const g1 = joinCounter(n[1], key, { ...cfg, ...JOINER });
       await discoverAll([n[0], n[1]]);
       assert.equal(await within(g1.when.leaderElected(), T_EL), n[0].endpoint.peerId);
       await within(g1.when.applied(last), 20_000);
@@ -367,7 +375,7 @@ for (const batch of [7, 20, 100, 1000]) {
       let top = 0;
       for (let i = 0; i < 200; i++) top = (await g1.execute({ add: i })).index;
       await within(g0.when.applied(top), 20_000);
-      const g2 = joinCounter(n[2], key, cfg);
+      const g2 = joinCounter(n[2], key, { ...cfg, ...JOINER });
       await discoverAll(n);
       await within(g2.when.applied(top), 20_000);
       for (const g of [g0, g1, g2]) {
@@ -390,7 +398,7 @@ Deno.test("snapshots over the wire: a late member installs the leader's snapshot
     let top = 0;
     for (let i = 0; i < 100; i++) top = (await g0.execute({ add: 1 })).index;
     await discoverAll(n);
-    const g1 = joinCounter(n[1], key, cfg);
+    const g1 = joinCounter(n[1], key, { ...cfg, ...JOINER });
     const g2 = joinCounter(n[2], key, { ...cfg, learner: true });
     await within(Promise.all([g1.when.applied(top), g2.when.applied(top)]), T_EL);
     assert.equal(await g1.query(null, { consistency: "weak" }), 100);

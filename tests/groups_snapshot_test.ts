@@ -41,7 +41,11 @@ Deno.test("groups: a ~12 MiB snapshot reaches a late joiner in chunks", async ()
     const key = crypto.randomUUID();
     const config = { snapshotEvery: 2 };
     const a = new Blob();
-    const g0 = n[0].groups.join({ key, stateMachine: a, config });
+    const g0 = n[0].groups.join({
+      key,
+      stateMachine: a,
+      config: { ...config, bootstrapExpect: 1 },
+    });
     await within(g0.when.online(), 10_000);
     let top = 0;
     for (let seed = 1; seed <= 3; seed++) {
@@ -49,7 +53,11 @@ Deno.test("groups: a ~12 MiB snapshot reaches a late joiner in chunks", async ()
     }
     await discoverAll(n);
     const b = new Blob();
-    const g1 = n[1].groups.join({ key, stateMachine: b, config });
+    const g1 = n[1].groups.join({
+      key,
+      stateMachine: b,
+      config: { ...config, bootstrapExpect: 2 },
+    });
     await within(g1.when.applied(top), 20_000);
     assert.equal(b.data.length, 12 << 20);
     assert.equal(b.query(null), a.query(null));

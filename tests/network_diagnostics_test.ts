@@ -46,7 +46,13 @@ async function cluster() {
   await Promise.all(consumers.map(async (x) => {
     for (let i = 0; i < 10; i++) await x.recv();
   }));
-  const groups = nodes.map((n) => n.groups.join({ key: "diag", stateMachine: new Register() }));
+  const groups = nodes.map((n) =>
+    n.groups.join({
+      key: "diag",
+      stateMachine: new Register(),
+      config: { bootstrapExpect: nodes.length },
+    })
+  );
   await Promise.all(groups.map((g) => g.when.online()));
   await groups[0].execute(42);
   return {

@@ -20,6 +20,7 @@ function join(node: Network, key: string, validators: TicketValidator[]) {
   return node.groups.join({
     key,
     stateMachine: new Counter("tickets.counter/v1"),
+    config: { bootstrapExpect: 2 },
     requireTicket: validators,
   });
 }

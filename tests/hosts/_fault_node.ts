@@ -70,7 +70,7 @@ const group = network.groups.join({
   config: { bootstrapExpect: 3 },
 });
 const map = SharedMap.writer<string, string>(network, "faults-map", {
-  group: { bootstrapExpect: 3 },
+  writers: 5, // every host writes; a new store forms once three of them are up
 });
 
 const Ticks = stream<[string, number]>("faults-ticks");

@@ -1,0 +1,49 @@
+// Who counts as a voter and who may move a member's term. A voter is a
+// member id of the configuration together with the storage epoch it had when
+// it was added: a member that lost its storage starts with a new epoch, so it
+// is no longer that voter (it may have acknowledged entries it no longer
+// holds and forgotten its votes) until the leader re-adds it (etcd's rule:
+// disk loss is remove-and-re-add).
+import type { Envelope, NodeId } from "./_messages.ts";
+import type { RaftCore } from "./_raft.ts";
+import type { Config } from "./storage.ts";
+
+/** Whether `id` with storage epoch `epoch` is a voter of `config` (a config without its epoch accepts any). */
+export function isVoterIn(
+  config: Config | undefined,
+  id: NodeId,
+  epoch: string | undefined,
+): boolean {
+  if (!config?.voters.includes(id)) return false;
+  const expected = config.epochs?.[id];
+  return expected === undefined || expected === epoch;
+}
+
+/** A fresh random storage epoch (64 bits, hex). */
+export function newEpoch(random: () => number): string {
+  const word = () => Math.floor(random() * 0x100000000).toString(16).padStart(8, "0");
+  return word() + word();
+}
+
+/**
+ * Whether `from` may move `r` to a higher term. Only voters of the
+ * configuration `r` knows may (`stale`: a voter id with another epoch may
+ * not): a key holder outside it (a learner, a stranger with the group key, a
+ * voter that lost its storage) could otherwise poison the term with one
+ * message. Two exceptions keep members live: a member without a
+ * configuration (blank, joining) follows whoever leads, and a member that
+ * heard no leader for three election timeouts accepts a leader's message
+ * from outside its configuration (it may have missed the entry that added
+ * that leader while it was cut off).
+ */
+export function mayRaiseTerm(r: RaftCore, from: NodeId, m: Envelope, stale: boolean): boolean {
+  const config = r.config;
+  if (!config || (config.voters.includes(from) && !stale)) return true;
+  if (m.type !== "App" && m.type !== "Hb" && m.type !== "Snap") return false;
+  return r.lead === undefined && r.leaderless >= 3 * r.opts.electionTicks;
+}
+
+/** Whether `r` heard from a leader within an election timeout (its lease: votes are refused). */
+export function inLease(r: RaftCore): boolean {
+  return r.lead !== undefined && r.electionElapsed < r.opts.electionTicks;
+}

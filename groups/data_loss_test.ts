@@ -2,8 +2,10 @@
 // deterministically in the simulator: a blank member that starts isolated,
 // and a voter that lost its disk.
 import assert from "node:assert/strict";
-import { Sim } from "./_sim.ts";
+import { rng, Sim } from "./_sim.ts";
 import type { Replica } from "./_replica.ts";
+import { RaftCore } from "./_raft.ts";
+import { EntryType, MemoryStorage } from "./storage.ts";
 
 /** Executes `put key value` on `r` for every pair; resolves with how many were acknowledged. */
 async function writes(sim: Sim, r: Replica, pairs: [string, string][]): Promise<number> {
@@ -115,4 +117,34 @@ Deno.test("a voter that lost its disk cannot help overwrite committed entries", 
   // C was re-added with its new storage epoch and promoted once caught up.
   assert.ok(await sim.until(() => sim.replica(c).core.isVoter, 5000));
   assert.deepEqual(anomalies, []);
+});
+
+Deno.test("a restarted member keeps its commit index: it never replaces entries it knew committed", () => {
+  const storage = new MemoryStorage();
+  const config = { cluster: "c", voters: ["a", "b", "f"], learners: [], epochs: { a: "ea" } };
+  storage.append([
+    { index: 1, term: 1, type: EntryType.Config, config },
+    { index: 2, term: 2, type: EntryType.Command, data: new Uint8Array([1]) },
+    { index: 3, term: 2, type: EntryType.Command, data: new Uint8Array([2]) },
+  ]);
+  const before = new RaftCore("a", storage, rng(1));
+  before.log.commitTo(3);
+  before.persistHard();
+  const core = new RaftCore("a", storage, rng(2)); // the restart
+  assert.equal(core.commit, 3);
+  assert.equal(core.epoch, before.epoch, "the storage epoch survives a restart");
+  // A leader whose log lacks entries 2 and 3 (elected unsafely) cannot make
+  // this member replace them: it answers with its commit index instead.
+  core.step("f", {
+    type: "App",
+    cluster: "c",
+    term: 3,
+    prevIndex: 1,
+    prevTerm: 1,
+    entries: [{ index: 2, term: 3, type: EntryType.Command, data: new Uint8Array([9]) }],
+    commit: 2,
+  });
+  assert.deepEqual([core.termAt(2), core.termAt(3)], [2, 2]);
+  const answer = core.ready().messages.find((o) => o.msg.type === "AppR")?.msg;
+  assert.equal((answer as { index: number }).index, 3);
 });

@@ -33,7 +33,11 @@ Deno.test("file storage: hard state, entries, overwrite and reopen", () =>
     assert.deepEqual(st.entries.map((e) => [e.index, e.term]), [[1, 1], [2, 1], [3, 2], [4, 2]]);
     assert.deepEqual(st.entries[3].data, new Uint8Array([4]));
     assert.equal(t.recoveredTruncation, 0);
+    t.setHardState({ term: 5, vote: "c", epoch: "e1", commit: 3 });
     t.close();
+    const u = FileStorage.open(dir);
+    assert.deepEqual(u.load().hard, { term: 5, vote: "c", epoch: "e1", commit: 3 });
+    u.close();
   }));
 
 Deno.test("file storage: a torn tail (crash mid-write) is truncated; earlier records survive", () =>

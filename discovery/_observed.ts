@@ -59,6 +59,14 @@ export class ObservedAddresses {
     return before?.address !== observed;
   }
 
+  /** Whether some current observation is none of `own` (so a NAT stands between). */
+  translated(own: readonly string[], now = Date.now()): boolean {
+    for (const { address, at } of this.#seen.values()) {
+      if (now - at <= this.#ttl && !own.includes(address)) return true;
+    }
+    return false;
+  }
+
   /** Addresses enough distinct observers agree on, most observed first. */
   candidates(now = Date.now()): string[] {
     const votes = new Map<string, number>();
@@ -115,6 +123,11 @@ export class OwnAddresses {
     const own = this.#fixed ?? advertisedAddresses(this.#hostPort);
     const learned = this.#fixed ? [] : this.#observed.candidates();
     return [...new Set([...own, ...learned, ...this.#extra()])];
+  }
+
+  /** Whether peers see us at an address none of our interfaces has (we are behind a NAT). */
+  get behindNat(): boolean {
+    return this.#observed.translated(this.#fixed ?? advertisedAddresses(this.#hostPort));
   }
 
   /** Records what a pinged peer (`observer`) reported as our address, if anything. */

@@ -33,3 +33,12 @@ Deno.test("observed: observers are bounded, reports expire, the most agreed come
   assert.deepEqual(o.candidates(1200), ["192.0.2.1:1"], "only the old report of 10.0.0.3 expired");
   assert.deepEqual(o.candidates(5000), []);
 });
+
+Deno.test("observed: a report from one observer that is none of ours means a NAT in between", () => {
+  const o = new ObservedAddresses();
+  assert.ok(!o.translated(["198.19.1.2:5000"]));
+  o.record("198.18.0.10:1", "198.19.1.2:5000");
+  assert.ok(!o.translated(["198.19.1.2:5000"]), "seen at our own address");
+  o.record("198.18.0.11:1", "198.18.0.12:40000");
+  assert.ok(o.translated(["198.19.1.2:5000"]));
+});

@@ -223,6 +223,14 @@ export class Discovery implements AsyncDisposable {
     return [...this.#gossip.hv.active.keys()];
   }
 
+  /**
+   * Whether peers see this node at an address none of its interfaces has:
+   * a NAT stands between, so peers may not be able to dial it (see relays).
+   */
+  get behindNat(): boolean {
+    return this.#own.behindNat;
+  }
+
   /** Re-reads the addresses to advertise now (else every few seconds); re-announces on change. */
   checkAddresses(): void {
     this.#own.check();

@@ -1,25 +1,33 @@
 // A node's part in relaying: serving as a relay (`relay: true`, advertised
-// by the RELAY_TAG tag) and holding reservations with the relays it was
-// given (`relays`), whose relayed addresses its entry carries while reserved.
-import { type Endpoint, Relay, RelayReservation, tag } from "@mosaik/transport";
+// by the RELAY_TAG tag) and holding reservations, with the relays it was
+// given (`relays`) or, once peers see it behind a NAT, with up to two relays
+// from the catalog. The entry carries their relayed addresses while reserved.
+import type { Discovery } from "@mosaik/discovery";
+import {
+  type Endpoint,
+  isRelayAddress,
+  type PeerId,
+  Relay,
+  RelayReservation,
+  tag,
+} from "@mosaik/transport";
 
 /** The tag a relay advertises. */
 export const RELAY_TAG = tag("mosaik/relay");
+const AUTO_RELAYS = 2;
+const CHECK_EVERY = 5_000;
 
 export class Relaying {
   /** The relay this node serves, if `relay: true`. */
   readonly relay: Relay | undefined;
-  #reservations: RelayReservation[];
+  #endpoint: Endpoint;
+  #reservations = new Map<PeerId, RelayReservation>();
+  #onChange = () => {};
+  #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(
-    endpoint: Endpoint,
-    options: { relay?: boolean; relays?: string[] },
-    onChange: () => void,
-  ) {
-    this.relay = options.relay ? Relay.serve(endpoint) : undefined;
-    this.#reservations = (options.relays ?? []).map((r) =>
-      new RelayReservation(endpoint, r, { onChange })
-    );
+  constructor(endpoint: Endpoint, relay = false) {
+    this.#endpoint = endpoint;
+    this.relay = relay ? Relay.serve(endpoint) : undefined;
   }
 
   /** Tags to advertise. */
@@ -27,18 +35,46 @@ export class Relaying {
     return this.relay ? [RELAY_TAG] : [];
   }
 
+  /**
+   * Reserves with `relays`; without any (and when not a relay itself), once
+   * `discovery` says the node is behind a NAT, with relays from the catalog
+   * (re-checked every 5 s). A change of reservation re-announces the entry.
+   */
+  start(discovery: Discovery, relays: string[] = []): void {
+    this.#onChange = () => discovery.checkAddresses();
+    for (const r of relays) this.#reserve(r);
+    if (this.relay || relays.length > 0) return;
+    this.#timer = setInterval(() => {
+      if (!discovery.behindNat || this.#reservations.size >= AUTO_RELAYS) return;
+      const relays = discovery.catalog.peers().filter((e) =>
+        e.tags.includes(RELAY_TAG) && !this.#reservations.has(e.peerId)
+      );
+      for (const e of relays.slice(0, AUTO_RELAYS - this.#reservations.size)) {
+        const direct = e.addresses.find((a) => !isRelayAddress(a));
+        if (direct) this.#reserve(`${e.peerId}@${direct}`);
+      }
+    }, CHECK_EVERY);
+  }
+
+  #reserve(relay: string): void {
+    const r = new RelayReservation(this.#endpoint, relay, { onChange: this.#onChange });
+    this.#reservations.set(relay.slice(0, relay.indexOf("@")) as PeerId, r);
+  }
+
   /** The relayed addresses of the reservations held now. */
   addresses(): string[] {
-    return this.#reservations.filter((r) => r.state === "reserved").map((r) => r.address);
+    return [...this.#reservations.values()].filter((r) => r.state === "reserved").map((r) =>
+      r.address
+    );
   }
 
   /** Counters for the node report. */
   counters(): Record<string, number> {
     const s = this.relay?.stats;
-    const reserved = this.addresses().length;
-    if (!s) return this.#reservations.length ? { "mosaik_relay_reservations_held": reserved } : {};
+    const held = { "mosaik_relay_reservations_held": this.addresses().length };
+    if (!s) return held;
     return {
-      "mosaik_relay_reservations_held": reserved,
+      ...held,
       "mosaik_relay_reservations_served": s.reservations,
       "mosaik_relay_circuits": s.circuits,
       "mosaik_relay_packets_total": s.packets,
@@ -51,6 +87,7 @@ export class Relaying {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#reservations.map((r) => r.close()));
+    clearInterval(this.#timer);
+    await Promise.all([...this.#reservations.values()].map((r) => r.close()));
   }
 }

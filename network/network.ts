@@ -76,7 +76,9 @@ export interface NetworkOptions {
   /**
    * Relays to keep a reservation with, `"<peerId>@host:port"`, for a node
    * peers cannot dial (behind a NAT): while reserved, its entry carries
-   * `relay:<relayPeerId>@host:port`, which peers dial when direct addresses fail.
+   * `relay:<relayPeerId>@host:port`, which peers dial when direct addresses
+   * fail. Default: none until peers see the node behind a NAT
+   * (`discovery.behindNat`), then up to two relays from the catalog.
    */
   relays?: string[];
   /** Region this node runs in, for example `"eu-west-1"` (carried in its entry and as a tag). */
@@ -181,9 +183,8 @@ export class Network implements AsyncDisposable {
         );
       }
       if (options.mdns !== false) sources.push(mdnsBootstrap());
-      let discovery: Discovery | undefined;
-      relaying = new Relaying(endpoint, options, () => discovery?.checkAddresses());
-      discovery = await Discovery.create(endpoint, {
+      relaying = new Relaying(endpoint, options.relay);
+      const discovery = await Discovery.create(endpoint, {
         ...options.discovery,
         sources,
         bootstrap: options.bootstrap,
@@ -193,6 +194,7 @@ export class Network implements AsyncDisposable {
         zone: options.zone,
         location: options.location,
       });
+      relaying.start(discovery, options.relays);
       return new Network(endpoint, discovery, relaying);
     } catch (e) {
       await relaying?.close();

@@ -102,3 +102,50 @@ Deno.test("catalog: a throwing subscriber does not break others", () => {
   }
   assert.equal(events.length, 1);
 });
+
+Deno.test("catalog: when full, never-useful peers go first, then the least recently useful; kept ones never", () => {
+  clock = 1_000_000;
+  const kept = SecretKey.generate();
+  const c = new Catalog(net, me.peerId, {
+    purgeAfter: 1000,
+    maxDrift: 500,
+    maxPeers: 4,
+    keep: (p) => p === kept.peerId,
+    now: () => clock,
+  });
+  const evicted: string[] = [];
+  c.subscribe((e) => e.type === "evicted" && evicted.push(e.entry.peerId));
+  const [useful, older, ...cold] = Array.from({ length: 8 }, () => SecretKey.generate());
+  for (const k of [kept, useful, older]) c.upsert(signEntry(k, entryOf(k, clock)));
+  c.touch(older.peerId);
+  c.touch(useful.peerId); // most recently useful
+  for (const k of cold) assert.equal(c.upsert(signEntry(k, entryOf(k, clock))), "discovered");
+  assert.equal(c.size, 4);
+  // Each newcomer evicted the previous never-useful one; useful and kept peers stayed.
+  assert.deepEqual(evicted, cold.slice(0, -1).map((k) => k.peerId));
+  for (const k of [kept, useful, older]) assert.ok(c.get(k.peerId));
+  // Once no never-useful peer is left, the least recently useful one goes.
+  c.touch(cold.at(-1)!.peerId);
+  const late = SecretKey.generate();
+  c.upsert(signEntry(late, entryOf(late, clock)));
+  assert.equal(evicted.at(-1), older.peerId);
+  assert.ok(c.get(useful.peerId) && c.get(kept.peerId));
+});
+
+Deno.test("catalog: a newcomer is refused when every held peer is kept", () => {
+  clock = 1_000_000;
+  const c = new Catalog(net, me.peerId, {
+    purgeAfter: 1000,
+    maxDrift: 500,
+    maxPeers: 2,
+    keep: () => true,
+    now: () => clock,
+  });
+  const [a, b, x] = [1, 2, 3].map(() => SecretKey.generate());
+  c.upsert(signEntry(a, entryOf(a, clock)));
+  c.upsert(signEntry(b, entryOf(b, clock)));
+  assert.equal(c.upsert(signEntry(x, entryOf(x, clock))), "catalog-full");
+  assert.equal(c.size, 2);
+  // Updates of held peers still fit.
+  assert.equal(c.upsert(signEntry(a, entryOf(a, clock + 1))), "updated");
+});

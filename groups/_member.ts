@@ -49,7 +49,13 @@ export interface GroupCatalog {
   /** The latest entry of a peer. */
   get(peer: PeerId): GroupPeerEntry | undefined;
   /** Calls `fn` on every catalog change; returns an unsubscribe function. */
-  subscribe(fn: (event: unknown) => void): () => void;
+  subscribe(fn: (event: GroupCatalogEvent) => void): () => void;
+}
+
+/** The part of a catalog event groups read. Discovery's `CatalogEvent` fits. */
+export interface GroupCatalogEvent {
+  /** The entry that changed: only entries listing a group concern it. */
+  readonly entry: { readonly groups?: readonly GroupId[] };
 }
 
 /** Our own announced entry: groups are added on join and removed on stop. */
@@ -85,6 +91,7 @@ export class Member {
   #timer: ReturnType<typeof setInterval>;
   #dialTimer: ReturnType<typeof setInterval>;
   #unsubscribe: (() => void) | undefined;
+  #dialQueued = false;
   #waiter = new Waiter();
   /** Resets and conflicts of incarnations, reported to listeners and the log. */
   readonly incarnations: IncarnationEvents;
@@ -167,7 +174,17 @@ export class Member {
       },
     });
     this.#local?.addGroup(this.id);
-    this.#unsubscribe = this.#catalog?.subscribe(() => this.#dialAll());
+    // Only entries listing this group matter, and one dial round per task
+    // does for all of them: a catalog filling with thousands of peers must
+    // not rescan it per insertion.
+    this.#unsubscribe = this.#catalog?.subscribe((event) => {
+      if (this.#dialQueued || !event.entry.groups?.includes(this.id)) return;
+      this.#dialQueued = true;
+      queueMicrotask(() => {
+        this.#dialQueued = false;
+        this.#dialAll();
+      });
+    });
     this.#timer = setInterval(() => {
       this.replica.tick();
       this.#preferLeader();

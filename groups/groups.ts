@@ -15,7 +15,13 @@ import {
   ticketValidators,
   TimeoutError,
 } from "@mosaik/transport";
-import { type GroupCatalog, type GroupLocalEntry, type GroupPeerEntry, Member } from "./_member.ts";
+import {
+  type GroupCatalog,
+  type GroupCatalogEvent,
+  type GroupLocalEntry,
+  type GroupPeerEntry,
+  Member,
+} from "./_member.ts";
 import { parseHello, PROTOCOL } from "./_wire.ts";
 import { checkGroupConfig, DEFAULT_GROUP_CONFIG, type GroupConfig, groupId } from "./config.ts";
 import { createGroup, type Group, type GroupMetrics, type Members, viewGroup } from "./group.ts";
@@ -23,7 +29,7 @@ import { GroupClosedError } from "./errors.ts";
 import type { StateMachine } from "./state_machine.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
-export type { GroupCatalog, GroupLocalEntry, GroupPeerEntry };
+export type { GroupCatalog, GroupCatalogEvent, GroupLocalEntry, GroupPeerEntry };
 
 /** Milliseconds a bonding peer has to send its hello (before it, the group is unknown). */
 const HELLO_TIMEOUT = DEFAULT_GROUP_CONFIG.bondTimeout;

@@ -1,0 +1,76 @@
+// An unbounded catalog (issue 11, defect 3): a peer that syncs thousands of
+// valid self-signed entries of made-up peers fills the catalog only to
+// maxPeers, evicting never-useful peers first (neighbours stay), and catalog
+// events do not make groups rescan the catalog per insertion.
+import assert from "node:assert/strict";
+import { Endpoint, type GroupId, SecretKey } from "@mosaik/transport";
+import { eventually } from "@mosaik/transport/testing";
+import { Discovery, signEntry } from "@mosaik/discovery";
+import { type GroupPeerEntry, Groups } from "@mosaik/groups";
+import { Counter } from "@mosaik/groups/testing";
+import { closeAll, freshNetwork, startNode } from "./_harness.ts";
+import { syncEntries } from "./discovery_attacker.ts";
+
+Deno.test("discovery: a flood of 1,200 valid made-up peers stays within maxPeers and costs groups no rescans", async () => {
+  const net = freshNetwork();
+  const maxPeers = 300;
+  await using endpoint = await Endpoint.create({ networkId: net });
+  await using discovery = await Discovery.create(endpoint, { maxPeers, maxSyncRate: 64 << 20 });
+  // A group on the victim, with a catalog that counts its scans.
+  let scans = 0;
+  const catalog = {
+    withGroup(id: GroupId): readonly GroupPeerEntry[] {
+      scans++;
+      return discovery.catalog.withGroup(id);
+    },
+    get: (peer: GroupPeerEntry["peerId"]) => discovery.catalog.get(peer),
+    subscribe: discovery.catalog.subscribe.bind(discovery.catalog),
+  };
+  const groups = new Groups(endpoint, { catalog, local: discovery.local });
+  const group = groups.join({ key: "flood", stateMachine: new Counter() });
+  const honest = await startNode(net, { discovery: { maxPeers } });
+  await using attacker = await Endpoint.create({ networkId: net });
+  const victim = { endpoint, discovery, groups, close: () => Promise.resolve() };
+  try {
+    honest.discovery.addPeer(endpoint.address);
+    await eventually(() => discovery.neighbors().includes(honest.endpoint.peerId));
+    const now = Date.now();
+    const flood = Array.from({ length: 1_200 }, () => {
+      const key = SecretKey.generate();
+      return signEntry(key, {
+        network: net,
+        peerId: key.peerId,
+        version: { start: now, counter: now },
+        addresses: ["127.0.0.1:9"],
+        tags: [],
+        streams: [],
+        groups: [],
+        tickets: [],
+      }).bytes;
+    });
+    const before = scans;
+    const started = performance.now();
+    for (let i = 0; i < flood.length; i += 250) {
+      assert.equal(await syncEntries(attacker, victim, flood.slice(i, i + 250)), "done");
+    }
+    await eventually(() => discovery.stats.catalogEvicted >= flood.length - maxPeers);
+    const elapsed = performance.now() - started;
+    assert.ok(discovery.catalog.size <= maxPeers);
+    assert.ok(discovery.catalog.bytes < maxPeers * 1024);
+    // The neighbour was never evicted; the flood reaches it only up to its own bound.
+    assert.ok(discovery.catalog.get(honest.endpoint.peerId));
+    await honest.discovery.syncWith(endpoint.address);
+    assert.ok(honest.discovery.catalog.size <= maxPeers);
+    assert.ok(honest.discovery.catalog.get(endpoint.peerId));
+    // Groups dial members on catalog changes that concern the group, not on
+    // every insertion: its scans are the 250 ms dial round's, not 1,200.
+    const rounds = Math.ceil(elapsed / 250) + 2;
+    assert.ok(scans - before <= rounds, `${scans - before} scans in ${Math.round(elapsed)} ms`);
+    assert.equal(discovery.stats.bans, 0);
+  } finally {
+    await group.close();
+    await groups.close();
+    await discovery.close();
+    await closeAll([honest]);
+  }
+});

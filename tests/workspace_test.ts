@@ -48,7 +48,7 @@ Deno.test("workspace: an exported name means one thing in every package", async 
 });
 
 /** Library files that still hold more than one concept; split them, then drop them here. */
-const OVERSIZED = new Set(["transport/endpoint.ts", "discovery/discovery.ts", "groups/_raft.ts"]);
+const OVERSIZED = new Set(["discovery/discovery.ts", "groups/_raft.ts"]);
 const MAX_LINES = 450;
 
 Deno.test("workspace: library files stay under 450 lines", async () => {
@@ -65,6 +65,9 @@ Deno.test("workspace: library files stay under 450 lines", async () => {
   for (const file of files) {
     const lines = (await Deno.readTextFile(root + file)).split("\n").length;
     if (lines > MAX_LINES && !OVERSIZED.has(file)) large.push(`${file} (${lines} lines)`);
+    if (lines <= MAX_LINES && OVERSIZED.has(file)) {
+      large.push(`${file} fits now: drop it from OVERSIZED`);
+    }
   }
   assert.deepEqual(large, [], "split these along their seams");
 });

@@ -1,7 +1,8 @@
 /**
  * Child script of the reachability suite: a `Network` node with default
  * options except `dht: false` (so it listens on every interface and finds
- * LAN peers by mDNS). Argument: JSON `{ network, name, bootstrap?, relay?, relays? }`.
+ * LAN peers by mDNS). Argument: JSON `{ network, name, bootstrap?, relay?,
+ * relays?, listen?, secretKey? }`.
  * Produces the stream `reach-hello` (its name every 200 ms) and consumes it.
  * With `relay`/`relays` it serves as a relay or reserves with them, and it
  * answers `{op: "dial"}` requests (below).
@@ -20,9 +21,13 @@ const config = JSON.parse(Deno.args[0]) as {
   bootstrap?: string[];
   relay?: boolean;
   relays?: string[];
+  listen?: string;
+  secretKey?: string;
 };
 const net = await Network.create(config.network, {
   dht: false,
+  listen: config.listen,
+  secretKey: config.secretKey,
   bootstrap: config.bootstrap,
   relay: config.relay,
   relays: config.relays,

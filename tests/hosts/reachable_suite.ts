@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Host, Lab, labSupport } from "./lab.ts";
 import type { Line } from "./process.ts";
+import { eventually } from "@mosaik/transport/testing";
 
 const support = labSupport();
 const ignore = !support.ok;
@@ -92,14 +93,21 @@ Deno.test({
 
 Deno.test({
   name:
-    "reachable: behind a symmetric NAT a node reserves with a relay it discovered; a public host that never met it reaches it through the relay",
+    "reachable: behind a symmetric NAT a node reserves with a relay it discovered; a public host that never met it reaches it through the relay, also after the relay restarts",
   ignore,
 }, async () => {
   await using lab = await Lab.create();
   const [rh, ph] = [await lab.host("relay"), await lab.host("p")];
   const home = await lab.lan("home", { nat: "symmetric" });
   const network = `reach-${crypto.randomUUID()}`;
-  const relay = start(lab, rh, { network, name: "relay", relay: true });
+  const relayConfig = {
+    network,
+    name: "relay",
+    relay: true,
+    listen: "[::]:4433",
+    secretKey: crypto.randomUUID(),
+  };
+  let relay = start(lab, rh, relayConfig);
   const seed = (l: Line) => `${l.id}@${(l.addresses as string[])[0]}`;
   const r = await relay.waitFor((l) => l.ready === true);
   const p = start(lab, ph, { network, name: "p", bootstrap: [seed(r)] });
@@ -130,5 +138,20 @@ Deno.test({
       `1 MiB echo ${(via.mbps as number).toFixed(0)} Mbit/s relayed vs ${
         (toRelay.mbps as number).toFixed(0)
       } Mbit/s direct to the relay host`,
+  );
+  // The relay restarts (killed, same key and port): the reservation comes back, traffic resumes.
+  await relay.kill();
+  const t1 = performance.now();
+  relay = start(lab, rh, relayConfig);
+  await relay.waitFor((l) => l.ready === true);
+  const again = await eventually(
+    () =>
+      p.request("dial", { peer: ready.id, addresses: [relayed] }, 20_000).catch(() => undefined),
+    { timeout: 60_000, interval: 500 },
+  );
+  console.log(
+    `relay: after a restart n was reachable through it again in ${
+      (performance.now() - t1).toFixed(0)
+    } ms (first echo ${(again.ms as number).toFixed(0)} ms)`,
   );
 });

@@ -82,6 +82,8 @@ export interface GroupReport {
   learners: string[];
   /** Elections started by this member. */
   elections: number;
+  /** Conflicts with other incarnations of the group holding writes (resolved by `group.resolve`). */
+  conflicts: number;
 }
 
 /** Everything the diagnostics server reports, taken fresh per request. */
@@ -206,6 +208,11 @@ export function renderMetrics(s: NodeReport): string {
   );
   groups("mosaik_group_is_leader", "1 when this member leads.", (g) => g.role === "leader" ? 1 : 0);
   groups("mosaik_group_voters", "Voting members.", (g) => g.voters.length);
+  groups(
+    "mosaik_group_incarnation_conflicts",
+    "Other incarnations holding writes this member met (they stay apart until group.resolve()).",
+    (g) => g.conflicts,
+  );
   const families = new Map<string, [Record<string, string>, number][]>();
   for (const [key, value] of Object.entries(s.counters)) {
     const m = /^([^{]+)(?:\{(.*)\})?$/.exec(key)!;

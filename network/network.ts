@@ -279,6 +279,7 @@ export class Network implements AsyncDisposable {
         voters: g.members.voters,
         learners: g.members.learners,
         elections: g.metrics.elections,
+        conflicts: g.metrics.conflicts,
       })),
       counters,
       sources: this.discovery.sources(),

@@ -71,6 +71,7 @@ Deno.test("diagnostics: /metrics is valid Prometheus text and /api reports the n
   const metrics = await (await fetch(`${diag.url}/metrics`)).text();
   assert.match(metrics, /^mosaik_peers\{network="[0-9a-f]{10}"\} 2$/m);
   assert.match(metrics, /^mosaik_group_commit_index\{.*group=.*\} [1-9]/m);
+  assert.match(metrics, /^mosaik_group_incarnation_conflicts\{.*group=.*\} 0$/m);
   assert.match(metrics, /^mosaik_stream_subscriptions\{.*role="producer"\} 2$/m);
   assert.match(metrics, /^mosaik_discovery_messages_sent_total\{.*kind=/m);
   const promtool = await which("promtool");

@@ -116,8 +116,8 @@ export interface DiagnosticsOptions {
    * Extra names the `Host` header may carry (e.g. a DNS name behind a proxy),
    * with or without a port. Requests for any other host are refused with 421,
    * so a web page cannot read the node through DNS rebinding. The bound
-   * address (and loopback names when bound to loopback or all interfaces)
-   * are always allowed.
+   * address is always allowed, with loopback names when bound to loopback,
+   * and this machine's interface addresses when bound to all interfaces.
    */
   allowedHosts?: readonly string[];
 }

@@ -14,7 +14,7 @@ import type { Storage } from "./storage.ts";
 import { NotMemberError } from "./errors.ts";
 import { type Faults, MILD_FAULTS } from "./_faults.ts";
 
-export { ALL_FAULTS, type Faults, HARSH_FAULTS, MILD_FAULTS } from "./_faults.ts";
+export { type Faults, HARSH_FAULTS, MILD_FAULTS } from "./_faults.ts";
 
 /** Result of one chaos run. */
 export interface ChaosResult {

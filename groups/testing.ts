@@ -18,7 +18,6 @@
  */
 export { checkKV, isLinearizable, type Model, type Op, registerModel } from "./_linearizability.ts";
 export {
-  ALL_FAULTS,
   type ChaosOptions,
   type ChaosResult,
   type Faults,

@@ -27,7 +27,11 @@ Deno.test("discovery: a flood of 1,200 valid made-up peers stays within maxPeers
     subscribe: discovery.catalog.subscribe.bind(discovery.catalog),
   };
   const groups = new Groups(endpoint, { catalog, local: discovery.local });
-  const group = groups.join({ key: "flood", stateMachine: new Counter() });
+  const group = groups.join({
+    key: "flood",
+    stateMachine: new Counter(),
+    config: { bootstrapExpect: 1 },
+  });
   const honest = await startNode(net, { discovery: { maxPeers } });
   await using attacker = await Endpoint.create({ networkId: net });
   const victim = { endpoint, discovery, groups, close: () => Promise.resolve() };

@@ -17,6 +17,9 @@
 import type { NodeId } from "./_messages.ts";
 import type { RaftCore } from "./_raft.ts";
 
+/** Conflicting incarnations remembered at most (statuses are peer input: keep it bounded). */
+const MAX_CONFLICTS = 16;
+
 /** The status a member sends its bonded peers. */
 export type StatusMessage = {
   type: "Status";
@@ -191,7 +194,9 @@ export class Formation {
     const their = this.#best(theirs);
     if (ours === 0 && (their > 0 || theirs < mine)) return this.#giveUp(mine, theirs);
     this.sendStatus(from);
-    if (ours > 0 && their > 0 && !this.conflicts.has(theirs)) {
+    if (
+      ours > 0 && their > 0 && !this.conflicts.has(theirs) && this.conflicts.size < MAX_CONFLICTS
+    ) {
       this.conflicts.add(theirs);
       this.#host.conflict(mine, theirs, from);
     }

@@ -140,3 +140,16 @@ Deno.test("a lagging member of an incarnation holding writes never resets", asyn
   assert.deepEqual(resets, []);
   assert.equal(sim.replica("n3").sm.query("a"), "b9");
 });
+
+Deno.test("statuses naming many other incarnations keep the conflict list bounded", async () => {
+  const sim = new Sim({ seed: 70, nodes: 1 });
+  assert.ok(await sim.until(() => sim.leader() !== undefined));
+  const acked = await put(sim, "n0", ["v"]);
+  assert.ok(await sim.until(() => acked() === 1));
+  const r = sim.replica("n0");
+  for (let i = 0; i < 1000; i++) {
+    r.receive("x", { type: "Status", cluster: `f${i}`, commit: 9, learner: false, best: 9 });
+  }
+  assert.equal(r.conflicts.size, 16);
+  assert.equal(r.sm.query("a"), "v");
+});

@@ -22,6 +22,7 @@ import {
   toHex,
   verifyAsync,
 } from "./ids.ts";
+import type { Logger } from "./log.ts";
 import { CloseCode, type NetworkId } from "./vocabulary.ts";
 import { FrameReader, FrameWriter } from "./_frames.ts";
 
@@ -140,4 +141,28 @@ export async function checkProof(
   await writer.write(encode("ok"));
   await writer.finish();
   return peer;
+}
+
+/** The close code the remote already sent on `conn`, if any (without waiting). */
+export async function remoteCloseCode(
+  conn: Deno.QuicConn | undefined,
+): Promise<number | undefined> {
+  if (!conn) return undefined;
+  const info = await Promise.race([
+    conn.closed.catch(() => undefined),
+    new Promise<undefined>((r) => queueMicrotask(() => r(undefined))),
+  ]);
+  return info?.closeCode;
+}
+
+/** Warns once per key (a remote address), so a peer retrying does not flood the log. */
+export class WarnOnce {
+  #seen = new Set<string>();
+  constructor(readonly log: Logger) {}
+  warn(key: string, message: string): void {
+    if (this.#seen.has(key)) return;
+    if (this.#seen.size >= 256) this.#seen.clear();
+    this.#seen.add(key);
+    this.log.warn(message);
+  }
 }

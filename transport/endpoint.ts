@@ -16,8 +16,16 @@ import { anchorFor, selfSigned, serverName } from "./_cert.ts";
 import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limits.ts";
 import { listeners } from "./_listeners.ts";
 import { type ProtocolHandler, Router } from "./_router.ts";
-import { checkProof, handshakeDeadline, HandshakeRefused, proveIdentity } from "./_handshake.ts";
+import {
+  checkProof,
+  handshakeDeadline,
+  HandshakeRefused,
+  proveIdentity,
+  remoteCloseCode,
+  WarnOnce,
+} from "./_handshake.ts";
 import { dialRelayed, isRelayAddress } from "./relay.ts";
+import { staggered } from "./_dial.ts";
 import type { Bridge } from "./_relay_bridge.ts";
 
 const ALPN = "mosaik/1";
@@ -69,17 +77,6 @@ export interface EndpointStats {
   refused: Record<string, number>;
   /** Incoming channels closed for naming an unknown protocol. */
   unknownProtocol: number;
-}
-
-/** Warns once per key (a remote address), so a peer retrying does not flood the log. */
-class WarnOnce {
-  #seen = new Set<string>();
-  warn(key: string, message: string): void {
-    if (this.#seen.has(key)) return;
-    if (this.#seen.size >= 256) this.#seen.clear();
-    this.#seen.add(key);
-    log.warn(message);
-  }
 }
 
 /**
@@ -138,7 +135,7 @@ export class Endpoint implements AsyncDisposable {
   #onConnection = listeners<[Connection]>();
   #onDisconnect = listeners<[PeerId, CloseInfo]>();
   #cert: { cert: string; key: string };
-  #otherNetwork = new WarnOnce();
+  #otherNetwork = new WarnOnce(log);
 
   private constructor(options: EndpointOptions) {
     this.secretKey = options.secretKey ?? SecretKey.generate();
@@ -260,72 +257,73 @@ export class Endpoint implements AsyncDisposable {
     if (peer === this.peerId) throw new ConnectError("refusing to dial self");
     if (this.#blocked.has(peer)) throw new ConnectError(`${peer} is blocked`, CloseCode.Blocked);
     if (addresses.length === 0) throw new ConnectError(`no address known for ${peer}`);
-    const errors: unknown[] = [];
-    for (const address of addresses) {
-      let conn: Deno.QuicConn | undefined;
-      let relayed: Bridge | undefined;
-      try {
-        if (isRelayAddress(address)) {
-          relayed = await dialRelayed(this, peer, address, this.#options.handshakeTimeout);
-        }
-        const { hostname, port } = parseHostPort(relayed?.hostPort ?? address);
-        conn = await handshakeDeadline(
-          Deno.connectQuic<false>({
-            endpoint: this.#quic,
-            hostname,
-            port,
-            serverName: serverName(peer),
-            caCerts: [anchorFor(peer)],
-            alpnProtocols: [ALPN],
-            maxIdleTimeout: this.#options.idleTimeout,
-            keepAliveInterval: this.#options.idleTimeout / 4,
-            maxConcurrentBidirectionalStreams: this.#resources.limits.maxStreamsPerConnection,
-          }),
-          this.#options.handshakeTimeout,
-        );
-        await handshakeDeadline(
-          proveIdentity(conn, this.secretKey, this.networkId, peer),
-          this.#options.handshakeTimeout,
-        );
-        const connection = this.#register(conn, peer, true);
-        if (relayed) connection.closed.finally(relayed.close);
-        return connection;
-      } catch (e) {
-        relayed?.close();
-        const code = e instanceof HandshakeRefused ? e.code : undefined;
-        if (conn && code !== undefined) {
-          try {
-            conn.close({ closeCode: code, reason: e instanceof Error ? e.message : "" });
-          } catch { /* already closed */ }
-        }
-        const closeCode = code ?? await this.#remoteCloseCode(conn);
-        if (closeCode === CloseCode.DifferentNetwork) {
-          this.#refused(closeCode);
-          this.#otherNetwork.warn(
-            address,
-            `refused ${peer} at ${address}: ${why(e)}; ${SAME_NETWORK}`,
-          );
-        }
-        if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.InvalidProof) {
-          throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}`, closeCode, {
-            cause: e,
-          });
-        }
-        errors.push(e);
-      }
+    const fatal = (e: unknown) =>
+      e instanceof ConnectError &&
+      (e.closeCode === CloseCode.DifferentNetwork || e.closeCode === CloseCode.InvalidProof);
+    try {
+      return await staggered(addresses, (a, lost) => this.#attempt(peer, a, lost), fatal);
+    } catch (e) {
+      if (fatal(e)) throw e;
+      throw new ConnectError(`could not connect to ${peer} at ${addresses.join(", ")}`, undefined, {
+        cause: e,
+      });
     }
-    throw new ConnectError(`could not connect to ${peer} at ${addresses.join(", ")}`, undefined, {
-      cause: errors.length === 1 ? errors[0] : new AggregateError(errors),
-    });
   }
 
-  async #remoteCloseCode(conn: Deno.QuicConn | undefined): Promise<number | undefined> {
-    if (!conn) return undefined;
-    const info = await Promise.race([
-      conn.closed.catch(() => undefined),
-      new Promise<undefined>((r) => queueMicrotask(() => r(undefined))),
-    ]);
-    return info?.closeCode;
+  /** Dials `peer` at one address; `lost()` says another address connected first. */
+  async #attempt(peer: PeerId, address: string, lost: () => boolean): Promise<Connection> {
+    let conn: Deno.QuicConn | undefined;
+    let relayed: Bridge | undefined;
+    try {
+      if (isRelayAddress(address)) {
+        relayed = await dialRelayed(this, peer, address, this.#options.handshakeTimeout);
+      }
+      const { hostname, port } = parseHostPort(relayed?.hostPort ?? address);
+      conn = await handshakeDeadline(
+        Deno.connectQuic<false>({
+          endpoint: this.#quic,
+          hostname,
+          port,
+          serverName: serverName(peer),
+          caCerts: [anchorFor(peer)],
+          alpnProtocols: [ALPN],
+          maxIdleTimeout: this.#options.idleTimeout,
+          keepAliveInterval: this.#options.idleTimeout / 4,
+          maxConcurrentBidirectionalStreams: this.#resources.limits.maxStreamsPerConnection,
+        }),
+        this.#options.handshakeTimeout,
+      );
+      await handshakeDeadline(
+        proveIdentity(conn, this.secretKey, this.networkId, peer),
+        this.#options.handshakeTimeout,
+      );
+      if (lost()) throw new HandshakeRefused(CloseCode.Success, "another address answered first");
+      const connection = this.#register(conn, peer, true);
+      if (relayed) connection.closed.finally(relayed.close);
+      return connection;
+    } catch (e) {
+      relayed?.close();
+      const code = e instanceof HandshakeRefused ? e.code : undefined;
+      if (conn && code !== undefined) {
+        try {
+          conn.close({ closeCode: code, reason: e instanceof Error ? e.message : "" });
+        } catch { /* already closed */ }
+      }
+      const closeCode = code ?? await remoteCloseCode(conn);
+      if (closeCode === CloseCode.DifferentNetwork) {
+        this.#refused(closeCode);
+        this.#otherNetwork.warn(
+          address,
+          `refused ${peer} at ${address}: ${why(e)}; ${SAME_NETWORK}`,
+        );
+      }
+      if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.InvalidProof) {
+        throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}`, closeCode, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
   }
 
   // Acceptor side.

@@ -277,3 +277,18 @@ Deno.test("a dial to a dead address gives up after the handshake timeout, or at 
   await assert.rejects(dial, /caller left/);
   await assert.rejects(b.connect(peerId, [hostPort])); // let the shared dial settle
 });
+
+Deno.test("a peer's silent address does not hold the dial up: the next one starts 250 ms later", async () => {
+  await using p = await pair();
+  const silent = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const dead = `127.0.0.1:${(silent.addr as Deno.NetAddr).port}`;
+    const t0 = performance.now();
+    const connection = await p.b.connect(p.a.peerId, [dead, p.a.hostPort]);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 2_000, `connected in ${ms} ms (handshake timeout 5 000)`);
+    assert.equal(connection.remoteAddress, p.a.hostPort);
+  } finally {
+    silent.close();
+  }
+});

@@ -26,7 +26,7 @@ import type { Ingest } from "./_ingest.ts";
 import { Links } from "./_links.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Plumtree, type PlumtreeConfig } from "./_plumtree.ts";
-import type { ByteRate } from "./_rate.ts";
+import type { PeerRate } from "./_rate.ts";
 import type { Requests } from "./_requests.ts";
 import type { Scheduler } from "./_scheduler.ts";
 import { bump, type DiscoveryStats } from "./stats.ts";
@@ -54,7 +54,7 @@ export interface GossipContext {
   readonly catalog: Catalog;
   readonly ingest: Ingest;
   readonly requests: Requests;
-  readonly rate: ByteRate;
+  readonly rate: PeerRate;
   readonly stats: DiscoveryStats;
   readonly options: ResolvedOptions;
   readonly clock: Scheduler;

@@ -102,15 +102,20 @@ export class Ingest {
    * Takes the entries of a sync. Every verdict goes to `report`, cheap ones
    * first; signatures are verified in batches of {@linkcode VERIFY_BATCH},
    * newest version per peer only, and the merge stops as soon as `report`
-   * returns false (the sender got banned). Returns how many entries were new
-   * or newer.
+   * returns false (the sender got banned). `budget(n)` says how many of the
+   * `n` signatures to verify; the other entries are left for a later sync.
+   * Returns how many entries were new or newer, and how many were left.
    */
-  async many(raws: readonly unknown[], report: (r: UpsertResult) => boolean): Promise<number> {
+  async many(
+    raws: readonly unknown[],
+    report: (r: UpsertResult) => boolean,
+    budget: (n: number) => number = (n) => n,
+  ): Promise<{ learned: number; deferred: number }> {
     const candidates = new Map<PeerId, ParsedEntry>();
     for (const raw of raws) {
       const p = this.#screen(raw);
       if (typeof p === "string") {
-        if (!report(p)) return 0;
+        if (!report(p)) return { learned: 0, deferred: 0 };
         continue;
       }
       const seen = candidates.get(p.entry.peerId);
@@ -120,6 +125,8 @@ export class Ingest {
     }
     let learned = 0;
     const queue = [...candidates.values()];
+    const deferred = queue.length - budget(queue.length);
+    queue.length -= deferred;
     for (let i = 0; i < queue.length; i += VERIFY_BATCH) {
       if (this.#closed()) break;
       const results = await Promise.all(
@@ -127,9 +134,9 @@ export class Ingest {
       );
       for (const r of results) {
         if (r === "discovered" || r === "updated") learned++;
-        if (!report(r)) return learned;
+        if (!report(r)) return { learned, deferred };
       }
     }
-    return learned;
+    return { learned, deferred };
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Per-peer inbound byte budgets (token buckets), bounded in the number of
- * peers they track.
+ * Per-peer inbound budgets (token buckets of bytes, or of signatures to
+ * verify), bounded in the number of peers they track.
  *
  * @module
  */
@@ -13,12 +13,12 @@ interface Bucket {
   at: number;
 }
 
-/** Bytes per second per peer, with a burst of one second's worth. */
-export class ByteRate {
+/** Units (bytes, signatures) per second per peer, with a burst of one second's worth. */
+export class PeerRate {
   #rate: number;
   #buckets = new Map<PeerId, Bucket>();
 
-  /** Allows `rate` bytes per second from each peer. */
+  /** Allows `rate` units per second from each peer. */
   constructor(rate: number) {
     this.#rate = rate;
   }
@@ -29,6 +29,21 @@ export class ByteRate {
    * positive and leaves it in debt, so the average rate still holds.
    */
   take(peer: PeerId, bytes: number): boolean {
+    const b = this.#refill(peer);
+    if (b.tokens <= 0) return false;
+    b.tokens -= bytes;
+    return true;
+  }
+
+  /** Takes up to `n` whole units from `peer`'s budget; returns how many it took. */
+  grant(peer: PeerId, n: number): number {
+    const b = this.#refill(peer);
+    const granted = Math.max(0, Math.min(n, Math.floor(b.tokens)));
+    b.tokens -= granted;
+    return granted;
+  }
+
+  #refill(peer: PeerId): Bucket {
     const now = performance.now();
     let b = this.#buckets.get(peer);
     if (!b) {
@@ -40,8 +55,6 @@ export class ByteRate {
     }
     b.tokens = Math.min(this.#rate, b.tokens + (now - b.at) * this.#rate / 1000);
     b.at = now;
-    if (b.tokens <= 0) return false;
-    b.tokens -= bytes;
-    return true;
+    return b;
   }
 }

@@ -24,7 +24,7 @@ import { compareVersions, type EntryVersion } from "./entry.ts";
 import type { Ingest } from "./_ingest.ts";
 import type { LocalEntry } from "./local.ts";
 import type { ResolvedOptions } from "./options.ts";
-import type { ByteRate } from "./_rate.ts";
+import { PeerRate } from "./_rate.ts";
 import type { PeerInfo } from "./_hyparview.ts";
 import type { Requests } from "./_requests.ts";
 import { bump, type DiscoveryStats } from "./stats.ts";
@@ -41,7 +41,7 @@ export interface SyncContext {
   readonly local: LocalEntry;
   readonly ingest: Ingest;
   readonly requests: Requests;
-  readonly rate: ByteRate;
+  readonly rate: PeerRate;
   readonly stats: DiscoveryStats;
   readonly options: ResolvedOptions;
   /** Judges a merged entry (counts it, maybe an offence); false once `from` is banned. */
@@ -59,10 +59,12 @@ class OverRate extends DecodeError {}
 /** Both sides of catalog sync for one node. */
 export class CatalogSync {
   #c: SyncContext;
+  #verifies: PeerRate;
 
   /** Creates the sync protocol of a node. */
   constructor(context: SyncContext) {
     this.#c = context;
+    this.#verifies = new PeerRate(context.options.maxSyncVerifyRate);
   }
 
   /** Peers this node has synced with (or is syncing with). */
@@ -124,7 +126,13 @@ export class CatalogSync {
 
   async #merge(entries: unknown, from: PeerId): Promise<number> {
     const list = this.#parse(() => array(entries, "entries", this.#c.options.maxPeers));
-    return await this.#c.ingest.many(list, (r) => this.#c.judge(r, from));
+    const { learned, deferred } = await this.#c.ingest.many(
+      list,
+      (r) => this.#c.judge(r, from),
+      (n) => this.#verifies.grant(from, n),
+    );
+    this.#c.stats.syncEntriesDeferred += deferred;
+    return learned;
   }
 
   /**

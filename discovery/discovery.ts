@@ -27,7 +27,7 @@ import { ADDRESS_CHECK, OwnAddresses } from "./_observed.ts";
 import { OFFENCES, Offences } from "./_offences.ts";
 import { type DiscoveryOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ping, PING_PROTOCOL, servePing } from "./_ping.ts";
-import { ByteRate } from "./_rate.ts";
+import { PeerRate } from "./_rate.ts";
 import { Requests } from "./_requests.ts";
 import { Latency, type PeerRtt } from "./_latency.ts";
 import { checkPlacement } from "./placement.ts";
@@ -150,7 +150,7 @@ export class Discovery implements AsyncDisposable {
       local: this.local,
       ingest,
       requests: this.#requests,
-      rate: new ByteRate(opts.maxSyncRate),
+      rate: new PeerRate(opts.maxSyncRate),
       stats: this.stats,
       options: opts,
       judge: (r, from) => {
@@ -165,7 +165,7 @@ export class Discovery implements AsyncDisposable {
         catalog: this.catalog,
         ingest,
         requests: this.#requests,
-        rate: new ByteRate(opts.maxGossipRate),
+        rate: new PeerRate(opts.maxGossipRate),
         stats: this.stats,
         options: opts,
         clock: this.#clock,

@@ -113,6 +113,7 @@ const DISCOVERY: Record<keyof DiscoveryTuning, true> = {
   maxSyncBytes: true,
   maxGossipRate: true,
   maxSyncRate: true,
+  maxSyncVerifyRate: true,
   gossip: true,
   vivaldi: true,
 };

@@ -3,13 +3,31 @@
 // maxPeers, evicting never-useful peers first (neighbours stay), and catalog
 // events do not make groups rescan the catalog per insertion.
 import assert from "node:assert/strict";
-import { Endpoint, type GroupId, SecretKey } from "@mosaik/transport";
+import { Endpoint, type GroupId, type NetworkId, SecretKey } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import { Discovery, signEntry } from "@mosaik/discovery";
 import { type GroupPeerEntry, Groups } from "@mosaik/groups";
 import { Counter } from "@mosaik/groups/testing";
 import { closeAll, freshNetwork, startNode } from "./_harness.ts";
 import { syncEntries } from "./discovery_attacker.ts";
+
+/** `n` valid self-signed entries of made-up peers. */
+function madeUpPeers(net: NetworkId, n: number): Uint8Array[] {
+  const now = Date.now();
+  return Array.from({ length: n }, () => {
+    const key = SecretKey.generate();
+    return signEntry(key, {
+      network: net,
+      peerId: key.peerId,
+      version: { start: now, counter: now },
+      addresses: ["127.0.0.1:9"],
+      tags: [],
+      streams: [],
+      groups: [],
+      tickets: [],
+    }).bytes;
+  });
+}
 
 Deno.test("discovery: a flood of 1,200 valid made-up peers stays within maxPeers and costs groups no rescans", async () => {
   const net = freshNetwork();
@@ -38,20 +56,7 @@ Deno.test("discovery: a flood of 1,200 valid made-up peers stays within maxPeers
   try {
     honest.discovery.addPeer(endpoint.address);
     await eventually(() => discovery.neighbors().includes(honest.endpoint.peerId));
-    const now = Date.now();
-    const flood = Array.from({ length: 1_200 }, () => {
-      const key = SecretKey.generate();
-      return signEntry(key, {
-        network: net,
-        peerId: key.peerId,
-        version: { start: now, counter: now },
-        addresses: ["127.0.0.1:9"],
-        tags: [],
-        streams: [],
-        groups: [],
-        tickets: [],
-      }).bytes;
-    });
+    const flood = madeUpPeers(net, 1_200);
     const before = scans;
     const started = performance.now();
     for (let i = 0; i < flood.length; i += 250) {
@@ -76,5 +81,35 @@ Deno.test("discovery: a flood of 1,200 valid made-up peers stays within maxPeers
     await groups.close();
     await discovery.close();
     await closeAll([honest]);
+  }
+});
+
+Deno.test("discovery: one peer's syncs cost at most maxSyncVerifyRate signatures a second, both ways; honest catch-up completes", async () => {
+  const net = freshNetwork();
+  const opts = { maxSyncVerifyRate: 200, maxSyncRate: 64 << 20 };
+  const victim = await startNode(net, { discovery: opts });
+  const honest = await startNode(net, { discovery: { maxSyncRate: 64 << 20 } });
+  await using attacker = await Endpoint.create({ networkId: net });
+  try {
+    const flood = madeUpPeers(net, 1_000);
+    // Pushed at the victim: a second's worth is verified, the rest left.
+    const started = performance.now();
+    assert.equal(await syncEntries(attacker, victim, flood), "done");
+    const s = victim.discovery.stats;
+    const allowed = 200 + 200 * (performance.now() - started) / 1000;
+    assert.ok(victim.discovery.catalog.size <= allowed, `${victim.discovery.catalog.size} peers`);
+    assert.equal(s.syncEntriesDeferred, 1_000 - victim.discovery.catalog.size);
+    // Replies to our own syncs are bounded the same way, and syncs again
+    // bring the rest: a node catching up from an honest peer gets there.
+    assert.equal(await syncEntries(attacker, honest, flood), "done");
+    assert.equal(honest.discovery.catalog.size, 1_000);
+    await eventually(async () => {
+      await victim.discovery.syncWith(honest.endpoint.address);
+      return victim.discovery.catalog.size === 1_001;
+    });
+    assert.ok(s.syncEntriesDeferred > 1_000 - allowed);
+    assert.equal(s.bans, 0);
+  } finally {
+    await closeAll([victim, honest]);
   }
 });

@@ -6,6 +6,14 @@ import { FrameTooLargeError, TruncatedFrameError } from "./errors.ts";
 export const CLOSE_BIT = 0x8000_0000;
 /** Bytes buffered by a writer before `write` waits for the stream. */
 const HIGH_WATER = 1 << 20;
+/**
+ * Bytes asked of a byte stream at least: what a channel waiting for its next
+ * frame holds. A default reader would hold a 64 KiB buffer per pending read,
+ * so a thousand idle channels would cost 64 MiB.
+ */
+const READ_MIN = 4096;
+/** Bytes asked at most in one read: a large frame arrives in reads of this size. */
+const READ_MAX = 64 * 1024;
 
 export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; close: true };
 
@@ -13,9 +21,12 @@ export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; clo
  * Reads frames from a stream. Received chunks are queued as they are and
  * copied once, into the frame they belong to: no buffer grows or is copied
  * per chunk, so a large frame arriving in many small chunks costs linear time.
+ * A byte stream (as QUIC streams are) is read into buffers sized by what the
+ * reader waits for, between {@linkcode READ_MIN} and {@linkcode READ_MAX}.
  */
 export class FrameReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
+  #read: (want: number) => Promise<ReadableStreamReadResult<Uint8Array>>;
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first unread chunk
   #offset = 0; // bytes of chunks[head] already taken
@@ -25,14 +36,30 @@ export class FrameReader {
   received = 0;
 
   constructor(readable: ReadableStream<Uint8Array>, max: number) {
-    this.#reader = readable.getReader();
     this.#max = max;
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = readable.getReader({ mode: "byob" });
+    } catch {
+      byob = undefined; // not a byte stream
+    }
+    if (byob) {
+      this.#reader = byob;
+      this.#read = (want) =>
+        byob.read(new Uint8Array(Math.min(Math.max(want, READ_MIN), READ_MAX))) as Promise<
+          ReadableStreamReadResult<Uint8Array>
+        >;
+    } else {
+      const reader = readable.getReader();
+      this.#reader = reader;
+      this.#read = () => reader.read();
+    }
   }
 
   async #fill(need: number): Promise<boolean> {
     while (this.#buffered < need) {
-      const { value, done } = await this.#reader.read();
-      if (done) return false;
+      const { value, done } = await this.#read(need - this.#buffered);
+      if (done || !value) return false;
       if (value.length === 0) continue;
       this.#chunks.push(value);
       this.#buffered += value.length;

@@ -19,15 +19,18 @@ export class Router {
   #resources: ResourceManager;
   #maxFrameSize: number;
   #stats: { unknownProtocol: number };
+  #incomingChannels: () => number;
 
   constructor(
     resources: ResourceManager,
     maxFrameSize: number,
     stats: { unknownProtocol: number },
+    counts: { incomingChannels: () => number },
   ) {
     this.#resources = resources;
     this.#maxFrameSize = maxFrameSize;
     this.#stats = stats;
+    this.#incomingChannels = counts.incomingChannels;
   }
 
   handle(protocol: string, handler: ProtocolHandler): void {
@@ -36,7 +39,7 @@ export class Router {
 
   async route(connection: Connection, stream: Deno.QuicBidirectionalStream): Promise<void> {
     const reader = new FrameReader(stream.readable, this.#maxFrameSize);
-    const release = this.#resources.reserveHeader();
+    const release = this.#resources.reserveHeader(this.#incomingChannels());
     if (!release) {
       const channel = connection.accept("", reader, stream.writable);
       return await channel.close(CloseCode.ResourceLimit, "too many channels opening");

@@ -28,6 +28,7 @@ export class Connection implements ChannelLink {
   #maxFrameSize: number;
   #isClosed = false;
   #channels = new Set<Channel>();
+  #incoming = new Set<Channel>();
 
   /** @internal Created by the endpoint after the handshake. */
   constructor(conn: Deno.QuicConn, peerId: PeerId, outbound: boolean, maxFrameSize: number) {
@@ -52,6 +53,11 @@ export class Connection implements ChannelLink {
     return this.#channels.size;
   }
 
+  /** Of those, the channels the remote opened. */
+  get incomingCount(): number {
+    return this.#incoming.size;
+  }
+
   /** Opens a channel for `protocol` on this connection. */
   async open(protocol: string): Promise<Channel> {
     if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);
@@ -73,7 +79,10 @@ export class Connection implements ChannelLink {
     return channel;
   }
 
-  #forget = (channel: Channel): void => void this.#channels.delete(channel);
+  #forget = (channel: Channel): void => {
+    this.#channels.delete(channel);
+    this.#incoming.delete(channel);
+  };
 
   /**
    * @internal Finishes every open channel (or gives up after `ms`), then
@@ -102,6 +111,7 @@ export class Connection implements ChannelLink {
       this.#forget,
     );
     this.#channels.add(channel);
+    this.#incoming.add(channel);
     return channel;
   }
 

@@ -7,7 +7,7 @@
 import { formatHostPort, parseHostPort } from "./address.ts";
 import type { Channel } from "./channel.ts";
 import { Connection } from "./connection.ts";
-import { abortable } from "./async.ts";
+import { abortable, delay } from "./async.ts";
 import { ClosedError, ConnectError } from "./errors.ts";
 import { logger } from "./log.ts";
 import { type PeerId, SecretKey } from "./ids.ts";
@@ -29,6 +29,8 @@ import { staggered } from "./_dial.ts";
 import type { Bridge } from "./_relay_bridge.ts";
 
 const ALPN = "mosaik/1";
+/** Incoming streams routed in one go before the accept loop yields to the event loop. */
+const YIELD_EVERY = 32;
 const log = logger("transport");
 const SAME_NETWORK = "check that both nodes use the same NetworkId";
 const why = (e: unknown) => e instanceof Error ? e.message : String(e);
@@ -149,7 +151,9 @@ export class Endpoint implements AsyncDisposable {
       closeLinger: options.closeLinger ?? 25,
     };
     this.#resources = new ResourceManager(options.limits);
-    this.#router = new Router(this.#resources, this.#options.maxFrameSize, this.stats);
+    this.#router = new Router(this.#resources, this.#options.maxFrameSize, this.stats, {
+      incomingChannels: this.#incomingChannels,
+    });
     this.#cert = selfSigned(this.secretKey);
     this.#quic = new Deno.QuicEndpoint({
       hostname: options.hostname ?? "127.0.0.1",
@@ -201,10 +205,16 @@ export class Endpoint implements AsyncDisposable {
 
   /** What remotes make this node hold now, and what its limits refused so far. */
   resources(): ResourceUsage {
-    let channels = 0;
-    for (const set of this.#connections.values()) for (const c of set) channels += c.channelCount;
-    return this.#resources.usage(channels);
+    let all = 0;
+    for (const set of this.#connections.values()) for (const c of set) all += c.channelCount;
+    return this.#resources.usage({ all, incoming: this.#incomingChannels() });
   }
+
+  #incomingChannels = (): number => {
+    let n = 0;
+    for (const set of this.#connections.values()) for (const c of set) n += c.incomingCount;
+    return n;
+  };
 
   /** The limits in force (defaults merged with the options). */
   get limits(): Readonly<ResourceLimits> {
@@ -402,10 +412,12 @@ export class Endpoint implements AsyncDisposable {
   async #serveStreams(conn: Deno.QuicConn, connection: Connection): Promise<void> {
     const streams = conn.incomingBidirectionalStreams.getReader();
     try {
-      for (;;) {
+      for (let n = 1;; n++) {
         const { value: stream, done } = await streams.read();
         if (done) return;
         this.#track(this.#router.route(connection, stream));
+        // queued streams come back in microtasks: let timers and I/O run between bursts
+        if (n % YIELD_EVERY === 0) await delay(0);
       }
     } catch {
       // connection closed

@@ -22,6 +22,12 @@ export interface ResourceLimits {
    */
   maxStreamsPerConnection: number;
   /**
+   * Channels remotes opened that are open at once, over all connections;
+   * more are closed at once with `ResourceLimit`. An idle channel costs
+   * about 45 KiB (QUIC state, buffers, handlers). Default 512.
+   */
+  maxIncomingChannels: number;
+  /**
    * Incoming connections whose identity handshake is under way; more are
    * refused before TLS. Each has `handshakeTimeout` to finish. Default 32.
    */
@@ -40,6 +46,7 @@ export const DEFAULT_LIMITS: Readonly<ResourceLimits> = Object.freeze({
   maxConnections: 256,
   maxConnectionsPerPeer: 4,
   maxStreamsPerConnection: 256,
+  maxIncomingChannels: 512,
   maxPendingHandshakes: 32,
   maxPendingHeaders: 128,
   headerTimeout: 2_000,
@@ -55,9 +62,12 @@ export interface ResourceUsage {
   pendingHeaders: number;
   /** Channels open on every connection, both directions. */
   channels: number;
+  /** Of those, the channels remotes opened. */
+  incomingChannels: number;
   /**
    * Refusals by limit: `connections`, `connectionsPerPeer`,
-   * `pendingHandshakes`, `pendingHeaders`, `headerTimeout`.
+   * `pendingHandshakes`, `incomingChannels`, `pendingHeaders`,
+   * `headerTimeout`.
    */
   refused: Record<string, number>;
 }
@@ -120,8 +130,14 @@ export class ResourceManager {
     });
   }
 
-  /** A slot for an incoming channel waiting for its header. */
-  reserveHeader(): Release | undefined {
+  /**
+   * A slot for an incoming channel waiting for its header, given how many
+   * incoming channels are open (counted by the connections).
+   */
+  reserveHeader(incomingChannels: number): Release | undefined {
+    if (incomingChannels >= this.limits.maxIncomingChannels) {
+      return void this.refuse("incomingChannels");
+    }
     if (this.#pendingHeaders >= this.limits.maxPendingHeaders) {
       return void this.refuse("pendingHeaders");
     }
@@ -129,13 +145,14 @@ export class ResourceManager {
     return once(() => this.#pendingHeaders--);
   }
 
-  /** The current counts and refusals; `channels` is counted by the connections. */
-  usage(channels: number): ResourceUsage {
+  /** The current counts and refusals; channels are counted by the connections. */
+  usage(channels: { all: number; incoming: number }): ResourceUsage {
     return {
       connections: this.#connections,
       pendingHandshakes: this.#pendingHandshakes,
       pendingHeaders: this.#pendingHeaders,
-      channels,
+      channels: channels.all,
+      incomingChannels: channels.incoming,
       refused: { ...this.#refused },
     };
   }

@@ -54,23 +54,36 @@ export class NodeProcess {
     args: string[],
     options: SpawnOptions = {},
   ): NodeProcess {
+    return NodeProcess.#start(["ip", "netns", "exec", ns], script, args, options);
+  }
+
+  /** Starts `script` with `args` in this process's namespace (loopback suites). */
+  static local(script: string | URL, args: string[], options: SpawnOptions = {}): NodeProcess {
+    return NodeProcess.#start([], script, args, options);
+  }
+
+  static #start(
+    prefix: string[],
+    script: string | URL,
+    args: string[],
+    options: SpawnOptions,
+  ): NodeProcess {
     const path = script instanceof URL ? script.pathname : script;
-    const child = new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        ns,
-        Deno.execPath(),
-        "run",
-        "--unstable-net",
-        `--allow-net=${(options.allowNet ?? []).join(",")}`,
-        "--allow-env",
-        "--allow-read",
-        "--allow-sys",
-        ...(options.allowWrite?.length ? [`--allow-write=${options.allowWrite.join(",")}`] : []),
-        path,
-        ...args,
-      ],
+    const command = [
+      ...prefix,
+      Deno.execPath(),
+      "run",
+      "--unstable-net",
+      `--allow-net=${(options.allowNet ?? []).join(",")}`,
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      ...(options.allowWrite?.length ? [`--allow-write=${options.allowWrite.join(",")}`] : []),
+      path,
+      ...args,
+    ];
+    const child = new Deno.Command(command[0], {
+      args: command.slice(1),
       env: options.env,
       stdin: "piped",
       stdout: "piped",

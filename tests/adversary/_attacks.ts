@@ -1,0 +1,174 @@
+// The attacks of issue 11, scripted on the real wire: each takes the victim
+// (`Target`) and resolves when it is over, having closed what it opened.
+import { deadline, delay, Endpoint, parseHostPort, SecretKey } from "@mosaik/transport";
+import { dialRaw, pinnedTls } from "@mosaik/transport/testing";
+import type { Target } from "./_scene.ts";
+
+/** Wire names of the protocols a stranger can reach. */
+export const PROTOCOLS = {
+  streams: "/mosaik/streams/1",
+  groups: "/mosaik/groups/1",
+  sync: "/mosaik/discovery/sync/1",
+  gossip: "/mosaik/discovery/gossip/1",
+} as const;
+
+/** A payload just under the 8 MiB frame limit. */
+const BOMB_SIZE = (8 << 20) - 64;
+const TEXT = new TextEncoder();
+
+/** MessagePack nested a million levels deep: `0x91` × N, then nil. */
+export function deepNesting(size = BOMB_SIZE): Uint8Array {
+  const bytes = new Uint8Array(size).fill(0x91);
+  bytes[size - 1] = 0xc0;
+  return bytes;
+}
+
+/** A MessagePack array32 of empty maps filling `size` bytes (each 1 byte, each a JS object). */
+export function emptyMaps(size = BOMB_SIZE): Uint8Array {
+  const bytes = new Uint8Array(size).fill(0x80);
+  bytes[0] = 0xdd;
+  new DataView(bytes.buffer).setUint32(1, size - 5);
+  return bytes;
+}
+
+/** A frame: 4-byte big-endian length, then the payload. */
+export function frame(payload: Uint8Array, length = payload.length): Uint8Array {
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setUint32(0, length);
+  out.set(payload, 4);
+  return out;
+}
+
+/**
+ * A fresh key opens channels for `protocol` and sends each bomb `rounds`
+ * times as the first message, each on a new channel, waiting for the victim
+ * to close it.
+ */
+export async function decodeBombs(target: Target, protocol: string, rounds = 1): Promise<void> {
+  await using attacker = await Endpoint.create({ networkId: target.network });
+  const bombs = [deepNesting(), emptyMaps()];
+  for (let round = 0; round < rounds; round++) {
+    for (const bomb of bombs) {
+      try {
+        const channel = await attacker.open(target.peerId, [target.hostPort], protocol);
+        await channel.sendBytes(bomb);
+        await deadline(channel.recvBytes(), 5_000).catch(() => {});
+        await channel.close();
+      } catch {
+        // the victim refused or reset it: the next bomb goes on a new channel
+      }
+    }
+  }
+}
+
+/** `count` channels whose header claims 8 MiB; 1 MiB of it is sent. */
+export async function hugeHeaders(target: Target, count = 4): Promise<void> {
+  const conn = await dialRaw(target.peerId, target.hostPort, SecretKey.generate(), target.network);
+  try {
+    const junk = frame(new Uint8Array(1 << 20), 8 << 20);
+    await Promise.all(Array.from({ length: count }, async () => {
+      const stream = await conn.createBidirectionalStream();
+      const writer = stream.writable.getWriter();
+      await deadline(writer.write(junk), 5_000).catch(() => {});
+      // the victim answers with a close frame and stops reading
+      const reader = stream.readable.getReader();
+      await deadline(reader.read(), 5_000).catch(() => {});
+    }));
+  } finally {
+    conn.close();
+  }
+}
+
+/** `count` QUIC connections that finish TLS but never prove an identity, held `hold` ms. */
+export async function unauthenticated(target: Target, count = 300, hold = 1_500): Promise<void> {
+  const { hostname, port } = parseHostPort(target.hostPort);
+  const dials = await Promise.allSettled(
+    Array.from({ length: count }, () =>
+      Deno.connectQuic<false>({
+        hostname,
+        port,
+        alpnProtocols: ["mosaik/1"],
+        ...pinnedTls(target.peerId),
+      })),
+  );
+  await delay(hold);
+  for (const d of dials) if (d.status === "fulfilled") d.value.close();
+}
+
+/**
+ * `count` channels over authenticated connections of `keys` fresh keys (two
+ * connections each), each sending `header` and then nothing, held `hold` ms.
+ */
+export async function silentChannels(
+  target: Target,
+  header: Uint8Array,
+  count = 2_000,
+  hold = 2_500,
+  keys = 4,
+): Promise<void> {
+  const secrets = Array.from({ length: keys }, () => SecretKey.generate());
+  const conns = await Promise.all(
+    Array.from(
+      { length: keys * 2 },
+      (_, i) => dialRaw(target.peerId, target.hostPort, secrets[i >> 1], target.network),
+    ),
+  );
+  try {
+    const perConn = Math.ceil(count / conns.length);
+    const until = Date.now() + hold;
+    await Promise.all(conns.map(async (conn) => {
+      for (let i = 0; i < perConn && Date.now() < until; i++) {
+        const stream = await deadline(
+          conn.createBidirectionalStream({ waitUntilAvailable: true }),
+          until - Date.now(),
+        ).catch(() => undefined);
+        if (!stream) return;
+        const writer = stream.writable.getWriter();
+        writer.write(header).catch(() => {});
+        writer.releaseLock();
+      }
+    }));
+    await delay(Math.max(0, until - Date.now()));
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+/** The header of a channel for `protocol`. */
+export function protocolHeader(protocol: string): Uint8Array {
+  return frame(TEXT.encode(protocol));
+}
+
+/** `count` fresh keys connect and authenticate (`parallel` at a time, retried), held `hold` ms. */
+export async function freshKeys(
+  target: Target,
+  count = 200,
+  hold = 1_500,
+  parallel = 16,
+): Promise<void> {
+  const conns: Deno.QuicConn[] = [];
+  let next = 0;
+  const dialer = async () => {
+    while (next < count) {
+      next++;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const conn = await dialRaw(
+          target.peerId,
+          target.hostPort,
+          SecretKey.generate(),
+          target.network,
+        ).catch(() => undefined);
+        if (conn) {
+          conns.push(conn);
+          break;
+        }
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: parallel }, dialer));
+    await delay(hold);
+  } finally {
+    for (const c of conns) c.close();
+  }
+}

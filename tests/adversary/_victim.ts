@@ -1,0 +1,66 @@
+// The victim of the adversary suite, in its own process so that its RSS and
+// event loop are its own: a full Network node that produces a stream and is
+// one of a 3-member group. Speaks JSON lines (tests/hosts/process.ts): prints
+// { ready, address }, then answers every { id, op } with
+// { id, maxLag, rss, peakRss, resources, banned }: the longest event-loop
+// stall in ms a 10 ms timer saw and the largest RSS in bytes it read, both
+// since the last op "reset" (which restarts them); the endpoint's
+// resources() and the peers discovery banned. (A test reading
+// /proc/<pid>/status itself would need --allow-all.)
+//   deno run tests/adversary/_victim.ts <network name> <group key> <stream name>
+import { configureLogging, delay } from "@mosaik/transport";
+import { Network } from "@mosaik/network";
+import { stream } from "@mosaik/streams";
+import { Counter } from "@mosaik/groups/testing";
+import { LOCAL } from "../_harness.ts";
+
+const [name, key, streamName] = Deno.args;
+const TICK = 10;
+
+const banned: string[] = [];
+configureLogging({
+  levels: { discovery: "info" },
+  sink: (record) => {
+    const ban = /^banned (\S+)/.exec(record.message);
+    if (ban) banned.push(ban[1]);
+    else if (record.level === "error") console.error(record.subsystem, record.message);
+  },
+});
+
+let maxLag = 0;
+let rss = Deno.memoryUsage().rss;
+let peakRss = rss;
+let last = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  maxLag = Math.max(maxLag, now - last - TICK);
+  last = now;
+  rss = Deno.memoryUsage().rss; // VmRSS, from /proc/self/statm
+  peakRss = Math.max(peakRss, rss);
+}, TICK);
+
+const node = await Network.create(name, LOCAL);
+node.groups.join({ key, stateMachine: new Counter() });
+const producer = node.streams.produce(stream<number>(streamName));
+(async () => {
+  for (let i = 0;; i++) {
+    await producer.send(i).catch(() => {});
+    await delay(20);
+  }
+})();
+
+const out = (line: object) => console.log(JSON.stringify(line));
+out({ ready: true, address: node.local.address });
+let buffered = "";
+for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+  buffered += chunk;
+  let at;
+  while ((at = buffered.indexOf("\n")) >= 0) {
+    const { id, op } = JSON.parse(buffered.slice(0, at));
+    buffered = buffered.slice(at + 1);
+    if (op === "reset") [maxLag, peakRss] = [0, rss];
+    out({ id, maxLag, rss, peakRss, resources: node.endpoint.resources(), banned });
+  }
+}
+await node.close();
+Deno.exit(0);

@@ -1,0 +1,13 @@
+// Connection floods against a victim process while its honest workload runs.
+import { freshKeys, unauthenticated } from "./_attacks.ts";
+import { Scene } from "./_scene.ts";
+
+Deno.test("adversary: 300 connections that never prove an identity", async () => {
+  await using scene = await Scene.start();
+  await scene.underAttack("300 unauthenticated connections", (t) => unauthenticated(t, 300));
+});
+
+Deno.test("adversary: 200 fresh keys connect", async () => {
+  await using scene = await Scene.start();
+  await scene.underAttack("200 fresh keys", (t) => freshKeys(t, 200));
+});

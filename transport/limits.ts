@@ -18,7 +18,7 @@ export interface ResourceLimits {
   maxConnectionsPerPeer: number;
   /**
    * Channels a remote may have open at once on one connection (the QUIC
-   * stream credit we grant; an opener waits for a free one). Default 256.
+   * stream credit we grant; an opener waits for a free one). Default 128.
    */
   maxStreamsPerConnection: number;
   /**
@@ -45,7 +45,7 @@ export interface ResourceLimits {
 export const DEFAULT_LIMITS: Readonly<ResourceLimits> = Object.freeze({
   maxConnections: 256,
   maxConnectionsPerPeer: 4,
-  maxStreamsPerConnection: 256,
+  maxStreamsPerConnection: 128,
   maxIncomingChannels: 512,
   maxPendingHandshakes: 32,
   maxPendingHeaders: 128,

@@ -2,12 +2,14 @@
 // event loop are its own: a full Network node that produces a stream and is
 // one of a 3-member group. Speaks JSON lines (tests/hosts/process.ts): prints
 // { ready, address }, then answers every { id, op } with
-// { id, maxLag, rss, peakRss, resources, banned }: the longest event-loop
-// stall in ms a 10 ms timer saw and the largest RSS in bytes it read, both
-// since the last op "reset" (which restarts them); the endpoint's
-// resources() and the peers discovery banned. (A test reading
+// { id, maxLag, maxStall, rss, peakRss, resources, banned }: since the last
+// op "reset" (which restarts them), the latest a 10 ms timer fired (maxLag),
+// the longest stall of its own making (maxStall: the lag, but no more than
+// the CPU time the process used meanwhile) and the largest RSS in bytes; the
+// endpoint's resources() and the peers discovery banned. (A test reading
 // /proc/<pid>/status itself would need --allow-all.)
 //   deno run tests/adversary/_victim.ts <network name> <group key> <stream name>
+import process from "node:process";
 import { configureLogging, delay } from "@mosaik/transport";
 import { Network } from "@mosaik/network";
 import { stream } from "@mosaik/streams";
@@ -27,20 +29,31 @@ configureLogging({
   },
 });
 
+// A late tick is a stall of this process only as far as it used the CPU
+// meanwhile; the rest is the OS running others (a busy machine).
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 let maxLag = 0;
+let maxStall = 0;
 let rss = Deno.memoryUsage().rss;
 let peakRss = rss;
 let last = performance.now();
+let lastCpu = cpuMs();
 setInterval(() => {
   const now = performance.now();
-  maxLag = Math.max(maxLag, now - last - TICK);
-  last = now;
+  const cpu = cpuMs();
+  const lag = now - last - TICK;
+  maxLag = Math.max(maxLag, lag);
+  maxStall = Math.max(maxStall, Math.min(lag, cpu - lastCpu));
+  [last, lastCpu] = [now, cpu];
   rss = Deno.memoryUsage().rss; // VmRSS, from /proc/self/statm
   peakRss = Math.max(peakRss, rss);
 }, TICK);
 
 const node = await Network.create(name, LOCAL);
-node.groups.join({ key, stateMachine: new Counter() });
+node.groups.join({ key, stateMachine: new Counter(), config: { bootstrapExpect: 3 } });
 const producer = node.streams.produce(stream<number>(streamName));
 (async () => {
   for (let i = 0;; i++) {
@@ -58,8 +71,8 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
   while ((at = buffered.indexOf("\n")) >= 0) {
     const { id, op } = JSON.parse(buffered.slice(0, at));
     buffered = buffered.slice(at + 1);
-    if (op === "reset") [maxLag, peakRss] = [0, rss];
-    out({ id, maxLag, rss, peakRss, resources: node.endpoint.resources(), banned });
+    if (op === "reset") [maxLag, maxStall, peakRss] = [0, 0, rss];
+    out({ id, maxLag, maxStall, rss, peakRss, resources: node.endpoint.resources(), banned });
   }
 }
 await node.close();

@@ -1,8 +1,8 @@
 // Safety rules of the Raft core that the seeded chaos runs reach too rarely
 // to guard on their own (each is the target of a mutant in tests/_mutants.ts):
 // stale-term appends, the leader's own unwritten entries, configuration
-// changes of a leader that has not committed in its term yet, and the
-// up-to-date check of votes.
+// changes of a leader that has not committed in its term yet, the
+// up-to-date check of votes and a candidate's own vote written before it asks.
 import assert from "node:assert/strict";
 import { rng, Sim } from "./_sim.ts";
 import { RaftCore } from "./_raft.ts";
@@ -104,4 +104,21 @@ Deno.test("a vote goes only to a log whose last term is newer, or equal with an 
   assert.equal(answer(1, 2), false, "a shorter log of the same term is behind");
   assert.equal(answer(2, 2), true);
   assert.equal(answer(1, 3), true, "a newer last term wins over length");
+});
+
+Deno.test("a candidate writes its term and own vote before it asks for votes", () => {
+  const storage = new MemoryStorage();
+  storage.append([{ index: 1, term: 1, type: 2, config }]);
+  storage.setHardState({ term: 3 });
+  const a = new RaftCore("a", storage, rng(1), { electionTicks: 10 });
+  for (let i = 0; i < 30 && a.role !== "precandidate"; i++) a.tick();
+  a.step("b", { type: "PreVoteR", term: 4, reject: false });
+  assert.equal(a.role, "candidate");
+  assert.ok(a.ready().messages.some((o) => o.msg.type === "Vote"));
+  // It crashes right after asking: on restart it still voted for itself in term 4.
+  const again = new RaftCore("a", storage, rng(2), { electionTicks: 10 });
+  assert.deepEqual([again.term, again.vote], [4, "a"]);
+  again.step("c", { type: "Vote", term: 4, lastIndex: 1, lastTerm: 1 });
+  const answer = again.ready().messages.find((o) => o.msg.type === "VoteR");
+  assert.equal((answer?.msg as { reject: boolean }).reject, true, "no second vote in term 4");
 });

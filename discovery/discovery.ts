@@ -16,6 +16,7 @@ import {
 } from "@mosaik/transport";
 import type { BootstrapContext, BootstrapSource, SourceReport } from "./bootstrap.ts";
 import { Catalog, type UpsertResult } from "./catalog.ts";
+import { Expiry } from "./_expiry.ts";
 import { signDeparture, type SignedPeerEntry } from "./entry.ts";
 import { AntiEntropy } from "./_anti_entropy.ts";
 import { Gossip, GOSSIP_PROTOCOL } from "./_gossip.ts";
@@ -101,9 +102,8 @@ export class Discovery implements AsyncDisposable {
   #waiter = new Waiter();
   #notifying = false;
   #unsubscribe: (() => void)[] = [];
-  #cancelPurge: (() => void) | undefined;
   #antiEntropy: AntiEntropy;
-  #purgeAt = Infinity;
+  #expiry: Expiry;
   #own: OwnAddresses;
 
   private constructor(endpoint: Endpoint, options: DiscoveryOptions) {
@@ -179,6 +179,8 @@ export class Discovery implements AsyncDisposable {
       this.local.entry.addresses,
       options.gossip ?? {},
     );
+    // A purge scans the catalog: at most one a second (sooner for tiny purgeAfter).
+    this.#expiry = new Expiry(this.catalog, this.#clock, Math.min(1000, opts.purgeAfter / 4));
     this.#antiEntropy = new AntiEntropy(this.#clock, opts.syncInterval, () => {
       const target = pick([...this.#gossip.hv.active.values()]);
       if (target) this.#syncSoon(target);
@@ -297,7 +299,6 @@ export class Discovery implements AsyncDisposable {
     const leaving = this.#gossip.leave(departure.bytes);
     this.#abort.abort();
     for (const u of this.#unsubscribe) u();
-    this.#cancelPurge?.();
     this.#antiEntropy.close();
     this.#clock.close();
     this.#waiter.close(new ClosedError("discovery closed"));
@@ -335,7 +336,7 @@ export class Discovery implements AsyncDisposable {
       }),
       this.catalog.subscribe((ev) => {
         if (ev.type === "discovered" || ev.type === "updated") {
-          this.#armPurge(ev.entry.version.counter + this.#opts.purgeAfter);
+          this.#expiry.arm(ev.entry.version.counter + this.#opts.purgeAfter);
           if (!this.#offences.banned(ev.entry.peerId)) {
             this.#gossip.hv.learn({ id: ev.entry.peerId, addresses: ev.entry.addresses });
           }
@@ -392,20 +393,6 @@ export class Discovery implements AsyncDisposable {
       if (this.#closed) return;
       fn();
       this.#every(period, jitter, fn);
-    });
-  }
-
-  /** Makes sure a purge runs by `at` (unix ms). */
-  #armPurge(at: number): void {
-    if (at >= this.#purgeAt) return;
-    this.#cancelPurge?.();
-    this.#purgeAt = at;
-    this.#cancelPurge = this.#clock.after(Math.max(0, at - Date.now()) + 1, () => {
-      this.#purgeAt = Infinity;
-      this.#cancelPurge = undefined;
-      this.catalog.purge();
-      const next = this.catalog.nextExpiry();
-      if (next !== undefined) this.#armPurge(next);
     });
   }
 

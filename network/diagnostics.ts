@@ -104,6 +104,11 @@ export interface NodeReport {
   counters: Record<string, number>;
   /** Discovery's bootstrap sources (mDNS, DHT, ...) and how they are doing. */
   sources?: { name: string; state: string; reason?: string }[];
+  /**
+   * What the transport holds now and its limit, per resource
+   * (`connections`, `pendingHandshakes`, `pendingHeaders`, `incomingChannels`).
+   */
+  resources?: Record<string, { inUse: number; limit: number }>;
 }
 
 /** Options of {@linkcode serveDiagnostics}. */
@@ -199,6 +204,17 @@ export function renderMetrics(s: NodeReport): string {
   );
   const groups = (name: string, help: string, f: (g: GroupReport) => number) =>
     gauge(name, help, s.groups.map((g) => [{ group: g.id.slice(0, 10) }, f(g)]));
+  const resources = Object.entries(s.resources ?? {});
+  gauge(
+    "mosaik_transport_in_use",
+    "What remotes make the transport hold now, per resource.",
+    resources.map(([resource, r]) => [{ resource }, r.inUse]),
+  );
+  gauge(
+    "mosaik_transport_limit",
+    "The limit of each transport resource (more is refused: mosaik_transport_limited_total).",
+    resources.map(([resource, r]) => [{ resource }, r.limit]),
+  );
   groups("mosaik_group_term", "Current Raft term.", (g) => g.term);
   groups("mosaik_group_commit_index", "Highest committed log index.", (g) => g.commitIndex);
   groups(

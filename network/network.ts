@@ -284,6 +284,7 @@ export class Network implements AsyncDisposable {
       })),
       counters,
       sources: this.discovery.sources(),
+      resources: this.#resources(),
     };
   }
 
@@ -301,6 +302,17 @@ export class Network implements AsyncDisposable {
     const server = serveDiagnostics(() => this.report(), options);
     this.#diagnostics.add(server);
     return server;
+  }
+
+  #resources(): NonNullable<NodeReport["resources"]> {
+    const usage = this.endpoint.resources();
+    const limits = this.endpoint.limits;
+    return {
+      connections: { inUse: usage.connections, limit: limits.maxConnections },
+      pendingHandshakes: { inUse: usage.pendingHandshakes, limit: limits.maxPendingHandshakes },
+      pendingHeaders: { inUse: usage.pendingHeaders, limit: limits.maxPendingHeaders },
+      incomingChannels: { inUse: usage.incomingChannels, limit: limits.maxIncomingChannels },
+    };
   }
 
   /** Leaves gracefully: announces the departure, then closes the endpoint. Idempotent. */

@@ -74,6 +74,8 @@ Deno.test("diagnostics: /metrics is valid Prometheus text and /api reports the n
   assert.match(metrics, /^mosaik_group_incarnation_conflicts\{.*group=.*\} 0$/m);
   assert.match(metrics, /^mosaik_stream_subscriptions\{.*role="producer"\} 2$/m);
   assert.match(metrics, /^mosaik_discovery_messages_sent_total\{.*kind=/m);
+  assert.match(metrics, /^mosaik_transport_in_use\{.*resource="connections"\} [1-9]/m);
+  assert.match(metrics, /^mosaik_transport_limit\{.*resource="incomingChannels"\} 512$/m);
   const promtool = await which("promtool");
   if (promtool) {
     const check = new Deno.Command(promtool, {

@@ -26,6 +26,14 @@ export function newEpoch(random: () => number): string {
 }
 
 /**
+ * How far a leader outside the known configuration may move a member's term:
+ * a group elects a few leaders while a member is cut off, not millions, and
+ * a bounded step keeps a key holder from pushing terms toward the wire's
+ * maximum (where the next term could no longer be sent).
+ */
+export const MAX_OUTSIDE_TERM_STEP = 1024;
+
+/**
  * Whether `from` may move `r` to a higher term. Only voters of the
  * configuration `r` knows may (`stale`: a voter id with another epoch may
  * not): a key holder outside it (a learner, a stranger with the group key, a
@@ -34,12 +42,14 @@ export function newEpoch(random: () => number): string {
  * configuration (blank, joining) follows whoever leads, and a member that
  * heard no leader for three election timeouts accepts a leader's message
  * from outside its configuration (it may have missed the entry that added
- * that leader while it was cut off).
+ * that leader while it was cut off), if its term is at most
+ * {@linkcode MAX_OUTSIDE_TERM_STEP} ahead.
  */
 export function mayRaiseTerm(r: RaftCore, from: NodeId, m: Envelope, stale: boolean): boolean {
   const config = r.config;
   if (!config || (config.voters.includes(from) && !stale)) return true;
   if (m.type !== "App" && m.type !== "Hb" && m.type !== "Snap") return false;
+  if (m.term - r.term > MAX_OUTSIDE_TERM_STEP) return false;
   return r.lead === undefined && r.leaderless >= 3 * r.opts.electionTicks;
 }
 

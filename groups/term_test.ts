@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { Sim } from "./_sim.ts";
 import { MAX_WIRE_NUMBER, parseMessage } from "./_wire.ts";
+import { MAX_OUTSIDE_TERM_STEP } from "./_voters.ts";
 
 Deno.test("a non-voter's heartbeat with a huge term is ignored; the group keeps committing", async () => {
   const sim = new Sim({ seed: 11, nodes: 3 });
@@ -30,4 +31,21 @@ Deno.test("terms beyond 2^48 are refused on the wire", () => {
   assert.doesNotThrow(() => parseMessage(hb(MAX_WIRE_NUMBER)));
   assert.throws(() => parseMessage(hb(2 ** 53 - 1)));
   assert.throws(() => parseMessage(hb(MAX_WIRE_NUMBER + 1)));
+});
+
+Deno.test("a leaderless member follows a leader outside its configuration only a bounded term step ahead", async () => {
+  const sim = new Sim({ seed: 12, nodes: 3 });
+  assert.ok(await sim.until(() => sim.alive().every((r) => r.applied >= 2)));
+  const leader = sim.leader()!;
+  const lone = sim.alive().find((r) => r !== leader)!;
+  sim.partition([lone.id], sim.alive().filter((r) => r !== lone).map((r) => r.id));
+  await sim.run(1000); // far past three election timeouts without a leader
+  const cluster = lone.core.config!.cluster;
+  const term = lone.core.term;
+  const hb = (t: number) => ({ type: "Hb", cluster, term: t, commit: 0 }) as never;
+  lone.receive("stranger", hb(MAX_WIRE_NUMBER));
+  lone.receive("stranger", hb(term + MAX_OUTSIDE_TERM_STEP + 1));
+  assert.equal(lone.core.term, term, "huge steps are ignored");
+  lone.receive("stranger", hb(term + 2));
+  assert.equal(lone.core.term, term + 2, "a leader it may have missed being added is followed");
 });

@@ -175,3 +175,63 @@ Deno.test("examples/ratelimiter.ts: three nodes hammering two buckets never exce
     console.log(`${bucket}: ${times.length} grants in ${span} ms (limit ${burst} + ${rate}/s)`);
   }
 });
+
+Deno.test("examples/orderbook.ts: the engine's leader is killed mid-way and no acknowledged order is lost or doubled", async () => {
+  await using a = spawnExample("orderbook.ts", "engine", "--local");
+  const [, address] = await a.line(/I am (\S+)/);
+  await using b = spawnExample("orderbook.ts", "engine", "--local", "--bootstrap", address);
+  await using c = spawnExample("orderbook.ts", "engine", "--local", "--bootstrap", address);
+  const engines = [a, b, c];
+  await Promise.race(engines.map((e) => e.line(/leading in term/)));
+  const count = 400;
+  // An impatient trader: orders still in flight are resent too, so duplicates do reach the book.
+  const orders = ["--orders", `${count}`, "--every", "10", "--timeout", "100"];
+  const traderArgs = ["trader", "--local", "--bootstrap", address, ...orders];
+  await using trader = spawnExample("orderbook.ts", ...traderArgs);
+  await trader.line(/acknowledged 100\//);
+  // The leader is the engine that announced the highest term.
+  const term = (e: typeof a) =>
+    Math.max(...[...e.output().matchAll(/leading in term (\d+)/g)].map((m) => +m[1]));
+  const leader = engines.reduce((x, y) => (term(y) > term(x) ? y : x));
+  const termBefore = term(leader);
+  leader.child.kill("SIGKILL");
+  const survivors = engines.filter((e) => e !== leader);
+  const done = await trader.finished(120_000);
+  assert.equal(done.status.code, 0, done.out + done.err);
+  const acknowledged: string[] = JSON.parse(done.out.match(/acknowledged (\[.*\])/)![1]);
+  assert.equal(new Set(acknowledged).size, count);
+  const resent = +done.out.match(/resent (\d+) orders/)![1];
+  assert.ok(resent > 0, "orders sent during the failover were resent");
+  assert.ok(survivors.some((e) => term(e) > termBefore), "a survivor took over");
+
+  for (const engine of survivors) engine.child.kill("SIGINT");
+  const books = await Promise.all(survivors.map(async (engine) => {
+    const { status, out, err } = await engine.finished();
+    assert.equal(status.code, 0, out + err);
+    const book = out.match(/engine: book (.*)/);
+    assert.ok(book, out + err);
+    return JSON.parse(book[1]);
+  }));
+  assert.deepEqual(books[0], books[1]);
+  const { orders: applied, bids, asks, fills } = books[0] as {
+    orders: { id: string; qty: number }[];
+    bids: { id: string; qty: number }[];
+    asks: { id: string; qty: number }[];
+    fills: { taker: string; maker: string; qty: number }[];
+  };
+  // Exactly once: every acknowledged order was applied once, nothing else was.
+  assert.deepEqual(applied.map((o) => o.id).sort(), [...acknowledged].sort());
+  // And matched once: each order's quantity is what it traded plus what rests.
+  const traded = new Map<string, number>();
+  for (const f of fills) {
+    for (const id of [f.taker, f.maker]) traded.set(id, (traded.get(id) ?? 0) + f.qty);
+  }
+  const resting = new Map([...bids, ...asks].map((o) => [o.id, o.qty]));
+  assert.equal(resting.size, bids.length + asks.length, "an order rests once");
+  for (const { id, qty } of applied) {
+    assert.equal((traded.get(id) ?? 0) + (resting.get(id) ?? 0), qty, `order ${id}`);
+  }
+  console.log(
+    `${applied.length} orders (${resent} resends), ${fills.length} fills, ${resting.size} resting`,
+  );
+});

@@ -16,7 +16,8 @@
  * swaps fastest and wins most races.
  *
  * Start it in three terminals (or on three machines of one LAN); the map forms
- * once `--nodes` writers met, and Ctrl-C prints what this node was granted.
+ * once a majority of `--nodes` writers met, and Ctrl-C prints what this node
+ * was granted.
  *
  * Run: `deno task ratelimiter --bucket api --rate 20 --burst 5`
  *
@@ -68,10 +69,11 @@ const network = await Network.create("mosaik-ratelimiter", {
   bootstrap: values.bootstrap,
 });
 console.log(`ratelimiter: I am ${network.local.address}`);
-// Every node is a writer (a voter of the map's group): formed once `nodes` met.
+// Every node is a writer (a voter of the map's group); the map forms once a
+// majority of the `nodes` writers met, so no two maps ever grant apart.
 const buckets = SharedMap.writer<string, Bucket>(network, "ratelimiter/buckets", {
   schema: "bucket/v1",
-  group: { bootstrapExpect: nodes },
+  writers: nodes,
 });
 await buckets.when.online({ signal: stop.signal }).catch(() => {});
 

@@ -20,62 +20,11 @@
 import { encode, networkId, type PeerId, SecretKey, tag } from "@mosaik/transport";
 import { type HvMessage, HyParView, type PeerInfo } from "../discovery/_hyparview.ts";
 import { Plumtree, type PtMessage } from "../discovery/_plumtree.ts";
-import type { Scheduler } from "../discovery/_scheduler.ts";
+import { VirtualScheduler } from "../discovery/_scheduler.ts";
 import { encodeSummary } from "../discovery/_wire.ts";
 import { Catalog } from "../discovery/catalog.ts";
 import { type PeerEntry, type SignedPeerEntry, signEntry } from "../discovery/entry.ts";
 import { rng, Sim } from "../groups/_sim.ts";
-
-/** Virtual time on a binary heap (the overlay at 10k nodes runs millions of events). */
-class VirtualTime implements Scheduler {
-  #t = 0;
-  #seq = 0;
-  #heap: { at: number; seq: number; fn: () => void; dead: boolean }[] = [];
-  now(): number {
-    return this.#t;
-  }
-  after(ms: number, fn: () => void): () => void {
-    const item = { at: this.#t + ms, seq: this.#seq++, fn, dead: false };
-    const h = this.#heap;
-    h.push(item);
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (this.#less(h[p], h[i])) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
-    return () => item.dead = true;
-  }
-  #less(a: { at: number; seq: number }, b: { at: number; seq: number }): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-  #pop() {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length) {
-      h[0] = last;
-      for (let i = 0;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && this.#less(h[l], h[m])) m = l;
-        if (r < h.length && this.#less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i], h[m]];
-        i = m;
-      }
-    }
-    return top;
-  }
-  run(until: number): void {
-    while (this.#heap.length && this.#heap[0].at <= until) {
-      const next = this.#pop();
-      this.#t = next.at;
-      if (!next.dead) next.fn();
-    }
-    this.#t = until;
-  }
-}
 
 type Msg = HvMessage | PtMessage;
 
@@ -89,7 +38,7 @@ interface Node {
 
 /** The overlay: every message costs 1–3 ms of virtual latency, FIFO per link. */
 class Overlay {
-  time = new VirtualTime();
+  time = new VirtualScheduler();
   nodes = new Map<PeerId, Node>();
   random: () => number;
   counts: Record<string, number> = {};

@@ -5,32 +5,7 @@ import type { PeerId } from "@mosaik/transport";
 import { payloadId } from "./_wire.ts";
 import { type HvMessage, HyParView, type PeerInfo } from "./_hyparview.ts";
 import { Plumtree, type PtMessage } from "./_plumtree.ts";
-import type { Scheduler } from "./_scheduler.ts";
-
-class VirtualTime implements Scheduler {
-  #t = 0;
-  #seq = 0;
-  #q: { at: number; seq: number; fn: () => void; dead: boolean }[] = [];
-  now(): number {
-    return this.#t;
-  }
-  after(ms: number, fn: () => void): () => void {
-    const item = { at: this.#t + ms, seq: this.#seq++, fn, dead: false };
-    this.#q.push(item);
-    return () => item.dead = true;
-  }
-  run(until: number): void {
-    for (;;) {
-      this.#q.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const next = this.#q[0];
-      if (!next || next.at > until) break;
-      this.#q.shift();
-      this.#t = next.at;
-      if (!next.dead) next.fn();
-    }
-    this.#t = until;
-  }
-}
+import { VirtualScheduler } from "./_scheduler.ts";
 
 type Msg = HvMessage | PtMessage;
 
@@ -73,7 +48,7 @@ class Node {
 }
 
 class Bus {
-  time = new VirtualTime();
+  time = new VirtualScheduler();
   constructor(readonly distance?: (a: PeerId, b: PeerId) => number) {}
   nodes = new Map<PeerId, Node>();
   counts: Record<string, number> = {};

@@ -63,6 +63,12 @@ interface Missing {
 }
 
 const MAX_IHAVE = 256;
+/** Ids awaited after an IHAVE (a neighbour announcing made-up ids gets no more). */
+const MAX_MISSING = 1024;
+/** Ids remembered to suppress duplicates (about 7 minutes of a 10,000-peer network's refreshes). */
+const MAX_SEEN = 100_000;
+/** Bytes of payloads cached for grafts. */
+const MAX_CACHE_BYTES = 16 << 20;
 
 /** The broadcast state machine of one node. */
 export class Plumtree {
@@ -74,6 +80,7 @@ export class Plumtree {
   #io: PlumtreeIO;
   #clock: Scheduler;
   #cache = new Map<string, { payload: Uint8Array; round: number; at: number }>();
+  #cacheBytes = 0;
   #seen = new Map<string, number>();
   #missing = new Map<string, Missing>();
   #queue = new Map<PeerId, [string, number][]>();
@@ -96,8 +103,8 @@ export class Plumtree {
     const id = this.#io.id(payload);
     if (this.#seen.has(id)) return id;
     this.#expire();
-    this.#seen.set(id, this.#clock.now());
-    this.#cache.set(id, { payload, round: 0, at: this.#clock.now() });
+    this.#remember(id);
+    this.#keep(id, payload, 0);
     if (toAll) {
       for (const p of this.lazy) this.#io.send(p, { kind: "gossip", id, round: 0, payload });
     }
@@ -138,13 +145,13 @@ export class Plumtree {
           return;
         }
         this.#expire();
-        this.#seen.set(m.id, this.#clock.now());
+        this.#remember(m.id);
         const missing = this.#missing.get(m.id);
         missing?.cancel?.();
         this.#missing.delete(m.id);
         const accept = (valid: boolean) => {
           if (!valid || this.#closed) return;
-          this.#cache.set(m.id, { payload: m.payload, round: m.round, at: this.#clock.now() });
+          this.#keep(m.id, m.payload, m.round);
           if (this.eager.has(from) || this.lazy.has(from)) {
             this.lazy.delete(from);
             this.eager.add(from);
@@ -160,7 +167,10 @@ export class Plumtree {
         for (const [id] of m.entries.slice(0, MAX_IHAVE)) {
           if (this.#seen.has(id)) continue;
           let missing = this.#missing.get(id);
-          if (!missing) this.#missing.set(id, missing = { announcers: [] });
+          if (!missing) {
+            if (this.#missing.size >= MAX_MISSING) break;
+            this.#missing.set(id, missing = { announcers: [] });
+          }
           if (!missing.announcers.includes(from)) missing.announcers.push(from);
           if (!missing.cancel) {
             missing.cancel = this.#clock.after(this.#config.graftTimeout1, () => this.#graft(id));
@@ -238,11 +248,27 @@ export class Plumtree {
     this.#queue.clear();
   }
 
+  #remember(id: string): void {
+    this.#seen.set(id, this.#clock.now());
+    if (this.#seen.size > MAX_SEEN) this.#seen.delete(this.#seen.keys().next().value!);
+  }
+
+  #keep(id: string, payload: Uint8Array, round: number): void {
+    this.#cache.set(id, { payload, round, at: this.#clock.now() });
+    this.#cacheBytes += payload.length;
+    while (this.#cacheBytes > MAX_CACHE_BYTES) this.#uncache(this.#cache.keys().next().value!);
+  }
+
+  #uncache(id: string): void {
+    this.#cacheBytes -= this.#cache.get(id)?.payload.length ?? 0;
+    this.#cache.delete(id);
+  }
+
   #expire(): void {
     const now = this.#clock.now();
     for (const [id, c] of this.#cache) {
       if (c.at + this.#config.payloadRetention > now) break;
-      this.#cache.delete(id);
+      this.#uncache(id);
     }
     for (const [id, at] of this.#seen) {
       if (at + this.#config.idRetention > now) break;

@@ -68,15 +68,20 @@ export class Relaying {
     );
   }
 
+  /** What the node report shows of relaying now (gauges). */
+  report(): { held: number; serving?: { reservations: number; circuits: number } } {
+    const s = this.relay?.stats;
+    return {
+      held: this.addresses().length,
+      serving: s && { reservations: s.reservations, circuits: s.circuits },
+    };
+  }
+
   /** Counters for the node report. */
   counters(): Record<string, number> {
     const s = this.relay?.stats;
-    const held = { "mosaik_relay_reservations_held": this.addresses().length };
-    if (!s) return held;
+    if (!s) return {};
     return {
-      ...held,
-      "mosaik_relay_reservations_served": s.reservations,
-      "mosaik_relay_circuits": s.circuits,
       "mosaik_relay_packets_total": s.packets,
       "mosaik_relay_bytes_total": s.bytes,
       "mosaik_relay_dropped_total": s.dropped,

@@ -105,6 +105,11 @@ export interface NodeReport {
   /** Discovery's bootstrap sources (mDNS, DHT, ...) and how they are doing. */
   sources?: { name: string; state: string; reason?: string }[];
   /**
+   * Relaying now: reservations this node holds at relays, and, when it
+   * serves as a relay, the reservations and circuits it carries.
+   */
+  relay?: { held: number; serving?: { reservations: number; circuits: number } };
+  /**
    * What the transport holds now and its limit, per resource
    * (`connections`, `pendingHandshakes`, `pendingHeaders`, `incomingChannels`).
    */
@@ -202,6 +207,22 @@ export function renderMetrics(s: NodeReport): string {
       x.subscriptions.reduce((n, sub) => n + sub.datums, 0),
     ]),
   );
+  if (s.relay) {
+    gauge("mosaik_relay_reservations_held", "Reservations this node holds at relays.", [[
+      {},
+      s.relay.held,
+    ]]);
+  }
+  if (s.relay?.serving) {
+    gauge("mosaik_relay_reservations", "Reservations this relay carries now.", [[
+      {},
+      s.relay.serving.reservations,
+    ]]);
+    gauge("mosaik_relay_circuits", "Circuits open through this relay now.", [[
+      {},
+      s.relay.serving.circuits,
+    ]]);
+  }
   const groups = (name: string, help: string, f: (g: GroupReport) => number) =>
     gauge(name, help, s.groups.map((g) => [{ group: g.id.slice(0, 10) }, f(g)]));
   const resources = Object.entries(s.resources ?? {});

@@ -285,6 +285,7 @@ export class Network implements AsyncDisposable {
       counters,
       sources: this.discovery.sources(),
       resources: this.#resources(),
+      relay: this.#relaying.report(),
     };
   }
 

@@ -70,6 +70,9 @@ async function run(args: string[]): Promise<number> {
   if (values.help) return say(usage), 0;
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!values.network) throw new UsageError("--network is required");
+  // Listen before saying "ready": a signal sent right after it must not find
+  // the default action (death by SIGTERM) still in place.
+  const stopping = stopSignal();
   const { key, created } = await loadKey(values.key);
   const routers = values["dht-router"];
   const network = await Network.create(values.network, {
@@ -96,7 +99,7 @@ async function run(args: string[]): Promise<number> {
         say(`${e.type} ${e.entry.peerId} (${catalog.peers().length} peers)`);
       }
     });
-    const signal = await stopSignal();
+    const signal = await stopping;
     off();
     say(`${signal}: leaving`);
   } finally {

@@ -151,6 +151,31 @@ function line(name: string, labels: Record<string, string>, value: number): stri
   return `${name}${pairs.length ? `{${pairs.join(",")}}` : ""} ${value}`;
 }
 
+/** HELP texts of the counter families a node reports. */
+const COUNTER_HELP: Record<string, string> = {
+  mosaik_connections_opened_total: "Authenticated QUIC connections opened, both directions.",
+  mosaik_connections_refused_total: "Connections refused, by close code.",
+  mosaik_transport_limited_total: "Requests refused for a full resource, by limit.",
+  mosaik_discovery_syncs_total: "Catalog syncs completed with a peer.",
+  mosaik_discovery_sync_failures_total: "Catalog syncs that failed or timed out.",
+  mosaik_discovery_broadcasts_total: "Own entry broadcasts sent through gossip.",
+  mosaik_discovery_gossip_bytes_sent_total: "Bytes of gossip messages sent.",
+  mosaik_discovery_gossip_rate_limited_total: "Gossip messages dropped over a peer's byte rate.",
+  mosaik_discovery_sync_rate_limited_total: "Syncs refused over a peer's byte rate.",
+  mosaik_discovery_sync_entries_deferred_total:
+    "Synced entries left for a later sync over a peer's signature budget.",
+  mosaik_discovery_catalog_evicted_total: "Catalog entries evicted to stay within maxPeers.",
+  mosaik_discovery_catalog_full_total: "New peers not taken because the catalog was full.",
+  mosaik_discovery_bans_total: "Peers banned for misbehaving.",
+  mosaik_discovery_messages_sent_total: "Discovery messages sent, by kind.",
+  mosaik_discovery_messages_received_total: "Discovery messages received, by kind.",
+  mosaik_discovery_dropped_total: "Discovery input dropped, by reason.",
+  mosaik_relay_packets_total: "Packets this relay forwarded.",
+  mosaik_relay_bytes_total: "Bytes this relay forwarded.",
+  mosaik_relay_dropped_total: "Packets this relay dropped over a circuit's byte rate.",
+  mosaik_relay_refused_total: "Relay requests refused, by close code.",
+};
+
 /**
  * Renders a snapshot in the Prometheus text exposition format (0.0.4).
  * Every series carries the short network id as the `network` label.
@@ -263,7 +288,7 @@ export function renderMetrics(s: NodeReport): string {
     families.get(m[1])!.push([labels, value]);
   }
   for (const [name, rows] of families) {
-    out.push(`# HELP ${name} Counter.`, `# TYPE ${name} counter`);
+    out.push(`# HELP ${name} ${COUNTER_HELP[name] ?? "Counter."}`, `# TYPE ${name} counter`);
     for (const [labels, value] of rows) out.push(line(name, { ...net, ...labels }, value));
   }
   return out.join("\n") + "\n";

@@ -76,6 +76,7 @@ Deno.test("diagnostics: /metrics is valid Prometheus text and /api reports the n
   assert.match(metrics, /^mosaik_discovery_messages_sent_total\{.*kind=/m);
   assert.match(metrics, /^mosaik_transport_in_use\{.*resource="connections"\} [1-9]/m);
   assert.match(metrics, /^mosaik_transport_limit\{.*resource="incomingChannels"\} 512$/m);
+  assert.doesNotMatch(metrics, /^# HELP \S+ Counter\.$/m, "every counter says what it counts");
   const promtool = await which("promtool");
   if (promtool) {
     const check = new Deno.Command(promtool, {

@@ -18,6 +18,7 @@ import type { Catalog, UpsertResult } from "./catalog.ts";
 import {
   compareVersions,
   decodeDeparture,
+  type EntryVersion,
   InvalidEntryError,
   type SignedPeerEntry,
 } from "./entry.ts";
@@ -71,8 +72,8 @@ export interface GossipContext {
   neighborUp(peer: PeerInfo): void;
   /** The RTT to `peer` in ms (measured or predicted), when known. */
   rtt(peer: PeerId): number | undefined;
-  /** A notice named a newer entry than ours of `peer`: fetch it by sync. */
-  fetch(peer: PeerInfo): void;
+  /** Syncs with `peer` (a neighbour whose notice named an entry we lack). */
+  fetch(peer: PeerInfo): Promise<void>;
 }
 
 /** Membership and broadcast of one node. */
@@ -84,6 +85,8 @@ export class Gossip {
   #c: GossipContext;
   #links: Links;
   #closed = false;
+  /** Per neighbour: the sync fetching noticed entries, and the one queued after it. */
+  #fetches = new Map<PeerId, { running?: Promise<void>; queued?: Promise<void> }>();
 
   /** Creates gossip for a node whose advertised addresses are `addresses`. */
   constructor(
@@ -239,13 +242,52 @@ export class Gossip {
       }
       return c.accept(result, from);
     }
-    const known = c.catalog.get(a.peer.id);
-    if (
-      a.peer.id !== c.endpoint.peerId &&
-      (!known || compareVersions(known.version, a.version) < 0)
-    ) {
-      c.fetch(a.peer);
-    }
-    return true;
+    return this.#noticed(a.peer.id, a.version, from);
+  }
+
+  /**
+   * A notice names an entry too large for gossip. We fetch it by sync from
+   * the neighbour that sent the notice, never from the addresses the notice
+   * names: notices are not signed, and dialing those would let anyone point
+   * every node at a port. We forward the notice only once we hold the entry,
+   * so whoever it reaches can fetch it from us in turn.
+   */
+  async #noticed(peer: PeerId, version: EntryVersion, from: PeerId): Promise<boolean> {
+    const c = this.#c;
+    const held = () => {
+      const known = c.catalog.get(peer)?.version;
+      return peer === c.endpoint.peerId || (!!known && compareVersions(known, version) >= 0);
+    };
+    if (held()) return true;
+    const via = this.hv.active.get(from);
+    if (via) await this.#fetchFrom(via);
+    if (held()) return true;
+    bump(c.stats.dropped, "notice-unfounded");
+    return false;
+  }
+
+  /**
+   * Syncs with `via` once after now. Notices arriving during a sync share
+   * the one after it: a neighbour sending thousands costs two syncs.
+   */
+  #fetchFrom(via: PeerInfo): Promise<void> {
+    let state = this.#fetches.get(via.id);
+    if (!state) this.#fetches.set(via.id, state = {});
+    if (state.queued) return state.queued;
+    const s = state;
+    const queued: Promise<void> = (s.running ?? Promise.resolve()).then(async () => {
+      s.running = queued;
+      s.queued = undefined;
+      try {
+        await this.#c.fetch(via);
+      } catch {
+        // A failed sync is counted by sync; the notice goes unfounded.
+      } finally {
+        if (s.running === queued) s.running = undefined;
+        if (!s.running && !s.queued) this.#fetches.delete(via.id);
+      }
+    });
+    s.queued = queued;
+    return queued;
   }
 }

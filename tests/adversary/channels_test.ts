@@ -1,5 +1,12 @@
 // Channel floods against a victim process while its honest workload runs.
-import { frame, hugeHeaders, protocolHeader, PROTOCOLS, silentChannels } from "./_attacks.ts";
+import {
+  frame,
+  hugeHeaders,
+  protocolHeader,
+  PROTOCOLS,
+  silentChannels,
+  trickle,
+} from "./_attacks.ts";
 import { Scene } from "./_scene.ts";
 
 Deno.test("adversary: 2000 groups channels that never send their hello", async () => {
@@ -24,4 +31,9 @@ Deno.test("adversary: close frames as channel headers", async () => {
   await using scene = await Scene.start();
   const closeHeader = frame(new Uint8Array([0x92, 0xcc, 200, 0xa0]), 4 + 0x8000_0000);
   await scene.underAttack("2000 close frames as headers", (t) => silentChannels(t, closeHeader));
+});
+
+Deno.test("adversary: frames trickled a byte per write", async () => {
+  await using scene = await Scene.start();
+  await scene.underAttack("64 channels trickling 1 MiB frames", (t) => trickle(t));
 });

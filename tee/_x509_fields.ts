@@ -16,6 +16,36 @@ export const NAME_KEYS: Record<string, string> = {
   "2.5.4.11": "OU",
 };
 
+/** A signed X.509 structure (certificate or CRL) split into its three parts. */
+export interface Signed {
+  /** The to-be-signed SEQUENCE. */
+  tbs: Tlv;
+  /** Its fields. */
+  fields: Tlv[];
+  /** The outer signature algorithm. */
+  sigAlg: Tlv;
+  /** The signature BIT STRING. */
+  sigVal: Tlv;
+}
+
+/** Splits a signed structure; `what` names it in errors ("certificate", "CRL"). */
+export function signed(der: Uint8Array, what: string): Signed {
+  const top = expect(der, 0, der.length, Tag.SEQUENCE);
+  if (top.end !== der.length) throw new DerError(`trailing bytes after ${what}`, top.end);
+  const [tbs, sigAlg, sigVal, extra] = children(der, top);
+  if (!tbs || !sigAlg || !sigVal || extra || tbs.tag !== Tag.SEQUENCE) {
+    throw new DerError(`${what} must have three parts`, top.at);
+  }
+  return { tbs, fields: children(der, tbs), sigAlg, sigVal };
+}
+
+/** Field `k` after the first `skip` of a to-be-signed part; throws when it is missing. */
+export function field(s: Signed, skip: number, k: number, what: string): Tlv {
+  const p = s.fields[skip + k];
+  if (!p) throw new DerError(`truncated ${what}`, s.tbs.end);
+  return p;
+}
+
 export function algorithm(buf: Uint8Array, tlv: Tlv): string {
   if (tlv.tag !== Tag.SEQUENCE) throw new DerError("expected AlgorithmIdentifier", tlv.at);
   const [id, params, extra] = children(buf, tlv);

@@ -8,14 +8,13 @@ import {
   bitString,
   children,
   ecdsaSignatureToRaw,
-  expect,
   smallInteger,
   Tag,
   time,
   unsignedInteger,
 } from "./_der.ts";
 import { DerError } from "./errors.ts";
-import { algorithm, extensions, name } from "./_x509_fields.ts";
+import { algorithm, extensions, field, name, signed } from "./_x509_fields.ts";
 
 /** One revoked entry of a CRL. */
 export interface RevokedCertificate {
@@ -51,13 +50,8 @@ export interface Crl {
 
 /** Parses a DER CRL (v1 or v2); throws {@linkcode DerError} on any malformed byte. */
 export function parseCrl(der: Uint8Array): Crl {
-  const top = expect(der, 0, der.length, Tag.SEQUENCE);
-  if (top.end !== der.length) throw new DerError("trailing bytes after CRL", top.end);
-  const [tbsTlv, sigAlg, sigVal, extra] = children(der, top);
-  if (!tbsTlv || !sigAlg || !sigVal || extra || tbsTlv.tag !== Tag.SEQUENCE) {
-    throw new DerError("CRL must have three parts", top.at);
-  }
-  const parts = children(der, tbsTlv);
+  const s = signed(der, "CRL");
+  const { tbs: tbsTlv, fields: parts, sigAlg, sigVal } = s;
   let i = 0;
   if (parts[0]?.tag === Tag.INTEGER) {
     if (smallInteger(der, parts[0], 1) !== 1) {
@@ -65,11 +59,7 @@ export function parseCrl(der: Uint8Array): Crl {
     }
     i = 1;
   }
-  const need = (k: number) => {
-    const p = parts[i + k];
-    if (!p) throw new DerError("truncated tbsCertList", tbsTlv.end);
-    return p;
-  };
+  const need = (k: number) => field(s, i, k, "tbsCertList");
   const innerAlg = algorithm(der, need(0));
   const issuerTlv = need(1);
   const issuer = name(der, issuerTlv);

@@ -8,7 +8,6 @@
 import { latin1, toHex } from "@mosaik/transport";
 import {
   bitString,
-  children,
   ecdsaSignatureToRaw,
   expect,
   smallInteger,
@@ -20,9 +19,11 @@ import {
   algorithm,
   basicConstraintsCa,
   extensions,
+  field,
   name,
   OID_BASIC_CONSTRAINTS,
   publicKeyInfo,
+  signed,
   validity,
 } from "./_x509_fields.ts";
 
@@ -77,13 +78,8 @@ export interface Certificate {
 
 /** Parses one DER certificate; throws {@linkcode DerError} on any malformed byte. */
 export function parseCertificate(der: Uint8Array): Certificate {
-  const top = expect(der, 0, der.length, Tag.SEQUENCE);
-  if (top.end !== der.length) throw new DerError("trailing bytes after certificate", top.end);
-  const [tbsTlv, sigAlg, sigVal, extra] = children(der, top);
-  if (!tbsTlv || !sigAlg || !sigVal || extra || tbsTlv.tag !== Tag.SEQUENCE) {
-    throw new DerError("certificate must have three parts", top.at);
-  }
-  const parts = children(der, tbsTlv);
+  const s = signed(der, "certificate");
+  const { tbs: tbsTlv, fields: parts, sigAlg, sigVal } = s;
   let i = 0;
   if (parts[0]?.tag === 0xa0) {
     const v = expect(der, parts[0].start, parts[0].end, Tag.INTEGER);
@@ -92,11 +88,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     }
     i = 1;
   } else throw new DerError("only X.509 v3 certificates are supported", parts[0]?.at ?? tbsTlv.at);
-  const need = (k: number) => {
-    const p = parts[i + k];
-    if (!p) throw new DerError("truncated tbsCertificate", tbsTlv.end);
-    return p;
-  };
+  const need = (k: number) => field(s, i, k, "tbsCertificate");
   const serialTlv = need(0);
   if (serialTlv.end - serialTlv.start > 21) throw new DerError("serial too long", serialTlv.at);
   const serial = toHex(unsignedInteger(der, serialTlv));

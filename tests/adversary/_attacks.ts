@@ -1,4 +1,4 @@
-// The attacks of issue 11, scripted on the real wire: each takes the victim
+// Hostile peers, scripted on the real wire: each takes the victim
 // (`Target`) and resolves when it is over, having closed what it opened.
 import { deadline, delay, Endpoint, parseHostPort, SecretKey } from "@mosaik/transport";
 import { dialRaw, pinnedTls } from "@mosaik/transport/testing";

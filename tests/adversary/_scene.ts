@@ -14,7 +14,7 @@ import { freshName, LOCAL } from "../_harness.ts";
 import { NodeProcess } from "../hosts/process.ts";
 
 /**
- * The bounds of the issue's acceptance. The stall is the victim's own (see
+ * The most a hostile peer may cost the victim. The stall is the victim's own (see
  * _victim.ts), and scales with TIME_FACTOR like every time bound of the tests.
  */
 export const MAX_RSS_GROWTH_MIB = 64;
@@ -140,7 +140,7 @@ export class Scene implements AsyncDisposable {
 
   /**
    * Runs `attack` against the victim while the workload goes on (the victim
-   * samples its RSS and event-loop lag meanwhile); then asserts the bounds of the issue and that the
+   * samples its RSS and event-loop lag meanwhile); then asserts those bounds and that the
    * workload progressed during the attack. Returns the figures.
    */
   async underAttack(label: string, attack: (target: Target) => Promise<void>): Promise<Figures> {

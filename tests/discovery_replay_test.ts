@@ -3,7 +3,7 @@
 // honest nodes forward it again. Ids name the signed content, and gossip from
 // peers that are not neighbours is refused and counted.
 import assert from "node:assert/strict";
-import { encode, Endpoint, type NetworkId, peerIdToBytes, SecretKey } from "@mosaik/transport";
+import { Endpoint, type NetworkId, peerIdToBytes, SecretKey } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import { GOSSIP_PROTOCOL, type PeerEntry, signEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
 import { closeAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";

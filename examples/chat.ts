@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
+import { abortable } from "@mosaik/transport";
 import { stream } from "@mosaik/streams";
 
 const { values } = parseArgs({
@@ -78,7 +79,7 @@ const typing = (async () => {
     const lines = (buffered + value).split("\n");
     buffered = lines.pop()!;
     for (const text of lines.map((l) => l.trim()).filter(Boolean)) {
-      await outbox.send({ from: me, name, text });
+      await abortable(outbox.send({ from: me, name, text }), stop.signal);
     }
   }
 })();
@@ -96,5 +97,5 @@ try {
 unsubscribe();
 await stdin.cancel();
 await network.close();
-await typing.catch(() => {}); // a send cut short by the close
+await typing.catch(() => {}); // a send cut short by Ctrl-C
 console.log("chat: bye");

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
-import { delay } from "@mosaik/transport";
+import { abortable, delay } from "@mosaik/transport";
 import { stream } from "@mosaik/streams";
 
 const { values } = parseArgs({
@@ -39,7 +39,8 @@ const greeting = `hello from ${network.local.id.slice(0, 8)}`;
 
 const sender = (async () => {
   while (!stop.signal.aborted) {
-    await producer.send(greeting);
+    // A send waits for room at every subscriber: never let it hold up Ctrl-C.
+    await abortable(producer.send(greeting), stop.signal).catch(() => {});
     await delay(300, { signal: stop.signal }).catch(() => {});
   }
 })();

@@ -25,7 +25,7 @@
  */
 import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
-import { delay } from "@mosaik/transport";
+import { abortable, delay } from "@mosaik/transport";
 import { stream } from "@mosaik/streams";
 import type { StateMachine } from "@mosaik/groups";
 
@@ -184,7 +184,7 @@ async function engine() {
       if (order === undefined) break;
       if (!group.isLeader || !isOrder(order)) continue;
       const done: Promise<void> = group.execute(order, { signal: stop.signal })
-        .then(({ result }) => reports.send(result))
+        .then(({ result }) => abortable(reports.send(result), stop.signal))
         .catch(() => {})
         .finally(() => executing.delete(done));
       executing.add(done);
@@ -223,7 +223,7 @@ async function trader() {
   let resent = 0;
   const send = (order: Order, wait = timeout) => {
     pending.set(order.id, { order, due: Date.now() + wait, wait });
-    return orders.send(order);
+    return abortable(orders.send(order), stop.signal); // a send waits for room: not after Ctrl-C
   };
   const receiving = (async () => {
     while (acknowledged.length < count) {

@@ -35,19 +35,31 @@ function spawnExample(name: string, ...args: string[]) {
     }
     return text;
   })();
-  const stderr = new Response(child.stderr).text();
+  let errText = "";
+  const stderr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) errText += chunk;
+    return errText;
+  })();
   const stdin = child.stdin.getWriter();
   const encoder = new TextEncoder();
   const finished = async () => {
     const [status, out, err] = await Promise.all([child.status, done, stderr]);
     return { status, out, err };
   };
+  /** `within`, and when it times out, what the example printed so far. */
+  const bounded = <T>(promise: Promise<T>, ms: number, what: string) =>
+    within(promise, ms, what).catch((error) => {
+      const tail = (t: string) => t.slice(-3000);
+      throw new Error(
+        `${error.message}\n--- stdout:\n${tail(text)}\n--- stderr:\n${tail(errText)}`,
+      );
+    });
   return {
     child,
     output: () => text,
     type: (line: string) => stdin.write(encoder.encode(line + "\n")),
     line: (re: RegExp, timeout = 30_000) =>
-      within(
+      bounded(
         new Promise<RegExpMatchArray>((resolve) => {
           const m = text.match(re);
           if (m) resolve(m);
@@ -56,7 +68,7 @@ function spawnExample(name: string, ...args: string[]) {
         timeout,
         `${name} printing ${re}`,
       ),
-    finished: (timeout = 60_000) => within(finished(), timeout, `${name} to exit`),
+    finished: (timeout = 60_000) => bounded(finished(), timeout, `${name} to exit`),
     /** Kills the process if it still runs and waits for its pipes to close. */
     async [Symbol.asyncDispose]() {
       await stdin.close().catch(() => {});

@@ -2,9 +2,6 @@
 // report protocol: `provider` and `generation` files, an `inblob` the caller
 // writes, and `outblob` as a FIFO so that reading it blocks until the "kernel"
 // has produced the quote, as the real attribute does.
-import { readQuote } from "./_test_vectors.ts";
-
-const TEMPLATE = readQuote("q01_tdx_v4_phala_fmspc-b0c06f000000.bin");
 
 /** A fake report root with one entry. */
 export interface FakeKernel {
@@ -13,7 +10,7 @@ export interface FakeKernel {
   /** The pre-created entry (pass as `entry`). */
   entry: string;
   /**
-   * Runs `request` while serving one quote (q01 with REPORTDATA = inblob);
+   * Runs `request` while serving one quote (the template with REPORTDATA = inblob);
    * `generationStep` simulates racing writers. Never hangs if `request`
    * fails before reading `outblob`.
    */
@@ -22,8 +19,8 @@ export interface FakeKernel {
   remove(): Promise<void>;
 }
 
-/** Creates a fake configfs-tsm report root. */
-export async function fakeKernel(provider = "tdx_guest"): Promise<FakeKernel> {
+/** Creates a fake configfs-tsm report root serving TDX v4 quotes like `template`. */
+export async function fakeKernelWith(template: Uint8Array, provider: string): Promise<FakeKernel> {
   const root = await Deno.makeTempDir({ prefix: "tsm-report-" });
   const entry = "entry0";
   const dir = `${root}/${entry}`;
@@ -45,7 +42,7 @@ export async function fakeKernel(provider = "tdx_guest"): Promise<FakeKernel> {
         const inblob = await Deno.readFile(`${dir}/inblob`);
         const gen = Number((await Deno.readTextFile(`${dir}/generation`)).trim());
         await Deno.writeTextFile(`${dir}/generation`, `${gen + step}\n`);
-        const quote = TEMPLATE.slice();
+        const quote = template.slice();
         quote.set(inblob, 568); // REPORTDATA of a v4 TD quote
         try {
           let written = 0;

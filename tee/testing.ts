@@ -17,7 +17,17 @@ import { concatBytes, toHex } from "@mosaik/transport";
 import type { Collateral } from "./collateral.ts";
 import { INTEL_QE_VENDOR_ID } from "./quote.ts";
 
-export { type FakeKernel, fakeKernel } from "./_fake_tsm.ts";
+import { type FakeKernel, fakeKernelWith } from "./_fake_tsm.ts";
+export type { FakeKernel };
+
+/**
+ * A fake configfs-tsm report root (a temp directory with the kernel's file
+ * protocol) that serves quotes of a {@linkcode TestDcap} hierarchy, for
+ * tests of quote acquisition; `provider` is what its `provider` file says.
+ */
+export function fakeKernel(provider = "tdx_guest"): Promise<FakeKernel> {
+  return fakeKernelWith(TestDcap.create().quote({ reportData: new Uint8Array(64) }), provider);
+}
 
 // ---- a minimal DER writer -------------------------------------------------
 

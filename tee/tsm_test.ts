@@ -1,10 +1,10 @@
 // configfs-tsm against a temp directory that reproduces the kernel's file
-// protocol (see _tsm_testing.ts).
+// protocol (see _fake_tsm.ts).
 import assert from "node:assert/strict";
 import { getTdxQuote } from "./tsm.ts";
 import { TsmError } from "./errors.ts";
 import { parseQuote } from "./quote.ts";
-import { fakeKernel } from "./_fake_tsm.ts";
+import { fakeKernel } from "./testing.ts";
 
 Deno.test("getTdxQuote follows the configfs-tsm protocol", async () => {
   const k = await fakeKernel();

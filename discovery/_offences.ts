@@ -44,9 +44,11 @@ export class Offences {
 
   /**
    * Records an offence of `peer`; after {@linkcode OFFENCE_LIMIT} within one
-   * ban duration the peer is banned. Returns whether it is banned now.
+   * ban duration the peer is banned (never with a ban duration of 0). Returns
+   * whether it is banned now.
    */
   offend(peer: PeerId, what: string): boolean {
+    if (this.#banDuration <= 0) return false;
     const now = Date.now();
     let o = this.#records.get(peer);
     if (o && o.until > now) return true;

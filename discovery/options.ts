@@ -49,7 +49,7 @@ export interface DiscoveryOptions {
   rttProbeInterval?: number;
   /** Time limit of one catalog sync or ping. Default 5 000. */
   requestTimeout?: number;
-  /** How long a peer that sent 3 undecodable messages or forged/foreign entries is ignored. Default 60 000. */
+  /** How long a peer that sent 3 undecodable messages or forged/foreign entries is ignored; 0 bans nobody. Default 60 000. */
   banDuration?: number;
   /** How long `close()` waits for neighbours to confirm they read the departure. Default 500. */
   departureWindow?: number;

@@ -79,6 +79,11 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   nearSlots: 2,
 };
 
+/** Peers introduced by forwardJoins admitted to the active view per second. */
+const ADMIT_RATE = 1;
+/** ... and at once. */
+const ADMIT_BURST = 8;
+
 /** What HyParView needs from its environment. */
 export interface HyParViewIO {
   /** Sends a message to a peer, opening a link if needed. A failure must be reported via `failed`. */
@@ -106,6 +111,8 @@ export class HyParView {
   #io: HyParViewIO;
   #clock: Scheduler;
   #random: () => number;
+  #admits = ADMIT_BURST;
+  #admittedAt = 0;
   #cancelShuffle: () => void = () => {};
   #closed = false;
 
@@ -167,13 +174,13 @@ export class HyParView {
       case "forwardJoin": {
         const x = m.peer;
         if (x.id === this.#self.id || this.active.has(x.id)) return;
-        if (m.ttl <= 0 || this.active.size <= 1) return this.#addActive(x, true);
+        if (m.ttl <= 0 || this.active.size <= 1) return this.#admit(x);
         if (m.ttl === this.#config.prwl) this.#addPassive(x);
         const next = pick(
           [...this.active.values()].filter((p) => p.id !== from && p.id !== x.id),
           this.#random,
         );
-        if (!next) return this.#addActive(x, true);
+        if (!next) return this.#admit(x);
         this.#io.send(next, { kind: "forwardJoin", peer: x, ttl: m.ttl - 1 });
         return;
       }
@@ -325,6 +332,23 @@ export class HyParView {
     this.active.set(peer.id, peer);
     this.#io.neighborUp(peer);
     if (notify) this.#io.send(peer, { kind: "neighbor", peer: this.#self, high: true });
+  }
+
+  /**
+   * Adds a peer a neighbour introduced (a forwardJoin) to the active view,
+   * which dials it: at most {@linkcode ADMIT_RATE} a second after a burst of
+   * {@linkcode ADMIT_BURST}, the rest to the passive view. Its addresses are
+   * whatever the neighbour says, so a hostile one must not make us dial a
+   * port, or churn our view, at its own pace.
+   */
+  #admit(x: PeerInfo): void {
+    const now = this.#clock.now();
+    const refill = (now - this.#admittedAt) * ADMIT_RATE / 1000;
+    this.#admits = Math.min(ADMIT_BURST, this.#admits + refill);
+    this.#admittedAt = now;
+    if (this.#admits < 1) return this.#addPassive(x);
+    this.#admits--;
+    this.#addActive(x, true);
   }
 
   #addPassive(peer: PeerInfo): void {

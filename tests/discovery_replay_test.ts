@@ -3,7 +3,14 @@
 // honest nodes forward it again. Ids name the signed content, and gossip from
 // peers that are not neighbours is refused and counted.
 import assert from "node:assert/strict";
-import { Endpoint, type NetworkId, peerIdToBytes, SecretKey } from "@mosaik/transport";
+import {
+  delay,
+  encode,
+  Endpoint,
+  type NetworkId,
+  peerIdToBytes,
+  SecretKey,
+} from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
 import { GOSSIP_PROTOCOL, type PeerEntry, signEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
 import { closeAll, freshNetwork, startNode, type TestNode } from "./_harness.ts";
@@ -35,6 +42,23 @@ async function victimAndNeighbour(): Promise<[NetworkId, TestNode, TestNode]> {
     message: "honest knows the victim",
   });
   return [net, victim, honest];
+}
+
+/** A UDP port an attacker wants flooded, counting what arrives there. */
+function udpTarget() {
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const target = {
+    address: `127.0.0.1:${(conn.addr as Deno.NetAddr).port}`,
+    packets: 0,
+    [Symbol.dispose]: () => conn.close(),
+  };
+  (async () => {
+    for (;;) {
+      await conn.receive();
+      target.packets++;
+    }
+  })().catch(() => {/* closed */});
+  return target;
 }
 
 /** Messages of a broadcast the victim sent (payloads and notices). */
@@ -145,18 +169,7 @@ Deno.test("discovery: a neighbour's re-encoded replays are one broadcast; made-u
 Deno.test("discovery: notices naming made-up peers at someone's port make nobody dial it", async () => {
   const [net, victim, honest] = await victimAndNeighbour();
   await using attacker = await Endpoint.create({ networkId: net });
-  // The port the attacker wants flooded, and what arrives there.
-  const target = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (target.addr as Deno.NetAddr).port;
-  let packets = 0;
-  const counting = (async () => {
-    try {
-      for (;;) {
-        await target.receive();
-        packets++;
-      }
-    } catch { /* closed */ }
-  })();
+  using target = udpTarget();
   try {
     let asked = 0;
     attacker.handle(SYNC_PROTOCOL, async (sync) => {
@@ -167,20 +180,41 @@ Deno.test("discovery: notices naming made-up peers at someone's port make nobody
     const now = Date.now();
     for (let i = 0; i < 200; i++) {
       const id = peerIdToBytes(SecretKey.generate().peerId);
-      await ch.sendBytes(gossipFrame([2, [id, [`127.0.0.1:${port}`]], now, now]));
+      await ch.sendBytes(gossipFrame([2, [id, [target.address]], now, now]));
     }
     // The victim asks the neighbour that sent them (one sync at a time), finds
     // no such entries and forwards none.
     await eventually(() => (victim.discovery.stats.dropped["notice-unfounded"] ?? 0) >= 200);
     await honest.discovery.syncWith(victim.endpoint.address);
-    assert.equal(packets, 0);
+    assert.equal(target.packets, 0);
     // 200 notices cost a couple of syncs with the attacker, not 200.
     assert.ok(asked <= 10, `${asked} syncs`);
     // None was forwarded: the honest neighbour never heard of them.
     assert.equal(honest.discovery.stats.dropped["notice-unfounded"], undefined);
   } finally {
-    target.close();
-    await counting;
+    await closeAll([victim, honest]);
+  }
+});
+
+Deno.test("discovery: forwardJoins naming made-up peers at someone's port are admitted at a bounded rate", async () => {
+  const [net, victim, honest] = await victimAndNeighbour();
+  await using attacker = await Endpoint.create({ networkId: net });
+  using target = udpTarget();
+  try {
+    const ch = await joinAsNeighbour(attacker, victim);
+    // FORWARDJOIN with ttl 0: "add this new peer to your active view".
+    for (let i = 0; i < 200; i++) {
+      const id = peerIdToBytes(SecretKey.generate().peerId);
+      await ch.sendBytes(encode([1, [id, [target.address]], 0]));
+    }
+    // What the victim sends there over two seconds (a measurement window).
+    await delay(2_000);
+    // Before: every one was dialed at once (about 7 Initials each). Now a
+    // burst of 8, then 1 a second: at most ~10 dials.
+    assert.ok(target.packets <= 10 * 8, `${target.packets} packets`);
+    // The honest neighbour is still served.
+    await honest.discovery.syncWith(victim.endpoint.address);
+  } finally {
     await closeAll([victim, honest]);
   }
 });

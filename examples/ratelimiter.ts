@@ -27,7 +27,7 @@
  */
 import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
-import { delay } from "@mosaik/transport";
+import { abortable, delay } from "@mosaik/transport";
 import { SharedMap, WriteError } from "@mosaik/collections";
 
 const { values } = parseArgs({
@@ -92,7 +92,9 @@ async function take(name: string): Promise<number | undefined> {
       milli: milli - 1000,
       at: now,
     };
-    const { swapped } = await buckets.compareExchange(name, bucket, next);
+    // Ctrl-C does not wait for a swap (up to the command timeout without a
+    // quorum); one cut short is not counted, though it may have taken its token.
+    const { swapped } = await abortable(buckets.compareExchange(name, bucket, next), stop.signal);
     if (swapped) return now;
   }
 }
@@ -110,6 +112,7 @@ while (!stop.signal.aborted) {
       if (at === undefined) denied++;
       else granted.get(name)!.push(at);
     } catch (error) {
+      if (stop.signal.aborted) break;
       // Offline or timed out (a leader change): not granted, try again.
       if (!(error instanceof WriteError)) throw error;
     }

@@ -69,6 +69,8 @@ const MAX_MISSING = 1024;
 const MAX_SEEN = 100_000;
 /** Bytes of payloads cached for grafts. */
 const MAX_CACHE_BYTES = 16 << 20;
+/** Ids announced to one lazy neighbour that it may still graft. */
+const MAX_GRAFTABLE = 1024;
 
 /** The broadcast state machine of one node. */
 export class Plumtree {
@@ -84,6 +86,8 @@ export class Plumtree {
   #seen = new Map<string, number>();
   #missing = new Map<string, Missing>();
   #queue = new Map<PeerId, [string, number][]>();
+  /** Per lazy neighbour, the ids we sent it in IHAVEs and it has not grafted yet. */
+  #graftable = new Map<PeerId, Set<string>>();
   #cancelFlush: (() => void) | undefined;
   #closed = false;
 
@@ -122,6 +126,7 @@ export class Plumtree {
     this.eager.delete(peer);
     this.lazy.delete(peer);
     this.#queue.delete(peer);
+    this.#graftable.delete(peer);
     for (const m of this.#missing.values()) m.announcers = m.announcers.filter((p) => p !== peer);
   }
 
@@ -180,7 +185,10 @@ export class Plumtree {
       case "graft":
         this.lazy.delete(from);
         this.eager.add(from);
+        // Only ids we announced to it, each once: a GRAFT of 256 ids must
+        // not buy 256 cached payloads again and again.
         for (const id of m.ids.slice(0, MAX_IHAVE)) {
+          if (!this.#graftable.get(from)?.delete(id)) continue;
           const c = this.#cache.get(id);
           if (c) this.#io.send(from, { kind: "gossip", id, round: c.round, payload: c.payload });
         }
@@ -241,6 +249,12 @@ export class Plumtree {
   #flush(): void {
     this.#cancelFlush = undefined;
     for (const [peer, entries] of this.#queue) {
+      let graftable = this.#graftable.get(peer);
+      if (!graftable) this.#graftable.set(peer, graftable = new Set());
+      for (const [id] of entries) {
+        graftable.add(id);
+        if (graftable.size > MAX_GRAFTABLE) graftable.delete(graftable.values().next().value!);
+      }
       for (let i = 0; i < entries.length; i += MAX_IHAVE) {
         this.#io.send(peer, { kind: "ihave", entries: entries.slice(i, i + MAX_IHAVE) });
       }

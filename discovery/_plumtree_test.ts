@@ -6,6 +6,7 @@ import { Plumtree, type PtMessage } from "./_plumtree.ts";
 import { VirtualScheduler } from "./_scheduler.ts";
 
 const hostile = "hostile" as PeerId;
+const other = "other" as PeerId;
 const hex = (i: number) => i.toString(16).padStart(32, "0");
 
 /** A node with one neighbour; `delivered` lists what reached the application. */
@@ -22,8 +23,9 @@ function node(accept: boolean) {
     id: (payload) => new TextDecoder().decode(payload).slice(0, 32),
   }, clock);
   pt.neighborUp(hostile);
-  const gossip = (i: number, payload = hex(i)) =>
-    pt.handle(hostile, {
+  pt.neighborUp(other);
+  const gossip = (i: number, payload = hex(i), from = hostile) =>
+    pt.handle(from, {
       kind: "gossip",
       id: hex(i),
       round: 0,
@@ -56,15 +58,37 @@ Deno.test("plumtree: ids remembered against duplicates are bounded (100,000)", (
   assert.equal(delivered.length, 100_002);
 });
 
-Deno.test("plumtree: payloads cached for grafts are bounded (16 MiB)", () => {
-  const { pt, sent, gossip } = node(true);
-  const big = (i: number) => hex(i) + "x".repeat(8192);
-  for (let i = 0; i < 3_000; i++) gossip(i, big(i));
-  const served = (i: number) => {
-    sent.length = 0;
-    pt.handle(hostile, { kind: "graft", ids: [hex(i)] });
-    return sent.some((m) => m.kind === "gossip");
+/** Makes `hostile` a lazy neighbour that was told (IHAVE) of payloads `from`..`to` from `other`. */
+function lazyHostile(accept: boolean, count: number, payload: (i: number) => string = hex) {
+  const n = node(accept);
+  n.pt.handle(hostile, { kind: "prune" });
+  for (let i = 0; i < count; i++) n.gossip(i, payload(i), other);
+  n.clock.run(n.clock.now() + 10);
+  const graft = (ids: number[]) => {
+    n.sent.length = 0;
+    n.pt.handle(hostile, { kind: "graft", ids: ids.map(hex) });
+    return n.sent.filter((m) => m.kind === "gossip").length;
   };
-  assert.equal(served(2_999), true);
-  assert.equal(served(0), false); // evicted: 3,000 × 8 KiB is over the bound
+  return { ...n, graft };
+}
+
+Deno.test("plumtree: payloads cached for grafts are bounded (16 MiB)", () => {
+  const { graft } = lazyHostile(true, 3_000, (i) => hex(i) + "x".repeat(8192));
+  assert.equal(graft([2_999]), 1);
+  assert.equal(graft([0]), 0); // evicted: 3,000 × 8 KiB is over the bound
+});
+
+Deno.test("plumtree: a graft gets only payloads announced to it, each once", () => {
+  const { graft } = lazyHostile(true, 300);
+  const ids = Array.from({ length: 256 }, (_, i) => i);
+  assert.equal(graft(ids), 256);
+  assert.equal(graft(ids), 0); // the same GRAFT again buys nothing
+  assert.equal(graft([299]), 1);
+  // Ids never announced to it (ours and unknown ones) are not served.
+  const fresh = node(true);
+  fresh.gossip(5, hex(5), other);
+  fresh.clock.run(10);
+  fresh.sent.length = 0;
+  fresh.pt.handle(hostile, { kind: "graft", ids: [hex(5), hex(6)] });
+  assert.equal(fresh.sent.filter((m) => m.kind === "gossip").length, 0);
 });

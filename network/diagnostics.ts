@@ -111,7 +111,8 @@ export interface NodeReport {
   relay?: { held: number; serving?: { reservations: number; circuits: number } };
   /**
    * What the transport holds now and its limit, per resource
-   * (`connections`, `pendingHandshakes`, `pendingHeaders`, `incomingChannels`).
+   * (`connections`, `pendingHandshakes`, `pendingHeaders`, `incomingChannels`,
+   * `partialFrameBytes`).
    */
   resources?: Record<string, { inUse: number; limit: number }>;
 }

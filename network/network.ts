@@ -313,6 +313,7 @@ export class Network implements AsyncDisposable {
       pendingHandshakes: { inUse: usage.pendingHandshakes, limit: limits.maxPendingHandshakes },
       pendingHeaders: { inUse: usage.pendingHeaders, limit: limits.maxPendingHeaders },
       incomingChannels: { inUse: usage.incomingChannels, limit: limits.maxIncomingChannels },
+      partialFrameBytes: { inUse: usage.partialFrameBytes, limit: limits.maxPartialFrameBytes },
     };
   }
 

@@ -1,7 +1,7 @@
 // Length-prefixed frames over QUIC streams. A frame is a 4-byte big-endian
 // length then the payload; a length with the top bit set marks a close frame
 // whose payload is MessagePack `[code, reason]`.
-import { FrameTooLargeError, TruncatedFrameError } from "./errors.ts";
+import { FrameTooLargeError, ResourceLimitError, TruncatedFrameError } from "./errors.ts";
 
 export const CLOSE_BIT = 0x8000_0000;
 /** Bytes buffered by a writer before `write` waits for the stream. */
@@ -19,6 +19,12 @@ const READ_MAX = 64 * 1024;
 const GATHER = 4096;
 
 export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; close: true };
+
+/**
+ * Takes `bytes` of the node's budget for frames in assembly and returns its
+ * release, or `undefined` when the budget is spent.
+ */
+export type ReserveBytes = (bytes: number) => (() => void) | undefined;
 
 /**
  * Reads frames from a stream. Received chunks are queued as they are and
@@ -41,11 +47,18 @@ export class FrameReader {
   #offset = 0; // bytes of chunks[head] already taken
   #buffered = 0; // unread bytes across chunks
   #max: number;
+  #reserve: ReserveBytes | undefined;
   /** Payload bytes received, for stats. */
   received = 0;
 
-  constructor(readable: ReadableStream<Uint8Array>, max: number) {
+  /**
+   * Frames over `max` bytes are refused. A frame larger than one read
+   * ({@linkcode READ_MAX}) is assembled only with `reserve`'s consent:
+   * otherwise it throws {@linkcode ResourceLimitError}.
+   */
+  constructor(readable: ReadableStream<Uint8Array>, max: number, reserve?: ReserveBytes) {
     this.#max = max;
+    this.#reserve = reserve;
     try {
       this.#reader = readable.getReader({ mode: "byob" });
       this.#byob = true;
@@ -160,12 +173,18 @@ export class FrameReader {
     const size = close ? word - CLOSE_BIT : word;
     const max = Math.min(limit, this.#max);
     if (size > max) throw new FrameTooLargeError(size, max);
-    if (!(await this.#fill(size))) {
-      throw new TruncatedFrameError(`stream ended inside a ${size}-byte frame`);
+    const release = size > READ_MAX && this.#reserve ? this.#reserve(size) : () => {};
+    if (!release) throw new ResourceLimitError(`no room to receive a ${size}-byte frame`);
+    try {
+      if (!(await this.#fill(size))) {
+        throw new TruncatedFrameError(`stream ended inside a ${size}-byte frame`);
+      }
+      const data = size === 0 ? new Uint8Array(0) : this.#take(size);
+      this.received += size;
+      return { data, close } as Frame;
+    } finally {
+      release();
     }
-    const data = size === 0 ? new Uint8Array(0) : this.#take(size);
-    this.received += size;
-    return { data, close } as Frame;
   }
 
   cancel(): void {

@@ -38,7 +38,11 @@ export class Router {
   }
 
   async route(connection: Connection, stream: Deno.QuicBidirectionalStream): Promise<void> {
-    const reader = new FrameReader(stream.readable, this.#maxFrameSize);
+    const reader = new FrameReader(
+      stream.readable,
+      this.#maxFrameSize,
+      this.#resources.reserveFrame,
+    );
     const release = this.#resources.reserveHeader(this.#incomingChannels());
     if (!release) {
       const channel = connection.accept("", reader, stream.writable);

@@ -5,7 +5,7 @@
  * @module
  */
 import { decode, encode } from "./codec.ts";
-import { ClosedError, DecodeError, MosaikError } from "./errors.ts";
+import { ClosedError, DecodeError, MosaikError, ResourceLimitError } from "./errors.ts";
 import type { PeerId } from "./ids.ts";
 import { CloseCode, closeCodeName, type CloseInfo } from "./vocabulary.ts";
 import type { FrameReader, FrameWriter } from "./_frames.ts";
@@ -130,7 +130,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
       frame = await this.#reader.next();
     } catch (e) {
       if (e instanceof DecodeError) this.#violation(e);
-      else this.#remoteDone = true;
+      else if (e instanceof ResourceLimitError) {
+        this.close(CloseCode.ResourceLimit, e.message).catch(() => {});
+      } else this.#remoteDone = true;
       throw e;
     }
     if (frame === undefined) {

@@ -9,7 +9,7 @@ import { Channel, type ChannelLink } from "./channel.ts";
 import { ClosedError } from "./errors.ts";
 import type { PeerId } from "./ids.ts";
 import { CloseCode, type CloseInfo } from "./vocabulary.ts";
-import { FrameReader, FrameWriter } from "./_frames.ts";
+import { FrameReader, FrameWriter, type ReserveBytes } from "./_frames.ts";
 
 /**
  * An authenticated connection to one peer. The dialer knows the peer by its
@@ -26,16 +26,23 @@ export class Connection implements ChannelLink {
   readonly closed: Promise<CloseInfo>;
   #conn: Deno.QuicConn;
   #maxFrameSize: number;
+  #reserve: ReserveBytes;
   #isClosed = false;
   #channels = new Set<Channel>();
   #incoming = new Set<Channel>();
 
   /** @internal Created by the endpoint after the handshake. */
-  constructor(conn: Deno.QuicConn, peerId: PeerId, outbound: boolean, maxFrameSize: number) {
+  constructor(
+    conn: Deno.QuicConn,
+    peerId: PeerId,
+    outbound: boolean,
+    frames: { maxFrameSize: number; reserve: ReserveBytes },
+  ) {
     this.#conn = conn;
     this.peerId = peerId;
     this.outbound = outbound;
-    this.#maxFrameSize = maxFrameSize;
+    this.#maxFrameSize = frames.maxFrameSize;
+    this.#reserve = frames.reserve;
     this.remoteAddress = formatHostPort(conn.remoteAddr);
     this.closed = conn.closed.then(
       (info) => ({ code: info.closeCode, reason: info.reason }),
@@ -70,7 +77,7 @@ export class Connection implements ChannelLink {
     const channel = new Channel(
       this,
       protocol,
-      new FrameReader(stream.readable, this.#maxFrameSize),
+      new FrameReader(stream.readable, this.#maxFrameSize, this.#reserve),
       new FrameWriter(stream.writable, this.#maxFrameSize),
       this.#forget,
     );

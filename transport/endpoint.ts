@@ -382,7 +382,10 @@ export class Endpoint implements AsyncDisposable {
   }
 
   #register(conn: Deno.QuicConn, peer: PeerId, outbound: boolean): Connection {
-    const connection = new Connection(conn, peer, outbound, this.#options.maxFrameSize);
+    const connection = new Connection(conn, peer, outbound, {
+      maxFrameSize: this.#options.maxFrameSize,
+      reserve: this.#resources.reserveFrame,
+    });
     if (this.#closing || this.#blocked.has(peer)) {
       connection.close(this.#closing ? CloseCode.GracefulShutdown : CloseCode.Blocked);
       throw new ClosedError("endpoint is closed");

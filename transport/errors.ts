@@ -46,6 +46,12 @@ export class FrameTooLargeError extends DecodeError {
 /** A stream ended in the middle of a frame. */
 export class TruncatedFrameError extends DecodeError {}
 
+/**
+ * A resource limit of this node was reached (see `ResourceLimits`): not the
+ * remote's fault, so never counted as its offence.
+ */
+export class ResourceLimitError extends MosaikError {}
+
 /** A connection could not be opened or was refused by the remote peer. */
 export class ConnectError extends MosaikError {
   /** Creates the error, with the close code the peer sent if there was one. */

@@ -39,6 +39,13 @@ export interface ResourceLimits {
   maxPendingHeaders: number;
   /** Milliseconds an incoming channel has to send its protocol header. Default 2 000. */
   headerTimeout: number;
+  /**
+   * Bytes of large frames (over 64 KiB) being received at once, over all
+   * channels; a frame that does not fit closes its channel with
+   * `ResourceLimit`. Smaller frames are bounded by the channel count.
+   * Default 32 MiB.
+   */
+  maxPartialFrameBytes: number;
 }
 
 /** The defaults of {@linkcode ResourceLimits}. */
@@ -50,6 +57,7 @@ export const DEFAULT_LIMITS: Readonly<ResourceLimits> = Object.freeze({
   maxPendingHandshakes: 32,
   maxPendingHeaders: 128,
   headerTimeout: 2_000,
+  maxPartialFrameBytes: 32 << 20,
 });
 
 /** What an endpoint holds now, next to what it refused so far. */
@@ -60,6 +68,8 @@ export interface ResourceUsage {
   pendingHandshakes: number;
   /** Incoming channels waiting for their protocol header. */
   pendingHeaders: number;
+  /** Bytes of large frames being received. */
+  partialFrameBytes: number;
   /** Channels open on every connection, both directions. */
   channels: number;
   /** Of those, the channels remotes opened. */
@@ -67,7 +77,7 @@ export interface ResourceUsage {
   /**
    * Refusals by limit: `connections`, `connectionsPerPeer`,
    * `pendingHandshakes`, `incomingChannels`, `pendingHeaders`,
-   * `headerTimeout`.
+   * `headerTimeout`, `partialFrameBytes`.
    */
   refused: Record<string, number>;
 }
@@ -86,6 +96,7 @@ export class ResourceManager {
   #perPeer = new Map<PeerId, number>();
   #pendingHandshakes = 0;
   #pendingHeaders = 0;
+  #partialFrameBytes = 0;
   #refused: Record<string, number> = {};
 
   constructor(limits: Partial<ResourceLimits> = {}) {
@@ -145,12 +156,22 @@ export class ResourceManager {
     return once(() => this.#pendingHeaders--);
   }
 
+  /** Room for a large frame of `bytes` being received (a `ReserveBytes`). */
+  reserveFrame = (bytes: number): Release | undefined => {
+    if (this.#partialFrameBytes + bytes > this.limits.maxPartialFrameBytes) {
+      return void this.refuse("partialFrameBytes");
+    }
+    this.#partialFrameBytes += bytes;
+    return once(() => this.#partialFrameBytes -= bytes);
+  };
+
   /** The current counts and refusals; channels are counted by the connections. */
   usage(channels: { all: number; incoming: number }): ResourceUsage {
     return {
       connections: this.#connections,
       pendingHandshakes: this.#pendingHandshakes,
       pendingHeaders: this.#pendingHeaders,
+      partialFrameBytes: this.#partialFrameBytes,
       channels: channels.all,
       incomingChannels: channels.incoming,
       refused: { ...this.#refused },

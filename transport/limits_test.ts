@@ -135,3 +135,39 @@ Deno.test("a close frame sent as a channel header ends that stream at once (its 
   assert.equal(v.resources().pendingHeaders, 0);
   conn.close();
 });
+
+Deno.test("limits: large frames in assembly are capped by maxPartialFrameBytes; small ones pass", async () => {
+  await using v = await victim({ maxPartialFrameBytes: 1 << 20 });
+  const sizes: number[] = [];
+  v.handle("/recv/1", async (channel) => {
+    for await (const m of channel) sizes.push((m as Uint8Array).length);
+  });
+  const conn = await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET);
+  const header = frame(new TextEncoder().encode("/recv/1"));
+  // a 768 KiB frame of which 100 KiB arrive: it holds its room while the rest does not come
+  const stalled = await rawStream(conn, header);
+  const writer = stalled.writable.getWriter();
+  const big = encode(new Uint8Array(768 << 10));
+  await writer.write(frame(big).subarray(0, 100 << 10));
+  await eventually(() => v.resources().partialFrameBytes === big.length);
+  // a second one does not fit beside it
+  const refused = await rawStream(conn, concat(header, frame(big)));
+  assert.equal(await within(closeCodeOf(refused), 3_000), CloseCode.ResourceLimit);
+  assert.equal(v.resources().refused.partialFrameBytes, 1);
+  // small frames need no room
+  const small = encode(new Uint8Array(1000));
+  await rawStream(conn, concat(header, frame(small)));
+  await eventually(() => sizes.includes(1000));
+  // the stalled one completes and gives its room back
+  await writer.write(frame(big).subarray(100 << 10));
+  await eventually(() => sizes.includes(768 << 10));
+  assert.equal(v.resources().partialFrameBytes, 0);
+  conn.close();
+});
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -80,8 +80,9 @@ export async function hugeHeaders(target: Target, count = 4): Promise<void> {
 }
 
 /**
- * `streams` channels each declare a 1 MiB frame, then send it one byte every
- * few milliseconds for `duration` ms: every read of the victim finds a byte.
+ * `streams` channels each declare a 60 KiB frame (small enough to need no
+ * room in the victim's frame budget), then send it one byte every few
+ * milliseconds for `duration` ms: every read of the victim finds a byte.
  */
 export async function trickle(target: Target, streams = 64, duration = 2_000): Promise<void> {
   const conn = await dialRaw(target.peerId, target.hostPort, SecretKey.generate(), target.network);
@@ -90,7 +91,7 @@ export async function trickle(target: Target, streams = 64, duration = 2_000): P
       const stream = await conn.createBidirectionalStream({ waitUntilAvailable: true });
       const writer = stream.writable.getWriter();
       await writer.write(protocolHeader(PROTOCOLS.gossip));
-      await writer.write(frame(new Uint8Array(0), 1 << 20));
+      await writer.write(frame(new Uint8Array(0), 60 << 10));
       for (const until = Date.now() + duration; Date.now() < until;) {
         await writer.write(new Uint8Array([0x90]));
         await delay(2);
@@ -98,6 +99,35 @@ export async function trickle(target: Target, streams = 64, duration = 2_000): P
     }));
   } finally {
     conn.close();
+  }
+}
+
+/**
+ * `streams` channels (over two connections of one key) each announce an
+ * 8 MiB frame and send `sent` bytes of it, then hold it for `hold` ms.
+ */
+export async function partialFrames(
+  target: Target,
+  streams = 200,
+  sent = 512 << 10,
+  hold = 1_000,
+): Promise<void> {
+  const key = SecretKey.generate();
+  const conns = await Promise.all(
+    [0, 1].map(() => dialRaw(target.peerId, target.hostPort, key, target.network)),
+  );
+  try {
+    const start = new Uint8Array(4 + 4 + PROTOCOLS.gossip.length + sent);
+    start.set(protocolHeader(PROTOCOLS.gossip));
+    new DataView(start.buffer).setUint32(4 + PROTOCOLS.gossip.length, 8 << 20);
+    await Promise.all(Array.from({ length: streams }, async (_, i) => {
+      const stream = await conns[i % 2].createBidirectionalStream({ waitUntilAvailable: true });
+      const writer = stream.writable.getWriter();
+      await deadline(writer.write(start), 5_000).catch(() => {});
+    }));
+    await delay(hold);
+  } finally {
+    for (const c of conns) c.close();
   }
 }
 

@@ -2,6 +2,7 @@
 import {
   frame,
   hugeHeaders,
+  partialFrames,
   protocolHeader,
   PROTOCOLS,
   silentChannels,
@@ -35,5 +36,10 @@ Deno.test("adversary: close frames as channel headers", async () => {
 
 Deno.test("adversary: frames trickled a byte per write", async () => {
   await using scene = await Scene.start();
-  await scene.underAttack("64 channels trickling 1 MiB frames", (t) => trickle(t));
+  await scene.underAttack("64 channels trickling 60 KiB frames", (t) => trickle(t));
+});
+
+Deno.test("adversary: 200 channels each send half a megabyte of an 8 MiB frame", async () => {
+  await using scene = await Scene.start();
+  await scene.underAttack("200 partial 8 MiB frames", (t) => partialFrames(t));
 });

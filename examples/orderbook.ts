@@ -11,7 +11,8 @@
  *   acknowledged within `--timeout` ms (after a failover, say), waiting twice
  *   as long before each further resend. The book applies each order id once,
  *   so a resent order is never matched twice: a duplicate gets the report of
- *   the first execution again.
+ *   the first execution again. (The book keeps every report for that; a
+ *   long-running engine would forget them once no trader can resend.)
  *
  * Start three engines and a trader, in four terminals (or on four machines of
  * one LAN); the engines form their group once `--engines` of them met.

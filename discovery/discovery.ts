@@ -10,8 +10,6 @@ import {
   type Endpoint,
   parsePeerAddress,
   type PeerId,
-  type Tag,
-  Waiter,
   type WaitOptions,
 } from "@mosaik/transport";
 import type { BootstrapContext, BootstrapSource, SourceReport } from "./bootstrap.ts";
@@ -36,29 +34,13 @@ import type { Coordinate } from "./vivaldi.ts";
 import { pick, TimerScheduler } from "./_scheduler.ts";
 import { bump, type DiscoveryStats, newStats } from "./stats.ts";
 import { CatalogSync, SYNC_PROTOCOL } from "./_sync.ts";
+import { CatalogWaiters, type DiscoveryWhen } from "./_when.ts";
 
 export { GOSSIP_PROTOCOL } from "./_gossip.ts";
 export type { PeerRtt } from "./_latency.ts";
 export { PING_PROTOCOL } from "./_ping.ts";
 export { SYNC_PROTOCOL } from "./_sync.ts";
-
-/** What {@linkcode DiscoveryWhen.peers} waits for. */
-export interface PeersCondition extends WaitOptions {
-  /** How many peers (other than us). Default 1. */
-  minimum?: number;
-  /** Only peers advertising every one of these tags count. */
-  tags?: readonly Tag[];
-}
-
-/** Waits on the catalog of a {@linkcode Discovery}. */
-export interface DiscoveryWhen {
-  /**
-   * Resolves once the catalog holds `minimum` peers (default 1) with all of
-   * `tags`; rejects with {@linkcode ClosedError} when discovery closes and
-   * with the signal's reason when aborted.
-   */
-  peers(condition?: PeersCondition): Promise<void>;
-}
+export type { DiscoveryWhen, PeersCondition } from "./_when.ts";
 
 /**
  * Discovery on one endpoint: keeps our signed entry announced, the catalog
@@ -99,8 +81,7 @@ export class Discovery implements AsyncDisposable {
   #abort = new AbortController();
   #closed = false;
   #pendingAnnounce = true;
-  #waiter = new Waiter();
-  #notifying = false;
+  #when: CatalogWaiters;
   #unsubscribe: (() => void)[] = [];
   #antiEntropy: AntiEntropy;
   #expiry: Expiry;
@@ -185,10 +166,7 @@ export class Discovery implements AsyncDisposable {
       const target = pick([...this.#gossip.hv.active.values()]);
       if (target) this.#syncSoon(target);
     });
-    this.when = {
-      peers: ({ minimum = 1, tags = [], signal } = {}) =>
-        this.#waiter.wait(() => this.#count(tags) >= minimum, { signal }),
-    };
+    this.when = this.#when = new CatalogWaiters(this.catalog);
   }
 
   /**
@@ -301,7 +279,7 @@ export class Discovery implements AsyncDisposable {
     for (const u of this.#unsubscribe) u();
     this.#antiEntropy.close();
     this.#clock.close();
-    this.#waiter.close(new ClosedError("discovery closed"));
+    this.#when.close(new ClosedError("discovery closed"));
     await Promise.allSettled(this.#sources.map((s) => s.close()));
     await leaving;
     await this.#requests.close(this.#opts.departureWindow);
@@ -345,7 +323,7 @@ export class Discovery implements AsyncDisposable {
           this.#latency.forget(ev.entry.peerId);
           this.#sync.synced.delete(ev.entry.peerId);
         }
-        this.#notify();
+        this.#when.changed();
       }),
     );
     for (const b of this.#bootstrap) this.#contact(b);
@@ -369,22 +347,6 @@ export class Discovery implements AsyncDisposable {
         }),
       );
     }
-  }
-
-  /** How many live peers advertise every tag of `tags`. */
-  #count(tags: readonly Tag[]): number {
-    if (tags.length === 0) return this.catalog.size;
-    return this.catalog.peers().filter((e) => tags.every((t) => e.tags.includes(t))).length;
-  }
-
-  /** Re-checks waiters once per task, however many catalog events it brought. */
-  #notify(): void {
-    if (this.#notifying || this.#waiter.size === 0) return;
-    this.#notifying = true;
-    setTimeout(() => {
-      this.#notifying = false;
-      this.#waiter.notify();
-    }, 0);
   }
 
   #every(period: number, jitter: number, fn: () => void): void {

@@ -6,6 +6,7 @@
  */
 import {
   Endpoint,
+  holePunching,
   type NetworkId,
   networkId,
   parseHostPort,
@@ -195,6 +196,7 @@ export class Network implements AsyncDisposable {
         location: options.location,
       });
       relaying.start(discovery, options.relays);
+      holePunching(endpoint, () => [...discovery.local.entry.addresses]);
       return new Network(endpoint, discovery, relaying);
     } catch (e) {
       await relaying?.close();

@@ -155,14 +155,17 @@ export async function remoteCloseCode(
   return info?.closeCode;
 }
 
-/** Warns once per key (a remote address), so a peer retrying does not flood the log. */
+/**
+ * Warns once per key (a remote address), so a peer retrying does not flood
+ * the log: `<what>: <the error's message>; <hint>`.
+ */
 export class WarnOnce {
   #seen = new Set<string>();
-  constructor(readonly log: Logger) {}
-  warn(key: string, message: string): void {
+  constructor(readonly log: Logger, readonly hint: string) {}
+  warn(key: string, what: string, error: unknown): void {
     if (this.#seen.has(key)) return;
     if (this.#seen.size >= 256) this.#seen.clear();
     this.#seen.add(key);
-    this.log.warn(message);
+    this.log.warn(`${what}: ${error instanceof Error ? error.message : error}; ${this.hint}`);
   }
 }

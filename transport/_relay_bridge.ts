@@ -20,6 +20,13 @@ export interface Bridge {
   readonly done: Promise<void>;
 }
 
+const BRIDGES = new Set<string>();
+
+/** Whether `hostPort` is a bridge socket of this process (a connection from it is relayed). */
+export function isBridge(hostPort: string): boolean {
+  return BRIDGES.has(hostPort);
+}
+
 /** Where packets for the endpoint bound at `hostPort` go: its host, or loopback when unspecified. */
 export function localTarget(hostPort: string): HostPort {
   const { hostname, port } = parseHostPort(hostPort);
@@ -31,10 +38,12 @@ export function bridge(channel: Channel, endpointHostPort: string): Bridge {
   const target = localTarget(endpointHostPort);
   const socket = Deno.listenDatagram({ transport: "udp", hostname: target.hostname, port: 0 });
   const hostPort = formatHostPort(socket.addr as Deno.NetAddr);
+  BRIDGES.add(hostPort);
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
+    BRIDGES.delete(hostPort);
     socket.close();
     channel.close().catch(() => {});
   };

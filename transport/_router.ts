@@ -3,13 +3,15 @@
 // hands the channel to that protocol's handler.
 import type { Channel } from "./channel.ts";
 import type { Connection } from "./connection.ts";
-import { deadline } from "./async.ts";
+import { deadline, delay } from "./async.ts";
 import { DecodeError, TimeoutError } from "./errors.ts";
 import type { ResourceManager } from "./limits.ts";
 import { CloseCode } from "./vocabulary.ts";
 import { FrameReader } from "./_frames.ts";
 
 const MAX_PROTOCOL_NAME = 256;
+/** Incoming streams routed between two yields to the event loop. */
+const YIELD_EVERY = 32;
 
 /** Handles a channel a remote peer opened for a protocol. */
 export type ProtocolHandler = (channel: Channel) => void | Promise<void>;
@@ -35,6 +37,28 @@ export class Router {
 
   handle(protocol: string, handler: ProtocolHandler): void {
     this.#handlers.set(protocol, handler);
+  }
+
+  /** Routes every stream the remote opens on `conn` until it closes; `track` keeps each task. */
+  async serve(
+    conn: Deno.QuicConn,
+    connection: Connection,
+    track: (task: Promise<unknown>) => void,
+  ): Promise<void> {
+    const streams = conn.incomingBidirectionalStreams.getReader();
+    try {
+      for (let n = 1;; n++) {
+        const { value: stream, done } = await streams.read();
+        if (done) return;
+        track(this.route(connection, stream));
+        // queued streams come back in microtasks: let timers and I/O run between bursts
+        if (n % YIELD_EVERY === 0) await delay(0);
+      }
+    } catch {
+      // connection closed
+    } finally {
+      streams.releaseLock();
+    }
   }
 
   async route(connection: Connection, stream: Deno.QuicBidirectionalStream): Promise<void> {

@@ -22,6 +22,8 @@ export class Connection implements ChannelLink {
   readonly remoteAddress: string;
   /** Whether this side dialed. */
   readonly outbound: boolean;
+  /** `"direct"`, or `"relayed"` when its packets pass through a relay. */
+  readonly path: "direct" | "relayed";
   /** Resolves once the connection is closed, with the code and reason. */
   readonly closed: Promise<CloseInfo>;
   #conn: Deno.QuicConn;
@@ -37,10 +39,12 @@ export class Connection implements ChannelLink {
     peerId: PeerId,
     outbound: boolean,
     frames: { maxFrameSize: number; reserve: ReserveBytes },
+    path: "direct" | "relayed" = "direct",
   ) {
     this.#conn = conn;
     this.peerId = peerId;
     this.outbound = outbound;
+    this.path = path;
     this.#maxFrameSize = frames.maxFrameSize;
     this.#reserve = frames.reserve;
     this.remoteAddress = formatHostPort(conn.remoteAddr);

@@ -7,7 +7,7 @@
 import { formatHostPort, parseHostPort } from "./address.ts";
 import type { Channel } from "./channel.ts";
 import { Connection } from "./connection.ts";
-import { abortable, delay } from "./async.ts";
+import { abortable } from "./async.ts";
 import { ClosedError, ConnectError } from "./errors.ts";
 import { logger } from "./log.ts";
 import { type PeerId, SecretKey } from "./ids.ts";
@@ -26,14 +26,10 @@ import {
 } from "./_handshake.ts";
 import { dialRelayed, isRelayAddress } from "./relay.ts";
 import { staggered } from "./_dial.ts";
-import type { Bridge } from "./_relay_bridge.ts";
+import { type Bridge, isBridge } from "./_relay_bridge.ts";
 
 const ALPN = "mosaik/1";
-/** Incoming streams routed in one go before the accept loop yields to the event loop. */
-const YIELD_EVERY = 32;
 const log = logger("transport");
-const SAME_NETWORK = "check that both nodes use the same NetworkId";
-const why = (e: unknown) => e instanceof Error ? e.message : String(e);
 
 /** Options of {@linkcode Endpoint.create}. */
 export interface EndpointOptions {
@@ -67,6 +63,11 @@ export interface DialOptions {
    * reason (a dial shared with other callers goes on for them).
    */
   signal?: AbortSignal;
+  /**
+   * Dial a direct connection (at the addresses that are not relayed) even
+   * when a relayed one is open: hole punching.
+   */
+  direct?: boolean;
 }
 
 export type { ProtocolHandler } from "./_router.ts";
@@ -134,10 +135,11 @@ export class Endpoint implements AsyncDisposable {
   #blocked = new Set<PeerId>();
   #closing = false;
   #tasks = new Set<Promise<unknown>>();
+  #quicOptions: Deno.QuicTransportOptions & { alpnProtocols: string[] };
   #onConnection = listeners<[Connection]>();
   #onDisconnect = listeners<[PeerId, CloseInfo]>();
   #cert: { cert: string; key: string };
-  #otherNetwork = new WarnOnce(log);
+  #otherNetwork = new WarnOnce(log, "check that both nodes use the same NetworkId");
 
   private constructor(options: EndpointOptions) {
     this.secretKey = options.secretKey ?? SecretKey.generate();
@@ -160,13 +162,13 @@ export class Endpoint implements AsyncDisposable {
       port: options.port ?? 0,
     });
     this.hostPort = formatHostPort(this.#quic.addr);
-    this.#listener = this.#quic.listen({
-      ...this.#cert,
+    this.#quicOptions = {
       alpnProtocols: [ALPN],
       maxIdleTimeout: this.#options.idleTimeout,
       keepAliveInterval: this.#options.idleTimeout / 4,
       maxConcurrentBidirectionalStreams: this.#resources.limits.maxStreamsPerConnection,
-    });
+    };
+    this.#listener = this.#quic.listen({ ...this.#cert, ...this.#quicOptions });
     this.faults = {
       block: (peer) => {
         this.#blocked.add(peer);
@@ -192,10 +194,10 @@ export class Endpoint implements AsyncDisposable {
     this.#router.handle(protocol, handler);
   }
 
-  /** The open connection to `peer`, if any. */
+  /** The open connection to `peer`, if any: a direct one before a relayed one. */
   connection(peer: PeerId): Connection | undefined {
-    for (const c of this.#connections.get(peer) ?? []) if (!c.isClosed) return c;
-    return undefined;
+    const open = [...this.#connections.get(peer) ?? []].filter((c) => !c.isClosed);
+    return open.find((c) => c.path === "direct") ?? open[0];
   }
 
   /** Peers with an open connection. */
@@ -243,7 +245,13 @@ export class Endpoint implements AsyncDisposable {
   ): Promise<Connection> {
     if (this.#closing) return Promise.reject(new ClosedError("endpoint is closed"));
     const open = this.connection(peer);
-    if (open) return Promise.resolve(open);
+    if (open && (open.path === "direct" || !options.direct)) return Promise.resolve(open);
+    if (options.direct) {
+      return abortable(
+        this.#dial(peer, addresses.filter((a) => !isRelayAddress(a))),
+        options.signal,
+      );
+    }
     let dial = this.#dials.get(peer);
     if (!dial) {
       dial = this.#dial(peer, addresses).finally(() => this.#dials.delete(peer));
@@ -296,10 +304,7 @@ export class Endpoint implements AsyncDisposable {
           port,
           serverName: serverName(peer),
           caCerts: [anchorFor(peer)],
-          alpnProtocols: [ALPN],
-          maxIdleTimeout: this.#options.idleTimeout,
-          keepAliveInterval: this.#options.idleTimeout / 4,
-          maxConcurrentBidirectionalStreams: this.#resources.limits.maxStreamsPerConnection,
+          ...this.#quicOptions,
         }),
         this.#options.handshakeTimeout,
       );
@@ -308,7 +313,7 @@ export class Endpoint implements AsyncDisposable {
         this.#options.handshakeTimeout,
       );
       if (lost()) throw new HandshakeRefused(CloseCode.Success, "another address answered first");
-      const connection = this.#register(conn, peer, true);
+      const connection = this.#register(conn, peer, true, relayed ? "relayed" : "direct");
       if (relayed) connection.closed.finally(relayed.close);
       return connection;
     } catch (e) {
@@ -322,10 +327,7 @@ export class Endpoint implements AsyncDisposable {
       const closeCode = code ?? await remoteCloseCode(conn);
       if (closeCode === CloseCode.DifferentNetwork) {
         this.#refused(closeCode);
-        this.#otherNetwork.warn(
-          address,
-          `refused ${peer} at ${address}: ${why(e)}; ${SAME_NETWORK}`,
-        );
+        this.#otherNetwork.warn(address, `refused ${peer} at ${address}`, e);
       }
       if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.InvalidProof) {
         throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}`, closeCode, {
@@ -362,13 +364,14 @@ export class Endpoint implements AsyncDisposable {
         checkProof(conn, this.secretKey, this.networkId, (p) => this.#blocked.has(p)),
         this.#options.handshakeTimeout,
       );
-      this.#register(conn, peer, false);
+      const from = formatHostPort(conn.remoteAddr);
+      this.#register(conn, peer, false, isBridge(from) ? "relayed" : "direct");
     } catch (e) {
       const code = e instanceof HandshakeRefused ? e.code : CloseCode.ProtocolViolation;
       this.#refused(code);
       if (code === CloseCode.DifferentNetwork && conn) {
         const from = formatHostPort(conn.remoteAddr);
-        this.#otherNetwork.warn(from, `refused a dialer at ${from}: ${why(e)}; ${SAME_NETWORK}`);
+        this.#otherNetwork.warn(from, `refused a dialer at ${from}`, e);
       }
       try {
         conn?.close({ closeCode: code, reason: e instanceof Error ? e.message : String(e) });
@@ -381,11 +384,16 @@ export class Endpoint implements AsyncDisposable {
     this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1;
   }
 
-  #register(conn: Deno.QuicConn, peer: PeerId, outbound: boolean): Connection {
+  #register(
+    conn: Deno.QuicConn,
+    peer: PeerId,
+    outbound: boolean,
+    path: "direct" | "relayed",
+  ): Connection {
     const connection = new Connection(conn, peer, outbound, {
       maxFrameSize: this.#options.maxFrameSize,
       reserve: this.#resources.reserveFrame,
-    });
+    }, path);
     if (this.#closing || this.#blocked.has(peer)) {
       connection.close(this.#closing ? CloseCode.GracefulShutdown : CloseCode.Blocked);
       throw new ClosedError("endpoint is closed");
@@ -399,7 +407,7 @@ export class Endpoint implements AsyncDisposable {
     if (!set) this.#connections.set(peer, set = new Set());
     set.add(connection);
     this.stats.connectionsOpened++;
-    this.#track(this.#serveStreams(conn, connection));
+    this.#track(this.#router.serve(conn, connection, (task) => this.#track(task)));
     this.#track(connection.closed.then((info) => {
       release();
       set.delete(connection);
@@ -410,23 +418,6 @@ export class Endpoint implements AsyncDisposable {
     }));
     this.#onConnection.emit(connection);
     return connection;
-  }
-
-  async #serveStreams(conn: Deno.QuicConn, connection: Connection): Promise<void> {
-    const streams = conn.incomingBidirectionalStreams.getReader();
-    try {
-      for (let n = 1;; n++) {
-        const { value: stream, done } = await streams.read();
-        if (done) return;
-        this.#track(this.#router.route(connection, stream));
-        // queued streams come back in microtasks: let timers and I/O run between bursts
-        if (n % YIELD_EVERY === 0) await delay(0);
-      }
-    } catch {
-      // connection closed
-    } finally {
-      streams.releaseLock();
-    }
   }
 
   #track(task: Promise<unknown>): void {

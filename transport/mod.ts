@@ -33,6 +33,7 @@ export * from "./errors.ts";
 export * from "./ids.ts";
 export { DEFAULT_LIMITS, type ResourceLimits, type ResourceUsage } from "./limits.ts";
 export * from "./log.ts";
+export { holePunching, PUNCH_PROTOCOL, type PunchStats } from "./punch.ts";
 export {
   isRelayAddress,
   parseRelayAddress,

@@ -3,6 +3,7 @@ import {
   CloseCode,
   ConnectError,
   Endpoint,
+  holePunching,
   networkId,
   parseRelayAddress,
   Relay,
@@ -47,6 +48,8 @@ Deno.test("relay: a peer reaches a node only through its relay; QUIC and identit
   await ch.send("through the relay");
   assert.equal(await ch.recv(), "through the relay");
   const there = t.p.connection(t.n.peerId)!;
+  assert.equal(there.path, "relayed");
+  assert.equal(t.n.connection(t.p.peerId)?.path, "relayed", "N tells its bridge's packets apart");
   assert.notEqual(there.remoteAddress, t.n.hostPort, "the bridge socket, not N's endpoint");
   assert.equal(t.n.connection(t.p.peerId)?.peerId, t.p.peerId, "N verified P's proof");
   assert.ok(
@@ -111,4 +114,26 @@ Deno.test("relay: a reservation comes back after the relay cut it off", async ()
   await ch.send("again");
   assert.equal(await ch.recv(), "again");
   await ch.close();
+});
+
+Deno.test("punch: over a relayed connection both ends dial each other; new channels go direct and the relayed one closes when idle", async () => {
+  await using t = await trio();
+  const stats = [t.p, t.n].map((e) => holePunching(e, () => [e.hostPort]));
+  await eventually(() => t.reservation.state === "reserved");
+  const ch = await within(t.p.open(t.n.peerId, [t.reservation.address], "/echo/1"), 10_000);
+  const relayed = t.p.connection(t.n.peerId)!;
+  assert.equal(relayed.path, "relayed");
+  await eventually(() => t.p.connection(t.n.peerId)?.path === "direct", { message: "direct" });
+  assert.equal(t.n.connection(t.p.peerId)?.path, "direct");
+  assert.ok(stats[0].direct + stats[1].direct > 0, JSON.stringify(stats));
+  await ch.send("still relayed");
+  assert.equal(await ch.recv(), "still relayed");
+  assert.ok(!relayed.isClosed, "a busy relayed connection stays");
+  await ch.close();
+  await eventually(() => relayed.isClosed, { message: "the idle relayed connection closes" });
+  const again = await t.p.open(t.n.peerId, [], "/echo/1");
+  await again.send("direct");
+  assert.equal(await again.recv(), "direct");
+  assert.equal(t.p.connection(t.n.peerId)?.path, "direct");
+  await again.close();
 });

@@ -7,6 +7,7 @@
  * With `relay`/`relays` it serves as a relay or reserves with them, and it
  * answers `{op: "dial"}` requests (below).
  * Prints `{ready, id, listen, addresses}`, then `{addresses}` whenever they
+ * change, `{paths}` (direct or relayed, per connected peer) whenever they
  * change, `{peer, peerAddresses}` for every entry it learns, and `{datum}`
  * for the first datum of every other producer.
  * Closes when stdin ends.
@@ -45,10 +46,16 @@ out({
 });
 
 let addresses = net.local.addresses.join(" ");
+let paths = "{}";
 const watch = setInterval(() => {
   const now = net.local.addresses.join(" ");
   if (now !== addresses) out({ addresses: net.local.addresses });
   addresses = now;
+  const byPeer = Object.fromEntries(
+    net.endpoint.connectedPeers().map((p) => [p, net.endpoint.connection(p)?.path]),
+  );
+  if (JSON.stringify(byPeer) !== paths) out({ paths: byPeer });
+  paths = JSON.stringify(byPeer);
 }, 200);
 
 net.discovery.catalog.subscribe((ev) => {

@@ -257,7 +257,15 @@ function natRules(random: boolean): string {
   // side has no route to the LAN anyway. Mapping: `masquerade` keeps one
   // public port per inside socket (endpoint-independent), `random` picks a
   // new one per destination (symmetric).
+  // Unsolicited packets to the router's own public address are dropped, as
+  // home routers do: delivered locally, they would leave a conntrack entry
+  // that makes masquerade pick another port for the inside socket that is
+  // about to send to the same peer (and hole punching would then miss).
   return `table ip lab {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "wan0" ct state new drop
+  }
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept

@@ -159,3 +159,55 @@ Deno.test({
     } ms (first echo ${(again.ms as number).toFixed(0)} ms)`,
   );
 });
+
+Deno.test({
+  name:
+    "reachable: two hosts behind two endpoint-independent NATs, bootstrapped by a public relay, end on a direct path (simultaneous dials, or punching over the relay)",
+  ignore,
+}, async () => {
+  await using lab = await Lab.create();
+  const [rh, qh] = [await lab.host("relay"), await lab.host("q")];
+  const [lanA, lanB] = [
+    await lab.lan("a-home", { nat: "endpoint-independent" }),
+    await lab.lan("b-home", { nat: "endpoint-independent" }),
+  ];
+  const network = `reach-${crypto.randomUUID()}`;
+  const relay = start(lab, rh, { network, name: "relay", relay: true });
+  const r = await relay.waitFor((l) => l.ready === true);
+  const seed = `${r.id}@${(r.addresses as string[])[0]}`;
+  start(lab, qh, { network, name: "q", bootstrap: [seed] }); // a second observer on the public side
+  const t0 = performance.now();
+  const [a, b] = [
+    start(lab, await lab.host("a", lanA), { network, name: "a", bootstrap: [seed] }),
+    start(lab, await lab.host("b", lanB), { network, name: "b", bootstrap: [seed] }),
+  ];
+  const [ra, rb] = await Promise.all([a, b].map((n) => n.waitFor((l) => l.ready === true)));
+  await a.waitFor((l) => l.datum === "b", 60_000, "a receives b's datum");
+  await b.waitFor((l) => l.datum === "a", 60_000, "b receives a's datum");
+  const met = performance.now() - t0;
+  const direct = (n: typeof a, peer: unknown) =>
+    n.waitFor(
+      (l) => (l.paths as Record<string, string> | undefined)?.[peer as string] === "direct",
+      60_000,
+      "a direct path",
+    );
+  await Promise.all([direct(a, rb.id), direct(b, ra.id)]).catch((e) => {
+    for (const [n, x] of [["a", a], ["b", b]] as const) {
+      console.log(
+        n,
+        JSON.stringify(x.lines.filter((l) => l.paths || l.addresses || l.peerAddresses)),
+      );
+    }
+    throw e;
+  });
+  const relayedFirst = a.lines.some((l) =>
+    (l.paths as Record<string, string> | undefined)?.[rb.id as string] === "relayed"
+  ) || b.lines.some((l) =>
+    (l.paths as Record<string, string> | undefined)?.[ra.id as string] === "relayed"
+  );
+  console.log(
+    `punch: datums after ${met.toFixed(0)} ms; direct path after ${
+      (performance.now() - t0).toFixed(0)
+    } ms (${relayedFirst ? "relayed first, then punched" : "direct at once"})`,
+  );
+});

@@ -65,6 +65,7 @@ const unsubscribe = network.discovery.catalog.subscribe(({ type, entry }) => {
     if (!members.has(entry.peerId)) welcome(entry.peerId);
   } else if (type !== "discovered" && type !== "updated" && members.delete(entry.peerId)) {
     console.log(`chat: ${label(entry.peerId)} left`);
+    names.delete(entry.peerId);
   }
 });
 for (const entry of network.discovery.catalog.withStream(Chat.id)) welcome(entry.peerId);

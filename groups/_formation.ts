@@ -33,6 +33,8 @@ export type StatusMessage = {
   never?: boolean;
   /** The sender's storage epoch. */
   epoch?: string;
+  /** The sender may write a first configuration (it has an expected size). */
+  forms?: boolean;
 };
 
 /** What a bonded peer last told us about itself. */
@@ -45,6 +47,8 @@ export interface PeerStatus {
   never: boolean;
   /** The peer's storage epoch. */
   epoch?: string;
+  /** The peer may write a first configuration. */
+  forms: boolean;
 }
 
 /** What formation needs from its replica. */
@@ -99,6 +103,7 @@ export class Formation {
       best: msg.best ?? 0,
       never: msg.never === true,
       epoch: msg.epoch,
+      forms: msg.forms === true,
     });
     this.#compare(from, msg.cluster);
   }
@@ -115,6 +120,7 @@ export class Formation {
       best: this.#best(core.cluster),
       never: core.opts.preference === "never" || undefined,
       epoch: core.epoch,
+      forms: this.#host.bootstrapExpect !== undefined || undefined,
     });
   }
 
@@ -148,7 +154,12 @@ export class Formation {
   /** One tick: a blank member bootstraps a group when it should. */
   tick(): void {
     const core = this.#host.core();
-    if (core.config || core.lastIndex > 0 || core.term > 0 || this.#host.learner()) return;
+    // A member that voted (for a bootstrapper whose configuration it has not
+    // received yet) waits for it; a bootstrapper that crashed while writing
+    // its first term (no vote, no log) may form again.
+    if (core.config || core.lastIndex > 0 || core.vote !== undefined || this.#host.learner()) {
+      return;
+    }
     if (this.#host.now() - this.#start < this.#host.formationTicks) return;
     const voters = this.#voters();
     if (!voters) return;
@@ -175,11 +186,16 @@ export class Formation {
     }
     const members = [core.id, ...known].sort();
     if (members.length < expect) return undefined;
-    // The lowest member that may lead writes the first configuration (a member
-    // that never leads could not replicate it).
-    const canLead = (id: NodeId) =>
-      id === core.id ? core.opts.preference !== "never" : !this.status.get(id)?.never;
-    const writer = members.find(canLead) ?? members[0];
+    // The lowest member that may lead and form writes the first configuration
+    // (a member that never leads could not replicate it; one without an
+    // expected size never writes it).
+    const writes = (id: NodeId) => {
+      if (id === core.id) return core.opts.preference !== "never";
+      const st = this.status.get(id);
+      return !!st && st.forms && !st.never;
+    };
+    const writer = members.find(writes) ??
+      members.find((id) => id === core.id || this.status.get(id)?.forms);
     return writer === core.id ? members : undefined;
   }
 

@@ -302,11 +302,13 @@ export class RaftCore {
   step(from: NodeId, m: Envelope): void {
     this.advance();
     if (m.cluster !== undefined && this.config && m.cluster !== this.config.cluster) return;
-    // A voter of the configuration that answers with another storage epoch
-    // lost its storage: it is not that voter any more.
+    // A voter of the configuration whose message carries another storage
+    // epoch lost its storage: its votes and acknowledgements do not count
+    // (it may still ask for votes: our configuration may be older than the
+    // one that re-added it).
     const stale = !!this.config?.voters.includes(from) && !isVoterIn(this.config, from, m.epoch);
     if (m.term > this.term) {
-      if (!mayRaiseTerm(this, from, m, stale)) return;
+      if (!mayRaiseTerm(this, from, m)) return;
       if ((m.type === "Vote" || m.type === "PreVote") && !m.force && inLease(this)) return;
       if (m.type === "PreVote" || (m.type === "PreVoteR" && !m.reject)) {
         // PreVote never changes the term.

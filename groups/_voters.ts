@@ -35,19 +35,19 @@ export const MAX_OUTSIDE_TERM_STEP = 1024;
 
 /**
  * Whether `from` may move `r` to a higher term. Only voters of the
- * configuration `r` knows may (`stale`: a voter id with another epoch may
- * not): a key holder outside it (a learner, a stranger with the group key, a
- * voter that lost its storage) could otherwise poison the term with one
- * message. Two exceptions keep members live: a member without a
+ * configuration `r` knows may (whatever their storage epoch: `r` may not
+ * know yet that a member that lost its storage was re-added): a key holder
+ * outside it (a learner, a stranger with the group key) could otherwise
+ * poison the term with one message. Two exceptions keep members live: a member without a
  * configuration (blank, joining) follows whoever leads, and a member that
  * heard no leader for three election timeouts accepts a leader's message
  * from outside its configuration (it may have missed the entry that added
  * that leader while it was cut off), if its term is at most
  * {@linkcode MAX_OUTSIDE_TERM_STEP} ahead.
  */
-export function mayRaiseTerm(r: RaftCore, from: NodeId, m: Envelope, stale: boolean): boolean {
+export function mayRaiseTerm(r: RaftCore, from: NodeId, m: Envelope): boolean {
   const config = r.config;
-  if (!config || (config.voters.includes(from) && !stale)) return true;
+  if (!config || config.voters.includes(from)) return true;
   if (m.type !== "App" && m.type !== "Hb" && m.type !== "Snap") return false;
   if (m.term - r.term > MAX_OUTSIDE_TERM_STEP) return false;
   return r.lead === undefined && r.leaderless >= 3 * r.opts.electionTicks;

@@ -131,6 +131,7 @@ function parseBody(m: Record<string, unknown>, type: string, cluster?: string): 
         best: m.best == null ? undefined : nat(m.best, "best"),
         never: m.never === true ? true : undefined,
         epoch: optStr(m.epoch, "epoch"),
+        forms: m.forms === true ? true : undefined,
       };
     case "Leave":
     case "Left":

@@ -148,3 +148,28 @@ Deno.test("a restarted member keeps its commit index: it never replaces entries 
   const answer = core.ready().messages.find((o) => o.msg.type === "AppR")?.msg;
   assert.equal((answer as { index: number }).index, 3);
 });
+
+Deno.test("a voter whose configuration predates a re-added member's new epoch still votes for it", () => {
+  const storage = new MemoryStorage();
+  const config = {
+    cluster: "c",
+    voters: ["a", "b", "c"],
+    learners: [],
+    epochs: { a: "ea", b: "old", c: "ec" },
+  };
+  storage.append([{ index: 1, term: 1, type: EntryType.Config, config }]);
+  storage.setHardState({ term: 1, epoch: "ea" });
+  const a = new RaftCore("a", storage, rng(1));
+  // b lost its storage, was re-added with epoch "new" in entries a has not received.
+  a.step("b", {
+    type: "PreVote",
+    cluster: "c",
+    epoch: "new",
+    term: 2,
+    lastIndex: 5,
+    lastTerm: 1,
+    voterEpoch: "ea",
+  });
+  const answer = a.ready().messages.find((o) => o.msg.type === "PreVoteR")?.msg;
+  assert.equal((answer as { reject: boolean }).reject, false);
+});

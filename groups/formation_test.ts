@@ -153,3 +153,24 @@ Deno.test("statuses naming many other incarnations keep the conflict list bounde
   assert.equal(r.conflicts.size, 16);
   assert.equal(r.sm.query("a"), "v");
 });
+
+Deno.test("a blank member without an expected size never blocks formation, even as the lowest id", async () => {
+  const sim = new Sim({ seed: 71, nodes: 0, replica: { bootstrapExpect: 2 } });
+  for (const id of ["a", "b", "c"]) sim.add(id, false);
+  sim.start("a", { bootstrapExpect: undefined });
+  sim.start("b");
+  sim.start("c");
+  assert.ok(await sim.until(() => sim.leader() !== undefined, 5000));
+  assert.deepEqual([...sim.leader()!.core.config!.voters].sort(), ["a", "b", "c"]);
+});
+
+Deno.test("a bootstrapper that crashed while writing its first term forms the group again", async () => {
+  const sim = new Sim({ seed: 72, nodes: 0, replica: { bootstrapExpect: 2 } });
+  for (const id of ["a", "b"]) sim.add(id, false);
+  // The crash tears a's first write: the term of its bootstrap, never its configuration.
+  sim.nodes.get("a")!.storage.inner.setHardState({ term: 1 });
+  sim.start("a");
+  sim.start("b");
+  assert.ok(await sim.until(() => sim.leader() !== undefined, 5000));
+  assert.equal(sim.leader()!.core.config!.voters.length, 2);
+});

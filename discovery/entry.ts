@@ -59,6 +59,8 @@ export interface PeerEntry {
   readonly tags: readonly Tag[];
   /** Streams the peer produces (sorted). */
   readonly streams: readonly StreamId[];
+  /** Streams the peer consumes (sorted), if any: who wants which data, for diagnostics. */
+  readonly consumes?: readonly StreamId[];
   /** Groups the peer is a member of (sorted). */
   readonly groups: readonly GroupId[];
   /** The peer's tickets, one per kind (sorted by kind). */
@@ -138,6 +140,7 @@ export function canonicalEntry(entry: PeerEntry): PeerEntry {
     addresses: sortedUnique(entry.addresses),
     tags: sortedUnique(entry.tags),
     streams: sortedUnique(entry.streams),
+    ...(entry.consumes?.length ? { consumes: sortedUnique(entry.consumes) } : {}),
     groups: sortedUnique(entry.groups),
     tickets: [...tickets.keys()].sort().map((k) => tickets.get(k)!),
     ...(entry.placement && { placement: entry.placement }),
@@ -150,6 +153,7 @@ function freeze(entry: PeerEntry): PeerEntry {
   Object.freeze(entry.addresses);
   Object.freeze(entry.tags);
   Object.freeze(entry.streams);
+  if (entry.consumes) Object.freeze(entry.consumes);
   Object.freeze(entry.groups);
   for (const t of entry.tickets) Object.freeze(t);
   Object.freeze(entry.tickets);
@@ -190,10 +194,11 @@ export function signEntry(key: SecretKey, entry: PeerEntry): SignedPeerEntry {
     e.groups.map(digestBytes),
     e.tickets.map((t) => [t.kind, t.data, t.expiresAt ?? null]),
   ];
-  if (e.placement || e.coordinate) {
+  if (e.placement || e.coordinate || e.consumes) {
     fields.push([
       e.placement ? encodePlacement(e.placement) : null,
       e.coordinate ? encodeCoordinate(e.coordinate) : null,
+      ...(e.consumes ? [e.consumes.map(digestBytes)] : []),
     ]);
   }
   const body = encode(fields);
@@ -237,12 +242,15 @@ export interface ParsedEntry {
   readonly raw: Uint8Array;
 }
 
-/** The optional 11th field: `[placement | null, coordinate | null]`. */
-function extras(v: unknown): { placement?: Placement; coordinate?: Coordinate } {
-  const [placement, coordinate] = array(v, "entry extras", 2, 2);
+/** The optional 11th field: `[placement | null, coordinate | null, consumes?]`. */
+function extras(
+  v: unknown,
+): { placement?: Placement; coordinate?: Coordinate; consumes?: StreamId[] } {
+  const [placement, coordinate, consumes] = array(v, "entry extras", 3, 2);
   return {
     ...(placement !== null && { placement: decodePlacement(placement) }),
     ...(coordinate !== null && { coordinate: decodeCoordinate(coordinate) }),
+    ...(consumes !== undefined && { consumes: ids<StreamId>(consumes, "consumes") }),
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { DecodeError, networkId, SecretKey, tag } from "@mosaik/transport";
+import { DecodeError, digest, networkId, SecretKey, type StreamId, tag } from "@mosaik/transport";
 import {
   compareVersions,
   decodeDeparture,
@@ -41,6 +41,17 @@ Deno.test("entry: sign and decode round trip, canonical", () => {
   // The same entry in another order signs to the same bytes.
   const again = signEntry(key, { ...base, tags: [tag("a"), tag("b")] });
   assert.deepEqual(again.bytes, s.bytes);
+});
+
+Deno.test("entry: consumed streams round trip beside placement and coordinate, or alone", () => {
+  const [s1, s2] = [digest<StreamId>("s1"), digest<StreamId>("s2")];
+  const alone = signEntry(key, { ...base, consumes: [s2, s1, s2] });
+  assert.deepEqual(decodeSignedEntry(alone.bytes).entry.consumes, [s1, s2].sort());
+  const placed = signEntry(key, { ...base, consumes: [s1], placement: { region: "eu" } });
+  const d = decodeSignedEntry(placed.bytes).entry;
+  assert.deepEqual([d.consumes, d.placement?.region], [[s1], "eu"]);
+  // Nothing consumed: the field is absent, the bytes as before it existed.
+  assert.deepEqual(signEntry(key, { ...base, consumes: [] }).bytes, signEntry(key, base).bytes);
 });
 
 Deno.test("entry: signing with another key is refused", () => {

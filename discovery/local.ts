@@ -118,6 +118,16 @@ export class LocalEntry {
     this.#update({ streams: this.entry.streams.filter((s) => s !== id) });
   }
 
+  /** Advertises that this node consumes stream `id`. */
+  addConsumedStream(id: StreamId): void {
+    this.#update({ consumes: [...this.entry.consumes ?? [], id] });
+  }
+
+  /** Stops advertising that this node consumes stream `id`. */
+  removeConsumedStream(id: StreamId): void {
+    this.#update({ consumes: (this.entry.consumes ?? []).filter((s) => s !== id) });
+  }
+
   /** Advertises membership of group `id`. */
   addGroup(id: GroupId): void {
     this.#update({ groups: [...this.entry.groups, id] });
@@ -145,6 +155,7 @@ function sameContent(a: PeerEntry, b: PeerEntry): boolean {
   const eq = (x: readonly string[], y: readonly string[]) =>
     x.length === y.length && x.every((v, i) => v === y[i]);
   return eq(a.addresses, b.addresses) && eq(a.tags, b.tags) && eq(a.streams, b.streams) &&
+    eq(a.consumes ?? [], b.consumes ?? []) &&
     eq(a.groups, b.groups) && a.tickets.length === b.tickets.length &&
     a.tickets.every((t, i) => {
       const u = b.tickets[i];

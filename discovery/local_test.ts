@@ -24,9 +24,10 @@ Deno.test("local entry: every change re-signs with a newer version; no-ops do no
   assert.equal(changes.length, 0);
   local.addTags(tag("b"));
   local.addStream(digest<StreamId>("s"));
+  local.addConsumedStream(digest<StreamId>("c"));
   local.addGroup(digest<GroupId>("g"));
   local.setAddresses(["127.0.0.1:2"]);
-  assert.equal(changes.length, 4);
+  assert.equal(changes.length, 5);
   let last = v0;
   for (const [signed, changed] of changes) {
     assert.ok(changed);
@@ -37,8 +38,10 @@ Deno.test("local entry: every change re-signs with a newer version; no-ops do no
   }
   assert.deepEqual(local.entry.addresses, ["127.0.0.1:2"]);
   local.removeStream(digest<StreamId>("s"));
+  local.removeConsumedStream(digest<StreamId>("c"));
   local.removeGroup(digest<GroupId>("g"));
   assert.deepEqual([local.entry.streams.length, local.entry.groups.length], [0, 0]);
+  assert.equal(local.entry.consumes, undefined);
 });
 
 Deno.test("local entry: tickets are one per kind; refresh bumps without a change", () => {

@@ -9,6 +9,7 @@
  */
 import { Hono } from "hono";
 import { hostCheck } from "./_host_check.ts";
+import { PAGE } from "./_page.ts";
 
 /** A peer as the diagnostics show it. */
 export interface PeerReport {
@@ -20,6 +21,8 @@ export interface PeerReport {
   tags: string[];
   /** Stream ids it produces. */
   streams: string[];
+  /** Stream ids it consumes. */
+  consumes?: string[];
   /** Group ids it belongs to. */
   groups: string[];
   /** Round-trip time in ms: measured (smoothed) or predicted from network coordinates. */
@@ -295,28 +298,95 @@ export function renderMetrics(s: NodeReport): string {
   return out.join("\n") + "\n";
 }
 
-/** The graph the page draws: peers, and stream edges producer → consumer. */
-export function graphOf(s: NodeReport): {
-  nodes: { id: string; self: boolean; streams: number; groups: string[] }[];
-  edges: { from: string; to: string; stream: string; datums: number }[];
-} {
-  const nodes = [
+/** A node of the swarm graph. */
+export interface GraphNode {
+  /** Its id. */
+  id: string;
+  /** Whether it is the node serving the page. */
+  self: boolean;
+  /** How many streams it produces. */
+  streams: number;
+  /** Groups it belongs to. */
+  groups: string[];
+  /** Its addresses (from its entry; this node's own address for itself). */
+  addresses: string[];
+  /** RTT from this node in ms, measured or predicted. */
+  rttMs?: number;
+  /** Region it declared. */
+  region?: string;
+}
+
+/** A producer → consumer edge of the swarm graph. */
+export interface GraphEdge {
+  /** The producer. */
+  from: string;
+  /** The consumer. */
+  to: string;
+  /** The stream's name (this node's own streams) or short id. */
+  stream: string;
+  /**
+   * `"live"`: a subscription of this node, with its datum count;
+   * `"advertised"`: both ends' entries say they produce and consume the stream.
+   */
+  kind: "live" | "advertised";
+  /** Datums carried (live edges). */
+  datums?: number;
+}
+
+/**
+ * The swarm as this node knows it: every peer of the catalog, this node's
+ * live subscriptions, and an advertised edge from every producer to every
+ * consumer of a stream that the entries name (so a page shows the flows
+ * between other nodes too).
+ */
+export function graphOf(s: NodeReport): { nodes: GraphNode[]; edges: GraphEdge[] } {
+  const nodes: GraphNode[] = [
     {
       id: s.id,
       self: true,
       streams: s.streams.filter((x) => x.role === "producer").length,
       groups: s.groups.map((g) => g.id),
+      addresses: [s.address],
     },
-    ...s.peers.map((p) => ({ id: p.id, self: false, streams: p.streams.length, groups: p.groups })),
+    ...s.peers.map((p) => ({
+      id: p.id,
+      self: false,
+      streams: p.streams.length,
+      groups: p.groups,
+      addresses: p.addresses,
+      rttMs: p.rttMs,
+      region: p.region,
+    })),
   ];
-  const edges = s.streams.flatMap((x) =>
+  const names = new Map(s.streams.map((x) => [x.streamId, x.name ?? x.streamId.slice(0, 8)]));
+  const edges: GraphEdge[] = s.streams.flatMap((x) =>
     x.subscriptions.map((sub) => ({
       from: x.role === "producer" ? s.id : sub.peer,
       to: x.role === "producer" ? sub.peer : s.id,
-      stream: x.name ?? x.streamId.slice(0, 8),
+      stream: names.get(x.streamId)!,
+      kind: "live" as const,
       datums: sub.datums,
     }))
   );
+  const producers = new Map<string, string[]>();
+  const consumers = new Map<string, string[]>();
+  const note = (map: Map<string, string[]>, stream: string, peer: string) =>
+    map.set(stream, [...map.get(stream) ?? [], peer]);
+  for (const x of s.streams) note(x.role === "producer" ? producers : consumers, x.streamId, s.id);
+  for (const p of s.peers) {
+    for (const id of p.streams) note(producers, id, p.id);
+    for (const id of p.consumes ?? []) note(consumers, id, p.id);
+  }
+  const live = new Set(edges.map((e) => `${e.from}>${e.to}>${e.stream}`));
+  for (const [stream, from] of producers) {
+    const name = names.get(stream) ?? stream.slice(0, 8);
+    for (const f of from) {
+      for (const t of consumers.get(stream) ?? []) {
+        if (f === t || live.has(`${f}>${t}>${name}`)) continue;
+        edges.push({ from: f, to: t, stream: name, kind: "advertised" });
+      }
+    }
+  }
   return { nodes, edges };
 }
 
@@ -373,90 +443,3 @@ export function serveDiagnostics(
   const close = () => closed ??= server.shutdown();
   return { url: `http://${host}:${port}`, close, [Symbol.asyncDispose]: close };
 }
-
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>mosaik node</title>
-<style>
-  body { font: 14px system-ui, sans-serif; margin: 0; background: #0f1419; color: #d8dee9; }
-  header { padding: 12px 18px; border-bottom: 1px solid #2e3440; }
-  header b { color: #88c0d0; }
-  main { display: flex; }
-  svg { flex: 1; height: calc(100vh - 50px); }
-  aside { width: 340px; padding: 12px; border-left: 1px solid #2e3440; overflow: auto; height: calc(100vh - 74px); }
-  .node circle { stroke: #4c566a; stroke-width: 2; }
-  .node.self circle { fill: #88c0d0; }
-  .node circle { fill: #3b4252; }
-  .node.leader circle { stroke: #ebcb8b; stroke-width: 4; }
-  .node text { fill: #d8dee9; font-size: 11px; text-anchor: middle; }
-  .edge { stroke: #a3be8c; stroke-width: 2; marker-end: url(#arrow); }
-  .edge-label { fill: #a3be8c; font-size: 10px; }
-  h3 { margin: 12px 0 4px; color: #81a1c1; }
-  td { padding: 1px 6px; }
-</style>
-</head>
-<body>
-<header>mosaik node <b id="self">…</b> · <span id="summary"></span></header>
-<main>
-<svg id="graph" role="img" aria-label="data-flow graph">
-  <defs><marker id="arrow" viewBox="0 0 10 10" refX="28" refY="5" markerWidth="6" markerHeight="6" orient="auto">
-    <path d="M0,0 L10,5 L0,10 z" fill="#a3be8c"></path></marker></defs>
-  <g id="edges"></g><g id="nodes"></g>
-</svg>
-<aside><h3>Peers</h3><table id="peers"></table><h3>Groups</h3><table id="groups"></table><h3>Streams</h3><table id="streams"></table></aside>
-</main>
-<script>
-const NS = "http://www.w3.org/2000/svg";
-const short = (id) => id.slice(0, 8);
-function el(name, attrs, parent) {
-  const e = document.createElementNS(NS, name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  parent.appendChild(e);
-  return e;
-}
-function row(table, cells) {
-  const tr = document.createElement("tr");
-  for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
-  table.appendChild(tr);
-}
-async function refresh() {
-  const [graph, groups, streams, node, peers] = await Promise.all(
-    ["graph", "groups", "streams", "node", "peers"].map((p) => fetch("/api/" + p).then((r) => r.json())));
-  document.getElementById("self").textContent = short(node.id);
-  document.getElementById("summary").textContent =
-    graph.nodes.length + " nodes · " + graph.edges.length + " subscriptions · " + groups.length + " groups";
-  const svg = document.getElementById("graph");
-  const w = svg.clientWidth, h = svg.clientHeight, r = Math.min(w, h) / 2 - 60;
-  const pos = new Map(graph.nodes.map((n, i) => {
-    const a = (2 * Math.PI * i) / graph.nodes.length - Math.PI / 2;
-    return [n.id, [w / 2 + r * Math.cos(a), h / 2 + r * Math.sin(a)]];
-  }));
-  const leaders = new Set(groups.map((g) => g.leader).filter(Boolean));
-  const ge = document.getElementById("edges"), gn = document.getElementById("nodes");
-  ge.replaceChildren(); gn.replaceChildren();
-  for (const e of graph.edges) {
-    const [x1, y1] = pos.get(e.from) ?? [0, 0], [x2, y2] = pos.get(e.to) ?? [0, 0];
-    el("line", { class: "edge", x1, y1, x2, y2 }, ge);
-    el("text", { class: "edge-label", x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4 }, ge).textContent = e.stream + " · " + e.datums;
-  }
-  for (const n of graph.nodes) {
-    const [x, y] = pos.get(n.id);
-    const g = el("g", { class: "node" + (n.self ? " self" : "") + (leaders.has(n.id) ? " leader" : ""), "data-peer": n.id }, gn);
-    el("circle", { cx: x, cy: y, r: 22 }, g);
-    el("text", { x, y: y + 40 }, g).textContent = short(n.id) + (n.streams ? " ▲" + n.streams : "");
-  }
-  const pt = document.getElementById("peers"); pt.replaceChildren();
-  for (const p of peers) row(pt, [short(p.id), p.region ?? "-", p.rttMs === undefined ? "-" : p.rttMs.toFixed(1) + " ms " + p.rttSource]);
-  const gt = document.getElementById("groups"); gt.replaceChildren();
-  for (const g of groups) row(gt, [short(g.id), g.role, "term " + g.term, "commit " + g.commitIndex, g.voters.length + " voters"]);
-  const st = document.getElementById("streams"); st.replaceChildren();
-  for (const s of streams) row(st, [s.name ?? short(s.streamId), s.role, s.subscriptions.length + " subs"]);
-  document.body.dataset.ready = "true";
-}
-refresh(); setInterval(refresh, 1000);
-</script>
-</body>
-</html>
-`;

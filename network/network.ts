@@ -250,6 +250,7 @@ export class Network implements AsyncDisposable {
           addresses: [...p.addresses],
           tags: [...p.tags],
           streams: [...p.streams],
+          consumes: [...p.consumes ?? []],
           groups: [...p.groups],
           rttMs: rtt?.ms,
           rttSource: rtt?.source,

@@ -70,6 +70,10 @@ export interface StreamsDiscovery {
     addStream(id: StreamId): void;
     /** Stops advertising a stream. */
     removeStream(id: StreamId): void;
+    /** Advertises a stream this node consumes (diagnostics draw who wants what). */
+    addConsumedStream?(id: StreamId): void;
+    /** Stops advertising a consumed stream. */
+    removeConsumedStream?(id: StreamId): void;
     /** The entry itself (`prefer: "region"` compares placements with it). */
     readonly entry?: StreamsPeerEntry;
   };

@@ -117,6 +117,8 @@ export class Streams implements AsyncDisposable {
   readonly #sinks = new Map<string, Sink<unknown>>();
   /** Open consumers, each with the hook that re-evaluates its producers. */
   readonly #consumers = new Map<Consumer<unknown>, () => void>();
+  /** Open consumers per stream: the entry lists a stream while one is open. */
+  readonly #consumed = new Map<StreamId, number>();
   readonly #rtts = new Map<PeerId, number>();
   readonly #host: Host;
   readonly #unsubscribe: () => void;
@@ -147,7 +149,14 @@ export class Streams implements AsyncDisposable {
         this.#sinks.delete(id);
         if (!this.#closed) discovery.local.removeStream(id as StreamId);
       },
-      consumerClosed: (c) => this.#consumers.delete(c as Consumer<unknown>),
+      consumerClosed: (c) => {
+        const consumer = c as Consumer<unknown>;
+        if (!this.#consumers.delete(consumer)) return;
+        const left = (this.#consumed.get(consumer.streamId) ?? 1) - 1;
+        if (left > 0) return void this.#consumed.set(consumer.streamId, left);
+        this.#consumed.delete(consumer.streamId);
+        if (!this.#closed) discovery.local.removeConsumedStream?.(consumer.streamId);
+      },
     };
     endpoint.handle(PROTOCOL, (channel) => this.#accept(channel));
     this.#unsubscribe = discovery.catalog.subscribe((e) => this.#onCatalog(e));
@@ -186,6 +195,9 @@ export class Streams implements AsyncDisposable {
     if (this.#closed) throw new ClosedError("streams closed");
     const { consumer, evaluate } = createConsumer(this.#host, def, merge(def.consumer, options));
     this.#consumers.set(consumer as Consumer<unknown>, evaluate);
+    const consumers = (this.#consumed.get(def.id) ?? 0) + 1;
+    this.#consumed.set(def.id, consumers);
+    if (consumers === 1) this.discovery.local.addConsumedStream?.(def.id);
     return consumer;
   }
 

@@ -27,12 +27,14 @@ try {
     Number(expectedNodes),
     { timeout: 20_000 },
   );
-  await page.waitForFunction(() => document.querySelectorAll("#edges line").length > 0, null, {
+  await page.waitForFunction(() => document.querySelectorAll("#edges path").length > 0, null, {
     timeout: 20_000,
   });
   const seen = await page.evaluate(() => ({
     nodes: [...document.querySelectorAll("#nodes g.node")].map((g) => g.getAttribute("data-peer")),
-    edges: document.querySelectorAll("#edges line").length,
+    edges: [...document.querySelectorAll("#edges path")].map((e) =>
+      ["data-from", "data-to", "data-kind"].map((a) => e.getAttribute(a))
+    ),
     leaders: document.querySelectorAll("#nodes g.node.leader").length,
     groups: document.querySelectorAll("#groups tr").length,
     summary: document.getElementById("summary")?.textContent,

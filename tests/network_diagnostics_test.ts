@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Network } from "@mosaik/network";
 import { stream } from "@mosaik/streams";
 import type { StateMachine } from "@mosaik/groups";
+import { eventually } from "@mosaik/transport/testing";
 
 const local = { listen: "127.0.0.1:0", mdns: false, dht: false } as const;
 
@@ -35,28 +36,42 @@ async function cluster() {
     region: "eu-west-1",
     bootstrap: [a.local.address],
   });
-  const c = await Network.create(a.networkId, { ...local, bootstrap: [a.local.address] });
-  const nodes = [a, b, c];
-  await Promise.all(nodes.map((n) => n.discovery.when.peers({ minimum: 2 })));
+  const [c, d, e] = await Promise.all(
+    [0, 1, 2].map(() => Network.create(a.networkId, { ...local, bootstrap: [a.local.address] })),
+  );
+  const nodes = [a, b, c, d, e];
+  // a's ticks go to b and c; d's quotes go to e, a flow a's page knows only from entries.
   const Ticks = stream<number>("ticks");
   const producer = a.streams.produce(Ticks);
   const consumers = [b, c].map((n) => n.streams.consume(Ticks));
+  const quotes = d.streams.produce(stream<number>("quotes"));
+  consumers.push(e.streams.consume(stream<number>("quotes")));
+  await Promise.all(nodes.map((n) => n.discovery.when.peers({ minimum: 4 })));
   await producer.when.subscribed({ minimum: 2 });
+  await quotes.when.subscribed({ minimum: 1 });
+  await eventually(() => a.discovery.catalog.get(e.local.id)?.consumes?.length === 1, {
+    message: "a learned that e consumes quotes",
+  });
   for (let i = 0; i < 10; i++) await producer.send(i);
-  await Promise.all(consumers.map(async (x) => {
-    for (let i = 0; i < 10; i++) await x.recv();
-  }));
-  const groups = nodes.map((n) =>
+  await Promise.all(
+    consumers.slice(0, 2).map(async (x) => {
+      for (let i = 0; i < 10; i++) await x.recv();
+    }),
+  );
+  const members = [a, b, c];
+  const groups = members.map((n) =>
     n.groups.join({
       key: "diag",
       stateMachine: new Register(),
-      config: { bootstrapExpect: nodes.length },
+      config: { bootstrapExpect: members.length },
     })
   );
   await Promise.all(groups.map((g) => g.when.online()));
   await groups[0].execute(42);
   return {
     a,
+    d,
+    e,
     nodes,
     async [Symbol.asyncDispose]() {
       await Promise.all(consumers.map((x) => x.close()));
@@ -69,7 +84,7 @@ Deno.test("diagnostics: /metrics is valid Prometheus text and /api reports the n
   await using c = await cluster();
   await using diag = c.a.diagnostics();
   const metrics = await (await fetch(`${diag.url}/metrics`)).text();
-  assert.match(metrics, /^mosaik_peers\{network="[0-9a-f]{10}"\} 2$/m);
+  assert.match(metrics, /^mosaik_peers\{network="[0-9a-f]{10}"\} 4$/m);
   assert.match(metrics, /^mosaik_group_commit_index\{.*group=.*\} [1-9]/m);
   assert.match(metrics, /^mosaik_group_incarnation_conflicts\{.*group=.*\} 0$/m);
   assert.match(metrics, /^mosaik_stream_subscriptions\{.*role="producer"\} 2$/m);
@@ -95,15 +110,24 @@ Deno.test("diagnostics: /metrics is valid Prometheus text and /api reports the n
     console.warn("promtool not installed (Debian package prometheus): skipped the lint");
   }
   const peers = await (await fetch(`${diag.url}/api/peers`)).json();
-  assert.equal(peers.length, 2);
+  assert.equal(peers.length, 4);
   assert.deepEqual(peers.map((p: { region?: string }) => p.region).sort(), [
     "eu-west-1",
     undefined,
+    undefined,
+    undefined,
   ]);
   const graph = await (await fetch(`${diag.url}/api/graph`)).json();
-  assert.equal(graph.nodes.length, 3);
-  assert.equal(graph.edges.length, 2);
-  assert.ok(graph.edges.every((e: { from: string }) => e.from === c.a.local.id));
+  assert.equal(graph.nodes.length, 5);
+  type Edge = { from: string; to: string; kind: string; datums?: number };
+  const live = graph.edges.filter((e: Edge) => e.kind === "live");
+  assert.equal(live.length, 2);
+  assert.ok(live.every((e: Edge) => e.from === c.a.local.id && e.datums === 10));
+  assert.deepEqual(
+    graph.edges.filter((e: Edge) => e.kind === "advertised").map((e: Edge) => [e.from, e.to]),
+    [[c.d.local.id, c.e.local.id]],
+    "the flow between two other nodes, from their entries",
+  );
   const groups = await (await fetch(`${diag.url}/api/groups`)).json();
   assert.equal(groups[0].voters.length, 3);
 });
@@ -123,7 +147,7 @@ Deno.test("diagnostics page draws the live data-flow graph in Chromium", async (
         "-A",
         new URL("./network_diagnostics_browser.ts", import.meta.url).pathname,
         `${diag.url}/`,
-        "3",
+        "5",
         shot,
       ],
       stdout: "piped",
@@ -133,7 +157,13 @@ Deno.test("diagnostics page draws the live data-flow graph in Chromium", async (
     assert.ok(run.success, stderr);
     const seen = JSON.parse(new TextDecoder().decode(run.stdout));
     assert.deepEqual(new Set(seen.nodes), new Set(c.nodes.map((n) => n.local.id)));
-    assert.equal(seen.edges, 2);
+    assert.equal(seen.edges.length, 3);
+    assert.ok(
+      seen.edges.some((e: string[]) =>
+        e.join() === [c.d.local.id, c.e.local.id, "advertised"].join()
+      ),
+      "the page draws the flow between two other nodes",
+    );
     assert.equal(seen.leaders, 1);
     assert.equal(seen.groups, 1);
   });

@@ -6,10 +6,11 @@
  *
  * @module
  */
-import type { PeerId } from "@mosaik/transport";
+import { delay, type PeerId } from "@mosaik/transport";
 import type { Catalog, UpsertResult } from "./catalog.ts";
 import {
   compareVersions,
+  type EntryVersion,
   InvalidEntryError,
   type ParsedEntry,
   parseEntry,
@@ -19,6 +20,8 @@ import {
 
 /** Signatures verified at once while merging a sync. */
 export const VERIFY_BATCH = 64;
+/** Entries of a sync parsed and checked before the node gets the event loop back. */
+export const SCREEN_CHUNK = 512;
 
 function reason(e: unknown): UpsertResult {
   return e instanceof InvalidEntryError ? e.reason : "undecodable";
@@ -99,42 +102,52 @@ export class Ingest {
   }
 
   /**
-   * Takes the entries of a sync. Every verdict goes to `report`, cheap ones
-   * first; signatures are verified in batches of {@linkcode VERIFY_BATCH},
-   * newest version per peer only, and the merge stops as soon as `report`
-   * returns false (the sender got banned). `budget(n)` says how many of the
-   * `n` signatures to verify; the other entries are left for a later sync.
-   * Returns how many entries were new or newer, and how many were left.
+   * Takes the entries of a sync, {@linkcode SCREEN_CHUNK} at a time (the
+   * node gets the event loop back between chunks, and a message of garbage
+   * is never parsed whole before its first offences count). Every verdict
+   * goes to `report`, cheap ones first; signatures are verified in batches of
+   * {@linkcode VERIFY_BATCH}, newest version per peer only, and the merge
+   * stops as soon as `report` returns false (the sender got banned).
+   * `budget(n)` says how many of `n` signatures to verify; the other entries
+   * are left for a later sync. Returns how many entries were new or newer,
+   * and how many were left.
    */
   async many(
     raws: readonly unknown[],
     report: (r: UpsertResult) => boolean,
     budget: (n: number) => number = (n) => n,
   ): Promise<{ learned: number; deferred: number }> {
-    const candidates = new Map<PeerId, ParsedEntry>();
-    for (const raw of raws) {
-      const p = this.#screen(raw);
-      if (typeof p === "string") {
-        if (!report(p)) return { learned: 0, deferred: 0 };
-        continue;
-      }
-      const seen = candidates.get(p.entry.peerId);
-      if (!seen || compareVersions(seen.entry.version, p.entry.version) < 0) {
+    const newest = new Map<PeerId, EntryVersion>();
+    let learned = 0;
+    let deferred = 0;
+    for (let at = 0; at < raws.length; at += SCREEN_CHUNK) {
+      if (at > 0) await delay(0);
+      if (this.#closed()) break;
+      const candidates = new Map<PeerId, ParsedEntry>();
+      for (const raw of raws.slice(at, at + SCREEN_CHUNK)) {
+        const p = this.#screen(raw);
+        if (typeof p === "string") {
+          if (!report(p)) return { learned, deferred };
+          continue;
+        }
+        const seen = newest.get(p.entry.peerId);
+        if (seen && compareVersions(seen, p.entry.version) >= 0) continue;
+        newest.set(p.entry.peerId, p.entry.version);
         candidates.set(p.entry.peerId, p);
       }
-    }
-    let learned = 0;
-    const queue = [...candidates.values()];
-    const deferred = queue.length - budget(queue.length);
-    queue.length -= deferred;
-    for (let i = 0; i < queue.length; i += VERIFY_BATCH) {
-      if (this.#closed()) break;
-      const results = await Promise.all(
-        queue.slice(i, i + VERIFY_BATCH).map((p) => this.#verify(p)),
-      );
-      for (const r of results) {
-        if (r === "discovered" || r === "updated") learned++;
-        if (!report(r)) return { learned, deferred };
+      const queue = [...candidates.values()];
+      const allowed = budget(queue.length);
+      deferred += queue.length - allowed;
+      queue.length = allowed;
+      for (let i = 0; i < queue.length; i += VERIFY_BATCH) {
+        if (this.#closed()) break;
+        const results = await Promise.all(
+          queue.slice(i, i + VERIFY_BATCH).map((p) => this.#verify(p)),
+        );
+        for (const r of results) {
+          if (r === "discovered" || r === "updated") learned++;
+          if (!report(r)) return { learned, deferred };
+        }
       }
     }
     return { learned, deferred };

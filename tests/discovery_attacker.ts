@@ -6,6 +6,7 @@ import {
   encode,
   type Endpoint,
   fromHex,
+  type PeerId,
   peerIdToBytes,
 } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
@@ -42,6 +43,12 @@ export async function joinAsNeighbour(attacker: Endpoint, victim: TestNode): Pro
   return ch;
 }
 
+/** A node as an attacker reaches it (an `Endpoint` fits). */
+export interface Reachable {
+  readonly peerId: PeerId;
+  readonly hostPort: string;
+}
+
 /**
  * One catalog sync as the requester, by hand: sends an empty summary, reads
  * the victim's reply, sends `entries` and returns the victim's last answer
@@ -49,10 +56,10 @@ export async function joinAsNeighbour(attacker: Endpoint, victim: TestNode): Pro
  */
 export async function syncEntries(
   attacker: Endpoint,
-  victim: TestNode,
+  victim: Reachable,
   entries: readonly Uint8Array[],
 ): Promise<unknown> {
-  const ch = await attacker.open(victim.endpoint.peerId, [victim.endpoint.hostPort], SYNC_PROTOCOL);
+  const ch = await attacker.open(victim.peerId, [victim.hostPort], SYNC_PROTOCOL);
   try {
     await ch.send([]);
     await ch.recv();

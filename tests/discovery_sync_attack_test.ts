@@ -44,7 +44,7 @@ Deno.test("discovery: 40 valid 250 KiB entries never get honest peers banned for
     const big = Array.from({ length: 40 }, () => bigEntry(net));
     assert.ok(big.every((b) => b.length > 250 * 1000));
     for (let i = 0; i < big.length; i += 10) {
-      assert.equal(await syncEntries(attacker, victim, big.slice(i, i + 10)), "done");
+      assert.equal(await syncEntries(attacker, victim.endpoint, big.slice(i, i + 10)), "done");
     }
     await eventually(() => victim.discovery.catalog.size === 40);
     // Every reply the victim sends would be ~10 MB: it sends at most
@@ -77,7 +77,7 @@ Deno.test("discovery: syncs the victim's own timer ends are not the requester's 
     }
     assert.equal(victim.discovery.stats.bans, 0);
     // Not banned: a sync in time completes.
-    assert.equal(await syncEntries(slow, victim, []), "done");
+    assert.equal(await syncEntries(slow, victim.endpoint, []), "done");
   } finally {
     await victim.close();
   }
@@ -95,13 +95,13 @@ Deno.test("discovery: a sync of 25,000 forged entries stops at the first offence
     const s = victim.discovery.stats;
     // More entries than the catalog could hold: refused before any check.
     let started = performance.now();
-    await syncEntries(attacker, victim, forged);
+    await syncEntries(attacker, victim.endpoint, forged);
     await eventually(() => s.dropped["undecodable-message"] === 1);
     const oversized = performance.now() - started;
     assert.equal(s.dropped["bad-signature"] ?? 0, 0);
     // Within the limit: the first batch of signatures fails and bans the sender.
     started = performance.now();
-    await syncEntries(attacker2, victim, forged.slice(0, 9_000));
+    await syncEntries(attacker2, victim.endpoint, forged.slice(0, 9_000));
     await eventually(() => s.bans === 1);
     const merged = performance.now() - started;
     assert.equal(s.dropped["bad-signature"], 3);

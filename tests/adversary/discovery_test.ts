@@ -1,0 +1,64 @@
+// Discovery attacks against a victim process while its honest workload runs:
+// a flood of valid made-up peers by sync, syncs of forged signatures from
+// fresh keys, and one announcement replayed by a non-neighbour under random
+// Plumtree ids. Each stays within the suite's RSS and stall bounds, never
+// gets an honest peer banned, and the group keeps committing.
+import { Endpoint, SecretKey } from "@mosaik/transport";
+import { GOSSIP_PROTOCOL, signEntry } from "@mosaik/discovery";
+import { forgedEntries, gossipFrame, syncEntries } from "../discovery_attacker.ts";
+import { Scene, type Target } from "./_scene.ts";
+
+function entryOf(target: Target, key: SecretKey) {
+  const now = Date.now();
+  return {
+    network: target.network,
+    peerId: key.peerId,
+    version: { start: now, counter: now },
+    addresses: ["127.0.0.1:9"],
+    tags: [],
+    streams: [],
+    groups: [],
+    tickets: [],
+  };
+}
+
+Deno.test("adversary: a flood of valid made-up peers by sync", async () => {
+  await using scene = await Scene.start();
+  const flood = Array.from({ length: 6_000 }, () => {
+    const k = SecretKey.generate();
+    return signEntry(k, entryOf(scene.target, k)).bytes;
+  });
+  await scene.underAttack("catalog flood", async (target) => {
+    await using attacker = await Endpoint.create({ networkId: target.network });
+    for (let i = 0; i < flood.length; i += 2_000) {
+      await syncEntries(attacker, target, flood.slice(i, i + 2_000));
+    }
+  });
+});
+
+Deno.test("adversary: syncs of 9,000 forged signatures from 10 fresh keys", async () => {
+  await using scene = await Scene.start();
+  const k = SecretKey.generate();
+  const forged = forgedEntries(signEntry(k, entryOf(scene.target, k)), 9_000);
+  await scene.underAttack("forged syncs", async (target) => {
+    for (let i = 0; i < 10; i++) {
+      await using attacker = await Endpoint.create({ networkId: target.network });
+      await syncEntries(attacker, target, forged).catch(() => {});
+    }
+  });
+});
+
+Deno.test("adversary: one announcement replayed 5,000 times under random ids by a non-neighbour", async () => {
+  await using scene = await Scene.start();
+  const k = SecretKey.generate();
+  const announcement = [0, signEntry(k, entryOf(scene.target, k)).bytes];
+  await scene.underAttack("gossip replay", async (target) => {
+    await using attacker = await Endpoint.create({ networkId: target.network });
+    const ch = await attacker.open(target.peerId, [target.hostPort], GOSSIP_PROTOCOL);
+    for (let i = 0; i < 5_000; i++) {
+      const id = crypto.getRandomValues(new Uint8Array(16));
+      await ch.sendBytes(gossipFrame(announcement, id)).catch(() => {});
+    }
+    await ch.close().catch(() => {});
+  });
+});

@@ -1,9 +1,9 @@
 // Discovery attacks against a victim process while its honest workload runs:
-// a flood of valid made-up peers by sync, syncs of forged signatures from
-// fresh keys, and one announcement replayed by a non-neighbour under random
-// Plumtree ids. Each stays within the suite's RSS and stall bounds, never
+// a flood of valid made-up peers by sync, 40 entries of 250 KiB, syncs of
+// forged signatures from fresh keys, and one announcement replayed by a
+// non-neighbour under random Plumtree ids. Each stays within the suite's RSS and stall bounds, never
 // gets an honest peer banned, and the group keeps committing.
-import { Endpoint, SecretKey } from "@mosaik/transport";
+import { delay, Endpoint, SecretKey } from "@mosaik/transport";
 import { GOSSIP_PROTOCOL, signEntry } from "@mosaik/discovery";
 import { forgedEntries, gossipFrame, syncEntries } from "../discovery_attacker.ts";
 import { Scene, type Target } from "./_scene.ts";
@@ -32,6 +32,27 @@ Deno.test("adversary: a flood of valid made-up peers by sync", async () => {
     await using attacker = await Endpoint.create({ networkId: target.network });
     for (let i = 0; i < flood.length; i += 2_000) {
       await syncEntries(attacker, target, flood.slice(i, i + 2_000));
+    }
+  });
+});
+
+Deno.test("adversary: 40 valid 250 KiB entries make every sync reply large", async () => {
+  await using scene = await Scene.start();
+  const big = Array.from({ length: 40 }, () => {
+    const k = SecretKey.generate();
+    const tickets = [0, 1, 2, 3].map((i) => ({
+      kind: `bulk-${i}`,
+      data: crypto.getRandomValues(new Uint8Array(62 * 1024)),
+    }));
+    return signEntry(k, { ...entryOf(scene.target, k), tickets }).bytes;
+  });
+  // The honest nodes then sync ~10 MB of entries with the victim, 1 MiB a
+  // sync: nobody may be banned for replies the victim made too large.
+  await scene.underAttack("large entries", async (target) => {
+    await using attacker = await Endpoint.create({ networkId: target.network });
+    for (let i = 0; i < big.length; i += 10) {
+      await syncEntries(attacker, target, big.slice(i, i + 10)).catch(() => {});
+      await delay(700); // within the sync byte rate
     }
   });
 });

@@ -21,18 +21,15 @@ export class Router {
   #resources: ResourceManager;
   #maxFrameSize: number;
   #stats: { unknownProtocol: number };
-  #incomingChannels: () => number;
 
   constructor(
     resources: ResourceManager,
     maxFrameSize: number,
     stats: { unknownProtocol: number },
-    counts: { incomingChannels: () => number },
   ) {
     this.#resources = resources;
     this.#maxFrameSize = maxFrameSize;
     this.#stats = stats;
-    this.#incomingChannels = counts.incomingChannels;
   }
 
   handle(protocol: string, handler: ProtocolHandler): void {
@@ -67,7 +64,7 @@ export class Router {
       this.#maxFrameSize,
       this.#resources.reserveFrame,
     );
-    const release = this.#resources.reserveHeader(this.#incomingChannels());
+    const release = this.#resources.reserveHeader();
     if (!release) {
       const channel = connection.accept("", reader, stream.writable);
       return await channel.close(CloseCode.ResourceLimit, "too many channels opening");

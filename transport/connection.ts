@@ -29,16 +29,17 @@ export class Connection implements ChannelLink {
   #conn: Deno.QuicConn;
   #maxFrameSize: number;
   #reserve: ReserveBytes;
+  #trackIncoming: () => () => void;
   #isClosed = false;
   #channels = new Set<Channel>();
-  #incoming = new Set<Channel>();
+  #incoming = new Map<Channel, () => void>(); // each with its release
 
   /** @internal Created by the endpoint after the handshake. */
   constructor(
     conn: Deno.QuicConn,
     peerId: PeerId,
     outbound: boolean,
-    frames: { maxFrameSize: number; reserve: ReserveBytes },
+    frames: { maxFrameSize: number; reserve: ReserveBytes; trackIncoming: () => () => void },
     path: "direct" | "relayed" = "direct",
   ) {
     this.#conn = conn;
@@ -47,11 +48,16 @@ export class Connection implements ChannelLink {
     this.path = path;
     this.#maxFrameSize = frames.maxFrameSize;
     this.#reserve = frames.reserve;
+    this.#trackIncoming = frames.trackIncoming;
     this.remoteAddress = formatHostPort(conn.remoteAddr);
     this.closed = conn.closed.then(
       (info) => ({ code: info.closeCode, reason: info.reason }),
       (e) => ({ code: CloseCode.UnexpectedClose, reason: String(e?.message ?? e) }),
-    ).finally(() => this.#isClosed = true);
+    ).finally(() => {
+      this.#isClosed = true;
+      for (const release of this.#incoming.values()) release(); // their streams are gone
+      this.#incoming.clear();
+    });
   }
 
   /** Whether the connection has closed. */
@@ -62,11 +68,6 @@ export class Connection implements ChannelLink {
   /** Channels open on this connection (both directions) that this side has not closed. */
   get channelCount(): number {
     return this.#channels.size;
-  }
-
-  /** Of those, the channels the remote opened. */
-  get incomingCount(): number {
-    return this.#incoming.size;
   }
 
   /** Opens a channel for `protocol` on this connection. */
@@ -92,6 +93,7 @@ export class Connection implements ChannelLink {
 
   #forget = (channel: Channel): void => {
     this.#channels.delete(channel);
+    this.#incoming.get(channel)?.();
     this.#incoming.delete(channel);
   };
 
@@ -122,7 +124,7 @@ export class Connection implements ChannelLink {
       this.#forget,
     );
     this.#channels.add(channel);
-    this.#incoming.add(channel);
+    this.#incoming.set(channel, this.#trackIncoming());
     return channel;
   }
 

@@ -153,9 +153,7 @@ export class Endpoint implements AsyncDisposable {
       closeLinger: options.closeLinger ?? 25,
     };
     this.#resources = new ResourceManager(options.limits);
-    this.#router = new Router(this.#resources, this.#options.maxFrameSize, this.stats, {
-      incomingChannels: this.#incomingChannels,
-    });
+    this.#router = new Router(this.#resources, this.#options.maxFrameSize, this.stats);
     this.#cert = selfSigned(this.secretKey);
     this.#quic = new Deno.QuicEndpoint({
       hostname: options.hostname ?? "127.0.0.1",
@@ -209,14 +207,8 @@ export class Endpoint implements AsyncDisposable {
   resources(): ResourceUsage {
     let all = 0;
     for (const set of this.#connections.values()) for (const c of set) all += c.channelCount;
-    return this.#resources.usage({ all, incoming: this.#incomingChannels() });
+    return this.#resources.usage(all);
   }
-
-  #incomingChannels = (): number => {
-    let n = 0;
-    for (const set of this.#connections.values()) for (const c of set) n += c.incomingCount;
-    return n;
-  };
 
   /** The limits in force (defaults merged with the options). */
   get limits(): Readonly<ResourceLimits> {
@@ -393,6 +385,7 @@ export class Endpoint implements AsyncDisposable {
     const connection = new Connection(conn, peer, outbound, {
       maxFrameSize: this.#options.maxFrameSize,
       reserve: this.#resources.reserveFrame,
+      trackIncoming: this.#resources.trackIncoming,
     }, path);
     if (this.#closing || this.#blocked.has(peer)) {
       connection.close(this.#closing ? CloseCode.GracefulShutdown : CloseCode.Blocked);

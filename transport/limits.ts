@@ -96,6 +96,7 @@ export class ResourceManager {
   #perPeer = new Map<PeerId, number>();
   #pendingHandshakes = 0;
   #pendingHeaders = 0;
+  #incomingChannels = 0;
   #partialFrameBytes = 0;
   #refused: Record<string, number> = {};
 
@@ -141,12 +142,9 @@ export class ResourceManager {
     });
   }
 
-  /**
-   * A slot for an incoming channel waiting for its header, given how many
-   * incoming channels are open (counted by the connections).
-   */
-  reserveHeader(incomingChannels: number): Release | undefined {
-    if (incomingChannels >= this.limits.maxIncomingChannels) {
+  /** A slot for an incoming channel waiting for its header. */
+  reserveHeader(): Release | undefined {
+    if (this.#incomingChannels >= this.limits.maxIncomingChannels) {
       return void this.refuse("incomingChannels");
     }
     if (this.#pendingHeaders >= this.limits.maxPendingHeaders) {
@@ -155,6 +153,12 @@ export class ResourceManager {
     this.#pendingHeaders++;
     return once(() => this.#pendingHeaders--);
   }
+
+  /** Counts an incoming channel as open until the release (a connection calls it). */
+  trackIncoming = (): Release => {
+    this.#incomingChannels++;
+    return once(() => this.#incomingChannels--);
+  };
 
   /** Room for a large frame of `bytes` being received (a `ReserveBytes`). */
   reserveFrame = (bytes: number): Release | undefined => {
@@ -165,15 +169,15 @@ export class ResourceManager {
     return once(() => this.#partialFrameBytes -= bytes);
   };
 
-  /** The current counts and refusals; channels are counted by the connections. */
-  usage(channels: { all: number; incoming: number }): ResourceUsage {
+  /** The current counts and refusals; `channels` is counted by the connections. */
+  usage(channels: number): ResourceUsage {
     return {
       connections: this.#connections,
       pendingHandshakes: this.#pendingHandshakes,
       pendingHeaders: this.#pendingHeaders,
       partialFrameBytes: this.#partialFrameBytes,
-      channels: channels.all,
-      incomingChannels: channels.incoming,
+      channels,
+      incomingChannels: this.#incomingChannels,
       refused: { ...this.#refused },
     };
   }

@@ -27,6 +27,10 @@ Deno.test("unknown option names are rejected with the closest known name", async
     { discovery: { syncIntervall: 5 } },
     /'discovery.syncIntervall' \(did you mean 'discovery.syncInterval'\?\)/,
   );
+  await rejects(
+    { limits: { maxConnection: 5 } },
+    /'limits.maxConnection' \(did you mean 'limits.maxConnections'\?\)/,
+  );
 });
 
 Deno.test("bad values say the expected form", async () => {
@@ -40,6 +44,7 @@ Deno.test("bad values say the expected form", async () => {
   await rejects({ mdns: "no" }, /option 'mdns' must be true or false, got "no"/);
   await rejects({ dht: { bootstrap: ["router"] } }, /'dht.bootstrap\[0\]' must be "host:port"/);
   await rejects({ maxFrameSize: -1 }, /'maxFrameSize' must be a positive integer, got -1/);
+  await rejects({ limits: { headerTimeout: 0 } }, /'limits.headerTimeout' must be a positive/);
   await rejects({ location: { lat: 100, lon: 0 } }, /'location' must be \{ lat: -90..90/);
   await rejects({}, /the network must be a name or a NetworkId, got ""/, "");
 });

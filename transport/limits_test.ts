@@ -106,6 +106,27 @@ Deno.test("limits: a remote gets maxStreamsPerConnection channels at once, the n
   conn.close();
 });
 
+Deno.test("limits: channels beyond maxIncomingChannels are closed with ResourceLimit, over all connections", async () => {
+  await using v = await victim({ maxIncomingChannels: 3 });
+  hold(v);
+  const header = frame(new TextEncoder().encode("/hold/1"));
+  const conns = await Promise.all(
+    [0, 1].map(() => dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET)),
+  );
+  const held = [await rawStream(conns[0], header), await rawStream(conns[1], header)];
+  held.push(await rawStream(conns[0], header));
+  await eventually(() => v.resources().incomingChannels === 3);
+  const over = await rawStream(conns[1], header);
+  assert.equal(await within(closeCodeOf(over), 3_000), CloseCode.ResourceLimit);
+  assert.equal(v.resources().refused.incomingChannels, 1);
+  // a channel that ends gives its slot back; a connection that ends gives all of its
+  await held[0].writable.close();
+  await eventually(() => v.resources().incomingChannels === 2);
+  conns[1].close();
+  await eventually(() => v.resources().incomingChannels === 1);
+  conns[0].close();
+});
+
 Deno.test("limits: silent channel headers are capped by maxPendingHeaders and time out after headerTimeout", async () => {
   await using v = await victim({ maxPendingHeaders: 3, headerTimeout: 300 });
   const conn = await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET);

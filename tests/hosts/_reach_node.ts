@@ -2,7 +2,7 @@
  * Child script of the reachability suite: a `Network` node with default
  * options except `dht: false` (so it listens on every interface and finds
  * LAN peers by mDNS). Argument: JSON `{ network, name, bootstrap?, relay?,
- * relays?, listen?, secretKey? }`.
+ * relays?, listen?, secretKey?, members? }`.
  * Produces the stream `reach-hello` (its name every 200 ms) and consumes it.
  * With `relay`/`relays` it serves as a relay or reserves with them, and it
  * answers `{op: "dial"}` requests (below).
@@ -15,6 +15,8 @@
 import { Network } from "@mosaik/network";
 import { stream } from "@mosaik/streams";
 import { Endpoint, type PeerId } from "@mosaik/transport";
+import { Counter } from "@mosaik/groups/testing";
+import { SharedMap } from "@mosaik/collections";
 
 const config = JSON.parse(Deno.args[0]) as {
   network: string;
@@ -24,6 +26,7 @@ const config = JSON.parse(Deno.args[0]) as {
   relays?: string[];
   listen?: string;
   secretKey?: string;
+  members?: number;
 };
 const net = await Network.create(config.network, {
   dht: false,
@@ -102,6 +105,31 @@ async function dial(peer: PeerId, addresses: string[]) {
   const mbps = 2 * 8 / ((performance.now() - t1) / 1000);
   await ch.close();
   return { ms, mbps, via: fresh.connection(peer)?.remoteAddress };
+}
+
+// With `members`: a counter group and a SharedMap of that many members;
+// each adds 1 and writes its name, then prints what it reads.
+if (config.members) {
+  const expect = config.members;
+  const group = net.groups.join({
+    key: "reach-counter",
+    stateMachine: new Counter(),
+    config: { bootstrapExpect: expect },
+  });
+  const map = SharedMap.writer<string, string>(net, "reach-map", { writers: expect });
+  (async () => {
+    out({ leader: await group.when.leaderElected() });
+    await group.execute({ add: 1 });
+    await map.when.online();
+    await map.insert(config.name, net.local.id);
+    for (;;) {
+      const value = await group.query(null, { consistency: "strong" });
+      const names = [...map.keys()].sort();
+      out({ counter: value, map: names });
+      if (value === expect && names.length === expect) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })().catch((e) => out({ groupError: String(e) }));
 }
 
 let buf = "";

@@ -10,18 +10,18 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
+import { commandLine } from "./_args.ts";
 import { abortable } from "@mosaik/transport";
 import { stream } from "@mosaik/streams";
 
-const { values } = parseArgs({
+const { values } = commandLine({
   options: {
     name: { type: "string" },
     local: { type: "boolean", default: false },
     bootstrap: { type: "string", multiple: true, default: [] },
   },
-});
+}, "deno task chat --name <name> [--local] [--bootstrap <peerId>@host:port]...");
 const local = values.local ? { listen: "127.0.0.1:0", mdns: false, dht: false } : {};
 
 const stop = new AbortController();

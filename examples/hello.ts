@@ -10,17 +10,17 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
+import { commandLine } from "./_args.ts";
 import { abortable, delay } from "@mosaik/transport";
 import { stream } from "@mosaik/streams";
 
-const { values } = parseArgs({
+const { values } = commandLine({
   options: {
     local: { type: "boolean", default: false },
     bootstrap: { type: "string", multiple: true, default: [] },
   },
-});
+}, "deno task hello [--local] [--bootstrap <peerId>@host:port]...");
 const local = values.local ? { listen: "127.0.0.1:0", mdns: false, dht: false } : {};
 
 // Ctrl-C (or a SIGTERM) ends the node gracefully: its departure is announced.

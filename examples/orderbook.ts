@@ -24,23 +24,26 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
+import { commandLine } from "./_args.ts";
 import { abortable, delay } from "@mosaik/transport";
 import { stream } from "@mosaik/streams";
 import type { StateMachine } from "@mosaik/groups";
 
-const { values, positionals: [role] } = parseArgs({
-  allowPositionals: true,
-  options: {
-    engines: { type: "string", default: "3" },
-    orders: { type: "string", default: "300" },
-    every: { type: "string", default: "10" },
-    timeout: { type: "string", default: "1000" },
-    local: { type: "boolean", default: false },
-    bootstrap: { type: "string", multiple: true, default: [] },
+const { values, positionals: [role] } = commandLine(
+  {
+    allowPositionals: true,
+    options: {
+      engines: { type: "string", default: "3" },
+      orders: { type: "string", default: "300" },
+      every: { type: "string", default: "10" },
+      timeout: { type: "string", default: "1000" },
+      local: { type: "boolean", default: false },
+      bootstrap: { type: "string", multiple: true, default: [] },
+    },
   },
-});
+  "deno task orderbook engine|trader [--engines n] [--orders n] [--every ms] [--timeout ms] [--local] [--bootstrap <peerId>@host:port]...",
+);
 const [engines, count, every, timeout] = [
   values.engines,
   values.orders,

@@ -25,21 +25,24 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Network } from "@mosaik/network";
+import { commandLine } from "./_args.ts";
 import { abortable, delay } from "@mosaik/transport";
 import { SharedMap, WriteError } from "@mosaik/collections";
 
-const { values } = parseArgs({
-  options: {
-    bucket: { type: "string", multiple: true, default: ["api"] },
-    rate: { type: "string", default: "20" },
-    burst: { type: "string", default: "5" },
-    nodes: { type: "string", default: "3" },
-    local: { type: "boolean", default: false },
-    bootstrap: { type: "string", multiple: true, default: [] },
+const { values } = commandLine(
+  {
+    options: {
+      bucket: { type: "string", multiple: true, default: ["api"] },
+      rate: { type: "string", default: "20" },
+      burst: { type: "string", default: "5" },
+      nodes: { type: "string", default: "3" },
+      local: { type: "boolean", default: false },
+      bootstrap: { type: "string", multiple: true, default: [] },
+    },
   },
-});
+  "deno task ratelimiter [--bucket name]... [--rate n] [--burst n] [--nodes n] [--local] [--bootstrap <peerId>@host:port]...",
+);
 const local = values.local ? { listen: "127.0.0.1:0", mdns: false, dht: false } : {};
 const [rate, burst, nodes] = [values.rate, values.burst, values.nodes].map(Number);
 if (![rate, burst, nodes].every((n) => Number.isSafeInteger(n) && n > 0)) {

@@ -250,3 +250,13 @@ Deno.test("examples/orderbook.ts: the engine's leader is killed mid-way and no a
     `${applied.length} orders (${resent} resends), ${fills.length} fills, ${resting.size} resting`,
   );
 });
+
+Deno.test("examples: a wrong command line prints the usage and exits 2, no stack trace", async () => {
+  for (const name of ["hello.ts", "chat.ts", "orderbook.ts", "ratelimiter.ts"]) {
+    await using run = spawnExample(name, "--bogus");
+    const { status, err } = await run.finished();
+    assert.equal(status.code, 2, `${name}: ${err}`);
+    assert.match(err, /Unknown option '--bogus'.*\nusage: deno task /);
+    assert.doesNotMatch(err, /\n\s+at /, "no stack trace");
+  }
+});

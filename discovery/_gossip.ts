@@ -23,7 +23,7 @@ import {
   type SignedPeerEntry,
 } from "./entry.ts";
 import { HyParView, type HyParViewConfig, type PeerInfo } from "./_hyparview.ts";
-import type { Ingest } from "./_ingest.ts";
+import type { Ingest, Verdict } from "./_ingest.ts";
 import { Links } from "./_links.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Plumtree, type PlumtreeConfig } from "./_plumtree.ts";
@@ -228,8 +228,12 @@ export class Gossip {
       return false;
     }
     if (a.kind === "entry") {
-      const r = c.ingest.one(a.bytes);
-      return typeof r === "string" ? c.accept(r, from) : r.then((x) => c.accept(x, from));
+      // Over its sender's signature budget: neither verified nor forwarded
+      // (anti-entropy brings it if it is real).
+      const judge = (v: Verdict) =>
+        v === "deferred" ? (c.stats.entriesDeferred++, false) : c.accept(v, from);
+      const r = c.ingest.one(a.bytes, from);
+      return typeof r === "string" ? judge(r) : r.then(judge);
     }
     if (a.kind === "departure") {
       let result: UpsertResult;

@@ -7,6 +7,7 @@
  * @module
  */
 import { delay, type PeerId } from "@mosaik/transport";
+import { PeerRate } from "./_rate.ts";
 import type { Catalog, UpsertResult } from "./catalog.ts";
 import {
   compareVersions,
@@ -31,18 +32,35 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/**
+ * What ingesting an entry came to: the catalog's verdict, or `deferred` when
+ * its sender is over its signature budget (the entry was not verified).
+ */
+export type Verdict = UpsertResult | "deferred";
+
 /** The ingestion pipeline of one node. */
 export class Ingest {
   #catalog: Catalog;
   #self: PeerId;
   #closed: () => boolean;
+  #budget: PeerRate;
   #verifying = new Map<string, Promise<UpsertResult>>();
 
-  /** Ingests into `catalog`, ignoring entries of `self`; stores nothing once `closed()`. */
-  constructor(catalog: Catalog, self: PeerId, closed: () => boolean) {
+  /**
+   * Ingests into `catalog`, ignoring entries of `self`; stores nothing once
+   * `closed()`. Verifies at most `maxVerifyRate` signatures a second of what
+   * one peer sends (gossip and sync together).
+   */
+  constructor(
+    catalog: Catalog,
+    self: PeerId,
+    options: { maxVerifyRate: number },
+    closed: () => boolean,
+  ) {
     this.#catalog = catalog;
     this.#self = self;
     this.#closed = closed;
+    this.#budget = new PeerRate(options.maxVerifyRate);
   }
 
   /**
@@ -85,14 +103,15 @@ export class Ingest {
   }
 
   /**
-   * Takes one entry (a broadcast). An update of a known peer is verified
-   * synchronously: it is rare and latency matters (it lands before anything
-   * the peer sends afterwards on other channels); a new peer takes the
-   * faster asynchronous WebCrypto path.
+   * Takes one entry (a broadcast `from` a neighbour). An update of a known
+   * peer is verified synchronously: it is rare and latency matters (it lands
+   * before anything the peer sends afterwards on other channels); a new peer
+   * takes the faster asynchronous WebCrypto path.
    */
-  one(raw: Uint8Array): UpsertResult | Promise<UpsertResult> {
+  one(raw: Uint8Array, from: PeerId): Verdict | Promise<UpsertResult> {
     const p = this.#screen(raw);
     if (typeof p === "string") return p;
+    if (this.#budget.grant(from, 1) === 0) return "deferred";
     if (!this.#catalog.get(p.entry.peerId)) return this.#verify(p);
     try {
       return this.#catalog.upsert(verifyParsedEntrySync(p));
@@ -108,14 +127,14 @@ export class Ingest {
    * goes to `report`, cheap ones first; signatures are verified in batches of
    * {@linkcode VERIFY_BATCH}, newest version per peer only, and the merge
    * stops as soon as `report` returns false (the sender got banned).
-   * `budget(n)` says how many of `n` signatures to verify; the other entries
-   * are left for a later sync. Returns how many entries were new or newer,
-   * and how many were left.
+   * Signatures beyond `from`'s budget are not verified: those entries are
+   * left for a later sync. Returns how many entries were new or newer, and
+   * how many were left.
    */
   async many(
     raws: readonly unknown[],
+    from: PeerId,
     report: (r: UpsertResult) => boolean,
-    budget: (n: number) => number = (n) => n,
   ): Promise<{ learned: number; deferred: number }> {
     const newest = new Map<PeerId, EntryVersion>();
     let learned = 0;
@@ -136,7 +155,7 @@ export class Ingest {
         candidates.set(p.entry.peerId, p);
       }
       const queue = [...candidates.values()];
-      const allowed = budget(queue.length);
+      const allowed = this.#budget.grant(from, queue.length);
       deferred += queue.length - allowed;
       queue.length = allowed;
       for (let i = 0; i < queue.length; i += VERIFY_BATCH) {

@@ -24,7 +24,7 @@ import { compareVersions, type EntryVersion } from "./entry.ts";
 import type { Ingest } from "./_ingest.ts";
 import type { LocalEntry } from "./local.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { PeerRate } from "./_rate.ts";
+import type { PeerRate } from "./_rate.ts";
 import type { PeerInfo } from "./_hyparview.ts";
 import type { Requests } from "./_requests.ts";
 import { bump, type DiscoveryStats } from "./stats.ts";
@@ -59,12 +59,10 @@ class OverRate extends DecodeError {}
 /** Both sides of catalog sync for one node. */
 export class CatalogSync {
   #c: SyncContext;
-  #verifies: PeerRate;
 
   /** Creates the sync protocol of a node. */
   constructor(context: SyncContext) {
     this.#c = context;
-    this.#verifies = new PeerRate(context.options.maxSyncVerifyRate);
   }
 
   /** Peers this node has synced with (or is syncing with). */
@@ -128,10 +126,10 @@ export class CatalogSync {
     const list = this.#parse(() => array(entries, "entries", this.#c.options.maxPeers));
     const { learned, deferred } = await this.#c.ingest.many(
       list,
+      from,
       (r) => this.#c.judge(r, from),
-      (n) => this.#verifies.grant(from, n),
     );
-    this.#c.stats.syncEntriesDeferred += deferred;
+    this.#c.stats.entriesDeferred += deferred;
     return learned;
   }
 

@@ -123,7 +123,7 @@ export class Discovery implements AsyncDisposable {
       this.#gossip.hv.failed(peer);
     });
     this.#requests = new Requests(endpoint, opts.requestTimeout, this.stats);
-    const ingest = new Ingest(this.catalog, endpoint.peerId, () => this.#closed);
+    const ingest = new Ingest(this.catalog, endpoint.peerId, opts, () => this.#closed);
     const offend = (peer: PeerId, what: string) => this.#offences.offend(peer, what);
     this.#sync = new CatalogSync({
       self: endpoint.peerId,

@@ -69,12 +69,12 @@ export interface DiscoveryOptions {
   /** Inbound sync bytes per second accepted from one peer; beyond, its syncs are refused. Default 4 MiB. */
   maxSyncRate?: number;
   /**
-   * Signatures of new entries verified per second for one peer's syncs (what
-   * it pushes and what it replies); beyond, its other entries wait for a
-   * later sync. Bounds the CPU a peer with endless valid made-up entries
-   * costs. Default 4 000.
+   * Signatures of new entries verified per second for what one peer sends
+   * (gossip, sync pushes and sync replies); beyond, its entries are neither
+   * verified nor forwarded, and syncs bring them later. Bounds the CPU a peer
+   * with endless valid made-up entries costs. Default 4 000.
    */
-  maxSyncVerifyRate?: number;
+  maxVerifyRate?: number;
   /** Gossip tuning (HyParView views and timers, Plumtree timers and mode). */
   gossip?: Partial<HyParViewConfig & PlumtreeConfig>;
   /** Region this node runs in (entry `placement`, tag `region:<region>`). */
@@ -122,6 +122,6 @@ export function resolveOptions(o: DiscoveryOptions): ResolvedOptions {
     maxSyncBytes: o.maxSyncBytes ?? 1 << 20,
     maxGossipRate: o.maxGossipRate ?? 1 << 20,
     maxSyncRate: o.maxSyncRate ?? 4 << 20,
-    maxSyncVerifyRate: o.maxSyncVerifyRate ?? 4_000,
+    maxVerifyRate: o.maxVerifyRate ?? 4_000,
   };
 }

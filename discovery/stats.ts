@@ -24,8 +24,8 @@ export interface DiscoveryStats {
   gossipRateLimited: number;
   /** Sync requests or replies refused because their peer exceeded `maxSyncRate`. */
   syncRateLimited: number;
-  /** Entries of syncs left for a later sync because their peer exceeded `maxSyncVerifyRate`. */
-  syncEntriesDeferred: number;
+  /** Entries left unverified because their sender exceeded `maxVerifyRate` (syncs bring them later). */
+  entriesDeferred: number;
   /** Catalog entries evicted to stay within `maxPeers`/`maxCatalogBytes`. */
   catalogEvicted: number;
   /** New entries refused because the catalog was full of peers it keeps. */
@@ -46,7 +46,7 @@ export function newStats(): DiscoveryStats {
     gossipBytesSent: 0,
     gossipRateLimited: 0,
     syncRateLimited: 0,
-    syncEntriesDeferred: 0,
+    entriesDeferred: 0,
     catalogEvicted: 0,
     catalogFull: 0,
     bans: 0,

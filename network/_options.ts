@@ -113,7 +113,7 @@ const DISCOVERY: Record<keyof DiscoveryTuning, true> = {
   maxSyncBytes: true,
   maxGossipRate: true,
   maxSyncRate: true,
-  maxSyncVerifyRate: true,
+  maxVerifyRate: true,
   gossip: true,
   vivaldi: true,
 };

@@ -166,8 +166,8 @@ const COUNTER_HELP: Record<string, string> = {
   mosaik_discovery_gossip_bytes_sent_total: "Bytes of gossip messages sent.",
   mosaik_discovery_gossip_rate_limited_total: "Gossip messages dropped over a peer's byte rate.",
   mosaik_discovery_sync_rate_limited_total: "Syncs refused over a peer's byte rate.",
-  mosaik_discovery_sync_entries_deferred_total:
-    "Synced entries left for a later sync over a peer's signature budget.",
+  mosaik_discovery_entries_deferred_total:
+    "Entries left unverified over their sender's signature budget (maxVerifyRate).",
   mosaik_discovery_catalog_evicted_total: "Catalog entries evicted to stay within maxPeers.",
   mosaik_discovery_catalog_full_total: "New peers not taken because the catalog was full.",
   mosaik_discovery_bans_total: "Peers banned for misbehaving.",

@@ -216,7 +216,7 @@ export class Network implements AsyncDisposable {
       "mosaik_discovery_gossip_bytes_sent_total": this.discovery.stats.gossipBytesSent,
       "mosaik_discovery_gossip_rate_limited_total": this.discovery.stats.gossipRateLimited,
       "mosaik_discovery_sync_rate_limited_total": this.discovery.stats.syncRateLimited,
-      "mosaik_discovery_sync_entries_deferred_total": this.discovery.stats.syncEntriesDeferred,
+      "mosaik_discovery_entries_deferred_total": this.discovery.stats.entriesDeferred,
       "mosaik_discovery_catalog_evicted_total": this.discovery.stats.catalogEvicted,
       "mosaik_discovery_catalog_full_total": this.discovery.stats.catalogFull,
       "mosaik_discovery_bans_total": this.discovery.stats.bans,

@@ -9,7 +9,7 @@ import { Discovery, signEntry } from "@mosaik/discovery";
 import { type GroupPeerEntry, Groups } from "@mosaik/groups";
 import { Counter } from "@mosaik/groups/testing";
 import { closeAll, freshNetwork, startNode } from "./_harness.ts";
-import { syncEntries } from "./discovery_attacker.ts";
+import { gossipFrame, joinAsNeighbour, syncEntries } from "./discovery_attacker.ts";
 
 /** `n` valid self-signed entries of made-up peers. */
 function madeUpPeers(net: NetworkId, n: number): Uint8Array[] {
@@ -83,9 +83,9 @@ Deno.test("discovery: a flood of 1,200 valid made-up peers stays within maxPeers
   }
 });
 
-Deno.test("discovery: one peer's syncs cost at most maxSyncVerifyRate signatures a second, both ways; honest catch-up completes", async () => {
+Deno.test("discovery: one peer's syncs cost at most maxVerifyRate signatures a second, both ways; honest catch-up completes", async () => {
   const net = freshNetwork();
-  const opts = { maxSyncVerifyRate: 200, maxSyncRate: 64 << 20 };
+  const opts = { maxVerifyRate: 200, maxSyncRate: 64 << 20 };
   const victim = await startNode(net, { discovery: opts });
   const honest = await startNode(net, { discovery: { maxSyncRate: 64 << 20 } });
   await using attacker = await Endpoint.create({ networkId: net });
@@ -97,7 +97,7 @@ Deno.test("discovery: one peer's syncs cost at most maxSyncVerifyRate signatures
     const s = victim.discovery.stats;
     const allowed = 200 + 200 * (performance.now() - started) / 1000;
     assert.ok(victim.discovery.catalog.size <= allowed, `${victim.discovery.catalog.size} peers`);
-    assert.equal(s.syncEntriesDeferred, 1_000 - victim.discovery.catalog.size);
+    assert.equal(s.entriesDeferred, 1_000 - victim.discovery.catalog.size);
     // Replies to our own syncs are bounded the same way, and syncs again
     // bring the rest: a node catching up from an honest peer gets there.
     assert.equal(await syncEntries(attacker, honest.endpoint, flood), "done");
@@ -106,7 +106,30 @@ Deno.test("discovery: one peer's syncs cost at most maxSyncVerifyRate signatures
       await victim.discovery.syncWith(honest.endpoint.address);
       return victim.discovery.catalog.size === 1_001;
     });
-    assert.ok(s.syncEntriesDeferred > 1_000 - allowed);
+    assert.ok(s.entriesDeferred > 1_000 - allowed);
+    assert.equal(s.bans, 0);
+  } finally {
+    await closeAll([victim, honest]);
+  }
+});
+
+Deno.test("discovery: a neighbour's gossiped entries cost at most maxVerifyRate signatures a second", async () => {
+  const net = freshNetwork();
+  const victim = await startNode(net, { discovery: { maxVerifyRate: 200 } });
+  const honest = await startNode(net);
+  await using attacker = await Endpoint.create({ networkId: net });
+  try {
+    honest.discovery.addPeer(victim.endpoint.address);
+    const flood = madeUpPeers(net, 1_000);
+    const ch = await joinAsNeighbour(attacker, victim);
+    const started = performance.now();
+    for (const entry of flood) await ch.sendBytes(gossipFrame([0, entry]));
+    const s = victim.discovery.stats;
+    await eventually(() => victim.discovery.catalog.size + s.entriesDeferred >= 1_000);
+    const allowed = 200 + 200 * (performance.now() - started) / 1000;
+    // The victim holds the honest node plus at most its budget of made-up peers.
+    assert.ok(victim.discovery.catalog.size <= allowed + 1, `${victim.discovery.catalog.size}`);
+    assert.ok(s.entriesDeferred >= 1_000 - allowed);
     assert.equal(s.bans, 0);
   } finally {
     await closeAll([victim, honest]);

@@ -176,15 +176,39 @@ export class FrameReader {
     const release = size > READ_MAX && this.#reserve ? this.#reserve(size) : () => {};
     if (!release) throw new ResourceLimitError(`no room to receive a ${size}-byte frame`);
     try {
-      if (!(await this.#fill(size))) {
-        throw new TruncatedFrameError(`stream ended inside a ${size}-byte frame`);
-      }
-      const data = size === 0 ? new Uint8Array(0) : this.#take(size);
+      const data = size > READ_MAX && this.#byob
+        ? await this.#readInto(size)
+        : await this.#all(size);
       this.received += size;
       return { data, close } as Frame;
     } finally {
       release();
     }
+  }
+
+  async #all(size: number): Promise<Uint8Array> {
+    if (!(await this.#fill(size))) {
+      throw new TruncatedFrameError(`stream ended inside a ${size}-byte frame`);
+    }
+    return size === 0 ? new Uint8Array(0) : this.#take(size);
+  }
+
+  /**
+   * A large frame read straight into its own buffer (its room is reserved):
+   * no chunks to hold and copy, so it costs its size once.
+   */
+  async #readInto(size: number): Promise<Uint8Array> {
+    let at = Math.min(this.#buffered, size);
+    let buffer = new ArrayBuffer(size);
+    if (at > 0) new Uint8Array(buffer).set(this.#take(at));
+    const reader = this.#reader as ReadableStreamBYOBReader;
+    while (at < size) {
+      const { value, done } = await reader.read(new Uint8Array(buffer, at, size - at));
+      if (done || !value) throw new TruncatedFrameError(`stream ended inside a ${size}-byte frame`);
+      buffer = value.buffer as ArrayBuffer;
+      at += value.length;
+    }
+    return new Uint8Array(buffer);
   }
 
   cancel(): void {

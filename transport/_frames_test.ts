@@ -56,6 +56,27 @@ Deno.test("frames survive any chunking and coalescing", async () => {
   assert.deepEqual(whole.map((f) => f.data), payloads);
 });
 
+Deno.test("large frames from a byte stream are read into their own buffer, small ones around them intact", async () => {
+  const chunks: Uint8Array[] = [];
+  const writer = new FrameWriter(
+    new WritableStream({ write: (c) => void chunks.push(c.slice()) }),
+    4 << 20,
+  );
+  const payloads = [10, 300_000, 5, 70_000, 1 << 20, 3].map((n, i) =>
+    Uint8Array.from({ length: n }, (_, j) => (i * 31 + j) & 0xff)
+  );
+  for (const p of payloads) await writer.write(p);
+  await writer.finish();
+  const frames = await readAll(new FrameReader(byteSource(chunks), 4 << 20));
+  assert.deepEqual(frames.map((f) => f.data), payloads);
+  // cut short inside a large frame
+  const cut = chunks.flatMap((c) => [...c]).slice(0, 200_000);
+  await assert.rejects(
+    readAll(new FrameReader(byteSource([Uint8Array.from(cut)]), 4 << 20)),
+    DecodeError,
+  );
+});
+
 Deno.test("truncated and oversized frames throw typed errors", async () => {
   await assert.rejects(
     readAll(new FrameReader(source([new Uint8Array([0, 0])]), 100)),

@@ -138,6 +138,9 @@ export class Formation {
       this.conflicts.clear();
       return;
     }
+    const seen = this.conflicts.has(winner) ||
+      [...this.status.values()].some((st) => st.cluster === winner);
+    if (!seen) throw new RangeError(`no bonded member belongs to incarnation ${winner}`);
     this.#giveUp(mine, winner);
   }
 

@@ -174,3 +174,13 @@ Deno.test("a bootstrapper that crashed while writing its first term forms the gr
   assert.ok(await sim.until(() => sim.leader() !== undefined, 5000));
   assert.equal(sim.leader()!.core.config!.voters.length, 2);
 });
+
+Deno.test("resolve() toward an incarnation no bonded member belongs to discards nothing", async () => {
+  const sim = new Sim({ seed: 73, nodes: 1 });
+  assert.ok(await sim.until(() => sim.leader() !== undefined));
+  const acked = await put(sim, "n0", ["v"]);
+  assert.ok(await sim.until(() => acked() === 1));
+  const r = sim.replica("n0");
+  assert.throws(() => r.resolve("typo"), RangeError);
+  assert.equal(r.sm.query("a"), "v");
+});

@@ -263,6 +263,8 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
    * incarnation it holds are lost here), rejoins `winner` as a new member and
    * reports it through {@linkcode Group.onReset}. Resolve on every member of
    * the losing incarnation, or restart those members with empty storage.
+   * Throws a `RangeError` (and discards nothing) when `winner` is neither
+   * this member's incarnation nor one of a bonded member.
    */
   resolve(winner: string): void {
     this.#member.replica.resolve(winner);

@@ -29,7 +29,7 @@ export interface ResourceLimits {
   maxIncomingChannels: number;
   /**
    * Incoming connections whose identity handshake is under way; more are
-   * refused before TLS. Each has `handshakeTimeout` to finish. Default 32.
+   * refused before TLS. Each has `handshakeTimeout` to finish. Default 128.
    */
   maxPendingHandshakes: number;
   /**
@@ -54,7 +54,7 @@ export const DEFAULT_LIMITS: Readonly<ResourceLimits> = Object.freeze({
   maxConnectionsPerPeer: 4,
   maxStreamsPerConnection: 128,
   maxIncomingChannels: 512,
-  maxPendingHandshakes: 32,
+  maxPendingHandshakes: 128,
   maxPendingHeaders: 128,
   headerTimeout: 2_000,
   maxPartialFrameBytes: 32 << 20,

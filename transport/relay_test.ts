@@ -124,7 +124,7 @@ Deno.test("punch: over a relayed connection both ends dial each other; new chann
   const relayed = t.p.connection(t.n.peerId)!;
   assert.equal(relayed.path, "relayed");
   await eventually(() => t.p.connection(t.n.peerId)?.path === "direct", { message: "direct" });
-  assert.equal(t.n.connection(t.p.peerId)?.path, "direct");
+  await eventually(() => t.n.connection(t.p.peerId)?.path === "direct"); // its accept may lag
   assert.ok(stats[0].direct + stats[1].direct > 0, JSON.stringify(stats));
   await ch.send("still relayed");
   assert.equal(await ch.recv(), "still relayed");

@@ -10,12 +10,12 @@ Deno.test("dial: a silent first address costs one stagger, not its timeout", asy
   const attempt = (a: string, lost: () => boolean) => {
     started.push(a);
     if (a !== "silent") return Promise.resolve(a);
-    silent = delay(500).then(lost);
+    silent = delay(1_500).then(lost);
     return silent.then(() => Promise.reject(new Error("late")));
   };
   const t0 = performance.now();
   assert.equal(await staggered(["silent", "good"], attempt, never, 50), "good");
-  assert.ok(performance.now() - t0 < 400);
+  assert.ok(performance.now() - t0 < 1_000, "did not wait for the silent one");
   assert.deepEqual(started, ["silent", "good"]);
   assert.equal(await silent, true, "the late attempt is told it lost");
 });
@@ -44,7 +44,6 @@ Deno.test("dial: all failing gives every error; a fatal one ends the race at onc
     assert.deepEqual(e.errors.map((x: Error) => x.message), ["x", "y"]);
     return true;
   });
-  const t0 = performance.now();
   await assert.rejects(
     staggered(
       ["fatal", "slow"],
@@ -54,6 +53,5 @@ Deno.test("dial: all failing gives every error; a fatal one ends the race at onc
     ),
     /fatal/,
   );
-  assert.ok(performance.now() - t0 < 250);
-  await delay(300); // the slow attempt ends
+  await delay(300); // the slow attempt ends (had it won, the race would have resolved)
 });

@@ -5,10 +5,17 @@
  * address, so QUIC, TLS and the PeerId pinning run end to end and the relay
  * only ever sees encrypted packets.
  *
+ * A relay frame carries one or more packets, each behind a 2-byte
+ * big-endian length: packets that arrive while the previous frame is still
+ * being handed to the channel go out together in the next one, so under
+ * load the relay and both ends pay per batch, not per packet, and an idle
+ * circuit still sends a lone packet at once.
+ *
  * @module
  */
 import { formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 import type { Channel } from "./channel.ts";
+import { DecodeError } from "./errors.ts";
 
 /** A running bridge. */
 export interface Bridge {
@@ -19,6 +26,11 @@ export interface Bridge {
   /** Resolves once the bridge stopped (either side ended, or `close`). */
   readonly done: Promise<void>;
 }
+
+/** The largest UDP payload. */
+const DATAGRAM_MAX = 65_535;
+/** Bytes of packets gathered into one relay frame before it must go. */
+const BATCH = 32 << 10;
 
 const BRIDGES = new Set<string>();
 
@@ -33,7 +45,7 @@ export function localTarget(hostPort: string): HostPort {
   return { hostname: hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname, port };
 }
 
-/** Bridges `channel` (raw frames, one QUIC packet each) to the endpoint bound at `endpointHostPort`. */
+/** Bridges `channel` (relay frames of packets) to the endpoint bound at `endpointHostPort`. */
 export function bridge(channel: Channel, endpointHostPort: string): Bridge {
   const target = localTarget(endpointHostPort);
   const socket = Deno.listenDatagram({ transport: "udp", hostname: target.hostname, port: 0 });
@@ -47,20 +59,87 @@ export function bridge(channel: Channel, endpointHostPort: string): Bridge {
     socket.close();
     channel.close().catch(() => {});
   };
+  const batch = new Batcher(channel);
   const up = (async () => {
+    const buffer = new Uint8Array(DATAGRAM_MAX); // reused: a receive allocates 64 KiB otherwise
     for (;;) {
-      const [data, from] = await socket.receive();
-      const { port } = from as Deno.NetAddr;
-      if (port === target.port) await channel.sendBytes(data); // only our endpoint's packets
+      const [data, from] = await socket.receive(buffer);
+      // only our endpoint's packets
+      if ((from as Deno.NetAddr).port === target.port) await batch.add(data);
     }
   })();
   const down = (async () => {
+    const to = { transport: "udp" as const, ...target };
     for (;;) {
-      const data = await channel.recvBytes();
-      if (data === undefined) return;
-      await socket.send(data, { transport: "udp", ...target });
+      const frame = await channel.recvBytes();
+      if (frame === undefined) return;
+      await Promise.all(unbatch(frame).map((packet) => socket.send(packet, to)));
     }
   })();
-  const done = Promise.race([up, down].map((loop) => loop.catch(() => {}))).finally(close);
+  const done = Promise.race([up, down, batch.failed].map((loop) => loop.catch(() => {})))
+    .finally(close);
   return { hostPort, close, done };
+}
+
+/**
+ * Gathers packets into relay frames: a packet is copied into the open batch,
+ * which goes out as soon as no frame is in flight (at once when idle).
+ * `add` waits only while a full batch is waiting, which bounds the memory.
+ */
+class Batcher {
+  #channel: Channel;
+  #buffer = new Uint8Array(BATCH);
+  #at = 0;
+  #sending = false;
+  #room: (() => void) | undefined;
+  #fail!: (e: unknown) => void;
+  /** Rejects when the channel refused a frame. */
+  readonly failed = new Promise<never>((_, reject) => this.#fail = reject);
+
+  constructor(channel: Channel) {
+    this.#channel = channel;
+  }
+
+  async add(packet: Uint8Array): Promise<void> {
+    while (this.#at + 2 + packet.length > BATCH) {
+      await new Promise<void>((resolve) => this.#room = resolve);
+    }
+    this.#buffer[this.#at] = packet.length >> 8;
+    this.#buffer[this.#at + 1] = packet.length & 0xff;
+    this.#buffer.set(packet, this.#at + 2);
+    this.#at += 2 + packet.length;
+    if (!this.#sending) this.#send();
+  }
+
+  async #send(): Promise<void> {
+    this.#sending = true;
+    try {
+      while (this.#at > 0) {
+        const frame = this.#buffer.slice(0, this.#at);
+        this.#at = 0;
+        this.#room?.();
+        this.#room = undefined;
+        await this.#channel.sendBytes(frame);
+        await this.#channel.flush();
+      }
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#sending = false;
+    }
+  }
+}
+
+/** The packets of a relay frame; throws a `DecodeError` when a length overruns it. */
+export function unbatch(frame: Uint8Array): Uint8Array[] {
+  const packets: Uint8Array[] = [];
+  for (let at = 0; at < frame.length;) {
+    const length = at + 2 <= frame.length ? (frame[at] << 8) | frame[at + 1] : -1;
+    if (length < 0 || at + 2 + length > frame.length) {
+      throw new DecodeError("relay frame: packet length overruns the frame");
+    }
+    packets.push(frame.subarray(at + 2, at + 2 + length));
+    at += 2 + length;
+  }
+  return packets;
 }

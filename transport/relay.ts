@@ -26,7 +26,7 @@ import { CloseCode } from "./vocabulary.ts";
 import { type Bridge, bridge } from "./_relay_bridge.ts";
 
 /** Protocol name of relay channels. */
-export const RELAY_PROTOCOL = "/mosaik/relay/1";
+export const RELAY_PROTOCOL = "/mosaik/relay/2";
 const PREFIX = "relay:";
 const log = logger("relay");
 
@@ -73,11 +73,11 @@ export interface RelayStats {
   reservations: number;
   /** Circuits open now. */
   circuits: number;
-  /** Packets forwarded. */
+  /** Relay frames forwarded (each carries one or more QUIC packets). */
   packets: number;
   /** Bytes forwarded. */
   bytes: number;
-  /** Packets dropped over a circuit's byte rate. */
+  /** Relay frames dropped over a circuit's byte rate. */
   dropped: number;
   /** Requests refused, by close-code name. */
   refused: Record<string, number>;

@@ -2,7 +2,7 @@
  * Runs every benchmark in `bench/` (or those named on the command line) and
  * prints each figure next to its anchor measured in the same run.
  *
- * `deno task bench [transport discovery streams groups collections tee tickets dht preferences memory]`
+ * `deno task bench [transport discovery streams groups collections tee tickets dht preferences memory hosts]`
  *
  * @module
  */
@@ -17,6 +17,7 @@ const AREAS = [
   "dht",
   "preferences",
   "memory",
+  "hosts",
 ];
 
 const wanted = Deno.args.length > 0 ? Deno.args : AREAS;

@@ -36,7 +36,9 @@ export function staggered<T>(
       done();
     };
     addresses.forEach((address, i) => {
-      delay(i * stagger, { signal: stop.signal }).then(
+      // the first starts now: even a zero timer costs a millisecond or more
+      const start = i === 0 ? Promise.resolve() : delay(i * stagger, { signal: stop.signal });
+      start.then(
         () =>
           attempt(address, () => stop.signal.aborted).then(
             (value) => settle(() => resolve(value)),

@@ -18,10 +18,12 @@ import { listeners } from "./_listeners.ts";
 import { type ProtocolHandler, Router } from "./_router.ts";
 import {
   checkProof,
+  dialerProof,
   handshakeDeadline,
   HandshakeRefused,
   proveIdentity,
   remoteCloseCode,
+  SeenProofs,
   WarnOnce,
 } from "./_handshake.ts";
 import { dialRelayed, isRelayAddress } from "./relay.ts";
@@ -29,6 +31,12 @@ import { staggered } from "./_dial.ts";
 import { type Bridge, isBridge } from "./_relay_bridge.ts";
 
 const ALPN = "mosaik/1";
+/** Refusals another address of the same peer would repeat: no use trying it. */
+const FATAL = new Set<number>([
+  CloseCode.DifferentNetwork,
+  CloseCode.InvalidProof,
+  CloseCode.ClockSkew,
+]);
 const log = logger("transport");
 
 /** Options of {@linkcode Endpoint.create}. */
@@ -87,11 +95,13 @@ export interface EndpointStats {
  *
  * Dialing a {@linkcode PeerId} is authenticated by TLS: the dialer trusts
  * only a certificate signed by that peer's key. The acceptor learns who
- * dialed from a signed proof over a fresh nonce, its own id and the
- * network id, so forged and replayed proofs and other networks are refused
- * with a named close code. Protocols share one connection per peer; each
- * channel starts with a header frame naming its protocol (cheaper than one
- * connection per ALPN, which would cost a handshake and ~100 KiB each).
+ * dialed from the dialer's first frame, a signed proof naming the acceptor,
+ * the network, a timestamp and a nonce (one round trip after QUIC's; the
+ * argument is in the transport's `_handshake.ts`), so forged and replayed
+ * proofs, other networks and clocks too far apart are refused with a named
+ * close code. Protocols share one connection per peer; each channel starts
+ * with a header frame naming its protocol (cheaper than one connection per
+ * ALPN, which would cost a handshake and ~100 KiB each).
  *
  * @example
  * ```ts
@@ -140,6 +150,8 @@ export class Endpoint implements AsyncDisposable {
   #onDisconnect = listeners<[PeerId, CloseInfo]>();
   #cert: { cert: string; key: string };
   #otherNetwork = new WarnOnce(log, "check that both nodes use the same NetworkId");
+  #clockSkew = new WarnOnce(log, "check that both nodes' clocks are set (NTP)");
+  #seenProofs = new SeenProofs();
 
   private constructor(options: EndpointOptions) {
     this.secretKey = options.secretKey ?? SecretKey.generate();
@@ -267,9 +279,7 @@ export class Endpoint implements AsyncDisposable {
     if (peer === this.peerId) throw new ConnectError("refusing to dial self");
     if (this.#blocked.has(peer)) throw new ConnectError(`${peer} is blocked`, CloseCode.Blocked);
     if (addresses.length === 0) throw new ConnectError(`no address known for ${peer}`);
-    const fatal = (e: unknown) =>
-      e instanceof ConnectError &&
-      (e.closeCode === CloseCode.DifferentNetwork || e.closeCode === CloseCode.InvalidProof);
+    const fatal = (e: unknown) => e instanceof ConnectError && FATAL.has(e.closeCode!);
     try {
       return await staggered(addresses, (a, lost) => this.#attempt(peer, a, lost), fatal);
     } catch (e) {
@@ -284,6 +294,7 @@ export class Endpoint implements AsyncDisposable {
   async #attempt(peer: PeerId, address: string, lost: () => boolean): Promise<Connection> {
     let conn: Deno.QuicConn | undefined;
     let relayed: Bridge | undefined;
+    const proof = dialerProof(this.secretKey, this.networkId, peer); // signed while QUIC dials
     try {
       if (isRelayAddress(address)) {
         relayed = await dialRelayed(this, peer, address, this.#options.handshakeTimeout);
@@ -301,7 +312,7 @@ export class Endpoint implements AsyncDisposable {
         this.#options.handshakeTimeout,
       );
       await handshakeDeadline(
-        proveIdentity(conn, this.secretKey, this.networkId, peer),
+        proof.then((p) => proveIdentity(conn!, p)),
         this.#options.handshakeTimeout,
       );
       if (lost()) throw new HandshakeRefused(CloseCode.Success, "another address answered first");
@@ -316,13 +327,16 @@ export class Endpoint implements AsyncDisposable {
           conn.close({ closeCode: code, reason: e instanceof Error ? e.message : "" });
         } catch { /* already closed */ }
       }
-      const closeCode = code ?? await remoteCloseCode(conn);
-      if (closeCode === CloseCode.DifferentNetwork) {
+      const closeCode = code ?? (e instanceof ConnectError ? e.closeCode : undefined) ??
+        await remoteCloseCode(conn);
+      if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.ClockSkew) {
         this.#refused(closeCode);
-        this.#otherNetwork.warn(address, `refused ${peer} at ${address}`, e);
+        const warning = closeCode === CloseCode.ClockSkew ? this.#clockSkew : this.#otherNetwork;
+        warning.warn(address, `refused ${peer} at ${address}`, e);
       }
-      if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.InvalidProof) {
-        throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}`, closeCode, {
+      if (closeCode !== undefined && FATAL.has(closeCode)) {
+        const why = closeCode === CloseCode.ClockSkew && e instanceof Error ? `: ${e.message}` : "";
+        throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}${why}`, closeCode, {
           cause: e,
         });
       }
@@ -353,7 +367,13 @@ export class Endpoint implements AsyncDisposable {
     try {
       conn = await incoming.accept();
       const peer = await handshakeDeadline(
-        checkProof(conn, this.secretKey, this.networkId, (p) => this.#blocked.has(p)),
+        checkProof(
+          conn,
+          this.secretKey,
+          this.networkId,
+          this.#seenProofs,
+          (p) => this.#blocked.has(p),
+        ),
         this.#options.handshakeTimeout,
       );
       const from = formatHostPort(conn.remoteAddr);
@@ -361,9 +381,10 @@ export class Endpoint implements AsyncDisposable {
     } catch (e) {
       const code = e instanceof HandshakeRefused ? e.code : CloseCode.ProtocolViolation;
       this.#refused(code);
-      if (code === CloseCode.DifferentNetwork && conn) {
+      if ((code === CloseCode.DifferentNetwork || code === CloseCode.ClockSkew) && conn) {
         const from = formatHostPort(conn.remoteAddr);
-        this.#otherNetwork.warn(from, `refused a dialer at ${from}`, e);
+        const warning = code === CloseCode.ClockSkew ? this.#clockSkew : this.#otherNetwork;
+        warning.warn(from, `refused a dialer at ${from}`, e);
       }
       try {
         conn?.close({ closeCode: code, reason: e instanceof Error ? e.message : String(e) });

@@ -19,7 +19,7 @@ import type { PeerId, SecretKey } from "./ids.ts";
 import { parseHostPort } from "./address.ts";
 import type { NetworkId } from "./vocabulary.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
-import { proveIdentity } from "./_handshake.ts";
+import { dialerProof, proveIdentity } from "./_handshake.ts";
 
 /** The factor every test timeout is multiplied by (`TIME_FACTOR`, default 1). */
 export function timeFactor(): number {
@@ -154,7 +154,7 @@ export async function dialRaw(
   });
   if (options.prove === false) return conn;
   try {
-    await proveIdentity(conn, key, network, peer);
+    await proveIdentity(conn, await dialerProof(key, network, peer));
   } catch (e) {
     conn.close();
     throw e;

@@ -57,6 +57,8 @@ export const CloseCode = {
   Cancelled: 102,
   /** The remote ended a stream unexpectedly. */
   UnexpectedClose: 103,
+  /** The two nodes' clocks differ by more than the identity handshake allows. */
+  ClockSkew: 104,
   /** A frame could not be decoded, was too large or was truncated. */
   ProtocolViolation: 400,
   /** The acceptor does not know the caller (catalog sync first). */

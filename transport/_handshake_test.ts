@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { CloseCode, ConnectError, Endpoint, networkId, SecretKey } from "./mod.ts";
+import { pinnedTls, within } from "./testing.ts";
+import { parseHostPort } from "./address.ts";
+import { dialerProof, PROOF_WINDOW_MS, proveIdentity } from "./_handshake.ts";
+
+const NET = networkId("handshake-test");
+
+/** Dials `acceptor` raw and sends `proof` as the first frame: the verdict's close code, or "ok". */
+async function present(acceptor: Endpoint, proof: Uint8Array): Promise<number | "ok"> {
+  const conn = await Deno.connectQuic<false>({
+    ...parseHostPort(acceptor.hostPort),
+    alpnProtocols: ["mosaik/1"],
+    ...pinnedTls(acceptor.peerId),
+  });
+  try {
+    await within(proveIdentity(conn, proof), 5_000);
+    return "ok";
+  } catch (e) {
+    assert.ok(e instanceof ConnectError, String(e));
+    return e.closeCode ?? -1;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("handshake: a captured proof replayed on a second connection is refused", async () => {
+  await using a = await Endpoint.create({ networkId: NET });
+  const dialer = SecretKey.generate();
+  const proof = await dialerProof(dialer, NET, a.peerId);
+  assert.equal(await present(a, proof), "ok");
+  assert.equal(await present(a, proof), CloseCode.InvalidProof);
+  // a fresh proof of the same dialer is fine
+  assert.equal(await present(a, await dialerProof(dialer, NET, a.peerId)), "ok");
+  assert.equal(a.stats.refused.InvalidProof, 1);
+});
+
+Deno.test("handshake: forged proofs and proofs naming another acceptor are refused", async () => {
+  await using a = await Endpoint.create({ networkId: NET });
+  const victim = SecretKey.generate();
+  const other = SecretKey.generate().peerId;
+  const forged = await dialerProof(SecretKey.generate(), NET, a.peerId);
+  forged.set(victim.publicKey, forged.indexOf(0xc4) + 2); // the key field, bin8 of 32 bytes
+  assert.equal(await present(a, forged), CloseCode.InvalidProof);
+  assert.equal(await present(a, await dialerProof(victim, NET, other)), CloseCode.InvalidProof);
+  const otherNet = await dialerProof(victim, networkId("elsewhere"), a.peerId);
+  assert.equal(await present(a, otherNet), CloseCode.DifferentNetwork);
+  assert.equal(a.stats.refused.InvalidProof, 2);
+  assert.equal(a.stats.refused.DifferentNetwork, 1);
+});
+
+Deno.test("handshake: a timestamp outside the window is refused with ClockSkew, saying so", async () => {
+  await using a = await Endpoint.create({ networkId: NET });
+  const key = SecretKey.generate();
+  for (const [off, way] of [[2 * PROOF_WINDOW_MS, "ahead of"], [-2 * PROOF_WINDOW_MS, "behind"]]) {
+    const conn = await Deno.connectQuic<false>({
+      ...parseHostPort(a.hostPort),
+      alpnProtocols: ["mosaik/1"],
+      ...pinnedTls(a.peerId),
+    });
+    const proof = await dialerProof(key, NET, a.peerId, Date.now() + Number(off));
+    await assert.rejects(within(proveIdentity(conn, proof), 5_000), (e) => {
+      assert.ok(e instanceof ConnectError);
+      assert.equal(e.closeCode, CloseCode.ClockSkew);
+      assert.match(e.message, new RegExp(`clocks differ: the dialer's is 120 s ${way}`));
+      return true;
+    });
+    conn.close();
+  }
+  assert.equal(a.stats.refused.ClockSkew, 2);
+  // inside the window, a minute off, is accepted
+  const near = await dialerProof(key, NET, a.peerId, Date.now() - PROOF_WINDOW_MS + 5_000);
+  assert.equal(await present(a, near), "ok");
+});

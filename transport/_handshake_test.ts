@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { CloseCode, ConnectError, Endpoint, networkId, SecretKey } from "./mod.ts";
 import { pinnedTls, within } from "./testing.ts";
 import { parseHostPort } from "./address.ts";
+import { encode } from "./codec.ts";
+import { digestBytes } from "./ids.ts";
 import { dialerProof, PROOF_WINDOW_MS, proveIdentity } from "./_handshake.ts";
 
 const NET = networkId("handshake-test");
@@ -71,4 +73,16 @@ Deno.test("handshake: a timestamp outside the window is refused with ClockSkew, 
   // inside the window, a minute off, is accepted
   const near = await dialerProof(key, NET, a.peerId, Date.now() - PROOF_WINDOW_MS + 5_000);
   assert.equal(await present(a, near), "ok");
+});
+
+Deno.test("handshake: a proof by a small-order key is refused with InvalidProof", async () => {
+  await using a = await Endpoint.create({ networkId: NET });
+  const identity = new Uint8Array(32);
+  identity[0] = 1; // the identity point: R = identity, S = 0 "verifies" any message
+  const signature = new Uint8Array(64);
+  signature[0] = 1;
+  const nonce = new Uint8Array(16);
+  const proof = encode([identity, digestBytes(NET), Date.now(), nonce, signature]);
+  assert.equal(await present(a, proof), CloseCode.InvalidProof);
+  assert.equal(a.connectedPeers().length, 0);
 });

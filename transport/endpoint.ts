@@ -14,6 +14,7 @@ import { type PeerId, SecretKey } from "./ids.ts";
 import { CloseCode, closeCodeName, type CloseInfo, type NetworkId } from "./vocabulary.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
 import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limits.ts";
+import type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_options.ts";
 import { listeners } from "./_listeners.ts";
 import { type ProtocolHandler, Router } from "./_router.ts";
 import {
@@ -39,56 +40,8 @@ const FATAL = new Set<number>([
 ]);
 const log = logger("transport");
 
-/** Options of {@linkcode Endpoint.create}. */
-export interface EndpointOptions {
-  /** The network this node belongs to; peers of other networks are refused. */
-  networkId: NetworkId;
-  /** The node's identity. Random when absent. */
-  secretKey?: SecretKey;
-  /** Address to bind. Default `"127.0.0.1"`. */
-  hostname?: string;
-  /** UDP port to bind. Default `0` (any free port). */
-  port?: number;
-  /** Largest frame accepted or sent, in bytes. Default 8 MiB. */
-  maxFrameSize?: number;
-  /** Milliseconds allowed for a dial and for the identity handshake, each. Default 5 000. */
-  handshakeTimeout?: number;
-  /** Milliseconds of silence before a connection is considered dead. Default 10 000. */
-  idleTimeout?: number;
-  /**
-   * Milliseconds a graceful close waits after finishing open channels, so
-   * data already sent leaves before the connection closes. Default 25.
-   */
-  closeLinger?: number;
-  /** Caps on what remotes can make this node hold; see {@linkcode ResourceLimits}. */
-  limits?: Partial<ResourceLimits>;
-}
-
-/** Options of {@linkcode Endpoint.connect} and {@linkcode Endpoint.open}. */
-export interface DialOptions {
-  /**
-   * Stops waiting when aborted: the call rejects at once with the signal's
-   * reason (a dial shared with other callers goes on for them).
-   */
-  signal?: AbortSignal;
-  /**
-   * Dial a direct connection (at the addresses that are not relayed) even
-   * when a relayed one is open: hole punching.
-   */
-  direct?: boolean;
-}
-
 export type { ProtocolHandler } from "./_router.ts";
-
-/** Counters of an {@linkcode Endpoint}. */
-export interface EndpointStats {
-  /** Connections established, both directions. */
-  connectionsOpened: number;
-  /** Connections refused during the handshake, by close-code name. */
-  refused: Record<string, number>;
-  /** Incoming channels closed for naming an unknown protocol. */
-  unknownProtocol: number;
-}
+export type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_options.ts";
 
 /**
  * A node's QUIC endpoint: one UDP port that listens and dials.

@@ -140,8 +140,11 @@ export class HyParView {
   /** Joins the overlay through `contact`. */
   join(contact: PeerInfo): void {
     if (this.#closed || contact.id === this.#self.id || this.active.has(contact.id)) return;
-    this.#addActive(contact, false);
+    // The join goes first: what `neighborUp` sends on the same link (our
+    // announcement) must reach a contact that already took us as neighbour,
+    // or it drops it and our entry spreads only by anti-entropy.
     this.#io.send(contact, { kind: "join", peer: this.#self });
+    this.#addActive(contact, false);
   }
 
   /**

@@ -35,19 +35,6 @@ import { campaign, onVote, stepCandidate } from "./_election.ts";
 import { accept, stepFollower } from "./_follower.ts";
 import { inLease, isVoterIn, mayRaiseTerm, newEpoch } from "./_voters.ts";
 
-export type {
-  Envelope,
-  LeadershipPreference,
-  NodeId,
-  Outgoing,
-  RaftMessage,
-  RaftOptions,
-  ReadState,
-  Ready,
-  Role,
-} from "./_messages.ts";
-export { DEFAULT_RAFT_OPTIONS, SafetyViolation } from "./_messages.ts";
-
 /** See the file comment. */
 export class RaftCore {
   readonly id: NodeId;

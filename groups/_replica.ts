@@ -3,7 +3,7 @@
 // and incarnations (`_formation.ts`), membership and leaving (`_membership.ts`) and
 // parallel catch-up (`_catch_up.ts`). Pure and deterministic: driven by
 // tick() and receive(); sends through a callback.
-import type { Envelope, LeadershipPreference, NodeId, RaftOptions } from "./_raft.ts";
+import type { Envelope, LeadershipPreference, NodeId, RaftOptions } from "./_messages.ts";
 import { RaftCore } from "./_raft.ts";
 import { EntryType, type Storage } from "./storage.ts";
 import type { StateMachine } from "./state_machine.ts";

@@ -4,7 +4,7 @@
 // partitions; nodes ticking at different rates (clock skew) and freezing for
 // a while; crashes (possibly in the middle of a write), restarts on the same
 // storage and disk loss. Not used by the real transport.
-import type { NodeId } from "./_raft.ts";
+import type { NodeId } from "./_messages.ts";
 import type { ReplicaMessage, ReplicaOptions } from "./_replica.ts";
 import { Replica } from "./_replica.ts";
 import type { Storage } from "./storage.ts";

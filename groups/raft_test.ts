@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { KV, rng, Sim } from "./_sim.ts";
-import { type Envelope, type Outgoing, RaftCore } from "./_raft.ts";
+import type { Envelope, Outgoing } from "./_messages.ts";
+import { RaftCore } from "./_raft.ts";
 import type { Snapshot } from "./storage.ts";
 import { MemoryStorage } from "./storage.ts";
 import { FileStorage } from "./file_storage.ts";

@@ -47,8 +47,6 @@ Deno.test("workspace: an exported name means one thing in every package", async 
   assert.deepEqual(clashes, [], "rename so that each name is declared once");
 });
 
-/** Library files that still hold more than one concept; split them, then drop them here. */
-const OVERSIZED = new Set(["groups/_raft.ts"]);
 const MAX_LINES = 450;
 
 Deno.test("workspace: library files stay under 450 lines", async () => {
@@ -64,10 +62,7 @@ Deno.test("workspace: library files stay under 450 lines", async () => {
   const large: string[] = [];
   for (const file of files) {
     const lines = (await Deno.readTextFile(root + file)).split("\n").length;
-    if (lines > MAX_LINES && !OVERSIZED.has(file)) large.push(`${file} (${lines} lines)`);
-    if (lines <= MAX_LINES && OVERSIZED.has(file)) {
-      large.push(`${file} fits now: drop it from OVERSIZED`);
-    }
+    if (lines > MAX_LINES) large.push(`${file} (${lines} lines)`);
   }
   assert.deepEqual(large, [], "split these along their seams");
 });

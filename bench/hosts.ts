@@ -110,7 +110,9 @@ const pathTo = (l: Line, peer: unknown) =>
  * contact between a and b (either one sees a connection to the other) to a
  * direct path on both sides and whether they were relayed first (else their
  * simultaneous direct dials met at once), or `undefined` when no direct path
- * came. Paths are sampled every 200 ms by the nodes.
+ * came after contact. Throws when the try never got that far (a node did not
+ * start, or a and b never met): a failure of the set-up, not of punching.
+ * Paths are sampled every 200 ms by the nodes.
  */
 async function punchOnce(
   lab: Lab,
@@ -175,17 +177,19 @@ async function punching(): Promise<void> {
   const times: number[] = [];
   let failed = 0;
   let punched = 0;
+  let unset = 0;
   for (let i = 0; i < tries; i++) {
-    const got = await punchOnce(lab, hosts).catch(() => undefined);
-    if (got === undefined) failed++;
+    const got = await punchOnce(lab, hosts).catch(() => null);
+    if (got === null) unset++;
+    else if (got === undefined) failed++;
     else {
       times.push(got.ms);
       if (got.relayedFirst) punched++;
     }
   }
-  const rate = (100 * times.length) / tries;
+  const rate = (100 * times.length) / (times.length + failed);
   figure(
-    `punch success, EIM NATs (${tries} tries)`,
+    `punch success, EIM NATs (${times.length + failed} tries)`,
     rate,
     "%",
     `goal ≥ 95% ${rate >= 95 ? "met" : "MISSED"}; libp2p DCUtR in the wild ~70% (ratio ${
@@ -198,7 +202,8 @@ async function punching(): Promise<void> {
       "  first contact → direct p90",
       percentile(times, 90),
       "ms",
-      `${failed} failed; ${punched} punched over the relay, the others direct at once`,
+      `${failed} failed; ${punched} punched over the relay, the others direct at once` +
+        (unset > 0 ? `; ${unset} tries left out: never met (set-up failed)` : ""),
     );
   }
 }

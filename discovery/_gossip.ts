@@ -110,19 +110,20 @@ export class Gossip {
     this.pt = new Plumtree(config, {
       send: (to, m) => {
         const info = this.hv.active.get(to);
-        if (info) this.#send(info, m);
+        if (info) void this.#send(info, m);
       },
       deliver: (payload, from) => this.#deliver(payload, from),
       id: payloadId,
     }, context.clock);
   }
 
-  #send(to: PeerInfo, m: GossipMessage): void {
+  /** Sends `m` to `to`; settles once it left (or its link failed). */
+  #send(to: PeerInfo, m: GossipMessage): Promise<void> | undefined {
     if (this.#closed) return;
     bump(this.#c.stats.sent, m.kind);
     const bytes = encode(encodeGossip(m));
     this.#c.stats.gossipBytesSent += bytes.length;
-    this.#links.send(to.id, to.addresses, bytes);
+    return this.#links.send(to.id, to.addresses, bytes);
   }
 
   /**

@@ -52,7 +52,10 @@ export interface HyParViewConfig {
   shuffleTtl: number;
   /** Milliseconds between shuffles (±50 % jitter). Default 60 000. */
   shuffleInterval: number;
-  /** Milliseconds to wait for a neighbour request's answer. Default 500. */
+  /**
+   * Milliseconds to wait for a neighbour request's answer, counted from when
+   * the request left (a dial under load can take longer). Default 500.
+   */
   neighborTimeout: number;
   /**
    * How many of the contact's neighbours a join is forwarded to. The paper
@@ -86,8 +89,12 @@ const ADMIT_BURST = 8;
 
 /** What HyParView needs from its environment. */
 export interface HyParViewIO {
-  /** Sends a message to a peer, opening a link if needed. A failure must be reported via `failed`. */
-  send(to: PeerInfo, message: HvMessage): void;
+  /**
+   * Sends a message to a peer, opening a link if needed; may return a promise
+   * that settles once the message left (after the dial). A failure must be
+   * reported via `failed`.
+   */
+  send(to: PeerInfo, message: HvMessage): void | Promise<void>;
   /** The link to `peer` is no longer needed (after pending sends). */
   release(peer: PeerId): void;
   /** `peer` entered the active view. */
@@ -418,15 +425,31 @@ export class HyParView {
     }
   }
 
-  /** Sends a neighbour request to `p`, refusing it for a while if unanswered. */
+  /**
+   * Sends a neighbour request to `p`, refusing it for a while if unanswered
+   * within `neighborTimeout` of leaving. Timing the dial too would count a
+   * slow handshake as a refusal and ask the next peer, dialing it in turn:
+   * under load, a cascade of connections no view keeps.
+   */
   #ask(p: PeerInfo, high: boolean): void {
-    const cancel = this.#clock.after(this.#config.neighborTimeout, () => {
-      if (this.#pending.get(p.id) !== cancel) return;
-      this.#pending.delete(p.id);
-      this.#refused.set(p.id, this.#clock.now() + this.#config.shuffleInterval);
-      this.#refill();
-    });
+    let stopTimer: (() => void) | undefined;
+    let cancelled = false;
+    const cancel = () => {
+      cancelled = true;
+      stopTimer?.();
+    };
+    const arm = () => {
+      if (cancelled || this.#pending.get(p.id) !== cancel) return;
+      stopTimer = this.#clock.after(this.#config.neighborTimeout, () => {
+        if (this.#pending.get(p.id) !== cancel) return;
+        this.#pending.delete(p.id);
+        this.#refused.set(p.id, this.#clock.now() + this.#config.shuffleInterval);
+        this.#refill();
+      });
+    };
     this.#pending.set(p.id, cancel);
-    this.#io.send(p, { kind: "neighbor", peer: this.#self, high });
+    const sent = this.#io.send(p, { kind: "neighbor", peer: this.#self, high });
+    if (sent) sent.then(arm);
+    else arm();
   }
 }

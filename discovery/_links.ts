@@ -30,8 +30,11 @@ export class Links {
     return this.#links.has(peer);
   }
 
-  /** Sends `bytes` as one frame to `peer`, opening the link if needed. */
-  send(peer: PeerId, addresses: readonly string[], bytes: Uint8Array): void {
+  /**
+   * Sends `bytes` as one frame to `peer`, opening the link if needed;
+   * settles once they were written (or the link failed).
+   */
+  send(peer: PeerId, addresses: readonly string[], bytes: Uint8Array): Promise<void> {
     let link = this.#links.get(peer);
     if (!link) {
       const channel = this.#endpoint.open(peer, addresses, this.#protocol);
@@ -43,6 +46,7 @@ export class Links {
       const ch = await l.channel;
       await ch.sendBytes(bytes);
     }).catch(() => this.#fail(peer, l));
+    return l.tail;
   }
 
   #fail(peer: PeerId, link: Link): void {

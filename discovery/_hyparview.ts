@@ -60,7 +60,7 @@ export interface HyParViewConfig {
   /**
    * How many of the contact's neighbours a join is forwarded to. The paper
    * forwards to all (`activeSize - 1`); fewer means less churn when many
-   * nodes join one contact at once. Default 2.
+   * nodes join one contact at once. Default 4.
    */
   joinFanout: number;
   /** Active slots kept for the nearest peers (by RTT); the rest are random. Default 2. */

@@ -187,6 +187,33 @@ Deno.test("leader commits only current-term entries (Figure 8)", () => {
   assert.equal(a.commit, 3);
 });
 
+Deno.test("ReadIndex waits for the new leader's first commit of its term", () => {
+  // A new leader of term 4 does not know the commit index until its no-op
+  // commits: a read answered before that could miss acknowledged writes.
+  const s = new MemoryStorage();
+  s.setHardState({ term: 3 });
+  s.append([
+    { index: 1, term: 1, type: 2, config: { cluster: "c", voters: ["a", "b", "c"], learners: [] } },
+    { index: 2, term: 2, type: 1, data: new Uint8Array([1]) },
+  ]);
+  const a = new RaftCore("a", s, rng(1), { electionTicks: 10 });
+  for (let i = 0; i < 30 && a.role !== "precandidate"; i++) a.tick();
+  a.step("b", { type: "PreVoteR", term: 4, reject: false });
+  a.step("b", { type: "VoteR", term: 4, reject: false });
+  assert.equal(a.role, "leader");
+  a.advance();
+  sent(a);
+  a.readIndex("r1");
+  // A heartbeat quorum alone answers nothing yet.
+  a.step("b", { type: "HbR", term: 4, ctx: "r1" });
+  assert.deepEqual(a.ready().readStates, []);
+  // The no-op (index 3) commits; the read is confirmed by a heartbeat round at that point.
+  a.step("b", { type: "AppR", term: 4, index: 3, reject: false, hint: 0, hintTerm: 0 });
+  assert.equal(a.commit, 3);
+  a.step("b", { type: "HbR", term: 4, ctx: "r1" });
+  assert.deepEqual(a.ready().readStates, [{ ctx: "r1", index: 3 }]);
+});
+
 Deno.test("a follower never truncates committed entries; conflicting suffix replaced", () => {
   const s = new MemoryStorage();
   s.append([

@@ -164,9 +164,11 @@ Deno.test("snapshots travel in chunks: lost chunks are resent, a corrupted one i
   assert.equal(restoredBy.get(g), undefined);
 });
 
-Deno.test("leader commits only current-term entries (Figure 8)", () => {
-  // Leader in term 4 holds an entry of term 2 at index 2 replicated to a majority;
-  // it must not commit index 2 until an entry of term 4 is replicated.
+/**
+ * Member "a" of a, b, c after term 3, holding an entry of term 2 at index 2,
+ * once it has won the pre-vote of term 4 (the vote is up to the test).
+ */
+function preCandidateWithOldEntry(): RaftCore {
   const s = new MemoryStorage();
   s.setHardState({ term: 3 });
   s.append([
@@ -176,6 +178,13 @@ Deno.test("leader commits only current-term entries (Figure 8)", () => {
   const a = new RaftCore("a", s, rng(1), { electionTicks: 10 });
   for (let i = 0; i < 30 && a.role !== "precandidate"; i++) a.tick();
   a.step("b", { type: "PreVoteR", term: 4, reject: false });
+  return a;
+}
+
+Deno.test("leader commits only current-term entries (Figure 8)", () => {
+  // Leader in term 4 holds an entry of term 2 at index 2 replicated to a majority;
+  // it must not commit index 2 until an entry of term 4 is replicated.
+  const a = preCandidateWithOldEntry();
   assert.equal(a.role, "candidate");
   a.step("b", { type: "VoteR", term: 4, reject: false });
   assert.equal(a.role, "leader");
@@ -190,15 +199,7 @@ Deno.test("leader commits only current-term entries (Figure 8)", () => {
 Deno.test("ReadIndex waits for the new leader's first commit of its term", () => {
   // A new leader of term 4 does not know the commit index until its no-op
   // commits: a read answered before that could miss acknowledged writes.
-  const s = new MemoryStorage();
-  s.setHardState({ term: 3 });
-  s.append([
-    { index: 1, term: 1, type: 2, config: { cluster: "c", voters: ["a", "b", "c"], learners: [] } },
-    { index: 2, term: 2, type: 1, data: new Uint8Array([1]) },
-  ]);
-  const a = new RaftCore("a", s, rng(1), { electionTicks: 10 });
-  for (let i = 0; i < 30 && a.role !== "precandidate"; i++) a.tick();
-  a.step("b", { type: "PreVoteR", term: 4, reject: false });
+  const a = preCandidateWithOldEntry();
   a.step("b", { type: "VoteR", term: 4, reject: false });
   assert.equal(a.role, "leader");
   a.advance();

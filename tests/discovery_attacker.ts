@@ -6,11 +6,18 @@ import {
   encode,
   type Endpoint,
   fromHex,
+  type NetworkId,
   type PeerId,
   peerIdToBytes,
+  type SecretKey,
 } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { GOSSIP_PROTOCOL, type SignedPeerEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
+import {
+  GOSSIP_PROTOCOL,
+  type PeerEntry,
+  type SignedPeerEntry,
+  SYNC_PROTOCOL,
+} from "@mosaik/discovery";
 import { payloadId } from "../discovery/_wire.ts";
 import type { TestNode } from "./_harness.ts";
 
@@ -82,4 +89,24 @@ export function forgedEntries(template: SignedPeerEntry, n: number): Uint8Array[
     fields[2] = crypto.getRandomValues(new Uint8Array(32));
     return encode([encode(fields), crypto.getRandomValues(new Uint8Array(64))]);
   });
+}
+
+/** The entry of a made-up peer `key` of `network`: an unreachable address and nothing else. */
+export function madeUpEntry(
+  key: SecretKey,
+  network: NetworkId,
+  extra: Partial<PeerEntry> = {},
+): PeerEntry {
+  const now = Date.now();
+  return {
+    network,
+    peerId: key.peerId,
+    version: { start: now, counter: now },
+    addresses: ["127.0.0.1:9"],
+    tags: [],
+    streams: [],
+    groups: [],
+    tickets: [],
+    ...extra,
+  };
 }

@@ -9,23 +9,13 @@ import { Discovery, signEntry } from "@mosaik/discovery";
 import { type GroupPeerEntry, Groups } from "@mosaik/groups";
 import { Counter } from "@mosaik/groups/testing";
 import { closeAll, freshNetwork, startNode } from "./_harness.ts";
-import { gossipFrame, joinAsNeighbour, syncEntries } from "./discovery_attacker.ts";
+import { gossipFrame, joinAsNeighbour, madeUpEntry, syncEntries } from "./discovery_attacker.ts";
 
 /** `n` valid self-signed entries of made-up peers. */
 function madeUpPeers(net: NetworkId, n: number): Uint8Array[] {
-  const now = Date.now();
   return Array.from({ length: n }, () => {
     const key = SecretKey.generate();
-    return signEntry(key, {
-      network: net,
-      peerId: key.peerId,
-      version: { start: now, counter: now },
-      addresses: ["127.0.0.1:9"],
-      tags: [],
-      streams: [],
-      groups: [],
-      tickets: [],
-    }).bytes;
+    return signEntry(key, madeUpEntry(key, net)).bytes;
   });
 }
 

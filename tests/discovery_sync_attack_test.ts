@@ -5,24 +5,9 @@
 import assert from "node:assert/strict";
 import { encode, Endpoint, type NetworkId, SecretKey } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { type PeerEntry, signEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
+import { signEntry, SYNC_PROTOCOL } from "@mosaik/discovery";
 import { closeAll, freshNetwork, startNode } from "./_harness.ts";
-import { forgedEntries, joinAsNeighbour, syncEntries } from "./discovery_attacker.ts";
-
-function entryOf(key: SecretKey, net: NetworkId, extra: Partial<PeerEntry> = {}): PeerEntry {
-  const now = Date.now();
-  return {
-    network: net,
-    peerId: key.peerId,
-    version: { start: now, counter: now },
-    addresses: ["127.0.0.1:9"],
-    tags: [],
-    streams: [],
-    groups: [],
-    tickets: [],
-    ...extra,
-  };
-}
+import { forgedEntries, joinAsNeighbour, madeUpEntry, syncEntries } from "./discovery_attacker.ts";
 
 /** A valid self-signed entry of about 250 KiB (four 62 KiB tickets). */
 function bigEntry(net: NetworkId): Uint8Array {
@@ -31,7 +16,7 @@ function bigEntry(net: NetworkId): Uint8Array {
     kind: `bulk-${i}`,
     data: crypto.getRandomValues(new Uint8Array(62 * 1024)),
   }));
-  return signEntry(key, entryOf(key, net, { tickets })).bytes;
+  return signEntry(key, madeUpEntry(key, net, { tickets })).bytes;
 }
 
 Deno.test("discovery: 40 valid 250 KiB entries never get honest peers banned for our replies", async () => {
@@ -91,7 +76,7 @@ Deno.test("discovery: a sync of 25,000 forged entries stops at the first offence
   await using attacker2 = await Endpoint.create({ networkId: net });
   try {
     const key = SecretKey.generate();
-    const forged = forgedEntries(signEntry(key, entryOf(key, net)), 25_000);
+    const forged = forgedEntries(signEntry(key, madeUpEntry(key, net)), 25_000);
     const s = victim.discovery.stats;
     // More entries than the catalog could hold: refused before any check.
     let started = performance.now();

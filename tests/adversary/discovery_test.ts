@@ -5,22 +5,8 @@
 // gets an honest peer banned, and the group keeps committing.
 import { delay, Endpoint, SecretKey } from "@mosaik/transport";
 import { GOSSIP_PROTOCOL, signEntry } from "@mosaik/discovery";
-import { forgedEntries, gossipFrame, syncEntries } from "../discovery_attacker.ts";
-import { Scene, type Target } from "./_scene.ts";
-
-function entryOf(target: Target, key: SecretKey) {
-  const now = Date.now();
-  return {
-    network: target.network,
-    peerId: key.peerId,
-    version: { start: now, counter: now },
-    addresses: ["127.0.0.1:9"],
-    tags: [],
-    streams: [],
-    groups: [],
-    tickets: [],
-  };
-}
+import { forgedEntries, gossipFrame, madeUpEntry, syncEntries } from "../discovery_attacker.ts";
+import { Scene } from "./_scene.ts";
 
 // Known gap: a flood beyond maxPeers (12,000 peers) still grows the victim's
 // RSS by ~190 MiB (live heap +10 MiB; the rest is V8 heap and native memory
@@ -30,7 +16,7 @@ Deno.test("adversary: a flood of 4,000 valid made-up peers by sync", async () =>
   await using scene = await Scene.start();
   const flood = Array.from({ length: 4_000 }, () => {
     const k = SecretKey.generate();
-    return signEntry(k, entryOf(scene.target, k)).bytes;
+    return signEntry(k, madeUpEntry(k, scene.target.network)).bytes;
   });
   await scene.underAttack("catalog flood", async (target) => {
     await using attacker = await Endpoint.create({ networkId: target.network });
@@ -48,7 +34,7 @@ Deno.test("adversary: 40 valid 250 KiB entries make every sync reply large", asy
       kind: `bulk-${i}`,
       data: crypto.getRandomValues(new Uint8Array(62 * 1024)),
     }));
-    return signEntry(k, { ...entryOf(scene.target, k), tickets }).bytes;
+    return signEntry(k, { ...madeUpEntry(k, scene.target.network), tickets }).bytes;
   });
   // The honest nodes then sync ~10 MB of entries with the victim, 1 MiB a
   // sync: nobody may be banned for replies the victim made too large.
@@ -64,7 +50,7 @@ Deno.test("adversary: 40 valid 250 KiB entries make every sync reply large", asy
 Deno.test("adversary: syncs of 9,000 forged signatures from 10 fresh keys", async () => {
   await using scene = await Scene.start();
   const k = SecretKey.generate();
-  const forged = forgedEntries(signEntry(k, entryOf(scene.target, k)), 9_000);
+  const forged = forgedEntries(signEntry(k, madeUpEntry(k, scene.target.network)), 9_000);
   await scene.underAttack("forged syncs", async (target) => {
     for (let i = 0; i < 10; i++) {
       await using attacker = await Endpoint.create({ networkId: target.network });
@@ -76,7 +62,7 @@ Deno.test("adversary: syncs of 9,000 forged signatures from 10 fresh keys", asyn
 Deno.test("adversary: one announcement replayed 5,000 times under random ids by a non-neighbour", async () => {
   await using scene = await Scene.start();
   const k = SecretKey.generate();
-  const announcement = [0, signEntry(k, entryOf(scene.target, k)).bytes];
+  const announcement = [0, signEntry(k, madeUpEntry(k, scene.target.network)).bytes];
   await scene.underAttack("gossip replay", async (target) => {
     await using attacker = await Endpoint.create({ networkId: target.network });
     const ch = await attacker.open(target.peerId, [target.hostPort], GOSSIP_PROTOCOL);

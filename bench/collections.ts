@@ -2,7 +2,8 @@
  * Collections benchmark: SharedMap writes with three writers on three nodes
  * (real QUIC on loopback) against the raw `group.execute` rate of a trivial
  * counter group measured in the same run on the same nodes, plus single-
- * writer latency and the catch-up time of a late reader.
+ * writer latency and the catch-up time of a late reader (of a 100k-entry
+ * map, pulling the snapshot from three members vs from the leader alone).
  *
  * `deno run -A bench/collections.ts`
  *
@@ -132,6 +133,60 @@ export async function run(): Promise<void> {
     report("late reader online+caught up, 20k entries vs 0", full, empty, "ms");
     await Promise.all(writers.map((h) => h.close()));
     await Promise.all(groups.map((g) => g.close()));
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+  await lateReaderSources();
+}
+
+/**
+ * A reader joining a 100 000-entry map (by snapshot) held by a writer and
+ * two up-to-date readers: pulling the snapshot's pieces from all three at
+ * once vs from the leader alone (`catchUpGap: 0`), alternating rounds on
+ * fresh maps.
+ */
+async function lateReaderSources(): Promise<void> {
+  const nodes = await startNodes(4);
+  const entries = 100_000;
+  try {
+    const join = async (multi: boolean) => {
+      const name = crypto.randomUUID();
+      const options = { snapshotEvery: 10 };
+      const w = SharedMap.writer<number, number>(nodes[0], name, options);
+      await w.when.online();
+      for (let i = 0; i < entries; i += 1000) {
+        await w.extend(Array.from({ length: 1000 }, (_, j) => [i + j, i + j] as const));
+      }
+      const peers = [nodes[2], nodes[3]].map((n) =>
+        SharedMap.reader<number, number>(n, name, options)
+      );
+      await Promise.all(peers.map(async (p) => {
+        await p.when.online();
+        await p.when.reaches(w.version);
+      }));
+      const t = performance.now();
+      const group = multi ? {} : { catchUpGap: 0 };
+      const r = SharedMap.reader<number, number>(nodes[1], name, { ...options, group });
+      await r.when.online();
+      await r.when.reaches(w.version);
+      const ms = performance.now() - t;
+      if (r.size !== entries) throw new Error(`caught up ${r.size} of ${entries}`);
+      await Promise.all([w, r, ...peers].map((h) => h.close()));
+      return ms;
+    };
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+    const leaderOnly: number[] = [];
+    const multi: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      leaderOnly.push(await join(false));
+      multi.push(await join(true));
+    }
+    report(
+      "late reader, 100k entries: 3 sources vs leader",
+      median(multi),
+      median(leaderOnly),
+      "ms",
+    );
   } finally {
     await Promise.all(nodes.map((n) => n.close()));
   }

@@ -23,8 +23,6 @@ export class Applier {
   applied = 0;
   /** Commands applied since the incarnation formed (its weight when incarnations meet). */
   commands = 0;
-  /** Index of the latest snapshot taken or restored. */
-  snapshotIndex = 0;
 
   constructor(sm: StateMachine, maxSessions: number) {
     this.sm = sm;
@@ -56,7 +54,6 @@ export class Applier {
 
   /** Serializes the state machine and sessions at the applied index. */
   snapshot(): Uint8Array {
-    this.snapshotIndex = this.applied;
     const data: SnapshotData = {
       sm: this.sm.snapshot(),
       sessions: this.#sessions.records(),
@@ -72,7 +69,6 @@ export class Applier {
     this.commands = commands ?? 0;
     this.#sessions.restore(sessions);
     this.applied = snap.index;
-    this.snapshotIndex = snap.index;
   }
 
   /** Back to the state machine's initial state, nothing applied. */
@@ -81,6 +77,5 @@ export class Applier {
     this.#sessions.restore([]);
     this.applied = 0;
     this.commands = 0;
-    this.snapshotIndex = 0;
   }
 }

@@ -9,7 +9,8 @@
 import type { Op } from "./_linearizability.ts";
 import { checkKV } from "./_linearizability.ts";
 import { rng, Sim } from "./_sim.ts";
-import type { Replica, ReplicaEvent } from "./_replica.ts";
+import type { Replica } from "./_replica.ts";
+import type { ReplicaEvent } from "./_replica_types.ts";
 import type { Storage } from "./storage.ts";
 import { NotMemberError } from "./errors.ts";
 import { type Faults, MILD_FAULTS } from "./_faults.ts";

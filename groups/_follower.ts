@@ -70,6 +70,18 @@ function onSnapshotChunk(r: RaftCore, from: NodeId, m: MessageOf<"Snap">): void 
   onSnapshot(r, from, got.snapshot);
 }
 
+/**
+ * Installs a snapshot that arrived whole by another way than the leader's
+ * chunks (pulled from several peers and checked against the manifest the
+ * leader `from` sent in term `term`), as if that leader had sent it: only
+ * while it still leads us in that term.
+ */
+export function installPulled(r: RaftCore, from: NodeId, term: number, s: Snapshot): void {
+  if (r.role !== "follower" || r.term !== term || r.lead !== from) return;
+  r.receiver.clear();
+  onSnapshot(r, from, s);
+}
+
 function onSnapshot(r: RaftCore, from: NodeId, s: Snapshot): void {
   const log = r.log;
   if (s.index <= log.committed) {

@@ -3,7 +3,7 @@
 // incarnations holding writes met and stay apart), to listeners, a counter
 // and the log.
 import type { GroupId, PeerId } from "@mosaik/transport";
-import type { ReplicaEvent } from "./_replica.ts";
+import type { ReplicaEvent } from "./_replica_types.ts";
 import { groupsLog } from "./_logging.ts";
 
 /**

@@ -223,6 +223,15 @@ export class Leader {
     r.send(to, { type: "App", term: r.term, prevIndex, prevTerm, entries, commit: log.committed });
   }
 
+  /**
+   * `to` pulls snapshot `index` from several peers: push it nothing while it
+   * makes progress (an election timeout without a pull resumes the push).
+   */
+  holdSnapshot(to: NodeId, index: number): void {
+    const pr = this.progress.get(to);
+    if (pr?.state === "snapshot" && pr.snapshot?.index === index) pr.snapshot.hold(this.#r.ticks);
+  }
+
   #sendChunks(to: NodeId, out: OutgoingSnapshot): void {
     for (const m of out.chunks(this.#r.term)) this.#r.send(to, m);
   }

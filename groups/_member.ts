@@ -20,7 +20,7 @@ import {
 } from "@mosaik/transport";
 import { GroupClosedError } from "./errors.ts";
 import { IncarnationEvents } from "./_incarnation_events.ts";
-import type { ReplicaEvent, ReplicaMessage } from "./_replica.ts";
+import type { ReplicaEvent, ReplicaMessage } from "./_replica_types.ts";
 import { Replica } from "./_replica.ts";
 import { parseMessage, parseWelcome, PROTOCOL } from "./_wire.ts";
 import type { GroupConfig } from "./config.ts";

@@ -49,8 +49,7 @@ export class RaftCore {
   leader: Leader | undefined;
   /** @internal Ticks since the last sign of a leader (on a leader: since the last CheckQuorum). */
   electionElapsed = 0;
-  /** Ticks since this member last knew a leader (its own leadership counts). */
-  /** @internal */
+  /** @internal Ticks since the last sign of a leader (its own leadership counts). */
   leaderless = 0;
   /** @internal Ticks since start (the snapshot transfer's clock). */
   ticks = 0;
@@ -188,7 +187,8 @@ export class RaftCore {
     if (this.commit > this.#persistedCommit && this.ticks % this.opts.heartbeatTicks === 0) {
       this.persistHard(); // at most once a heartbeat, so the commit index survives a restart
     }
-    this.leaderless = this.lead === undefined ? this.leaderless + 1 : 0;
+    const silent = this.lead === undefined ? this.leaderless + 1 : this.electionElapsed;
+    this.leaderless = this.leader ? 0 : silent;
     if (this.leader) {
       this.leader.tick();
       return;

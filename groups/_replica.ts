@@ -1,98 +1,21 @@
 // A replica: the Raft core driven through its ready() boundary, with the
 // state machine (`_apply.ts`), client requests (`_requests.ts`), formation
-// and incarnations (`_formation.ts`), membership and leaving (`_membership.ts`) and
-// parallel catch-up (`_catch_up.ts`). Pure and deterministic: driven by
-// tick() and receive(); sends through a callback.
-import type { Envelope, LeadershipPreference, NodeId, RaftOptions } from "./_messages.ts";
+// and incarnations (`_formation.ts`), membership and leaving (`_membership.ts`),
+// parallel catch-up (`_catch_up.ts`) and snapshots pulled from several peers
+// (`_snapshot_pull.ts`). Pure and deterministic: driven by tick() and
+// receive(); sends through a callback.
+import type { LeadershipPreference, NodeId } from "./_messages.ts";
 import { RaftCore } from "./_raft.ts";
-import { EntryType, type Storage } from "./storage.ts";
+import { EntryType } from "./storage.ts";
 import type { StateMachine } from "./state_machine.ts";
+import type { ReplicaMessage, ReplicaOptions } from "./_replica_types.ts";
 import { GroupClosedError, NotMemberError } from "./errors.ts";
 import { Applier } from "./_apply.ts";
 import { Requests } from "./_requests.ts";
-import { CatchUp, type CatchUpMessage } from "./_catch_up.ts";
-import { Formation, type StatusMessage } from "./_formation.ts";
-import { Membership, type MembershipMessage } from "./_membership.ts";
-
-/** Messages of the group protocol besides Raft's. */
-export type ReplicaMessage =
-  | Envelope
-  | CatchUpMessage
-  | StatusMessage
-  | { type: "Prop"; data: Uint8Array[] }
-  | MembershipMessage;
-
-/** Events a replica reports to its driver. */
-export type ReplicaEvent =
-  | { type: "leader"; leader: NodeId | undefined }
-  | { type: "applied"; index: number }
-  | {
-    type: "reset";
-    /** The incarnation this member gave up. */
-    from: string;
-    /** The incarnation that won. */
-    to: string;
-    /** Log entries discarded (committed in the losing incarnation: `committed`). */
-    discarded: number;
-    committed: number;
-  }
-  | {
-    type: "conflict";
-    /** Our incarnation. */
-    mine: string;
-    /** The other incarnation; both hold writes, so neither is given up automatically. */
-    theirs: string;
-    /** The member of the other incarnation that reported it. */
-    peer: NodeId;
-  };
-
-/** Options of a replica; times in ticks. */
-export interface ReplicaOptions {
-  id: NodeId;
-  storage: Storage;
-  stateMachine: StateMachine;
-  random: () => number;
-  send: (to: NodeId, msg: ReplicaMessage) => void;
-  onEvent?: (e: ReplicaEvent) => void;
-  raft?: Partial<RaftOptions>;
-  /** Join as a non-voting learner. */
-  learner?: boolean;
-  /** Ranks peers for catch-up fetches, lower first (the member passes RTTs). */
-  rank?: (peer: NodeId) => number;
-  /**
-   * Form a new group once this many blank members (self included) are
-   * bonded; undefined: never form, only join a formed group.
-   */
-  bootstrapExpect?: number;
-  /** Ticks to wait for bonds before forming a new group. */
-  formationTicks: number;
-  /** Ticks a member may be absent before the leader removes it. */
-  graceTicks: number;
-  /** Ticks between resubmissions of an unanswered request. */
-  retryTicks: number;
-  /** Ticks before a request fails. */
-  timeoutTicks: number;
-  /** Ticks between status messages to bonded peers. */
-  statusTicks: number;
-  /** Take a snapshot every this many applied entries. */
-  snapshotEvery: number;
-  /** Maximum client sessions kept (least recently used evicted, deterministically). */
-  maxSessions: number;
-  /** Random client id (unique per replica incarnation). */
-  clientId: string;
-  /**
-   * A follower this many entries behind the leader fetches the gap from
-   * several peers in parallel (0 = off). Default 0.
-   */
-  catchUpGap?: number;
-  /** Entries per fetch request. Default 256. */
-  fetchBatch?: number;
-  /**
-   * Runs the leader's log write later (after its messages went out), so the
-   * leader's fsync overlaps replication. Default: write at once.
-   */
-  defer?: (fn: () => void) => void;
-}
+import { CatchUp } from "./_catch_up.ts";
+import { SnapshotPull } from "./_snapshot_pull.ts";
+import { Formation } from "./_formation.ts";
+import { Membership } from "./_membership.ts";
 
 /** See the file comment. */
 export class Replica {
@@ -103,6 +26,7 @@ export class Replica {
   readonly #applier: Applier;
   readonly #requests: Requests;
   readonly #catchUp: CatchUp;
+  readonly #pull: SnapshotPull;
   readonly #membership: Membership;
   readonly #formation: Formation;
   #bonds = new Set<NodeId>();
@@ -157,6 +81,18 @@ export class Replica {
       timeoutTicks,
       rank: opts.rank,
     });
+    this.#pull = new SnapshotPull({
+      core,
+      now,
+      bonds,
+      clusterOf: (peer) => this.#formation.status.get(peer)?.cluster,
+      send,
+      enabled: !!opts.catchUpGap,
+      pieceBytes: opts.snapshotPieceBytes ?? 128 * 1024,
+      retryTicks,
+      timeoutTicks,
+      rank: opts.rank,
+    });
     this.#membership = new Membership({
       core,
       now,
@@ -189,6 +125,11 @@ export class Replica {
     return this.#catchUp.served;
   }
 
+  /** Snapshots pulled from several peers and installed, and pulled pieces refused as not the leader's. */
+  get pulled(): { installed: number; rejected: number } {
+    return { installed: this.#pull.installed, rejected: this.#pull.rejected };
+  }
+
   /** Current leader if known. */
   get leader(): NodeId | undefined {
     return this.core.lead;
@@ -206,6 +147,7 @@ export class Replica {
     this.#requests.tick();
     this.#membership.tick();
     this.#catchUp.drive();
+    this.#pull.drive();
     this.#flush();
   }
 
@@ -228,6 +170,18 @@ export class Replica {
       case "Fetched":
         this.#catchUp.onFetched(from, msg);
         break;
+      case "SnapPlan":
+        this.#pull.servePlan(from, msg);
+        break;
+      case "SnapPlanR":
+        this.#pull.onPlan(from, msg);
+        break;
+      case "SnapGet":
+        this.#pull.serve(from, msg);
+        break;
+      case "SnapPiece":
+        this.#pull.onPiece(from, msg);
+        break;
       default:
         if (this.#formation.rejects(msg.cluster)) break;
         this.core.step(from, msg);
@@ -236,7 +190,7 @@ export class Replica {
           this.#catchUp.maybeStart(from, msg.prevIndex, msg.prevTerm, msg.cluster);
         } else if (msg.type === "Hb" && msg.lc !== undefined && msg.lct !== undefined) {
           this.#catchUp.maybeStart(from, msg.lc, msg.lct, msg.cluster);
-        }
+        } else if (msg.type === "Snap") this.#pull.maybeStart(from, msg);
     }
     this.#flush();
   }
@@ -400,15 +354,19 @@ export class Replica {
   #apply(): void {
     const commit = this.core.commit;
     if (commit <= this.applied) return;
-    const entries = this.core.entries(this.applied + 1, commit);
-    this.#applier.apply(
-      entries,
-      (b, index, results) => this.#requests.onApplied(b, index, results),
-    );
-    this.opts.onEvent?.({ type: "applied", index: commit });
-    if (this.applied - this.#applier.snapshotIndex >= this.opts.snapshotEvery) {
-      this.core.compact(this.applied, this.#applier.snapshot());
+    // Snapshots fall on multiples of snapshotEvery, the same indexes on every
+    // member, so peers hold the leader's snapshot and can serve its pieces.
+    const every = this.opts.snapshotEvery;
+    while (this.applied < commit) {
+      const boundary = (Math.floor(this.applied / every) + 1) * every;
+      const hi = Math.min(commit, boundary);
+      this.#applier.apply(
+        this.core.entries(this.applied + 1, hi),
+        (b, index, results) => this.#requests.onApplied(b, index, results),
+      );
+      if (hi === boundary) this.core.compact(hi, this.#applier.snapshot());
     }
+    this.opts.onEvent?.({ type: "applied", index: commit });
   }
 
   /** Writes our incarnation holds here: commands applied, plus one if the log holds more. */
@@ -432,6 +390,7 @@ export class Replica {
     this.opts.storage.reset();
     this.#applier.reset();
     this.#catchUp.reset();
+    this.#pull.reset();
     this.core = new RaftCore(this.id, this.opts.storage, this.opts.random, this.opts.raft);
     for (const o of pending) this.opts.send(o.to, o.msg);
     this.opts.onEvent?.({ type: "reset", from: mine, to: theirs, discarded, committed });

@@ -5,7 +5,7 @@
 // a while; crashes (possibly in the middle of a write), restarts on the same
 // storage and disk loss. Not used by the real transport.
 import type { NodeId } from "./_messages.ts";
-import type { ReplicaMessage, ReplicaOptions } from "./_replica.ts";
+import type { ReplicaMessage, ReplicaOptions } from "./_replica_types.ts";
 import { Replica } from "./_replica.ts";
 import type { Storage } from "./storage.ts";
 import { MemoryStorage } from "./storage.ts";
@@ -184,6 +184,7 @@ export class Sim {
       clientId: `${id}-${Math.floor(seedRng() * 1e9)}`,
       catchUpGap: 10,
       fetchBatch: 8,
+      snapshotPieceBytes: 256,
       defer: (fn) => this.#timers.push({ at: this.time + this.#fsyncDelay(), node, fn }),
       raft: { electionTicks: 10, heartbeatTicks: 2, maxEntriesPerMsg: 8, maxInflight: 4 },
       ...this.opts.replica,

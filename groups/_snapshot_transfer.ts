@@ -1,7 +1,11 @@
-// Chunked snapshot transfer: the leader sends a snapshot's data in chunks of
-// at most `chunkBytes` with a window of unacknowledged chunks; the follower
-// reassembles them in order, checks the CRC of the whole and only then
-// installs it. Lost chunks are resent from the last acknowledged one.
+// Chunked snapshot transfer: the leader first sends the snapshot's metadata
+// alone (an empty chunk at offset 0), then, once the follower answered, its
+// data in chunks of at most `chunkBytes` with a window of unacknowledged
+// chunks; the follower reassembles them in order, checks the CRC of the whole
+// and only then installs it. Lost chunks are resent from the last
+// acknowledged one. The metadata first lets a follower pull the data from
+// several peers instead (`_snapshot_pull.ts`): the leader then holds its
+// push until the follower stalls.
 import type { MessageOf, RaftMessage } from "./_messages.ts";
 import type { Snapshot } from "./storage.ts";
 import { crc32 } from "./_crc32.ts";
@@ -17,6 +21,12 @@ export class OutgoingSnapshot {
   /** Chunks acknowledged and the next chunk to send. */
   #acked = 0;
   #next = 0;
+  /** The metadata went out. */
+  #announced = false;
+  /** The follower answered the metadata: the data may follow. */
+  #opened = false;
+  /** The follower pulls the data itself: nothing is pushed until it stalls. */
+  #held = false;
   /** Tick of the last chunk sent or acknowledged. */
   sentAt: number;
 
@@ -32,13 +42,20 @@ export class OutgoingSnapshot {
     return this.snapshot.index;
   }
 
-  /** The chunks the window allows now (at least one, even for empty data). */
+  /** The chunks the window allows now (the metadata alone until the follower answered it). */
   chunks(term: number): RaftMessage[] {
     const s = this.snapshot;
     const size = this.#chunkBytes;
     const total = s.data.byteLength;
     const count = Math.max(1, Math.ceil(total / size));
     const out: RaftMessage[] = [];
+    if (this.#held) return out;
+    if (!this.#opened) {
+      if (this.#announced) return out;
+      this.#announced = true;
+      const meta = { ...s, data: s.data.subarray(0, 0) };
+      return [{ type: "Snap", term, snapshot: meta, offset: 0, total, crc: this.#crc }];
+    }
     while (this.#next < count && this.#next - this.#acked < SNAPSHOT_WINDOW) {
       const offset = this.#next * size;
       out.push({
@@ -57,6 +74,7 @@ export class OutgoingSnapshot {
   /** The follower holds the first `offset` bytes. */
   ack(offset: number, now: number): void {
     this.sentAt = now;
+    this.#opened = true;
     this.#acked = Math.floor(offset / this.#chunkBytes);
     this.#next = Math.max(this.#next, this.#acked);
   }
@@ -64,6 +82,14 @@ export class OutgoingSnapshot {
   /** Chunks were probably lost: send again from the last acknowledged one. */
   rewind(now: number): void {
     this.#next = this.#acked;
+    this.#announced = false;
+    this.#held = false;
+    this.sentAt = now;
+  }
+
+  /** The follower pulls the data from several peers: push nothing while it makes progress. */
+  hold(now: number): void {
+    this.#held = true;
     this.sentAt = now;
   }
 }
@@ -85,6 +111,11 @@ export type ChunkOutcome =
 /** The receiving side: one snapshot at a time, chunks in order from offset 0. */
 export class SnapshotReceiver {
   #buf: Buffer | undefined;
+
+  /** Drops a partial snapshot (it arrived whole by another way). */
+  clear(): void {
+    this.#buf = undefined;
+  }
 
   /**
    * Takes a chunk. Until the data is complete the answer is the offset to

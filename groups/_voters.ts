@@ -50,7 +50,8 @@ export function mayRaiseTerm(r: RaftCore, from: NodeId, m: Envelope): boolean {
   if (!config || config.voters.includes(from)) return true;
   if (m.type !== "App" && m.type !== "Hb" && m.type !== "Snap") return false;
   if (m.term - r.term > MAX_OUTSIDE_TERM_STEP) return false;
-  return r.lead === undefined && r.leaderless >= 3 * r.opts.electionTicks;
+  // A member that cannot campaign keeps `lead` after its leader went silent: silence counts.
+  return r.leaderless >= 3 * r.opts.electionTicks;
 }
 
 /** Whether `r` heard from a leader within an election timeout (its lease: votes are refused). */

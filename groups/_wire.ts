@@ -1,9 +1,10 @@
 // Validation of everything a bond receives: malformed or oversized input is
 // rejected with a DecodeError before it reaches the Raft core.
 import { DecodeError, ownBytes } from "@mosaik/transport";
-import type { ReplicaMessage } from "./_replica.ts";
+import type { ReplicaMessage } from "./_replica_types.ts";
 import type { Envelope } from "./_messages.ts";
 import type { Config, Entry, Snapshot } from "./storage.ts";
+import { MAX_MANIFEST_BYTES, MAX_PIECE_BYTES } from "./_snapshot_pull.ts";
 
 /** The group protocol's name on the endpoint. */
 export const PROTOCOL = "/mosaik/groups/1";
@@ -151,6 +152,36 @@ function parseBody(m: Record<string, unknown>, type: string, cluster?: string): 
       const entries = m.entries.map(entry);
       entries.forEach((e, i) => e.index !== from + i && fail("entry indexes"));
       return { type, cluster, from, entries };
+    }
+    case "SnapPlan":
+      return { type, cluster, index: nat(m.index, "index"), term: nat(m.term, "term") };
+    case "SnapPlanR": {
+      const digests = bytes(m.digests, "digests");
+      if (digests.byteLength > MAX_MANIFEST_BYTES) fail("digests");
+      return {
+        type,
+        cluster,
+        index: nat(m.index, "index"),
+        term: nat(m.term, "term"),
+        piece: nat(m.piece, "piece"),
+        digests,
+      };
+    }
+    case "SnapGet":
+      return {
+        type,
+        cluster,
+        index: nat(m.index, "index"),
+        term: nat(m.term, "term"),
+        crc: nat(m.crc, "crc"),
+        total: nat(m.total, "total"),
+        offset: nat(m.offset, "offset"),
+        length: nat(m.length, "length"),
+      };
+    case "SnapPiece": {
+      const data = bytes(m.data, "piece");
+      if (data.byteLength > MAX_PIECE_BYTES) fail("piece");
+      return { type, cluster, index: nat(m.index, "index"), offset: nat(m.offset, "offset"), data };
     }
     case "PreVote":
     case "Vote":

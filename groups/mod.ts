@@ -18,7 +18,11 @@
  * `group.promote()` or by joining again as a voter), leadership preference
  * (`normal`, `reluctant`, `never`), leadership transfer, ReadIndex for
  * linearizable reads, snapshots with InstallSnapshot (in CRC-checked chunks
- * of `maxBytesPerMsg`, so states beyond the frame limit travel), members
+ * of `maxBytesPerMsg`, so states beyond the frame limit travel; a member
+ * receiving one, new members and readers included, pulls its pieces from
+ * every peer holding the same snapshot at once, each piece checked against
+ * the SHA-256 manifest the leader sends, and snapshots fall on multiples of
+ * `snapshotEvery` so peers hold the leader's), members
  * that restart with empty storage caught up again (heartbeat answers carry
  * the follower's last index), parallel catch-up (a member far
  * behind fetches the gap from several peers at once; a peer serves a range

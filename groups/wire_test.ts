@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { decode, DecodeError, encode } from "@mosaik/transport";
 import { parseHello, parseMessage, parseWelcome } from "./_wire.ts";
-import type { ReplicaMessage } from "./_replica.ts";
+import type { ReplicaMessage } from "./_replica_types.ts";
 
 const valid: ReplicaMessage[] = [
   { type: "PreVote", term: 3, lastIndex: 9, lastTerm: 2, cluster: "c" },
@@ -43,6 +43,10 @@ const valid: ReplicaMessage[] = [
   { type: "Status", cluster: "c", commit: 4, learner: false, lead: "a" },
   { type: "Leave" },
   { type: "Left" },
+  { type: "SnapPlan", index: 9, term: 3, cluster: "c" },
+  { type: "SnapPlanR", index: 9, term: 3, piece: 4, digests: new Uint8Array(64), cluster: "c" },
+  { type: "SnapGet", index: 9, term: 3, crc: 77, total: 5, offset: 4, length: 1, cluster: "c" },
+  { type: "SnapPiece", index: 9, offset: 4, data: new Uint8Array(1), cluster: "c" },
 ];
 
 Deno.test("wire: valid messages survive encode/decode/parse", () => {
@@ -98,4 +102,11 @@ Deno.test("wire: entry indexes must follow prevIndex", () => {
       }),
     DecodeError,
   );
+});
+
+Deno.test("wire: snapshot pieces and manifests beyond their bounds are rejected", () => {
+  const piece = { type: "SnapPiece", index: 1, offset: 0, data: new Uint8Array((1 << 20) + 1) };
+  assert.throws(() => parseMessage(piece), DecodeError);
+  const plan = { type: "SnapPlanR", index: 1, term: 1, piece: 1, digests: new Uint8Array(2 << 20) };
+  assert.throws(() => parseMessage(plan), DecodeError);
 });

@@ -48,7 +48,7 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-async function cluster(storage: (i: number) => Storage, expect?: number, n = 3): Promise<Cluster> {
+async function cluster(storage: (i: number) => Storage, n = 3): Promise<Cluster> {
   const net = networkId(crypto.randomUUID());
   const eps = await Promise.all(
     Array.from({ length: n }, () => Endpoint.create({ networkId: net })),
@@ -62,7 +62,7 @@ async function cluster(storage: (i: number) => Storage, expect?: number, n = 3):
       storage: storage(i),
       config: {
         peers: eps.filter((_, j) => j !== i).map((e) => e.address),
-        bootstrapExpect: expect,
+        bootstrapExpect: n,
       },
     })
   );
@@ -101,7 +101,7 @@ async function electionTimes(): Promise<{ first: number; failover: number }> {
   const failovers: number[] = [];
   for (let round = 0; round < 3; round++) {
     const t0 = performance.now();
-    const c = await cluster(() => new MemoryStorage()); // default settings: formation window
+    const c = await cluster(() => new MemoryStorage()); // default timing settings
     await Promise.all(c.gs.map((g) => g.when.leaderElected()));
     firsts.push(performance.now() - t0);
     await Promise.all(c.gs.map((g) => g.when.online()));

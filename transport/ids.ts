@@ -27,10 +27,12 @@ export type PeerId = string & { readonly __peer: true };
 const HEX_RE = /^[0-9a-fA-F]{64}$/;
 const encoder = new TextEncoder();
 
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 /** Encodes bytes as lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
   let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  for (const b of bytes) out += HEX_PAIRS[b];
   return out;
 }
 
@@ -97,18 +99,37 @@ export function peerIdFromBytes(publicKey: Uint8Array): PeerId {
   return base32z.baseEncode(publicKey) as PeerId;
 }
 
-/** Decodes a {@linkcode PeerId} to its 32 public-key bytes. */
+const Z_BASE_32 = "ybndrfg8ejkmcpqxot1uwisza345h769";
+const Z_CODES = new Int8Array(128).fill(-1);
+for (let i = 0; i < Z_BASE_32.length; i++) Z_CODES[Z_BASE_32.charCodeAt(i)] = i;
+
+/**
+ * Decodes a {@linkcode PeerId} to its 32 public-key bytes. Only the
+ * canonical text of 32 bytes decodes: 52 characters of the z-base-32
+ * alphabet whose 4 bits beyond the 256th are zero (sync summaries and
+ * signed entries decode thousands of ids, so this is a hand loop rather
+ * than a generic base codec).
+ */
 export function peerIdToBytes(id: PeerId | string): Uint8Array {
-  let bytes: Uint8Array;
-  try {
-    bytes = base32z.baseDecode(id);
-  } catch (cause) {
-    throw new DecodeError(`invalid peer id ${JSON.stringify(id)}`, { cause });
+  const invalid = () => new DecodeError(`invalid peer id ${JSON.stringify(id)}`);
+  if (id.length !== 52) throw invalid();
+  const out = new Uint8Array(32);
+  let buffer = 0;
+  let bits = 0;
+  let at = 0;
+  for (let i = 0; i < 52; i++) {
+    const c = id.charCodeAt(i);
+    const v = c < 128 ? Z_CODES[c] : -1;
+    if (v < 0) throw invalid();
+    buffer = ((buffer << 5) | v) & 0xfff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[at++] = (buffer >> bits) & 0xff;
+    }
   }
-  if (bytes.length !== 32 || base32z.baseEncode(bytes) !== id) {
-    throw new DecodeError(`invalid peer id ${JSON.stringify(id)}`);
-  }
-  return bytes;
+  if ((buffer & ((1 << bits) - 1)) !== 0) throw invalid();
+  return out;
 }
 
 /** Checks and brands a string as a {@linkcode PeerId}; throws {@linkcode DecodeError}. */

@@ -21,6 +21,7 @@ const AREAS = [
 ];
 
 const wanted = Deno.args.length > 0 ? Deno.args : AREAS;
+const failed: string[] = [];
 for (const area of wanted) {
   const url = new URL(`./${area}.ts`, import.meta.url);
   try {
@@ -29,7 +30,18 @@ for (const area of wanted) {
     console.log(`## ${area}: no benchmark yet`);
     continue;
   }
-  const mod = await import(url.href);
-  await mod.run();
+  // One area failing (a swarm that did not converge, a missing tool) must not
+  // hide the figures of the areas after it.
+  try {
+    const mod = await import(url.href);
+    await mod.run();
+  } catch (e) {
+    failed.push(area);
+    console.log(`## ${area}: FAILED: ${e instanceof Error ? e.stack ?? e.message : e}`);
+  }
   console.log();
+}
+if (failed.length > 0) {
+  console.log(`failed areas: ${failed.join(", ")}`);
+  Deno.exit(1);
 }

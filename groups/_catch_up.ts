@@ -1,8 +1,12 @@
 // Parallel catch-up: a follower far behind the leader's commit point fetches
-// the gap from several peers at once. A peer serves a range only if its log
-// holds the leader's (index, term) point, so by Log Matching the range equals
-// the leader's log; entries are appended only while the same leader and term
-// last, and never over committed ones.
+// the gap from several peers at once, a brand-new member (no configuration
+// yet) too, from the peers of the leader's incarnation. A peer serves a range
+// only if its log holds the leader's (index, term) point, so by Log Matching
+// the range equals the leader's log; the follower checks every range against
+// that point (terms never decrease, never pass the point's term, and the
+// point itself carries it) and stops asking a peer whose range fails;
+// entries are appended only while the same leader and term last, and never
+// over committed ones.
 import type { NodeId } from "./_messages.ts";
 import type { RaftCore } from "./_raft.ts";
 import type { Entry } from "./storage.ts";
@@ -43,6 +47,8 @@ interface Session {
   /** Term and leader the point came from: the session ends when either changes. */
   term: number;
   leader: NodeId;
+  /** The leader's incarnation. */
+  cluster: string;
 }
 
 /** See the file comment. */
@@ -51,6 +57,8 @@ export class CatchUp {
   #session: Session | undefined;
   /** Entries served to catching-up peers (for metrics). */
   served = 0;
+  /** Ranges refused because they do not fit the leader's point (for tests and metrics). */
+  rejected = 0;
 
   constructor(host: CatchUpHost) {
     this.#host = host;
@@ -60,8 +68,9 @@ export class CatchUp {
   maybeStart(from: NodeId, at: number, atTerm: number, cluster: string | undefined): void {
     const core = this.#host.core();
     const gap = this.#host.gap;
-    if (!gap || this.#session || core.role !== "follower" || !core.config) return;
-    if (cluster !== core.config.cluster || at - core.lastIndex < gap) return;
+    if (!gap || this.#session || core.role !== "follower" || cluster === undefined) return;
+    if (core.config ? cluster !== core.config.cluster : core.lastIndex !== 0) return;
+    if (at - core.lastIndex < gap) return;
     if (core.termAt(at) !== undefined) return;
     this.#session = {
       cursor: core.commit + 1,
@@ -73,6 +82,7 @@ export class CatchUp {
       started: this.#host.now(),
       term: core.term,
       leader: from,
+      cluster,
     };
     this.drive();
   }
@@ -86,7 +96,8 @@ export class CatchUp {
     const bonds = this.#host.bonds();
     if (
       core.role !== "follower" || core.term !== c.term || core.lead !== c.leader ||
-      core.lastIndex >= c.at || now - c.started > this.#host.timeoutTicks
+      core.lastIndex >= c.at || now - c.started > this.#host.timeoutTicks ||
+      (core.cluster !== undefined && core.cluster !== c.cluster)
     ) {
       this.#session = undefined;
       return;
@@ -102,7 +113,7 @@ export class CatchUp {
       c.chunks.has(i) || [...c.inflight.values()].some((f) => f.from <= i && i <= f.to);
     const rank = (p: NodeId) => this.#host.rank?.(p) ?? 0;
     const peers = [...bonds].filter((p) =>
-      !c.refused.has(p) && !c.inflight.has(p) && this.#host.clusterOf(p) === core.cluster
+      !c.refused.has(p) && !c.inflight.has(p) && this.#host.clusterOf(p) === c.cluster
     ).sort((a, b) => (rank(a) - rank(b)) || (a < b ? -1 : a > b ? 1 : 0));
     let next = c.cursor;
     for (const p of peers) {
@@ -116,7 +127,7 @@ export class CatchUp {
         to,
         at: c.at,
         atTerm: c.atTerm,
-        cluster: core.cluster,
+        cluster: c.cluster,
       });
       next = to + 1;
     }
@@ -142,14 +153,17 @@ export class CatchUp {
     const c = this.#session;
     const f = c?.inflight.get(from);
     const core = this.#host.core();
-    if (!c || !f || f.from !== m.from || m.cluster !== core.cluster) return;
+    if (!c || !f || f.from !== m.from || m.cluster !== c.cluster) return;
     if (core.term !== c.term || core.lead !== c.leader) {
       this.#session = undefined; // entries of an older leader must not replace newer ones
       return;
     }
     c.inflight.delete(from);
     if (!m.entries.length) c.refused.add(from);
-    else c.chunks.set(m.from, m.entries);
+    else if (!fits(m.entries, f.to, c.at, c.atTerm, committedTerm(core, m.from - 1))) {
+      this.rejected++;
+      c.refused.add(from);
+    } else c.chunks.set(m.from, m.entries);
     for (;;) {
       const start = [...c.chunks.keys()].find((k) => k <= core.lastIndex + 1 && k <= c.cursor);
       if (start === undefined) break;
@@ -165,6 +179,33 @@ export class CatchUp {
   reset(): void {
     this.#session = undefined;
   }
+}
+
+/** The term of entry `i` if it is committed here (an uncommitted one may differ from the leader's). */
+function committedTerm(core: RaftCore, i: number): number | undefined {
+  return i <= core.commit ? core.termAt(i) : undefined;
+}
+
+/**
+ * Whether a range (contiguous from the index asked for, as the wire checks)
+ * fits the leader's point (at, atTerm): no longer than asked, terms never
+ * decreasing (from the entry before it, if committed here) nor above the
+ * point's, and the point itself of the point's term.
+ */
+function fits(
+  entries: Entry[],
+  to: number,
+  at: number,
+  atTerm: number,
+  before: number | undefined,
+): boolean {
+  if (entries[entries.length - 1].index > to) return false;
+  let term = before ?? 0;
+  for (const e of entries) {
+    if (e.term < term || e.term > atTerm || (e.index === at && e.term !== atTerm)) return false;
+    term = e.term;
+  }
+  return true;
 }
 
 /**

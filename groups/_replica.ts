@@ -125,9 +125,12 @@ export class Replica {
     return this.#catchUp.served;
   }
 
-  /** Snapshots pulled from several peers and installed, and pulled pieces refused as not the leader's. */
-  get pulled(): { installed: number; rejected: number } {
-    return { installed: this.#pull.installed, rejected: this.#pull.rejected };
+  /** Snapshots pulled from several peers and installed; pieces and ranges refused as not the leader's. */
+  get pulled(): { snapshots: number; refused: number } {
+    return {
+      snapshots: this.#pull.installed,
+      refused: this.#pull.rejected + this.#catchUp.rejected,
+    };
   }
 
   /** Current leader if known. */

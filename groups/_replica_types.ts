@@ -77,7 +77,8 @@ export interface ReplicaOptions {
   clientId: string;
   /**
    * A follower this many entries behind the leader fetches the gap from
-   * several peers in parallel (0 = off). Default 0.
+   * several peers in parallel, and snapshots are pulled from several peers
+   * (0 = both off). Default 0.
    */
   catchUpGap?: number;
   /** Entries per fetch request. Default 256. */

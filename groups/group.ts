@@ -47,6 +47,10 @@ export interface GroupMetrics {
   bonds: number;
   /** Entries this member served to members catching up in parallel. */
   servedToCatchUp: number;
+  /** Snapshots this member pulled from several peers at once and installed. */
+  snapshotsPulled: number;
+  /** Snapshot pieces and log ranges from peers refused as not the leader's (a lying or stale peer). */
+  refusedFromPeers: number;
   /** Conflicts with other incarnations of the group reported so far (see {@linkcode Group.onConflict}). */
   conflicts: number;
 }
@@ -197,6 +201,8 @@ export class Group<C = unknown, R = unknown, Q = unknown, QR = unknown> implemen
       leaderChanges: this.#member.leaderChanges,
       bonds: this.#member.bonded.length,
       servedToCatchUp: r.served,
+      snapshotsPulled: r.pulled.snapshots,
+      refusedFromPeers: r.pulled.refused,
       conflicts: this.#member.incarnations.conflicts,
     };
   }

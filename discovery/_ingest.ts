@@ -106,7 +106,7 @@ export class Ingest {
    * Takes one entry (a broadcast `from` a neighbour). An update of a known
    * peer is verified synchronously: it is rare and latency matters (it lands
    * before anything the peer sends afterwards on other channels); a new peer
-   * takes the faster asynchronous WebCrypto path.
+   * takes the faster native path.
    */
   one(raw: Uint8Array, from: PeerId): Verdict | Promise<UpsertResult> {
     const p = this.#screen(raw);

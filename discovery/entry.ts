@@ -15,6 +15,7 @@ import {
   type Digest,
   digestBytes,
   encode,
+  fromHex,
   type GroupId,
   type NetworkId,
   ownBytes,
@@ -28,6 +29,8 @@ import {
   toHex,
   verify,
 } from "@mosaik/transport";
+import { Buffer } from "node:buffer";
+import { verify as nodeVerify } from "node:crypto";
 import { array, bytes, text, uint } from "./_check.ts";
 import { decodePlacement, encodePlacement, type Placement } from "./placement.ts";
 import { type Coordinate, decodeCoordinate, encodeCoordinate } from "./vivaldi.ts";
@@ -314,42 +317,41 @@ export function verifyParsedEntrySync(p: ParsedEntry): SignedPeerEntry {
   return { entry: freeze(p.entry), bytes: p.raw };
 }
 
-let webCrypto = true;
+/** DER (SPKI) of an Ed25519 public key: this prefix, then the 32 key bytes. */
+const SPKI = Buffer.alloc(44);
+SPKI.set([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
-/** Verifies an Ed25519 signature with WebCrypto (about 6× faster than pure JS here). */
-async function verifyFast(
-  key: Uint8Array,
-  body: Uint8Array,
-  signature: Uint8Array,
-): Promise<boolean> {
-  if (webCrypto) {
-    try {
-      const k = await crypto.subtle.importKey(
-        "raw",
-        key as Uint8Array<ArrayBuffer>,
-        {
-          name: "Ed25519",
-        },
-        false,
-        ["verify"],
-      );
-      return await crypto.subtle.verify(
-        { name: "Ed25519" },
-        k,
-        signature as Uint8Array<ArrayBuffer>,
-        body as Uint8Array<ArrayBuffer>,
-      );
-    } catch (e) {
-      if (!(e instanceof DOMException && e.name === "NotSupportedError")) return false;
-      webCrypto = false; // no Ed25519 in this runtime's WebCrypto
-    }
+function verifyNative(key: Uint8Array, body: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    SPKI.set(key, 12);
+    return nodeVerify(null, body, { key: SPKI, format: "der", type: "spki" }, signature);
+  } catch {
+    return false; // not a key
   }
-  return verify(key, body, signature);
+}
+
+/** Whether this runtime's node:crypto verifies Ed25519 (RFC 8032's first test vector). */
+const native = verifyNative(
+  fromHex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"),
+  new Uint8Array(0),
+  fromHex(
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+  ),
+);
+
+/**
+ * Verifies an Ed25519 signature natively (node:crypto; about 10× faster
+ * than pure JS). Not WebCrypto: every `importKey` leaves a CryptoKey and a
+ * key-store entry on the heap that only a full GC frees; a flood of 12,000
+ * made-up peers' entries cost +45 MiB RSS that way, +22 MiB here.
+ */
+function verifyFast(key: Uint8Array, body: Uint8Array, signature: Uint8Array): boolean {
+  return native ? verifyNative(key, body, signature) : verify(key, body, signature);
 }
 
 /**
  * Decodes and verifies an entry like {@linkcode decodeSignedEntry}, but
- * asynchronously with WebCrypto (several times faster than pure JS here).
+ * with the runtime's native Ed25519 (several times faster than pure JS).
  */
 export function verifyEntry(raw: Uint8Array): Promise<SignedPeerEntry> {
   try {
@@ -359,12 +361,14 @@ export function verifyEntry(raw: Uint8Array): Promise<SignedPeerEntry> {
   }
 }
 
-/** Verifies an entry from {@linkcode parseEntry}. Internal to discovery. */
-export async function verifyParsedEntry(p: ParsedEntry): Promise<SignedPeerEntry> {
-  if (!(await verifyFast(p.key, p.body, p.signature))) {
-    throw new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`);
+/** Verifies an entry from {@linkcode parseEntry} natively; rejects with {@linkcode InvalidEntryError}. Internal to discovery. */
+export function verifyParsedEntry(p: ParsedEntry): Promise<SignedPeerEntry> {
+  if (!verifyFast(p.key, p.body, p.signature)) {
+    return Promise.reject(
+      new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`),
+    );
   }
-  return { entry: freeze(p.entry), bytes: p.raw };
+  return Promise.resolve({ entry: freeze(p.entry), bytes: p.raw });
 }
 
 /** A verified, signed notice that a peer left on purpose. */

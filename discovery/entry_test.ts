@@ -128,7 +128,7 @@ Deno.test("entry: fuzzed input only ever throws InvalidEntryError", () => {
   );
 });
 
-Deno.test("entry: verifyEntry (WebCrypto) agrees with decodeSignedEntry", async () => {
+Deno.test("entry: verifyEntry (native) agrees with decodeSignedEntry", async () => {
   const s = signEntry(key, base);
   assert.deepEqual((await verifyEntry(s.bytes)).entry, decodeSignedEntry(s.bytes).entry);
   const bad = s.bytes.slice();

@@ -2,7 +2,9 @@
  * The anti-entropy schedule: a catalog sync with a random neighbour soon
  * after every change of our neighbours or entry, backing off (doubling) to
  * `syncInterval` while nothing changes, so a lost broadcast is repaired
- * quickly without periodic chatter in steady state.
+ * quickly without periodic chatter in steady state. One sync at a time: a
+ * tick while the last one is still under way (a loaded or slow peer) is
+ * skipped rather than piling syncs up.
  *
  * @module
  */
@@ -14,13 +16,17 @@ const FIRST_DELAY = 250;
 export class AntiEntropy {
   #clock: Scheduler;
   #longest: number;
-  #run: () => void;
+  #run: () => Promise<void> | undefined;
+  #running = false;
   #delay = FIRST_DELAY;
   #cancel: (() => void) | undefined;
   #closed = false;
 
-  /** Runs `run` (sync with a random neighbour) on the schedule, at most every `longest` ms. */
-  constructor(clock: Scheduler, longest: number, run: () => void) {
+  /**
+   * Runs `run` (sync with a random neighbour; it returns the sync, if any)
+   * on the schedule, at most every `longest` ms.
+   */
+  constructor(clock: Scheduler, longest: number, run: () => Promise<void> | undefined) {
     this.#clock = clock;
     this.#longest = longest;
     this.#run = run;
@@ -32,7 +38,14 @@ export class AntiEntropy {
     const delay = this.#delay * (0.75 + 0.5 * Math.random());
     this.#delay = Math.min(this.#delay * 2, this.#longest);
     this.#cancel = this.#clock.after(delay, () => {
-      this.#run();
+      if (!this.#running) {
+        const sync = this.#run();
+        if (sync) {
+          this.#running = true;
+          const done = () => this.#running = false;
+          sync.then(done, done);
+        }
+      }
       this.#schedule();
     });
   }

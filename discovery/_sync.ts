@@ -67,6 +67,8 @@ export class CatalogSync {
 
   /** Peers this node has synced with (or is syncing with). */
   readonly synced: Set<PeerId> = new Set();
+  /** Our syncs under way, by peer (each ends by the request timeout). */
+  #running = new Map<PeerId, Promise<number>>();
 
   #summary(): Map<PeerId, EntryVersion> {
     const s = this.#c.catalog.summary();
@@ -135,9 +137,23 @@ export class CatalogSync {
 
   /**
    * Exchanges catalogs with `peer` both ways; resolves once both sides
-   * merged, with how many entries we learned.
+   * merged, with how many entries we learned. With `join`, a sync with
+   * `peer` already under way stands for this one (anti-entropy and first
+   * contacts need not start a second exchange of the same catalogs).
    */
-  async sync(peer: PeerInfo): Promise<number> {
+  sync(peer: PeerInfo, join = false): Promise<number> {
+    const running = this.#running.get(peer.id);
+    if (join && running) return running;
+    const sync = this.#sync(peer);
+    this.#running.set(peer.id, sync);
+    const done = () => {
+      if (this.#running.get(peer.id) === sync) this.#running.delete(peer.id);
+    };
+    sync.then(done, done);
+    return sync;
+  }
+
+  async #sync(peer: PeerInfo): Promise<number> {
     this.synced.add(peer.id);
     const c = this.#c;
     try {

@@ -164,7 +164,7 @@ export class Discovery implements AsyncDisposable {
     this.#expiry = new Expiry(this.catalog, this.#clock, Math.min(1000, opts.purgeAfter / 4));
     this.#antiEntropy = new AntiEntropy(this.#clock, opts.syncInterval, () => {
       const target = pick([...this.#gossip.hv.active.values()]);
-      if (target) this.#syncSoon(target);
+      return target && this.#syncSoon(target, true);
     });
     this.when = this.#when = new CatalogWaiters(this.catalog);
   }
@@ -363,7 +363,7 @@ export class Discovery implements AsyncDisposable {
     const hv = this.#gossip.hv;
     if (this.#closed || info.id === this.#endpoint.peerId || this.#offences.banned(info.id)) return;
     if (hv.active.size === 0) hv.join(info);
-    else if (!this.#sync.synced.has(info.id)) this.#syncSoon(info);
+    else if (!this.#sync.synced.has(info.id)) this.#syncSoon(info, true);
     hv.learn(info);
   }
 
@@ -392,8 +392,8 @@ export class Discovery implements AsyncDisposable {
     }
   }
 
-  async #syncWith(peer: PeerInfo): Promise<void> {
-    const learned = await this.#sync.sync(peer);
+  async #syncWith(peer: PeerInfo, join = false): Promise<void> {
+    const learned = await this.#sync.sync(peer, join);
     this.catalog.touch(peer.id);
     // A sync that taught us something suggests we missed broadcasts (or the
     // peer had more than one message holds): keep anti-entropy fast until
@@ -401,8 +401,9 @@ export class Discovery implements AsyncDisposable {
     if (learned > 0) this.#antiEntropy.hurry();
   }
 
-  #syncSoon(peer: PeerInfo): Promise<void> {
-    const sync = this.#closed ? Promise.resolve() : this.#syncWith(peer);
+  /** Syncs with `peer` in the background; `join`: see {@linkcode CatalogSync.sync}. */
+  #syncSoon(peer: PeerInfo, join = false): Promise<void> {
+    const sync = this.#closed ? Promise.resolve() : this.#syncWith(peer, join);
     this.#requests.track(sync);
     return sync;
   }
@@ -419,7 +420,7 @@ export class Discovery implements AsyncDisposable {
     const synced = this.#sync.synced;
     const rejoined = this.#gossip.hv.active.size === 1 && synced.size > 0;
     if (rejoined || (this.#endpoint.peerId < peer.id && !synced.has(peer.id))) {
-      this.#syncSoon(peer);
+      this.#syncSoon(peer, true);
     }
   }
 

@@ -177,7 +177,7 @@ async function lateReaderSources(): Promise<void> {
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
     const leaderOnly: number[] = [];
     const multi: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       leaderOnly.push(await join(false));
       multi.push(await join(true));
     }

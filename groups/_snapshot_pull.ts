@@ -1,6 +1,8 @@
 // Multi-source snapshot transfer. A follower the leader announces a snapshot
 // to (its metadata comes first, `_snapshot_transfer.ts`) asks the leader for
-// the snapshot's manifest: the SHA-256 of every piece. It then pulls the
+// the snapshot's manifest: the SHA-256 of every piece, in parts the leader
+// hashes on demand (a bounded amount per request, so a large snapshot never
+// stalls it), the next part asked for as soon as one arrives. It pulls the
 // pieces in parallel from every bonded peer of the leader's incarnation that
 // holds the same snapshot (index, term, length and CRC) and from the leader,
 // which holds its own push meanwhile. Every piece is checked against the
@@ -20,6 +22,9 @@ import { installPulled } from "./_follower.ts";
 /** Largest piece a member asks for or serves. */
 export const MAX_PIECE_BYTES = 1 << 20;
 const DIGEST_BYTES = 32;
+/** Most pieces, and bytes, the leader hashes for one part of a manifest. */
+const PART_PIECES = 16;
+const PART_BYTES = 2 << 20;
 /** Largest manifest (32 768 pieces). */
 export const MAX_MANIFEST_BYTES = 32_768 * DIGEST_BYTES;
 /** Pieces asked of one peer at a time. */
@@ -27,13 +32,15 @@ const PER_PEER = 4;
 
 /** Messages of the multi-source snapshot transfer. */
 export type SnapshotPullMessage =
-  | { type: "SnapPlan"; index: number; term: number; cluster?: string }
+  /** Asks for the manifest's digests from piece `first` on. */
+  | { type: "SnapPlan"; index: number; term: number; first: number; cluster?: string }
   | {
     type: "SnapPlanR";
     index: number;
     term: number;
-    /** Bytes per piece and the SHA-256 of each piece, concatenated. */
+    /** Bytes per piece, and the SHA-256 of pieces `first`, `first + 1`, … concatenated. */
     piece: number;
+    first: number;
     digests: Uint8Array;
     cluster?: string;
   }
@@ -80,8 +87,11 @@ interface Session {
   crc: number;
   started: number;
   planSent: number;
+  /** Bytes per piece (0 until the first part of the manifest arrived). */
   piece: number;
-  digests: Uint8Array | undefined;
+  /** Digests of every piece, the first `known` of them received. */
+  digests: Uint8Array;
+  known: number;
   data: Uint8Array;
   have: boolean[];
   missing: number;
@@ -94,7 +104,8 @@ interface Session {
 export class SnapshotPull {
   readonly #host: SnapshotPullHost;
   #session: Session | undefined;
-  #manifest: { data: Uint8Array; piece: number; digests: Uint8Array } | undefined;
+  /** The manifest of our latest snapshot as leader, its first `done` digests computed. */
+  #manifest: { data: Uint8Array; piece: number; digests: Uint8Array; done: number } | undefined;
   /** Pieces refused because they did not match the leader's manifest (for tests and metrics). */
   rejected = 0;
   /** Snapshots installed from pulled pieces. */
@@ -125,7 +136,8 @@ export class SnapshotPull {
       started: this.#host.now(),
       planSent: this.#host.now(),
       piece: 0,
-      digests: undefined,
+      digests: new Uint8Array(0),
+      known: 0,
       data: new Uint8Array(m.total),
       have: [],
       missing: 0,
@@ -149,9 +161,9 @@ export class SnapshotPull {
       this.#session = undefined;
       return;
     }
-    if (!c.digests) {
+    if (c.known < c.have.length || !c.piece) {
       if (now - c.planSent >= this.#host.retryTicks) this.#plan();
-      return;
+      if (!c.piece) return;
     }
     const bonds = this.#host.bonds();
     for (const [k, f] of c.inflight) {
@@ -168,8 +180,8 @@ export class SnapshotPull {
     let k = 0;
     for (const p of sources) {
       while ((load.get(p) ?? 0) < PER_PEER) {
-        while (k < c.have.length && (c.have[k] || c.inflight.has(k))) k++;
-        if (k >= c.have.length) return;
+        while (k < c.known && (c.have[k] || c.inflight.has(k))) k++;
+        if (k >= c.known) return;
         const offset = k * c.piece;
         c.inflight.set(k, { peer: p, sent: now });
         load.set(p, (load.get(p) ?? 0) + 1);
@@ -194,33 +206,54 @@ export class SnapshotPull {
     if (core.role !== "leader" || m.cluster !== core.cluster || !s) return;
     if (s.index !== m.index || s.term !== m.term) return;
     const piece = Math.min(this.#host.pieceBytes, MAX_PIECE_BYTES);
-    if (Math.ceil(s.data.byteLength / piece) * DIGEST_BYTES > MAX_MANIFEST_BYTES) return;
+    const count = Math.ceil(s.data.byteLength / piece);
+    if (count * DIGEST_BYTES > MAX_MANIFEST_BYTES || m.first >= count) return;
     if (this.#manifest?.data !== s.data) {
-      this.#manifest = { data: s.data, piece, digests: manifest(s.data, piece) };
+      this.#manifest = {
+        data: s.data,
+        piece,
+        digests: new Uint8Array(count * DIGEST_BYTES),
+        done: 0,
+      };
+    }
+    const mf = this.#manifest;
+    if (m.first > mf.done) return; // parts are asked for in order: no skipping ahead to hash it all
+    const part = Math.max(1, Math.min(PART_PIECES, Math.floor(PART_BYTES / mf.piece)));
+    const end = Math.min(count, m.first + part);
+    for (; mf.done < end; mf.done++) {
+      const k = mf.done;
+      mf.digests.set(sha256(s.data.subarray(k * mf.piece, (k + 1) * mf.piece)), k * DIGEST_BYTES);
     }
     core.leader?.holdSnapshot(from, s.index);
     this.#host.send(from, {
       type: "SnapPlanR",
       index: s.index,
       term: s.term,
-      piece: this.#manifest.piece,
-      digests: this.#manifest.digests,
+      piece: mf.piece,
+      first: m.first,
+      digests: mf.digests.slice(m.first * DIGEST_BYTES, end * DIGEST_BYTES),
       cluster: core.cluster,
     });
   }
 
-  /** The leader's manifest: from now on pieces are pulled. */
+  /** A part of the leader's manifest: pull the pieces it covers, ask for the next part. */
   onPlan(from: NodeId, m: Extract<SnapshotPullMessage, { type: "SnapPlanR" }>): void {
     const c = this.#session;
-    if (!c || c.digests || from !== c.leader || m.cluster !== c.cluster) return;
-    if (m.index !== c.index || m.term !== c.snapTerm) return;
-    if (!m.piece || m.piece > MAX_PIECE_BYTES) return;
+    if (!c || from !== c.leader || m.cluster !== c.cluster) return;
+    if (m.index !== c.index || m.term !== c.snapTerm || m.first !== c.known) return;
+    if (!m.piece || m.piece > MAX_PIECE_BYTES || (c.piece && m.piece !== c.piece)) return;
     const count = Math.ceil(c.total / m.piece);
-    if (m.digests.byteLength !== count * DIGEST_BYTES) return;
-    c.piece = m.piece;
-    c.digests = m.digests;
-    c.have = new Array(count).fill(false);
-    c.missing = count;
+    const got = m.digests.byteLength / DIGEST_BYTES;
+    if (!Number.isInteger(got) || !got || m.first + got > count) return;
+    if (!c.piece) {
+      c.piece = m.piece;
+      c.digests = new Uint8Array(count * DIGEST_BYTES);
+      c.have = new Array(count).fill(false);
+      c.missing = count;
+    }
+    c.digests.set(m.digests, m.first * DIGEST_BYTES);
+    c.known += got;
+    if (c.known < count) this.#plan();
     this.drive();
   }
 
@@ -249,7 +282,7 @@ export class SnapshotPull {
   /** A piece arrived: keep it if the leader's manifest vouches for it; install once complete. */
   onPiece(from: NodeId, m: Extract<SnapshotPullMessage, { type: "SnapPiece" }>): void {
     const c = this.#session;
-    if (!c?.digests || m.index !== c.index || m.offset % c.piece) return;
+    if (!c?.piece || m.index !== c.index || m.offset % c.piece) return;
     const k = m.offset / c.piece;
     if (c.inflight.get(k)?.peer !== from) return;
     c.inflight.delete(k);
@@ -288,6 +321,7 @@ export class SnapshotPull {
       type: "SnapPlan",
       index: c.index,
       term: c.snapTerm,
+      first: c.known,
       cluster: c.cluster,
     });
   }
@@ -299,16 +333,6 @@ export class SnapshotPull {
       .filter((p) => p !== leader && cluster !== undefined && this.#host.clusterOf(p) === cluster)
       .sort((a, b) => (rank(a) - rank(b)) || (a < b ? -1 : a > b ? 1 : 0));
   }
-}
-
-/** The SHA-256 of every piece of `data`, concatenated. */
-function manifest(data: Uint8Array, piece: number): Uint8Array {
-  const count = Math.ceil(data.byteLength / piece);
-  const out = new Uint8Array(count * DIGEST_BYTES);
-  for (let k = 0; k < count; k++) {
-    out.set(sha256(data.subarray(k * piece, (k + 1) * piece)), k * DIGEST_BYTES);
-  }
-  return out;
 }
 
 function matches(piece: Uint8Array, digests: Uint8Array, k: number): boolean {

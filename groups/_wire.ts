@@ -154,7 +154,13 @@ function parseBody(m: Record<string, unknown>, type: string, cluster?: string): 
       return { type, cluster, from, entries };
     }
     case "SnapPlan":
-      return { type, cluster, index: nat(m.index, "index"), term: nat(m.term, "term") };
+      return {
+        type,
+        cluster,
+        index: nat(m.index, "index"),
+        term: nat(m.term, "term"),
+        first: nat(m.first, "first"),
+      };
     case "SnapPlanR": {
       const digests = bytes(m.digests, "digests");
       if (digests.byteLength > MAX_MANIFEST_BYTES) fail("digests");
@@ -164,6 +170,7 @@ function parseBody(m: Record<string, unknown>, type: string, cluster?: string): 
         index: nat(m.index, "index"),
         term: nat(m.term, "term"),
         piece: nat(m.piece, "piece"),
+        first: nat(m.first, "first"),
         digests,
       };
     }

@@ -43,8 +43,16 @@ const valid: ReplicaMessage[] = [
   { type: "Status", cluster: "c", commit: 4, learner: false, lead: "a" },
   { type: "Leave" },
   { type: "Left" },
-  { type: "SnapPlan", index: 9, term: 3, cluster: "c" },
-  { type: "SnapPlanR", index: 9, term: 3, piece: 4, digests: new Uint8Array(64), cluster: "c" },
+  { type: "SnapPlan", index: 9, term: 3, first: 0, cluster: "c" },
+  {
+    type: "SnapPlanR",
+    index: 9,
+    term: 3,
+    piece: 4,
+    first: 0,
+    digests: new Uint8Array(64),
+    cluster: "c",
+  },
   { type: "SnapGet", index: 9, term: 3, crc: 77, total: 5, offset: 4, length: 1, cluster: "c" },
   { type: "SnapPiece", index: 9, offset: 4, data: new Uint8Array(1), cluster: "c" },
 ];
@@ -107,6 +115,13 @@ Deno.test("wire: entry indexes must follow prevIndex", () => {
 Deno.test("wire: snapshot pieces and manifests beyond their bounds are rejected", () => {
   const piece = { type: "SnapPiece", index: 1, offset: 0, data: new Uint8Array((1 << 20) + 1) };
   assert.throws(() => parseMessage(piece), DecodeError);
-  const plan = { type: "SnapPlanR", index: 1, term: 1, piece: 1, digests: new Uint8Array(2 << 20) };
+  const plan = {
+    type: "SnapPlanR",
+    index: 1,
+    term: 1,
+    piece: 1,
+    first: 0,
+    digests: new Uint8Array(2 << 20),
+  };
   assert.throws(() => parseMessage(plan), DecodeError);
 });

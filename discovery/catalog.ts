@@ -1,7 +1,8 @@
 /**
  * The catalog: the latest verified entry of every other peer of the network,
  * with queries and an event stream. It is bounded (peers and bytes); when
- * full, a new entry evicts the least recently useful peer that is not kept.
+ * full, a new entry evicts the least recently useful peer that is not kept,
+ * for at most `maxChurn` new peers a second.
  *
  * @module
  */
@@ -40,6 +41,15 @@ export interface CatalogOptions {
   /** Most bytes of signed entries held. Default 64 MiB. */
   maxBytes?: number;
   /**
+   * New peers a second a full catalog takes in, each evicting the least
+   * useful peer (a second's worth may come at once). Beyond, newcomers are
+   * refused (`catalog-full`) before anyone verifies them, so a flood of
+   * made-up peers beyond the bound costs a cheap check each, not a
+   * signature, an eviction and an event. Kept peers always get in.
+   * Default 100.
+   */
+  maxChurn?: number;
+  /**
    * Peers never evicted to make room (for example neighbours and connected
    * peers). Default: none.
    */
@@ -50,7 +60,8 @@ export interface CatalogOptions {
 
 /**
  * The outcome of {@linkcode Catalog.upsert}: stored, already known, or why it
- * was refused (`catalog-full` when every held peer is kept).
+ * was refused (`catalog-full` when every held peer is kept, or a full
+ * catalog took its `maxChurn` newcomers this second).
  */
 export type UpsertResult = "discovered" | "updated" | "unchanged" | "catalog-full" | RejectReason;
 
@@ -85,6 +96,9 @@ export class Catalog {
   readonly #now: () => number;
   readonly #maxPeers: number;
   readonly #maxBytes: number;
+  readonly #maxChurn: number;
+  /** Newcomers a full catalog may still take now, and when that was reckoned. */
+  #churn: { tokens: number; at: number };
   readonly #entries = new Map<PeerId, SignedPeerEntry>();
   /** Never-useful peers, oldest first, then useful ones, least recently useful first. */
   readonly #cold = new Set<PeerId>();
@@ -103,6 +117,8 @@ export class Catalog {
     this.#now = options.now ?? Date.now;
     this.#maxPeers = options.maxPeers ?? 10_000;
     this.#maxBytes = options.maxBytes ?? 64 << 20;
+    this.#maxChurn = options.maxChurn ?? 100;
+    this.#churn = { tokens: this.#maxChurn, at: this.#now() };
   }
 
   #live(s: SignedPeerEntry | undefined, now = this.#now()): s is SignedPeerEntry {
@@ -207,6 +223,10 @@ export class Catalog {
     const old = this.#entries.get(e.peerId);
     const live = this.#live(old, now);
     const grow = signed.bytes.length - (old?.bytes.length ?? 0);
+    if (!old && this.#full(grow) && !this.#keep(e.peerId)) {
+      if (this.#churnTokens() < 1) return "catalog-full";
+      this.#churn.tokens--;
+    }
     if (!this.#makeRoom(old ? 0 : 1, grow, e.peerId)) return "catalog-full";
     this.#tombstones.delete(e.peerId);
     this.#entries.set(e.peerId, signed);
@@ -218,18 +238,35 @@ export class Catalog {
     return type;
   }
 
+  #keep(peer: PeerId): boolean {
+    return this.#options.keep?.(peer) ?? false;
+  }
+
+  /** Whether a new peer's entry of `bytes` needs room made. */
+  #full(bytes: number): boolean {
+    return this.#entries.size + 1 > this.#maxPeers || this.#bytes + bytes > this.#maxBytes;
+  }
+
+  /** Refills and returns the newcomers a full catalog may take now. */
+  #churnTokens(): number {
+    const now = this.#now();
+    const c = this.#churn;
+    c.tokens = Math.min(this.#maxChurn, c.tokens + (now - c.at) * this.#maxChurn / 1000);
+    c.at = now;
+    return c.tokens;
+  }
+
   /** Evicts until `peers` more entries and `bytes` more bytes fit; whether they do. */
   #makeRoom(peers: number, bytes: number, incoming: PeerId): boolean {
     const fits = () =>
       this.#entries.size + peers <= this.#maxPeers && this.#bytes + bytes <= this.#maxBytes;
     if (fits()) return true;
-    const keep = this.#options.keep ?? (() => false);
     let passed = 0;
     for (const order of [this.#cold, this.#warm]) {
       for (const peer of order) {
         if (fits()) return true;
         if (peer === incoming) continue;
-        if (keep(peer)) {
+        if (this.#keep(peer)) {
           if (++passed > EVICTION_SCAN) return false;
           continue;
         }
@@ -271,6 +308,11 @@ export class Catalog {
       const c = compareVersions(e.version, old.entry.version);
       if (c < 0) return "older-version";
       if (c === 0) return "unchanged";
+    } else if (
+      !old && this.#entries.size >= this.#maxPeers && this.#churnTokens() < 1 &&
+      !this.#keep(e.peerId)
+    ) {
+      return "catalog-full";
     }
     return undefined;
   }

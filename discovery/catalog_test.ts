@@ -149,3 +149,38 @@ Deno.test("catalog: a newcomer is refused when every held peer is kept", () => {
   // Updates of held peers still fit.
   assert.equal(c.upsert(signEntry(a, entryOf(a, clock + 1))), "updated");
 });
+
+Deno.test("catalog: a full catalog takes maxChurn newcomers a second, refused ones before verifying; kept ones always", () => {
+  clock = 1_000_000;
+  const kept = SecretKey.generate();
+  const c = new Catalog(net, me.peerId, {
+    purgeAfter: 10_000,
+    maxDrift: 500,
+    maxPeers: 2,
+    maxChurn: 3,
+    keep: (p) => p === kept.peerId,
+    now: () => clock,
+  });
+  const flood = Array.from({ length: 10 }, () => SecretKey.generate());
+  const offer = (k: SecretKey) => {
+    const signed = signEntry(k, entryOf(k, clock));
+    return c.assess(signed.entry) ?? c.upsert(signed);
+  };
+  // Filling the empty slots costs no churn.
+  assert.deepEqual(flood.slice(0, 2).map(offer), ["discovered", "discovered"]);
+  assert.deepEqual(flood.slice(2, 7).map(offer), [
+    "discovered",
+    "discovered",
+    "discovered",
+    "catalog-full",
+    "catalog-full",
+  ]);
+  assert.equal(offer(kept), "discovered"); // a neighbour is never refused for churn
+  clock += 500; // half a second: 1.5 more
+  assert.deepEqual(flood.slice(7, 10).map(offer), ["discovered", "catalog-full", "catalog-full"]);
+  assert.equal(c.size, 2);
+  assert.ok(c.get(kept.peerId));
+  // Updates of held peers are not newcomers.
+  clock += 1;
+  assert.equal(offer(flood[7]), "updated");
+});

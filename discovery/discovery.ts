@@ -106,6 +106,7 @@ export class Discovery implements AsyncDisposable {
       maxDrift: opts.maxDrift,
       maxPeers: opts.maxPeers,
       maxBytes: opts.maxCatalogBytes,
+      maxChurn: opts.maxCatalogChurn,
       keep: (peer) =>
         this.#gossip.hv.active.has(peer) || this.#endpoint.connection(peer) !== undefined,
     });

@@ -60,6 +60,12 @@ export interface DiscoveryOptions {
   /** Most bytes of signed entries the catalog holds. Default 64 MiB. */
   maxCatalogBytes?: number;
   /**
+   * New peers a second a full catalog takes in, each evicting the least
+   * useful peer; beyond, newcomers are refused before their signatures are
+   * checked (neighbours and connected peers always get in). Default 100.
+   */
+  maxCatalogChurn?: number;
+  /**
    * Most bytes of entries one sync message carries; the rest follows in later
    * syncs. Default 1 MiB.
    */
@@ -119,6 +125,7 @@ export function resolveOptions(o: DiscoveryOptions): ResolvedOptions {
     banDuration: o.banDuration ?? 60_000,
     maxPeers: o.maxPeers ?? 10_000,
     maxCatalogBytes: o.maxCatalogBytes ?? 64 << 20,
+    maxCatalogChurn: o.maxCatalogChurn ?? 100,
     maxSyncBytes: o.maxSyncBytes ?? 1 << 20,
     maxGossipRate: o.maxGossipRate ?? 1 << 20,
     maxSyncRate: o.maxSyncRate ?? 4 << 20,

@@ -110,6 +110,7 @@ const DISCOVERY: Record<keyof DiscoveryTuning, true> = {
   maxGossipMessage: true,
   maxPeers: true,
   maxCatalogBytes: true,
+  maxCatalogChurn: true,
   maxSyncBytes: true,
   maxGossipRate: true,
   maxSyncRate: true,

@@ -14,6 +14,7 @@ import { type Channel, Endpoint } from "@mosaik/transport";
 import { Lab, labSupport } from "../tests/hosts/lab.ts";
 import { type Line, NodeProcess } from "../tests/hosts/process.ts";
 import { CHUNK, NET, VOLUME } from "./_hosts_node.ts";
+import { meter } from "./_proc.ts";
 import { figure, percentile, report } from "./_report.ts";
 
 const NODE = new URL("./_hosts_node.ts", import.meta.url);
@@ -32,6 +33,7 @@ async function trio() {
   const p = await Endpoint.create({ networkId: NET });
   return {
     p,
+    pids: [relay.pid, node.pid, Deno.pid],
     n: { peerId: n.id as Endpoint["peerId"], hostPort: n.hostPort as string },
     relayed: n.relayed as string,
     async close() {
@@ -83,15 +85,34 @@ async function relayedVersusDirect(): Promise<void> {
   const t = await trio();
   try {
     // Relayed first: a direct connection, once there, would be preferred.
+    let spent = meter(t.pids);
     const relayed = await throughput(t, t.relayed);
+    const relayedSpent = spent();
     const relayedRtt = await latency(t, t.relayed);
     t.p.connection(t.n.peerId)?.close();
+    spent = meter(t.pids);
     const direct = await throughput(t, t.n.hostPort);
+    const directSpent = spent();
     const directRtt = await latency(t, t.n.hostPort);
     const goal = { ratio: 0.5, higherIsBetter: true };
     report("relayed stream P → N (16 MiB)", relayed.up, direct.up, "Mbit/s", goal);
     report("relayed stream N → P (16 MiB)", relayed.down, direct.down, "Mbit/s", goal);
     report("relayed round trip p50", relayedRtt, directRtt, "ms");
+    if (relayedSpent && directSpent) {
+      const perMiB = (cpu: number) => (cpu * 1000) / ((2 * VOLUME) / (1 << 20));
+      report(
+        "  CPU per MiB moved (R, N and P together)",
+        perMiB(relayedSpent.cpu),
+        perMiB(directSpent.cpu),
+        "ms",
+      );
+      figure(
+        "  UDP datagrams dropped at full buffers",
+        relayedSpent.drops,
+        "",
+        `direct: ${directSpent.drops} (receive buffers of ~208 KiB; each drop is a loss to QUIC)`,
+      );
+    }
   } finally {
     await t.close();
   }

@@ -137,6 +137,11 @@ export class NodeProcess {
     });
   }
 
+  /** The operating system's id of the process. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Writes one JSON line to the process's stdin. */
   async send(message: Line): Promise<void> {
     await this.#stdin.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));

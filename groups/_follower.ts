@@ -74,12 +74,13 @@ function onSnapshotChunk(r: RaftCore, from: NodeId, m: MessageOf<"Snap">): void 
  * Installs a snapshot that arrived whole by another way than the leader's
  * chunks (pulled from several peers and checked against the manifest the
  * leader `from` sent in term `term`), as if that leader had sent it: only
- * while it still leads us in that term.
+ * while it still leads us in that term. Returns whether it was taken.
  */
-export function installPulled(r: RaftCore, from: NodeId, term: number, s: Snapshot): void {
-  if (r.role !== "follower" || r.term !== term || r.lead !== from) return;
+export function installPulled(r: RaftCore, from: NodeId, term: number, s: Snapshot): boolean {
+  if (r.role !== "follower" || r.term !== term || r.lead !== from) return false;
   r.receiver.clear();
   onSnapshot(r, from, s);
+  return true;
 }
 
 function onSnapshot(r: RaftCore, from: NodeId, s: Snapshot): void {

@@ -16,7 +16,6 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { MessageOf, NodeId } from "./_messages.ts";
 import type { RaftCore } from "./_raft.ts";
 import type { Config } from "./storage.ts";
-import { crc32 } from "./_crc32.ts";
 import { installPulled } from "./_follower.ts";
 
 /** Largest piece a member asks for or serves. */
@@ -302,11 +301,9 @@ export class SnapshotPull {
       c.missing--;
     }
     if (c.missing) return this.drive();
-    this.#session = undefined;
-    if (crc32(c.data) !== c.crc) return;
+    this.#session = undefined; // every byte matched the leader's manifest
     const snapshot = { index: c.index, term: c.snapTerm, config: c.config, data: c.data };
-    installPulled(this.#host.core(), c.leader, c.term, snapshot);
-    this.installed++;
+    if (installPulled(this.#host.core(), c.leader, c.term, snapshot)) this.installed++;
   }
 
   /** Forgets the session (the member reset). */

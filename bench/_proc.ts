@@ -16,8 +16,8 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
-/** Datagrams dropped so far by the UDP sockets open in `pids`. */
-function udpDrops(pids: number[]): number {
+/** Datagrams dropped so far by each UDP socket open in `pids`, by inode. */
+function udpDrops(pids: number[]): Map<string, number> {
   const inodes = new Set<string>();
   for (const pid of pids) {
     for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
@@ -27,11 +27,11 @@ function udpDrops(pids: number[]): number {
       } catch { /* closed meanwhile */ }
     }
   }
-  let drops = 0;
+  const drops = new Map<string, number>();
   for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
     for (const row of Deno.readTextFileSync(table).split("\n").slice(1)) {
       const f = row.trim().split(/\s+/); // … inode (9), ref, pointer, drops (12)
-      if (f.length > 12 && inodes.has(f[9])) drops += Number(f[12]);
+      if (f.length > 12 && inodes.has(f[9])) drops.set(f[9], Number(f[12]));
     }
   }
   return drops;
@@ -41,7 +41,7 @@ function udpDrops(pids: number[]): number {
 export interface Spent {
   /** CPU seconds of all of them together. */
   cpu: number;
-  /** UDP datagrams dropped at full receive buffers (sockets closed meanwhile not counted). */
+  /** UDP datagrams dropped at full receive buffers (by the sockets still open at the end). */
   drops: number;
 }
 
@@ -58,6 +58,8 @@ export function meter(pids: number[]): () => Spent | undefined {
   return () => {
     const end = read();
     if (!start || !end) return undefined;
-    return { cpu: end.cpu - start.cpu, drops: end.drops - start.drops };
+    let drops = 0;
+    for (const [inode, n] of end.drops) drops += n - (start.drops.get(inode) ?? 0);
+    return { cpu: end.cpu - start.cpu, drops };
   };
 }

@@ -17,11 +17,11 @@
  *
  * @module
  */
-import { encode, networkId, type PeerId, SecretKey, tag } from "@mosaik/transport";
+import { networkId, type PeerId, SecretKey, tag } from "@mosaik/transport";
 import { type HvMessage, HyParView, type PeerInfo } from "../discovery/_hyparview.ts";
 import { Plumtree, type PtMessage } from "../discovery/_plumtree.ts";
 import { VirtualScheduler } from "../discovery/_scheduler.ts";
-import { encodeSummary } from "../discovery/_wire.ts";
+import { encodeSummary } from "../discovery/_summary.ts";
 import { Catalog } from "../discovery/catalog.ts";
 import { type PeerEntry, type SignedPeerEntry, signEntry } from "../discovery/entry.ts";
 import { rng, Sim } from "../groups/_sim.ts";
@@ -223,9 +223,7 @@ function catalogMemory(n: number): { entry: number; summary: number } {
   for (const s of copies) catalog.upsert(s as SignedPeerEntry);
   gc?.();
   const heap = (Deno.memoryUsage().heapUsed - h0) / n;
-  const summary =
-    encode(encodeSummary(new Map(signed.map((s) => [s.entry.peerId, s.entry.version]))))
-      .byteLength / n;
+  const summary = encodeSummary(signed.map((s) => s.entry)).byteLength / n;
   console.log(
     `\n### catalog, ${n} real signed entries${gc ? "" : " (run with --v8-flags=--expose-gc)"}`,
   );

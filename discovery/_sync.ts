@@ -20,7 +20,7 @@
  */
 import { type Channel, CloseCode, ClosedError, DecodeError, type PeerId } from "@mosaik/transport";
 import type { Catalog, UpsertResult } from "./catalog.ts";
-import { compareVersions, type EntryVersion } from "./entry.ts";
+import type { PeerEntry } from "./entry.ts";
 import type { Ingest } from "./_ingest.ts";
 import type { LocalEntry } from "./local.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -29,7 +29,7 @@ import type { PeerInfo } from "./_hyparview.ts";
 import type { Requests } from "./_requests.ts";
 import { bump, type DiscoveryStats } from "./stats.ts";
 import { array } from "./_check.ts";
-import { decodeSummary, encodeSummary } from "./_wire.ts";
+import { decodeSummary, decodeSyncReply, encodeSummary, encodeSyncReply } from "./_summary.ts";
 
 /** Protocol name of catalog sync channels. */
 export const SYNC_PROTOCOL = "/mosaik/discovery/sync/1";
@@ -70,19 +70,36 @@ export class CatalogSync {
   /** Our syncs under way, by peer (each ends by the request timeout). */
   #running = new Map<PeerId, Promise<number>>();
 
-  #summary(): Map<PeerId, EntryVersion> {
-    const s = this.#c.catalog.summary();
-    s.set(this.#c.self, this.#c.local.entry.version);
-    return s;
+  /** What our summary names: our entry and every live one of the catalog. */
+  #summary(): PeerEntry[] {
+    return [this.#c.local.entry, ...this.#c.catalog.peers()];
   }
 
-  /** Entries (ours first) that `theirs` lacks or holds older, up to `maxSyncBytes`. */
-  #newerThan(theirs: Map<PeerId, EntryVersion>): Uint8Array[] {
+  /**
+   * Reads the remote's summary with `read` into the peers it holds at our
+   * version or newer (our own strings: nothing of the message outlives it).
+   */
+  #current(read: (each: (peer: PeerId, start: number, counter: number) => void) => void) {
+    const current = new Set<PeerId>();
+    this.#parse(() =>
+      read((peer, start, counter) => {
+        const mine = peer === this.#c.self ? this.#c.local.entry : this.#c.catalog.get(peer);
+        if (!mine) return;
+        const v = mine.version;
+        if (start > v.start || (start === v.start && counter >= v.counter)) {
+          current.add(mine.peerId);
+        }
+      })
+    );
+    return current;
+  }
+
+  /** Entries (ours first) of peers not in `current`, up to `maxSyncBytes`. */
+  #newerThan(current: Set<PeerId>): Uint8Array[] {
     const out: Uint8Array[] = [];
     let budget = this.#c.options.maxSyncBytes;
     for (const s of [this.#c.local.signed, ...this.#c.catalog.signedEntries()]) {
-      const v = theirs.get(s.entry.peerId);
-      if (v && compareVersions(v, s.entry.version) >= 0) continue;
+      if (current.has(s.entry.peerId)) continue;
       if (s.bytes.length > budget) break;
       budget -= s.bytes.length;
       out.push(s.bytes);
@@ -95,11 +112,20 @@ export class CatalogSync {
    * remote sends unasked (`metered`: it opened the sync) counts against its
    * byte budget; replies to our own requests do not, we chose to ask.
    */
-  async #recv(ch: Channel, metered: boolean): Promise<unknown> {
+  #recv(ch: Channel, metered: boolean): Promise<unknown> {
+    return this.#receive(ch, metered, () => ch.recv());
+  }
+
+  /** {@linkcode CatalogSync.#recv}, the message's bytes. */
+  #recvBytes(ch: Channel, metered: boolean): Promise<Uint8Array | undefined> {
+    return this.#receive(ch, metered, () => ch.recvBytes());
+  }
+
+  async #receive<T>(ch: Channel, metered: boolean, next: () => Promise<T>): Promise<T> {
     const before = ch.stats.bytesReceived;
-    let m: unknown;
+    let m: T;
     try {
-      m = await ch.recv();
+      m = await next();
     } catch (e) {
       throw e instanceof DecodeError ? new RemoteFault(e.message, { cause: e }) : e;
     }
@@ -162,14 +188,18 @@ export class CatalogSync {
         peer.addresses,
         SYNC_PROTOCOL,
         async (ch) => {
-          await ch.send(encodeSummary(this.#summary()));
+          await ch.sendBytes(encodeSummary(this.#summary()));
           bump(c.stats.sent, "sync");
-          const reply = await this.#recv(ch, false);
+          const reply = await this.#recvBytes(ch, false);
           if (reply === undefined) throw new ClosedError("sync ended by the remote");
-          const [entries, summary] = this.#parse(() => array(reply, "sync reply", 2, 2));
-          const theirs = this.#parse(() => decodeSummary(summary, c.options.maxPeers + 1));
+          let entries: Uint8Array[] = [];
+          const current = this.#current((each) => {
+            entries = decodeSyncReply(reply, c.options.maxPeers, c.options.maxPeers + 1, each);
+          });
+          // What they lack is reckoned before merging what they sent (which they hold).
+          const lacking = this.#newerThan(current);
           const learned = await this.#merge(entries, peer.id);
-          await ch.send(this.#newerThan(theirs));
+          await ch.send(lacking);
           bump(c.stats.sent, "sync");
           const done = await this.#recv(ch, false);
           if (done === undefined) throw new ClosedError("sync ended by the remote");
@@ -190,10 +220,10 @@ export class CatalogSync {
   async serve(ch: Channel, timedOut: () => boolean): Promise<boolean> {
     const c = this.#c;
     try {
-      const summary = await this.#recv(ch, true);
+      const summary = await this.#recvBytes(ch, true);
       if (summary === undefined) return false; // the remote gave up, or our timer ended it
-      const theirs = this.#parse(() => decodeSummary(summary, c.options.maxPeers + 1));
-      await ch.send([this.#newerThan(theirs), encodeSummary(this.#summary())]);
+      const current = this.#current((each) => decodeSummary(summary, c.options.maxPeers + 1, each));
+      await ch.sendBytes(encodeSyncReply(this.#newerThan(current), this.#summary()));
       bump(c.stats.sent, "sync");
       const entries = await this.#recv(ch, true);
       if (entries === undefined) return false;

@@ -9,7 +9,6 @@ import {
   DecodeError,
   encode,
   fromHex,
-  type PeerId,
   peerIdFromBytes,
   peerIdToBytes,
   toHex,
@@ -168,24 +167,6 @@ export function decodeAnnouncement(v: unknown): Announcement {
     default:
       throw new DecodeError("unknown announcement kind");
   }
-}
-
-/** Encodes a catalog summary `(peer, version)*`. */
-export function encodeSummary(s: Map<PeerId, EntryVersion>): unknown {
-  return [...s].map(([id, v]) => [peerIdToBytes(id), v.start, v.counter]);
-}
-
-/** Decodes a catalog summary; throws {@linkcode DecodeError}. */
-export function decodeSummary(v: unknown, max: number): Map<PeerId, EntryVersion> {
-  const out = new Map<PeerId, EntryVersion>();
-  for (const e of array(v, "summary", max)) {
-    const [id, start, counter] = array(e, "summary entry", 3, 3);
-    out.set(peerIdFromBytes(bytes(id, "peer id", 32)), {
-      start: uint(start, "start"),
-      counter: uint(counter, "counter"),
-    });
-  }
-  return out;
 }
 
 /** `[body, signature]` of a signed entry or departure, whatever its encoding. */

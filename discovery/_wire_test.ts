@@ -4,10 +4,8 @@ import { decode, DecodeError, encode, SecretKey } from "@mosaik/transport";
 import {
   decodeAnnouncement,
   decodeGossip,
-  decodeSummary,
   encodeAnnouncement,
   encodeGossip,
-  encodeSummary,
   type GossipMessage,
 } from "./_wire.ts";
 
@@ -32,8 +30,6 @@ Deno.test("wire: every gossip message round-trips through MessagePack", () => {
   }
   const a = { kind: "notice" as const, peer, version: { start: 1, counter: 2 } };
   assert.deepEqual(decodeAnnouncement(decode(encode(encodeAnnouncement(a)))), a);
-  const s = new Map([[peer.id, { start: 5, counter: 6 }]]);
-  assert.deepEqual(decodeSummary(decode(encode(encodeSummary(s))), 10), s);
 });
 
 Deno.test("wire: limits are enforced", () => {
@@ -41,8 +37,6 @@ Deno.test("wire: limits are enforced", () => {
   assert.throws(() => decodeGossip(decode(encode(encodeGossip(big))), 1024), DecodeError);
   const ttl = encodeGossip({ kind: "forwardJoin", peer, ttl: 1000 });
   assert.throws(() => decodeGossip(ttl, 1024), DecodeError);
-  const s = new Map([[peer.id, { start: 5, counter: 6 }]]);
-  assert.throws(() => decodeSummary(encodeSummary(s), 0), DecodeError);
 });
 
 Deno.test("wire: fuzzed input only ever throws DecodeError", () => {
@@ -58,7 +52,6 @@ Deno.test("wire: fuzzed input only ever throws DecodeError", () => {
       const f of [
         (x: unknown) => decodeGossip(x, 1024),
         decodeAnnouncement,
-        (x: unknown) => decodeSummary(x, 100),
       ]
     ) {
       try {

@@ -362,11 +362,4 @@ export class Catalog {
   nextExpiry(): number | undefined {
     return this.#firstExpiry === Infinity ? undefined : this.#firstExpiry;
   }
-
-  /** `(peer, version)` of every live entry, for catalog sync. */
-  summary(): Map<PeerId, EntryVersion> {
-    const out = new Map<PeerId, EntryVersion>();
-    for (const s of this.signedEntries()) out.set(s.entry.peerId, s.entry.version);
-    return out;
-  }
 }

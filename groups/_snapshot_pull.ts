@@ -12,7 +12,7 @@
 // term. Nothing unverified is ever installed, acknowledged or voted on. If the
 // pull stalls, the leader's push resumes (after an election timeout without a
 // request), so the transfer never depends on the peers.
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import type { MessageOf, NodeId } from "./_messages.ts";
 import type { RaftCore } from "./_raft.ts";
 import type { Config } from "./storage.ts";
@@ -22,8 +22,8 @@ import { installPulled } from "./_follower.ts";
 export const MAX_PIECE_BYTES = 1 << 20;
 const DIGEST_BYTES = 32;
 /** Most pieces, and bytes, the leader hashes for one part of a manifest. */
-const PART_PIECES = 16;
-const PART_BYTES = 2 << 20;
+const PART_PIECES = 128;
+const PART_BYTES = 16 << 20;
 /** Largest manifest (32 768 pieces). */
 export const MAX_MANIFEST_BYTES = 32_768 * DIGEST_BYTES;
 /** Pieces asked of one peer at a time. */
@@ -330,6 +330,11 @@ export class SnapshotPull {
       .filter((p) => p !== leader && cluster !== undefined && this.#host.clusterOf(p) === cluster)
       .sort((a, b) => (rank(a) - rank(b)) || (a < b ? -1 : a > b ? 1 : 0));
   }
+}
+
+/** SHA-256, native (node:crypto: about ten times the speed of a JavaScript one). */
+function sha256(data: Uint8Array): Uint8Array {
+  return createHash("sha256").update(data).digest();
 }
 
 function matches(piece: Uint8Array, digests: Uint8Array, k: number): boolean {

@@ -15,7 +15,7 @@ async function compacted(seed: number): Promise<{ sim: Sim; leader: Replica }> {
     maxDelay: 2,
     replica: {
       snapshotEvery: 20,
-      snapshotPieceBytes: 16 * 1024, // 40 pieces: the manifest comes in three parts
+      snapshotPieceBytes: 2 * 1024, // 320 pieces: the manifest comes in three parts
       raft: { electionTicks: 10, heartbeatTicks: 2, maxEntriesPerMsg: 8, maxInflight: 4 },
     },
   });
@@ -69,7 +69,7 @@ Deno.test("snapshot pull: a new member pulls the leader's snapshot from several 
   sim.add("n3");
   const joiner = sim.replica("n3");
   assert.ok(await sim.until(() => joiner.sm.query("k39") === `39${VALUE}`, 10_000));
-  assert.deepEqual(parts, [0, 16, 32], "the manifest came in parts of 16 digests");
+  assert.deepEqual(parts, [0, 128, 256], "the manifest came in parts of 128 digests");
   assert.equal(joiner.pulled.snapshots, 1, "installed from pulled pieces");
   assert.equal(joiner.pulled.refused, 0);
   const fromFollowers = [...pieces].filter(([id]) => id !== leader.id);

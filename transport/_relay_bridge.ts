@@ -6,10 +6,11 @@
  * only ever sees encrypted packets.
  *
  * A relay frame carries one or more packets, each behind a 2-byte
- * big-endian length: packets that arrive while the previous frame is still
- * being handed to the channel go out together in the next one, so under
- * load the relay and both ends pay per batch, not per packet, and an idle
- * circuit still sends a lone packet at once.
+ * big-endian length: the packets queued at the bridge socket go out together
+ * (a frame goes once a receive finds the socket drained, and not while the
+ * previous frame is still being handed to the channel), so under load the
+ * relay and both ends pay per batch, not per packet, and an idle circuit
+ * still sends a lone packet at once.
  *
  * @module
  */
@@ -63,7 +64,13 @@ export function bridge(channel: Channel, endpointHostPort: string): Bridge {
   const up = (async () => {
     const buffer = new Uint8Array(DATAGRAM_MAX); // reused: a receive allocates 64 KiB otherwise
     for (;;) {
-      const [data, from] = await socket.receive(buffer);
+      let waiting = true;
+      const next = socket.receive(buffer).finally(() => waiting = false);
+      // A receive that finds a packet queued resolves within a couple of
+      // microtasks; one still waiting after that found the socket drained.
+      for (let i = 0; i < 3 && waiting; i++) await undefined;
+      if (waiting) batch.flush();
+      const [data, from] = await next;
       // only our endpoint's packets
       if ((from as Deno.NetAddr).port === target.port) await batch.add(data);
     }
@@ -83,14 +90,16 @@ export function bridge(channel: Channel, endpointHostPort: string): Bridge {
 
 /**
  * Gathers packets into relay frames: a packet is copied into the open batch,
- * which goes out as soon as no frame is in flight (at once when idle).
- * `add` waits only while a full batch is waiting, which bounds the memory.
+ * which goes out once the socket has no more packets queued (`flush`) and no
+ * frame is in flight, or when it is full. `add` waits only while a full batch
+ * is waiting, which bounds the memory.
  */
 class Batcher {
   #channel: Channel;
   #buffer = new Uint8Array(BATCH);
   #at = 0;
   #sending = false;
+  #due = false;
   #room: (() => void) | undefined;
   #fail!: (e: unknown) => void;
   /** Rejects when the channel refused a frame. */
@@ -101,6 +110,7 @@ class Batcher {
   }
 
   async add(packet: Uint8Array): Promise<void> {
+    if (this.#at + 2 + packet.length > BATCH) this.flush();
     while (this.#at + 2 + packet.length > BATCH) {
       await new Promise<void>((resolve) => this.#room = resolve);
     }
@@ -108,15 +118,21 @@ class Batcher {
     this.#buffer[this.#at + 1] = packet.length & 0xff;
     this.#buffer.set(packet, this.#at + 2);
     this.#at += 2 + packet.length;
-    if (!this.#sending) this.#send();
+  }
+
+  /** Sends what was gathered, now or as soon as the frame in flight went. */
+  flush(): void {
+    this.#due = true;
+    if (!this.#sending && this.#at > 0) this.#send();
   }
 
   async #send(): Promise<void> {
     this.#sending = true;
     try {
-      while (this.#at > 0) {
+      while (this.#due && this.#at > 0) {
         const frame = this.#buffer.slice(0, this.#at);
         this.#at = 0;
+        this.#due = false;
         this.#room?.();
         this.#room = undefined;
         await this.#channel.sendBytes(frame);

@@ -10,6 +10,7 @@ import { delay, type PeerId } from "@mosaik/transport";
 import { PeerRate } from "./_rate.ts";
 import type { Catalog, UpsertResult } from "./catalog.ts";
 import {
+  claimedPeer,
   compareVersions,
   type EntryVersion,
   InvalidEntryError,
@@ -86,6 +87,13 @@ export class Ingest {
     return verdict;
   }
 
+  /** Whether `raw` is a new peer's entry that a catalog without openings refuses: no parse needed. */
+  #refused(raw: unknown): boolean {
+    const peer = raw instanceof Uint8Array ? claimedPeer(raw) : undefined;
+    return peer !== undefined && peer !== this.#self && !this.#catalog.get(peer) &&
+      !this.#catalog.keeps(peer);
+  }
+
   #verify(p: ParsedEntry): Promise<UpsertResult> {
     const e = p.entry;
     const key = `${e.peerId}/${e.version.start}/${e.version.counter}/${p.raw.length}`;
@@ -143,16 +151,27 @@ export class Ingest {
       if (at > 0) await delay(0);
       if (this.#closed()) break;
       const candidates = new Map<PeerId, ParsedEntry>();
+      // New peers beyond what the catalog takes now are not worth a signature.
+      let openings = this.#catalog.openings();
       for (const raw of raws.slice(at, at + SCREEN_CHUNK)) {
+        if (openings <= 0 && this.#refused(raw)) {
+          if (!report("catalog-full")) return { learned, deferred };
+          continue;
+        }
         const p = this.#screen(raw);
         if (typeof p === "string") {
           if (!report(p)) return { learned, deferred };
           continue;
         }
-        const seen = newest.get(p.entry.peerId);
+        const peer = p.entry.peerId;
+        const seen = newest.get(peer);
         if (seen && compareVersions(seen, p.entry.version) >= 0) continue;
-        newest.set(p.entry.peerId, p.entry.version);
-        candidates.set(p.entry.peerId, p);
+        if (!seen && !this.#catalog.get(peer) && !this.#catalog.keeps(peer) && openings-- <= 0) {
+          if (!report("catalog-full")) return { learned, deferred };
+          continue;
+        }
+        newest.set(peer, p.entry.version);
+        candidates.set(peer, p);
       }
       const queue = [...candidates.values()];
       const allowed = this.#budget.grant(from, queue.length);

@@ -223,7 +223,7 @@ export class Catalog {
     const old = this.#entries.get(e.peerId);
     const live = this.#live(old, now);
     const grow = signed.bytes.length - (old?.bytes.length ?? 0);
-    if (!old && this.#full(grow) && !this.#keep(e.peerId)) {
+    if (!old && this.#full(grow) && !this.keeps(e.peerId)) {
       if (this.#churnTokens() < 1) return "catalog-full";
       this.#churn.tokens--;
     }
@@ -238,8 +238,18 @@ export class Catalog {
     return type;
   }
 
-  #keep(peer: PeerId): boolean {
+  /** Whether `peer` is never evicted (the `keep` option). */
+  keeps(peer: PeerId): boolean {
     return this.#options.keep?.(peer) ?? false;
+  }
+
+  /**
+   * How many new peers that are not kept the catalog takes now: its free
+   * slots, then (full) what is left of this second's `maxChurn`. Lets a
+   * caller refuse the rest of a batch before verifying it.
+   */
+  openings(): number {
+    return Math.max(0, this.#maxPeers - this.#entries.size) + Math.floor(this.#churnTokens());
   }
 
   /** Whether a new peer's entry of `bytes` needs room made. */
@@ -266,7 +276,7 @@ export class Catalog {
       for (const peer of order) {
         if (fits()) return true;
         if (peer === incoming) continue;
-        if (this.#keep(peer)) {
+        if (this.keeps(peer)) {
           if (++passed > EVICTION_SCAN) return false;
           continue;
         }
@@ -310,7 +320,7 @@ export class Catalog {
       if (c === 0) return "unchanged";
     } else if (
       !old && this.#entries.size >= this.#maxPeers && this.#churnTokens() < 1 &&
-      !this.#keep(e.peerId)
+      !this.keeps(e.peerId)
     ) {
       return "catalog-full";
     }

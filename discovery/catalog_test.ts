@@ -184,3 +184,21 @@ Deno.test("catalog: a full catalog takes maxChurn newcomers a second, refused on
   clock += 1;
   assert.equal(offer(flood[7]), "updated");
 });
+
+Deno.test("catalog: openings are free slots, then what is left of the second's churn", () => {
+  clock = 1_000_000;
+  const c = new Catalog(net, me.peerId, {
+    purgeAfter: 10_000,
+    maxDrift: 500,
+    maxPeers: 3,
+    maxChurn: 2,
+    now: () => clock,
+  });
+  assert.equal(c.openings(), 3 + 2);
+  const keys = [1, 2, 3, 4].map(() => SecretKey.generate());
+  for (const k of keys) c.upsert(signEntry(k, entryOf(k, clock)));
+  assert.equal(c.size, 3);
+  assert.equal(c.openings(), 1); // full: one newcomer came in by churn
+  clock += 500;
+  assert.equal(c.openings(), 2);
+});

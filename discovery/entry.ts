@@ -32,6 +32,7 @@ import {
 import { Buffer } from "node:buffer";
 import { verify as nodeVerify } from "node:crypto";
 import { array, bytes, text, uint } from "./_check.ts";
+import { Reader } from "./_reader.ts";
 import { decodePlacement, encodePlacement, type Placement } from "./placement.ts";
 import { type Coordinate, decodeCoordinate, encodeCoordinate } from "./vivaldi.ts";
 
@@ -208,12 +209,30 @@ export function signEntry(key: SecretKey, entry: PeerEntry): SignedPeerEntry {
   return { entry: freeze(e), bytes: encode([body, key.sign(body)]) };
 }
 
+/**
+ * One frozen empty list and one string per network for every decoded entry:
+ * a catalog holds 10,000 entries, most with empty tags, streams, groups and
+ * tickets, all of the same network.
+ */
+const EMPTY: never[] = Object.freeze([]) as never[];
+let lastNetwork = "";
+
+function list<T>(xs: T[]): T[] {
+  return xs.length === 0 ? EMPTY : xs;
+}
+
+function network(v: unknown): NetworkId {
+  const hex = toHex(bytes(v, "network", 32));
+  if (hex !== lastNetwork) lastNetwork = hex;
+  return lastNetwork as NetworkId;
+}
+
 function ids<T extends Digest>(v: unknown, what: string): T[] {
   const out = array(v, what, ENTRY_LIMITS.maxIds).map((x) => toHex(bytes(x, what, 32)) as T);
   for (let i = 1; i < out.length; i++) {
     if (out[i - 1] >= out[i]) throw new DecodeError(`${what}: not sorted and unique`);
   }
-  return out;
+  return list(out);
 }
 
 function envelope(raw: Uint8Array, what: string): [Uint8Array, Uint8Array] {
@@ -258,6 +277,26 @@ function extras(
 }
 
 /**
+ * The peer an entry claims to be of, read from its bytes without decoding
+ * the rest; `undefined` if they do not start like an entry. Lets a full
+ * catalog refuse newcomers for a fraction of a parse. Internal to discovery.
+ */
+export function claimedPeer(raw: Uint8Array): PeerId | undefined {
+  try {
+    const outer = new Reader(raw);
+    outer.array("entry", 2, 2);
+    const body = new Reader(outer.bin("entry body"));
+    body.array("entry", 11, 10);
+    body.skipStr("domain");
+    body.bin("network");
+    const key = body.bin("peer id");
+    return key.length === 32 ? peerIdFromBytes(key) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Parses an entry without verifying its signature, so that cheap checks
  * (known version, network, expiry) can run first. Not exported from the
  * package: only {@linkcode decodeSignedEntry} and {@linkcode verifyEntry}
@@ -275,16 +314,18 @@ export function parseEntry(received: Uint8Array): ParsedEntry {
     const addresses = array(f[5], "addresses", ENTRY_LIMITS.maxAddresses).map((a) =>
       text(a, "address", 300)
     );
-    const tickets = array(f[9], "tickets", ENTRY_LIMITS.maxTickets).map((t) => {
-      const [kind, data, expiresAt] = array(t, "ticket", 3, 3);
-      const ticket: Ticket = {
-        kind: text(kind, "ticket kind", 64),
-        data: bytes(data, "ticket data", undefined, ENTRY_LIMITS.maxTicketBytes),
-      };
-      return expiresAt === null ? ticket : { ...ticket, expiresAt: uint(expiresAt, "expiry") };
-    });
+    const tickets = list(
+      array(f[9], "tickets", ENTRY_LIMITS.maxTickets).map((t) => {
+        const [kind, data, expiresAt] = array(t, "ticket", 3, 3);
+        const ticket: Ticket = {
+          kind: text(kind, "ticket kind", 64),
+          data: bytes(data, "ticket data", undefined, ENTRY_LIMITS.maxTicketBytes),
+        };
+        return expiresAt === null ? ticket : { ...ticket, expiresAt: uint(expiresAt, "expiry") };
+      }),
+    );
     const entry: PeerEntry = {
-      network: toHex(bytes(f[1], "network", 32)) as NetworkId,
+      network: network(f[1]),
       peerId: peerIdFromBytes(key),
       version: { start: uint(f[3], "start"), counter: uint(f[4], "counter") },
       addresses,
@@ -419,7 +460,7 @@ export function decodeDeparture(raw: Uint8Array): Departure {
     if (f[0] !== DEPARTURE_DOMAIN) throw new DecodeError("not a departure");
     key = bytes(f[2], "peer id", 32);
     departure = Object.freeze({
-      network: toHex(bytes(f[1], "network", 32)) as NetworkId,
+      network: network(f[1]),
       peerId: peerIdFromBytes(key),
       version: Object.freeze({ start: uint(f[3], "start"), counter: uint(f[4], "counter") }),
       timestamp: uint(f[5], "timestamp"),

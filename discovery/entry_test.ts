@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { DecodeError, digest, networkId, SecretKey, type StreamId, tag } from "@mosaik/transport";
 import {
+  DecodeError,
+  digest,
+  encode,
+  networkId,
+  SecretKey,
+  type StreamId,
+  tag,
+} from "@mosaik/transport";
+import {
+  claimedPeer,
   compareVersions,
   decodeDeparture,
   decodeSignedEntry,
@@ -166,4 +175,25 @@ Deno.test("entry: placement and coordinate round trip; bad ones are refused", ()
       JSON.stringify(bad),
     );
   }
+});
+
+Deno.test("entry: claimedPeer reads the peer id without decoding the entry; garbage gives undefined", () => {
+  const key = SecretKey.generate();
+  const signed = signEntry(key, {
+    network: networkId("claimed"),
+    peerId: key.peerId,
+    version: { start: 1, counter: 2 },
+    addresses: ["127.0.0.1:1"],
+    tags: [],
+    streams: [],
+    groups: [],
+    tickets: [],
+  });
+  assert.equal(claimedPeer(signed.bytes), key.peerId);
+  for (
+    const junk of [new Uint8Array(0), encode([1, 2]), encode([encode(["x"]), new Uint8Array(64)])]
+  ) {
+    assert.equal(claimedPeer(junk), undefined);
+  }
+  assert.equal(claimedPeer(signed.bytes.subarray(0, 40)), undefined);
 });

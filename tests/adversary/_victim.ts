@@ -2,11 +2,12 @@
 // event loop are its own: a full Network node that produces a stream and is
 // one of a 3-member group. Speaks JSON lines (tests/hosts/process.ts): prints
 // { ready, address }, then answers every { id, op } with
-// { id, maxLag, maxStall, rss, peakRss, resources, banned }: since the last
+// { id, maxLag, maxStall, rss, peakRss, resources, banned, discovery }: since the last
 // op "reset" (which restarts them), the latest a 10 ms timer fired (maxLag),
 // the longest stall of its own making (maxStall: the lag, but no more than
 // the CPU time the process used meanwhile) and the largest RSS in bytes; the
-// endpoint's resources() and the peers discovery banned. (A test reading
+// endpoint's resources(), the peers discovery banned and its catalog's
+// size and refusals. (A test reading
 // /proc/<pid>/status itself would need --allow-all.)
 //   deno run tests/adversary/_victim.ts <network name> <group key> <stream name>
 import process from "node:process";
@@ -72,7 +73,18 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
     const { id, op } = JSON.parse(buffered.slice(0, at));
     buffered = buffered.slice(at + 1);
     if (op === "reset") [maxLag, maxStall, peakRss] = [0, 0, rss];
-    out({ id, maxLag, maxStall, rss, peakRss, resources: node.endpoint.resources(), banned });
+    const { catalogFull, catalogEvicted } = node.discovery.stats;
+    const discovery = { peers: node.discovery.catalog.size, catalogFull, catalogEvicted };
+    out({
+      id,
+      maxLag,
+      maxStall,
+      rss,
+      peakRss,
+      resources: node.endpoint.resources(),
+      banned,
+      discovery,
+    });
   }
 }
 await node.close();

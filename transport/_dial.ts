@@ -10,6 +10,41 @@
  */
 import { delay } from "./async.ts";
 
+/** First pause before dialing an acceptor again that refused us for being busy; it doubles. */
+export const BUSY_RETRY = 50;
+
+/**
+ * Whether a QUIC dial was refused before TLS: the acceptor has as many
+ * handshakes under way as it takes (`maxPendingHandshakes`), perhaps under a
+ * flood of connections that never authenticate. Worth another try shortly.
+ */
+function refusedBusy(e: unknown): boolean {
+  return e instanceof Error && e.message.includes("refused to accept a new connection");
+}
+
+/**
+ * Runs `dial` until it does not fail with a busy acceptor's refusal, pausing
+ * {@linkcode BUSY_RETRY} ms (doubling, jittered, at most a second) between
+ * tries, for at most `budget` ms in all; `dial` gets the time left. Gives up
+ * at once when `lost()` (another address answered).
+ */
+export async function retryBusy<T>(
+  dial: (left: number) => Promise<T>,
+  budget: number,
+  lost: () => boolean,
+): Promise<T> {
+  const until = performance.now() + budget;
+  for (let pause = BUSY_RETRY;; pause = Math.min(pause * 2, 1_000)) {
+    try {
+      return await dial(Math.max(1, until - performance.now()));
+    } catch (e) {
+      const wait = pause * (0.5 + Math.random());
+      if (!refusedBusy(e) || lost() || performance.now() + wait >= until) throw e;
+      await delay(wait);
+    }
+  }
+}
+
 /** Milliseconds between the starts of two dial attempts. */
 export const DIAL_STAGGER = 250;
 

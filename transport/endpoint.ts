@@ -28,7 +28,7 @@ import {
   WarnOnce,
 } from "./_handshake.ts";
 import { dialRelayed, isRelayAddress } from "./relay.ts";
-import { staggered } from "./_dial.ts";
+import { retryBusy, staggered } from "./_dial.ts";
 import { type Bridge, isBridge } from "./_relay_bridge.ts";
 
 const ALPN = "mosaik/1";
@@ -253,16 +253,21 @@ export class Endpoint implements AsyncDisposable {
         relayed = await dialRelayed(this, peer, address, this.#options.handshakeTimeout);
       }
       const { hostname, port } = parseHostPort(relayed?.hostPort ?? address);
-      conn = await handshakeDeadline(
-        Deno.connectQuic<false>({
-          endpoint: this.#quic,
-          hostname,
-          port,
-          serverName: serverName(peer),
-          caCerts: [anchorFor(peer)],
-          ...this.#quicOptions,
-        }),
+      conn = await retryBusy(
+        (left) =>
+          handshakeDeadline(
+            Deno.connectQuic<false>({
+              endpoint: this.#quic,
+              hostname,
+              port,
+              serverName: serverName(peer),
+              caCerts: [anchorFor(peer)],
+              ...this.#quicOptions,
+            }),
+            left,
+          ),
         this.#options.handshakeTimeout,
+        lost,
       );
       await handshakeDeadline(
         proof.then((p) => proveIdentity(conn!, p)),

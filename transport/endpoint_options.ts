@@ -19,7 +19,11 @@ export interface EndpointOptions {
   port?: number;
   /** Largest frame accepted or sent, in bytes. Default 8 MiB. */
   maxFrameSize?: number;
-  /** Milliseconds allowed for a dial and for the identity handshake, each. Default 5 000. */
+  /**
+   * Milliseconds allowed for a dial and for the identity handshake, each.
+   * A dial the acceptor refuses for having too many handshakes under way is
+   * tried again with backoff within this time. Default 5 000.
+   */
   handshakeTimeout?: number;
   /** Milliseconds of silence before a connection is considered dead. Default 10 000. */
   idleTimeout?: number;

@@ -192,3 +192,22 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(b, a.length);
   return out;
 }
+
+Deno.test("limits: a dialer refused at maxPendingHandshakes tries again with backoff and gets in once a slot frees", async () => {
+  await using v = await victim({ maxPendingHandshakes: 4 }, 400);
+  const { hostname, port } = parseHostPort(v.hostPort);
+  const silent = await Promise.all(Array.from({ length: 4 }, () =>
+    Deno.connectQuic<false>({
+      hostname,
+      port,
+      alpnProtocols: ["mosaik/1"],
+      ...pinnedTls(v.peerId),
+    })));
+  assert.equal(v.resources().pendingHandshakes, 4);
+  await using honest = await Endpoint.create({ networkId: NET });
+  // Refused while the silent ones hold every slot; their 400 ms deadline frees them.
+  const conn = await within(honest.connect(v.peerId, [v.hostPort]), 3_000);
+  assert.ok(v.resources().refused.pendingHandshakes >= 1);
+  assert.equal(conn.peerId, v.peerId);
+  for (const c of silent) c.close();
+});

@@ -173,6 +173,12 @@ export class Replica {
       case "Fetched":
         this.#catchUp.onFetched(from, msg);
         break;
+      case "FetchSum":
+        this.#catchUp.serveSum(from, msg);
+        break;
+      case "FetchSumR":
+        this.#catchUp.onSum(from, msg);
+        break;
       case "SnapPlan":
         this.#pull.servePlan(from, msg);
         break;

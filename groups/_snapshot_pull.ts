@@ -12,15 +12,14 @@
 // term. Nothing unverified is ever installed, acknowledged or voted on. If the
 // pull stalls, the leader's push resumes (after an election timeout without a
 // request), so the transfer never depends on the peers.
-import { createHash } from "node:crypto";
 import type { MessageOf, NodeId } from "./_messages.ts";
 import type { RaftCore } from "./_raft.ts";
 import type { Config } from "./storage.ts";
 import { installPulled } from "./_follower.ts";
+import { DIGEST_BYTES, sameDigest, sha256 } from "./_digest.ts";
 
 /** Largest piece a member asks for or serves. */
 export const MAX_PIECE_BYTES = 1 << 20;
-const DIGEST_BYTES = 32;
 /** Most pieces, and bytes, the leader hashes for one part of a manifest. */
 const PART_PIECES = 128;
 const PART_BYTES = 16 << 20;
@@ -332,15 +331,6 @@ export class SnapshotPull {
   }
 }
 
-/** SHA-256, native (node:crypto: about ten times the speed of a JavaScript one). */
-function sha256(data: Uint8Array): Uint8Array {
-  return createHash("sha256").update(data).digest();
-}
-
 function matches(piece: Uint8Array, digests: Uint8Array, k: number): boolean {
-  const want = digests.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES);
-  const got = sha256(piece);
-  let diff = 0;
-  for (let i = 0; i < DIGEST_BYTES; i++) diff |= want[i] ^ got[i];
-  return diff === 0;
+  return sameDigest(sha256(piece), digests.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES));
 }

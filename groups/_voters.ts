@@ -38,20 +38,25 @@ export const MAX_OUTSIDE_TERM_STEP = 1024;
  * configuration `r` knows may (whatever their storage epoch: `r` may not
  * know yet that a member that lost its storage was re-added): a key holder
  * outside it (a learner, a stranger with the group key) could otherwise
- * poison the term with one message. Two exceptions keep members live: a member without a
- * configuration (blank, joining) follows whoever leads, and a member that
- * heard no leader for three election timeouts accepts a leader's message
- * from outside its configuration (it may have missed the entry that added
- * that leader while it was cut off), if its term is at most
- * {@linkcode MAX_OUTSIDE_TERM_STEP} ahead.
+ * poison the term with one message. Three exceptions keep members live: a
+ * member without a configuration (blank, joining) follows whoever leads, and
+ * a member that heard no leader for three election timeouts accepts a
+ * leader's message from outside its configuration (it may have missed the
+ * entry that added that leader while it was cut off), and a (pre-)vote
+ * request from outside it whose log is ahead of its own (the entry that added
+ * that candidate may be among what it missed; without its vote no quorum may
+ * exist), if its term is at most {@linkcode MAX_OUTSIDE_TERM_STEP} ahead.
  */
 export function mayRaiseTerm(r: RaftCore, from: NodeId, m: Envelope): boolean {
   const config = r.config;
   if (!config || config.voters.includes(from)) return true;
-  if (m.type !== "App" && m.type !== "Hb" && m.type !== "Snap") return false;
   if (m.term - r.term > MAX_OUTSIDE_TERM_STEP) return false;
   // A member that cannot campaign keeps `lead` after its leader went silent: silence counts.
-  return r.leaderless >= 3 * r.opts.electionTicks;
+  const silent = r.leaderless >= 3 * r.opts.electionTicks;
+  if (m.type === "App" || m.type === "Hb" || m.type === "Snap") return silent;
+  if (m.type !== "Vote" && m.type !== "PreVote") return false;
+  const ahead = m.lastIndex > r.log.lastIndex && r.log.isUpToDate(m.lastIndex, m.lastTerm);
+  return silent && ahead;
 }
 
 /** Whether `r` heard from a leader within an election timeout (its lease: votes are refused). */

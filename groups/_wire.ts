@@ -153,6 +153,20 @@ function parseBody(m: Record<string, unknown>, type: string, cluster?: string): 
       entries.forEach((e, i) => e.index !== from + i && fail("entry indexes"));
       return { type, cluster, from, entries };
     }
+    case "FetchSum":
+      return {
+        type,
+        cluster,
+        from: nat(m.from, "from"),
+        to: nat(m.to, "to"),
+        at: nat(m.at, "at"),
+        atTerm: nat(m.atTerm, "atTerm"),
+      };
+    case "FetchSumR": {
+      const sum = bytes(m.sum, "sum");
+      if (sum.byteLength > 32) fail("sum");
+      return { type, cluster, from: nat(m.from, "from"), to: nat(m.to, "to"), sum };
+    }
     case "SnapPlan":
       return {
         type,

@@ -49,3 +49,27 @@ Deno.test("a leaderless member follows a leader outside its configuration only a
   lone.receive("stranger", hb(term + 2));
   assert.equal(lone.core.term, term + 2, "a leader it may have missed being added is followed");
 });
+
+Deno.test("a leaderless voter votes for a candidate outside its configuration only if that log is ahead", async () => {
+  const sim = new Sim({ seed: 13, nodes: 3 });
+  assert.ok(await sim.until(() => sim.alive().every((r) => r.applied >= 2)));
+  const leader = sim.leader()!;
+  const lone = sim.alive().find((r) => r !== leader)!;
+  sim.partition([lone.id], sim.alive().filter((r) => r !== lone).map((r) => r.id));
+  await sim.run(1000); // far past three election timeouts without a leader
+  const answers: { type: string; reject?: boolean }[] = [];
+  const send = lone.opts.send;
+  lone.opts.send = (to, m) => to === "stranger" ? void answers.push(m as never) : send(to, m);
+  const { cluster } = lone.core.config!;
+  const term = lone.core.term;
+  const lastIndex = lone.core.lastIndex;
+  const lastTerm = lone.core.termAt(lastIndex)!;
+  const vote = (index: number) =>
+    ({ type: "Vote", cluster, term: term + 1, lastIndex: index, lastTerm }) as never;
+  lone.receive("stranger", vote(lastIndex));
+  assert.equal(lone.core.term, term, "a log not ahead of its own: ignored");
+  assert.equal(answers.length, 0);
+  lone.receive("stranger", vote(lastIndex + 5));
+  assert.equal(lone.core.term, term + 1, "a log ahead may hold the entry that added that voter");
+  assert.deepEqual(answers.map((a) => [a.type, a.reject]), [["VoteR", false]]);
+});

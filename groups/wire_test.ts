@@ -43,6 +43,8 @@ const valid: ReplicaMessage[] = [
   { type: "Status", cluster: "c", commit: 4, learner: false, lead: "a" },
   { type: "Leave" },
   { type: "Left" },
+  { type: "FetchSum", from: 3, to: 9, at: 12, atTerm: 2, cluster: "c" },
+  { type: "FetchSumR", from: 3, to: 9, sum: new Uint8Array(32), cluster: "c" },
   { type: "SnapPlan", index: 9, term: 3, first: 0, cluster: "c" },
   {
     type: "SnapPlanR",

@@ -69,9 +69,10 @@ export interface GroupConfig extends ConsensusConfig {
   /**
    * A member this many entries behind the leader's commit fetches the gap
    * from several peers in parallel (each peer serves only if its log holds the
-   * leader's (index, term) point), and a member receiving a snapshot pulls its
-   * pieces from every peer holding it (each checked against the leader's
-   * SHA-256 manifest). 0 turns both off. Default 256.
+   * leader's (index, term) point; the leader vouches for each range by its
+   * SHA-256), and a member receiving a snapshot pulls its pieces from every
+   * peer holding it (each checked against the leader's SHA-256 manifest).
+   * 0 turns both off. Default 256.
    */
   catchUpGap: number;
   /** Milliseconds without anything arriving after which a bond is closed and redialed. Default 2 000. */

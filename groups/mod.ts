@@ -28,8 +28,9 @@
  * behind, a brand-new one included, fetches the gap from several peers at
  * once; a peer serves a range only if its log holds the leader's (index,
  * term) point, so by Log Matching the range equals the leader's log; the
- * member checks each range against that point and appends entries only while
- * the same leader and term last), and exactly-once commands (client
+ * member checks each range against that point and against the SHA-256 the
+ * leader sends of the same range, and appends entries only while the same
+ * leader and term last), and exactly-once commands (client
  * id + sequence numbers with results kept in the replicated session table).
  * Term, vote and log are written to {@linkcode Storage} before any message
  * that depends on them (the one exception, as in etcd: a leader sends its

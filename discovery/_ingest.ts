@@ -20,7 +20,7 @@ import {
   verifyParsedEntrySync,
 } from "./entry.ts";
 
-/** Signatures verified at once while merging a sync. */
+/** Signatures verified at once while merging a sync (the node gets the event loop back between batches). */
 export const VERIFY_BATCH = 64;
 /** Entries of a sync parsed and checked before the node gets the event loop back. */
 export const SCREEN_CHUNK = 512;
@@ -178,6 +178,8 @@ export class Ingest {
       deferred += queue.length - allowed;
       queue.length = allowed;
       for (let i = 0; i < queue.length; i += VERIFY_BATCH) {
+        // Native verification never yields by itself: give the event loop back per batch.
+        if (i > 0) await delay(0);
         if (this.#closed()) break;
         const results = await Promise.all(
           queue.slice(i, i + VERIFY_BATCH).map((p) => this.#verify(p)),

@@ -83,7 +83,10 @@ function writeSummary(w: Writer, peers: readonly Versioned[]): void {
   w.array(peers.length);
   for (const p of peers) {
     w.bytes[w.at++] = 0x93;
-    w.bin(peerIdToBytes(p.peerId));
+    w.bytes[w.at++] = 0xc4;
+    w.bytes[w.at++] = 32;
+    peerIdToBytes(p.peerId, w.bytes, w.at);
+    w.at += 32;
     w.uint(p.version.start);
     w.uint(p.version.counter);
   }

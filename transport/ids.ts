@@ -108,28 +108,36 @@ for (let i = 0; i < Z_BASE_32.length; i++) Z_CODES[Z_BASE_32.charCodeAt(i)] = i;
  * canonical text of 32 bytes decodes: 52 characters of the z-base-32
  * alphabet whose 4 bits beyond the 256th are zero (sync summaries and
  * signed entries decode thousands of ids, so this is a hand loop rather
- * than a generic base codec).
+ * than a generic base codec). With `into`, the bytes are written there at
+ * `offset` (nothing is allocated; on an invalid id some may have been) and
+ * `into` is returned.
  */
-export function peerIdToBytes(id: PeerId | string): Uint8Array {
-  const invalid = () => new DecodeError(`invalid peer id ${JSON.stringify(id)}`);
-  if (id.length !== 52) throw invalid();
-  const out = new Uint8Array(32);
+export function peerIdToBytes(
+  id: PeerId | string,
+  into: Uint8Array = new Uint8Array(32),
+  offset = 0,
+): Uint8Array {
+  if (id.length !== 52) throw invalidPeerId(id);
   let buffer = 0;
   let bits = 0;
-  let at = 0;
+  let at = offset;
   for (let i = 0; i < 52; i++) {
     const c = id.charCodeAt(i);
     const v = c < 128 ? Z_CODES[c] : -1;
-    if (v < 0) throw invalid();
+    if (v < 0) throw invalidPeerId(id);
     buffer = ((buffer << 5) | v) & 0xfff;
     bits += 5;
     if (bits >= 8) {
       bits -= 8;
-      out[at++] = (buffer >> bits) & 0xff;
+      into[at++] = (buffer >> bits) & 0xff;
     }
   }
-  if ((buffer & ((1 << bits) - 1)) !== 0) throw invalid();
-  return out;
+  if ((buffer & ((1 << bits) - 1)) !== 0) throw invalidPeerId(id);
+  return into;
+}
+
+function invalidPeerId(id: string): DecodeError {
+  return new DecodeError(`invalid peer id ${JSON.stringify(id)}`);
 }
 
 /** Checks and brands a string as a {@linkcode PeerId}; throws {@linkcode DecodeError}. */

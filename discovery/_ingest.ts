@@ -177,12 +177,14 @@ export class Ingest {
       const allowed = this.#budget.grant(from, queue.length);
       deferred += queue.length - allowed;
       queue.length = allowed;
-      for (let i = 0; i < queue.length; i += VERIFY_BATCH) {
+      candidates.clear();
+      for (let first = true; queue.length > 0; first = false) {
         // Native verification never yields by itself: give the event loop back per batch.
-        if (i > 0) await delay(0);
+        if (!first) await delay(0);
         if (this.#closed()) break;
+        // Taken off the queue: a verified batch's parsed entries are garbage at once.
         const results = await Promise.all(
-          queue.slice(i, i + VERIFY_BATCH).map((p) => this.#verify(p)),
+          queue.splice(0, VERIFY_BATCH).map((p) => this.#verify(p)),
         );
         for (const r of results) {
           if (r === "discovered" || r === "updated") learned++;

@@ -387,7 +387,34 @@ const native = verifyNative(
  * made-up peers' entries cost +45 MiB RSS that way, +22 MiB here.
  */
 function verifyFast(key: Uint8Array, body: Uint8Array, signature: Uint8Array): boolean {
-  return native ? verifyNative(key, body, signature) : verify(key, body, signature);
+  if (!native) return verify(key, body, signature);
+  return !weakKey(key) && verifyNative(key, body, signature);
+}
+
+/**
+ * Encodings of Ed25519's small-order points, sign bit aside (libsodium's
+ * list): the native check, like WebCrypto's, takes a signature nobody made
+ * under such a key (the identity point with R = identity, S = 0), so anyone
+ * could publish entries as its PeerId. `verify` checks this with curve
+ * arithmetic; this is the cheap way for the native path.
+ */
+const SMALL_ORDER = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+].map(fromHex);
+
+/** Whether `key` encodes a small-order point or a y of p or more (not canonical). */
+function weakKey(key: Uint8Array): boolean {
+  let ones = true; // bytes 1..30 all 0xff
+  for (let i = 1; i < 31 && ones; i++) ones = key[i] === 0xff;
+  if (ones && (key[31] & 0x7f) === 0x7f && key[0] >= 0xed) return true; // y >= p
+  return SMALL_ORDER.some((s) => {
+    for (let i = 0; i < 31; i++) if (key[i] !== s[i]) return false;
+    return (key[31] & 0x7f) === s[31];
+  });
 }
 
 /**

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import {
+  decode,
   DecodeError,
   digest,
   encode,
+  fromHex,
   networkId,
   SecretKey,
   type StreamId,
@@ -196,4 +199,30 @@ Deno.test("entry: claimedPeer reads the peer id without decoding the entry; garb
     assert.equal(claimedPeer(junk), undefined);
   }
   assert.equal(claimedPeer(signed.bytes.subarray(0, 40)), undefined);
+});
+
+Deno.test("entry: an entry under a small-order or non-canonical key is refused, though its signature checks natively", async () => {
+  // The 8 points of order dividing 8, with either sign bit, and y = p, p + 1.
+  const order8 = ed25519.Point.fromHex(
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  );
+  const keys: Uint8Array[] = [];
+  for (let i = 0n; i < 8n; i++) {
+    const p = i === 0n ? ed25519.Point.ZERO : order8.multiply(i);
+    const bytes = p.toBytes();
+    keys.push(bytes, Uint8Array.from(bytes, (b, j) => j === 31 ? b ^ 0x80 : b));
+  }
+  for (const y of ["ed", "ee"]) keys.push(fromHex(y + "ff".repeat(30) + "7f"));
+  const template = decode(signEntry(key, base).bytes) as [Uint8Array, Uint8Array];
+  const fields = decode(template[0]) as unknown[];
+  for (const weak of keys) {
+    fields[2] = weak;
+    const body = encode(fields);
+    // R = the identity point, S = 0: what a small-order key "signs" anything with.
+    const forged = new Uint8Array(64);
+    forged[0] = 1;
+    const raw = encode([body, forged]);
+    await assert.rejects(verifyEntry(raw), InvalidEntryError);
+    assert.throws(() => decodeSignedEntry(raw), InvalidEntryError);
+  }
 });

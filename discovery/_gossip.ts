@@ -22,7 +22,8 @@ import {
   InvalidEntryError,
   type SignedPeerEntry,
 } from "./entry.ts";
-import { HyParView, type HyParViewConfig, type PeerInfo } from "./_hyparview.ts";
+import { HyParView, type PeerInfo } from "./_hyparview.ts";
+import type { HyParViewConfig } from "./_hyparview_config.ts";
 import type { Ingest, Verdict } from "./_ingest.ts";
 import { Links } from "./_links.ts";
 import type { ResolvedOptions } from "./options.ts";

@@ -53,5 +53,5 @@ export type { DiscoveryOptions } from "./options.ts";
 export type { DiscoveryStats } from "./stats.ts";
 export * from "./placement.ts";
 export * from "./vivaldi.ts";
-export type { HyParViewConfig } from "./_hyparview.ts";
+export type { HyParViewConfig } from "./_hyparview_config.ts";
 export type { PlumtreeConfig } from "./_plumtree.ts";

@@ -5,7 +5,7 @@
  */
 import type { Tag } from "@mosaik/transport";
 import type { BootstrapSource } from "./bootstrap.ts";
-import type { HyParViewConfig } from "./_hyparview.ts";
+import type { HyParViewConfig } from "./_hyparview_config.ts";
 import type { PlumtreeConfig } from "./_plumtree.ts";
 import type { GeoLocation } from "./placement.ts";
 import type { VivaldiConfig } from "./vivaldi.ts";

@@ -114,9 +114,11 @@ export class Ingest {
    * Takes one entry (a broadcast `from` a neighbour). An update of a known
    * peer is verified synchronously: it is rare and latency matters (it lands
    * before anything the peer sends afterwards on other channels); a new peer
-   * takes the faster native path.
+   * takes the faster native path, unless the catalog has no opening for it
+   * (refused from the peer id it claims, unparsed).
    */
   one(raw: Uint8Array, from: PeerId): Verdict | Promise<UpsertResult> {
+    if (this.#catalog.openings() <= 0 && this.#refused(raw)) return "catalog-full";
     const p = this.#screen(raw);
     if (typeof p === "string") return p;
     if (this.#budget.grant(from, 1) === 0) return "deferred";

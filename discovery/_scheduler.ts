@@ -13,6 +13,17 @@ export interface Scheduler {
   after(ms: number, fn: () => void): () => void;
 }
 
+/**
+ * Calls `fn` every `period` ms, each wait drawn within ±`jitter` (a fraction)
+ * of it, until `clock`'s timers are cancelled.
+ */
+export function every(clock: Scheduler, period: number, jitter: number, fn: () => void): void {
+  clock.after(period * (1 - jitter + 2 * jitter * Math.random()), () => {
+    fn();
+    every(clock, period, jitter, fn);
+  });
+}
+
 /** A {@linkcode Scheduler} on `setTimeout` that cancels everything on `close()`. */
 export class TimerScheduler implements Scheduler {
   #timers = new Set<ReturnType<typeof setTimeout>>();

@@ -31,7 +31,7 @@ import { Requests } from "./_requests.ts";
 import { Latency, type PeerRtt } from "./_latency.ts";
 import { checkPlacement } from "./placement.ts";
 import type { Coordinate } from "./vivaldi.ts";
-import { pick, TimerScheduler } from "./_scheduler.ts";
+import { every, pick, TimerScheduler } from "./_scheduler.ts";
 import { bump, type DiscoveryStats, newStats } from "./stats.ts";
 import { CatalogSync, SYNC_PROTOCOL } from "./_sync.ts";
 import { CatalogWaiters, type DiscoveryWhen } from "./_when.ts";
@@ -328,10 +328,15 @@ export class Discovery implements AsyncDisposable {
       }),
     );
     for (const b of this.#bootstrap) this.#contact(b);
-    this.#every(this.#opts.announceInterval, this.#opts.announceJitter, () => this.local.refresh());
-    this.#every(this.#opts.rttProbeInterval, 0.5, () => this.#probe());
-    this.#every(500, 0.2, () => this.#maintain());
-    this.#every(ADDRESS_CHECK, 0.2, () => this.#own.check());
+    every(
+      this.#clock,
+      this.#opts.announceInterval,
+      this.#opts.announceJitter,
+      () => this.local.refresh(),
+    );
+    every(this.#clock, this.#opts.rttProbeInterval, 0.5, () => this.#probe());
+    every(this.#clock, 500, 0.2, () => this.#maintain());
+    every(this.#clock, ADDRESS_CHECK, 0.2, () => this.#own.check());
     const ctx: BootstrapContext = {
       networkId: e.networkId,
       secretKey: e.secretKey,
@@ -348,15 +353,6 @@ export class Discovery implements AsyncDisposable {
         }),
       );
     }
-  }
-
-  #every(period: number, jitter: number, fn: () => void): void {
-    const delay = period * (1 - jitter + 2 * jitter * Math.random());
-    this.#clock.after(delay, () => {
-      if (this.#closed) return;
-      fn();
-      this.#every(period, jitter, fn);
-    });
   }
 
   /** Joins the overlay through a peer when we have no neighbour, else syncs with it once. */

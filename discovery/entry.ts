@@ -358,7 +358,7 @@ export function verifyParsedEntrySync(p: ParsedEntry): SignedPeerEntry {
 
 /**
  * Decodes and verifies an entry like {@linkcode decodeSignedEntry}, but
- * with the runtime's native Ed25519 (several times faster than pure JS).
+ * as a promise.
  */
 export function verifyEntry(raw: Uint8Array): Promise<SignedPeerEntry> {
   try {
@@ -368,9 +368,9 @@ export function verifyEntry(raw: Uint8Array): Promise<SignedPeerEntry> {
   }
 }
 
-/** Verifies an entry from {@linkcode parseEntry} natively; rejects with {@linkcode InvalidEntryError}. Internal to discovery. */
+/** Verifies an entry from {@linkcode parseEntry}; rejects with {@linkcode InvalidEntryError}. Internal to discovery. */
 export function verifyParsedEntry(p: ParsedEntry): Promise<SignedPeerEntry> {
-  if (!verifyFast(p.key, p.body, p.signature)) {
+  if (!verify(p.key, p.body, p.signature)) {
     return Promise.reject(
       new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`),
     );

@@ -7,9 +7,6 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { hostCheck } from "./_host_check.ts";
-import { PAGE } from "./_page.ts";
 
 /** A peer as the diagnostics show it. */
 export interface PeerReport {
@@ -403,40 +400,20 @@ export function serveDiagnostics(
   snapshot: () => NodeReport,
   options: DiagnosticsOptions = {},
 ): DiagnosticsServer {
-  const app = new Hono();
-  app.use(hostCheck(() => server.addr, options.allowedHosts));
-  app.get("/metrics", (c) =>
-    c.text(renderMetrics(snapshot()), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
-  const api: Record<string, [string, (r: NodeReport) => unknown]> = {
-    "/api/report": ["everything below in one document", (r) => r],
-    "/api/node": [
-      "this node: id, address, network",
-      ({ id, address, network }) => ({ id, address, network }),
-    ],
-    "/api/peers": ["the catalog: peers with addresses, RTT, streams, groups", (r) => r.peers],
-    "/api/streams": ["local producers and consumers with their subscriptions", (r) => r.streams],
-    "/api/groups": ["local group members: role, leader, term, indexes", (r) => r.groups],
-    "/api/graph": ["the swarm graph the page draws", graphOf],
+  // hono and the page load on the first request: a node that never serves
+  // diagnostics does not carry them.
+  let app: Promise<(request: Request) => Response | Promise<Response>> | undefined;
+  const handler = async (request: Request): Promise<Response> => {
+    app ??= import("./_diagnostics_app.ts").then((m) =>
+      m.diagnosticsApp(snapshot, () => server.addr, options.allowedHosts)
+    );
+    return await (await app)(request);
   };
-  app.get("/api", (c) =>
-    c.json({
-      endpoints: [
-        ...Object.entries(api).map(([path, [about]]) => ({ path, about })),
-        { path: "/metrics", about: "Prometheus text exposition" },
-        { path: "/", about: "the swarm page" },
-      ],
-    }));
-  for (const [path, [, view]] of Object.entries(api)) {
-    app.get(path, (c) => c.json(view(snapshot())));
-  }
-  app.get("/", (c) => c.html(PAGE));
-  const server = Deno.serve({
+  const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
     onListen: () => {},
-  }, app.fetch);
+  }, handler);
   const { hostname, port } = server.addr;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   let closed: Promise<void> | undefined;

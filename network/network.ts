@@ -22,8 +22,6 @@ import {
   type DiscoveryOptions,
   type GeoLocation,
 } from "@mosaik/discovery";
-import { dhtBootstrap } from "@mosaik/discovery/dht";
-import { mdnsBootstrap } from "@mosaik/discovery/mdns";
 import { type ChannelInfo, Streams } from "@mosaik/streams";
 import {
   type DiagnosticsOptions,
@@ -34,6 +32,7 @@ import {
 import { Groups } from "@mosaik/groups";
 import { checkNetworkOptions } from "./_options.ts";
 import { Relaying } from "./_relays.ts";
+import { lazySource } from "./_lazy_source.ts";
 
 /** Options of {@linkcode Network.create}. */
 export interface NetworkOptions {
@@ -177,13 +176,19 @@ export class Network implements AsyncDisposable {
     try {
       const sources: BootstrapSource[] = [...(options.discovery?.sources ?? [])];
       if (options.dht !== false) {
+        const bootstrap = typeof options.dht === "object" ? options.dht.bootstrap : undefined;
         sources.push(
-          dhtBootstrap({
-            bootstrap: typeof options.dht === "object" ? options.dht.bootstrap : undefined,
-          }),
+          lazySource(
+            "dht",
+            async () => (await import("@mosaik/discovery/dht")).dhtBootstrap({ bootstrap }),
+          ),
         );
       }
-      if (options.mdns !== false) sources.push(mdnsBootstrap());
+      if (options.mdns !== false) {
+        sources.push(
+          lazySource("mdns", async () => (await import("@mosaik/discovery/mdns")).mdnsBootstrap()),
+        );
+      }
       relaying = new Relaying(endpoint, options.relay);
       const discovery = await Discovery.create(endpoint, {
         ...options.discovery,

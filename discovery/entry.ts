@@ -29,7 +29,6 @@ import {
   verify,
 } from "@mosaik/transport";
 import { array, bytes, text, uint } from "./_check.ts";
-import { verifyFast } from "./_ed25519.ts";
 import { Reader } from "./_reader.ts";
 import { decodePlacement, encodePlacement, type Placement } from "./placement.ts";
 import { type Coordinate, decodeCoordinate, encodeCoordinate } from "./vivaldi.ts";

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { ed25519 } from "@noble/curves/ed25519.js";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { Buffer } from "node:buffer";
 import {
@@ -16,7 +15,7 @@ import {
   verify as nodeVerify,
 } from "node:crypto";
 import { base32z } from "multiformats/bases/base32";
-import { equalBytes } from "./bytes.ts";
+import { decodePoint, isSmallOrder } from "./_ed25519_point.ts";
 import { DecodeError } from "./errors.ts";
 
 /**
@@ -265,12 +264,8 @@ export function isValidPublicKey(publicKey: Uint8Array): boolean {
   const id = toHex(publicKey);
   let valid = keyChecks.get(id);
   if (valid === undefined) {
-    try {
-      const point = ed25519.Point.fromBytes(publicKey, false);
-      valid = !point.isSmallOrder() && equalBytes(point.toBytes(), publicKey);
-    } catch {
-      valid = false;
-    }
+    const point = decodePoint(publicKey);
+    valid = point !== undefined && !isSmallOrder(point);
     if (keyChecks.size >= 4096) keyChecks.clear();
     keyChecks.set(id, valid);
   }

@@ -14,7 +14,6 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
-import { base32z } from "multiformats/bases/base32";
 import { decodePoint, isSmallOrder } from "./_ed25519_point.ts";
 import { DecodeError } from "./errors.ts";
 
@@ -103,7 +102,18 @@ export function digestBytes(d: Digest): Uint8Array {
 /** Encodes a 32-byte Ed25519 public key as a {@linkcode PeerId}. */
 export function peerIdFromBytes(publicKey: Uint8Array): PeerId {
   if (publicKey.length !== 32) throw new DecodeError("a peer id is 32 bytes");
-  return base32z.baseEncode(publicKey) as PeerId;
+  let id = "";
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of publicKey) {
+    buffer = ((buffer << 8) | byte) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      id += Z_BASE_32[(buffer >> bits) & 31];
+    }
+  }
+  return (id + Z_BASE_32[(buffer << (5 - bits)) & 31]) as PeerId;
 }
 
 const Z_BASE_32 = "ybndrfg8ejkmcpqxot1uwisza345h769";

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   derive,
   digest,
+  fromHex,
   isValidPublicKey,
   parsePeerId,
   type PeerId,
@@ -31,6 +32,26 @@ Deno.test("peer ids are 52-char z-base-32 and round-trip", () => {
   assert.deepEqual(peerIdFromBytes(key.publicKey), key.peerId);
   assert.throws(() => parsePeerId("not-a-peer"), DecodeError);
   assert.throws(() => parsePeerId(key.peerId.slice(1)), DecodeError);
+  assert.equal(peerIdFromBytes(new Uint8Array(32)), "y".repeat(52));
+  assert.equal(peerIdFromBytes(new Uint8Array(32).fill(255)), "9".repeat(51) + "o");
+});
+
+Deno.test("keys and signatures match RFC 8032's first test vector", () => {
+  const key = SecretKey.from(
+    fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"),
+  );
+  assert.deepEqual(
+    key.publicKey,
+    fromHex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"),
+  );
+  const sig = key.sign(new Uint8Array(0));
+  assert.deepEqual(
+    sig,
+    fromHex(
+      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+  );
+  assert(verify(key.publicKey, new Uint8Array(0), sig));
 });
 
 Deno.test("secret keys from strings are deterministic; signatures verify", () => {
@@ -43,7 +64,7 @@ Deno.test("secret keys from strings are deterministic; signatures verify", () =>
   assert(!verify(a.peerId, msg, sig.slice(1)));
 });
 
-Deno.test("native (WebCrypto) signatures match the JavaScript ones", async () => {
+Deno.test("signAsync and verifyAsync agree with sign and verify", async () => {
   const key = SecretKey.from("native");
   const msg = new TextEncoder().encode("same bytes");
   const sig = await key.signAsync(msg);

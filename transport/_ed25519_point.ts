@@ -67,3 +67,32 @@ export function isSmallOrder(point: { x: bigint; y: bigint }): boolean {
   }
   return X === 0n && Y === Z;
 }
+
+/**
+ * The encodings of the small-order points' y, sign bit aside (libsodium's
+ * list; with y ≥ P below it covers all eight points and their non-canonical
+ * twins).
+ */
+const SMALL_ORDER_Y = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+].map((hex) => Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16)));
+
+/**
+ * Whether a 32-byte key is the encoding of a small-order point or not
+ * canonical (y ≥ P), by comparing bytes: the cheap guard in front of a
+ * native signature check, which refuses encodings of no point by itself.
+ * No BigInt work, so a flood of fresh keys costs no garbage here.
+ */
+export function weakEncoding(key: Uint8Array): boolean {
+  let ones = true; // bytes 1..30 all 0xff: y may be ≥ P
+  for (let i = 1; i < 31 && ones; i++) ones = key[i] === 0xff;
+  if (ones && (key[31] & 0x7f) === 0x7f && key[0] >= 0xed) return true;
+  return SMALL_ORDER_Y.some((y) => {
+    for (let i = 0; i < 31; i++) if (key[i] !== y[i]) return false;
+    return (key[31] & 0x7f) === y[31];
+  });
+}

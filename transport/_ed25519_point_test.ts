@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { decodePoint, isSmallOrder } from "./_ed25519_point.ts";
+import { decodePoint, isSmallOrder, weakEncoding } from "./_ed25519_point.ts";
 import { fromHex, SecretKey } from "./ids.ts";
 
 /** noble's verdict: a canonical point encoding, and whether it is of small order. */
@@ -47,5 +47,19 @@ Deno.test("ed25519 point: random encodings and real keys agree with noble", () =
     assert.deepEqual(ours(bytes), noble(bytes));
     const key = SecretKey.generate().publicKey;
     assert.deepEqual(ours(key), { valid: true, small: false });
+  }
+});
+
+Deno.test("ed25519 point: the byte check flags exactly the small-order and non-canonical encodings", () => {
+  for (const hex of SPECIAL) {
+    const n = noble(fromHex(hex));
+    assert.equal(weakEncoding(fromHex(hex)), !n.valid || n.small === true, hex);
+  }
+  for (let i = 0; i < 500; i++) {
+    const bytes = crypto.getRandomValues(new Uint8Array(32));
+    const n = noble(bytes);
+    // An encoding of no point may pass the byte check: the native verify refuses it.
+    if (n.valid) assert.equal(weakEncoding(bytes), n.small);
+    assert.equal(weakEncoding(SecretKey.generate().publicKey), false);
   }
 });

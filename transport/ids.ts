@@ -14,7 +14,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
-import { decodePoint, isSmallOrder } from "./_ed25519_point.ts";
+import { decodePoint, isSmallOrder, weakEncoding } from "./_ed25519_point.ts";
 import { DecodeError } from "./errors.ts";
 
 /**
@@ -305,8 +305,8 @@ export function verifyAsync(
 /**
  * Verifies an Ed25519 signature by `peer` over `message` with the runtime's
  * native Ed25519 (node:crypto; not WebCrypto, whose every `importKey` leaves
- * a CryptoKey on the heap until a full GC). Refuses keys that are not
- * {@linkcode isValidPublicKey}. Never throws.
+ * a CryptoKey on the heap until a full GC). Refuses every key that
+ * {@linkcode isValidPublicKey} refuses. Never throws.
  */
 export function verify(
   peer: PeerId | Uint8Array,
@@ -315,7 +315,10 @@ export function verify(
 ): boolean {
   try {
     const key = typeof peer === "string" ? peerIdToBytes(peer) : peer;
-    if (signature.length !== 64 || !isValidPublicKey(key)) return false;
+    // The byte check, not isValidPublicKey's decoding: the native check
+    // refuses keys that encode no point, and a flood of fresh keys would
+    // otherwise cost a BigInt decompression (and its garbage) each.
+    if (signature.length !== 64 || key.length !== 32 || weakEncoding(key)) return false;
     SPKI.set(key, SPKI_PREFIX.length);
     return nodeVerify(null, message, { key: SPKI, format: "der", type: "spki" }, signature);
   } catch {

@@ -146,19 +146,21 @@ export class Scene implements AsyncDisposable {
    * Runs `attack` against the victim while the workload goes on (the victim
    * samples its RSS and event-loop lag meanwhile); then asserts those bounds and that the
    * workload progressed during the attack. Returns the figures. `maxRssGrowthMiB`
-   * replaces the suite's RSS bound for an attack known to exceed it.
+   * replaces the suite's RSS bound for an attack known to exceed it;
+   * `attackTimeout` bounds the attacker's own sending (ms, scaled).
    */
   async underAttack(
     label: string,
     attack: (target: Target) => Promise<void>,
     maxRssGrowthMiB = MAX_RSS_GROWTH_MIB,
+    attackTimeout = 30_000,
   ): Promise<Figures> {
     await delay(300); // the workload's own allocations settle
     const before = (await this.stats(true)).rss;
     const commits = this.#commits;
     const datums = this.#datums;
     // at least a second, so that "progress during the attack" means something
-    await within(Promise.all([attack(this.target), delay(1_000)]), 30_000, label);
+    await within(Promise.all([attack(this.target), delay(1_000)]), attackTimeout, label);
     const during = { commits: this.#commits - commits, datums: this.#datums - datums };
     // the workload goes on after the attack too (nothing was left broken)
     await eventually(() => this.#commits > commits + 3 && this.#datums > datums + 3, {

@@ -12,7 +12,7 @@ import {
   SYNC_PROTOCOL,
 } from "@mosaik/discovery";
 import { closeAll, freshNetwork, startNode } from "./_harness.ts";
-import { gossipFrame, gossipPayload, joinAsNeighbour } from "./discovery_attacker.ts";
+import { gossipFrame, gossipPayload, joinAsNeighbour, madeUpEntry } from "./discovery_attacker.ts";
 
 Deno.test("discovery: an acceptor does not wait forever for a silent peer", async () => {
   const net = freshNetwork();
@@ -41,17 +41,8 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
     const ch = await joinAsNeighbour(attacker, victim);
     const key = SecretKey.generate();
     const now = Date.now();
-    const entry = (counter: number, extra: Partial<PeerEntry> = {}): PeerEntry => ({
-      network: net,
-      peerId: key.peerId,
-      version: { start: now, counter },
-      addresses: ["127.0.0.1:9"],
-      tags: [],
-      streams: [],
-      groups: [],
-      tickets: [],
-      ...extra,
-    });
+    const entry = (counter: number, extra: Partial<PeerEntry> = {}): PeerEntry =>
+      madeUpEntry(key, net, { version: { start: now, counter }, ...extra });
     // 1. A valid entry is accepted (as a reference point).
     await ch.sendBytes(gossipFrame([0, signEntry(key, entry(now + 2)).bytes]));
     await eventually(() => victim.discovery.catalog.get(key.peerId));

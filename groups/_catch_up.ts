@@ -11,6 +11,7 @@
 // leader and term last, and never over committed ones.
 import type { NodeId } from "./_messages.ts";
 import type { RaftCore } from "./_raft.ts";
+import { nearestSources, type SourcesHost } from "./_sources.ts";
 import type { Entry } from "./storage.ts";
 import { DIGEST_BYTES, rangeDigest, sameDigest } from "./_digest.ts";
 
@@ -24,21 +25,12 @@ export type CatchUpMessage =
   | { type: "FetchSumR"; from: number; to: number; sum: Uint8Array; cluster?: string };
 
 /** What catch-up needs from its replica; times in ticks. */
-export interface CatchUpHost {
-  core(): RaftCore;
-  now(): number;
-  bonds(): ReadonlySet<NodeId>;
-  /** The incarnation a bonded peer reported. */
-  clusterOf(peer: NodeId): string | undefined;
+export interface CatchUpHost extends SourcesHost {
   send(to: NodeId, msg: CatchUpMessage): void;
   /** A follower this many entries behind fetches in parallel (0 = off). */
   readonly gap: number;
   /** Entries per fetch request. */
   readonly batch: number;
-  readonly retryTicks: number;
-  readonly timeoutTicks: number;
-  /** Lower first (for example the RTT): the nearest peers are asked for the first ranges. */
-  rank?(peer: NodeId): number;
 }
 
 interface Session {
@@ -128,10 +120,11 @@ export class CatchUp {
     const held = (i: number) => c.chunks.get(i) ?? c.pending.get(i)?.entries;
     const busy = (i: number) =>
       held(i) !== undefined || [...c.inflight.values()].some((f) => f.from <= i && i <= f.to);
-    const rank = (p: NodeId) => this.#host.rank?.(p) ?? 0;
-    const peers = [...bonds].filter((p) =>
-      !c.refused.has(p) && !c.inflight.has(p) && this.#host.clusterOf(p) === c.cluster
-    ).sort((a, b) => (rank(a) - rank(b)) || (a < b ? -1 : a > b ? 1 : 0));
+    const peers = nearestSources(
+      this.#host,
+      c.cluster,
+      (p) => c.refused.has(p) || c.inflight.has(p),
+    );
     let next = c.cursor;
     for (const p of peers) {
       while (next <= c.at && busy(next)) next += held(next)?.length || 1;

@@ -13,10 +13,10 @@
 // pull stalls, the leader's push resumes (after an election timeout without a
 // request), so the transfer never depends on the peers.
 import type { MessageOf, NodeId } from "./_messages.ts";
-import type { RaftCore } from "./_raft.ts";
 import type { Config } from "./storage.ts";
 import { installPulled } from "./_follower.ts";
 import { DIGEST_BYTES, sameDigest, sha256 } from "./_digest.ts";
+import { nearestSources, type SourcesHost } from "./_sources.ts";
 
 /** Largest piece a member asks for or serves. */
 export const MAX_PIECE_BYTES = 1 << 20;
@@ -56,21 +56,12 @@ export type SnapshotPullMessage =
   | { type: "SnapPiece"; index: number; offset: number; data: Uint8Array; cluster?: string };
 
 /** What the pull needs from its replica; times in ticks. */
-export interface SnapshotPullHost {
-  core(): RaftCore;
-  now(): number;
-  bonds(): ReadonlySet<NodeId>;
-  /** The incarnation a bonded peer reported. */
-  clusterOf(peer: NodeId): string | undefined;
+export interface SnapshotPullHost extends SourcesHost {
   send(to: NodeId, msg: SnapshotPullMessage): void;
   /** Pull from peers at all (the leader serves manifests and pieces regardless). */
   readonly enabled: boolean;
   /** Bytes per piece of the manifests this member makes as leader; smaller snapshots are pushed. */
   readonly pieceBytes: number;
-  readonly retryTicks: number;
-  readonly timeoutTicks: number;
-  /** Lower first (for example the RTT): the nearest peers are asked first. */
-  rank?(peer: NodeId): number;
 }
 
 interface Session {
@@ -324,10 +315,7 @@ export class SnapshotPull {
 
   /** Bonded peers of the incarnation other than the leader, nearest first. */
   #sources(cluster: string | undefined, leader: NodeId): NodeId[] {
-    const rank = (p: NodeId) => this.#host.rank?.(p) ?? 0;
-    return [...this.#host.bonds()]
-      .filter((p) => p !== leader && cluster !== undefined && this.#host.clusterOf(p) === cluster)
-      .sort((a, b) => (rank(a) - rank(b)) || (a < b ? -1 : a > b ? 1 : 0));
+    return cluster === undefined ? [] : nearestSources(this.#host, cluster, (p) => p === leader);
   }
 }
 

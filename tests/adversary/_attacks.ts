@@ -90,11 +90,16 @@ export async function trickle(target: Target, streams = 64, duration = 2_000): P
     await Promise.all(Array.from({ length: streams }, async () => {
       const stream = await conn.createBidirectionalStream({ waitUntilAvailable: true });
       const writer = stream.writable.getWriter();
-      await writer.write(protocolHeader(PROTOCOLS.gossip));
-      await writer.write(frame(new Uint8Array(0), 60 << 10));
-      for (const until = Date.now() + duration; Date.now() < until;) {
-        await writer.write(new Uint8Array([0x90]));
-        await delay(2);
+      try {
+        await writer.write(protocolHeader(PROTOCOLS.gossip));
+        await writer.write(frame(new Uint8Array(0), 60 << 10));
+        for (const until = Date.now() + duration; Date.now() < until;) {
+          await writer.write(new Uint8Array([0x90]));
+          await delay(2);
+        }
+        await writer.close(); // gives its stream credit back
+      } catch {
+        // the victim stopped this stream
       }
     }));
   } finally {

@@ -10,11 +10,18 @@ Deno.test("copyBytes: copies never alias the source nor each other, and pin at m
   frame.fill(0);
   copies.forEach((c, i) => {
     assert.deepEqual([...c], Array.from({ length: 1 + i % 90 }, (_, j) => (i + j) & 0xff));
-    assert.ok(c.buffer !== frame.buffer && c.buffer.byteLength <= 8192);
+    assert.ok(c.buffer !== frame.buffer && c.buffer.byteLength <= 16384);
     assert.equal(c.byteOffset % 8, 0);
   });
   copies[0].fill(7);
   assert.equal(copies[1][0], 1, "a neighbour in the slab is untouched");
+  const kib = [copyBytes(frame.subarray(3, 1027)), copyBytes(frame.subarray(5, 2052))];
+  frame.fill(9);
+  kib.forEach((c, k) => {
+    assert.equal(c.length, k === 0 ? 1024 : 2047);
+    assert.ok(c.buffer.byteLength <= 16384 && c.byteOffset % 8 === 0);
+    assert.ok(c.every((v) => v === 0), "copied before the source changed");
+  });
   const large = copyBytes(frame.subarray(0, 4096));
   assert.equal(large.buffer.byteLength, 4096);
   assert.equal(copyBytes(new Uint8Array(0)).length, 0);

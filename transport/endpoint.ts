@@ -130,6 +130,8 @@ export class Endpoint implements AsyncDisposable {
       maxIdleTimeout: this.#options.idleTimeout,
       keepAliveInterval: this.#options.idleTimeout / 4,
       maxConcurrentBidirectionalStreams: this.#resources.limits.maxStreamsPerConnection,
+      // no protocol uses them, and what a remote sends on one nobody reads
+      maxConcurrentUnidirectionalStreams: 0,
     };
     this.#listener = this.#quic.listen({ ...this.#cert, ...this.#quicOptions });
     this.faults = {

@@ -229,3 +229,39 @@ export async function freshKeys(
     for (const c of conns) c.close();
   }
 }
+
+/**
+ * `streams` unidirectional streams (a kind no protocol of ours uses, so
+ * nothing reads them) each send `bytes`, over `connections` connections.
+ */
+export async function unidirectional(
+  target: Target,
+  connections = 4,
+  streams = 100,
+  bytes = 1 << 20,
+): Promise<void> {
+  const key = SecretKey.generate();
+  const conns = await Promise.all(
+    Array.from(
+      { length: connections },
+      () => dialRaw(target.peerId, target.hostPort, key, target.network),
+    ),
+  );
+  try {
+    const chunk = new Uint8Array(64 << 10);
+    await Promise.all(conns.flatMap((conn) =>
+      Array.from({ length: streams }, async () => {
+        const stream = await deadline(conn.createUnidirectionalStream(), 2_000).catch(() =>
+          undefined
+        );
+        if (!stream) return;
+        const writer = stream.getWriter();
+        for (let sent = 0; sent < bytes; sent += chunk.length) {
+          if (await deadline(writer.write(chunk), 2_000).then(() => false, () => true)) return;
+        }
+      })
+    ));
+  } finally {
+    for (const c of conns) c.close();
+  }
+}

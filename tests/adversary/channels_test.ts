@@ -7,6 +7,7 @@ import {
   PROTOCOLS,
   silentChannels,
   trickle,
+  unidirectional,
 } from "./_attacks.ts";
 import { Scene } from "./_scene.ts";
 
@@ -42,4 +43,12 @@ Deno.test("adversary: frames trickled a byte per write", async () => {
 Deno.test("adversary: 200 channels each send half a megabyte of an 8 MiB frame", async () => {
   await using scene = await Scene.start();
   await scene.underAttack("200 partial 8 MiB frames", (t) => partialFrames(t));
+});
+
+Deno.test("adversary: unidirectional streams nobody reads", async () => {
+  await using scene = await Scene.start();
+  await scene.underAttack(
+    "4 connections × 100 unidirectional streams of 1 MiB",
+    (t) => unidirectional(t),
+  );
 });

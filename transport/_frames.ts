@@ -17,6 +17,12 @@ const READ_MIN = 256;
 const READ_MAX = 64 * 1024;
 /** Capacity of the buffer small reads are gathered in (see `#push`). */
 const GATHER = 4096;
+/**
+ * Frames from this size on that are not buffered yet are read straight into
+ * their own buffer: read in chunks they would mostly span two and cost a
+ * second copy (a 64 KiB frame never fits the 64 KiB read it starts in).
+ */
+const DIRECT = 16 * 1024;
 
 export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; close: true };
 
@@ -176,7 +182,7 @@ export class FrameReader {
     const release = size > READ_MAX && this.#reserve ? this.#reserve(size) : () => {};
     if (!release) throw new ResourceLimitError(`no room to receive a ${size}-byte frame`);
     try {
-      const data = size > READ_MAX && this.#byob
+      const data = size >= DIRECT && this.#byob && this.#buffered < size
         ? await this.#readInto(size)
         : await this.#all(size);
       this.received += size;
@@ -194,8 +200,9 @@ export class FrameReader {
   }
 
   /**
-   * A large frame read straight into its own buffer (its room is reserved):
-   * no chunks to hold and copy, so it costs its size once.
+   * A large frame read straight into its own buffer (over {@linkcode READ_MAX}
+   * its room is reserved): no chunks to hold and copy, so it costs its size
+   * once.
    */
   async #readInto(size: number): Promise<Uint8Array> {
     let at = Math.min(this.#buffered, size);

@@ -271,6 +271,7 @@ export class Endpoint implements AsyncDisposable {
         this.#options.handshakeTimeout,
         lost,
       );
+      refuseDatagrams(conn);
       await handshakeDeadline(
         proof.then((p) => proveIdentity(conn!, p)),
         this.#options.handshakeTimeout,
@@ -326,6 +327,7 @@ export class Endpoint implements AsyncDisposable {
     let conn: Deno.QuicConn | undefined;
     try {
       conn = await incoming.accept();
+      refuseDatagrams(conn);
       const peer = await handshakeDeadline(
         checkProof(
           conn,
@@ -422,4 +424,17 @@ export class Endpoint implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * Closes `conn` at its first QUIC datagram. No protocol uses datagrams, and
+ * the runtime keeps unread ones (up to ~1.25 MiB per connection), so a
+ * remote could park that much on every connection it opens.
+ */
+function refuseDatagrams(conn: Deno.QuicConn): void {
+  conn.readDatagram().then(() => {
+    try {
+      conn.close({ closeCode: CloseCode.ProtocolViolation, reason: "datagrams are not used" });
+    } catch { /* already closed */ }
+  }, () => {});
 }

@@ -265,3 +265,25 @@ export async function unidirectional(
     for (const c of conns) c.close();
   }
 }
+
+/** `connections` fresh keys each send `perConnection` QUIC datagrams of ~1 KiB (no protocol reads them). */
+export async function datagrams(
+  target: Target,
+  connections = 32,
+  perConnection = 1_500,
+): Promise<void> {
+  const conns = await Promise.all(
+    Array.from(
+      { length: connections },
+      () => dialRaw(target.peerId, target.hostPort, SecretKey.generate(), target.network),
+    ),
+  );
+  try {
+    const datagram = new Uint8Array(1_024);
+    for (let i = 0; i < perConnection; i++) {
+      for (const conn of conns) await conn.sendDatagram(datagram).catch(() => {});
+    }
+  } finally {
+    for (const c of conns) c.close();
+  }
+}

@@ -1,5 +1,5 @@
 // Connection floods against a victim process while its honest workload runs.
-import { freshKeys, unauthenticated } from "./_attacks.ts";
+import { datagrams, freshKeys, unauthenticated } from "./_attacks.ts";
 import { Scene } from "./_scene.ts";
 
 Deno.test("adversary: 300 connections that never prove an identity", async () => {
@@ -10,4 +10,9 @@ Deno.test("adversary: 300 connections that never prove an identity", async () =>
 Deno.test("adversary: 200 fresh keys connect", async () => {
   await using scene = await Scene.start();
   await scene.underAttack("200 fresh keys", (t) => freshKeys(t, 200));
+});
+
+Deno.test("adversary: datagrams nobody reads", async () => {
+  await using scene = await Scene.start();
+  await scene.underAttack("32 connections × 1,500 datagrams of 1 KiB", (t) => datagrams(t));
 });

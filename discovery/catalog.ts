@@ -189,7 +189,8 @@ export class Catalog {
   }
 
   #emit(type: CatalogEvent["type"], entry: PeerEntry): void {
-    for (const fn of [...this.#listeners]) {
+    // No copy of the listeners per event: a Set's iteration survives deletions.
+    for (const fn of this.#listeners) {
       try {
         fn({ type, entry });
       } catch (e) {

@@ -10,14 +10,15 @@
  * @module
  */
 import {
+  copyBytes,
   decode,
   DecodeError,
   type Digest,
   digestBytes,
   encode,
+  equalBytes,
   type GroupId,
   type NetworkId,
-  ownBytes,
   type PeerId,
   peerIdFromBytes,
   peerIdToBytes,
@@ -212,16 +213,19 @@ export function signEntry(key: SecretKey, entry: PeerEntry): SignedPeerEntry {
  * tickets, all of the same network.
  */
 const EMPTY: never[] = Object.freeze([]) as never[];
-let lastNetwork = "";
+let lastNetwork = { id: "" as NetworkId, bytes: new Uint8Array(0) };
 
 function list<T>(xs: T[]): T[] {
   return xs.length === 0 ? EMPTY : xs;
 }
 
+/** The network an entry names: the last one's string again when the bytes match (no hex per entry). */
 function network(v: unknown): NetworkId {
-  const hex = toHex(bytes(v, "network", 32));
-  if (hex !== lastNetwork) lastNetwork = hex;
-  return lastNetwork as NetworkId;
+  const b = bytes(v, "network", 32);
+  if (!equalBytes(b, lastNetwork.bytes)) {
+    lastNetwork = { id: toHex(b) as NetworkId, bytes: b.slice() };
+  }
+  return lastNetwork.id;
 }
 
 function ids<T extends Digest>(v: unknown, what: string): T[] {
@@ -299,10 +303,9 @@ export function claimedPeer(raw: Uint8Array): PeerId | undefined {
  * package: only {@linkcode decodeSignedEntry} and {@linkcode verifyEntry}
  * hand out entries.
  */
-export function parseEntry(received: Uint8Array): ParsedEntry {
-  // Owned bytes (after the size check): an entry and its fields outlive the
-  // frame they arrived in.
-  const raw = received.length > ENTRY_LIMITS.maxBytes ? received : ownBytes(received);
+export function parseEntry(raw: Uint8Array): ParsedEntry {
+  // Views of the frame it arrived in until verified: only a verified entry
+  // gets its own copy (see verified), and its tickets theirs.
   const [body, signature] = envelope(raw, "entry");
   try {
     const f = array(decode(body), "entry", 11, 10);
@@ -316,7 +319,7 @@ export function parseEntry(received: Uint8Array): ParsedEntry {
         const [kind, data, expiresAt] = array(t, "ticket", 3, 3);
         const ticket: Ticket = {
           kind: text(kind, "ticket kind", 64),
-          data: bytes(data, "ticket data", undefined, ENTRY_LIMITS.maxTicketBytes),
+          data: copyBytes(bytes(data, "ticket data", undefined, ENTRY_LIMITS.maxTicketBytes)),
         };
         return expiresAt === null ? ticket : { ...ticket, expiresAt: uint(expiresAt, "expiry") };
       }),
@@ -352,7 +355,15 @@ export function verifyParsedEntrySync(p: ParsedEntry): SignedPeerEntry {
   if (!verify(p.key, p.body, p.signature)) {
     throw new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`);
   }
-  return { entry: freeze(p.entry), bytes: p.raw };
+  return verified(p);
+}
+
+/**
+ * A verified entry with its own copy of the wire bytes (it outlives the
+ * frame they arrived in); small ones share slabs rather than a buffer each.
+ */
+function verified(p: ParsedEntry): SignedPeerEntry {
+  return { entry: freeze(p.entry), bytes: copyBytes(p.raw) };
 }
 
 /**
@@ -374,7 +385,7 @@ export function verifyParsedEntry(p: ParsedEntry): Promise<SignedPeerEntry> {
       new InvalidEntryError("bad-signature", `bad signature on the entry of ${p.entry.peerId}`),
     );
   }
-  return Promise.resolve({ entry: freeze(p.entry), bytes: p.raw });
+  return Promise.resolve(verified(p));
 }
 
 /** A verified, signed notice that a peer left on purpose. */

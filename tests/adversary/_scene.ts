@@ -29,6 +29,10 @@ export interface VictimStats {
   maxStall: number;
   rss: number;
   peakRss: number;
+  /** The latest `Deno.memoryUsage()`, and the peaks of its heapTotal and external. */
+  memory: Deno.MemoryUsage;
+  peakHeap: number;
+  peakExternal: number;
   resources: { connections: number; channels: number; refused: Record<string, number> };
   banned: string[];
   /** The victim's catalog: peers held, newcomers refused for a full catalog, evictions. */
@@ -45,6 +49,11 @@ export interface Target {
 /** What an attack cost and what the honest workload did meanwhile. */
 export interface Figures {
   rssGrowthMiB: number;
+  /**
+   * What the RSS growth was made of: the growth of V8's heap (peak heapTotal,
+   * heapUsed at the end) and of memory outside it (peak external), MiB.
+   */
+  heapGrowthMiB: { peakTotal: number; used: number; peakExternal: number };
   /** The longest event-loop stall of the victim's own making. */
   maxStallMs: number;
   /** The latest its timer fired, a busy machine's scheduling included. */
@@ -55,6 +64,11 @@ export interface Figures {
   refused: Record<string, number>;
   /** The victim's catalog after the attack. */
   discovery: VictimStats["discovery"];
+}
+
+/** Bytes in MiB, one decimal. */
+function mib(bytes: number): number {
+  return Math.round(bytes / MIB * 10) / 10;
 }
 
 /** A victim process, two honest nodes and their workload. */
@@ -156,7 +170,8 @@ export class Scene implements AsyncDisposable {
     attackTimeout = 30_000,
   ): Promise<Figures> {
     await delay(300); // the workload's own allocations settle
-    const before = (await this.stats(true)).rss;
+    const start = await this.stats(true);
+    const before = start.rss;
     const commits = this.#commits;
     const datums = this.#datums;
     // at least a second, so that "progress during the attack" means something
@@ -169,7 +184,12 @@ export class Scene implements AsyncDisposable {
     });
     const stats = await this.stats();
     const figures: Figures = {
-      rssGrowthMiB: Math.round((stats.peakRss - before) / MIB * 10) / 10,
+      rssGrowthMiB: mib(stats.peakRss - before),
+      heapGrowthMiB: {
+        peakTotal: mib(stats.peakHeap - start.memory.heapTotal),
+        used: mib(stats.memory.heapUsed - start.memory.heapUsed),
+        peakExternal: mib(stats.peakExternal - start.memory.external),
+      },
       maxStallMs: Math.round(stats.maxStall),
       maxLagMs: Math.round(stats.maxLag),
       commits: during.commits,

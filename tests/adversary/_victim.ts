@@ -2,10 +2,11 @@
 // event loop are its own: a full Network node that produces a stream and is
 // one of a 3-member group. Speaks JSON lines (tests/hosts/process.ts): prints
 // { ready, address }, then answers every { id, op } with
-// { id, maxLag, maxStall, rss, peakRss, resources, banned, discovery }: since the last
-// op "reset" (which restarts them), the latest a 10 ms timer fired (maxLag),
-// the longest stall of its own making (maxStall: the lag, but no more than
-// the CPU time the process used meanwhile) and the largest RSS in bytes; the
+// { id, maxLag, maxStall, rss, peakRss, memory, peakHeap, peakExternal, resources, banned,
+// discovery }: since the last op "reset" (which restarts them), the latest a 10 ms timer
+// fired (maxLag), the longest stall of its own making (maxStall: the lag, but no more than
+// the CPU time the process used meanwhile), the largest RSS, V8 heap and external memory
+// in bytes (memory: the latest Deno.memoryUsage()); the
 // endpoint's resources(), the peers discovery banned and its catalog's
 // size and refusals. (A test reading
 // /proc/<pid>/status itself would need --allow-all.)
@@ -38,8 +39,11 @@ const cpuMs = () => {
 };
 let maxLag = 0;
 let maxStall = 0;
-let rss = Deno.memoryUsage().rss;
+let memory = Deno.memoryUsage();
+let rss = memory.rss;
 let peakRss = rss;
+let peakHeap = memory.heapTotal;
+let peakExternal = memory.external;
 let last = performance.now();
 let lastCpu = cpuMs();
 setInterval(() => {
@@ -49,8 +53,11 @@ setInterval(() => {
   maxLag = Math.max(maxLag, lag);
   maxStall = Math.max(maxStall, Math.min(lag, cpu - lastCpu));
   [last, lastCpu] = [now, cpu];
-  rss = Deno.memoryUsage().rss; // VmRSS, from /proc/self/statm
+  memory = Deno.memoryUsage();
+  rss = memory.rss; // VmRSS, from /proc/self/statm
   peakRss = Math.max(peakRss, rss);
+  peakHeap = Math.max(peakHeap, memory.heapTotal);
+  peakExternal = Math.max(peakExternal, memory.external);
 }, TICK);
 
 const node = await Network.create(name, LOCAL);
@@ -72,7 +79,10 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
   while ((at = buffered.indexOf("\n")) >= 0) {
     const { id, op } = JSON.parse(buffered.slice(0, at));
     buffered = buffered.slice(at + 1);
-    if (op === "reset") [maxLag, maxStall, peakRss] = [0, 0, rss];
+    if (op === "reset") {
+      [maxLag, maxStall, peakRss] = [0, 0, rss];
+      [peakHeap, peakExternal] = [memory.heapTotal, memory.external];
+    }
     const { catalogFull, catalogEvicted } = node.discovery.stats;
     const discovery = { peers: node.discovery.catalog.size, catalogFull, catalogEvicted };
     out({
@@ -81,6 +91,9 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
       maxStall,
       rss,
       peakRss,
+      memory,
+      peakHeap,
+      peakExternal,
       resources: node.endpoint.resources(),
       banned,
       discovery,

@@ -9,6 +9,9 @@
  * @module
  */
 import { delay } from "./async.ts";
+import type { PeerId } from "./ids.ts";
+import { anchorFor, serverName } from "./_cert.ts";
+import { handshakeDeadline } from "./_handshake.ts";
 
 /** First pause before dialing an acceptor again that refused us for being busy; it doubles. */
 export const BUSY_RETRY = 50;
@@ -45,20 +48,34 @@ export async function retryBusy<T>(
   }
 }
 
+/**
+ * A QUIC connection to `peer` with `options` (address, endpoint, transport
+ * settings), trusting only `peer`'s key; tried again while the acceptor is
+ * busy ({@linkcode retryBusy}), within `budget` ms in all.
+ */
+export function dialPinned(
+  peer: PeerId,
+  options: Omit<Deno.ConnectQuicOptions<false>, "serverName" | "caCerts">,
+  budget: number,
+  lost: () => boolean,
+): Promise<Deno.QuicConn> {
+  const pinned = { ...options, serverName: serverName(peer), caCerts: [anchorFor(peer)] };
+  return retryBusy((left) => handshakeDeadline(Deno.connectQuic(pinned), left), budget, lost);
+}
+
 /** Milliseconds between the starts of two dial attempts. */
 export const DIAL_STAGGER = 250;
 
 /**
  * Runs `attempt` for each of `addresses`, staggered; resolves with the first
  * success. `lost()` tells a late attempt that another one won, so it closes
- * what it opened and throws. An error for which `fatal` is true ends the
- * race at once with it; when every attempt failed, rejects with their errors
- * (the one error, or an `AggregateError`).
+ * what it opened and throws. When every attempt failed, rejects with their
+ * errors (the one error, or an `AggregateError`). (Refusals by the acceptor
+ * come after the race, on the connection: no attempt waits for them.)
  */
 export function staggered<T>(
   addresses: readonly string[],
   attempt: (address: string, lost: () => boolean) => Promise<T>,
-  fatal: (error: unknown) => boolean,
   stagger = DIAL_STAGGER,
 ): Promise<T> {
   const stop = new AbortController();
@@ -78,7 +95,6 @@ export function staggered<T>(
           attempt(address, () => stop.signal.aborted).then(
             (value) => settle(() => resolve(value)),
             (e) => {
-              if (fatal(e)) return settle(() => reject(e));
               errors.push(e);
               if (--left === 0) {
                 settle(() => reject(errors.length === 1 ? errors[0] : new AggregateError(errors)));

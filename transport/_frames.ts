@@ -257,6 +257,11 @@ export class FrameWriter {
     return this.#pendingBytes > HIGH_WATER ? this.drain() : Promise.resolve();
   }
 
+  /** Why the stream failed, once a write failed; `undefined` until then. */
+  get error(): unknown {
+    return this.#error;
+  }
+
   /** Resolves when every queued frame was handed to the stream. */
   async drain(): Promise<void> {
     while (this.#flushing) await this.#flushing;

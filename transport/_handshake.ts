@@ -1,42 +1,38 @@
 /**
- * The identity handshake on a fresh QUIC connection, in one round trip.
+ * The identity handshake on a fresh QUIC connection, with no round trip of
+ * its own (why it is safe: the module doc of `mod.ts`, "Identities").
  *
  * TLS pins the acceptor: the dialer only completes a handshake with the
  * holder of the key of the {@linkcode PeerId} it dialed. The dialer then
  * proves who it is in its first frame, without waiting for anything from the
  * acceptor: it opens the first stream and sends its public key, its network
  * id, a timestamp, a random 16-byte nonce and an Ed25519 signature over
- * `"mosaik/dialer-proof/2" ‖ acceptor PeerId ‖ network id ‖ timestamp ‖ nonce`.
- * The acceptor checks it and answers `"ok"` (or closes with a code), so the
- * dialer learns its verdict one round trip after QUIC's handshake.
+ * `"mosaik/dialer-proof/2" ‖ acceptor PeerId ‖ network id ‖ timestamp ‖ nonce`,
+ * and its connection is ready at once ({@linkcode proveIdentity}): channels
+ * it opens follow the proof on the wire. The acceptor reads the first stream
+ * (QUIC hands streams over in the order of their ids, so the proof comes
+ * first however packets arrive), checks the proof ({@linkcode checkProof})
+ * and only then routes the connection's other streams; it answers `"ok"`, or
+ * closes the connection with a code and reason, which the dialer's
+ * connection reports as its `accepted` and `closed` and as the error of the
+ * first operation that fails.
  *
- * Why this is as strong as a proof over a nonce of the acceptor's:
- * - Nobody else reads the proof: it travels inside TLS to the pinned
- *   acceptor, so an eavesdropper or a relay sees only ciphertext.
- * - The acceptor cannot use it elsewhere: it names the acceptor's PeerId,
- *   and every acceptor refuses a proof naming someone else (the check is the
- *   signature over its own id), so a proof received is worthless to forward.
- * - It cannot be used again at the same acceptor: the acceptor takes a
- *   timestamp only within ±{@linkcode PROOF_WINDOW_MS} of its own clock and
- *   remembers every (dialer, nonce) it accepted until the timestamp leaves
- *   that window ({@linkcode SeenProofs}): a second connection with the same
- *   proof is refused with `InvalidProof`. The memory is bounded: when full,
- *   its oldest second is forgotten and every proof from that second or
- *   earlier is refused from then on, so a forgotten proof never comes back.
- *   The only party that ever held the proof besides the dialer is the
- *   acceptor itself, which needs no proof to know who dialed it.
- * - Another network's proof is useless: the network id is signed, and a
- *   dialer of another network is refused with `DifferentNetwork` (its close
- *   reason names both networks, so both ends can tell the user).
+ * The checks, each with its close code:
+ * - The proof names the acceptor (the signature is checked over its own
+ *   id): a proof made for another acceptor is refused with `InvalidProof`.
+ * - The timestamp is within ±{@linkcode PROOF_WINDOW_MS} of the acceptor's
+ *   clock, else `ClockSkew`, its reason saying by how much and which way.
+ * - Each (dialer, nonce) is accepted once: the acceptor remembers those it
+ *   accepted until their timestamp leaves the window ({@linkcode SeenProofs});
+ *   a second connection with the same proof is refused with `InvalidProof`.
+ *   The memory is bounded: when full, its oldest second is forgotten and
+ *   every proof from that second or earlier is refused from then on, so a
+ *   forgotten proof never comes back (nor does a clock going back revive one).
+ * - The network id is signed; another network's dialer is refused with
+ *   `DifferentNetwork`, its reason naming both networks, so both ends can
+ *   tell the user.
  * - Keys of small order, which verify signatures nobody made, are refused
  *   ({@linkcode verifyAsync}).
- *
- * Clocks: a dialer whose clock is more than the window away from the
- * acceptor's is refused with `ClockSkew`, its reason saying by how much and
- * which way, and the dialer reports it as a {@linkcode ConnectError} with
- * that code (retrying another address of the same peer would not help). The
- * acceptor's clock going back cannot revive a remembered proof: the
- * forgotten seconds stay refused.
  *
  * @module
  */
@@ -70,6 +66,32 @@ export class HandshakeRefused extends Error {
   constructor(readonly code: number, message: string) {
     super(message);
   }
+}
+
+/** Closes `conn`, if any, with `code` and `reason`; one already closed stays as it was. */
+export function closeQuietly(conn: Deno.QuicConn | undefined, code: number, reason: string): void {
+  try {
+    conn?.close({ closeCode: code, reason });
+  } catch { /* already closed */ }
+}
+
+/**
+ * Closes `conn` at its first QUIC datagram. No protocol uses datagrams, and
+ * the runtime keeps unread ones (up to ~1.25 MiB per connection), so a
+ * remote could park that much on every connection it opens.
+ */
+export function refuseDatagrams(conn: Deno.QuicConn): void {
+  conn.readDatagram().then(
+    () => closeQuietly(conn, CloseCode.ProtocolViolation, "datagrams are not used"),
+    () => {},
+  );
+}
+
+/** Closes `conn` with the code of `e` when this side refused it; returns that code. */
+export function closeRefused(e: unknown, conn: Deno.QuicConn | undefined): number | undefined {
+  if (!(e instanceof HandshakeRefused)) return undefined;
+  closeQuietly(conn, e.code, e.message);
+  return e.code;
 }
 
 /** `promise` within `ms`, else refused with `HandshakeTimeout`. */
@@ -117,47 +139,75 @@ export async function dialerProof(
 }
 
 /**
- * Dialer side: sends `proof` (from {@linkcode dialerProof}) on the first
- * stream and waits for the acceptor's verdict. A refusal rejects with a
- * {@linkcode ConnectError} carrying the acceptor's close code and reason.
+ * Dialer side: opens the connection's first stream and sends `proof` (from
+ * {@linkcode dialerProof}) on it, without waiting for an answer. Resolves once
+ * the stream is open, with the acceptor's `verdict` still to come: it resolves
+ * on "ok" and rejects with a {@linkcode ConnectError} carrying the acceptor's
+ * close code and reason when it refused.
  */
-export async function proveIdentity(conn: Deno.QuicConn, proof: Uint8Array): Promise<void> {
-  let verdict: unknown;
-  let writer: FrameWriter;
+export async function proveIdentity(
+  conn: Deno.QuicConn,
+  proof: Uint8Array,
+): Promise<{ verdict: Promise<void> }> {
+  let stream: Deno.QuicBidirectionalStream;
   try {
-    const stream = await conn.createBidirectionalStream();
-    writer = new FrameWriter(stream.writable, MAX_HANDSHAKE_FRAME);
-    await writer.write(proof);
-    const frame = await new FrameReader(stream.readable, MAX_HANDSHAKE_FRAME).next();
+    stream = await conn.createBidirectionalStream();
+  } catch (e) {
+    throw await closedBy(conn, e);
+  }
+  const writer = new FrameWriter(stream.writable, MAX_HANDSHAKE_FRAME);
+  writer.write(proof).catch(() => {}); // a failed write ends the verdict's read too
+  void writer.finish(); // swallows its errors; nothing waits for it
+  const verdict = readVerdict(conn, stream.readable);
+  verdict.catch(() => {}); // the caller may have given up on the dialing
+  return { verdict };
+}
+
+async function readVerdict(conn: Deno.QuicConn, readable: ReadableStream<Uint8Array>) {
+  let verdict: unknown;
+  try {
+    const frame = await new FrameReader(readable, MAX_HANDSHAKE_FRAME).next();
     if (!frame || frame.close) throw new ConnectError("connection closed during handshake");
     verdict = decode(frame.data);
   } catch (e) {
     if (e instanceof DecodeError) {
       throw new HandshakeRefused(CloseCode.ProtocolViolation, e.message);
     }
-    const info = await deadline(conn.closed, 250).catch(() => undefined);
-    if (!info) {
-      throw new ConnectError("connection closed during handshake", undefined, { cause: e });
-    }
-    throw new ConnectError(info.reason || closeCodeName(info.closeCode), info.closeCode, {
-      cause: e,
-    });
+    throw await closedBy(conn, e);
   }
   if (verdict !== "ok") throw new HandshakeRefused(CloseCode.ProtocolViolation, "no verdict");
-  void writer.finish(); // swallows its errors; nothing waits for it
+}
+
+/** Why `conn` failed with `e`: a {@linkcode ConnectError} with the close code the remote sent. */
+async function closedBy(conn: Deno.QuicConn, e: unknown): Promise<ConnectError> {
+  const info = await deadline(conn.closed, 250).catch(() => undefined);
+  if (!info) return new ConnectError("connection closed during handshake", undefined, { cause: e });
+  return new ConnectError(info.reason || closeCodeName(info.closeCode), info.closeCode, {
+    cause: e,
+  });
+}
+
+/** A dialer whose proof checked out. */
+export interface ProvenDialer {
+  /** The dialer's id. */
+  peer: PeerId;
+  /** Answers "ok": the dialer's connection is accepted. */
+  accept(): void;
 }
 
 /**
- * Acceptor side: reads the dialer's proof from the first stream it opens,
- * checks it and answers "ok"; resolves with the dialer's id.
+ * Acceptor side: reads the dialer's proof from the first stream it opens and
+ * checks it; resolves with the dialer's id and the means to answer "ok" once
+ * the endpoint took the connection. Streams the dialer opened meanwhile wait
+ * in QUIC, within the stream and flow-control credit the acceptor grants,
+ * since nothing reads them before the endpoint routes the connection.
  */
 export async function checkProof(
   conn: Deno.QuicConn,
   key: SecretKey,
   networkId: NetworkId,
   seen: SeenProofs,
-  blocked: (peer: PeerId) => boolean,
-): Promise<PeerId> {
+): Promise<ProvenDialer> {
   const streams = conn.incomingBidirectionalStreams.getReader();
   const first = await streams.read().catch(() => ({ done: true as const, value: undefined }));
   streams.releaseLock();
@@ -209,23 +259,13 @@ export async function checkProof(
   if (!seen.admit(toHex(publicKey) + toHex(nonce), timestamp)) {
     throw new HandshakeRefused(CloseCode.InvalidProof, "replayed dialer proof");
   }
-  const peer = peerIdFromBytes(publicKey);
-  if (blocked(peer)) throw new HandshakeRefused(CloseCode.Blocked, "blocked");
-  await writer.write(encode("ok"));
-  void writer.finish(); // swallows its errors; nothing waits for it
-  return peer;
-}
-
-/** The close code the remote already sent on `conn`, if any (without waiting). */
-export async function remoteCloseCode(
-  conn: Deno.QuicConn | undefined,
-): Promise<number | undefined> {
-  if (!conn) return undefined;
-  const info = await Promise.race([
-    conn.closed.catch(() => undefined),
-    new Promise<undefined>((r) => queueMicrotask(() => r(undefined))),
-  ]);
-  return info?.closeCode;
+  return {
+    peer: peerIdFromBytes(publicKey),
+    accept() {
+      writer.write(encode("ok")).catch(() => {}); // a dialer gone by now learns nothing
+      void writer.finish(); // swallows its errors; nothing waits for it
+    },
+  };
 }
 
 /**

@@ -16,7 +16,7 @@ async function present(acceptor: Endpoint, proof: Uint8Array): Promise<number | 
     ...pinnedTls(acceptor.peerId),
   });
   try {
-    await within(proveIdentity(conn, proof), 5_000);
+    await within((await proveIdentity(conn, proof)).verdict, 5_000);
     return "ok";
   } catch (e) {
     assert.ok(e instanceof ConnectError, String(e));
@@ -61,7 +61,8 @@ Deno.test("handshake: a timestamp outside the window is refused with ClockSkew, 
       ...pinnedTls(a.peerId),
     });
     const proof = await dialerProof(key, NET, a.peerId, Date.now() + Number(off));
-    await assert.rejects(within(proveIdentity(conn, proof), 5_000), (e) => {
+    const { verdict } = await proveIdentity(conn, proof);
+    await assert.rejects(within(verdict, 5_000), (e) => {
       assert.ok(e instanceof ConnectError);
       assert.equal(e.closeCode, CloseCode.ClockSkew);
       assert.match(e.message, new RegExp(`clocks differ: the dialer's is 120 s ${way}`));

@@ -33,6 +33,8 @@ export interface ChannelLink {
   readonly isClosed: boolean;
   /** Resolves once the connection is closed, with the code and reason. */
   readonly closed: Promise<CloseInfo>;
+  /** Rejects with the acceptor's refusal if it refused the dialer's identity proof. */
+  readonly accepted: Promise<void>;
 }
 
 /**
@@ -99,17 +101,30 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
     if (this.#closed || this.#finished) {
       return Promise.reject(new ClosedError("channel is closed for sending"));
     }
+    if (this.#writer.error !== undefined || this.connection.isClosed) {
+      return this.#failed(this.#writer.error ?? new ClosedError("connection is closed"));
+    }
     return this.#writer.write(bytes);
   }
 
   /** Resolves when every message sent so far has been handed to QUIC. */
   flush(): Promise<void> {
-    return this.#writer.drain();
+    return this.#writer.drain().catch((e) => this.#failed(e));
+  }
+
+  /**
+   * Rejects with why the stream failed with `e`: the acceptor's refusal when
+   * it refused the connection (a `ConnectError` with its close code), else `e`.
+   */
+  async #failed(e: unknown): Promise<never> {
+    await this.connection.accepted;
+    throw e;
   }
 
   /**
    * The next message, or `undefined` when the remote finished cleanly.
-   * Throws {@linkcode ChannelClosedError} when the remote closed with a code.
+   * Throws {@linkcode ChannelClosedError} when the remote closed with a code,
+   * and the acceptor's `ConnectError` when it refused the connection.
    */
   async recv<T = unknown>(): Promise<T | undefined> {
     const bytes = await this.recvBytes();
@@ -132,7 +147,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
       if (e instanceof DecodeError) this.#violation(e);
       else if (e instanceof ResourceLimitError) {
         this.close(CloseCode.ResourceLimit, e.message).catch(() => {});
-      } else this.#remoteDone = true;
+      } else {
+        this.#remoteDone = true;
+        await this.#failed(e);
+      }
       throw e;
     }
     if (frame === undefined) {

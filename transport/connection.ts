@@ -6,14 +6,18 @@
  */
 import { formatHostPort } from "./address.ts";
 import { Channel, type ChannelLink } from "./channel.ts";
-import { ClosedError } from "./errors.ts";
+import { ClosedError, type ConnectError } from "./errors.ts";
 import type { PeerId } from "./ids.ts";
 import { CloseCode, type CloseInfo } from "./vocabulary.ts";
 import { FrameReader, FrameWriter, type ReserveBytes } from "./_frames.ts";
 
 /**
  * An authenticated connection to one peer. The dialer knows the peer by its
- * pinned TLS key; the acceptor by the dialer's signed proof.
+ * pinned TLS key; the acceptor by the dialer's signed proof. The dialer has
+ * it as soon as QUIC's handshake is done and its proof is on the way: until
+ * the acceptor accepts the proof ({@linkcode Connection.accepted}), channels
+ * open at once and their frames wait at the acceptor; a refusal closes the
+ * connection and is what the first failing operation throws.
  */
 export class Connection implements ChannelLink {
   /** The authenticated remote peer. */
@@ -26,6 +30,14 @@ export class Connection implements ChannelLink {
   readonly path: "direct" | "relayed";
   /** Resolves once the connection is closed, with the code and reason. */
   readonly closed: Promise<CloseInfo>;
+  /**
+   * Resolves once the acceptor accepted this side's identity proof (already
+   * resolved on the acceptor's side); rejects with a `ConnectError` carrying
+   * the acceptor's close code (`DifferentNetwork`, `InvalidProof`,
+   * `ClockSkew`, `Blocked`, `ResourceLimit`, …) when it refused.
+   */
+  readonly accepted: Promise<void>;
+  #refusal: ConnectError | undefined;
   #conn: Deno.QuicConn;
   #maxFrameSize: number;
   #reserve: ReserveBytes;
@@ -41,6 +53,7 @@ export class Connection implements ChannelLink {
     outbound: boolean,
     frames: { maxFrameSize: number; reserve: ReserveBytes; trackIncoming: () => () => void },
     path: "direct" | "relayed" = "direct",
+    accepted: Promise<void> = Promise.resolve(),
   ) {
     this.#conn = conn;
     this.peerId = peerId;
@@ -58,6 +71,11 @@ export class Connection implements ChannelLink {
       for (const release of this.#incoming.values()) release(); // their streams are gone
       this.#incoming.clear();
     });
+    this.accepted = accepted;
+    accepted.catch((e: ConnectError) => {
+      this.#refusal = e;
+      this.#isClosed = true;
+    });
   }
 
   /** Whether the connection has closed. */
@@ -72,11 +90,13 @@ export class Connection implements ChannelLink {
 
   /** Opens a channel for `protocol` on this connection. */
   async open(protocol: string): Promise<Channel> {
+    if (this.#refusal) throw this.#refusal;
     if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);
     let stream: Deno.QuicBidirectionalStream;
     try {
       stream = await this.#conn.createBidirectionalStream({ waitUntilAvailable: true });
     } catch (cause) {
+      await this.accepted; // throws the acceptor's refusal, if that is why
       throw new ClosedError(`connection to ${this.peerId} is closed`, { cause });
     }
     const channel = new Channel(

@@ -7,37 +7,33 @@
 import { formatHostPort, parseHostPort } from "./address.ts";
 import type { Channel } from "./channel.ts";
 import { Connection } from "./connection.ts";
-import { abortable } from "./async.ts";
+import { abortable, delay } from "./async.ts";
 import { ClosedError, ConnectError } from "./errors.ts";
 import { logger } from "./log.ts";
 import { type PeerId, SecretKey } from "./ids.ts";
 import { CloseCode, closeCodeName, type CloseInfo, type NetworkId } from "./vocabulary.ts";
-import { anchorFor, selfSigned, serverName } from "./_cert.ts";
+import { selfSigned } from "./_cert.ts";
 import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limits.ts";
 import type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_options.ts";
 import { listeners } from "./_listeners.ts";
 import { type ProtocolHandler, Router } from "./_router.ts";
 import {
   checkProof,
+  closeQuietly,
+  closeRefused,
   dialerProof,
   handshakeDeadline,
   HandshakeRefused,
   proveIdentity,
-  remoteCloseCode,
+  refuseDatagrams,
   SeenProofs,
   WarnOnce,
 } from "./_handshake.ts";
 import { dialRelayed, isRelayAddress } from "./relay.ts";
-import { retryBusy, staggered } from "./_dial.ts";
+import { dialPinned, staggered } from "./_dial.ts";
 import { type Bridge, isBridge } from "./_relay_bridge.ts";
 
 const ALPN = "mosaik/1";
-/** Refusals another address of the same peer would repeat: no use trying it. */
-const FATAL = new Set<number>([
-  CloseCode.DifferentNetwork,
-  CloseCode.InvalidProof,
-  CloseCode.ClockSkew,
-]);
 const log = logger("transport");
 
 export type { ProtocolHandler } from "./_router.ts";
@@ -49,12 +45,13 @@ export type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_opt
  * Dialing a {@linkcode PeerId} is authenticated by TLS: the dialer trusts
  * only a certificate signed by that peer's key. The acceptor learns who
  * dialed from the dialer's first frame, a signed proof naming the acceptor,
- * the network, a timestamp and a nonce (one round trip after QUIC's; the
- * argument is in the transport's `_handshake.ts`), so forged and replayed
+ * the network, a timestamp and a nonce, sent without waiting for an answer
+ * (the argument is in the transport's module doc), so forged and replayed
  * proofs, other networks and clocks too far apart are refused with a named
- * close code. Protocols share one connection per peer; each channel starts
- * with a header frame naming its protocol (cheaper than one connection per
- * ALPN, which would cost a handshake and ~100 KiB each).
+ * close code: the dialer's connection reports it as `accepted` and `closed`.
+ * Protocols share one connection per peer; each channel starts with a header
+ * frame naming its protocol (cheaper than one connection per ALPN, which
+ * would cost a handshake and ~100 KiB each).
  *
  * @example
  * ```ts
@@ -105,6 +102,8 @@ export class Endpoint implements AsyncDisposable {
   #otherNetwork = new WarnOnce(log, "check that both nodes use the same NetworkId");
   #clockSkew = new WarnOnce(log, "check that both nodes' clocks are set (NTP)");
   #seenProofs = new SeenProofs();
+  /** Incoming connections whose dialer has not proven itself yet. */
+  #proving = new Set<Promise<Deno.QuicConn>>();
 
   private constructor(options: EndpointOptions) {
     this.secretKey = options.secretKey ?? SecretKey.generate();
@@ -234,18 +233,20 @@ export class Endpoint implements AsyncDisposable {
     if (peer === this.peerId) throw new ConnectError("refusing to dial self");
     if (this.#blocked.has(peer)) throw new ConnectError(`${peer} is blocked`, CloseCode.Blocked);
     if (addresses.length === 0) throw new ConnectError(`no address known for ${peer}`);
-    const fatal = (e: unknown) => e instanceof ConnectError && FATAL.has(e.closeCode!);
     try {
-      return await staggered(addresses, (a, lost) => this.#attempt(peer, a, lost), fatal);
+      return await staggered(addresses, (a, lost) => this.#attempt(peer, a, lost));
     } catch (e) {
-      if (fatal(e)) throw e;
       throw new ConnectError(`could not connect to ${peer} at ${addresses.join(", ")}`, undefined, {
         cause: e,
       });
     }
   }
 
-  /** Dials `peer` at one address; `lost()` says another address connected first. */
+  /**
+   * Dials `peer` at one address; `lost()` says another address connected
+   * first. Resolves once QUIC's handshake is done and the proof is sent: the
+   * acceptor's verdict arrives as the connection's `accepted`.
+   */
   async #attempt(peer: PeerId, address: string, lost: () => boolean): Promise<Connection> {
     let conn: Deno.QuicConn | undefined;
     let relayed: Bridge | undefined;
@@ -255,54 +256,51 @@ export class Endpoint implements AsyncDisposable {
         relayed = await dialRelayed(this, peer, address, this.#options.handshakeTimeout);
       }
       const { hostname, port } = parseHostPort(relayed?.hostPort ?? address);
-      conn = await retryBusy(
-        (left) =>
-          handshakeDeadline(
-            Deno.connectQuic<false>({
-              endpoint: this.#quic,
-              hostname,
-              port,
-              serverName: serverName(peer),
-              caCerts: [anchorFor(peer)],
-              ...this.#quicOptions,
-            }),
-            left,
-          ),
-        this.#options.handshakeTimeout,
-        lost,
-      );
+      const options = { ...this.#quicOptions, endpoint: this.#quic, hostname, port };
+      conn = await dialPinned(peer, options, this.#options.handshakeTimeout, lost);
       refuseDatagrams(conn);
-      await handshakeDeadline(
+      if (lost()) throw new HandshakeRefused(CloseCode.Success, "another address answered first");
+      const { verdict } = await handshakeDeadline(
         proof.then((p) => proveIdentity(conn!, p)),
         this.#options.handshakeTimeout,
       );
-      if (lost()) throw new HandshakeRefused(CloseCode.Success, "another address answered first");
-      const connection = this.#register(conn, peer, true, relayed ? "relayed" : "direct");
+      const quic = conn;
+      const accepted = handshakeDeadline(verdict, this.#options.handshakeTimeout).catch((e) => {
+        throw this.#refusal(e, quic, peer, address) ?? e;
+      });
+      this.#track(accepted);
+      const connection = this.#register(conn, peer, true, relayed ? "relayed" : "direct", accepted);
       if (relayed) connection.closed.finally(relayed.close);
       return connection;
     } catch (e) {
       relayed?.close();
-      const code = e instanceof HandshakeRefused ? e.code : undefined;
-      if (conn && code !== undefined) {
-        try {
-          conn.close({ closeCode: code, reason: e instanceof Error ? e.message : "" });
-        } catch { /* already closed */ }
-      }
-      const closeCode = code ?? (e instanceof ConnectError ? e.closeCode : undefined) ??
-        await remoteCloseCode(conn);
-      if (closeCode === CloseCode.DifferentNetwork || closeCode === CloseCode.ClockSkew) {
-        this.#refused(closeCode);
-        const warning = closeCode === CloseCode.ClockSkew ? this.#clockSkew : this.#otherNetwork;
-        warning.warn(address, `refused ${peer} at ${address}`, e);
-      }
-      if (closeCode !== undefined && FATAL.has(closeCode)) {
-        const why = closeCode === CloseCode.ClockSkew && e instanceof Error ? `: ${e.message}` : "";
-        throw new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}${why}`, closeCode, {
-          cause: e,
-        });
-      }
+      closeRefused(e, conn);
       throw e;
     }
+  }
+
+  /**
+   * What a dialer reports when `conn` to `peer` failed with `e`: a
+   * `ConnectError` with the close code this side closed with or the acceptor
+   * sent (counted, and said once per address for another network or clock),
+   * or `undefined` when there is no code.
+   */
+  #refusal(
+    e: unknown,
+    conn: Deno.QuicConn,
+    peer: PeerId,
+    address: string,
+  ): ConnectError | undefined {
+    const closeCode = closeRefused(e, conn) ??
+      (e instanceof ConnectError ? e.closeCode : undefined);
+    if (closeCode === undefined || closeCode === CloseCode.Success) return undefined;
+    if (this.#warn(closeCode, address, `refused ${peer} at ${address}`, e)) {
+      this.#refused(closeCode);
+    }
+    const why = e instanceof Error && e.message ? `: ${e.message}` : "";
+    return new ConnectError(`${peer} refused: ${closeCodeName(closeCode)}${why}`, closeCode, {
+      cause: e,
+    });
   }
 
   // Acceptor side.
@@ -325,33 +323,35 @@ export class Endpoint implements AsyncDisposable {
 
   async #accept(incoming: Deno.QuicIncoming): Promise<void> {
     let conn: Deno.QuicConn | undefined;
+    const accepting = Promise.try(() => incoming.accept());
+    this.#proving.add(accepting);
     try {
-      conn = await incoming.accept();
+      conn = await accepting;
       refuseDatagrams(conn);
-      const peer = await handshakeDeadline(
-        checkProof(
-          conn,
-          this.secretKey,
-          this.networkId,
-          this.#seenProofs,
-          (p) => this.#blocked.has(p),
-        ),
+      const dialer = await handshakeDeadline(
+        checkProof(conn, this.secretKey, this.networkId, this.#seenProofs),
         this.#options.handshakeTimeout,
       );
       const from = formatHostPort(conn.remoteAddr);
-      this.#register(conn, peer, false, isBridge(from) ? "relayed" : "direct");
+      this.#register(conn, dialer.peer, false, isBridge(from) ? "relayed" : "direct");
+      dialer.accept();
     } catch (e) {
+      if (this.#closing) return; // close() closed it
       const code = e instanceof HandshakeRefused ? e.code : CloseCode.ProtocolViolation;
       this.#refused(code);
-      if ((code === CloseCode.DifferentNetwork || code === CloseCode.ClockSkew) && conn) {
-        const from = formatHostPort(conn.remoteAddr);
-        const warning = code === CloseCode.ClockSkew ? this.#clockSkew : this.#otherNetwork;
-        warning.warn(from, `refused a dialer at ${from}`, e);
-      }
-      try {
-        conn?.close({ closeCode: code, reason: e instanceof Error ? e.message : String(e) });
-      } catch { /* already closed */ }
+      const from = conn && formatHostPort(conn.remoteAddr);
+      if (from) this.#warn(code, from, `refused a dialer at ${from}`, e);
+      closeQuietly(conn, code, e instanceof Error ? e.message : String(e));
+    } finally {
+      this.#proving.delete(accepting);
     }
+  }
+
+  /** Says a refusal for another network or clock once per remote address; whether it was one. */
+  #warn(code: number, from: string, what: string, e: unknown): boolean {
+    if (code !== CloseCode.DifferentNetwork && code !== CloseCode.ClockSkew) return false;
+    (code === CloseCode.ClockSkew ? this.#clockSkew : this.#otherNetwork).warn(from, what, e);
+    return true;
   }
 
   #refused(code: number): void {
@@ -364,15 +364,27 @@ export class Endpoint implements AsyncDisposable {
     peer: PeerId,
     outbound: boolean,
     path: "direct" | "relayed",
+    accepted?: Promise<void>,
   ): Connection {
-    const connection = new Connection(conn, peer, outbound, {
-      maxFrameSize: this.#options.maxFrameSize,
-      reserve: this.#resources.reserveFrame,
-      trackIncoming: this.#resources.trackIncoming,
-    }, path);
-    if (this.#closing || this.#blocked.has(peer)) {
-      connection.close(this.#closing ? CloseCode.GracefulShutdown : CloseCode.Blocked);
+    const connection = new Connection(
+      conn,
+      peer,
+      outbound,
+      {
+        maxFrameSize: this.#options.maxFrameSize,
+        reserve: this.#resources.reserveFrame,
+        trackIncoming: this.#resources.trackIncoming,
+      },
+      path,
+      accepted,
+    );
+    if (this.#closing) {
+      connection.close(CloseCode.GracefulShutdown, "endpoint closed");
       throw new ClosedError("endpoint is closed");
+    }
+    if (this.#blocked.has(peer)) {
+      connection.close(CloseCode.Blocked, "blocked");
+      throw new HandshakeRefused(CloseCode.Blocked, `${peer} is blocked`);
     }
     const release = this.#resources.reserveConnection(peer);
     if (!release) {
@@ -411,6 +423,16 @@ export class Endpoint implements AsyncDisposable {
     const all = [...this.#connections.values()].flatMap((s) => [...s]);
     await Promise.all(all.map((c) => c.flush(250, this.#options.closeLinger)));
     for (const c of all) c.close(CloseCode.GracefulShutdown, "endpoint closed");
+    // a dialer has its connection before we have its proof: it is told too,
+    // once QUIC's handshake is done (a close during it carries no code)
+    const proving = [...this.#proving];
+    await Promise.race([Promise.allSettled(proving), delay(50)]);
+    for (const accepting of proving) {
+      accepting.then(
+        (c) => closeQuietly(c, CloseCode.GracefulShutdown, "endpoint closed"),
+        () => {},
+      );
+    }
     this.#listener.stop();
     await Promise.race([
       Promise.all(all.map((c) => c.closed)),
@@ -424,17 +446,4 @@ export class Endpoint implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/**
- * Closes `conn` at its first QUIC datagram. No protocol uses datagrams, and
- * the runtime keeps unread ones (up to ~1.25 MiB per connection), so a
- * remote could park that much on every connection it opens.
- */
-function refuseDatagrams(conn: Deno.QuicConn): void {
-  conn.readDatagram().then(() => {
-    try {
-      conn.close({ closeCode: CloseCode.ProtocolViolation, reason: "datagrams are not used" });
-    } catch { /* already closed */ }
-  }, () => {});
 }

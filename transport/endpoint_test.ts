@@ -82,12 +82,23 @@ Deno.test("a peer of another network is refused with DifferentNetwork, said once
   try {
     await using p = await pair();
     await using other = await Endpoint.create({ networkId: networkId("elsewhere") });
+    echo(p.a);
+    const refused = (e: unknown) => {
+      assert.ok(e instanceof ConnectError, String(e));
+      assert.equal(e.closeCode, CloseCode.DifferentNetwork);
+      assert.ok(e.message.includes(NET.slice(0, 12)), e.message);
+      return true;
+    };
     for (let i = 0; i < 3; i++) {
-      await assert.rejects(within(other.connect(p.a.peerId, [p.a.hostPort]), 5_000), (e) => {
-        assert.ok(e instanceof ConnectError);
-        assert.equal(e.closeCode, CloseCode.DifferentNetwork);
-        return true;
-      });
+      // the dialer has its connection at once; the refusal is its first operation's error
+      const connection = await other.connect(p.a.peerId, [p.a.hostPort]);
+      const channel = await connection.open("/echo/1");
+      await channel.send("hello?");
+      await assert.rejects(within(channel.recv(), 5_000), refused);
+      await assert.rejects(connection.open("/echo/1"), refused);
+      await assert.rejects(channel.send("again?"), refused);
+      await assert.rejects(connection.accepted, refused);
+      assert.equal((await connection.closed).code, CloseCode.DifferentNetwork);
     }
     await eventually(() => p.a.stats.refused.DifferentNetwork === 3);
     assert.equal(other.stats.refused.DifferentNetwork, 3);
@@ -177,7 +188,11 @@ Deno.test("blocked peers are disconnected and refused until unblocked", async ()
   await p.b.connect(p.a.peerId, [p.a.hostPort]);
   p.a.faults.block(p.b.peerId);
   await eventually(() => p.b.connection(p.a.peerId) === undefined);
-  await assert.rejects(p.b.connect(p.a.peerId, [p.a.hostPort]), ConnectError);
+  const refused = await p.b.open(p.a.peerId, [p.a.hostPort], "/echo/1");
+  await assert.rejects(
+    refused.recv(),
+    (e) => e instanceof ConnectError && e.closeCode === CloseCode.Blocked,
+  );
   await assert.rejects(p.a.connect(p.b.peerId, [p.b.hostPort]), ConnectError);
   p.a.faults.unblock(p.b.peerId);
   const ch = await p.b.open(p.a.peerId, [p.a.hostPort], "/echo/1");

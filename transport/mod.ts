@@ -20,6 +20,46 @@
  * console.log(await channel.recv()); // "hello, deno"
  * ```
  *
+ * ## Identities
+ *
+ * A dialer trusts only the certificate of the key of the `PeerId` it dials
+ * (TLS pinning). It proves its own identity in its first frame: a signature
+ * over the acceptor's `PeerId`, the `NetworkId`, a timestamp and a random
+ * nonce, sent without waiting for the acceptor, so `connect` resolves when
+ * QUIC's handshake does and the first channel's frames travel right behind
+ * the proof. The acceptor routes no stream of the connection before the
+ * proof checks out; the streams opened meanwhile wait in QUIC, within the
+ * stream and flow-control credit it grants (`maxStreamsPerConnection`), and
+ * a dialer that proves nothing holds one of `maxPendingHandshakes` slots for
+ * at most `handshakeTimeout`. A refusal (`DifferentNetwork`, `InvalidProof`,
+ * `ClockSkew`, `Blocked`, `ResourceLimit`, `HandshakeTimeout`) closes the
+ * connection with its code: the dialer's `Connection.accepted` rejects with
+ * a `ConnectError` carrying it, so does the first channel operation that
+ * fails, and `Connection.closed` resolves with it.
+ *
+ * Why sending before the verdict gives nothing away:
+ * - The proof and the early frames go in QUIC's 1-RTT packets, after the TLS
+ *   handshake finished with the pinned key: not TLS 0-RTT data, which a
+ *   network attacker could replay. Only the acceptor reads them, and it is
+ *   the party the dialer meant them for; its verdict protects the acceptor,
+ *   never the dialer, whose trust rests on TLS alone, before and after.
+ * - A man in the middle that cannot break the pinning cannot finish the
+ *   dialer's TLS handshake, so the dialer's `connect` fails and nothing is
+ *   sent; it can forward packets (as a relay does: it reads and forges
+ *   nothing) or drop them, which ends in a timeout, and it cannot fake a
+ *   refusal, since a connection close after the handshake is authenticated.
+ * - A captured proof is worthless. Nobody but the acceptor sees one (it is
+ *   encrypted to the pinned key). Replayed at the same acceptor within the
+ *   ±60 s window it is refused (each (dialer, nonce) is accepted once, in a
+ *   bounded memory that refuses whatever it forgot); outside the window the
+ *   timestamp is refused; at another acceptor the signature, which names the
+ *   acceptor, fails; on another network the signed `NetworkId` differs. The
+ *   acceptor itself, the one party that holds the proof, can only present it
+ *   to itself. Replaying a connection's packets is QUIC's to refuse.
+ * - A dialer cannot speak as someone else: without the key it cannot sign,
+ *   and what it sent before a refusal is dropped unread, never handed to a
+ *   protocol.
+ *
  * @module
  */
 export * from "./address.ts";

@@ -127,9 +127,10 @@ export function pinnedTls(peer: PeerId): { serverName: string; caCerts: string[]
 
 /**
  * A raw QUIC connection to `peer` at `hostPort` (`host:port`), pinned and,
- * unless `prove` is false, authenticated as `key` on `network` exactly as an
- * endpoint's dialer does: for tests that play a hostile peer on the real
- * wire (raw streams, bad headers, never finishing the handshake).
+ * unless `prove` is false, authenticated as `key` on `network` as an
+ * endpoint's dialer does, then waiting for the acceptor's "ok" (a refusal
+ * rejects with its `ConnectError`): for tests that play a hostile peer on
+ * the real wire (raw streams, bad headers, never finishing the handshake).
  *
  * @example
  * ```ts ignore
@@ -154,7 +155,8 @@ export async function dialRaw(
   });
   if (options.prove === false) return conn;
   try {
-    await proveIdentity(conn, await dialerProof(key, network, peer));
+    const { verdict } = await proveIdentity(conn, await dialerProof(key, network, peer));
+    await verdict;
   } catch (e) {
     conn.close();
     throw e;

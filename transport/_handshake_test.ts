@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { CloseCode, ConnectError, Endpoint, networkId, SecretKey } from "./mod.ts";
-import { pinnedTls, within } from "./testing.ts";
+import { eventually, pinnedTls, quietPeriod, within } from "./testing.ts";
 import { parseHostPort } from "./address.ts";
-import { encode } from "./codec.ts";
+import { decode, encode } from "./codec.ts";
 import { digestBytes } from "./ids.ts";
 import { dialerProof, PROOF_WINDOW_MS, proveIdentity } from "./_handshake.ts";
+import { FrameReader, FrameWriter } from "./_frames.ts";
 
 const NET = networkId("handshake-test");
 
@@ -86,4 +87,45 @@ Deno.test("handshake: a proof by a small-order key is refused with InvalidProof"
   const proof = encode([identity, digestBytes(NET), Date.now(), nonce, signature]);
   assert.equal(await present(a, proof), CloseCode.InvalidProof);
   assert.equal(a.connectedPeers().length, 0);
+});
+
+Deno.test("handshake: channels a dialer opens before its proof arrives are routed only after it checks out", async () => {
+  await using a = await Endpoint.create({ networkId: NET });
+  const served: string[] = [];
+  a.handle("/early/1", async (channel) => {
+    served.push(channel.peerId);
+    await channel.send(await channel.recv());
+    await channel.close();
+  });
+  const dialer = SecretKey.generate();
+  const conn = await Deno.connectQuic<false>({
+    ...parseHostPort(a.hostPort),
+    alpnProtocols: ["mosaik/1"],
+    ...pinnedTls(a.peerId),
+  });
+  try {
+    const proof = await dialerProof(dialer, NET, a.peerId);
+    const framed = new Uint8Array(4 + proof.length);
+    new DataView(framed.buffer).setUint32(0, proof.length);
+    framed.set(proof, 4);
+    // the proof stream opens first but its frame is held back after 3 bytes
+    const first = await conn.createBidirectionalStream();
+    const proofWriter = first.writable.getWriter();
+    await proofWriter.write(framed.subarray(0, 3));
+    const early = await conn.createBidirectionalStream();
+    const writer = new FrameWriter(early.writable, 1024);
+    await writer.write(new TextEncoder().encode("/early/1"));
+    await writer.write(encode("before the proof"));
+    await writer.drain();
+    await quietPeriod(200);
+    assert.deepEqual(served, [], "routed before the proof");
+    assert.equal(a.resources().channels, 0);
+    await proofWriter.write(framed.subarray(3));
+    await eventually(() => served.length === 1);
+    assert.deepEqual(served, [dialer.peerId]);
+    const reply = await new FrameReader(early.readable, 1024).next();
+    assert.equal(decode(reply!.data), "before the proof");
+  } finally {
+    conn.close();
+  }
 });

@@ -82,7 +82,8 @@ Deno.test("a peer of another network is refused with DifferentNetwork, said once
   try {
     await using p = await pair();
     await using other = await Endpoint.create({ networkId: networkId("elsewhere") });
-    echo(p.a);
+    let served = 0;
+    p.a.handle("/echo/1", () => void served++);
     const refused = (e: unknown) => {
       assert.ok(e instanceof ConnectError, String(e));
       assert.equal(e.closeCode, CloseCode.DifferentNetwork);
@@ -101,6 +102,7 @@ Deno.test("a peer of another network is refused with DifferentNetwork, said once
       assert.equal((await connection.closed).code, CloseCode.DifferentNetwork);
     }
     await eventually(() => p.a.stats.refused.DifferentNetwork === 3);
+    assert.equal(served, 0, "a refused dialer's channels reached a handler");
     assert.equal(other.stats.refused.DifferentNetwork, 3);
     assert.equal(p.a.stats.refused.UnexpectedClose, undefined);
     const lines = warnings.map((w) => w.message);

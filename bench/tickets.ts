@@ -78,21 +78,28 @@ export async function run(): Promise<void> {
       quote: (reportData) => Promise.resolve(pki.quote({ reportData })),
     });
   // First sight of a ticket: full verification + binding (distinct tickets),
-  // against the first verification of the same quotes with verifyQuote.
+  // against the first verification of the same quotes with verifyQuote. The
+  // two alternate in rounds, so a busy machine's drift hits both alike.
   const fresh: Awaited<ReturnType<typeof issueTdx>>[] = [];
-  for (let i = 0; i < 400; i++) fresh.push(await issueTdx(3_600_000 + i));
+  for (let i = 0; i < 401; i++) fresh.push(await issueTdx(3_600_000 + i));
   const quotes = fresh.map((t) => decodeTdxTicket(t.data).quote);
   const verify = (quote: Uint8Array) =>
     verifyQuote(quote, pki.collateral, { now: ctx.now, trustedRoot: pki.rootDer });
-  await verify(quotes[0]);
-  let start = performance.now();
-  for (const q of quotes.slice(1)) await verify(q);
-  const anchor = (quotes.length - 1) / ((performance.now() - start) / 1000);
   const v = tdxValidator({ collateral: pki.collateral, trustedRoot: pki.rootDer });
+  await verify(quotes[0]);
   await ok(v, fresh[0], ctx)();
-  start = performance.now();
-  for (const t of fresh.slice(1)) await ok(v, t, ctx)();
-  const first = (fresh.length - 1) / ((performance.now() - start) / 1000);
+  let anchorMs = 0;
+  let firstMs = 0;
+  for (let at = 1; at < fresh.length; at += 50) {
+    let start = performance.now();
+    for (const q of quotes.slice(at, at + 50)) await verify(q);
+    anchorMs += performance.now() - start;
+    start = performance.now();
+    for (const t of fresh.slice(at, at + 50)) await ok(v, t, ctx)();
+    firstMs += performance.now() - start;
+  }
+  const anchor = (fresh.length - 1) / (anchorMs / 1000);
+  const first = (fresh.length - 1) / (firstMs / 1000);
   report("TDX ticket, first validation (vs verifyQuote of its quote)", first, anchor, "ops/s", {
     ratio: 1,
     higherIsBetter: true,

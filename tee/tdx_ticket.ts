@@ -17,12 +17,13 @@
  *
  * @module
  */
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import {
   DecodeError,
   derive,
   digest,
   digestBytes,
+  equalBytes,
   MosaikError,
   peerIdToBytes,
   toHex,
@@ -84,7 +85,7 @@ export function tdxReportData(peerId: PeerId, networkId: NetworkId, expiresAt: n
   input.set(peerIdToBytes(peerId), DOMAIN.length);
   input.set(digestBytes(networkId), DOMAIN.length + 32);
   new DataView(input.buffer).setBigUint64(DOMAIN.length + 64, BigInt(expiresAt));
-  return sha512(input);
+  return hash("sha512", input);
 }
 
 /** Encodes ticket data (see the module doc for the layout). */
@@ -203,7 +204,7 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
   const config = {
     kind,
     policy: canonical(options.policy ?? {}),
-    trustedRoot: rootDer === undefined ? "intel" : toHex(sha256(rootDer)),
+    trustedRoot: rootDer === undefined ? "intel" : toHex(hash("sha256", rootDer)),
     maxLifetime: options.maxLifetime ?? null,
   };
   const policies: QuotePolicy[] = Array.isArray(options.policy)
@@ -236,14 +237,14 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         }
         const cacheKey = collateral === undefined
           ? undefined
-          : `${ctx.peerId}|${ctx.networkId}|${toHex(sha256(ticket.data))}`;
+          : `${ctx.peerId}|${ctx.networkId}|${toHex(hash("sha256", ticket.data))}`;
         if (cacheKey !== undefined && collateralChanged()) accepted.clear();
         const hit = cacheKey === undefined ? undefined : accepted.get(cacheKey);
         if (hit && hit.from <= now && now < hit.until) return { ok: true, expiresAt: hit.until };
         const quote = parseQuote(bytes);
         if (quote.body.kind === "sgx") return { ok: false, reason: "not a TDX quote" };
         const expected = tdxReportData(ctx.peerId, ctx.networkId, expiresAt);
-        if (toHex(quote.body.reportData) !== toHex(expected)) {
+        if (!equalBytes(quote.body.reportData, expected)) {
           return {
             ok: false,
             reason: "REPORTDATA does not bind this peer, network and expiry",
@@ -343,4 +344,9 @@ export async function issueTdxTicket(options: IssueTdxTicketOptions): Promise<Ti
     data: encodeTdxTicket({ expiresAt, quote }),
     expiresAt,
   };
+}
+
+/** A native digest: the cache key hashes the whole ticket (a quote of ~5 KiB) at every check. */
+function hash(algorithm: "sha256" | "sha512", data: Uint8Array): Uint8Array {
+  return createHash(algorithm).update(data).digest();
 }

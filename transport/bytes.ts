@@ -53,7 +53,8 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
 export function latin1(bytes: Uint8Array): string {
   let text = "";
   for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    // apply takes the typed array as it is; a spread would iterate it (7x slower)
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
   }
   return text;
 }

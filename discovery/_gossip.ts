@@ -33,6 +33,7 @@ import type { Requests } from "./_requests.ts";
 import type { Scheduler } from "./_scheduler.ts";
 import { bump, type DiscoveryStats } from "./stats.ts";
 import {
+  announcedEntry,
   type Announcement,
   decodeAnnouncement,
   decodeGossip,
@@ -114,6 +115,7 @@ export class Gossip {
         if (info) void this.#send(info, m);
       },
       deliver: (payload, from) => this.#deliver(payload, from),
+      refuse: (payload, from) => this.#refuses(payload, from),
       id: payloadId,
     }, context.clock);
   }
@@ -217,6 +219,17 @@ export class Gossip {
     } else {
       this.hv.handle(from, m);
     }
+  }
+
+  /**
+   * Whether `payload` announces a new peer that a full catalog refuses (see
+   * {@linkcode Ingest.refuses}): counted as such, before anyone hashes it.
+   */
+  #refuses(payload: Uint8Array, from: PeerId): boolean {
+    const entry = announcedEntry(payload);
+    if (entry === undefined || !this.#c.ingest.refuses(entry)) return false;
+    this.#c.accept("catalog-full", from);
+    return true;
   }
 
   #deliver(payload: Uint8Array, from: PeerId): boolean | Promise<boolean> {

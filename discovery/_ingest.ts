@@ -87,6 +87,14 @@ export class Ingest {
     return verdict;
   }
 
+  /**
+   * Whether a catalog without openings refuses `raw`, a new peer's entry, as
+   * `catalog-full`: read from the peer id it claims, unparsed and unverified.
+   */
+  refuses(raw: Uint8Array): boolean {
+    return this.#catalog.openings() <= 0 && this.#refused(raw);
+  }
+
   /** Whether `raw` is a new peer's entry that a catalog without openings refuses: no parse needed. */
   #refused(raw: unknown): boolean {
     const peer = raw instanceof Uint8Array ? claimedPeer(raw) : undefined;
@@ -118,7 +126,7 @@ export class Ingest {
    * (refused from the peer id it claims, unparsed).
    */
   one(raw: Uint8Array, from: PeerId): Verdict | Promise<UpsertResult> {
-    if (this.#catalog.openings() <= 0 && this.#refused(raw)) return "catalog-full";
+    if (this.refuses(raw)) return "catalog-full";
     const p = this.#screen(raw);
     if (typeof p === "string") return p;
     if (this.#budget.grant(from, 1) === 0) return "deferred";

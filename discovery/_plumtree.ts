@@ -53,6 +53,12 @@ export interface PlumtreeIO {
    * drops it: it is then neither cached nor forwarded.
    */
   deliver(payload: Uint8Array, from: PeerId): boolean | Promise<boolean>;
+  /**
+   * Whether the application refuses a payload at a glance, before its id is
+   * computed (a hash): it is then neither remembered, delivered, cached nor
+   * forwarded.
+   */
+  refuse?(payload: Uint8Array, from: PeerId): boolean;
   /** The message id of a payload. */
   id(payload: Uint8Array): string;
 }
@@ -140,6 +146,7 @@ export class Plumtree {
     if (!neighbor && m.kind !== "prune") return "not-neighbour";
     switch (m.kind) {
       case "gossip": {
+        if (this.#io.refuse?.(m.payload, from)) return;
         if (this.#io.id(m.payload) !== m.id) return "wrong-id";
         if (this.#seen.has(m.id)) {
           if (this.#config.mode === "plumtree" && this.eager.has(from)) {

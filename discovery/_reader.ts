@@ -10,12 +10,17 @@ import { DecodeError } from "@mosaik/transport";
 /** A strict reader of a few MessagePack shapes; every method throws {@linkcode DecodeError}. */
 export class Reader {
   #bytes: Uint8Array;
-  #view: DataView;
+  /** Made at the first wide number: reading the peer an entry claims needs none. */
+  #dataView: DataView | undefined;
   at = 0;
 
   constructor(bytes: Uint8Array) {
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get #view(): DataView {
+    const b = this.#bytes;
+    return this.#dataView ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
   #need(n: number): void {

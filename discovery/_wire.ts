@@ -18,6 +18,7 @@ import type { HvMessage, PeerInfo } from "./_hyparview.ts";
 import type { PtMessage } from "./_plumtree.ts";
 import { array, bool, bytes, text, uint } from "./_check.ts";
 import type { EntryVersion } from "./entry.ts";
+import { Reader } from "./_reader.ts";
 
 /** Any message on the gossip protocol. */
 export type GossipMessage = HvMessage | PtMessage;
@@ -147,6 +148,20 @@ export function encodeAnnouncement(a: Announcement): unknown {
       return [1, a.bytes];
     case "notice":
       return [2, peerInfo(a.peer), a.version.start, a.version.counter];
+  }
+}
+
+/**
+ * The entry bytes of a payload that is an entry announcement, read without
+ * decoding it; `undefined` for anything else.
+ */
+export function announcedEntry(payload: Uint8Array): Uint8Array | undefined {
+  try {
+    const r = new Reader(payload);
+    r.array("announcement", 2, 2);
+    return r.uint("announcement kind") === 0 ? r.bin("entry") : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -10,6 +10,11 @@ import { ClosedError, type ConnectError } from "./errors.ts";
 import type { PeerId } from "./ids.ts";
 import { CloseCode, type CloseInfo } from "./vocabulary.ts";
 import { FrameReader, FrameWriter, type ReserveBytes } from "./_frames.ts";
+import { logger } from "./log.ts";
+
+const log = logger("transport");
+/** Milliseconds a channel waits for stream credit before that is worth a warning. */
+const CREDIT_WAIT_WARNING = 1_000;
 
 /**
  * An authenticated connection to one peer. The dialer knows the peer by its
@@ -43,6 +48,7 @@ export class Connection implements ChannelLink {
   #reserve: ReserveBytes;
   #trackIncoming: () => () => void;
   #isClosed = false;
+  #creditSpent = false; // said once that the remote's stream credit ran out
   #channels = new Set<Channel>();
   #incoming = new Map<Channel, () => void>(); // each with its release
 
@@ -94,7 +100,7 @@ export class Connection implements ChannelLink {
     if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);
     let stream: Deno.QuicBidirectionalStream;
     try {
-      stream = await this.#conn.createBidirectionalStream({ waitUntilAvailable: true });
+      stream = await this.#stream();
     } catch (cause) {
       await this.accepted; // throws the acceptor's refusal, if that is why
       throw new ClosedError(`connection to ${this.peerId} is closed`, { cause });
@@ -109,6 +115,33 @@ export class Connection implements ChannelLink {
     this.#channels.add(channel);
     await channel.writeHeader();
     return channel;
+  }
+
+  /**
+   * A new stream. When the remote's credit is spent it waits for some, and
+   * says so once if that lasts (the identity proof holds a stream for a
+   * moment after connecting, so a short wait is no news).
+   */
+  async #stream(): Promise<Deno.QuicBidirectionalStream> {
+    try {
+      return await this.#conn.createBidirectionalStream({ waitUntilAvailable: false });
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+    }
+    const waiting = this.#conn.createBidirectionalStream({ waitUntilAvailable: true });
+    if (!this.#creditSpent) {
+      const timer = setTimeout(() => {
+        if (this.#creditSpent) return;
+        this.#creditSpent = true;
+        log.warn(
+          `${this.#channels.size - this.#incoming.size} channels are open to ${this.peerId}, ` +
+            "all it grants on one connection (its maxStreamsPerConnection): further channels " +
+            "wait until one closes",
+        );
+      }, CREDIT_WAIT_WARNING);
+      waiting.finally(() => clearTimeout(timer)).catch(() => {});
+    }
+    return await waiting;
   }
 
   #forget = (channel: Channel): void => {

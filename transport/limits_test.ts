@@ -1,6 +1,14 @@
 // Each resource limit hit by a hostile dialer on real QUIC over loopback.
 import assert from "node:assert/strict";
-import { CloseCode, decode, encode, Endpoint, networkId, SecretKey } from "./mod.ts";
+import {
+  CloseCode,
+  configureLogging,
+  decode,
+  encode,
+  Endpoint,
+  networkId,
+  SecretKey,
+} from "./mod.ts";
 import { dialRaw, eventually, pinnedTls, within } from "./testing.ts";
 import { parseHostPort } from "./address.ts";
 import { CLOSE_BIT, FrameReader } from "./_frames.ts";
@@ -104,6 +112,30 @@ Deno.test("limits: a remote gets maxStreamsPerConnection channels at once, the n
   await within(rawStream(conn, header), 3_000, "a stream after credit returned");
   await eventually(() => v.resources().channels === 4);
   conn.close();
+});
+
+Deno.test("limits: a channel that waits for the remote's stream credit says so once", async () => {
+  const warnings: string[] = [];
+  configureLogging({ sink: (r) => r.level === "warn" && warnings.push(r.message) });
+  try {
+    await using v = await victim({ maxStreamsPerConnection: 2 });
+    await using dialer = await Endpoint.create({ networkId: NET });
+    hold(v);
+    const connection = await dialer.connect(v.peerId, [v.hostPort]);
+    const open = [await connection.open("/hold/1"), await connection.open("/hold/1")];
+    const third = connection.open("/hold/1");
+    const fourth = connection.open("/hold/1");
+    await eventually(() => warnings.length > 0);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], /2 channels are open to .*maxStreamsPerConnection/);
+    await open[0].finish(); // its credit comes back
+    await within(third, 3_000, "a channel once credit returned");
+    await open[1].finish();
+    await within(fourth, 3_000, "the next channel");
+    assert.equal(warnings.length, 1);
+  } finally {
+    configureLogging({ sink: undefined });
+  }
 });
 
 Deno.test("limits: channels beyond maxIncomingChannels are closed with ResourceLimit, over all connections", async () => {

@@ -1,7 +1,10 @@
 // The Raft log (etcd/raft's raftLog): the latest snapshot, the entries after
 // it, the commit index and the configuration in effect. A leader's newest
 // entries may form an unstable tail that is sent before it is written; every
-// other change reaches storage before the call returns.
+// other change reaches storage before the call returns. With a storage that
+// syncs in groups (`Storage.groupCommit`), a write is durable only once a later
+// flush completed: the driver reports it with stable(), and until then the
+// leader does not count its own entries toward commit.
 import type { Config, Entry, PersistentState, Snapshot, Storage } from "./storage.ts";
 import { EntryType } from "./storage.ts";
 import { SafetyViolation } from "./_messages.ts";
@@ -16,6 +19,12 @@ export class RaftLog {
   #snapCrc: number | undefined;
   /** Trailing entries not yet written to storage. */
   #unstable = 0;
+  /** Whether writes become durable only with a later group flush. */
+  readonly #deferred: boolean;
+  /** With deferred syncs: the entries up to here are durable. */
+  #synced: number;
+  /** Changes whenever written entries are replaced (a stable() mark taken before is void). */
+  #version = 0;
   /** Highest index known committed. */
   committed = 0;
   /** The latest configuration in the log (takes effect on append). */
@@ -25,6 +34,7 @@ export class RaftLog {
 
   constructor(storage: Storage, state: PersistentState) {
     this.#storage = storage;
+    this.#deferred = storage.groupCommit !== undefined;
     this.#snapshot = state.snapshot;
     if (state.snapshot) this.committed = state.snapshot.index;
     this.#entries = state.entries.filter((e) => e.index > this.snapIndex);
@@ -36,6 +46,7 @@ export class RaftLog {
     // The commit index written with the hard state: a restarted member never
     // treats entries it knew committed as a suffix it may replace.
     this.committed = Math.max(this.committed, Math.min(state.hard.commit ?? 0, this.lastIndex));
+    this.#synced = this.lastIndex;
     this.#refreshConfig();
   }
 
@@ -65,9 +76,23 @@ export class RaftLog {
     return this.snapIndex + 1;
   }
 
-  /** Index of the last entry written to storage. */
+  /** Index of the last entry that is durable (written, and with deferred syncs flushed). */
   get persistedIndex(): number {
-    return this.lastIndex - this.#unstable;
+    return this.#deferred
+      ? Math.min(this.#synced, this.lastIndex)
+      : this.lastIndex - this.#unstable;
+  }
+
+  /** What a flush starting now makes durable: pass it to {@linkcode RaftLog.stable} once it completed. */
+  mark(): { index: number; version: number } {
+    return { index: this.lastIndex - this.#unstable, version: this.#version };
+  }
+
+  /** Entries up to `mark` are durable; returns whether that is news. */
+  stable(mark: { index: number; version: number }): boolean {
+    if (mark.version !== this.#version || mark.index <= this.#synced) return false;
+    this.#synced = mark.index;
+    return true;
   }
 
   /** Whether entries wait to be written. */
@@ -117,6 +142,10 @@ export class RaftLog {
       if (first !== this.lastIndex + 1) throw new SafetyViolation("an unstable tail only grows");
       this.#unstable += entries.length;
     }
+    if (first <= this.lastIndex) {
+      this.#version++;
+      this.#synced = Math.min(this.#synced, first - 1);
+    }
     this.#entries.length = first - this.snapIndex - 1;
     for (const e of entries) this.#entries.push(e);
     if (this.configIndex >= first) this.#refreshConfig();
@@ -163,6 +192,8 @@ export class RaftLog {
     this.#storage.saveSnapshot(s, true);
     this.#entries = [];
     this.#unstable = 0;
+    this.#version++;
+    this.#synced = s.index; // saving a snapshot is durable at once
     this.#snapshot = s;
     this.#snapCrc = undefined;
     this.committed = s.index;

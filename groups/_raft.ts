@@ -14,7 +14,8 @@
 // term, vote or log is written to storage (synchronously) before any message
 // that depends on it is handed out; the one exception, as in etcd, is a
 // leader's new entries, which it sends before writing them and counts toward
-// commit only once advance() wrote them.
+// commit only once advance() wrote them. With group commit (`_outbox.ts`)
+// "written" means flushed: the driver holds messages and calls stable().
 import {
   DEFAULT_RAFT_OPTIONS,
   type Envelope,
@@ -177,6 +178,11 @@ export class RaftCore {
   /** Writes the leader's unstable entries, then counts them toward commit. */
   advance(): void {
     if (this.log.persist() && this.leader?.maybeCommit()) this.leader?.broadcastAppend();
+  }
+
+  /** Group commit: the writes `mark` covered were flushed (the leader counts its entries now). */
+  stable(mark: { index: number; version: number }): void {
+    if (this.log.stable(mark) && this.leader?.maybeCommit()) this.leader?.broadcastAppend();
   }
 
   /** Advances the logical clock by one tick. */

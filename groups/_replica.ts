@@ -1,9 +1,10 @@
 // A replica: the Raft core driven through its ready() boundary, with the
 // state machine (`_apply.ts`), client requests (`_requests.ts`), formation
 // and incarnations (`_formation.ts`), membership and leaving (`_membership.ts`),
-// parallel catch-up (`_catch_up.ts`) and snapshots pulled from several peers
-// (`_snapshot_pull.ts`). Pure and deterministic: driven by tick() and
-// receive(); sends through a callback.
+// parallel catch-up (`_catch_up.ts`), snapshots pulled from several peers
+// (`_snapshot_pull.ts`) and group commit (`_outbox.ts`). Driven by tick()
+// and receive(), deterministic unless its storage syncs in groups; sends
+// through a callback.
 import type { LeadershipPreference, NodeId } from "./_messages.ts";
 import { RaftCore } from "./_raft.ts";
 import { EntryType } from "./storage.ts";
@@ -16,6 +17,7 @@ import { CatchUp } from "./_catch_up.ts";
 import { SnapshotPull } from "./_snapshot_pull.ts";
 import { Formation } from "./_formation.ts";
 import { Membership } from "./_membership.ts";
+import { Outbox } from "./_outbox.ts";
 
 /** See the file comment. */
 export class Replica {
@@ -34,16 +36,25 @@ export class Replica {
   #hadLeader = false;
   #scheduled = false;
   #persistScheduled = false;
+  readonly #outbox: Outbox;
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
     this.#applier = new Applier(opts.stateMachine, opts.maxSessions);
     this.core = new RaftCore(opts.id, opts.storage, opts.random, opts.raft);
+    this.#outbox = new Outbox({
+      groupCommit: opts.storage.groupCommit,
+      core: () => this.core,
+      closed: () => this.closed,
+      send: (to, msg) => this.opts.send(to, msg),
+      flushed: () => this.#flush(),
+      failed: () => this.close(),
+    });
     const { retryTicks, timeoutTicks } = opts;
     const core = () => this.core;
     const now = () => this.now;
     const bonds = () => this.#bonds;
-    const send = (to: NodeId, msg: ReplicaMessage) => this.opts.send(to, msg);
+    const send = (to: NodeId, msg: ReplicaMessage) => this.#outbox.send(to, msg);
     this.#formation = new Formation({
       core,
       now,
@@ -310,7 +321,7 @@ export class Replica {
     if (!batch.length) return;
     if (this.core.role === "leader") this.core.propose(batch);
     else if (this.core.lead !== undefined) {
-      this.opts.send(this.core.lead, { type: "Prop", data: batch });
+      this.#outbox.send(this.core.lead, { type: "Prop", data: batch });
     }
   }
 
@@ -336,7 +347,7 @@ export class Replica {
         }
         this.opts.onEvent?.({ type: "leader", leader: core.lead });
       }
-      for (const o of rd.messages) this.opts.send(o.to, o.msg);
+      for (const o of rd.messages) this.#outbox.send(o.to, o.msg);
       if (rd.mustPersist) {
         if (!this.opts.defer) {
           core.advance();
@@ -344,8 +355,9 @@ export class Replica {
         }
         this.#persistLater(this.opts.defer);
       }
-      if (!core.hasReady) return;
+      if (!core.hasReady) break;
     }
+    this.#outbox.sync();
   }
 
   /** Lets the leader's log write run after its messages went out. */
@@ -401,7 +413,7 @@ export class Replica {
     this.#catchUp.reset();
     this.#pull.reset();
     this.core = new RaftCore(this.id, this.opts.storage, this.opts.random, this.opts.raft);
-    for (const o of pending) this.opts.send(o.to, o.msg);
+    for (const o of pending) this.#outbox.send(o.to, o.msg);
     this.opts.onEvent?.({ type: "reset", from: mine, to: theirs, discarded, committed });
   }
 }

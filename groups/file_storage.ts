@@ -1,6 +1,11 @@
 /**
  * A durable, file-backed {@linkcode Storage}: append-only segment files of
- * CRC-checked records, each write followed by `fdatasync`.
+ * CRC-checked records. By default it commits in groups: hard states and
+ * entries are written at once and made durable by one `fdatasync` per
+ * flush ({@linkcode FileStorage.groupCommit}, run off the event loop) for
+ * everything written before it; the group holds every message that depends
+ * on them until then. With `groupCommit: false` each write is followed by its own
+ * `fdatasync`.
  *
  * Record layout: `u32 length (BE) | u32 CRC-32 of payload | payload`, the
  * payload being MessagePack of a hard state, a batch of entries or a
@@ -13,7 +18,14 @@
  * @module
  */
 import { decode, encode } from "@mosaik/transport";
-import type { Entry, HardState, PersistentState, Snapshot, Storage } from "./storage.ts";
+import type {
+  Entry,
+  GroupCommit,
+  HardState,
+  PersistentState,
+  Snapshot,
+  Storage,
+} from "./storage.ts";
 import { spliceEntries } from "./storage.ts";
 import { crc32 } from "./_crc32.ts";
 
@@ -21,8 +33,14 @@ import { crc32 } from "./_crc32.ts";
 export interface FileStorageOptions {
   /** Start a new segment after this many bytes. Default 64 MiB. */
   segmentBytes?: number;
-  /** Call fdatasync after each write (default true; false only for tests). */
+  /** Call fdatasync at all (default true; false only for tests). */
   sync?: boolean;
+  /**
+   * Sync hard states and entries in groups through
+   * {@linkcode FileStorage.groupCommit} (default true); false syncs each
+   * write before it returns.
+   */
+  groupCommit?: boolean;
 }
 
 type Record =
@@ -53,6 +71,9 @@ export class FileStorage implements Storage, AsyncDisposable {
   #size = 0;
   #segmentBytes: number;
   #sync: boolean;
+  #unsynced = false;
+  /** The group flush (undefined when each write syncs, or nothing syncs). */
+  readonly groupCommit: GroupCommit | undefined;
   #hard: HardState = { term: 0 };
   #snapshot: Snapshot | undefined;
   #entries: Entry[] = [];
@@ -63,6 +84,15 @@ export class FileStorage implements Storage, AsyncDisposable {
     this.dir = dir;
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.#sync = options.sync ?? true;
+    if (this.#sync && options.groupCommit !== false) {
+      const unsynced = () => this.#unsynced;
+      this.groupCommit = {
+        get unsynced() {
+          return unsynced();
+        },
+        flush: () => this.#flush(),
+      };
+    }
     Deno.mkdirSync(dir, { recursive: true });
     this.recoveredTruncation = this.#recover();
   }
@@ -140,6 +170,9 @@ export class FileStorage implements Storage, AsyncDisposable {
     else {
       this.#file = Deno.openSync(this.#path(this.#segment), { write: true, append: true });
       this.#size = Deno.statSync(this.#path(this.#segment)).size;
+      // What a killed process wrote may still sit in the page cache only:
+      // make the state we start from durable before acting on it.
+      if (this.#sync) this.#file.syncDataSync();
     }
     return truncated;
   }
@@ -163,6 +196,7 @@ export class FileStorage implements Storage, AsyncDisposable {
   }
 
   #roll(): void {
+    this.#syncNow();
     this.#file?.close();
     this.#segment++;
     this.#file = Deno.openSync(this.#path(this.#segment), {
@@ -185,7 +219,15 @@ export class FileStorage implements Storage, AsyncDisposable {
     }
   }
 
-  #write(records: Record[]): void {
+  /** Syncs now whatever waits for a group flush. */
+  #syncNow(): void {
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    this.#file?.syncDataSync();
+  }
+
+  /** Writes records; `durable`: synced before returning even when committing in groups. */
+  #write(records: Record[], durable = !this.groupCommit): void {
     const parts = records.map((r) => encode(r));
     let total = 0;
     for (const p of parts) total += 8 + p.length;
@@ -200,8 +242,17 @@ export class FileStorage implements Storage, AsyncDisposable {
     }
     let written = 0;
     while (written < buf.length) written += this.#file!.writeSync(buf.subarray(written));
-    if (this.#sync) this.#file!.syncDataSync();
     this.#size += buf.length;
+    if (!this.#sync) return;
+    this.#unsynced = true;
+    if (durable) this.#syncNow();
+  }
+
+  /** One `fdatasync` in the background (the event loop keeps running) for every earlier write. */
+  async #flush(): Promise<void> {
+    if (!this.#unsynced || !this.#file) return;
+    this.#unsynced = false;
+    await this.#file.syncData();
   }
 
   /** Loads the recovered state. */
@@ -234,7 +285,7 @@ export class FileStorage implements Storage, AsyncDisposable {
       { t: "s", s: snapshot, d: true },
     ];
     if (this.#entries.length) records.push({ t: "e", e: this.#entries });
-    this.#write(records);
+    this.#write(records, true); // durable before the older segments go
     for (const n of old) Deno.removeSync(this.#path(n));
     this.#syncDir();
   }
@@ -251,8 +302,9 @@ export class FileStorage implements Storage, AsyncDisposable {
     this.#roll();
   }
 
-  /** Closes the current segment. */
+  /** Syncs what waits for a flush and closes the current segment. */
   close(): void {
+    this.#syncNow();
     this.#file?.close();
     this.#file = undefined;
   }

@@ -137,3 +137,22 @@ Deno.test("memory storage keeps state across node restarts", () => {
   m.reset();
   assert.equal(m.load().snapshot, undefined);
 });
+
+Deno.test("file storage: group commit writes at once and syncs them with one flush", () =>
+  withDir(async (dir) => {
+    const s = FileStorage.open(dir);
+    assert.equal(s.groupCommit?.unsynced, false);
+    s.setHardState({ term: 2, vote: "a" });
+    s.append([entry(1), entry(2)]);
+    assert.equal(s.groupCommit?.unsynced, true);
+    await s.groupCommit!.flush();
+    assert.equal(s.groupCommit?.unsynced, false);
+    s.append([entry(3)]);
+    s.close(); // a clean close syncs what waits
+    const t = FileStorage.open(dir);
+    assert.deepEqual(t.load().entries.map((e) => e.index), [1, 2, 3]);
+    t.close();
+    const each = FileStorage.open(dir, { groupCommit: false });
+    assert.equal(each.groupCommit, undefined);
+    each.close();
+  }));

@@ -63,7 +63,8 @@ Deno.test("chaos with the durable file store (real fsync) stays linearizable", a
       const r = await runChaos(seed, {
         duration: 5000,
         storage: (id) => {
-          const s = FileStorage.open(`${dir}/${seed}/${id}`);
+          // The simulator steps in virtual time: each write syncs before it returns.
+          const s = FileStorage.open(`${dir}/${seed}/${id}`, { groupCommit: false });
           stores.set(id, s);
           return s;
         },

@@ -36,8 +36,12 @@
  * that depends on them (the one exception, as in etcd: a leader sends its
  * new entries before writing them, and counts itself toward commit only once
  * they are written): {@linkcode MemoryStorage} or the durable
- * {@linkcode FileStorage} (CRC-checked append-only segments, fdatasync, torn
- * tails truncated on recovery).
+ * {@linkcode FileStorage} (CRC-checked append-only segments, torn tails
+ * truncated on recovery). The file store commits in groups: writes return at
+ * once, one fdatasync off the event loop covers every write made while the
+ * previous one ran, and the member holds each message until the writes made
+ * before it are durable (a leader's own entries count toward commit only
+ * then).
  *
  * ## Commands
  *

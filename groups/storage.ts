@@ -4,7 +4,10 @@
  *
  * Every method is synchronous and durable when it returns: the Raft core
  * calls it before sending any message that depends on the written state, so
- * a node that answers a vote or acknowledges entries has them on disk.
+ * a node that answers a vote or acknowledges entries has them on disk. A
+ * store may instead sync in groups ({@linkcode Storage.groupCommit}): its
+ * writes return at once and become durable with the next flush, and the
+ * group holds every message that depends on them until then.
  *
  * @module
  */
@@ -108,6 +111,21 @@ export interface Storage {
   reset(): void;
   /** Releases resources. */
   close(): void;
+  /**
+   * Group commit (optional): when present, {@linkcode Storage.setHardState}
+   * and {@linkcode Storage.append} return before their writes are durable,
+   * and {@linkcode GroupCommit.flush} makes them durable. Snapshots and
+   * resets stay durable when their call returns.
+   */
+  readonly groupCommit?: GroupCommit;
+}
+
+/** The flush of a {@linkcode Storage} that syncs its writes in groups. */
+export interface GroupCommit {
+  /** Whether writes wait for a flush. */
+  readonly unsynced: boolean;
+  /** Makes every write made before the call durable (one sync for all, off the event loop). */
+  flush(): Promise<void>;
 }
 
 /**

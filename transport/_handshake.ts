@@ -12,7 +12,8 @@
  * it opens follow the proof on the wire. The acceptor reads the first stream
  * (QUIC hands streams over in the order of their ids, so the proof comes
  * first however packets arrive), checks the proof ({@linkcode checkProof})
- * and only then routes the connection's other streams; it answers `"ok"`, or
+ * and only then routes the connection's other streams, holding up to
+ * {@linkcode EARLY_STREAMS} of them meanwhile; it answers `"ok"`, or
  * closes the connection with a code and reason, which the dialer's
  * connection reports as its `accepted` and `closed` and as the error of the
  * first operation that fails.
@@ -187,20 +188,94 @@ async function closedBy(conn: Deno.QuicConn, e: unknown): Promise<ConnectError> 
   });
 }
 
+/**
+ * Channels a dialer may open besides its proof's stream before the acceptor
+ * has checked the proof; its connection opens more only after the verdict.
+ */
+export const EARLY_STREAMS = 4;
+
+type Stream = Deno.QuicBidirectionalStream;
+
+/** Streams a remote opened, for the router: those already taken, then the rest from `reader`. */
+export interface IncomingStreams {
+  /** Taken off QUIC's queue already, in order. */
+  held: Stream[];
+  /** A read of `reader` under way, whose stream comes next. */
+  next?: Promise<ReadableStreamReadResult<Stream>>;
+  /** The connection's incoming streams. */
+  reader: ReadableStreamDefaultReader<Stream>;
+}
+
+/**
+ * The streams a dialer opens before its proof checks out. The first carries
+ * the proof; up to {@linkcode EARLY_STREAMS} more are taken off QUIC's queue
+ * and held unread until {@linkcode EarlyStreams.handOver}, and one more
+ * refuses the dialer ({@linkcode EarlyStreams.overflow}). So an unproven
+ * dialer parks at most that many streams' receive windows of bytes (about
+ * 1.25 MiB each) at the acceptor, not one per stream of QUIC credit.
+ */
+export class EarlyStreams {
+  #reader: ReadableStreamDefaultReader<Stream>;
+  #held: Stream[] = [];
+  #next: Promise<ReadableStreamReadResult<Stream>> | undefined;
+  #taking = true;
+  #refuse: (e: HandshakeRefused) => void = () => {};
+  /** Rejects when the dialer opens more than {@linkcode EARLY_STREAMS} streams before its proof checks out. */
+  readonly overflow: Promise<never>;
+
+  constructor(conn: Deno.QuicConn) {
+    this.#reader = conn.incomingBidirectionalStreams.getReader();
+    this.overflow = new Promise((_, reject) => this.#refuse = reject);
+    this.overflow.catch(() => {});
+  }
+
+  /** The dialer's first stream, or `undefined` when it left; the next ones are taken from now on. */
+  async first(): Promise<Stream | undefined> {
+    const first = await this.#reader.read().catch(() => undefined);
+    if (first?.done !== false) return undefined;
+    this.#take();
+    return first.value;
+  }
+
+  #take(): void {
+    const next = this.#next = this.#reader.read();
+    next.then((r) => {
+      if (!this.#taking || r.done) return;
+      this.#next = undefined;
+      this.#held.push(r.value);
+      if (this.#held.length <= EARLY_STREAMS) this.#take();
+      else this.#refuse(this.#tooMany());
+    }, () => {});
+  }
+
+  #tooMany(): HandshakeRefused {
+    const why = `more than ${EARLY_STREAMS} streams before the dialer's proof`;
+    return new HandshakeRefused(CloseCode.ProtocolViolation, why);
+  }
+
+  /** Stops taking streams: what was taken and the rest, for the router. */
+  handOver(): IncomingStreams {
+    this.#taking = false;
+    if (this.#held.length > EARLY_STREAMS) throw this.#tooMany();
+    return { held: this.#held, next: this.#next, reader: this.#reader };
+  }
+}
+
 /** A dialer whose proof checked out. */
 export interface ProvenDialer {
   /** The dialer's id. */
   peer: PeerId;
+  /** The streams it opened, for the router. */
+  streams: IncomingStreams;
   /** Answers "ok": the dialer's connection is accepted. */
   accept(): void;
 }
 
 /**
  * Acceptor side: reads the dialer's proof from the first stream it opens and
- * checks it; resolves with the dialer's id and the means to answer "ok" once
- * the endpoint took the connection. Streams the dialer opened meanwhile wait
- * in QUIC, within the stream and flow-control credit the acceptor grants,
- * since nothing reads them before the endpoint routes the connection.
+ * checks it; resolves with the dialer's id, its streams and the means to
+ * answer "ok" once the endpoint took the connection. Streams the dialer
+ * opened meanwhile are held unread ({@linkcode EarlyStreams}).
  */
 export async function checkProof(
   conn: Deno.QuicConn,
@@ -208,20 +283,19 @@ export async function checkProof(
   networkId: NetworkId,
   seen: SeenProofs,
 ): Promise<ProvenDialer> {
-  const streams = conn.incomingBidirectionalStreams.getReader();
-  const first = await streams.read().catch(() => ({ done: true as const, value: undefined }));
-  streams.releaseLock();
-  if (first.done) {
-    throw new HandshakeRefused(CloseCode.UnexpectedClose, "dialer left during handshake");
-  }
-  const reader = new FrameReader(first.value.readable, MAX_HANDSHAKE_FRAME);
-  const writer = new FrameWriter(first.value.writable, MAX_HANDSHAKE_FRAME);
+  const early = new EarlyStreams(conn);
+  const first = await early.first();
+  if (!first) throw new HandshakeRefused(CloseCode.UnexpectedClose, "dialer left during handshake");
+  const reader = new FrameReader(first.readable, MAX_HANDSHAKE_FRAME);
+  const writer = new FrameWriter(first.writable, MAX_HANDSHAKE_FRAME);
   let answer: unknown;
   try {
-    const frame = await reader.next();
+    const frame = await Promise.race([reader.next(), early.overflow]);
+    reader.cancel(); // the proof is all it may carry
     if (!frame || frame.close) throw new ConnectError("connection closed during handshake");
     answer = decode(frame.data);
   } catch (e) {
+    if (e instanceof HandshakeRefused) throw e;
     if (e instanceof DecodeError) {
       throw new HandshakeRefused(CloseCode.ProtocolViolation, e.message);
     }
@@ -261,6 +335,7 @@ export async function checkProof(
   }
   return {
     peer: peerIdFromBytes(publicKey),
+    streams: early.handOver(),
     accept() {
       writer.write(encode("ok")).catch(() => {}); // a dialer gone by now learns nothing
       void writer.finish(); // swallows its errors; nothing waits for it

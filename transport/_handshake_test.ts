@@ -4,7 +4,7 @@ import { eventually, pinnedTls, quietPeriod, within } from "./testing.ts";
 import { parseHostPort } from "./address.ts";
 import { decode, encode } from "./codec.ts";
 import { digestBytes } from "./ids.ts";
-import { dialerProof, PROOF_WINDOW_MS, proveIdentity } from "./_handshake.ts";
+import { dialerProof, EARLY_STREAMS, PROOF_WINDOW_MS, proveIdentity } from "./_handshake.ts";
 import { FrameReader, FrameWriter } from "./_frames.ts";
 
 const NET = networkId("handshake-test");
@@ -128,4 +128,41 @@ Deno.test("handshake: channels a dialer opens before its proof arrives are route
   } finally {
     conn.close();
   }
+});
+
+Deno.test("handshake: a dialer opening more than EARLY_STREAMS channels before its proof is refused; an endpoint waits for the verdict instead", async () => {
+  await using a = await Endpoint.create({ networkId: NET });
+  a.handle("/echo/1", async (channel) => {
+    for await (const m of channel) await channel.send(m);
+    await channel.close();
+  });
+  const conn = await Deno.connectQuic<false>({
+    ...parseHostPort(a.hostPort),
+    alpnProtocols: ["mosaik/1"],
+    ...pinnedTls(a.peerId),
+  });
+  const proof = await conn.createBidirectionalStream();
+  await proof.writable.getWriter().write(new Uint8Array([0, 0])); // half a header: no proof yet
+  for (let i = 0; i <= EARLY_STREAMS; i++) {
+    const stream = await conn.createBidirectionalStream();
+    await new FrameWriter(stream.writable, 1024).write(new TextEncoder().encode("/echo/1"));
+  }
+  const info = await within(conn.closed, 5_000);
+  assert.equal(info.closeCode, CloseCode.ProtocolViolation);
+  assert.match(info.reason, /streams before the dialer's proof/);
+  // an endpoint opens as many as it likes at once: those beyond wait for the verdict
+  await using b = await Endpoint.create({ networkId: NET });
+  const connection = await b.connect(a.peerId, [a.hostPort]);
+  let verdict = false;
+  connection.accepted.then(() => verdict = true);
+  const opened = await Promise.all(Array.from({ length: 3 * EARLY_STREAMS }, async (_, i) => {
+    const channel = await connection.open("/echo/1");
+    const after = verdict;
+    await channel.send(i);
+    assert.equal(await channel.recv(), i);
+    await channel.close();
+    return after;
+  }));
+  assert.ok(opened.slice(EARLY_STREAMS).every((after) => after), "opened before the verdict");
+  assert.equal(a.stats.refused.ProtocolViolation, 1);
 });

@@ -8,6 +8,7 @@ import { DecodeError, TimeoutError } from "./errors.ts";
 import type { ResourceManager } from "./limits.ts";
 import { CloseCode } from "./vocabulary.ts";
 import { FrameReader } from "./_frames.ts";
+import type { IncomingStreams } from "./_handshake.ts";
 
 const MAX_PROTOCOL_NAME = 256;
 /** Incoming streams routed between two yields to the event loop. */
@@ -36,16 +37,23 @@ export class Router {
     this.#handlers.set(protocol, handler);
   }
 
-  /** Routes every stream the remote opens on `conn` until it closes; `track` keeps each task. */
+  /**
+   * Routes every stream the remote opens on `connection` until it closes
+   * (`incoming`: those it opened before its proof checked out, then the
+   * rest); `track` keeps each task.
+   */
   async serve(
-    conn: Deno.QuicConn,
+    incoming: IncomingStreams,
     connection: Connection,
     track: (task: Promise<unknown>) => void,
   ): Promise<void> {
-    const streams = conn.incomingBidirectionalStreams.getReader();
+    const { reader: streams } = incoming;
+    for (const stream of incoming.held) track(this.route(connection, stream));
+    let next = incoming.next;
     try {
       for (let n = 1;; n++) {
-        const { value: stream, done } = await streams.read();
+        const { value: stream, done } = await (next ?? streams.read());
+        next = undefined;
         if (done) return;
         track(this.route(connection, stream));
         // queued streams come back in microtasks: let timers and I/O run between bursts

@@ -11,6 +11,7 @@ import type { PeerId } from "./ids.ts";
 import { CloseCode, type CloseInfo } from "./vocabulary.ts";
 import { FrameReader, FrameWriter, type ReserveBytes } from "./_frames.ts";
 import { logger } from "./log.ts";
+import { EARLY_STREAMS } from "./_handshake.ts";
 
 const log = logger("transport");
 /** Milliseconds a channel waits for stream credit before that is worth a warning. */
@@ -43,6 +44,8 @@ export class Connection implements ChannelLink {
    */
   readonly accepted: Promise<void>;
   #refusal: ConnectError | undefined;
+  #verified: boolean;
+  #early = 0; // channels opened before the verdict
   #conn: Deno.QuicConn;
   #maxFrameSize: number;
   #reserve: ReserveBytes;
@@ -78,7 +81,8 @@ export class Connection implements ChannelLink {
       this.#incoming.clear();
     });
     this.accepted = accepted;
-    accepted.catch((e: ConnectError) => {
+    this.#verified = !outbound;
+    accepted.then(() => this.#verified = true, (e: ConnectError) => {
       this.#refusal = e;
       this.#isClosed = true;
     });
@@ -96,6 +100,8 @@ export class Connection implements ChannelLink {
 
   /** Opens a channel for `protocol` on this connection. */
   async open(protocol: string): Promise<Channel> {
+    // the acceptor refuses a dialer opening more before its proof checks out
+    if (!this.#verified && ++this.#early > EARLY_STREAMS) await this.accepted;
     if (this.#refusal) throw this.#refusal;
     if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);
     let stream: Deno.QuicBidirectionalStream;

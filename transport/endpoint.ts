@@ -24,6 +24,7 @@ import {
   dialerProof,
   handshakeDeadline,
   HandshakeRefused,
+  type IncomingStreams,
   proveIdentity,
   refuseDatagrams,
   SeenProofs,
@@ -89,6 +90,7 @@ export class Endpoint implements AsyncDisposable {
   #listener: Deno.QuicListener;
   #options: Required<Omit<EndpointOptions, "secretKey" | "hostname" | "port" | "limits">>;
   #resources: ResourceManager;
+  #frames: ConstructorParameters<typeof Connection>[3];
   #router: Router;
   #connections = new Map<PeerId, Set<Connection>>();
   #dials = new Map<PeerId, Promise<Connection>>();
@@ -117,6 +119,8 @@ export class Endpoint implements AsyncDisposable {
       closeLinger: options.closeLinger ?? 25,
     };
     this.#resources = new ResourceManager(options.limits);
+    const { reserveFrame: reserve, trackIncoming } = this.#resources;
+    this.#frames = { maxFrameSize: this.#options.maxFrameSize, reserve, trackIncoming };
     this.#router = new Router(this.#resources, this.#options.maxFrameSize, this.stats);
     this.#cert = selfSigned(this.secretKey);
     this.#quic = new Deno.QuicEndpoint({
@@ -269,7 +273,7 @@ export class Endpoint implements AsyncDisposable {
         throw this.#refusal(e, quic, peer, address) ?? e;
       });
       this.#track(accepted);
-      const connection = this.#register(conn, peer, true, relayed ? "relayed" : "direct", accepted);
+      const connection = this.#register(conn, peer, relayed ? "relayed" : "direct", { accepted });
       if (relayed) connection.closed.finally(relayed.close);
       return connection;
     } catch (e) {
@@ -333,7 +337,7 @@ export class Endpoint implements AsyncDisposable {
         this.#options.handshakeTimeout,
       );
       const from = formatHostPort(conn.remoteAddr);
-      this.#register(conn, dialer.peer, false, isBridge(from) ? "relayed" : "direct");
+      this.#register(conn, dialer.peer, isBridge(from) ? "relayed" : "direct", dialer);
       dialer.accept();
     } catch (e) {
       if (this.#closing) return; // close() closed it
@@ -359,25 +363,15 @@ export class Endpoint implements AsyncDisposable {
     this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1;
   }
 
+  /** Takes a connection this side dialed (its verdict to come) or accepted (its streams so far). */
   #register(
     conn: Deno.QuicConn,
     peer: PeerId,
-    outbound: boolean,
     path: "direct" | "relayed",
-    accepted?: Promise<void>,
+    how: { accepted: Promise<void> } | { streams: IncomingStreams },
   ): Connection {
-    const connection = new Connection(
-      conn,
-      peer,
-      outbound,
-      {
-        maxFrameSize: this.#options.maxFrameSize,
-        reserve: this.#resources.reserveFrame,
-        trackIncoming: this.#resources.trackIncoming,
-      },
-      path,
-      accepted,
-    );
+    const accepted = "accepted" in how ? how.accepted : undefined;
+    const connection = new Connection(conn, peer, !!accepted, this.#frames, path, accepted);
     if (this.#closing) {
       connection.close(CloseCode.GracefulShutdown, "endpoint closed");
       throw new ClosedError("endpoint is closed");
@@ -395,7 +389,10 @@ export class Endpoint implements AsyncDisposable {
     if (!set) this.#connections.set(peer, set = new Set());
     set.add(connection);
     this.stats.connectionsOpened++;
-    this.#track(this.#router.serve(conn, connection, (task) => this.#track(task)));
+    const incoming = "streams" in how
+      ? how.streams
+      : { held: [], reader: conn.incomingBidirectionalStreams.getReader() };
+    this.#track(this.#router.serve(incoming, connection, (task) => this.#track(task)));
     this.#track(connection.closed.then((info) => {
       release();
       set.delete(connection);

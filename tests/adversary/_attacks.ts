@@ -287,3 +287,37 @@ export async function datagrams(
     for (const c of conns) c.close();
   }
 }
+
+/**
+ * `connections` QUIC connections that start a proof and never finish it,
+ * then send 1 MiB on every stream their credit allows (`streams` each) and
+ * hold them `hold` ms: bytes parked on streams nobody may read before the
+ * proof.
+ */
+export async function unprovenStreams(
+  target: Target,
+  connections = 8,
+  streams = 64,
+  hold = 4_000,
+): Promise<void> {
+  const { hostname, port } = parseHostPort(target.hostPort);
+  const tls = { hostname, port, alpnProtocols: ["mosaik/1"], ...pinnedTls(target.peerId) };
+  const conns = await Promise.all(
+    Array.from({ length: connections }, () => Deno.connectQuic<false>(tls)),
+  );
+  try {
+    const mib = new Uint8Array(1 << 20);
+    await Promise.all(conns.map(async (conn) => {
+      const proof = await conn.createBidirectionalStream();
+      await proof.writable.getWriter().write(new Uint8Array([0, 0])).catch(() => {});
+      await Promise.all(Array.from({ length: streams - 1 }, async () => {
+        const stream = await conn.createBidirectionalStream().catch(() => undefined);
+        await deadline(stream?.writable.getWriter().write(mib) ?? Promise.resolve(), hold)
+          .catch(() => {});
+      }));
+    }));
+    await delay(hold);
+  } finally {
+    for (const c of conns) c.close();
+  }
+}

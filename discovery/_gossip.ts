@@ -201,6 +201,7 @@ export class Gossip {
       }
     } finally {
       release();
+      await ch.close().catch(() => {}); // the remote's link ended: give its stream back
     }
   }
 

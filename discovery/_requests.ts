@@ -96,6 +96,8 @@ export class Requests {
     } finally {
       clearTimeout(timer);
       this.#channels.delete(ch);
+      // until both sides end it, the stream holds one of the remote's stream credits
+      await ch.close().catch(() => {});
     }
   }
 

@@ -238,7 +238,7 @@ export class Streams implements AsyncDisposable {
   async #accept(channel: StreamsChannel): Promise<void> {
     try {
       const c = await deadline(this.#subscription(channel), HANDSHAKE_TIMEOUT);
-      if (c === undefined) return; // a probe that is done
+      if (c === undefined) return void await channel.close(); // a probe that is done
       if (c.network !== this.endpoint.networkId) {
         return void await channel.close(CloseCode.DifferentNetwork, "different network");
       }

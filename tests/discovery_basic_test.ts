@@ -59,3 +59,31 @@ Deno.test("discovery: neighbours' RTTs are probed periodically and move the coor
     await ea.close();
   }
 });
+
+Deno.test("discovery: served pings and syncs end their channels, so stream credit and channel slots come back", async () => {
+  const net = networkId(crypto.randomUUID());
+  const ea = await Endpoint.create({ networkId: net, limits: { maxStreamsPerConnection: 16 } });
+  const eb = await Endpoint.create({ networkId: net });
+  const a = await Discovery.create(ea);
+  const b = await Discovery.create(eb, { bootstrap: [ea.address] });
+  try {
+    await b.when.peers({ minimum: 1 });
+    await eventually(() => a.neighbors().length === 1 && b.neighbors().length === 1);
+    const settled = () => ea.resources().incomingChannels;
+    await eventually(() => settled() <= 2); // b's gossip link, perhaps a ping in flight
+    const base = settled();
+    // more than the stream credit a grants b: each must give its stream back
+    for (let i = 0; i < 40; i++) {
+      await b.ping(ea.peerId);
+      await b.syncWith(ea.peerId);
+    }
+    await eventually(() => settled() <= base, {
+      message: `a still holds ${settled()} channels b opened (was ${base})`,
+    });
+  } finally {
+    await b.close();
+    await a.close();
+    await eb.close();
+    await ea.close();
+  }
+});

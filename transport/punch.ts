@@ -96,9 +96,13 @@ export function holePunching(endpoint: Endpoint, candidates: () => string[]): Pu
   }
 
   endpoint.handle(PUNCH_PROTOCOL, async (ch) => {
-    const theirs = parseCandidates(await deadline(ch.recv(), 5_000));
-    await ch.send(ours());
-    await dialDirect(ch.peerId, theirs); // at the same time as the initiator
+    try {
+      const theirs = parseCandidates(await deadline(ch.recv(), 5_000));
+      await ch.send(ours());
+      await dialDirect(ch.peerId, theirs); // at the same time as the initiator
+    } finally {
+      await ch.close().catch(() => {});
+    }
   });
   endpoint.onConnection((c) => {
     if (c.path === "relayed" && c.outbound) initiate(c).catch(() => {});

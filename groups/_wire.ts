@@ -53,10 +53,15 @@ function optStr(x: unknown, what: string): string | undefined {
   return x == null ? undefined : str(x, what);
 }
 
-/** Bytes of a decoded message, owned: log entries, proposals and snapshots outlive their frame. */
+/**
+ * Bytes of a decoded message that may outlive their frame (log entries,
+ * proposals, snapshots): a view when it fills at least half of the frame (it
+ * pins at most as much again, and a large entry is not copied once more),
+ * else an owned copy.
+ */
 function bytes(x: unknown, what: string): Uint8Array {
   if (!(x instanceof Uint8Array)) fail(what);
-  return ownBytes(x);
+  return 2 * x.byteLength >= x.buffer.byteLength ? x : ownBytes(x);
 }
 
 function ids(x: unknown, what: string): string[] {

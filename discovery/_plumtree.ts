@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { PeerId } from "@mosaik/transport";
+import { copyBytes, type PeerId } from "@mosaik/transport";
 import type { Scheduler } from "./_scheduler.ts";
 
 /** Plumtree messages. Ids are lowercase hex. */
@@ -275,7 +275,8 @@ export class Plumtree {
   }
 
   #keep(id: string, payload: Uint8Array, round: number): void {
-    this.#cache.set(id, { payload, round, at: this.#clock.now() });
+    // A copy: a received payload is a view of the read it arrived in (up to 64 KiB).
+    this.#cache.set(id, { payload: copyBytes(payload), round, at: this.#clock.now() });
     this.#cacheBytes += payload.length;
     while (this.#cacheBytes > MAX_CACHE_BYTES) this.#uncache(this.#cache.keys().next().value!);
   }

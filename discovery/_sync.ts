@@ -18,7 +18,14 @@
  *
  * @module
  */
-import { type Channel, CloseCode, ClosedError, DecodeError, type PeerId } from "@mosaik/transport";
+import {
+  type Channel,
+  CloseCode,
+  ClosedError,
+  decode,
+  DecodeError,
+  type PeerId,
+} from "@mosaik/transport";
 import type { Catalog, UpsertResult } from "./catalog.ts";
 import type { PeerEntry } from "./entry.ts";
 import type { Ingest } from "./_ingest.ts";
@@ -30,6 +37,9 @@ import type { Requests } from "./_requests.ts";
 import { bump, type DiscoveryStats } from "./stats.ts";
 import { array } from "./_check.ts";
 import { decodeSummary, decodeSyncReply, encodeSummary, encodeSyncReply } from "./_summary.ts";
+
+/** Messages from this size on are freed once merged (see CatalogSync.#mergeMessage). */
+const RELEASE_FROM = 16 << 10;
 
 /** Protocol name of catalog sync channels. */
 export const SYNC_PROTOCOL = "/mosaik/discovery/sync/1";
@@ -116,6 +126,22 @@ export class CatalogSync {
     return this.#receive(ch, metered, () => ch.recv());
   }
 
+  /**
+   * Merges the entries of the message `bytes` and then frees it at once
+   * when it has a buffer of its own (a large frame): nothing keeps a view of
+   * it (verified entries are copies), and a frame that outlived two young
+   * collections while it arrived would otherwise wait for a full GC (ten
+   * 1.2 MB syncs held 12 MiB).
+   */
+  async #mergeMessage(bytes: Uint8Array, entries: () => unknown, from: PeerId): Promise<number> {
+    try {
+      return await this.#merge(this.#parse(entries), from);
+    } finally {
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      if (own && bytes.byteLength >= RELEASE_FROM) (bytes.buffer as ArrayBuffer).transfer(0);
+    }
+  }
+
   /** {@linkcode CatalogSync.#recv}, the message's bytes. */
   #recvBytes(ch: Channel, metered: boolean): Promise<Uint8Array | undefined> {
     return this.#receive(ch, metered, () => ch.recvBytes());
@@ -198,7 +224,7 @@ export class CatalogSync {
           });
           // What they lack is reckoned before merging what they sent (which they hold).
           const lacking = this.#newerThan(current);
-          const learned = await this.#merge(entries, peer.id);
+          const learned = await this.#mergeMessage(reply, () => entries, peer.id);
           await ch.send(lacking);
           bump(c.stats.sent, "sync");
           const done = await this.#recv(ch, false);
@@ -225,9 +251,9 @@ export class CatalogSync {
       const current = this.#current((each) => decodeSummary(summary, c.options.maxPeers + 1, each));
       await ch.sendBytes(encodeSyncReply(this.#newerThan(current), this.#summary()));
       bump(c.stats.sent, "sync");
-      const entries = await this.#recv(ch, true);
+      const entries = await this.#recvBytes(ch, true);
       if (entries === undefined) return false;
-      await this.#merge(entries, ch.peerId);
+      await this.#mergeMessage(entries, () => decode(entries), ch.peerId);
       await ch.send("done");
       c.stats.syncs++;
       await ch.close();

@@ -19,8 +19,9 @@ const READ_MAX = 64 * 1024;
 const GATHER = 4096;
 /**
  * Frames from this size on that are not buffered yet are read straight into
- * their own buffer: read in chunks they would mostly span two and cost a
- * second copy (a 64 KiB frame never fits the 64 KiB read it starts in).
+ * their own buffer when the budget has room for it: read in chunks they would
+ * mostly span two and cost a second copy (a 64 KiB frame never fits the
+ * 64 KiB read it starts in).
  */
 const DIRECT = 16 * 1024;
 
@@ -60,7 +61,9 @@ export class FrameReader {
   /**
    * Frames over `max` bytes are refused. A frame larger than one read
    * ({@linkcode READ_MAX}) is assembled only with `reserve`'s consent:
-   * otherwise it throws {@linkcode ResourceLimitError}.
+   * otherwise it throws {@linkcode ResourceLimitError}. One from
+   * {@linkcode DIRECT} bytes up to one read goes straight into its own
+   * buffer with that consent, and in chunks without it.
    */
   constructor(readable: ReadableStream<Uint8Array>, max: number, reserve?: ReserveBytes) {
     this.#max = max;
@@ -179,12 +182,20 @@ export class FrameReader {
     const size = close ? word - CLOSE_BIT : word;
     const max = Math.min(limit, this.#max);
     if (size > max) throw new FrameTooLargeError(size, max);
-    const release = size > READ_MAX && this.#reserve ? this.#reserve(size) : () => {};
-    if (!release) throw new ResourceLimitError(`no room to receive a ${size}-byte frame`);
+    let release: (() => void) | undefined = () => {};
+    let direct = false;
+    if (size > READ_MAX) {
+      if (this.#reserve) release = this.#reserve(size);
+      if (!release) throw new ResourceLimitError(`no room to receive a ${size}-byte frame`);
+      direct = this.#byob;
+    } else if (size >= DIRECT && this.#byob && this.#buffered < size && this.#reserve) {
+      // its buffer is allocated before its bytes arrive: only with room in the
+      // budget (else it is read in chunks, which hold only what arrived)
+      const room = this.#reserve(size);
+      if (room) [release, direct] = [room, true];
+    }
     try {
-      const data = size >= DIRECT && this.#byob && this.#buffered < size
-        ? await this.#readInto(size)
-        : await this.#all(size);
+      const data = direct ? await this.#readInto(size) : await this.#all(size);
       this.received += size;
       return { data, close } as Frame;
     } finally {

@@ -52,8 +52,10 @@ async function nodes(n: number): Promise<{ nodes: Node[]; close(): Promise<void>
 async function streamsThroughput(size: number, count: number, fanout = 1): Promise<number> {
   const { nodes: [p, ...cs], close } = await nodes(1 + fanout);
   const Bench = stream(`bench.${size}.${fanout}`, { codec: codecs.bytes });
-  // default lagging policy: equal consumers are never cut off, the producer waits for them
-  const producer = p.streams.produce(Bench, { bufferSize: 4096 });
+  // Every consumer gets every datum, as every raw channel gets every frame: the
+  // producer waits for the slowest. (With the default policy a consumer that a
+  // loaded box starves for 500 ms is cut off, and the run never ends.)
+  const producer = p.streams.produce(Bench, { bufferSize: 4096, lagging: "block" });
   const consumers = cs.map((c) => c.streams.consume(Bench));
   await producer.when.subscribed({ minimum: fanout });
   const payload = new Uint8Array(size);
@@ -215,17 +217,20 @@ export async function run(): Promise<void> {
   report("1→1 64 B datums (vs 64 B msgs in raw 64 KiB)", small, raw64, "datums/s");
   figure("  goal ≥ 1M datums/s", small, "datums/s", small >= 1_000_000 ? "met" : "MISSED");
 
+  // Each figure against raw runs alternating with its own (the box is shared
+  // and its load drifts): both count payload bytes delivered to the
+  // application per second, first send to last receive.
   for (const [size, count] of [[1024, 200_000], [64 * 1024, 5_000]]) {
-    const [, ours] = await bestOf(
+    const [raw, ours] = await bestOf(
       3,
-      () => Promise.resolve(0),
+      () => rawThroughput(64 * 1024, 5_000),
       () => streamsThroughput(size, count),
     );
     const label = size === 1024 ? "1 KiB" : "64 KiB";
     report(
       `1→1 ${label} datums (MiB/s vs raw 64 KiB writes)`,
       ours * size / MiB,
-      rawBytes / MiB,
+      raw * 64 * 1024 / MiB,
       "MiB/s",
       { ratio: 0.9, higherIsBetter: true },
     );

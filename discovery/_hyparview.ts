@@ -181,10 +181,8 @@ export class HyParView {
         this.#pending.delete(from);
         this.#refused.set(from, this.#clock.now() + this.#config.shuffleInterval);
         const info = this.active.get(from) ?? this.passive.get(from);
-        if (this.active.delete(from)) {
-          this.#io.neighborDown(from);
-          this.#io.release(from);
-        }
+        if (this.active.delete(from)) this.#io.neighborDown(from);
+        this.#io.release(from); // also the link of a refused request
         if (m.alive && info) this.#addPassive(info);
         else this.passive.delete(from);
         if (this.active.size === 0 || cancel) this.#refill();
@@ -396,6 +394,7 @@ export class HyParView {
       stopTimer = this.#clock.after(this.#config.neighborTimeout, () => {
         if (this.#pending.get(p.id) !== cancel) return;
         this.#pending.delete(p.id);
+        if (!this.active.has(p.id)) this.#io.release(p.id);
         this.#refused.set(p.id, this.#clock.now() + this.#config.shuffleInterval);
         this.#refill();
       });

@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  CloseCode,
   ClosedError,
   DecodeError,
   type Endpoint,
@@ -307,7 +308,10 @@ export class Discovery implements AsyncDisposable {
       await this.#requests.serve(ch, () => servePing(ch, this.stats, this.coordinate));
     });
     this.#unsubscribe.push(
-      e.onDisconnect((peer) => this.#gossip.hv.failed(peer)),
+      // a connection closed for carrying nothing says nothing about the peer
+      e.onDisconnect((peer, info) => {
+        if (info.code !== CloseCode.Idle) this.#gossip.hv.failed(peer);
+      }),
       // A peer we dial sees the address our packets come from (the NAT's
       // mapping, if any): ask at once rather than at the next probe.
       e.onConnection((c) => {
@@ -378,7 +382,10 @@ export class Discovery implements AsyncDisposable {
 
   #probe(): void {
     const peers = new Set<PeerId>(this.#gossip.hv.active.keys());
-    for (const p of this.#endpoint.connectedPeers()) peers.add(p);
+    // peers we use (streams, groups); probing idle connections would keep them open for good
+    for (const p of this.#endpoint.connectedPeers()) {
+      if ((this.#endpoint.connection(p)?.channelCount ?? 0) > 0) peers.add(p);
+    }
     // Plus one random peer, as serf probes random members: the coordinate
     // learns from far peers too, not only from its neighbours.
     const all = this.catalog.peers();

@@ -55,6 +55,7 @@ export class Router {
         const { value: stream, done } = await (next ?? streams.read());
         next = undefined;
         if (done) return;
+        connection.touch();
         track(this.route(connection, stream));
         // queued streams come back in microtasks: let timers and I/O run between bursts
         if (n % YIELD_EVERY === 0) await delay(0);

@@ -52,6 +52,8 @@ export class Connection implements ChannelLink {
   #trackIncoming: () => () => void;
   #isClosed = false;
   #creditSpent = false; // said once that the remote's stream credit ran out
+  #lastActive = Date.now(); // when a channel last opened, arrived or closed
+  #opening = 0;
   #channels = new Set<Channel>();
   #incoming = new Map<Channel, () => void>(); // each with its release
 
@@ -100,6 +102,16 @@ export class Connection implements ChannelLink {
 
   /** Opens a channel for `protocol` on this connection. */
   async open(protocol: string): Promise<Channel> {
+    this.#opening++; // not idle while a channel opens
+    try {
+      return await this.#open(protocol);
+    } finally {
+      this.#opening--;
+      this.touch();
+    }
+  }
+
+  async #open(protocol: string): Promise<Channel> {
     // the acceptor refuses a dialer opening more before its proof checks out
     if (!this.#verified && ++this.#early > EARLY_STREAMS) await this.accepted;
     if (this.#refusal) throw this.#refusal;
@@ -121,6 +133,16 @@ export class Connection implements ChannelLink {
     this.#channels.add(channel);
     await channel.writeHeader();
     return channel;
+  }
+
+  /** @internal Notes activity (a channel arrived): an idle connection's clock starts again. */
+  touch(): void {
+    this.#lastActive = Date.now();
+  }
+
+  /** @internal Whether it carried no channel, and opened or received none, for `ms` up to `now`. */
+  idleFor(ms: number, now: number): boolean {
+    return this.#channels.size === 0 && this.#opening === 0 && now - this.#lastActive >= ms;
   }
 
   /**
@@ -151,6 +173,7 @@ export class Connection implements ChannelLink {
   }
 
   #forget = (channel: Channel): void => {
+    this.touch();
     this.#channels.delete(channel);
     this.#incoming.get(channel)?.();
     this.#incoming.delete(channel);

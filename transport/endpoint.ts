@@ -106,6 +106,7 @@ export class Endpoint implements AsyncDisposable {
   #seenProofs = new SeenProofs();
   /** Incoming connections whose dialer has not proven itself yet. */
   #proving = new Set<Promise<Deno.QuicConn>>();
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
 
   private constructor(options: EndpointOptions) {
     this.secretKey = options.secretKey ?? SecretKey.generate();
@@ -116,8 +117,15 @@ export class Endpoint implements AsyncDisposable {
       maxFrameSize: options.maxFrameSize ?? 8 << 20,
       handshakeTimeout: options.handshakeTimeout ?? 5_000,
       idleTimeout: options.idleTimeout ?? 10_000,
+      idleConnectionTimeout: options.idleConnectionTimeout ?? 30_000,
       closeLinger: options.closeLinger ?? 25,
     };
+    const idle = this.#options.idleConnectionTimeout;
+    if (idle > 0) {
+      const sweep = setInterval(() => this.#closeIdle(idle), Math.max(100, idle / 4));
+      Deno.unrefTimer(sweep);
+      this.#idleSweep = sweep;
+    }
     this.#resources = new ResourceManager(options.limits);
     const { reserveFrame: reserve, trackIncoming } = this.#resources;
     this.#frames = { maxFrameSize: this.#options.maxFrameSize, reserve, trackIncoming };
@@ -358,6 +366,14 @@ export class Endpoint implements AsyncDisposable {
     return true;
   }
 
+  /** Closes the connections that carried no channel for `ms`. */
+  #closeIdle(ms: number): void {
+    const now = Date.now();
+    for (const set of this.#connections.values()) {
+      for (const c of set) if (!c.isClosed && c.idleFor(ms, now)) c.close(CloseCode.Idle, "idle");
+    }
+  }
+
   #refused(code: number): void {
     const name = closeCodeName(code);
     this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1;
@@ -417,6 +433,7 @@ export class Endpoint implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    clearInterval(this.#idleSweep);
     const all = [...this.#connections.values()].flatMap((s) => [...s]);
     await Promise.all(all.map((c) => c.flush(250, this.#options.closeLinger)));
     for (const c of all) c.close(CloseCode.GracefulShutdown, "endpoint closed");

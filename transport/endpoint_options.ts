@@ -28,6 +28,13 @@ export interface EndpointOptions {
   /** Milliseconds of silence before a connection is considered dead. Default 10 000. */
   idleTimeout?: number;
   /**
+   * Milliseconds a connection may carry no channel before it is closed with
+   * `CloseCode.Idle` (the next channel to that peer dials again): a node that
+   * once talked to every peer of a large network does not keep them all, up
+   * to `maxConnections`. Default 30 000; 0 keeps idle connections.
+   */
+  idleConnectionTimeout?: number;
+  /**
    * Milliseconds a graceful close waits after finishing open channels, so
    * data already sent leaves before the connection closes. Default 25.
    */

@@ -4,6 +4,7 @@ import {
   CloseCode,
   configureLogging,
   ConnectError,
+  delay,
   Endpoint,
   type LogRecord,
   networkId,
@@ -258,4 +259,30 @@ Deno.test("a peer's silent address does not hold the dial up: the next one start
   } finally {
     silent.close();
   }
+});
+
+Deno.test("a connection that carries no channel for idleConnectionTimeout is closed with Idle; the next channel dials again", async () => {
+  const idle = { networkId: NET, idleConnectionTimeout: 300 };
+  await using a = await Endpoint.create(idle);
+  await using b = await Endpoint.create({ ...idle, idleConnectionTimeout: 0 });
+  echo(a);
+  const disconnects: number[] = [];
+  b.onDisconnect((_, info) => disconnects.push(info.code));
+  const channel = await b.open(a.peerId, [a.hostPort], "/echo/1");
+  const first = b.connection(a.peerId)!;
+  // a channel open keeps it, however long
+  await channel.send("ping");
+  assert.equal(await channel.recv(), "ping");
+  await delay(700); // over twice the timeout: what must not happen had its chance
+  assert.equal(first.isClosed, false);
+  await channel.close();
+  const info = await within(first.closed, 3_000, "the idle connection closed");
+  assert.equal(info.code, CloseCode.Idle);
+  await eventually(() => disconnects.length === 1);
+  assert.deepEqual(disconnects, [CloseCode.Idle]);
+  const again = await b.open(a.peerId, [a.hostPort], "/echo/1");
+  await again.send("pong");
+  assert.equal(await again.recv(), "pong");
+  assert.notEqual(b.connection(a.peerId), first);
+  await again.close();
 });

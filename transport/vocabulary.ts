@@ -49,6 +49,8 @@ export const CloseCode = {
   Success: 200,
   /** The node shuts down cleanly. */
   GracefulShutdown: 204,
+  /** The connection carried no channel for a while (`idleConnectionTimeout`); the next one dials again. */
+  Idle: 205,
   /** The channel named a protocol this node does not serve. */
   InvalidProtocol: 100,
   /** The remote belongs to another network. */

@@ -28,12 +28,14 @@ Deno.test("adversary: a flood of 12,000 valid made-up peers by sync", async () =
 });
 
 // Known gap: 72,000 made-up peers (issue 11, defect 3: 60 s of CPU and
-// +408 MiB then) still grow the victim's RSS a little beyond the suite's
-// 64 MiB (+69..85 MiB), though its live heap grows ~5 MiB: V8 grows its young
-// generation (up to 64 MiB) under the sustained ingestion, and received
-// frames and the native key handles of verified signatures wait for a full
-// GC (capped at 16 MiB of young generation, the same flood costs +66 MiB).
-// The bound below catches a return of the per-entry costs (verifying,
+// +408 MiB then) still grow the victim's RSS beyond the suite's 64 MiB
+// (+66..81 MiB; +69..85 before peer ids stopped being ropes, full catalogs
+// refused gossiped newcomers before hashing them and merged sync frames were
+// freed at once), though its live heap grows ~10 MiB (the catalog, ~600 B an
+// entry): V8's heap peaks +40..45 MiB, mostly its young generation grown to
+// its maximum by what survives the ingestion, and 10-16 MiB outside the heap
+// (frames, the native key handles of verified signatures) wait for a full
+// GC. The bound below catches a return of the per-entry costs (verifying,
 // evicting, parsing and summarising every made-up peer).
 const FLOOD_RSS_MIB = 128;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CloseCode, ConnectError, Endpoint, networkId, SecretKey } from "./mod.ts";
-import { eventually, pinnedTls, quietPeriod, within } from "./testing.ts";
+import { certificateFor, eventually, pinnedTls, quietPeriod, within } from "./testing.ts";
 import { parseHostPort } from "./address.ts";
 import { decode, encode } from "./codec.ts";
 import { digestBytes } from "./ids.ts";
@@ -165,4 +165,30 @@ Deno.test("handshake: a dialer opening more than EARLY_STREAMS channels before i
   }));
   assert.ok(opened.slice(EARLY_STREAMS).every((after) => after), "opened before the verdict");
   assert.equal(a.stats.refused.ProtocolViolation, 1);
+});
+
+Deno.test("handshake: an acceptor that never answers the proof fails the dialer's first channel with HandshakeTimeout", async () => {
+  const key = SecretKey.generate();
+  const quic = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
+  const listener = quic.listen({ ...certificateFor(key), alpnProtocols: ["mosaik/1"] });
+  const held: Deno.QuicConn[] = [];
+  const accepting = (async () => {
+    for await (const incoming of listener) held.push(await incoming.accept());
+  })();
+  try {
+    await using b = await Endpoint.create({ networkId: NET, handshakeTimeout: 300 });
+    const connection = await b.connect(key.peerId, [`127.0.0.1:${quic.addr.port}`]);
+    const channel = await connection.open("/echo/1");
+    await channel.send("anyone?");
+    const timedOut = (e: unknown) =>
+      e instanceof ConnectError && e.closeCode === CloseCode.HandshakeTimeout;
+    await assert.rejects(within(channel.recv(), 5_000), timedOut);
+    await assert.rejects(connection.accepted, timedOut);
+    assert.equal((await within(connection.closed, 5_000)).code, CloseCode.HandshakeTimeout);
+  } finally {
+    for (const c of held) c.close();
+    listener.stop();
+    quic.close();
+    await accepting.catch(() => {});
+  }
 });

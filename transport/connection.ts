@@ -34,7 +34,10 @@ export class Connection implements ChannelLink {
   readonly outbound: boolean;
   /** `"direct"`, or `"relayed"` when its packets pass through a relay. */
   readonly path: "direct" | "relayed";
-  /** Resolves once the connection is closed, with the code and reason. */
+  /**
+   * Resolves once the connection is closed, with the code and reason; for a
+   * dialer refused ({@linkcode Connection.accepted}), the refusal's.
+   */
   readonly closed: Promise<CloseInfo>;
   /**
    * Resolves once the acceptor accepted this side's identity proof (already
@@ -75,7 +78,14 @@ export class Connection implements ChannelLink {
     this.#trackIncoming = frames.trackIncoming;
     this.remoteAddress = formatHostPort(conn.remoteAddr);
     this.closed = conn.closed.then(
-      (info) => ({ code: info.closeCode, reason: info.reason }),
+      // QUIC reports no code for a close of ours: a refusal names it (say, a verdict that never came)
+      (info) =>
+        this.#refusal && !info.closeCode
+          ? {
+            code: this.#refusal.closeCode ?? CloseCode.UnexpectedClose,
+            reason: this.#refusal.message,
+          }
+          : { code: info.closeCode, reason: info.reason },
       (e) => ({ code: CloseCode.UnexpectedClose, reason: String(e?.message ?? e) }),
     ).finally(() => {
       this.#isClosed = true;

@@ -296,17 +296,18 @@ export class Discovery implements AsyncDisposable {
 
   #start(): void {
     const e = this.#endpoint;
-    e.handle(GOSSIP_PROTOCOL, (ch) => this.#gossip.serve(ch));
+    const openerFirst = { openerSpeaksFirst: true }; // in all three protocols
+    e.handle(GOSSIP_PROTOCOL, (ch) => this.#gossip.serve(ch), openerFirst);
     e.handle(SYNC_PROTOCOL, async (ch) => {
       if (await this.#offences.refuse(ch)) return bump(this.stats.dropped, "from-banned-peer");
       await this.#requests.serve(ch, async (timedOut) => {
         if (await this.#sync.serve(ch, timedOut)) this.catalog.touch(ch.peerId);
       });
-    });
+    }, openerFirst);
     e.handle(PING_PROTOCOL, async (ch) => {
       if (await this.#offences.refuse(ch)) return bump(this.stats.dropped, "from-banned-peer");
       await this.#requests.serve(ch, () => servePing(ch, this.stats, this.coordinate));
-    });
+    }, openerFirst);
     this.#unsubscribe.push(
       // a connection closed for carrying nothing says nothing about the peer
       e.onDisconnect((peer, info) => {

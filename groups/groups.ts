@@ -94,7 +94,8 @@ export class Groups implements AsyncDisposable {
   constructor(endpoint: Endpoint, discovery?: GroupsDiscovery) {
     this.#endpoint = endpoint;
     this.#discovery = discovery;
-    endpoint.handle(PROTOCOL, (channel) => this.#accept(channel));
+    // the opener speaks first (its hello)
+    endpoint.handle(PROTOCOL, (channel) => this.#accept(channel), { openerSpeaksFirst: true });
   }
 
   /**

@@ -30,8 +30,12 @@ export interface StreamsEndpoint {
   readonly peerId: PeerId;
   /** The network it belongs to. */
   readonly networkId: NetworkId;
-  /** Serves incoming channels of a protocol. */
-  handle(protocol: string, handler: (channel: StreamsChannel) => void | Promise<void>): void;
+  /** Serves incoming channels of a protocol (`openerSpeaksFirst`: see the transport's `HandleOptions`). */
+  handle(
+    protocol: string,
+    handler: (channel: StreamsChannel) => void | Promise<void>,
+    options?: { openerSpeaksFirst?: boolean },
+  ): void;
   /** Connects (or reuses the connection) and opens a channel; `signal` stops waiting. */
   open(
     peer: PeerId,

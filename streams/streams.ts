@@ -158,7 +158,8 @@ export class Streams implements AsyncDisposable {
         if (!this.#closed) discovery.local.removeConsumedStream?.(consumer.streamId);
       },
     };
-    endpoint.handle(PROTOCOL, (channel) => this.#accept(channel));
+    // the consumer speaks first (a ping or its subscription)
+    endpoint.handle(PROTOCOL, (channel) => this.#accept(channel), { openerSpeaksFirst: true });
     this.#unsubscribe = discovery.catalog.subscribe((e) => this.#onCatalog(e));
   }
 

@@ -166,6 +166,11 @@ export class FrameReader {
     }
   }
 
+  /** Waits until a byte past what was read has arrived; false when the stream ended first. */
+  async waitForData(): Promise<boolean> {
+    return await this.#fill(1);
+  }
+
   /**
    * The next frame, or `undefined` when the stream ended between frames. A
    * frame larger than `limit` (default: the reader's maximum) is refused

@@ -17,8 +17,20 @@ const YIELD_EVERY = 32;
 /** Handles a channel a remote peer opened for a protocol. */
 export type ProtocolHandler = (channel: Channel) => void | Promise<void>;
 
+/** How a protocol's channels are received (see {@linkcode Endpoint.handle}). */
+export interface HandleOptions {
+  /**
+   * The opener sends the first message: a channel stays "opening" (counted
+   * in `maxPendingHeaders`, bound by `headerTimeout`) until its first frame
+   * starts to arrive, so channels that name the protocol and then stay
+   * silent cost no more than those that never name one. Default false.
+   */
+  openerSpeaksFirst?: boolean;
+}
+
 export class Router {
   #handlers = new Map<string, ProtocolHandler>();
+  #openerFirst = new Set<string>();
   #resources: ResourceManager;
   #maxFrameSize: number;
   #stats: { unknownProtocol: number };
@@ -33,8 +45,10 @@ export class Router {
     this.#stats = stats;
   }
 
-  handle(protocol: string, handler: ProtocolHandler): void {
+  handle(protocol: string, handler: ProtocolHandler, options: HandleOptions = {}): void {
     this.#handlers.set(protocol, handler);
+    if (options.openerSpeaksFirst) this.#openerFirst.add(protocol);
+    else this.#openerFirst.delete(protocol);
   }
 
   /**
@@ -79,11 +93,9 @@ export class Router {
       return await channel.close(CloseCode.ResourceLimit, "too many channels opening");
     }
     let protocol: string;
+    const until = Date.now() + this.#resources.limits.headerTimeout;
     try {
-      const header = await deadline(
-        reader.next(MAX_PROTOCOL_NAME),
-        this.#resources.limits.headerTimeout,
-      );
+      const header = await deadline(reader.next(MAX_PROTOCOL_NAME), until - Date.now());
       if (!header || header.close) {
         // ended or closed before naming a protocol: end our side at once
         reader.cancel();
@@ -91,6 +103,9 @@ export class Router {
         return;
       }
       protocol = new TextDecoder("utf-8", { fatal: true }).decode(header.data);
+      if (this.#openerFirst.has(protocol)) {
+        await deadline(reader.waitForData(), Math.max(0, until - Date.now()));
+      }
     } catch (e) {
       const late = e instanceof TimeoutError;
       if (late) this.#resources.refuse("headerTimeout");

@@ -16,7 +16,7 @@ import { selfSigned } from "./_cert.ts";
 import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limits.ts";
 import type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_options.ts";
 import { listeners } from "./_listeners.ts";
-import { type ProtocolHandler, Router } from "./_router.ts";
+import { type HandleOptions, type ProtocolHandler, Router } from "./_router.ts";
 import {
   checkProof,
   closeQuietly,
@@ -37,7 +37,7 @@ import { type Bridge, isBridge } from "./_relay_bridge.ts";
 const ALPN = "mosaik/1";
 const log = logger("transport");
 
-export type { ProtocolHandler } from "./_router.ts";
+export type { HandleOptions, ProtocolHandler } from "./_router.ts";
 export type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_options.ts";
 
 /**
@@ -165,9 +165,13 @@ export class Endpoint implements AsyncDisposable {
     return `${this.peerId}@${this.hostPort}`;
   }
 
-  /** Registers the handler for incoming channels of `protocol`. */
-  handle(protocol: string, handler: ProtocolHandler): void {
-    this.#router.handle(protocol, handler);
+  /**
+   * Registers the handler for incoming channels of `protocol`. With
+   * `openerSpeaksFirst`, a channel reaches it once its first frame starts
+   * to arrive (see {@linkcode HandleOptions}).
+   */
+  handle(protocol: string, handler: ProtocolHandler, options?: HandleOptions): void {
+    this.#router.handle(protocol, handler, options);
   }
 
   /** The open connection to `peer`, if any: a direct one before a relayed one. */

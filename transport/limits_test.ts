@@ -174,6 +174,34 @@ Deno.test("limits: silent channel headers are capped by maxPendingHeaders and ti
   conn.close();
 });
 
+Deno.test("limits: with openerSpeaksFirst a channel is opening until its first frame arrives", async () => {
+  await using v = await victim({ maxPendingHeaders: 3, headerTimeout: 300 });
+  let served = 0;
+  v.handle("/first/1", async (channel) => {
+    served++;
+    await channel.send(await channel.recv());
+    await channel.close();
+  }, { openerSpeaksFirst: true });
+  const conn = await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET);
+  const header = frame(new TextEncoder().encode("/first/1"));
+  const silent = [];
+  for (let i = 0; i < 5; i++) silent.push(await rawStream(conn, header));
+  const codes = await within(Promise.all(silent.map(closeCodeOf)), 3_000, "silent ones closed");
+  assert.equal(codes.filter((c) => c === CloseCode.ResourceLimit).length, 2);
+  assert.equal(codes.filter((c) => c === CloseCode.HandshakeTimeout).length, 3);
+  assert.equal(served, 0, "a silent channel reached its handler");
+  // one that speaks is served, in whatever pieces its first frame comes
+  const message = encode("hi");
+  const speaking = await rawStream(conn, header);
+  const first = frame(message);
+  await speaking.writable.getWriter().write(first);
+  const reply = await within(new FrameReader(speaking.readable, 1024).next(), 3_000);
+  assert.deepEqual(reply?.data, message);
+  assert.equal(served, 1);
+  assert.equal(v.resources().pendingHeaders, 0);
+  conn.close();
+});
+
 Deno.test("a close frame sent as a channel header ends that stream at once (its credit returns)", async () => {
   await using v = await victim({ maxStreamsPerConnection: 2 });
   const conn = await dialRaw(v.peerId, v.hostPort, SecretKey.generate(), NET);

@@ -103,7 +103,7 @@ export function holePunching(endpoint: Endpoint, candidates: () => string[]): Pu
     } finally {
       await ch.close().catch(() => {});
     }
-  });
+  }, { openerSpeaksFirst: true }); // the initiator sends its candidates first
   endpoint.onConnection((c) => {
     if (c.path === "relayed" && c.outbound) initiate(c).catch(() => {});
   });

@@ -15,9 +15,9 @@ import {
   type PeerId,
 } from "@mosaik/transport";
 import type { Catalog, UpsertResult } from "./catalog.ts";
+import { decodeDeparture } from "./departure.ts";
 import {
   compareVersions,
-  decodeDeparture,
   type EntryVersion,
   InvalidEntryError,
   type SignedPeerEntry,

@@ -7,9 +7,9 @@
  * @module
  */
 import type { GroupId, NetworkId, PeerId, StreamId, Tag } from "@mosaik/transport";
+import type { Departure } from "./departure.ts";
 import {
   compareVersions,
-  type Departure,
   type EntryVersion,
   type PeerEntry,
   type RejectReason,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { networkId, SecretKey, tag } from "@mosaik/transport";
 import { Catalog, type CatalogEvent } from "./catalog.ts";
-import { type PeerEntry, signDeparture, signEntry } from "./entry.ts";
+import { signDeparture } from "./departure.ts";
+import { type PeerEntry, signEntry } from "./entry.ts";
 
 const net = networkId("catalog-test");
 const me = SecretKey.generate();

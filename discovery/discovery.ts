@@ -16,17 +16,19 @@ import {
 import type { BootstrapContext, BootstrapSource, SourceReport } from "./bootstrap.ts";
 import { Catalog, type UpsertResult } from "./catalog.ts";
 import { Expiry } from "./_expiry.ts";
-import { signDeparture, type SignedPeerEntry } from "./entry.ts";
+import { signDeparture } from "./departure.ts";
+import type { SignedPeerEntry } from "./entry.ts";
 import { AntiEntropy } from "./_anti_entropy.ts";
-import { Gossip, GOSSIP_PROTOCOL } from "./_gossip.ts";
+import { Gossip } from "./_gossip.ts";
 import type { PeerInfo } from "./_hyparview.ts";
 import { Ingest } from "./_ingest.ts";
+import { serveProtocols } from "./_serve.ts";
 import { LocalEntry } from "./local.ts";
 import { discoveryLog } from "./_log.ts";
 import { ADDRESS_CHECK, OwnAddresses } from "./_observed.ts";
 import { OFFENCES, Offences } from "./_offences.ts";
 import { type DiscoveryOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { ping, PING_PROTOCOL, servePing } from "./_ping.ts";
+import { ping } from "./_ping.ts";
 import { PeerRate } from "./_rate.ts";
 import { Requests } from "./_requests.ts";
 import { Latency, type PeerRtt } from "./_latency.ts";
@@ -34,7 +36,7 @@ import { checkPlacement } from "./placement.ts";
 import type { Coordinate } from "./vivaldi.ts";
 import { every, pick, TimerScheduler } from "./_scheduler.ts";
 import { bump, type DiscoveryStats, newStats } from "./stats.ts";
-import { CatalogSync, SYNC_PROTOCOL } from "./_sync.ts";
+import { CatalogSync } from "./_sync.ts";
 import { CatalogWaiters, type DiscoveryWhen } from "./_when.ts";
 
 export { GOSSIP_PROTOCOL } from "./_gossip.ts";
@@ -292,22 +294,17 @@ export class Discovery implements AsyncDisposable {
     return this.close();
   }
 
-  // ---- start-up and timers ----
-
   #start(): void {
     const e = this.#endpoint;
-    const openerFirst = { openerSpeaksFirst: true }; // in all three protocols
-    e.handle(GOSSIP_PROTOCOL, (ch) => this.#gossip.serve(ch), openerFirst);
-    e.handle(SYNC_PROTOCOL, async (ch) => {
-      if (await this.#offences.refuse(ch)) return bump(this.stats.dropped, "from-banned-peer");
-      await this.#requests.serve(ch, async (timedOut) => {
-        if (await this.#sync.serve(ch, timedOut)) this.catalog.touch(ch.peerId);
-      });
-    }, openerFirst);
-    e.handle(PING_PROTOCOL, async (ch) => {
-      if (await this.#offences.refuse(ch)) return bump(this.stats.dropped, "from-banned-peer");
-      await this.#requests.serve(ch, () => servePing(ch, this.stats, this.coordinate));
-    }, openerFirst);
+    serveProtocols(e, {
+      gossip: this.#gossip,
+      sync: this.#sync,
+      requests: this.#requests,
+      offences: this.#offences,
+      catalog: this.catalog,
+      stats: this.stats,
+      coordinate: () => this.coordinate,
+    });
     this.#unsubscribe.push(
       // a connection closed for carrying nothing says nothing about the peer
       e.onDisconnect((peer, info) => {
@@ -333,13 +330,9 @@ export class Discovery implements AsyncDisposable {
       }),
     );
     for (const b of this.#bootstrap) this.#contact(b);
-    every(
-      this.#clock,
-      this.#opts.announceInterval,
-      this.#opts.announceJitter,
-      () => this.local.refresh(),
-    );
-    every(this.#clock, this.#opts.rttProbeInterval, 0.5, () => this.#probe());
+    const o = this.#opts;
+    every(this.#clock, o.announceInterval, o.announceJitter, () => this.local.refresh());
+    every(this.#clock, o.rttProbeInterval, 0.5, () => this.#probe());
     every(this.#clock, 500, 0.2, () => this.#maintain());
     every(this.#clock, ADDRESS_CHECK, 0.2, () => this.#own.check());
     const ctx: BootstrapContext = {
@@ -412,8 +405,6 @@ export class Discovery implements AsyncDisposable {
     this.#requests.track(sync);
     return sync;
   }
-
-  // ---- gossip ----
 
   #neighborUp(peer: PeerInfo): void {
     this.catalog.touch(peer.id);

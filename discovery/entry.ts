@@ -1,6 +1,6 @@
 /**
- * Signed peer entries: what every peer announces about itself, and signed
- * graceful departures.
+ * Signed peer entries: what every peer announces about itself (graceful
+ * departures are in `departure.ts`).
  *
  * An entry travels as MessagePack `[body, signature]` where `body` is the
  * canonical MessagePack encoding of the entry (sets sorted, duplicates
@@ -115,7 +115,6 @@ export const ENTRY_LIMITS: {
 };
 
 const ENTRY_DOMAIN = "mosaik/discovery/entry/1";
-const DEPARTURE_DOMAIN = "mosaik/discovery/departure/1";
 
 /** Compares versions: negative if `a` is older than `b`, 0 if equal, positive if newer. */
 export function compareVersions(a: EntryVersion, b: EntryVersion): number {
@@ -219,8 +218,11 @@ function list<T>(xs: T[]): T[] {
   return xs.length === 0 ? EMPTY : xs;
 }
 
-/** The network an entry names: the last one's string again when the bytes match (no hex per entry). */
-function network(v: unknown): NetworkId {
+/**
+ * The network an entry or departure names: the last one's string again when
+ * the bytes match (no hex per entry). Internal to discovery.
+ */
+export function networkField(v: unknown): NetworkId {
   const b = bytes(v, "network", 32);
   if (!equalBytes(b, lastNetwork.bytes)) {
     lastNetwork = { id: toHex(b) as NetworkId, bytes: b.slice() };
@@ -236,7 +238,8 @@ function ids<T extends Digest>(v: unknown, what: string): T[] {
   return list(out);
 }
 
-function envelope(raw: Uint8Array, what: string): [Uint8Array, Uint8Array] {
+/** `[body, signature]` of a signed entry or departure, within the entry limits. Internal to discovery. */
+export function envelope(raw: Uint8Array, what: string): [Uint8Array, Uint8Array] {
   if (raw.length > ENTRY_LIMITS.maxBytes) {
     throw new InvalidEntryError("too-large", `${what} of ${raw.length} bytes is too large`);
   }
@@ -325,7 +328,7 @@ export function parseEntry(raw: Uint8Array): ParsedEntry {
       }),
     );
     const entry: PeerEntry = {
-      network: network(f[1]),
+      network: networkField(f[1]),
       peerId: peerIdFromBytes(key),
       version: { start: uint(f[3], "start"), counter: uint(f[4], "counter") },
       addresses,
@@ -386,70 +389,4 @@ export function verifyParsedEntry(p: ParsedEntry): Promise<SignedPeerEntry> {
     );
   }
   return Promise.resolve(verified(p));
-}
-
-/** A verified, signed notice that a peer left on purpose. */
-export interface Departure {
-  /** The network of the departing peer. */
-  readonly network: NetworkId;
-  /** The departing peer. */
-  readonly peerId: PeerId;
-  /** The last version of its entry; removes only entries no newer than this. */
-  readonly version: EntryVersion;
-  /** Unix ms at which it left. */
-  readonly timestamp: number;
-  /** The encoded `[body, signature]`. */
-  readonly bytes: Uint8Array;
-}
-
-/** Signs a graceful departure for `key`'s peer. */
-export function signDeparture(
-  key: SecretKey,
-  network: NetworkId,
-  version: EntryVersion,
-  timestamp: number = Date.now(),
-): Departure {
-  const body = encode([
-    DEPARTURE_DOMAIN,
-    digestBytes(network),
-    key.publicKey,
-    version.start,
-    version.counter,
-    timestamp,
-  ]);
-  return Object.freeze({
-    network,
-    peerId: key.peerId,
-    version: Object.freeze({ start: version.start, counter: version.counter }),
-    timestamp,
-    bytes: encode([body, key.sign(body)]),
-  });
-}
-
-/** Decodes and verifies a departure; throws {@linkcode InvalidEntryError}. */
-export function decodeDeparture(raw: Uint8Array): Departure {
-  const [body, signature] = envelope(raw, "departure");
-  let departure: Departure;
-  let key: Uint8Array;
-  try {
-    const f = array(decode(body), "departure", 6, 6);
-    if (f[0] !== DEPARTURE_DOMAIN) throw new DecodeError("not a departure");
-    key = bytes(f[2], "peer id", 32);
-    departure = Object.freeze({
-      network: network(f[1]),
-      peerId: peerIdFromBytes(key),
-      version: Object.freeze({ start: uint(f[3], "start"), counter: uint(f[4], "counter") }),
-      timestamp: uint(f[5], "timestamp"),
-      bytes: raw,
-    });
-  } catch (cause) {
-    throw new InvalidEntryError("undecodable", "undecodable departure", { cause });
-  }
-  if (!verify(key, body, signature)) {
-    throw new InvalidEntryError(
-      "bad-signature",
-      `bad signature on the departure of ${departure.peerId}`,
-    );
-  }
-  return departure;
 }

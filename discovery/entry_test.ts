@@ -15,15 +15,14 @@ import {
 import {
   claimedPeer,
   compareVersions,
-  decodeDeparture,
   decodeSignedEntry,
   InvalidEntryError,
   nextVersion,
   type PeerEntry,
-  signDeparture,
   signEntry,
   verifyEntry,
 } from "./entry.ts";
+import { decodeDeparture, signDeparture } from "./departure.ts";
 
 const key = SecretKey.from("entry-test");
 const net = networkId("entry-test-net");

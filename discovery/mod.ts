@@ -27,25 +27,23 @@
  * @module
  */
 export * from "./bootstrap.ts";
+export { decodeDeparture, type Departure, signDeparture } from "./departure.ts";
 export {
   canonicalEntry,
   compareVersions,
-  decodeDeparture,
   decodeSignedEntry,
-  type Departure,
   ENTRY_LIMITS,
   type EntryVersion,
   InvalidEntryError,
   nextVersion,
   type PeerEntry,
   type RejectReason,
-  signDeparture,
   type SignedPeerEntry,
   signEntry,
   verifyEntry,
 } from "./entry.ts";
 // Re-exported so the types this module's API mentions are documented with it.
-export type { GroupId, StreamId, Tag, Ticket, WaitOptions } from "@mosaik/transport";
+export type { GroupId, NetworkId, StreamId, Tag, Ticket, WaitOptions } from "@mosaik/transport";
 export * from "./catalog.ts";
 export * from "./local.ts";
 export * from "./discovery.ts";

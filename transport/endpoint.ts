@@ -17,6 +17,7 @@ import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limi
 import type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_options.ts";
 import { listeners } from "./_listeners.ts";
 import { type HandleOptions, type ProtocolHandler, Router } from "./_router.ts";
+import { ConnectionTable } from "./_connection_table.ts";
 import {
   checkProof,
   closeQuietly,
@@ -92,7 +93,7 @@ export class Endpoint implements AsyncDisposable {
   #resources: ResourceManager;
   #frames: ConstructorParameters<typeof Connection>[3];
   #router: Router;
-  #connections = new Map<PeerId, Set<Connection>>();
+  #connections: ConnectionTable;
   #dials = new Map<PeerId, Promise<Connection>>();
   #blocked = new Set<PeerId>();
   #closing = false;
@@ -106,7 +107,6 @@ export class Endpoint implements AsyncDisposable {
   #seenProofs = new SeenProofs();
   /** Incoming connections whose dialer has not proven itself yet. */
   #proving = new Set<Promise<Deno.QuicConn>>();
-  #idleSweep: ReturnType<typeof setInterval> | undefined;
 
   private constructor(options: EndpointOptions) {
     this.secretKey = options.secretKey ?? SecretKey.generate();
@@ -120,12 +120,7 @@ export class Endpoint implements AsyncDisposable {
       idleConnectionTimeout: options.idleConnectionTimeout ?? 30_000,
       closeLinger: options.closeLinger ?? 25,
     };
-    const idle = this.#options.idleConnectionTimeout;
-    if (idle > 0) {
-      const sweep = setInterval(() => this.#closeIdle(idle), Math.max(100, idle / 4));
-      Deno.unrefTimer(sweep);
-      this.#idleSweep = sweep;
-    }
+    this.#connections = new ConnectionTable(this.#options.idleConnectionTimeout);
     this.#resources = new ResourceManager(options.limits);
     const { reserveFrame: reserve, trackIncoming } = this.#resources;
     this.#frames = { maxFrameSize: this.#options.maxFrameSize, reserve, trackIncoming };
@@ -148,7 +143,7 @@ export class Endpoint implements AsyncDisposable {
     this.faults = {
       block: (peer) => {
         this.#blocked.add(peer);
-        for (const c of this.#connections.get(peer) ?? []) c.close(CloseCode.Blocked, "blocked");
+        for (const c of this.#connections.of(peer)) c.close(CloseCode.Blocked, "blocked");
       },
       unblock: (peer) => void this.#blocked.delete(peer),
     };
@@ -176,20 +171,17 @@ export class Endpoint implements AsyncDisposable {
 
   /** The open connection to `peer`, if any: a direct one before a relayed one. */
   connection(peer: PeerId): Connection | undefined {
-    const open = [...this.#connections.get(peer) ?? []].filter((c) => !c.isClosed);
-    return open.find((c) => c.path === "direct") ?? open[0];
+    return this.#connections.get(peer);
   }
 
   /** Peers with an open connection. */
   connectedPeers(): PeerId[] {
-    return [...this.#connections.keys()];
+    return this.#connections.peers();
   }
 
   /** What remotes make this node hold now, and what its limits refused so far. */
   resources(): ResourceUsage {
-    let all = 0;
-    for (const set of this.#connections.values()) for (const c of set) all += c.channelCount;
-    return this.#resources.usage(all);
+    return this.#resources.usage(this.#connections.channels());
   }
 
   /** The limits in force (defaults merged with the options). */
@@ -370,14 +362,6 @@ export class Endpoint implements AsyncDisposable {
     return true;
   }
 
-  /** Closes the connections that carried no channel for `ms`. */
-  #closeIdle(ms: number): void {
-    const now = Date.now();
-    for (const set of this.#connections.values()) {
-      for (const c of set) if (!c.isClosed && c.idleFor(ms, now)) c.close(CloseCode.Idle, "idle");
-    }
-  }
-
   #refused(code: number): void {
     const name = closeCodeName(code);
     this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1;
@@ -405,21 +389,15 @@ export class Endpoint implements AsyncDisposable {
       connection.close(CloseCode.ResourceLimit, "too many connections");
       throw new HandshakeRefused(CloseCode.ResourceLimit, `too many connections for ${peer}`);
     }
-    let set = this.#connections.get(peer);
-    if (!set) this.#connections.set(peer, set = new Set());
-    set.add(connection);
+    const gone = this.#connections.add(connection);
     this.stats.connectionsOpened++;
     const incoming = "streams" in how
       ? how.streams
       : { held: [], reader: conn.incomingBidirectionalStreams.getReader() };
     this.#track(this.#router.serve(incoming, connection, (task) => this.#track(task)));
-    this.#track(connection.closed.then((info) => {
+    this.#track(gone.then(({ info, last }) => {
       release();
-      set.delete(connection);
-      if (set.size === 0 && this.#connections.get(peer) === set) {
-        this.#connections.delete(peer);
-        this.#onDisconnect.emit(peer, info);
-      }
+      if (last) this.#onDisconnect.emit(peer, info);
     }));
     this.#onConnection.emit(connection);
     return connection;
@@ -437,8 +415,8 @@ export class Endpoint implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    clearInterval(this.#idleSweep);
-    const all = [...this.#connections.values()].flatMap((s) => [...s]);
+    this.#connections.stop();
+    const all = this.#connections.all();
     await Promise.all(all.map((c) => c.flush(250, this.#options.closeLinger)));
     for (const c of all) c.close(CloseCode.GracefulShutdown, "endpoint closed");
     // a dialer has its connection before we have its proof: it is told too,

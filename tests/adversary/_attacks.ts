@@ -164,13 +164,7 @@ export async function silentChannels(
   keys = 4,
 ): Promise<void> {
   const secrets = Array.from({ length: keys }, () => SecretKey.generate());
-  const conns = await Promise.all(
-    Array.from(
-      { length: keys * 2 },
-      (_, i) => dialRaw(target.peerId, target.hostPort, secrets[i >> 1], target.network),
-    ),
-  );
-  try {
+  await withConnections(target, keys * 2, (i) => secrets[i >> 1], async (conns) => {
     const perConn = Math.ceil(count / conns.length);
     const until = Date.now() + hold;
     await Promise.all(conns.map(async (conn) => {
@@ -186,9 +180,7 @@ export async function silentChannels(
       }
     }));
     await delay(Math.max(0, until - Date.now()));
-  } finally {
-    for (const c of conns) c.close();
-  }
+  });
 }
 
 /** The header of a channel for `protocol`. */
@@ -234,21 +226,15 @@ export async function freshKeys(
  * `streams` unidirectional streams (a kind no protocol of ours uses, so
  * nothing reads them) each send `bytes`, over `connections` connections.
  */
-export async function unidirectional(
+export function unidirectional(
   target: Target,
   connections = 4,
   streams = 100,
   bytes = 1 << 20,
 ): Promise<void> {
   const key = SecretKey.generate();
-  const conns = await Promise.all(
-    Array.from(
-      { length: connections },
-      () => dialRaw(target.peerId, target.hostPort, key, target.network),
-    ),
-  );
-  try {
-    const chunk = new Uint8Array(64 << 10);
+  const chunk = new Uint8Array(64 << 10);
+  return withConnections(target, connections, () => key, async (conns) => {
     await Promise.all(conns.flatMap((conn) =>
       Array.from({ length: streams }, async () => {
         const stream = await deadline(conn.createUnidirectionalStream(), 2_000).catch(() =>
@@ -261,28 +247,38 @@ export async function unidirectional(
         }
       })
     ));
-  } finally {
-    for (const c of conns) c.close();
-  }
+  });
 }
 
 /** `connections` fresh keys each send `perConnection` QUIC datagrams of ~1 KiB (no protocol reads them). */
-export async function datagrams(
+export function datagrams(
   target: Target,
   connections = 32,
   perConnection = 1_500,
 ): Promise<void> {
-  const conns = await Promise.all(
-    Array.from(
-      { length: connections },
-      () => dialRaw(target.peerId, target.hostPort, SecretKey.generate(), target.network),
-    ),
-  );
-  try {
-    const datagram = new Uint8Array(1_024);
+  const datagram = new Uint8Array(1_024);
+  return withConnections(target, connections, () => SecretKey.generate(), async (conns) => {
     for (let i = 0; i < perConnection; i++) {
       for (const conn of conns) await conn.sendDatagram(datagram).catch(() => {});
     }
+  });
+}
+
+/** `count` authenticated connections (the i-th as `keyOf(i)`), all closed once `use` settles. */
+async function withConnections(
+  target: Target,
+  count: number,
+  keyOf: (i: number) => SecretKey,
+  use: (conns: Deno.QuicConn[]) => Promise<void>,
+): Promise<void> {
+  const conns = await Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) => dialRaw(target.peerId, target.hostPort, keyOf(i), target.network),
+    ),
+  );
+  try {
+    await use(conns);
   } finally {
     for (const c of conns) c.close();
   }

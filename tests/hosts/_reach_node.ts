@@ -87,11 +87,12 @@ const reading = (async () => {
 })();
 
 /**
- * `{op: "dial", peer, addresses}`: a fresh endpoint of this host (no
+ * `{op: "dial", peer, addresses, mib?}`: a fresh endpoint of this host (no
  * connection yet, so no path but the given addresses) opens an echo
- * channel to `peer`; replies with the milliseconds and the path's address.
+ * channel to `peer`; replies with the milliseconds, the Mbit/s of echoing
+ * `mib` MiB (default 1) in 1 MiB messages, and the path's address.
  */
-async function dial(peer: PeerId, addresses: string[]) {
+async function dial(peer: PeerId, addresses: string[], mib = 1) {
   await using fresh = await Endpoint.create({ networkId: net.networkId, hostname: "0.0.0.0" });
   const t0 = performance.now();
   const ch = await fresh.open(peer, addresses, ECHO);
@@ -100,9 +101,12 @@ async function dial(peer: PeerId, addresses: string[]) {
   const ms = performance.now() - t0;
   const payload = new Uint8Array(1 << 20);
   const t1 = performance.now();
-  await ch.send(payload);
-  await ch.recv();
-  const mbps = 2 * 8 / ((performance.now() - t1) / 1000);
+  const sending = (async () => {
+    for (let i = 0; i < mib; i++) await ch.send(payload);
+  })();
+  for (let i = 0; i < mib; i++) await ch.recv();
+  await sending;
+  const mbps = 2 * 8 * mib / ((performance.now() - t1) / 1000);
   await ch.close();
   return { ms, mbps, via: fresh.connection(peer)?.remoteAddress };
 }
@@ -139,7 +143,7 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
   while ((nl = buf.indexOf("\n")) >= 0) {
     const req = JSON.parse(buf.slice(0, nl));
     buf = buf.slice(nl + 1);
-    dial(req.peer, req.addresses).then(
+    dial(req.peer, req.addresses, req.mib).then(
       (reply) => out({ ...reply, id: req.id }),
       (e) => out({ id: req.id, error: String(e) }),
     );

@@ -135,14 +135,27 @@ Deno.test({
   // With every address of the entry, the silent direct ones hold the dial up by a stagger each.
   const all = await p.request("dial", { peer: ready.id, addresses: entry.peerAddresses }, 20_000);
   assert.ok((all.ms as number) < 3_000, `dial with every address: ${all.ms} ms`);
-  const toRelay = await p.request("dial", { peer: r.id, addresses: r.addresses as string[] });
   console.log(
     `relay: a fresh endpoint reached n through the relay in ${(via.ms as number).toFixed(0)} ms ` +
-      `(${(all.ms as number).toFixed(0)} ms given every address of its entry); ` +
-      `1 MiB echo ${(via.mbps as number).toFixed(0)} Mbit/s relayed vs ${
-        (toRelay.mbps as number).toFixed(0)
-      } Mbit/s direct to the relay host`,
+      `(${(all.ms as number).toFixed(0)} ms given every address of its entry)`,
   );
+  // Throughput, relayed p → relay → n against direct p → relay host in the same run. The
+  // 1 MiB echo is mostly QUIC's slow start; 16 MiB is the steady rate, the figure the goal is on.
+  for (const mib of [1, 16]) {
+    const relayedRun = await p.request(
+      "dial",
+      { peer: ready.id, addresses: [relayed], mib },
+      60_000,
+    );
+    const directRun = await p.request("dial", { peer: r.id, addresses: r.addresses, mib }, 60_000);
+    const ratio = (relayedRun.mbps as number) / (directRun.mbps as number);
+    console.log(
+      `relay: ${mib} MiB echo ${(relayedRun.mbps as number).toFixed(0)} Mbit/s relayed vs ${
+        (directRun.mbps as number).toFixed(0)
+      } Mbit/s direct to the relay host, ratio ${ratio.toFixed(2)}×` +
+        (mib === 16 ? ` goal ≥ 0.5× ${ratio >= 0.5 ? "met" : "MISSED"}` : " (slow start)"),
+    );
+  }
   // The relay restarts (killed, same key and port): the reservation comes back, traffic resumes.
   await relay.kill();
   const t1 = performance.now();

@@ -12,6 +12,16 @@
  * relay and both ends pay per batch, not per packet, and an idle circuit
  * still sends a lone packet at once.
  *
+ * Why a stream and not QUIC datagrams or a plain UDP port at the relay: on
+ * loopback with Deno 2.9 all three moved 90–190 Mbit/s where a direct
+ * connection moved 300–1,400 (64 MiB, same runs, on 2 shared cores). Every design has some
+ * Deno process pass each packet through a UDP socket one datagram per
+ * operation, with a receive buffer Deno cannot raise (~208 KiB), so bursts
+ * of the sending QUIC overflow it and the end-to-end QUIC backs off on the
+ * losses; even a bare forwarder between two native endpoints (no relay
+ * protocol) moved 106–122 Mbit/s, and one in Python 190–310. The stream
+ * lets the relay itself pay per 32 KiB frame instead of per packet.
+ *
  * @module
  */
 import { formatHostPort, type HostPort, parseHostPort } from "./address.ts";

@@ -116,7 +116,8 @@ export class Relay {
   /** Registers the relay protocol on `endpoint`. */
   static serve(endpoint: Endpoint, limits: Partial<RelayLimits> = {}): Relay {
     const relay = new Relay({ ...RELAY_LIMITS, ...limits });
-    endpoint.handle(RELAY_PROTOCOL, (ch) => relay.#serve(ch));
+    // the opener speaks first: reserve, connect or accept
+    endpoint.handle(RELAY_PROTOCOL, (ch) => relay.#serve(ch), { openerSpeaksFirst: true });
     return relay;
   }
 
@@ -150,6 +151,7 @@ export class Relay {
     } finally {
       if (this.#reservations.get(peer) === ch) this.#reservations.delete(peer);
       this.stats.reservations = this.#reservations.size;
+      await ch.close().catch(() => {}); // its holder left: give the stream back
     }
   }
 

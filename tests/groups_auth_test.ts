@@ -4,12 +4,14 @@ import assert from "node:assert/strict";
 import {
   ChannelClosedError,
   CloseCode,
+  decode,
   digest,
   digestBytes,
   Endpoint,
   networkId,
+  SecretKey,
 } from "@mosaik/transport";
-import { eventually, quietPeriod, within } from "@mosaik/transport/testing";
+import { dialRaw, eventually, quietPeriod, within } from "@mosaik/transport/testing";
 import { JwtIssuer, jwtValidator, type TicketValidator } from "@mosaik/tee";
 import { groupId, Groups } from "@mosaik/groups";
 import { Counter } from "@mosaik/groups/testing";
@@ -153,14 +155,29 @@ Deno.test("several required validators: only holders of all tickets bond", async
   }
 });
 
-Deno.test("a groups channel that never sends its hello is closed with GroupTimeout", async () => {
+Deno.test("a groups channel that never finishes its hello is closed: silent by the header timeout, stalled mid-hello with GroupTimeout", async () => {
   const net = networkId("groups-silent-hello");
   await using victim = await Endpoint.create({ networkId: net });
   await using _groups = new Groups(victim);
   await using attacker = await Endpoint.create({ networkId: net });
+  // silent: the opener speaks first, so the channel is still opening when its time is up
   const channel = await attacker.open(victim.peerId, [victim.hostPort], "/mosaik/groups/1");
   const closed = await within(channel.recv().catch((e) => e), 5_000, "the victim closes it");
   assert.ok(closed instanceof ChannelClosedError, String(closed));
-  assert.equal(closed.code, CloseCode.GroupTimeout);
-  assert.equal(victim.resources().channels, 0);
+  assert.equal(closed.code, CloseCode.HandshakeTimeout);
+  assert.equal(victim.resources().refused.headerTimeout, 1);
+  // a hello frame that starts and never ends reaches the groups, which time it out
+  const conn = await dialRaw(victim.peerId, victim.hostPort, SecretKey.generate(), net);
+  const stream = await conn.createBidirectionalStream();
+  const name = new TextEncoder().encode("/mosaik/groups/1");
+  const start = new Uint8Array(4 + name.length + 5);
+  new DataView(start.buffer).setUint32(0, name.length);
+  start.set(name, 4);
+  new DataView(start.buffer).setUint32(4 + name.length, 100); // a 100-byte hello, 1 byte sent
+  await stream.writable.getWriter().write(start);
+  const answer = await within(new Response(stream.readable).arrayBuffer(), 5_000, "closed");
+  const frame = new Uint8Array(answer);
+  assert.equal(decode<[number, string]>(frame.subarray(4))[0], CloseCode.GroupTimeout);
+  await eventually(() => victim.resources().channels === 0);
+  conn.close();
 });

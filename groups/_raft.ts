@@ -89,8 +89,6 @@ export class RaftCore {
     this.#resetTimeout();
   }
 
-  // ------------------------------------------------------------ state
-
   /** Highest index known committed. */
   get commit(): number {
     return this.log.committed;
@@ -154,8 +152,6 @@ export class RaftCore {
     return this.leader?.progress.matchIndexes() ?? new Map();
   }
 
-  // ------------------------------------------------------------ driver boundary
-
   /** Hands out what the driver must do (messages, reads, a snapshot to restore) and forgets it. */
   ready(): Ready {
     const rd: Ready = {
@@ -204,8 +200,6 @@ export class RaftCore {
       campaign(this, false);
     }
   }
-
-  // ------------------------------------------------------------ proposals
 
   /** Starts an election now (used right after bootstrap). */
   campaignNow(): void {
@@ -289,8 +283,6 @@ export class RaftCore {
     this.log.compact(index, data);
   }
 
-  // ------------------------------------------------------------ step
-
   /** Handles a message from `from`. */
   step(from: NodeId, m: Envelope): void {
     this.advance();
@@ -367,8 +359,6 @@ export class RaftCore {
   #refuseRead(ctx: string, from: NodeId | undefined): void {
     this.answerRead({ ctx, index: -1 }, from);
   }
-
-  // ------------------------------------------------------------ roles (internal)
 
   /** @internal A voter that may lead. */
   get promotable(): boolean {

@@ -311,7 +311,7 @@ export async function run(): Promise<void> {
       `groups ${label} commits/s, concurrency 256`,
       c256.perSecond,
       "cmd/s",
-      durable ? "" : "goal ≥ 100,000",
+      durable ? "" : `goal ≥ 100,000 ${c256.perSecond >= 100_000 ? "met" : "MISSED"}`,
     );
   }
 }

@@ -22,6 +22,24 @@ if (ignore) {
   console.warn("mdns_netns_test: skipped: needs root and iproute2 to create network namespaces");
 }
 
+// The children run inside namespaces that have no route to the npm registry:
+// what they import is fetched into Deno's cache here first (a fresh clone has
+// never seen multicast-dns, which only these children use).
+const LOCK = `--lock=${new URL("./deno.lock", import.meta.url).pathname}`;
+if (!ignore) {
+  const scripts = ["./mdns_node.ts", "./mdns_query.ts", "./mdns_change.ts", "./mdns_spoof.ts"];
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "cache",
+      LOCK,
+      ...scripts.map((s) => new URL(s, import.meta.url).pathname),
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`caching ${scripts}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
 async function ip(...args: string[]): Promise<void> {
   const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
   if (!out.success) {
@@ -31,12 +49,12 @@ async function ip(...args: string[]): Promise<void> {
 
 /**
  * A private LAN: a hub namespace with a bridge and `n` host namespaces, each
- * with one veth on 10.231.<k>.<i+1>/24, lo up and a multicast route. Nothing
+ * with one veth on 198.19.<k>.<i+1>/24 (the benchmarking range), lo up and a multicast route. Nothing
  * touches the root namespace's interfaces.
  */
 async function lan(n: number) {
   const tag = Math.floor(Math.random() * 0xfffff).toString(16);
-  const subnet = `10.231.${Math.floor(Math.random() * 250)}`;
+  const subnet = `198.19.${Math.floor(Math.random() * 250)}`;
   const hub = `mz${tag}h`;
   const hosts = Array.from(
     { length: n },
@@ -89,6 +107,8 @@ function spawn(ns: string, script: string, args: string[], allowNet: string) {
       ns,
       Deno.execPath(),
       "run",
+      LOCK,
+      "--cached-only",
       "--unstable-net",
       `--allow-net=${allowNet}`,
       "--allow-env",
@@ -178,7 +198,7 @@ Deno.test({
     );
     const txt = querier.lines.find((l) => l.ttl)!.txt as string[];
     assert.ok(
-      txt.some((t) => t.startsWith("net=")) && txt.some((t) => t.startsWith("addr=10.231.")),
+      txt.some((t) => t.startsWith("net=")) && txt.some((t) => t.startsWith("addr=198.19.")),
     );
     // Closing sends goodbyes (TTL 0).
     await Promise.all(nodes.map((n) => n.stop()));

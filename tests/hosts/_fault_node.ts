@@ -195,7 +195,13 @@ Deno.addSignalListener("SIGTERM", shutdown);
     }
     if (line.includes('"op":"map-keys"')) {
       const { version } = JSON.parse(line) as { version: number };
-      await map.when.reaches(version);
+      // While it waits, says how far its replica is (a failed wait then shows why).
+      const waiting = setInterval(() => {
+        print({
+          mapWaiting: { have: map.version, want: version, online: map.online, ...map.members },
+        });
+      }, 10_000);
+      await map.when.reaches(version).finally(() => clearInterval(waiting));
       print({ mapKeys: [...map.keys()], version: map.version });
     }
   }

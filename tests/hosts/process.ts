@@ -124,7 +124,16 @@ export class NodeProcess {
         if (this.#done) return done(() => reject(new Error(`process exited before ${what}`)));
       };
       const timer = setTimeout(
-        () => done(() => reject(new TimeoutError(`timed out after ${ms} ms: ${what}`))),
+        () =>
+          done(() =>
+            reject(
+              new TimeoutError(
+                `timed out after ${ms} ms: ${what} (its last lines: ${
+                  JSON.stringify(this.lines.slice(-3))
+                })`,
+              ),
+            )
+          ),
         ms,
       );
       const done = (settle: () => void) => {

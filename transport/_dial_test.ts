@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { delay } from "./async.ts";
-import { staggered } from "./_dial.ts";
+import { DIALS_AT_ONCE, staggered } from "./_dial.ts";
+import { Endpoint } from "./endpoint.ts";
+import { SecretKey } from "./ids.ts";
+import { networkId } from "./vocabulary.ts";
 
 Deno.test("dial: a silent first address costs one stagger, not its timeout", async () => {
   const started: string[] = [];
@@ -41,4 +44,26 @@ Deno.test("dial: all failing gives every error", async () => {
     assert.deepEqual(e.errors.map((x: Error) => x.message), ["x", "y"]);
     return true;
   });
+});
+
+Deno.test("dial: handshakes to an address that never answers do not hold up the process's other dials", async () => {
+  const net = networkId("dial-turns");
+  // A UDP socket that takes every Initial and answers none.
+  const silent = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const { port } = silent.addr as Deno.NetAddr;
+  await using dialer = await Endpoint.create({ networkId: net, handshakeTimeout: 3_000 });
+  await using target = await Endpoint.create({ networkId: net });
+  let settled = 0;
+  const stuck = Array.from(
+    { length: 2 * DIALS_AT_ONCE },
+    () =>
+      dialer.connect(SecretKey.generate().peerId, [`127.0.0.1:${port}`]).then(
+        () => assert.fail("a silent address connected"),
+        () => settled++,
+      ),
+  );
+  await dialer.connect(target.peerId, [target.hostPort]);
+  assert.equal(settled, 0, "the dial waited for the silent ones to time out");
+  silent.close();
+  await Promise.all(stuck);
 });

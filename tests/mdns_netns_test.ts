@@ -49,8 +49,8 @@ async function ip(...args: string[]): Promise<void> {
 
 /**
  * A private LAN: a hub namespace with a bridge and `n` host namespaces, each
- * with one veth on 198.19.<k>.<i+1>/24 (the benchmarking range), lo up and a multicast route. Nothing
- * touches the root namespace's interfaces.
+ * with one veth on 198.19.<k>.<i+1>/24 (the benchmarking range), lo up and a
+ * multicast route. Nothing touches the root namespace's interfaces.
  */
 async function lan(n: number) {
   const tag = Math.floor(Math.random() * 0xfffff).toString(16);

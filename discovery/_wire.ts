@@ -13,7 +13,7 @@ import {
   peerIdToBytes,
   toHex,
 } from "@mosaik/transport";
-import { blake3 } from "@noble/hashes/blake3.js";
+import { createHash } from "node:crypto";
 import type { HvMessage, PeerInfo } from "./_hyparview.ts";
 import type { PtMessage } from "./_plumtree.ts";
 import { array, bool, bytes, text, uint } from "./_check.ts";
@@ -210,5 +210,7 @@ export function payloadId(payload: Uint8Array): string {
   } catch {
     // Not an announcement.
   }
-  return toHex(blake3(content)).slice(0, ID_BYTES * 2);
+  // Native SHA-256: noble's BLAKE3 allocated ~36 KiB of garbage per id
+  // (every received broadcast computes one), which grew V8's heap under floods.
+  return createHash("sha256").update(content).digest("hex").slice(0, ID_BYTES * 2);
 }

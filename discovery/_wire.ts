@@ -191,7 +191,7 @@ function signedParts(raw: Uint8Array): unknown[] {
 }
 
 /**
- * The Plumtree id of a broadcast payload: the first 16 bytes of the BLAKE3
+ * The Plumtree id of a broadcast payload: the first 16 bytes of the SHA-256
  * digest of what it says, hex: the signed body (with its version) and the
  * signature of an entry or departure, the peer and version a notice names.
  * Receivers recompute it, so an id always names its content and a replay,

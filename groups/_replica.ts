@@ -408,7 +408,14 @@ export class Replica {
     const discarded = this.core.lastIndex;
     const committed = this.core.commit;
     const pending = this.core.ready().messages; // already produced: still sent
+    // The storage epoch, term and vote survive: this member lost nothing by
+    // accident, and the incarnation it joins may list it as a voter with
+    // that epoch (formed at the same time as the one it gives up). A new
+    // epoch would make it a stranger there: with every other voter of that
+    // incarnation waiting for its vote, nobody could lead and re-add it.
+    const { term, vote, epoch } = this.core;
     this.opts.storage.reset();
+    this.opts.storage.setHardState({ term, vote, epoch });
     this.#applier.reset();
     this.#catchUp.reset();
     this.#pull.reset();

@@ -254,6 +254,12 @@ export class Sim {
     this.#refreshBonds();
   }
 
+  /** Cuts the link between `a` and `b` only (both directions). */
+  cut(a: NodeId, b: NodeId): void {
+    this.#cut.add(`${a}|${b}`).add(`${b}|${a}`);
+    this.#refreshBonds();
+  }
+
   heal(): void {
     this.#cut.clear();
     this.#refreshBonds();

@@ -184,3 +184,40 @@ Deno.test("resolve() toward an incarnation no bonded member belongs to discards 
   assert.throws(() => r.resolve("typo"), RangeError);
   assert.equal(r.sm.query("a"), "v");
 });
+
+Deno.test("two incarnations formed at once through one shared member merge into one group", async () => {
+  // n0 and n1 cannot see each other; each forms with n2 (a majority of 3
+  // writers). n2 joins one, the other yields to it once n0 and n1 meet: the
+  // group ends with one leader and all three members.
+  let merges = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const sim = new Sim({
+      seed,
+      nodes: 0,
+      maxDelay: 1 + (seed % 6),
+      replica: { bootstrapExpect: 2 },
+    });
+    for (const id of ["n0", "n1", "n2"]) sim.add(id, false);
+    sim.cut("n0", "n1");
+    const resets: string[] = [];
+    for (const id of ["n0", "n1", "n2"]) {
+      sim.start(id).opts.onEvent = (e) => e.type === "reset" && resets.push(id);
+    }
+    await sim.run(3000);
+    sim.heal();
+    const merged = await sim.until(() => {
+      const l = sim.leader();
+      return !!l &&
+        sim.alive().every((r) =>
+          r.core.cluster === l.core.cluster && l.core.config!.voters.includes(r.id) &&
+          r.core.lead === l.id
+        );
+    }, 30_000);
+    const state = sim.alive().map((r) =>
+      `${r.id}: ${r.core.role} t${r.core.term} ${r.core.cluster} ${r.core.config?.voters}`
+    );
+    assert.ok(merged, `seed ${seed}: ${state.join("; ")}`);
+    if (resets.length) merges++;
+  }
+  assert.ok(merges >= 10, `only ${merges} of 40 seeds formed two incarnations`);
+});

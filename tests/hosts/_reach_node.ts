@@ -9,7 +9,9 @@
  * Prints `{ready, id, listen, addresses}`, then `{addresses}` whenever they
  * change, `{paths}` (direct or relayed, per connected peer) whenever they
  * change, `{peer, peerAddresses}` for every entry it learns, and `{datum}`
- * for the first datum of every other producer.
+ * for the first datum of every other producer; with `members`, `{leader}`,
+ * `{executed}`, `{mapOnline}`, `{mapInserted}` as the group and map steps
+ * complete, then `{counter, map}` until both hold every member's write.
  * Closes when stdin ends.
  */
 import { Network } from "@mosaik/network";
@@ -124,8 +126,15 @@ if (config.members) {
   (async () => {
     out({ leader: await group.when.leaderElected() });
     await group.execute({ add: 1 });
-    await map.when.online();
+    out({ executed: true });
+    // While the map waits, every group's state (a failed wait then shows why).
+    const waiting = setInterval(() => {
+      out({ groups: net.groups.snapshot(), mapBonds: map.members });
+    }, 10_000);
+    await map.when.online().finally(() => clearInterval(waiting));
+    out({ mapOnline: true });
     await map.insert(config.name, net.local.id);
+    out({ mapInserted: true });
     for (;;) {
       const value = await group.query(null, { consistency: "strong" });
       const names = [...map.keys()].sort();

@@ -133,18 +133,25 @@ function eventList<I, O>(ops: Op<I, O>[]): Event {
 
 /** Takes a call and its return out of the list. */
 function lift(call: Event): void {
-  for (const e of [call, call.ret!]) {
-    e.prev!.next = e.next;
-    if (e.next) e.next.prev = e.prev;
-  }
+  unlink(call);
+  unlink(call.ret!);
 }
 
 /** Puts back what the last {@linkcode lift} took out (in reverse order). */
 function unlift(call: Event): void {
-  for (const e of [call.ret!, call]) {
-    e.prev!.next = e;
-    if (e.next) e.next.prev = e;
-  }
+  relink(call.ret!);
+  relink(call);
+}
+
+function unlink(e: Event): void {
+  e.prev!.next = e.next;
+  if (e.next) e.next.prev = e.prev;
+}
+
+/** Undoes {@linkcode unlink}: `e` still points at its old neighbours. */
+function relink(e: Event): void {
+  e.prev!.next = e;
+  if (e.next) e.next.prev = e;
 }
 
 /** A read/write register: inputs `["w", v]` or `["r"]`, read outputs the value (null if unset). */

@@ -11,7 +11,8 @@
  * change, `{peer, peerAddresses}` for every entry it learns, and `{datum}`
  * for the first datum of every other producer; with `members`, `{leader}`,
  * `{executed}`, `{mapOnline}`, `{mapInserted}` as the group and map steps
- * complete, then `{counter, map}` until both hold every member's write.
+ * complete (while the map is not online, `{groups, mapMembers}` every 10 s),
+ * then `{counter, map}` until both hold every member's write.
  * Closes when stdin ends.
  */
 import { Network } from "@mosaik/network";
@@ -129,7 +130,7 @@ if (config.members) {
     out({ executed: true });
     // While the map waits, every group's state (a failed wait then shows why).
     const waiting = setInterval(() => {
-      out({ groups: net.groups.snapshot(), mapBonds: map.members });
+      out({ groups: net.groups.snapshot(), mapMembers: map.members });
     }, 10_000);
     await map.when.online().finally(() => clearInterval(waiting));
     out({ mapOnline: true });

@@ -24,7 +24,7 @@ async function measure(scenario: string): Promise<Measured> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--v8-flags=--expose-gc",
+      "--v8-flags=--expose-gc,--max-semi-space-size=4", // as the README runs a node
       "--allow-net=127.0.0.1,[::1],localhost",
       "--allow-env",
       "--allow-read",

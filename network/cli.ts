@@ -3,8 +3,8 @@
  *
  * ```sh
  * deno task mosaik <command> ...        # from a clone of the repository
- * deno install -g -n mosaik --allow-net --allow-read --allow-write --allow-env \
- *   --allow-sys=networkInterfaces --unstable-net jsr:@mosaik/network/cli
+ * deno install -g -n mosaik --v8-flags=--max-semi-space-size=4 --allow-net --allow-read \
+ *   --allow-write --allow-env --allow-sys=networkInterfaces --unstable-net jsr:@mosaik/network/cli
  * mosaik beacon --network my-app --listen 0.0.0.0:4433
  * mosaik inspect http://127.0.0.1:9464
  * mosaik dht resolve my-app <PeerId>

@@ -9,6 +9,14 @@
 import { TimeoutError } from "@mosaik/transport";
 import { timeFactor } from "@mosaik/transport/testing";
 
+/**
+ * Every node process runs the way the README tells users to run a node: V8's
+ * young generation capped at 4 MiB semi-spaces (its default grows to 16 MiB
+ * ones under a sustained allocation rate, up to 32 MiB more RSS that a
+ * hostile peer can make a node pay; see the README's "Running a node").
+ */
+export const NODE_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+
 /** Options of {@linkcode NodeProcess.spawn}. */
 export interface SpawnOptions {
   /** `--allow-net` list. Default (from a lab): its addresses, wildcard binds, loopback and mDNS. */
@@ -74,6 +82,7 @@ export class NodeProcess {
       Deno.execPath(),
       "run",
       "--unstable-net",
+      NODE_V8_FLAGS,
       `--allow-net=${(options.allowNet ?? []).join(",")}`,
       "--allow-env",
       "--allow-read",

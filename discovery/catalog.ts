@@ -122,7 +122,9 @@ export class Catalog {
   }
 
   #live(s: SignedPeerEntry | undefined, now = this.#now()): s is SignedPeerEntry {
-    return s !== undefined && !this.#expired(s, now);
+    // Before the first expiry nothing is expired: no look into the entry (a
+    // sync reads one per summary item, and entries differ in shape).
+    return s !== undefined && (now < this.#firstExpiry || !this.#expired(s, now));
   }
 
   #expiry(s: SignedPeerEntry): number {

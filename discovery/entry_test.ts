@@ -85,6 +85,22 @@ Deno.test("entry: a tampered entry fails verification", () => {
   assert.ok(decodeSignedEntry(s.bytes));
 });
 
+Deno.test("entry: once verified, only the very same bytes pass unverified again", async () => {
+  const s = signEntry(key, base);
+  assert.ok(decodeSignedEntry(s.bytes)); // now among the verified bytes
+  const [body, signature] = decode(s.bytes) as [Uint8Array, Uint8Array];
+  const badSignature = signature.slice();
+  badSignature[10] ^= 1;
+  const badBody = body.slice();
+  badBody[badBody.length - 1] ^= 1;
+  for (const forged of [encode([body, badSignature]), encode([badBody, signature])]) {
+    const refused = (e: unknown) => e instanceof InvalidEntryError && e.reason !== undefined;
+    assert.throws(() => decodeSignedEntry(forged), refused);
+    await assert.rejects(verifyEntry(forged), refused);
+  }
+  assert.equal((await verifyEntry(s.bytes)).entry.peerId, key.peerId);
+});
+
 function findBytes(hay: Uint8Array, needle: Uint8Array): number {
   outer: for (let i = 0; i + needle.length <= hay.length; i++) {
     for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { NODE_V8_FLAG } from "../tests/hosts/process.ts";
 import { report } from "./_report.ts";
 
 const CHILD = new URL("./_memory_child.ts", import.meta.url).pathname;
@@ -24,7 +25,7 @@ async function measure(scenario: string): Promise<Measured> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--v8-flags=--expose-gc,--max-semi-space-size=4", // as the README runs a node
+      `--v8-flags=--expose-gc,${NODE_V8_FLAG}`, // as the README runs a node
       "--allow-net=127.0.0.1,[::1],localhost",
       "--allow-env",
       "--allow-read",

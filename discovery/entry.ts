@@ -360,15 +360,20 @@ export function decodeSignedEntry(raw: Uint8Array): SignedPeerEntry {
  * nodes in one process (tests, simulations, a host running many) verify
  * each once, not once per node (200 nodes: 40,000 verifications, 1.6 s of
  * CPU). The key is the whole `[body, signature]`, so nothing but those
- * exact bytes is ever taken as verified.
+ * exact bytes is ever taken as verified. Only entries of usual size are
+ * kept (at most 2,048 of 1 KiB): large ones are rare, and 2,048 entries
+ * of 256 KiB would hold 512 MiB.
  */
 const verifiedBytes = new Set<string>();
 const VERIFIED_CACHE = 2048;
+const VERIFIED_MAX_BYTES = 1024;
 
 function signatureValid(p: ParsedEntry): boolean {
-  const key = latin1(p.raw);
-  if (verifiedBytes.has(key)) return true;
+  const cached = p.raw.length <= VERIFIED_MAX_BYTES;
+  const key = cached ? latin1(p.raw) : "";
+  if (cached && verifiedBytes.has(key)) return true;
   if (!verify(p.key, p.body, p.signature)) return false;
+  if (!cached) return true;
   if (verifiedBytes.size >= VERIFIED_CACHE) {
     verifiedBytes.delete(verifiedBytes.values().next().value!);
   }

@@ -10,12 +10,12 @@ import { TimeoutError } from "@mosaik/transport";
 import { timeFactor } from "@mosaik/transport/testing";
 
 /**
- * Every node process runs the way the README tells users to run a node: V8's
- * young generation capped at 4 MiB semi-spaces (its default grows to 16 MiB
- * ones under a sustained allocation rate, up to 32 MiB more RSS that a
- * hostile peer can make a node pay; see the README's "Running a node").
+ * The V8 flag of every node process, as the README tells users to run a
+ * node: the young generation capped at 4 MiB semi-spaces (its default grows
+ * to 16 MiB ones under a sustained allocation rate, up to 32 MiB more RSS
+ * that a hostile peer can make a node pay; see the README's "Running a node").
  */
-export const NODE_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+export const NODE_V8_FLAG = "--max-semi-space-size=4";
 
 /** Options of {@linkcode NodeProcess.spawn}. */
 export interface SpawnOptions {
@@ -82,7 +82,7 @@ export class NodeProcess {
       Deno.execPath(),
       "run",
       "--unstable-net",
-      NODE_V8_FLAGS,
+      `--v8-flags=${NODE_V8_FLAG}`,
       `--allow-net=${(options.allowNet ?? []).join(",")}`,
       "--allow-env",
       "--allow-read",

@@ -87,6 +87,12 @@ export class ObservedAddresses {
 /** Milliseconds between checks of the interface and observed addresses. */
 export const ADDRESS_CHECK = 5_000;
 
+/** Milliseconds before a host is asked for our address again on a new connection. */
+export const ASK_INTERVAL = 60_000;
+
+/** Hosts remembered as asked (the oldest is forgotten first). */
+const MAX_ASKED = 256;
+
 /**
  * This node's advertised addresses: the interface addresses of the bound
  * endpoint (re-read on every check, so they follow interface changes) and
@@ -100,6 +106,7 @@ export class OwnAddresses {
   #extra: () => string[];
   #onChange: (addresses: string[]) => void;
   #last: string;
+  #asked = new Map<string, number>();
 
   constructor(
     hostPort: string,
@@ -116,6 +123,29 @@ export class OwnAddresses {
   /** Whether observations count (the node was not given fixed addresses). */
   get learning(): boolean {
     return this.#fixed === undefined;
+  }
+
+  /**
+   * Whether to ask the peer at `remote` (`host:port`) how it sees us now:
+   * while learning, each host at most once per {@linkcode ASK_INTERVAL}
+   * (observations are kept per host, so asking it again on every new
+   * connection learns nothing: a node that joins through one host and
+   * connects to the others there pinged each of them).
+   */
+  shouldAsk(remote: string, now = Date.now()): boolean {
+    if (!this.learning) return false;
+    let host: string;
+    try {
+      host = parseHostPort(remote).hostname;
+    } catch {
+      return false;
+    }
+    const last = this.#asked.get(host);
+    if (last !== undefined && now - last < ASK_INTERVAL) return false;
+    this.#asked.delete(host);
+    this.#asked.set(host, now);
+    if (this.#asked.size > MAX_ASKED) this.#asked.delete(this.#asked.keys().next().value!);
+    return true;
   }
 
   /** The addresses to advertise now. */

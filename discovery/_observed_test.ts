@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ObservedAddresses } from "./_observed.ts";
+import { ASK_INTERVAL, ObservedAddresses, OwnAddresses } from "./_observed.ts";
 
 Deno.test("observed: an address becomes a candidate once two observer hosts agree", () => {
   const o = new ObservedAddresses();
@@ -41,4 +41,15 @@ Deno.test("observed: a report from one observer that is none of ours means a NAT
   assert.ok(!o.translated(["198.19.1.2:5000"]), "seen at our own address");
   o.record("198.18.0.11:1", "198.18.0.12:40000");
   assert.ok(o.translated(["198.19.1.2:5000"]));
+});
+
+Deno.test("observed: each observer host is asked once per interval; fixed addresses ask none", () => {
+  const own = new OwnAddresses("198.18.0.2:6000", {}, () => {});
+  assert.ok(own.shouldAsk("198.18.0.10:4000", 0));
+  assert.ok(!own.shouldAsk("198.18.0.10:4001", 1), "another port of the same host");
+  assert.ok(own.shouldAsk("198.18.0.11:4000", 1), "another host");
+  assert.ok(own.shouldAsk("198.18.0.10:4000", ASK_INTERVAL), "asked again after the interval");
+  assert.ok(!own.shouldAsk("garbage", 0));
+  const fixed = new OwnAddresses("198.18.0.2:6000", { fixed: ["198.18.0.2:6000"] }, () => {});
+  assert.ok(!fixed.shouldAsk("198.18.0.10:4000", 0));
 });

@@ -313,7 +313,9 @@ export class Discovery implements AsyncDisposable {
       // A peer we dial sees the address our packets come from (the NAT's
       // mapping, if any): ask at once rather than at the next probe.
       e.onConnection((c) => {
-        if (c.outbound && this.#own.learning) this.#requests.track(this.ping(c.peerId, []));
+        if (c.outbound && this.#own.shouldAsk(c.remoteAddress)) {
+          this.#requests.track(this.ping(c.peerId, []));
+        }
       }),
       this.catalog.subscribe((ev) => {
         if (ev.type === "discovered" || ev.type === "updated") {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import {
   DecodeError,
   derive,
@@ -82,10 +82,10 @@ export function tdxReportData(peerId: PeerId, networkId: NetworkId, expiresAt: n
   checkExpiry(expiresAt);
   const input = new Uint8Array(DOMAIN.length + 32 + 32 + 8);
   input.set(DOMAIN);
-  input.set(peerIdToBytes(peerId), DOMAIN.length);
+  peerIdToBytes(peerId, input, DOMAIN.length);
   input.set(digestBytes(networkId), DOMAIN.length + 32);
   new DataView(input.buffer).setBigUint64(DOMAIN.length + 64, BigInt(expiresAt));
-  return hash("sha512", input);
+  return hash("sha512", input, "buffer");
 }
 
 /** Encodes ticket data (see the module doc for the layout). */
@@ -204,7 +204,7 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
   const config = {
     kind,
     policy: canonical(options.policy ?? {}),
-    trustedRoot: rootDer === undefined ? "intel" : toHex(hash("sha256", rootDer)),
+    trustedRoot: rootDer === undefined ? "intel" : hash("sha256", rootDer),
     maxLifetime: options.maxLifetime ?? null,
   };
   const policies: QuotePolicy[] = Array.isArray(options.policy)
@@ -237,7 +237,7 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         }
         const cacheKey = collateral === undefined
           ? undefined
-          : `${ctx.peerId}|${ctx.networkId}|${toHex(hash("sha256", ticket.data))}`;
+          : `${ctx.peerId}|${ctx.networkId}|${hash("sha256", ticket.data)}`;
         if (cacheKey !== undefined && collateralChanged()) accepted.clear();
         const hit = cacheKey === undefined ? undefined : accepted.get(cacheKey);
         if (hit && hit.from <= now && now < hit.until) return { ok: true, expiresAt: hit.until };
@@ -344,9 +344,4 @@ export async function issueTdxTicket(options: IssueTdxTicketOptions): Promise<Ti
     data: encodeTdxTicket({ expiresAt, quote }),
     expiresAt,
   };
-}
-
-/** A native digest: the cache key hashes the whole ticket (a quote of ~5 KiB) at every check. */
-function hash(algorithm: "sha256" | "sha512", data: Uint8Array): Uint8Array {
-  return createHash(algorithm).update(data).digest();
 }

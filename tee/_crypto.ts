@@ -2,13 +2,15 @@
 // on this machine: WebCrypto ~2500 verifies/s (import + verify ~2400/s),
 // @noble/curves p256 ~730/s, so WebCrypto is used. Imported keys are cached
 // by their point (PCK leaves, TCB signers and attestation keys repeat).
+import { latin1 } from "@mosaik/transport";
+
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
 const VERIFY = { name: "ECDSA", hash: "SHA-256" } as const;
 const keys = new Map<string, Promise<CryptoKey | null>>();
 const KEYS_MAX = 1024;
 
 function keyOf(point: Uint8Array): Promise<CryptoKey | null> {
-  const id = String.fromCharCode(...point);
+  const id = latin1(point);
   let key = keys.get(id);
   if (!key) {
     try {

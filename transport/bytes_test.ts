@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyBytes, ownBytes } from "./bytes.ts";
+import { copyBytes, fromLatin1, latin1, ownBytes } from "./bytes.ts";
 
 Deno.test("copyBytes: copies never alias the source nor each other, and pin at most a slab", () => {
   const frame = new Uint8Array(1 << 16).map((_, i) => i);
@@ -31,4 +31,14 @@ Deno.test("ownBytes: a whole buffer is kept, a view is copied", () => {
   const whole = new Uint8Array(8);
   assert.equal(ownBytes(whole), whole);
   assert.equal(ownBytes(new Uint8Array(64).subarray(0, 8)).buffer.byteLength, 8);
+});
+
+Deno.test("latin1: one character per byte, for views and long inputs, reversed by fromLatin1", () => {
+  const all = new Uint8Array(20_000).map((_, i) => (i * 7) & 0xff);
+  const view = all.subarray(3, 19_999);
+  const text = latin1(view);
+  assert.equal(text.length, view.length);
+  view.forEach((b, i) => assert.equal(text.charCodeAt(i), b));
+  assert.deepEqual(fromLatin1(text), view);
+  assert.equal(latin1(new Uint8Array(0)), "");
 });

@@ -7,6 +7,10 @@
  */
 import { blake3 } from "@noble/hashes/blake3.js";
 import { Buffer } from "node:buffer";
+// node:crypto loads Deno's Node layer, about 4 MiB of an idle node's RSS, but
+// it is the only native Ed25519 that answers synchronously, and the fastest:
+// WebCrypto is async and slower (verify with importKey 85 µs, sign 33-48 µs,
+// against 46 µs and 18 µs here); noble is ten times slower still.
 import {
   createPrivateKey,
   createPublicKey,

@@ -5,7 +5,7 @@ import type { PeerId } from "@mosaik/transport";
 import { payloadId } from "./_wire.ts";
 import { type HvMessage, HyParView, type PeerInfo } from "./_hyparview.ts";
 import { Plumtree, type PtMessage } from "./_plumtree.ts";
-import { VirtualScheduler } from "./_scheduler.ts";
+import { every, VirtualScheduler } from "./_scheduler.ts";
 
 type Msg = HvMessage | PtMessage;
 
@@ -31,6 +31,7 @@ class Node {
       bus.time,
       bus.random,
     );
+    every(bus.time, 500, 0, () => this.hv.topUp()); // as Discovery's upkeep does
     this.pt = new Plumtree({ mode }, {
       send: (to, m) => io.send(to, m),
       deliver: (payload) => {
@@ -49,11 +50,13 @@ class Node {
 
 class Bus {
   time = new VirtualScheduler();
-  constructor(readonly distance?: (a: PeerId, b: PeerId) => number) {}
+  constructor(readonly distance?: (a: PeerId, b: PeerId) => number, seed = 42) {
+    this.#seed = seed;
+  }
   nodes = new Map<PeerId, Node>();
   counts: Record<string, number> = {};
   #last = new Map<string, number>();
-  #seed = 42;
+  #seed: number;
   random = (): number => {
     this.#seed = (this.#seed * 1103515245 + 12345) & 0x7fffffff;
     return this.#seed / 0x80000000;
@@ -80,8 +83,9 @@ function network(
   n: number,
   mode: "plumtree" | "flood" = "plumtree",
   distance?: (a: PeerId, b: PeerId) => number,
+  seed?: number,
 ): { bus: Bus; nodes: Node[] } {
-  const bus = new Bus(distance);
+  const bus = new Bus(distance, seed);
   const nodes: Node[] = [];
   for (let i = 0; i < n; i++) {
     const id = `peer${String(i).padStart(3, "0")}` as PeerId;
@@ -161,15 +165,21 @@ Deno.test("hyparview: near slots pull the nearest peers into the active view; th
       const ds = [...x.hv.active.keys()].map((p) => ring(x.info.id, p)).sort((a, b) => a - b);
       return sum + (ds[0] + (ds[1] ?? ds[0])) / 2;
     }, 0) / nodes.length;
-  const random = network(n);
-  const near = network(n, "plumtree", ring);
-  for (const { bus } of [random, near]) bus.time.run(bus.time.now() + 60_000); // ~60 shuffle rounds
-  for (const nodes of [random.nodes, near.nodes]) {
-    assert.ok(connected(nodes));
-    for (const x of nodes) assert.ok(x.hv.active.size >= 1 && x.hv.active.size <= 5);
+  // Over five seeds: one run's figure depends on its seed more than on the
+  // rules (the first version's bound, p < r / 2, held for seed 42 alone).
+  let [r, p] = [0, 0];
+  for (let seed = 1; seed <= 5; seed++) {
+    const random = network(n, "plumtree", undefined, seed);
+    const near = network(n, "plumtree", ring, seed);
+    for (const { bus } of [random, near]) bus.time.run(bus.time.now() + 60_000); // ~60 shuffle rounds
+    for (const nodes of [random.nodes, near.nodes]) {
+      assert.ok(connected(nodes));
+      for (const x of nodes) assert.ok(x.hv.active.size >= 1 && x.hv.active.size <= 5);
+    }
+    r += nearestTwo(random.nodes) / 5;
+    p += nearestTwo(near.nodes) / 5;
   }
-  const [r, p] = [nearestTwo(random.nodes), nearestTwo(near.nodes)];
-  assert.ok(p < 2.5 && p < r / 2, `two nearest neighbours: ${p} with near slots, ${r} without`);
+  assert.ok(p < 2.4 && p < r * 0.6, `two nearest neighbours: ${p} with near slots, ${r} without`);
 });
 
 Deno.test("plumtree: every node delivers exactly once; the tree beats flooding", () => {
@@ -219,4 +229,33 @@ Deno.test("plumtree: lazy links heal the tree when tree nodes crash", () => {
     if (!n.dead && n !== nodes[0]) assert.ok(n.delivered.includes("after"), n.info.id);
   }
   assert.ok((bus.counts.graft ?? 0) > 0, "grafts repaired the tree");
+});
+
+Deno.test("hyparview: refused top-ups back off until a neighbour is lost", () => {
+  const time = new VirtualScheduler();
+  const asked: PeerId[] = [];
+  const peer = (i: number): PeerInfo => ({
+    id: `peer${i}` as PeerId,
+    addresses: [`127.0.0.1:${i}`],
+  });
+  const hv: HyParView = new HyParView(peer(0), { shuffleInterval: 60_000 }, {
+    send: (to, m) => {
+      if (m.kind !== "neighbor") return;
+      asked.push(to.id);
+      // every view out there is full: the request is refused
+      time.after(1, () => hv.handle(to.id, { kind: "disconnect", alive: true }));
+    },
+    release: () => {},
+    neighborUp: () => {},
+    neighborDown: () => {},
+  }, time);
+  hv.join(peer(1));
+  for (let i = 2; i < 30; i++) hv.learn(peer(i));
+  every(time, 500, 0, () => hv.topUp());
+  time.run(20_000);
+  // 1, 2, 4 and 8 s after the first refusals instead of every 500 ms
+  assert.ok(asked.length >= 3 && asked.length <= 6, `${asked.length} requests in 20 s`);
+  const before = asked.length;
+  hv.failed(peer(1).id); // the only neighbour: the view is empty, ask at once
+  assert.ok(asked.length > before, "a lost neighbour is replaced without waiting");
 });

@@ -40,6 +40,9 @@ const ADMIT_RATE = 1;
 /** ... and at once. */
 const ADMIT_BURST = 8;
 
+/** Milliseconds top-ups pause after a first refusal (see {@linkcode HyParView.topUp}). */
+const TOP_UP_BACKOFF = 1_000;
+
 /** What HyParView needs from its environment. */
 export interface HyParViewIO {
   /**
@@ -72,6 +75,8 @@ export class HyParView {
   #clock: Scheduler;
   #random: () => number;
   #admits = ADMIT_BURST;
+  #topUpAt = 0;
+  #topUpWait = 0;
   #admittedAt = 0;
   #cancelShuffle: () => void = () => {};
   #closed = false;
@@ -174,18 +179,21 @@ export class HyParView {
       case "disconnect": {
         // A refusal or an eviction: do not ask that peer again for a while,
         // and only refill at once if we are left without any neighbour (the
-        // shuffle timer tops the view up later), which keeps a join storm at
-        // one contact from cascading into evictions everywhere.
+        // top-up timer fills the view later), which keeps a join storm at
+        // one contact from cascading into evictions everywhere. A refusal
+        // also slows the top-ups down: random requests into a network whose
+        // views are full are mostly refused, each after a handshake.
         const cancel = this.#pending.get(from);
         cancel?.();
         this.#pending.delete(from);
         this.#refused.set(from, this.#clock.now() + this.#config.shuffleInterval);
+        if (cancel) this.#backOff();
         const info = this.active.get(from) ?? this.passive.get(from);
-        if (this.active.delete(from)) this.#io.neighborDown(from);
+        if (this.active.delete(from)) this.#lost(from);
         this.#io.release(from); // also the link of a refused request
         if (m.alive && info) this.#addPassive(info);
         else this.passive.delete(from);
-        if (this.active.size === 0 || cancel) this.#refill();
+        if (this.active.size === 0) this.#refill();
         return;
       }
       case "shuffle": {
@@ -226,7 +234,7 @@ export class HyParView {
     cancel?.();
     this.#pending.delete(peer);
     this.passive.delete(peer);
-    if (this.active.delete(peer)) this.#io.neighborDown(peer);
+    if (this.active.delete(peer)) this.#lost(peer);
     this.#io.release(peer);
     this.#refill();
   }
@@ -352,10 +360,28 @@ export class HyParView {
 
   /**
    * Asks one passive peer to become a neighbour if the active view is not
-   * full. Called periodically, it fills views gradually instead of in bursts.
+   * full. Called periodically, it fills views gradually instead of in bursts;
+   * after a refusal it waits {@linkcode TOP_UP_BACKOFF} ms, doubling with
+   * every further refusal up to the shuffle interval, until a neighbour is
+   * lost.
    */
   topUp(): void {
+    if (this.#clock.now() < this.#topUpAt) return;
     this.#refill(1);
+  }
+
+  #backOff(): void {
+    this.#topUpWait = Math.min(
+      Math.max(TOP_UP_BACKOFF, this.#topUpWait * 2),
+      this.#config.shuffleInterval,
+    );
+    this.#topUpAt = this.#clock.now() + this.#topUpWait;
+  }
+
+  /** `peer` left the active view: tell the node, and top up without waiting. */
+  #lost(peer: PeerId): void {
+    this.#io.neighborDown(peer);
+    this.#topUpAt = this.#topUpWait = 0;
   }
 
   #refill(max = Infinity): void {

@@ -29,6 +29,18 @@ Deno.test("adversary: a flood of 12,000 valid made-up peers by sync", async () =
 
 // 60,000 by sync and 12,000 by gossip: beyond the catalog's bound, newcomers
 // cost a cheap check each (the peer id they claim), not a signature.
+//
+// Known gap: its RSS growth straddles the suite's 64 MiB. Ten runs on a quiet
+// machine grew the victim 48.8-66.8 MiB (49.6-63.4 in three runs of the code
+// that set the suite's bound here after five runs of 45-54 MiB; 64.9 in a CI
+// run beside a benchmark), while its live heap grows a few MiB (the catalog, ~350 B an
+// entry): filling the catalog verifies 10,000 signatures, and every
+// verification leaves a native key handle, like the entries parsed across
+// the verification batches' awaits, for a full GC to free; sync frames of
+// 6,000 entries add their share. The bound below catches a return of the
+// per-entry costs (verifying, evicting, parsing and summarising every
+// made-up peer), which grew it past 400 MiB.
+const FLOOD_RSS_MIB = 80;
 
 Deno.test("adversary: a flood of 72,000 valid made-up peers by sync and by gossip", async () => {
   await using scene = await Scene.start();
@@ -60,6 +72,7 @@ Deno.test("adversary: a flood of 72,000 valid made-up peers by sync and by gossi
       took = (performance.now() - started) / 1000;
     },
     120_000,
+    FLOOD_RSS_MIB,
   ); // sending 72,000 entries took 20-55 s on a loaded 2-core machine
   const { peers, catalogEvicted } = figures.discovery;
   assert.ok(peers <= 10_000, `${peers} peers held`);

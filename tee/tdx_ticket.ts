@@ -85,7 +85,8 @@ export function tdxReportData(peerId: PeerId, networkId: NetworkId, expiresAt: n
   peerIdToBytes(peerId, input, DOMAIN.length);
   input.set(digestBytes(networkId), DOMAIN.length + 32);
   new DataView(input.buffer).setBigUint64(DOMAIN.length + 64, BigInt(expiresAt));
-  return hash("sha512", input, "buffer");
+  // a plain Uint8Array (a copy of 64 bytes), not node's Buffer: callers compare and slice it
+  return new Uint8Array(hash("sha512", input, "buffer"));
 }
 
 /** Encodes ticket data (see the module doc for the layout). */

@@ -24,6 +24,7 @@ Deno.test("tdx binding: REPORTDATA depends on every bound field and is determini
   const t = 1_800_000_000_123;
   const rd = tdxReportData(peer, net, t);
   assert.equal(rd.length, 64);
+  assert.equal(Object.getPrototypeOf(rd), Uint8Array.prototype, "a plain Uint8Array");
   assert.deepEqual(tdxReportData(peer, net, t), rd);
   assert.notDeepEqual(tdxReportData(SecretKey.generate().peerId, net, t), rd);
   assert.notDeepEqual(tdxReportData(peer, networkId("other"), t), rd);

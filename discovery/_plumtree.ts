@@ -77,6 +77,14 @@ const MAX_SEEN = 100_000;
 const MAX_CACHE_BYTES = 16 << 20;
 /** Ids announced to one lazy neighbour that it may still graft. */
 const MAX_GRAFTABLE = 1024;
+/**
+ * Milliseconds a neighbour that left still gets its payloads accepted: what it
+ * sent before it learned it was dropped (a joiner's first announcement, when
+ * its contact evicts it during a join storm) is still on the way.
+ */
+const FORMER_GRACE = 2_000;
+/** Former neighbours remembered at most. */
+const MAX_FORMER = 64;
 
 /** The broadcast state machine of one node. */
 export class Plumtree {
@@ -94,6 +102,8 @@ export class Plumtree {
   #queue = new Map<PeerId, [string, number][]>();
   /** Per lazy neighbour, the ids we sent it in IHAVEs and it has not grafted yet. */
   #graftable = new Map<PeerId, Set<string>>();
+  /** Neighbours that left, until when their payloads are still accepted. */
+  #former = new Map<PeerId, number>();
   #cancelFlush: (() => void) | undefined;
   #closed = false;
 
@@ -124,11 +134,25 @@ export class Plumtree {
 
   /** `peer` entered the active view: it starts as an eager (tree) link. */
   neighborUp(peer: PeerId): void {
+    this.#former.delete(peer);
     if (!this.lazy.has(peer)) this.eager.add(peer);
+  }
+
+  #recentlyLeft(peer: PeerId): boolean {
+    const until = this.#former.get(peer);
+    if (until === undefined) return false;
+    if (until > this.#clock.now()) return true;
+    this.#former.delete(peer);
+    return false;
   }
 
   /** `peer` left the active view. */
   neighborDown(peer: PeerId): void {
+    if (this.eager.has(peer) || this.lazy.has(peer)) {
+      this.#former.delete(peer);
+      this.#former.set(peer, this.#clock.now() + FORMER_GRACE);
+      if (this.#former.size > MAX_FORMER) this.#former.delete(this.#former.keys().next().value!);
+    }
     this.eager.delete(peer);
     this.lazy.delete(peer);
     this.#queue.delete(peer);
@@ -139,11 +163,14 @@ export class Plumtree {
   /**
    * Handles a message from a peer. Refuses (and says why) messages from
    * non-neighbours and payloads whose id is not the id of their content, so
-   * a replay under fresh ids is still a duplicate.
+   * a replay under fresh ids is still a duplicate. Payloads of a neighbour
+   * that left less than {@linkcode FORMER_GRACE} ago are still taken.
    */
   handle(from: PeerId, m: PtMessage): "not-neighbour" | "wrong-id" | undefined {
     const neighbor = this.eager.has(from) || this.lazy.has(from);
-    if (!neighbor && m.kind !== "prune") return "not-neighbour";
+    if (!neighbor && m.kind !== "prune" && !(m.kind === "gossip" && this.#recentlyLeft(from))) {
+      return "not-neighbour";
+    }
     switch (m.kind) {
       case "gossip": {
         if (this.#io.refuse?.(m.payload, from)) return;

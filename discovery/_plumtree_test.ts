@@ -92,3 +92,32 @@ Deno.test("plumtree: a graft gets only payloads announced to it, each once", () 
   fresh.pt.handle(hostile, { kind: "graft", ids: [hex(5), hex(6)] });
   assert.equal(fresh.sent.filter((m) => m.kind === "gossip").length, 0);
 });
+
+Deno.test("plumtree: what a neighbour sent before it left is taken for 2 s, then nothing of it", () => {
+  const { clock, pt, sent, delivered, gossip } = node(true);
+  pt.neighborDown(hostile);
+  // Its announcement was on the way when we dropped it (a joiner its contact
+  // evicted): delivered and forwarded, without making it a tree link again.
+  assert.equal(gossip(1), undefined);
+  assert.deepEqual(delivered, [hex(1)]);
+  assert.ok(sent.some((m) => m.kind === "gossip" && m.id === hex(1)));
+  assert.ok(!pt.eager.has(hostile) && !pt.lazy.has(hostile));
+  // Only payloads: its notices and grafts are refused.
+  assert.equal(pt.handle(hostile, { kind: "ihave", entries: [[hex(2), 0]] }), "not-neighbour");
+  assert.equal(pt.handle(hostile, { kind: "graft", ids: [hex(1)] }), "not-neighbour");
+  clock.run(2_001);
+  assert.equal(gossip(3), "not-neighbour");
+  assert.deepEqual(delivered, [hex(1)]);
+  // A peer that never was a neighbour gets nothing in.
+  assert.equal(gossip(4, hex(4), "stranger" as PeerId), "not-neighbour");
+});
+
+Deno.test("plumtree: at most 64 former neighbours are remembered", () => {
+  const { pt, delivered, gossip } = node(true);
+  const peers = Array.from({ length: 65 }, (_, i) => `p${i}` as PeerId);
+  for (const p of peers) pt.neighborUp(p);
+  for (const p of peers) pt.neighborDown(p);
+  assert.equal(gossip(1, hex(1), peers[0]), "not-neighbour"); // forgotten first
+  assert.equal(gossip(2, hex(2), peers[64]), undefined);
+  assert.deepEqual(delivered, [hex(2)]);
+});

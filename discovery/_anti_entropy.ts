@@ -1,10 +1,9 @@
 /**
- * The anti-entropy schedule: a catalog sync with a random neighbour soon
- * after every change of our neighbours or entry, backing off (doubling) to
- * `syncInterval` while nothing changes, so a lost broadcast is repaired
- * quickly without periodic chatter in steady state. One sync at a time: a
- * tick while the last one is still under way (a loaded or slow peer) is
- * skipped rather than piling syncs up.
+ * The anti-entropy schedule: a catalog sync soon after every change of our
+ * neighbours or entry, backing off (doubling) to `syncInterval` while nothing
+ * changes, so a lost broadcast is repaired quickly without periodic chatter
+ * in steady state. One sync at a time: a tick while the last one is still
+ * under way (a loaded or slow peer) is skipped rather than piling syncs up.
  *
  * @module
  */
@@ -16,17 +15,21 @@ const FIRST_DELAY = 250;
 export class AntiEntropy {
   #clock: Scheduler;
   #longest: number;
-  #run: () => Promise<void> | undefined;
+  #run: (steady: boolean) => Promise<void> | undefined;
   #running = false;
   #delay = FIRST_DELAY;
   #cancel: (() => void) | undefined;
   #closed = false;
 
   /**
-   * Runs `run` (sync with a random neighbour; it returns the sync, if any)
-   * on the schedule, at most every `longest` ms.
+   * Runs `run` (a sync; it returns it, if any) on the schedule, at most every
+   * `longest` ms; `steady` says the schedule has backed off to `longest`.
    */
-  constructor(clock: Scheduler, longest: number, run: () => Promise<void> | undefined) {
+  constructor(
+    clock: Scheduler,
+    longest: number,
+    run: (steady: boolean) => Promise<void> | undefined,
+  ) {
     this.#clock = clock;
     this.#longest = longest;
     this.#run = run;
@@ -35,11 +38,12 @@ export class AntiEntropy {
 
   #schedule(): void {
     this.#cancel?.();
+    const steady = this.#delay >= this.#longest;
     const delay = this.#delay * (0.75 + 0.5 * Math.random());
     this.#delay = Math.min(this.#delay * 2, this.#longest);
     this.#cancel = this.#clock.after(delay, () => {
       if (!this.#running) {
-        const sync = this.#run();
+        const sync = this.#run(steady);
         if (sync) {
           this.#running = true;
           const done = () => this.#running = false;

@@ -39,6 +39,15 @@ import { bump, type DiscoveryStats, newStats } from "./stats.ts";
 import { CatalogSync } from "./_sync.ts";
 import { CatalogWaiters, type DiscoveryWhen } from "./_when.ts";
 
+/**
+ * Every this many syncs in steady state, anti-entropy syncs with a random
+ * catalog peer instead of a neighbour. Views full of each other's members
+ * can close into an island (HyParView of 10,000 nodes in bench/scale.ts left
+ * islands of 44 and 8 nodes with no link out); syncing only with neighbours,
+ * an island would never hear of the rest again, and their entries expire.
+ */
+const OUTSIDE_SYNC_EVERY = 4;
+
 export { GOSSIP_PROTOCOL } from "./_gossip.ts";
 export type { PeerRtt } from "./_latency.ts";
 export { PING_PROTOCOL } from "./_ping.ts";
@@ -87,6 +96,7 @@ export class Discovery implements AsyncDisposable {
   #when: CatalogWaiters;
   #unsubscribe: (() => void)[] = [];
   #antiEntropy: AntiEntropy;
+  #steadySyncs = 0;
   #expiry: Expiry;
   #own: OwnAddresses;
 
@@ -166,8 +176,9 @@ export class Discovery implements AsyncDisposable {
     );
     // A purge scans the catalog: at most one a second (sooner for tiny purgeAfter).
     this.#expiry = new Expiry(this.catalog, this.#clock, Math.min(1000, opts.purgeAfter / 4));
-    this.#antiEntropy = new AntiEntropy(this.#clock, opts.syncInterval, () => {
-      const target = pick([...this.#gossip.hv.active.values()]);
+    this.#antiEntropy = new AntiEntropy(this.#clock, opts.syncInterval, (steady) => {
+      const outside = steady && ++this.#steadySyncs % OUTSIDE_SYNC_EVERY === 0;
+      const target = (outside && this.#outsider()) || pick([...this.#gossip.hv.active.values()]);
       return target && this.#syncSoon(target, true);
     });
     this.when = this.#when = new CatalogWaiters(this.catalog);
@@ -353,6 +364,15 @@ export class Discovery implements AsyncDisposable {
         }),
       );
     }
+  }
+
+  /** A random catalog peer outside the active view (and not banned), if any. */
+  #outsider(): PeerInfo | undefined {
+    const active = this.#gossip.hv.active;
+    const e = pick(
+      this.catalog.peers().filter((e) => !active.has(e.peerId) && !this.#offences.banned(e.peerId)),
+    );
+    return e && { id: e.peerId, addresses: e.addresses };
   }
 
   /** Joins the overlay through a peer when we have no neighbour, else syncs with it once. */

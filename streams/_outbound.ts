@@ -10,7 +10,7 @@ import type { StreamsChannel } from "./link.ts";
 import { CloseCode, type NetworkId, type StreamId } from "@mosaik/transport";
 import { type ChannelState, type ChannelStats, emptyStats } from "./conditions.ts";
 import { entryVersion, type PeerInfo } from "./peer.ts";
-import { controlToWire, encodeEnd, ITEM_HEADER, MAX_DELTA } from "./_wire.ts";
+import { controlToWire, encodeEnd, ITEM_HEADER, loneBatch, MAX_DELTA } from "./_wire.ts";
 
 /** What a subscriber's pump needs from the stream's fan-out worker. */
 export interface OutboundOwner {
@@ -149,7 +149,9 @@ export class Outbound {
           size += this.datas[to].length + ITEM_HEADER;
           to++;
         }
-        const frame = owner.batch(this.seqs, this.datas, from, to);
+        const frame = to - from === 1
+          ? loneBatch(this.seqs[from], this.datas[from])
+          : owner.batch(this.seqs, this.datas, from, to);
         if (to === this.seqs.length) {
           this.seqs = [];
           this.datas = [];

@@ -156,6 +156,20 @@ export function encodeBatch(
 }
 
 /**
+ * The batch frame of one datum as parts (header, datum): the datum is sent
+ * as it is, not copied into a frame.
+ */
+export function loneBatch(seq: number, data: Uint8Array): Uint8Array[] {
+  const head = new Uint8Array(BATCH_HEADER + ITEM_HEADER);
+  const view = new DataView(head.buffer);
+  head[0] = FRAME_BATCH;
+  view.setUint32(1, 1);
+  view.setFloat64(5, seq);
+  view.setUint32(BATCH_HEADER + 4, data.length);
+  return [head, data];
+}
+
+/**
  * The last few batch frames a producer encoded, keyed by their range of
  * sequence numbers: subscribers that take the same range (fan-out in step)
  * share one frame instead of encoding it each.

@@ -9,6 +9,7 @@ import {
   encodeEnd,
   FRAME_BATCH,
   FrameCache,
+  loneBatch,
 } from "./_wire.ts";
 
 Deno.test("wire: batch frames round-trip with sequence numbers", () => {
@@ -28,6 +29,13 @@ Deno.test("wire: batch frames round-trip with sequence numbers", () => {
   assert.deepEqual(out.datas, datas);
   const part = decodeDataFrame(encodeBatch(seqs, datas, 1, 3));
   assert.deepEqual(part.kind === "batch" && part.seqs, [8, 10]);
+});
+
+Deno.test("wire: a lone datum's batch in parts is the batch frame of that datum", () => {
+  const datum = new Uint8Array([9, 8, 7]);
+  const [head, data] = loneBatch(2 ** 40, datum);
+  assert.equal(data, datum);
+  assert.deepEqual(new Uint8Array([...head, ...data]), encodeBatch([2 ** 40], [datum], 0, 1));
 });
 
 Deno.test("wire: end frames and control messages round-trip", () => {

@@ -12,8 +12,8 @@ export interface StreamsChannel {
   readonly peerId: PeerId;
   /** Sends a MessagePack message. */
   send(message: unknown): Promise<void>;
-  /** Sends one raw frame. */
-  sendBytes(bytes: Uint8Array): Promise<void>;
+  /** Sends one raw frame, given whole or as parts to concatenate. */
+  sendBytes(bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Resolves when everything sent so far was handed to QUIC. */
   flush(): Promise<void>;
   /** The next message; `undefined` when the remote finished; throws `ChannelClosedError` on a close code. */

@@ -43,7 +43,11 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
 export const codecs: {
   /** Standard MessagePack (the default); `Uint8Array` stays binary. */
   msgpack<T>(): Codec<T>;
-  /** Raw bytes, passed through (decoding copies the bytes). */
+  /**
+   * Raw bytes, passed through. Decoding copies a datum unless it fills most
+   * of the buffer it was received in: a kept datum never pins much more than
+   * its own size.
+   */
   readonly bytes: Codec<Uint8Array>;
   /** UTF-8 text; invalid UTF-8 is rejected. */
   readonly text: Codec<string>;
@@ -53,7 +57,8 @@ export const codecs: {
   },
   bytes: {
     encode: (value: Uint8Array) => value,
-    decode: (bytes: Uint8Array) => copyBytes(bytes),
+    decode: (bytes: Uint8Array) =>
+      bytes.length * 2 > bytes.buffer.byteLength ? bytes : copyBytes(bytes),
   },
   text: {
     encode: (value: string) => textEncoder.encode(value),

@@ -239,6 +239,9 @@ export class FrameReader {
   }
 }
 
+/** Parts of a lone frame over this size are written as they are, not joined first. */
+const WRITE_AS_IS = 16_384;
+
 /**
  * Coalesces frames: the first frame is written at once; frames queued while a
  * write is in flight go out together in the next write. `write` resolves at
@@ -248,6 +251,7 @@ export class FrameWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
+  #pendingFrames = 0;
   #flushing: Promise<void> | undefined;
   #error: unknown;
   #max: number;
@@ -259,16 +263,21 @@ export class FrameWriter {
     this.#max = max;
   }
 
-  write(payload: Uint8Array, close = false): Promise<void> {
+  /** Queues a frame; given as parts, its payload is their concatenation. */
+  write(payload: Uint8Array | readonly Uint8Array[], close = false): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (payload.length > this.#max) {
-      return Promise.reject(new FrameTooLargeError(payload.length, this.#max));
-    }
+    let size = 0;
+    if (payload instanceof Uint8Array) size = payload.length;
+    else for (const part of payload) size += part.length;
+    if (size > this.#max) return Promise.reject(new FrameTooLargeError(size, this.#max));
     const header = new Uint8Array(4);
-    new DataView(header.buffer).setUint32(0, close ? payload.length + CLOSE_BIT : payload.length);
-    this.#pending.push(header, payload);
-    this.#pendingBytes += payload.length + 4;
-    this.sent += payload.length;
+    new DataView(header.buffer).setUint32(0, close ? size + CLOSE_BIT : size);
+    this.#pending.push(header);
+    if (payload instanceof Uint8Array) this.#pending.push(payload);
+    else for (const part of payload) this.#pending.push(part);
+    this.#pendingBytes += size + 4;
+    this.#pendingFrames++;
+    this.sent += size;
     this.#flushing ??= this.#flush();
     return this.#pendingBytes > HIGH_WATER ? this.drain() : Promise.resolve();
   }
@@ -289,26 +298,38 @@ export class FrameWriter {
       while (this.#pending.length > 0) {
         const chunks = this.#pending;
         const size = this.#pendingBytes;
+        const frames = this.#pendingFrames;
         this.#pending = [];
         this.#pendingBytes = 0;
-        let out: Uint8Array;
-        if (chunks.length === 2 && chunks[1].length > 16_384) {
-          await this.#writer.write(chunks[0]);
-          out = chunks[1];
-        } else {
-          out = new Uint8Array(size);
-          let at = 0;
-          for (const c of chunks) {
-            out.set(c, at);
-            at += c.length;
-          }
+        this.#pendingFrames = 0;
+        if (frames > 1) {
+          await this.#writer.write(join(chunks, 0, chunks.length, size));
+          continue;
         }
-        await this.#writer.write(out);
+        // A lone frame: its large parts go out as they are (no copy), runs of
+        // small ones (its header among them) joined.
+        let from = 0;
+        let bytes = 0;
+        for (let i = 0; i < chunks.length; i++) {
+          const part = chunks[i];
+          if (part.length <= WRITE_AS_IS) {
+            bytes += part.length;
+            continue;
+          }
+          if (i > from) await this.#writer.write(join(chunks, from, i, bytes));
+          await this.#writer.write(part);
+          from = i + 1;
+          bytes = 0;
+        }
+        if (from < chunks.length) {
+          await this.#writer.write(join(chunks, from, chunks.length, bytes));
+        }
       }
     } catch (e) {
       this.#error = e;
       this.#pending = [];
       this.#pendingBytes = 0;
+      this.#pendingFrames = 0;
     } finally {
       this.#flushing = undefined;
     }
@@ -328,4 +349,16 @@ export class FrameWriter {
     this.#error ??= new Error("aborted");
     this.#writer.abort().catch(() => {});
   }
+}
+
+/** Parts `from..to` of `chunks` (`bytes` long in all) as one buffer; a lone part as it is. */
+function join(chunks: readonly Uint8Array[], from: number, to: number, bytes: number): Uint8Array {
+  if (to - from === 1) return chunks[from];
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    out.set(chunks[i], at);
+    at += chunks[i].length;
+  }
+  return out;
 }

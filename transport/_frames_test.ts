@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { DecodeError } from "./errors.ts";
+import { DecodeError, FrameTooLargeError } from "./errors.ts";
 import { FrameReader, FrameWriter } from "./_frames.ts";
 
 function source(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
@@ -54,6 +54,35 @@ Deno.test("frames survive any chunking and coalescing", async () => {
   // one chunk of everything: the byte reader takes it in reads of at most 64 KiB
   const whole = await readAll(new FrameReader(byteSource([all]), 1 << 20));
   assert.deepEqual(whole.map((f) => f.data), payloads);
+});
+
+Deno.test("frames given as parts arrive whole; a lone frame's large parts are written uncopied", async () => {
+  const chunks: Uint8Array[] = [];
+  const writer = new FrameWriter(
+    new WritableStream({ write: (c) => void chunks.push(c) }),
+    1 << 20,
+  );
+  const big = new Uint8Array(20_000).fill(7);
+  const frames = [
+    [new Uint8Array([1, 2]), big, new Uint8Array([3]), new Uint8Array(30_000).fill(9)],
+    [new Uint8Array([4]), new Uint8Array(0), new Uint8Array([5, 6])],
+    [big],
+  ];
+  await writer.write(frames[0]);
+  await writer.drain();
+  assert.ok(chunks.includes(big)); // the lone frame went out in parts, `big` as it is
+  for (const f of frames.slice(1)) void writer.write(f); // queued together: joined
+  await writer.finish();
+  const all = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let at = 0;
+  for (const c of chunks) all.set(c, (at += c.length) - c.length);
+  const joined = frames.map((parts) => new Uint8Array(parts.flatMap((p) => [...p])));
+  const got = await readAll(new FrameReader(byteSource([all]), 1 << 20));
+  assert.deepEqual(got.map((f) => f.data), joined);
+  await assert.rejects(
+    () => new FrameWriter(new WritableStream(), 10).write([new Uint8Array(6), new Uint8Array(5)]),
+    FrameTooLargeError,
+  );
 });
 
 Deno.test("large frames from a byte stream are read into their own buffer, small ones around them intact", async () => {

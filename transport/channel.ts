@@ -96,8 +96,12 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
     return this.sendBytes(encode(message));
   }
 
-  /** Sends one raw frame. */
-  sendBytes(bytes: Uint8Array): Promise<void> {
+  /**
+   * Sends one raw frame. Given as parts, the frame is their concatenation;
+   * large parts are handed to QUIC as they are, not copied into one buffer
+   * first, so they must not change until {@linkcode Channel.flush} resolves.
+   */
+  sendBytes(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.#closed || this.#finished) {
       return Promise.reject(new ClosedError("channel is closed for sending"));
     }

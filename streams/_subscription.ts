@@ -174,11 +174,14 @@ export class Subscription<T> {
 
   async #read(channel: StreamsChannel, signal: AbortSignal): Promise<void> {
     const inbox = this.#ctx.inbox;
+    // a frame is decoded before the next is read: with a copying codec no
+    // datum holds on to it, so frames can share one buffer
+    const reuse = this.#ctx.def.codec.copies === true;
     for (;;) {
       const room = inbox.room(signal);
       if (room) await room;
       if (signal.aborted) return;
-      const frame = await channel.recvBytes();
+      const frame = await channel.recvBytes({ reuse });
       if (frame === undefined) return;
       this.#frame(frame);
     }

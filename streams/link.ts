@@ -18,8 +18,11 @@ export interface StreamsChannel {
   flush(): Promise<void>;
   /** The next message; `undefined` when the remote finished; throws `ChannelClosedError` on a close code. */
   recv<T = unknown>(): Promise<T | undefined>;
-  /** The next raw frame, with the same end and error rules as `recv`. */
-  recvBytes(): Promise<Uint8Array | undefined>;
+  /**
+   * The next raw frame, with the same end and error rules as `recv`; with
+   * `reuse`, valid only until the next receive (its memory may be reused).
+   */
+  recvBytes(options?: { reuse?: boolean }): Promise<Uint8Array | undefined>;
   /** Closes with a code the remote observes. */
   close(code?: number, reason?: string): Promise<void>;
 }

@@ -25,6 +25,12 @@ export interface Codec<T> {
   encode(value: T): Uint8Array;
   /** Decodes one datum; throws on malformed input. */
   decode(bytes: Uint8Array): T;
+  /**
+   * `decode` returns nothing that shares memory with the bytes it was given
+   * (it copies what it keeps): a consumer then reads batch frames into one
+   * reused buffer instead of a new one each. Default `false`.
+   */
+  readonly copies?: boolean;
 }
 
 const textEncoder = new TextEncoder();
@@ -43,11 +49,7 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
 export const codecs: {
   /** Standard MessagePack (the default); `Uint8Array` stays binary. */
   msgpack<T>(): Codec<T>;
-  /**
-   * Raw bytes, passed through. Decoding copies a datum unless it fills most
-   * of the buffer it was received in: a kept datum never pins much more than
-   * its own size.
-   */
+  /** Raw bytes, passed through (decoding copies the bytes). */
   readonly bytes: Codec<Uint8Array>;
   /** UTF-8 text; invalid UTF-8 is rejected. */
   readonly text: Codec<string>;
@@ -57,8 +59,8 @@ export const codecs: {
   },
   bytes: {
     encode: (value: Uint8Array) => value,
-    decode: (bytes: Uint8Array) =>
-      bytes.length * 2 > bytes.buffer.byteLength ? bytes : copyBytes(bytes),
+    decode: (bytes: Uint8Array) => copyBytes(bytes),
+    copies: true,
   },
   text: {
     encode: (value: string) => textEncoder.encode(value),
@@ -69,6 +71,7 @@ export const codecs: {
         throw new DecodeError("invalid UTF-8 datum", { cause });
       }
     },
+    copies: true,
   },
 };
 

@@ -24,6 +24,8 @@ const GATHER = 4096;
  * 64 KiB read it starts in).
  */
 const DIRECT = 16 * 1024;
+/** Largest buffer kept between frames received with `reuse` (see {@linkcode FrameReader.next}). */
+const SPARE_MAX = 2 * READ_MAX;
 
 export type Frame = { data: Uint8Array; close: false } | { data: Uint8Array; close: true };
 
@@ -55,6 +57,8 @@ export class FrameReader {
   #buffered = 0; // unread bytes across chunks
   #max: number;
   #reserve: ReserveBytes | undefined;
+  /** The buffer of the last frame read straight into its own buffer with `reuse`. */
+  #spare: ArrayBuffer | undefined;
   /** Payload bytes received, for stats. */
   received = 0;
 
@@ -84,7 +88,10 @@ export class FrameReader {
     const result = await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(size));
     const n = result.value?.length ?? 0;
     if (n === size) this.#size = Math.min(this.#size * 2, READ_MAX);
-    else if (n * 4 < size) this.#size = Math.max(this.#size / 2, READ_MIN);
+    else if (n * 4 < size) {
+      this.#size = Math.max(this.#size / 2, READ_MIN);
+      this.#spare = undefined; // traffic thinned out: hold no frame buffer for it
+    }
     return result as ReadableStreamReadResult<Uint8Array>;
   }
 
@@ -175,8 +182,12 @@ export class FrameReader {
    * The next frame, or `undefined` when the stream ended between frames. A
    * frame larger than `limit` (default: the reader's maximum) is refused
    * from its length prefix, before its payload is read.
+   *
+   * With `reuse`, a frame read straight into its own buffer gets the buffer
+   * of the last such frame when it fits, instead of a new one: the caller
+   * must be done with the previous frame (whose view is then detached).
    */
-  async next(limit: number = this.#max): Promise<Frame | undefined> {
+  async next(limit: number = this.#max, reuse = false): Promise<Frame | undefined> {
     if (!(await this.#fill(4))) {
       if (this.#buffered > 0) throw new TruncatedFrameError("stream ended inside a frame header");
       return undefined;
@@ -200,7 +211,7 @@ export class FrameReader {
       if (room) [release, direct] = [room, true];
     }
     try {
-      const data = direct ? await this.#readInto(size) : await this.#all(size);
+      const data = direct ? await this.#readInto(size, reuse) : await this.#all(size);
       this.received += size;
       return { data, close } as Frame;
     } finally {
@@ -218,11 +229,19 @@ export class FrameReader {
   /**
    * A large frame read straight into its own buffer (over {@linkcode READ_MAX}
    * its room is reserved): no chunks to hold and copy, so it costs its size
-   * once.
+   * once. With `reuse`, the buffer is the last one's when it fits (taken
+   * over by `transfer`, so views of the last frame read as empty), else a new
+   * one of at least {@linkcode READ_MAX} bytes, kept for the next frame.
    */
-  async #readInto(size: number): Promise<Uint8Array> {
+  async #readInto(size: number, reuse: boolean): Promise<Uint8Array> {
     let at = Math.min(this.#buffered, size);
-    let buffer = new ArrayBuffer(size);
+    const spare = this.#spare;
+    this.#spare = undefined;
+    let buffer = !reuse
+      ? new ArrayBuffer(size)
+      : spare && spare.byteLength >= size
+      ? spare.transfer()
+      : new ArrayBuffer(Math.max(size, READ_MAX));
     if (at > 0) new Uint8Array(buffer).set(this.#take(at));
     const reader = this.#reader as ReadableStreamBYOBReader;
     while (at < size) {
@@ -231,7 +250,8 @@ export class FrameReader {
       buffer = value.buffer as ArrayBuffer;
       at += value.length;
     }
-    return new Uint8Array(buffer);
+    if (reuse && buffer.byteLength <= SPARE_MAX) this.#spare = buffer;
+    return new Uint8Array(buffer, 0, size);
   }
 
   cancel(): void {

@@ -106,6 +106,34 @@ Deno.test("large frames from a byte stream are read into their own buffer, small
   );
 });
 
+Deno.test("frames read with reuse share one buffer; the previous one reads as empty", async () => {
+  const chunks: Uint8Array[] = [];
+  const writer = new FrameWriter(
+    new WritableStream({ write: (c) => void chunks.push(c.slice()) }),
+    1 << 20,
+  );
+  const payloads = [40_000, 60_000, 20_000, 200_000, 30_000].map((n, i) =>
+    new Uint8Array(n).fill(i + 1)
+  );
+  for (const p of payloads) await writer.write(p);
+  await writer.finish();
+  const reader = new FrameReader(byteSource(chunks), 1 << 20, () => () => {});
+  const first = (await reader.next(undefined, true))!.data;
+  assert.deepEqual(first, payloads[0]);
+  const buffer = first.buffer;
+  const second = (await reader.next(undefined, true))!.data;
+  assert.deepEqual(second, payloads[1]);
+  assert.equal(first.length, 0); // its memory now holds the second frame
+  assert.equal(buffer.detached, true);
+  assert.deepEqual((await reader.next(undefined, true))!.data, payloads[2]);
+  const large = (await reader.next(undefined, true))!.data; // over the spare: a buffer of its own
+  assert.deepEqual(large, payloads[3]);
+  const kept = (await reader.next())!.data; // without reuse: its own buffer
+  assert.deepEqual(kept, payloads[4]);
+  assert.equal(await reader.next(undefined, true), undefined);
+  assert.deepEqual(kept, payloads[4]);
+});
+
 Deno.test("truncated and oversized frames throw typed errors", async () => {
   await assert.rejects(
     readAll(new FrameReader(source([new Uint8Array([0, 0])]), 100)),

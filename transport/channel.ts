@@ -141,12 +141,17 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
     }
   }
 
-  /** The next raw frame, or `undefined` when the remote finished cleanly. */
-  async recvBytes(): Promise<Uint8Array | undefined> {
+  /**
+   * The next raw frame, or `undefined` when the remote finished cleanly.
+   * With `reuse`, the frame may be read into the memory of the previous one
+   * received with `reuse` (saving an allocation per frame): it is valid only
+   * until the next receive, after which it may read as empty.
+   */
+  async recvBytes(options?: { reuse?: boolean }): Promise<Uint8Array | undefined> {
     if (this.#remoteDone) return undefined;
     let frame;
     try {
-      frame = await this.#reader.next();
+      frame = await this.#reader.next(undefined, options?.reuse);
     } catch (e) {
       if (e instanceof DecodeError) this.#violation(e);
       else if (e instanceof ResourceLimitError) {

@@ -20,6 +20,7 @@ import {
   deadline,
   DecodeError,
   digestBytes,
+  frameBuffer,
   type NetworkId,
   type StreamId,
   toHex,
@@ -137,8 +138,8 @@ export function encodeBatch(
 ): Uint8Array {
   let size = BATCH_HEADER;
   for (let i = from; i < to; i++) size += ITEM_HEADER + datas[i].length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const out = frameBuffer(size);
+  const view = new DataView(out.buffer, out.byteOffset, size);
   out[0] = FRAME_BATCH;
   view.setUint32(1, to - from);
   view.setFloat64(5, seqs[from]);

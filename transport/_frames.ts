@@ -262,6 +262,27 @@ export class FrameReader {
 /** Parts of a lone frame over this size are written as they are, not joined first. */
 const WRITE_AS_IS = 16_384;
 
+/** Buffers made by {@linkcode frameBuffer}: their first 4 bytes are the frame header's. */
+const withHeadroom = new WeakSet<ArrayBuffer>();
+
+/**
+ * A zeroed buffer for a frame payload of `size` bytes, with room for the
+ * frame header in front of it: a channel sends it as one write with the
+ * header, neither copied nor preceded by a write of its own.
+ *
+ * @example
+ * ```ts
+ * import { frameBuffer } from "@mosaik/transport";
+ * const payload = frameBuffer(1024);
+ * payload.set([1, 2, 3]); // then channel.sendBytes(payload)
+ * ```
+ */
+export function frameBuffer(size: number): Uint8Array {
+  const buffer = new ArrayBuffer(size + 4);
+  withHeadroom.add(buffer);
+  return new Uint8Array(buffer, 4, size);
+}
+
 /**
  * Coalesces frames: the first frame is written at once; frames queued while a
  * write is in flight go out together in the next write. `write` resolves at
@@ -290,11 +311,23 @@ export class FrameWriter {
     if (payload instanceof Uint8Array) size = payload.length;
     else for (const part of payload) size += part.length;
     if (size > this.#max) return Promise.reject(new FrameTooLargeError(size, this.#max));
-    const header = new Uint8Array(4);
-    new DataView(header.buffer).setUint32(0, close ? size + CLOSE_BIT : size);
-    this.#pending.push(header);
-    if (payload instanceof Uint8Array) this.#pending.push(payload);
-    else for (const part of payload) this.#pending.push(part);
+    const word = close ? size + CLOSE_BIT : size;
+    if (
+      !close && payload instanceof Uint8Array && payload.byteOffset === 4 &&
+      payload.buffer.byteLength === size + 4 && withHeadroom.has(payload.buffer as ArrayBuffer)
+    ) {
+      // the same bytes whichever channel sends it: a frame shared by channels
+      // gets the same header from each
+      const framed = new Uint8Array(payload.buffer, 0, size + 4);
+      new DataView(framed.buffer).setUint32(0, word);
+      this.#pending.push(framed);
+    } else {
+      const header = new Uint8Array(4);
+      new DataView(header.buffer).setUint32(0, word);
+      this.#pending.push(header);
+      if (payload instanceof Uint8Array) this.#pending.push(payload);
+      else for (const part of payload) this.#pending.push(part);
+    }
     this.#pendingBytes += size + 4;
     this.#pendingFrames++;
     this.sent += size;

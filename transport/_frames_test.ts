@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { DecodeError, FrameTooLargeError } from "./errors.ts";
-import { FrameReader, FrameWriter } from "./_frames.ts";
+import { frameBuffer, FrameReader, FrameWriter } from "./_frames.ts";
 
 function source(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return ReadableStream.from(chunks);
@@ -104,6 +104,20 @@ Deno.test("large frames from a byte stream are read into their own buffer, small
     readAll(new FrameReader(byteSource([Uint8Array.from(cut)]), 4 << 20)),
     DecodeError,
   );
+});
+
+Deno.test("a frameBuffer payload goes out in one write with its header, on every channel it is sent on", async () => {
+  const payload = frameBuffer(30_000).fill(5);
+  const writes: Uint8Array[][] = [[], []];
+  for (const out of writes) {
+    const writer = new FrameWriter(new WritableStream({ write: (c) => void out.push(c) }), 1 << 20);
+    await writer.write(payload);
+    await writer.finish();
+    assert.equal(out.length, 1);
+    assert.equal(out[0].buffer, payload.buffer); // not copied
+    const frames = await readAll(new FrameReader(byteSource(out), 1 << 20));
+    assert.deepEqual(frames.map((f) => f.data), [new Uint8Array(30_000).fill(5)]);
+  }
 });
 
 Deno.test("frames read with reuse share one buffer; the previous one reads as empty", async () => {

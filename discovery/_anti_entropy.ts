@@ -5,34 +5,59 @@
  * in steady state. One sync at a time: a tick while the last one is still
  * under way (a loaded or slow peer) is skipped rather than piling syncs up.
  *
+ * A sync goes to a random neighbour, except every
+ * {@linkcode OUTSIDE_SYNC_EVERY}th one in steady state, which goes to a
+ * random catalog peer outside the active view: views full of each other's
+ * members can close into an island (HyParView of 10,000 nodes in
+ * bench/scale.ts left islands of 44 and 8 nodes with no link out), which,
+ * syncing only with neighbours, would never hear of the rest again.
+ *
  * @module
  */
-import type { Scheduler } from "./_scheduler.ts";
+import type { PeerEntry } from "./entry.ts";
+import type { PeerInfo } from "./_hyparview.ts";
+import { pick, type Scheduler } from "./_scheduler.ts";
 
 const FIRST_DELAY = 250;
+/** Every this many syncs in steady state, one goes outside the active view. */
+export const OUTSIDE_SYNC_EVERY = 4;
+
+/** Whom anti-entropy syncs with, and how. */
+export interface AntiEntropyTargets {
+  /** A random neighbour, if any. */
+  neighbor(): PeerInfo | undefined;
+  /** A random peer outside the active view, if any (see {@linkcode outsider}). */
+  outsider(): PeerInfo | undefined;
+  /** Syncs with `peer`; returns the sync. */
+  sync(peer: PeerInfo): Promise<void>;
+}
+
+/** A random peer of `peers` that is neither in `active` nor banned. */
+export function outsider(
+  peers: readonly PeerEntry[],
+  active: ReadonlyMap<string, unknown>,
+  offences: { banned(peer: PeerEntry["peerId"]): boolean },
+): PeerInfo | undefined {
+  const e = pick(peers.filter((e) => !active.has(e.peerId) && !offences.banned(e.peerId)));
+  return e && { id: e.peerId, addresses: e.addresses };
+}
 
 /** The timer of periodic catalog syncs. */
 export class AntiEntropy {
   #clock: Scheduler;
   #longest: number;
-  #run: (steady: boolean) => Promise<void> | undefined;
+  #targets: AntiEntropyTargets;
   #running = false;
   #delay = FIRST_DELAY;
+  #steadySyncs = 0;
   #cancel: (() => void) | undefined;
   #closed = false;
 
-  /**
-   * Runs `run` (a sync; it returns it, if any) on the schedule, at most every
-   * `longest` ms; `steady` says the schedule has backed off to `longest`.
-   */
-  constructor(
-    clock: Scheduler,
-    longest: number,
-    run: (steady: boolean) => Promise<void> | undefined,
-  ) {
+  /** Syncs with `targets` on the schedule, at most every `longest` ms. */
+  constructor(clock: Scheduler, longest: number, targets: AntiEntropyTargets) {
     this.#clock = clock;
     this.#longest = longest;
-    this.#run = run;
+    this.#targets = targets;
     this.#schedule();
   }
 
@@ -43,11 +68,13 @@ export class AntiEntropy {
     this.#delay = Math.min(this.#delay * 2, this.#longest);
     this.#cancel = this.#clock.after(delay, () => {
       if (!this.#running) {
-        const sync = this.#run(steady);
-        if (sync) {
+        const t = this.#targets;
+        const outside = steady && ++this.#steadySyncs % OUTSIDE_SYNC_EVERY === 0;
+        const peer = (outside && t.outsider()) || t.neighbor();
+        if (peer) {
           this.#running = true;
           const done = () => this.#running = false;
-          sync.then(done, done);
+          t.sync(peer).then(done, done);
         }
       }
       this.#schedule();

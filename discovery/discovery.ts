@@ -18,7 +18,7 @@ import { Catalog, type UpsertResult } from "./catalog.ts";
 import { Expiry } from "./_expiry.ts";
 import { signDeparture } from "./departure.ts";
 import type { SignedPeerEntry } from "./entry.ts";
-import { AntiEntropy } from "./_anti_entropy.ts";
+import { AntiEntropy, outsider } from "./_anti_entropy.ts";
 import { Gossip } from "./_gossip.ts";
 import type { PeerInfo } from "./_hyparview.ts";
 import { Ingest } from "./_ingest.ts";
@@ -38,15 +38,6 @@ import { every, pick, TimerScheduler } from "./_scheduler.ts";
 import { bump, type DiscoveryStats, newStats } from "./stats.ts";
 import { CatalogSync } from "./_sync.ts";
 import { CatalogWaiters, type DiscoveryWhen } from "./_when.ts";
-
-/**
- * Every this many syncs in steady state, anti-entropy syncs with a random
- * catalog peer instead of a neighbour. Views full of each other's members
- * can close into an island (HyParView of 10,000 nodes in bench/scale.ts left
- * islands of 44 and 8 nodes with no link out); syncing only with neighbours,
- * an island would never hear of the rest again, and their entries expire.
- */
-const OUTSIDE_SYNC_EVERY = 4;
 
 export { GOSSIP_PROTOCOL } from "./_gossip.ts";
 export type { PeerRtt } from "./_latency.ts";
@@ -96,7 +87,6 @@ export class Discovery implements AsyncDisposable {
   #when: CatalogWaiters;
   #unsubscribe: (() => void)[] = [];
   #antiEntropy: AntiEntropy;
-  #steadySyncs = 0;
   #expiry: Expiry;
   #own: OwnAddresses;
 
@@ -176,10 +166,10 @@ export class Discovery implements AsyncDisposable {
     );
     // A purge scans the catalog: at most one a second (sooner for tiny purgeAfter).
     this.#expiry = new Expiry(this.catalog, this.#clock, Math.min(1000, opts.purgeAfter / 4));
-    this.#antiEntropy = new AntiEntropy(this.#clock, opts.syncInterval, (steady) => {
-      const outside = steady && ++this.#steadySyncs % OUTSIDE_SYNC_EVERY === 0;
-      const target = (outside && this.#outsider()) || pick([...this.#gossip.hv.active.values()]);
-      return target && this.#syncSoon(target, true);
+    this.#antiEntropy = new AntiEntropy(this.#clock, opts.syncInterval, {
+      neighbor: () => pick([...this.#gossip.hv.active.values()]),
+      outsider: () => outsider(this.catalog.peers(), this.#gossip.hv.active, this.#offences),
+      sync: (peer) => this.#syncSoon(peer, true),
     });
     this.when = this.#when = new CatalogWaiters(this.catalog);
   }
@@ -364,15 +354,6 @@ export class Discovery implements AsyncDisposable {
         }),
       );
     }
-  }
-
-  /** A random catalog peer outside the active view (and not banned), if any. */
-  #outsider(): PeerInfo | undefined {
-    const active = this.#gossip.hv.active;
-    const e = pick(
-      this.catalog.peers().filter((e) => !active.has(e.peerId) && !this.#offences.banned(e.peerId)),
-    );
-    return e && { id: e.peerId, addresses: e.addresses };
   }
 
   /** Joins the overlay through a peer when we have no neighbour, else syncs with it once. */

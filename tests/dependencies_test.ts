@@ -77,3 +77,18 @@ Deno.test("deno.lock holds only the packages' own dependencies", () => {
     assert.ok(mapped.has(name) || mapped.has(name + "/"), `deno.lock locks ${specifier}`);
   }
 });
+
+Deno.test("a node loads no Node built-in but node:crypto and node:buffer", async () => {
+  // Each built-in loads more of Deno's Node layer into every node's RSS
+  // (node:zlib alone about 0.8 MiB); node:crypto is the one sync Ed25519.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "network/mod.ts"],
+    cwd: root,
+    stdout: "piped",
+  }).output();
+  assert.ok(out.success, "deno info failed");
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout));
+  const builtins = graph.modules.map((m: { specifier: string }) => m.specifier)
+    .filter((s: string) => s.startsWith("node:")).sort();
+  assert.deepEqual(builtins, ["node:buffer", "node:crypto"]);
+});

@@ -78,17 +78,26 @@ Deno.test("deno.lock holds only the packages' own dependencies", () => {
   }
 });
 
-Deno.test("a node loads no Node built-in but node:crypto and node:buffer", async () => {
-  // Each built-in loads more of Deno's Node layer into every node's RSS
-  // (node:zlib alone about 0.8 MiB); node:crypto is the one sync Ed25519.
+/** The specifiers of `path`'s module graph (dynamic imports included) that start with `prefix`. */
+async function graph(path: string, prefix: string): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "network/mod.ts"],
+    args: ["info", "--json", path],
     cwd: root,
     stdout: "piped",
   }).output();
-  assert.ok(out.success, "deno info failed");
-  const graph = JSON.parse(new TextDecoder().decode(out.stdout));
-  const builtins = graph.modules.map((m: { specifier: string }) => m.specifier)
-    .filter((s: string) => s.startsWith("node:")).sort();
-  assert.deepEqual(builtins, ["node:buffer", "node:crypto"]);
+  assert.ok(out.success, `deno info ${path} failed`);
+  const modules: { specifier: string }[] = JSON.parse(new TextDecoder().decode(out.stdout)).modules;
+  return modules.map((m) => m.specifier).filter((s) => s.startsWith(prefix)).sort();
+}
+
+// Each Node built-in and npm package a node loads costs its RSS (node:zlib
+// about 0.8 MiB, @noble/hashes' BLAKE3 about 0.5 MiB): node:crypto is the one
+// sync Ed25519, msgpack the codec.
+Deno.test("a node loads no Node built-in but node:crypto and node:buffer", async () => {
+  assert.deepEqual(await graph("network/mod.ts", "node:"), ["node:buffer", "node:crypto"]);
+});
+
+Deno.test("transport loads no npm package but msgpack", async () => {
+  const msgpack = imports["@msgpack/msgpack"].replace(/^npm:/, "npm:/");
+  assert.deepEqual(await graph("transport/mod.ts", "npm:"), [msgpack]);
 });

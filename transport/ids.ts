@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { blake3 } from "@noble/hashes/blake3.js";
+import { blake3 } from "./_blake3.ts";
 import { Buffer } from "node:buffer";
 // node:crypto loads Deno's Node layer, about 4 MiB of an idle node's RSS, but
 // it is the only native Ed25519 that answers synchronously, and the fastest:

@@ -1,6 +1,7 @@
 // BLAKE3's default hash (32 bytes, no key), after the reference
-// implementation. @noble/hashes' blake3 (which loads its BLAKE2 and 64-bit
-// helpers too) cost every node about 0.5 MiB of RSS, and is no faster.
+// implementation. @noble/hashes' blake3 loads its BLAKE2 and 64-bit helpers
+// too (~180 KiB more JS heap in every node) and is slower on the short
+// inputs hashed here (8.7 vs 3.8 µs for 200 bytes).
 
 const IV = new Uint32Array([
   0x6a09e667,

@@ -58,8 +58,9 @@ class Overlay {
       {
         send: (to, m) => this.send(node, to.id, m),
         release: () => {},
-        neighborUp: (p) => node.pt.neighborUp(p.id),
+        neighborUp: (p, spare) => node.pt.neighborUp(p.id, spare),
         neighborDown: (p) => node.pt.neighborDown(p),
+        spare: (p) => node.pt.lazy.has(p),
       },
       this.time,
       this.random,
@@ -141,8 +142,8 @@ function gossip(n: number, entryBytes: Uint8Array): void {
   }
   o.time.run(o.time.now() + 5000);
   const joinMsgs = o.total();
-  // In a live network re-announcements keep a broadcast tree: one broadcast
-  // builds it.
+  // In a live network re-announcements keep a broadcast tree (edge swaps
+  // drop links off it): one broadcast builds it.
   const warmUp = new Uint8Array(4);
   new DataView(warmUp.buffer).setUint32(0, 0xffffffff);
   nodes[0].pt.broadcast(warmUp);

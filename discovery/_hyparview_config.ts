@@ -35,6 +35,11 @@ export interface HyParViewConfig {
   joinFanout: number;
   /** Active slots kept for the nearest peers (by RTT); the rest are random. Default 2. */
   nearSlots: number;
+  /**
+   * Chance that a shuffle round of a node whose active view is full offers an
+   * edge swap to a passive peer instead of a shuffle walk. Default 0.1.
+   */
+  swapChance: number;
 }
 
 /** Defaults of {@linkcode HyParViewConfig}. */
@@ -50,4 +55,5 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   neighborTimeout: 500,
   joinFanout: 4,
   nearSlots: 2,
+  swapChance: 0.1,
 };

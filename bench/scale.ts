@@ -41,6 +41,7 @@ interface Node {
 class Overlay {
   time = new VirtualScheduler();
   nodes = new Map<PeerId, Node>();
+  byIndex: Node[] = [];
   random: () => number;
   counts: Record<string, number> = {};
   bytes = 0;
@@ -73,13 +74,19 @@ class Overlay {
       },
       id: idOf,
     }, this.time);
-    // Discovery's upkeep: a top-up every 500 ms (±20 %).
+    // Discovery's upkeep: a top-up every 500 ms (±20 %); and about every 10 s
+    // the catalog brings a random peer to the passive view (Discovery learns
+    // every entry it hears of, and syncs with peers outside its view).
     const upkeep = () => {
       node.hv.topUp();
+      if (this.random() < 0.05) {
+        node.hv.learn(this.byIndex[Math.floor(this.random() * this.byIndex.length)].info);
+      }
       this.time.after(400 + 200 * this.random(), upkeep);
     };
     this.time.after(500 * this.random(), upkeep);
     this.nodes.set(id, node);
+    this.byIndex.push(node);
     return node;
   }
   send(from: Node, to: PeerId, m: Msg): void {

@@ -350,22 +350,18 @@ export class FrameWriter {
     try {
       while (this.#pending.length > 0) {
         const chunks = this.#pending;
-        const size = this.#pendingBytes;
         const frames = this.#pendingFrames;
         this.#pending = [];
         this.#pendingBytes = 0;
         this.#pendingFrames = 0;
-        if (frames > 1) {
-          await this.#writer.write(join(chunks, 0, chunks.length, size));
-          continue;
-        }
-        // A lone frame: its large parts go out as they are (no copy), runs of
-        // small ones (its header among them) joined.
+        // Large parts go out as they are (no copy): a lone frame's, and
+        // frames that come with their header (see frameBuffer) among several;
+        // runs of the rest are joined.
         let from = 0;
         let bytes = 0;
         for (let i = 0; i < chunks.length; i++) {
           const part = chunks[i];
-          if (part.length <= WRITE_AS_IS) {
+          if (part.length <= WRITE_AS_IS || (frames > 1 && !isFramed(part))) {
             bytes += part.length;
             continue;
           }
@@ -402,6 +398,12 @@ export class FrameWriter {
     this.#error ??= new Error("aborted");
     this.#writer.abort().catch(() => {});
   }
+}
+
+/** Whether `part` is a whole frame, header included, in a buffer from {@linkcode frameBuffer}. */
+function isFramed(part: Uint8Array): boolean {
+  return part.byteOffset === 0 && part.length === part.buffer.byteLength &&
+    withHeadroom.has(part.buffer as ArrayBuffer);
 }
 
 /** Parts `from..to` of `chunks` (`bytes` long in all) as one buffer; a lone part as it is. */

@@ -120,6 +120,42 @@ Deno.test("a frameBuffer payload goes out in one write with its header, on every
   }
 });
 
+Deno.test("frameBuffer payloads queued behind a write go out uncopied; other frames are joined", async () => {
+  const out: Uint8Array[] = [];
+  let release = () => {};
+  const writer = new FrameWriter(
+    new WritableStream({
+      write: (c) => {
+        out.push(c);
+        return new Promise<void>((r) => release = r);
+      },
+    }),
+    1 << 20,
+  );
+  const framed = [1, 2, 3].map((i) => frameBuffer(30_000).fill(i));
+  const plain = [new Uint8Array(30_000).fill(4), new Uint8Array(10).fill(5)];
+  const sent = [framed[0], framed[1], plain[0], plain[1], framed[2]];
+  for (const payload of sent) await writer.write(payload);
+  let done = false;
+  const drained = writer.drain().then(() => done = true);
+  while (!done) {
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  await drained;
+  // the first at once; behind it framed[1] as it is, the plain frames joined,
+  // framed[2] as it is
+  assert.deepEqual(out.map((c) => c.buffer), [
+    framed[0].buffer,
+    framed[1].buffer,
+    out[2].buffer,
+    framed[2].buffer,
+  ]);
+  assert.equal(out[2].length, 30_004 + 14);
+  const frames = await readAll(new FrameReader(byteSource(out), 1 << 20));
+  assert.deepEqual(frames.map((f) => f.data), sent.map((p) => new Uint8Array(p)));
+});
+
 Deno.test("frames read with reuse share one buffer; the previous one reads as empty", async () => {
   const chunks: Uint8Array[] = [];
   const writer = new FrameWriter(

@@ -48,8 +48,12 @@ export class Outbound {
   readonly stats: ChannelStats = emptyStats();
   seqs: number[] = [];
   datas: Uint8Array[] = [];
-  /** Where each datum starts in the producer's whole output (bytes, item headers included). */
-  offsets: number[] = [];
+  /**
+   * The batch each datum belongs to, numbered by the producer for all
+   * subscribers alike: a frame never spans two, so subscribers in step cut
+   * the same frames and share them.
+   */
+  batches: number[] = [];
   head = 0;
   /** When the queue became full; cleared once it drains below half. */
   fullSince: number | undefined;
@@ -77,10 +81,10 @@ export class Outbound {
     return this.seqs.length - this.head;
   }
 
-  push(seq: number, data: Uint8Array, offset: number): void {
+  push(seq: number, data: Uint8Array, batch: number): void {
     this.seqs.push(seq);
     this.datas.push(data);
-    this.offsets.push(offset);
+    this.batches.push(batch);
     this.wake();
   }
 
@@ -101,7 +105,7 @@ export class Outbound {
     this.stopExpiry?.();
     this.seqs = [];
     this.datas = [];
-    this.offsets = [];
+    this.batches = [];
     this.head = 0;
     this.wake();
     this.#resolveDone();
@@ -138,13 +142,10 @@ export class Outbound {
         const from = this.head;
         let to = from + 1;
         let size = this.datas[from].length + ITEM_HEADER;
-        // Batches never cross a multiple of `max` in the producer's output, so
-        // subscribers that are behind cut the same batches and share frames.
-        const window = Math.floor(this.offsets[from] / max);
+        const batch = this.batches[from];
         while (
-          to < this.seqs.length && size + this.datas[to].length + ITEM_HEADER <= max &&
-          this.seqs[to] - this.seqs[to - 1] <= MAX_DELTA &&
-          Math.floor(this.offsets[to] / max) === window
+          to < this.seqs.length && this.batches[to] === batch &&
+          this.seqs[to] - this.seqs[to - 1] <= MAX_DELTA
         ) {
           size += this.datas[to].length + ITEM_HEADER;
           to++;
@@ -155,14 +156,14 @@ export class Outbound {
         if (to === this.seqs.length) {
           this.seqs = [];
           this.datas = [];
-          this.offsets = [];
+          this.batches = [];
           this.head = 0;
         } else {
           this.head = to;
           if (this.head > 4096) {
             this.seqs = this.seqs.slice(this.head);
             this.datas = this.datas.slice(this.head);
-            this.offsets = this.offsets.slice(this.head);
+            this.batches = this.batches.slice(this.head);
             this.head = 0;
           }
         }

@@ -81,8 +81,9 @@ export class Sink<T> {
   #spinning = false;
   #lastYield = 0;
   #seq = 0;
-  /** Bytes of output (datums and item headers) before the next datum. */
-  #offset = 0;
+  /** The batch the next datum may join, and its bytes so far (item headers included). */
+  #batch = 0;
+  #batchBytes = 0;
   readonly #owner: OutboundOwner;
   readonly #frames = new FrameCache();
 
@@ -183,8 +184,15 @@ export class Sink<T> {
 
   #dispatch(datum: T, bytes: Uint8Array): void {
     const seq = this.#seq++;
-    const offset = this.#offset;
-    this.#offset += bytes.length + ITEM_HEADER;
+    // Batches are cut greedily up to the largest frame, once for every
+    // subscriber: each frame of a subscriber that keeps up is full.
+    const size = bytes.length + ITEM_HEADER;
+    if (this.#batchBytes > 0 && this.#batchBytes + size > this.config.maxBatchBytes) {
+      this.#batch++;
+      this.#batchBytes = 0;
+    }
+    this.#batchBytes += size;
+    const batch = this.#batch;
     const max = this.config.bufferSize;
     this.counters.sent++;
     let delivered = false;
@@ -202,7 +210,7 @@ export class Sink<T> {
         continue;
       }
       if (sub.length === 0) sub.lastProgress = Date.now(); // the stall clock starts with work
-      sub.push(seq, bytes, offset);
+      sub.push(seq, bytes, batch);
       delivered = true;
       if (sub.length >= max) this.#lag.filled(sub);
     }

@@ -13,6 +13,7 @@ import {
 } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
 import { codecs, PROTOCOL, StaticDiscovery, stream } from "@mosaik/streams";
+import { decodeDataFrame } from "../streams/_wire.ts";
 import { closeAll } from "./_harness.ts";
 import { type StaticNode, staticNode } from "./streams_harness.ts";
 
@@ -204,6 +205,45 @@ Deno.test("streams wire: producers refuse bad handshakes with named codes and ke
     assert.equal(await within(consumer.recv(), 3000), "served");
   } finally {
     await closeAll([producerNode, good, rogue, stranger]);
+  }
+});
+
+Deno.test("streams wire: queued datums go out in full batch frames", async () => {
+  const net = networkId(crypto.randomUUID());
+  const producerNode = await peer(net, true);
+  const reader = await peer(net, false);
+  StaticDiscovery.link(producerNode.discovery, reader.discovery);
+  const Bytes = stream("tests.wire.bytes", { codec: codecs.bytes });
+  try {
+    const producer = producerNode.streams!.produce(Bytes, { bufferSize: 1000 });
+    const channel = await reader.endpoint.open(
+      producerNode.endpoint.peerId,
+      [producerNode.endpoint.hostPort],
+      PROTOCOL,
+    );
+    await channel.send({
+      t: "subscribe",
+      network: digestBytes(net),
+      stream: digestBytes(Bytes.id),
+      criteria: {},
+    });
+    assert.equal((await within(channel.recv<{ t: string }>(), 5000))!.t, "start");
+    await within(producer.when.subscribed(), 5000);
+    // 63 datums of 1 KiB (with their item headers) fill a 64 KiB batch; a
+    // 64th would not fit, and must not go out as a frame of its own either
+    for (let i = 0; i < 630; i++) producer.trySend(new Uint8Array(1024).fill(i));
+    const counts = [];
+    for (let n = 0; n < 630;) {
+      const frame = decodeDataFrame((await within(channel.recvBytes(), 5000))!);
+      assert(frame.kind === "batch");
+      assert.deepEqual(frame.datas[0], new Uint8Array(1024).fill(frame.seqs[0]));
+      counts.push(frame.seqs.length);
+      n += frame.seqs.length;
+    }
+    assert.deepEqual(counts, new Array(10).fill(63));
+    await channel.close();
+  } finally {
+    await closeAll([producerNode, reader]);
   }
 });
 

@@ -28,6 +28,8 @@ export interface OutboundOwner {
   connected(sub: Outbound): void;
   /** A full queue got room again. */
   drained(): void;
+  /** The subscriber's queue was emptied. */
+  emptied(): void;
   /**
    * The batch frame of queue items `from..to`: encoded once per range of
    * sequence numbers, so subscribers in step share one frame.
@@ -158,6 +160,7 @@ export class Outbound {
           this.datas = [];
           this.batches = [];
           this.head = 0;
+          owner.emptied();
         } else {
           this.head = to;
           if (this.head > 4096) {

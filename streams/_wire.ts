@@ -184,6 +184,11 @@ export class FrameCache {
     this.#size = size;
   }
 
+  /** Forgets every frame (no subscriber will ask for them again). */
+  clear(): void {
+    this.#frames.length = 0;
+  }
+
   /** The frame of items `from..to`, from the cache or freshly encoded. */
   batch(
     seqs: readonly number[],

@@ -157,4 +157,7 @@ Deno.test("wire: subscribers taking the same range of datums share one encoded f
   });
   cache.batch(seqs, datas, 2, 4);
   assert.notEqual(cache.batch(seqs, datas, 0, 2), a, "evicted after `size` newer frames");
+  const c = cache.batch(seqs, datas, 1, 3);
+  cache.clear();
+  assert.notEqual(cache.batch(seqs, datas, 1, 3), c, "forgotten once cleared");
 });

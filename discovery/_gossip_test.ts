@@ -351,27 +351,3 @@ Deno.test("plumtree: a lazy link that announced a payload 7 hops nearer its sour
     [eager, { kind: "prune" }],
   ]);
 });
-
-Deno.test("hyparview: a node with two free slots or more offers a split each round: it takes the peer asked and the neighbour that one dropped", () => {
-  const time = new VirtualScheduler();
-  const sent: [PeerId, HvMessage][] = [];
-  const peer = (i: number): PeerInfo => ({
-    id: `peer${i}` as PeerId,
-    addresses: [`127.0.0.1:${i}`],
-  });
-  const hv = new HyParView(peer(0), { shuffleInterval: 1000, swapChance: 0 }, {
-    send: (to, m) => void sent.push([to.id, m]),
-    release: () => {},
-    neighborUp: () => {},
-    neighborDown: () => {},
-  }, time);
-  hv.join(peer(1));
-  hv.learn(peer(2)); // every peer we know is full: requests are refused
-  time.run(1600);
-  const offer = sent.find(([, m]) => m.kind === "shuffle");
-  assert.deepEqual(offer?.[0], peer(2).id);
-  assert.ok(offer[1].kind === "shuffle" && offer[1].swap && offer[1].ttl === 0);
-  hv.handle(peer(2).id, { kind: "shuffleReply", nodes: [], swap: peer(3) });
-  assert.deepEqual([...hv.active.keys()], [peer(1).id, peer(2).id]);
-  assert.deepEqual(sent.at(-1), [peer(3).id, { kind: "neighbor", peer: peer(0), high: false }]);
-});

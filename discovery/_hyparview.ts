@@ -313,18 +313,13 @@ export class HyParView {
    * rewiring: without it, a group of nodes that are each other's neighbours
    * (split off while the overlay was small, or by a partition) stays an
    * island for good, though its passive views, which the catalog feeds, know
-   * peers beyond it. With two slots free or more, every round offers one
-   * (a split): we take P and ask Y ourselves, P and Y keep their degree. A
-   * few nodes that keep each other as only neighbours, everyone else they ask
-   * being full, would stay an island too.
+   * peers beyond it.
    */
   #offerSwap(): boolean {
-    const free = this.#config.activeSize - this.active.size;
     if (
-      free === 1 || free === 0 && (this.#random() >= this.#config.swapChance || !this.#swapVictim())
-    ) {
-      return false;
-    }
+      this.active.size < this.#config.activeSize || this.#random() >= this.#config.swapChance ||
+      !this.#swapVictim()
+    ) return false;
     const now = this.#clock.now();
     const p = pick(
       [...this.passive.values()].filter((p) =>
@@ -358,21 +353,16 @@ export class HyParView {
     return { peer: y, spare };
   }
 
-  /**
-   * `p` took our swap, dropping `y`: we drop a neighbour for it and pair that
-   * one with `y`, or with slots free, ask `y` ourselves.
-   */
+  /** `p` took our swap, dropping `y`: we drop a neighbour for it and pair that one with `y`. */
   #swap(p: PeerInfo, y: PeerInfo): boolean {
     if (this.active.has(p.id) || p.id === y.id) return false;
-    if (this.active.size < this.#config.activeSize) {
-      this.#addActive(p, false);
-      this.#follow(y, false);
-      return true;
+    let spare = false;
+    if (this.active.size >= this.#config.activeSize) {
+      const x = this.#swapVictim(y.id);
+      if (!x) return false;
+      spare = this.#spare(x.id);
+      this.#evict(x, y);
     }
-    const x = this.#swapVictim(y.id);
-    if (!x) return false;
-    const spare = this.#spare(x.id);
-    this.#evict(x, y);
     this.#addActive(p, false, spare);
     return true;
   }

@@ -59,9 +59,8 @@ class Overlay {
       {
         send: (to, m) => this.send(node, to.id, m),
         release: () => {},
-        neighborUp: (p, spare) => node.pt.neighborUp(p.id, spare),
+        neighborUp: (p) => node.pt.neighborUp(p.id),
         neighborDown: (p) => node.pt.neighborDown(p),
-        spare: (p) => node.pt.lazy.has(p),
       },
       this.time,
       this.random,
@@ -149,8 +148,8 @@ function gossip(n: number, entryBytes: Uint8Array): void {
   }
   o.time.run(o.time.now() + 5000);
   const joinMsgs = o.total();
-  // In a live network re-announcements keep a broadcast tree (edge swaps
-  // drop links off it): one broadcast builds it.
+  // In a live network re-announcements keep a broadcast tree: one broadcast
+  // builds it.
   const warmUp = new Uint8Array(4);
   new DataView(warmUp.buffer).setUint32(0, 0xffffffff);
   nodes[0].pt.broadcast(warmUp);

@@ -102,13 +102,12 @@ export class Gossip {
     this.hv = new HyParView({ id: e.peerId, addresses }, config, {
       send: (to, m) => this.#send(to, m),
       release: (peer) => this.#links.release(peer),
-      neighborUp: (peer, spare) => {
-        this.pt.neighborUp(peer.id, spare);
+      neighborUp: (peer) => {
+        this.pt.neighborUp(peer.id);
         context.neighborUp(peer);
       },
       neighborDown: (peer) => this.pt.neighborDown(peer),
       distance: (peer) => context.rtt(peer),
-      spare: (peer) => this.pt.lazy.has(peer),
     }, context.clock);
     this.pt = new Plumtree(config, {
       send: (to, m) => {

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import type { PeerId } from "@mosaik/transport";
 import { payloadId } from "./_wire.ts";
 import { type HvMessage, HyParView, type PeerInfo } from "./_hyparview.ts";
-import type { HyParViewConfig } from "./_hyparview_config.ts";
 import { Plumtree, type PtMessage } from "./_plumtree.ts";
 import { every, VirtualScheduler } from "./_scheduler.ts";
 
@@ -15,25 +14,19 @@ class Node {
   pt: Plumtree;
   delivered: string[] = [];
   dead = false;
-  constructor(
-    readonly info: PeerInfo,
-    bus: Bus,
-    mode: "plumtree" | "flood",
-    config: Partial<HyParViewConfig> = {},
-  ) {
+  constructor(readonly info: PeerInfo, bus: Bus, mode: "plumtree" | "flood") {
     const io = {
       send: (to: PeerId, m: Msg) => bus.send(this, to, m),
     };
     this.hv = new HyParView(
       info,
-      { shuffleInterval: 1000, ...config },
+      { shuffleInterval: 1000 },
       {
         send: (to, m) => io.send(to.id, m),
         release: () => {},
-        neighborUp: (p, spare) => this.pt.neighborUp(p.id, spare),
+        neighborUp: (p) => this.pt.neighborUp(p.id),
         neighborDown: (p) => this.pt.neighborDown(p),
         distance: bus.distance && ((p) => bus.distance!(info.id, p)),
-        spare: (p) => this.pt.lazy.has(p),
       },
       bus.time,
       bus.random,
@@ -62,8 +55,6 @@ class Bus {
   }
   nodes = new Map<PeerId, Node>();
   counts: Record<string, number> = {};
-  /** Messages on the way between two peers, either way. */
-  inFlight = new Map<string, number>();
   #last = new Map<string, number>();
   #seed: number;
   random = (): number => {
@@ -76,10 +67,7 @@ class Bus {
     const key = `${from.info.id}>${to}`;
     const at = Math.max(this.#last.get(key) ?? 0, this.time.now() + 1 + this.random());
     this.#last.set(key, at);
-    const pair = [from.info.id, to].sort().join();
-    this.inFlight.set(pair, (this.inFlight.get(pair) ?? 0) + 1);
     this.time.after(at - this.time.now(), () => {
-      this.inFlight.set(pair, this.inFlight.get(pair)! - 1);
       const target = this.nodes.get(to);
       if (from.dead) return;
       if (!target || target.dead) {
@@ -113,17 +101,6 @@ function network(
   return { bus, nodes };
 }
 
-/** Whether both ends of every link list each other, but for links still being made or dropped. */
-function symmetric(bus: Bus): boolean {
-  for (const n of bus.nodes.values()) {
-    for (const p of n.hv.active.keys()) {
-      if (bus.inFlight.get([n.info.id, p].sort().join())) continue;
-      if (!bus.nodes.get(p)!.hv.active.has(n.info.id)) return false;
-    }
-  }
-  return true;
-}
-
 function connected(nodes: Node[]): boolean {
   const alive = nodes.filter((n) => !n.dead);
   const seen = new Set<PeerId>([alive[0].info.id]);
@@ -143,12 +120,15 @@ function connected(nodes: Node[]): boolean {
 }
 
 Deno.test("hyparview: 40 nodes form a connected, symmetric overlay with bounded views", () => {
-  const { bus, nodes } = network(40);
+  const { nodes } = network(40);
   for (const n of nodes) {
     assert.ok(n.hv.active.size >= 1 && n.hv.active.size <= 5, `active ${n.hv.active.size}`);
     assert.ok(n.hv.passive.size <= 30);
+    for (const p of n.hv.active.keys()) {
+      const other = nodes.find((m) => m.info.id === p)!;
+      assert.ok(other.hv.active.has(n.info.id), "active views are symmetric");
+    }
   }
-  assert.ok(symmetric(bus), "active views are symmetric");
   assert.ok(connected(nodes));
   const withPassive = nodes.filter((n) => n.hv.passive.size > 0).length;
   assert.ok(withPassive > 30, "shuffles fill passive views");
@@ -200,50 +180,6 @@ Deno.test("hyparview: near slots pull the nearest peers into the active view; th
     p += nearestTwo(near.nodes) / 5;
   }
   assert.ok(p < 2.4 && p < r * 0.6, `two nearest neighbours: ${p} with near slots, ${r} without`);
-});
-
-Deno.test("hyparview: edge swaps merge islands whose views are full", () => {
-  // Ten groups of six join apart: each becomes a clique, every view full.
-  // Then each node learns a few peers of other groups, as the catalog brings
-  // them (after a partition heals, say); full views alone never rewire.
-  const islands = (config: Partial<HyParViewConfig>, seed: number) => {
-    const bus = new Bus(undefined, seed);
-    const nodes: Node[] = [];
-    for (let i = 0; i < 60; i++) {
-      const id = `peer${String(i).padStart(3, "0")}` as PeerId;
-      const node = new Node({ id, addresses: [`127.0.0.1:${i}`] }, bus, "plumtree", config);
-      bus.nodes.set(id, node);
-      nodes.push(node);
-      if (i % 6 !== 0) node.hv.join(nodes[i - i % 6].info);
-      bus.time.run(bus.time.now() + 5);
-    }
-    for (const x of nodes) {
-      const first = nodes.indexOf(x) - nodes.indexOf(x) % 6;
-      for (const y of nodes.slice(first, first + 6)) x.hv.learn(y.info);
-    }
-    bus.time.run(bus.time.now() + 3000);
-    assert.ok(nodes.every((x) => x.hv.active.size === 5), "cliques");
-    for (const x of nodes) {
-      for (let k = 0; k < 3; k++) x.hv.learn(nodes[Math.floor(bus.random() * 60)].info);
-    }
-    // Entries are re-announced all the time: swaps drop links off the trees.
-    every(bus.time, 50, 0, () => {
-      nodes[Math.floor(bus.random() * 60)].pt.broadcast(
-        new TextEncoder().encode(`${bus.time.now()}`),
-      );
-    });
-    bus.time.run(bus.time.now() + 20_000); // ~20 shuffle rounds
-    return { bus, nodes };
-  };
-  for (let seed = 1; seed <= 3; seed++) {
-    const { bus, nodes } = islands({}, seed);
-    assert.ok(connected(nodes), `seed ${seed}: one overlay`);
-    const active = nodes.reduce((sum, x) => sum + x.hv.active.size, 0) / nodes.length;
-    assert.ok(active > 4.8, `seed ${seed}: mean active view ${active}`);
-    assert.ok(nodes.every((x) => x.hv.active.size <= 5));
-    assert.ok(symmetric(bus));
-  }
-  assert.ok(!connected(islands({ swapChance: 0 }, 1).nodes), "without swaps, islands stay");
 });
 
 Deno.test("plumtree: every node delivers exactly once; the tree beats flooding", () => {

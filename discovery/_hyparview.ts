@@ -6,9 +6,7 @@
  *
  * Proximity: `nearSlots` of the active slots go to the nearest peers known
  * (by the RTT {@linkcode HyParViewIO.distance} gives, measured or predicted);
- * the others stay random, which keeps the overlay one connected graph, and
- * now and then a shuffle round swaps one of them with a passive peer's, so
- * full views keep rewiring (see `#offerSwap`). An
+ * the others stay random, which keeps the overlay one connected graph. An
  * eviction never takes one of the nearest, every shuffle round asks the
  * nearest passive peer to become a neighbour when it is clearly nearer
  * (under half the RTT) than the farthest of the near slots, and a full node
@@ -32,15 +30,12 @@ export interface PeerInfo {
 export type HvMessage =
   | { kind: "join"; peer: PeerInfo }
   | { kind: "forwardJoin"; peer: PeerInfo; ttl: number }
-  | { kind: "neighbor"; peer: PeerInfo; high: boolean; spare?: boolean }
-  | { kind: "disconnect"; alive: boolean; next?: PeerInfo }
-  | { kind: "shuffle"; origin: PeerInfo; nodes: PeerInfo[]; ttl: number; swap?: boolean }
-  | { kind: "shuffleReply"; nodes: PeerInfo[]; swap?: PeerInfo };
+  | { kind: "neighbor"; peer: PeerInfo; high: boolean }
+  | { kind: "disconnect"; alive: boolean }
+  | { kind: "shuffle"; origin: PeerInfo; nodes: PeerInfo[]; ttl: number }
+  | { kind: "shuffleReply"; nodes: PeerInfo[] };
 
-/**
- * Peers a neighbour introduced (by a forwardJoin, or an edge swap) that we
- * dial per second.
- */
+/** Peers introduced by forwardJoins admitted to the active view per second. */
 const ADMIT_RATE = 1;
 /** ... and at once. */
 const ADMIT_BURST = 8;
@@ -58,20 +53,12 @@ export interface HyParViewIO {
   send(to: PeerInfo, message: HvMessage): void | Promise<void>;
   /** The link to `peer` is no longer needed (after pending sends). */
   release(peer: PeerId): void;
-  /**
-   * `peer` entered the active view; `spare` when by an edge swap in place of
-   * a spare link: it may stay spare too, so the broadcast tree stays as it is.
-   */
-  neighborUp(peer: PeerInfo, spare: boolean): void;
+  /** `peer` entered the active view. */
+  neighborUp(peer: PeerInfo): void;
   /** `peer` left the active view. */
   neighborDown(peer: PeerId): void;
   /** The RTT to `peer` in ms (measured or predicted), when known. */
   distance?(peer: PeerId): number | undefined;
-  /**
-   * Whether the link to neighbour `peer` is cheap to drop (Plumtree: lazy,
-   * off the broadcast tree, whose repair costs a graft timeout).
-   */
-  spare?(peer: PeerId): boolean;
 }
 
 /** The membership state machine of one node. */
@@ -91,9 +78,6 @@ export class HyParView {
   #topUpAt = 0;
   #topUpWait = 0;
   #admittedAt = 0;
-  #swapping: PeerInfo | undefined;
-  #swappedAt = -Infinity;
-  #spareWith: PeerId | undefined;
   #cancelShuffle: () => void = () => {};
   #closed = false;
 
@@ -179,13 +163,13 @@ export class HyParView {
         if (cancel) {
           cancel();
           this.#pending.delete(from);
-          return this.#addActive(m.peer, false, this.#spareWith === from);
+          return this.#addActive(m.peer, false);
         }
         if (
           m.high || this.active.size < this.#config.activeSize ||
           this.#nearest([...this.active.values(), m.peer], this.#config.nearSlots).has(from)
         ) {
-          return this.#addActive(m.peer, true, m.spare === true);
+          return this.#addActive(m.peer, true);
         }
         this.#io.send(m.peer, { kind: "disconnect", alive: true });
         this.#io.release(from);
@@ -205,14 +189,10 @@ export class HyParView {
         this.#refused.set(from, this.#clock.now() + this.#config.shuffleInterval);
         if (cancel) this.#backOff();
         const info = this.active.get(from) ?? this.passive.get(from);
-        const spare = this.#spare(from);
-        const dropped = this.active.delete(from);
-        if (dropped) this.#lost(from);
+        if (this.active.delete(from)) this.#lost(from);
         this.#io.release(from); // also the link of a refused request
         if (m.alive && info) this.#addPassive(info);
         else this.passive.delete(from);
-        // An edge swap: the neighbour dropped us for a peer that dropped `next`.
-        if (dropped && m.next) this.#follow(m.next, spare);
         if (this.active.size === 0) this.#refill();
         return;
       }
@@ -233,29 +213,17 @@ export class HyParView {
           m.nodes.length,
           this.#random,
         );
-        const dropped = m.swap && from === m.origin.id ? this.#dropFor(m.origin) : undefined;
-        const swap = dropped?.peer;
-        this.#io.send(m.origin, { kind: "shuffleReply", nodes: reply, ...swap && { swap } });
-        // After the reply: what `neighborUp` sends must not reach it first.
-        if (dropped) this.#addActive(m.origin, false, dropped.spare);
-        else if (!this.active.has(m.origin.id) && !this.#pending.has(m.origin.id)) {
+        this.#io.send(m.origin, { kind: "shuffleReply", nodes: reply });
+        if (!this.active.has(m.origin.id) && !this.#pending.has(m.origin.id)) {
           this.#io.release(m.origin.id);
         }
         for (const n of m.nodes) this.#addPassive(n);
         return;
       }
-      case "shuffleReply": {
+      case "shuffleReply":
         for (const n of m.nodes) this.#addPassive(n);
-        const p = this.#swapping;
-        if (p?.id === from) {
-          this.#swapping = undefined;
-          if (m.swap && !this.#swap(p, m.swap)) {
-            this.#io.send(p, { kind: "disconnect", alive: true });
-          }
-        }
         if (!this.active.has(from) && !this.#pending.has(from)) this.#io.release(from);
         return;
-      }
     }
   }
 
@@ -288,10 +256,7 @@ export class HyParView {
   /** Runs one shuffle now (also done periodically). */
   shuffle(): void {
     const target = pick([...this.active.values()], this.#random);
-    if (target) this.#shuffle(target, this.#config.shuffleTtl, false);
-  }
-
-  #shuffle(target: PeerInfo, ttl: number, swap: boolean): void {
+    if (!target) return;
     const nodes = [
       this.#self,
       ...sample(
@@ -301,137 +266,41 @@ export class HyParView {
       ),
       ...sample([...this.passive.values()], this.#config.shufflePassive, this.#random),
     ];
-    this.#io.send(target, { kind: "shuffle", origin: this.#self, nodes, ttl, ...swap && { swap } });
-  }
-
-  /**
-   * Offers an edge swap, in a shuffle sent straight to a random passive peer
-   * P (instead of a walk): if P's view is full too, P drops a random
-   * neighbour Y (see `#swapVictim`) and takes us, we drop such a neighbour
-   * X and tell it to ask Y, which has a free slot; the new links are spare
-   * where the dropped ones were. No degree changes, and full views keep
-   * rewiring: without it, a group of nodes that are each other's neighbours
-   * (split off while the overlay was small, or by a partition) stays an
-   * island for good, though its passive views, which the catalog feeds, know
-   * peers beyond it.
-   */
-  #offerSwap(): boolean {
-    if (
-      this.active.size < this.#config.activeSize || this.#random() >= this.#config.swapChance ||
-      !this.#swapVictim()
-    ) return false;
-    const now = this.#clock.now();
-    const p = pick(
-      [...this.passive.values()].filter((p) =>
-        !this.#pending.has(p.id) && (this.#refused.get(p.id) ?? 0) <= now
-      ),
-      this.#random,
-    );
-    if (!p) return false;
-    this.#swapping = p;
-    this.#shuffle(p, 0, true);
-    return true;
-  }
-
-  /**
-   * Takes part in `a`'s edge swap if our view is full: drops a neighbour
-   * (see `#swapVictim`) and returns it (`a` is added once the reply left).
-   * At most one swap per sixth of a shuffle interval, so a hostile peer
-   * cannot churn our view at its pace.
-   */
-  #dropFor(a: PeerInfo): { peer: PeerInfo; spare: boolean } | undefined {
-    const now = this.#clock.now();
-    if (
-      this.active.size < this.#config.activeSize || this.active.has(a.id) ||
-      this.#pending.has(a.id) || now < this.#swappedAt + this.#config.shuffleInterval / 6
-    ) return;
-    const y = this.#swapVictim();
-    if (!y) return;
-    this.#swappedAt = now;
-    const spare = this.#spare(y.id);
-    this.#evict(y);
-    return { peer: y, spare };
-  }
-
-  /** `p` took our swap, dropping `y`: we drop a neighbour for it and pair that one with `y`. */
-  #swap(p: PeerInfo, y: PeerInfo): boolean {
-    if (this.active.has(p.id) || p.id === y.id) return false;
-    let spare = false;
-    if (this.active.size >= this.#config.activeSize) {
-      const x = this.#swapVictim(y.id);
-      if (!x) return false;
-      spare = this.#spare(x.id);
-      this.#evict(x, y);
-    }
-    this.#addActive(p, false, spare);
-    return true;
-  }
-
-  /**
-   * A random neighbour to drop in a swap: not among the nearest, and spare
-   * when {@linkcode HyParViewIO.spare} tells (a broadcast tree cut costs its
-   * subtree a graft timeout, and the graft hangs it from wherever an IHAVE
-   * came first: the tree drifts, which cost 10-25 % of first-delivery
-   * latency in `bench/scale.ts`).
-   */
-  #swapVictim(except?: PeerId): PeerInfo | undefined {
-    const near = this.#nearest([...this.active.values()], this.#config.nearSlots);
-    return pick(
-      [...this.active.values()].filter((p) =>
-        !near.has(p.id) && p.id !== except && (this.#io.spare?.(p.id) ?? true)
-      ),
-      this.#random,
-    );
-  }
-
-  /**
-   * A former neighbour paired us with `y` (an edge swap): ask it, within the
-   * admit rate; the new link is spare if the lost one was.
-   */
-  #follow(y: PeerInfo, spare: boolean): void {
-    if (y.id === this.#self.id || this.active.has(y.id) || this.#pending.has(y.id)) return;
-    if (!this.#token()) return this.#addPassive(y);
-    this.#spareWith = spare ? y.id : undefined;
-    this.#ask(y, false, spare);
-  }
-
-  #spare(peer: PeerId): boolean {
-    return this.#io.spare?.(peer) ?? false;
+    this.#io.send(target, {
+      kind: "shuffle",
+      origin: this.#self,
+      nodes,
+      ttl: this.#config.shuffleTtl,
+    });
   }
 
   #scheduleShuffle(): void {
     const base = this.#config.shuffleInterval;
     this.#cancelShuffle = this.#clock.after(base * (0.5 + this.#random()), () => {
-      if (!this.#offerSwap()) this.shuffle();
+      this.shuffle();
       this.#refill();
       this.#approachNearest();
       this.#scheduleShuffle();
     });
   }
 
-  #addActive(peer: PeerInfo, notify: boolean, spare = false): void {
+  #addActive(peer: PeerInfo, notify: boolean): void {
     if (peer.id === this.#self.id || this.active.has(peer.id)) return;
     this.passive.delete(peer.id);
     this.#refused.delete(peer.id);
     if (this.active.size >= this.#config.activeSize) {
       const near = this.#nearest([...this.active.values(), peer], this.#config.nearSlots);
-      this.#evict(
-        pick([...this.active.values()].filter((p) => !near.has(p.id)), this.#random) ??
-          pick([...this.active.values()], this.#random)!,
-      );
+      const victim = pick([...this.active.values()].filter((p) => !near.has(p.id)), this.#random) ??
+        pick([...this.active.values()], this.#random)!;
+      this.active.delete(victim.id);
+      this.#io.send(victim, { kind: "disconnect", alive: true });
+      this.#io.neighborDown(victim.id);
+      this.#io.release(victim.id);
+      this.#addPassive(victim);
     }
     this.active.set(peer.id, peer);
-    this.#io.neighborUp(peer, spare);
+    this.#io.neighborUp(peer);
     if (notify) this.#io.send(peer, { kind: "neighbor", peer: this.#self, high: true });
-  }
-
-  /** Drops a neighbour (alive: to the passive view), telling it whom to ask instead, if anyone. */
-  #evict(victim: PeerInfo, next?: PeerInfo): void {
-    this.active.delete(victim.id);
-    this.#io.send(victim, { kind: "disconnect", alive: true, ...next && { next } });
-    this.#io.neighborDown(victim.id);
-    this.#io.release(victim.id);
-    this.#addPassive(victim);
   }
 
   /**
@@ -442,18 +311,13 @@ export class HyParView {
    * port, or churn our view, at its own pace.
    */
   #admit(x: PeerInfo): void {
-    if (this.#token()) this.#addActive(x, true);
-    else this.#addPassive(x);
-  }
-
-  #token(): boolean {
     const now = this.#clock.now();
     const refill = (now - this.#admittedAt) * ADMIT_RATE / 1000;
     this.#admits = Math.min(ADMIT_BURST, this.#admits + refill);
     this.#admittedAt = now;
-    if (this.#admits < 1) return false;
+    if (this.#admits < 1) return this.#addPassive(x);
     this.#admits--;
-    return true;
+    this.#addActive(x, true);
   }
 
   #addPassive(peer: PeerInfo): void {
@@ -544,7 +408,7 @@ export class HyParView {
    * slow handshake as a refusal and ask the next peer, dialing it in turn:
    * under load, a cascade of connections no view keeps.
    */
-  #ask(p: PeerInfo, high: boolean, spare = false): void {
+  #ask(p: PeerInfo, high: boolean): void {
     let stopTimer: (() => void) | undefined;
     let cancelled = false;
     const cancel = () => {
@@ -562,12 +426,7 @@ export class HyParView {
       });
     };
     this.#pending.set(p.id, cancel);
-    const sent = this.#io.send(p, {
-      kind: "neighbor",
-      peer: this.#self,
-      high,
-      ...spare && { spare },
-    });
+    const sent = this.#io.send(p, { kind: "neighbor", peer: this.#self, high });
     if (sent) sent.then(arm);
     else arm();
   }

@@ -35,11 +35,6 @@ export interface HyParViewConfig {
   joinFanout: number;
   /** Active slots kept for the nearest peers (by RTT); the rest are random. Default 2. */
   nearSlots: number;
-  /**
-   * Chance that a shuffle round of a node whose active view is full offers an
-   * edge swap to a passive peer instead of a shuffle walk. Default 0.1.
-   */
-  swapChance: number;
 }
 
 /** Defaults of {@linkcode HyParViewConfig}. */
@@ -55,5 +50,4 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   neighborTimeout: 500,
   joinFanout: 4,
   nearSlots: 2,
-  swapChance: 0.1,
 };

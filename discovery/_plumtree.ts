@@ -136,13 +136,10 @@ export class Plumtree {
     return id;
   }
 
-  /**
-   * `peer` entered the active view: it starts as an eager (tree) link, or
-   * as a lazy one with `lazy`.
-   */
-  neighborUp(peer: PeerId, lazy = false): void {
+  /** `peer` entered the active view: it starts as an eager (tree) link. */
+  neighborUp(peer: PeerId): void {
     this.#former.delete(peer);
-    if (!this.lazy.has(peer)) (lazy ? this.lazy : this.eager).add(peer);
+    if (!this.lazy.has(peer)) this.eager.add(peer);
   }
 
   #recentlyLeft(peer: PeerId): boolean {

@@ -66,15 +66,13 @@ export function encodeGossip(m: GossipMessage): unknown {
     case "forwardJoin":
       return [k, peerInfo(m.peer), m.ttl];
     case "neighbor":
-      return m.spare ? [k, peerInfo(m.peer), m.high, true] : [k, peerInfo(m.peer), m.high];
+      return [k, peerInfo(m.peer), m.high];
     case "disconnect":
-      return m.next ? [k, m.alive, peerInfo(m.next)] : [k, m.alive];
-    case "shuffle": {
-      const a = [k, peerInfo(m.origin), m.nodes.map(peerInfo), m.ttl];
-      return m.swap ? [...a, true] : a;
-    }
+      return [k, m.alive];
+    case "shuffle":
+      return [k, peerInfo(m.origin), m.nodes.map(peerInfo), m.ttl];
     case "shuffleReply":
-      return m.swap ? [k, m.nodes.map(peerInfo), peerInfo(m.swap)] : [k, m.nodes.map(peerInfo)];
+      return [k, m.nodes.map(peerInfo)];
     case "gossip":
       return [k, fromHex(m.id), m.round, m.payload];
     case "ihave":
@@ -88,34 +86,26 @@ export function encodeGossip(m: GossipMessage): unknown {
 
 /** Decodes a gossip message; throws {@linkcode DecodeError}. */
 export function decodeGossip(v: unknown, maxPayload: number): GossipMessage {
-  const a = array(v, "gossip message", 5, 1);
+  const a = array(v, "gossip message", 4, 1);
   const kind = KINDS[uint(a[0], "kind")];
   switch (kind) {
     case "join":
       return { kind, peer: readPeerInfo(a[1]) };
     case "forwardJoin":
       return { kind, peer: readPeerInfo(a[1]), ttl: readTtl(a[2]) };
-    case "neighbor": {
-      const m = { kind, peer: readPeerInfo(a[1]), high: bool(a[2], "high") };
-      return a[3] === undefined ? m : { ...m, spare: bool(a[3], "spare") };
-    }
-    case "disconnect": {
-      const alive = bool(a[1], "alive");
-      return a[2] === undefined ? { kind, alive } : { kind, alive, next: readPeerInfo(a[2]) };
-    }
-    case "shuffle": {
-      const m = {
+    case "neighbor":
+      return { kind, peer: readPeerInfo(a[1]), high: bool(a[2], "high") };
+    case "disconnect":
+      return { kind, alive: bool(a[1], "alive") };
+    case "shuffle":
+      return {
         kind,
         origin: readPeerInfo(a[1]),
         nodes: array(a[2], "nodes", MAX_NODES).map(readPeerInfo),
         ttl: readTtl(a[3]),
       };
-      return a[4] === undefined ? m : { ...m, swap: bool(a[4], "swap") };
-    }
-    case "shuffleReply": {
-      const nodes = array(a[1], "nodes", MAX_NODES).map(readPeerInfo);
-      return a[2] === undefined ? { kind, nodes } : { kind, nodes, swap: readPeerInfo(a[2]) };
-    }
+    case "shuffleReply":
+      return { kind, nodes: array(a[1], "nodes", MAX_NODES).map(readPeerInfo) };
     case "gossip":
       return {
         kind,

@@ -259,31 +259,3 @@ Deno.test("hyparview: refused top-ups back off until a neighbour is lost", () =>
   hv.failed(peer(1).id); // the only neighbour: the view is empty, ask at once
   assert.ok(asked.length > before, "a lost neighbour is replaced without waiting");
 });
-
-Deno.test("plumtree: a lazy link that announced a payload 7 hops nearer its source replaces the eager one", () => {
-  const time = new VirtualScheduler();
-  const sent: [PeerId, PtMessage][] = [];
-  const pt = new Plumtree({}, {
-    send: (to, m) => sent.push([to, m]),
-    deliver: () => true,
-    id: payloadId,
-  }, time);
-  const [eager, lazy] = ["peerE", "peerL"] as PeerId[];
-  pt.neighborUp(eager);
-  pt.neighborUp(lazy);
-  pt.handle(lazy, { kind: "prune" });
-  const payload = (s: string) => new TextEncoder().encode(s);
-  const deliver = (s: string, round: number, ihave: number) => {
-    const id = payloadId(payload(s));
-    pt.handle(lazy, { kind: "ihave", entries: [[id, ihave]] });
-    pt.handle(eager, { kind: "gossip", id, round, payload: payload(s) });
-  };
-  deliver("a", 8, 2); // 6 hops nearer: kept as it is
-  assert.deepEqual([[...pt.eager], [...pt.lazy]], [[eager], [lazy]]);
-  deliver("b", 9, 2);
-  assert.deepEqual([[...pt.eager], [...pt.lazy]], [[lazy], [eager]]);
-  assert.deepEqual(sent.filter(([, m]) => m.kind === "graft" || m.kind === "prune"), [
-    [lazy, { kind: "graft", ids: [] }],
-    [eager, { kind: "prune" }],
-  ]);
-});

@@ -65,16 +65,12 @@ export interface PlumtreeIO {
 
 interface Missing {
   announcers: PeerId[];
-  /** The lowest round announced, and by whom. */
-  best?: { peer: PeerId; round: number };
   cancel?: () => void;
 }
 
 const MAX_IHAVE = 256;
 /** Ids awaited after an IHAVE (a neighbour announcing made-up ids gets no more). */
 const MAX_MISSING = 1024;
-/** Hops a lazy link must save over the eager one to replace it (see `#optimize`). */
-const OPTIMIZE_HOPS = 7;
 /** Ids remembered to suppress duplicates (about 7 minutes of a 10,000-peer network's refreshes). */
 const MAX_SEEN = 100_000;
 /** Bytes of payloads cached for grafts. */
@@ -200,7 +196,6 @@ export class Plumtree {
             this.eager.add(from);
           }
           this.#push(m.id, m.round + 1, m.payload, from);
-          if (missing?.best) this.#optimize(from, m.round, missing.best);
         };
         const valid = this.#io.deliver(m.payload, from);
         if (typeof valid === "boolean") accept(valid);
@@ -208,7 +203,7 @@ export class Plumtree {
         return;
       }
       case "ihave":
-        for (const [id, round] of m.entries.slice(0, MAX_IHAVE)) {
+        for (const [id] of m.entries.slice(0, MAX_IHAVE)) {
           if (this.#seen.has(id)) continue;
           let missing = this.#missing.get(id);
           if (!missing) {
@@ -216,7 +211,6 @@ export class Plumtree {
             this.#missing.set(id, missing = { announcers: [] });
           }
           if (!missing.announcers.includes(from)) missing.announcers.push(from);
-          if (!missing.best || round < missing.best.round) missing.best = { peer: from, round };
           if (!missing.cancel) {
             missing.cancel = this.#clock.after(this.#config.graftTimeout1, () => this.#graft(id));
           }
@@ -245,23 +239,6 @@ export class Plumtree {
     this.#cancelFlush?.();
     for (const m of this.#missing.values()) m.cancel?.();
     this.#missing.clear();
-  }
-
-  /**
-   * The tree optimisation of the paper: a lazy neighbour announced the
-   * payload at least {@linkcode OPTIMIZE_HOPS} hops nearer its source than
-   * the eager one that sent it, so links came and went and the tree took a
-   * detour; the lazy link replaces the eager one.
-   */
-  #optimize(from: PeerId, round: number, best: { peer: PeerId; round: number }): void {
-    if (this.#config.mode !== "plumtree" || round - best.round < OPTIMIZE_HOPS) return;
-    if (!this.lazy.has(best.peer) || !this.eager.has(from)) return;
-    this.lazy.delete(best.peer);
-    this.eager.add(best.peer);
-    this.#io.send(best.peer, { kind: "graft", ids: [] });
-    this.eager.delete(from);
-    this.lazy.add(from);
-    this.#io.send(from, { kind: "prune" });
   }
 
   #graft(id: string): void {

@@ -8,9 +8,9 @@
  * A sync goes to a random neighbour, except every
  * {@linkcode OUTSIDE_SYNC_EVERY}th one in steady state, which goes to a
  * random catalog peer outside the active view: views full of each other's
- * members can close into an island (HyParView of 10,000 nodes in
- * bench/scale.ts left islands of 44 and 8 nodes with no link out), which,
- * syncing only with neighbours, would never hear of the rest again.
+ * members (after a partition heals, say) form an island that nothing in
+ * HyParView rewires, and that, syncing only with neighbours, would never
+ * hear of the rest again (docs/scale.md, item 1).
  *
  * @module
  */

@@ -17,7 +17,7 @@
  * @module
  */
 import { Etcd3 } from "npm:etcd3@1.1.2";
-import { Endpoint, networkId } from "@mosaik/transport";
+import { Endpoint, networkId, parsePeerAddress } from "@mosaik/transport";
 import { FileStorage, type Group, Groups, MemoryStorage, type Storage } from "@mosaik/groups";
 import { figure, percentile, report } from "./_report.ts";
 
@@ -141,7 +141,15 @@ async function memberMain(json: string): Promise<void> {
     sink?: boolean;
   };
   const endpoint = await Endpoint.create({ networkId: a.net as ReturnType<typeof networkId> });
-  if (a.sink) {
+  const groups = a.sink ? undefined : new Groups(endpoint);
+  if (groups) {
+    groups.join({
+      key: a.key,
+      stateMachine: new Blob(),
+      storage: a.dir ? FileStorage.open(a.dir) : new MemoryStorage(),
+      config: { peers: a.peers, bootstrapExpect: 3, preference: "never" },
+    });
+  } else {
     endpoint.handle(RAW, async (channel) => {
       for (;;) {
         const frame = await channel.recvBytes();
@@ -149,25 +157,12 @@ async function memberMain(json: string): Promise<void> {
         if (frame.length === 1) await channel.sendBytes(frame);
       }
     });
-    console.log(`READY ${endpoint.address}`);
-    for await (const _ of Deno.stdin.readable) {
-      // runs until the parent closes stdin
-    }
-    await endpoint.close();
-    return;
   }
-  const groups = new Groups(endpoint);
-  groups.join({
-    key: a.key,
-    stateMachine: new Blob(),
-    storage: a.dir ? FileStorage.open(a.dir) : new MemoryStorage(),
-    config: { peers: a.peers, bootstrapExpect: 3, preference: "never" },
-  });
   console.log(`READY ${endpoint.address}`);
   for await (const _ of Deno.stdin.readable) {
     // runs until the parent closes stdin
   }
-  await groups.close();
+  await groups?.close();
   await endpoint.close();
 }
 
@@ -254,12 +249,8 @@ async function rawCeiling(): Promise<number> {
   ];
   try {
     const channels = await Promise.all(sinks.map((s) => {
-      const at = s.address.lastIndexOf("@");
-      return endpoint.open(
-        s.address.slice(0, at) as typeof endpoint.peerId,
-        [s.address.slice(at + 1)],
-        RAW,
-      );
+      const { peerId, address } = parsePeerAddress(s.address);
+      return endpoint.open(peerId, [address], RAW);
     }));
     const frame = new Uint8Array(64 * 1024);
     const t0 = performance.now();

@@ -259,27 +259,3 @@ Deno.test("hyparview: refused top-ups back off until a neighbour is lost", () =>
   hv.failed(peer(1).id); // the only neighbour: the view is empty, ask at once
   assert.ok(asked.length > before, "a lost neighbour is replaced without waiting");
 });
-
-Deno.test("hyparview: top-ups ask a passive peer we are connected to first", () => {
-  const time = new VirtualScheduler();
-  const asked: PeerId[] = [];
-  const peer = (i: number): PeerInfo => ({
-    id: `peer${i}` as PeerId,
-    addresses: [`127.0.0.1:${i}`],
-  });
-  const open = new Set([peer(7).id]);
-  const hv = new HyParView(peer(0), { shuffleInterval: 60_000 }, {
-    send: (to, m) => {
-      if (m.kind === "neighbor") asked.push(to.id);
-    },
-    release: () => {},
-    neighborUp: () => {},
-    neighborDown: () => {},
-    connected: (p) => open.has(p),
-  }, time);
-  hv.join(peer(1));
-  for (let i = 2; i < 30; i++) hv.learn(peer(i));
-  hv.topUp();
-  // a refusal over an open connection costs no handshake
-  assert.deepEqual(asked, [peer(7).id]);
-});

@@ -59,8 +59,6 @@ export interface HyParViewIO {
   neighborDown(peer: PeerId): void;
   /** The RTT to `peer` in ms (measured or predicted), when known. */
   distance?(peer: PeerId): number | undefined;
-  /** Whether a connection to `peer` is open (asking it costs no handshake). */
-  connected?(peer: PeerId): boolean;
 }
 
 /** The membership state machine of one node. */
@@ -398,10 +396,7 @@ export class HyParView {
       const candidates = [...this.passive.values()].filter((p) =>
         !this.#pending.has(p.id) && (this.#refused.get(p.id) ?? 0) <= now
       );
-      // A peer we are connected to answers without a handshake, which a
-      // refusal would waste: in a join storm most passive peers are full.
-      const open = candidates.filter((p) => this.#io.connected?.(p.id));
-      const p = pick(open.length > 0 ? open : candidates, this.#random);
+      const p = pick(candidates, this.#random);
       if (!p) return;
       this.#ask(p, this.active.size === 0);
     }

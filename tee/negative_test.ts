@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { DecodeError } from "@mosaik/transport";
 import { parseQuote } from "./quote.ts";
-import { verifyQuote, verifyQuoteSignatures } from "./verify.ts";
+import { QuoteVerifier, verifyQuote, verifyQuoteSignatures } from "./verify.ts";
 import {
   CollateralFormatError,
   QuoteParseError,
@@ -71,6 +71,20 @@ for (const [name, at, value, code] of verifyCases) {
     );
   });
 }
+
+Deno.test("a cached QE report signature does not vouch for a changed report or signature", async () => {
+  const verifier = new QuoteVerifier();
+  await verifier.verifySignatures(Q04, { now: Q04_TIME });
+  await verifier.verifySignatures(Q04, { now: Q04_TIME });
+  assert.equal(verifier.cacheStats.qeReportHits, 1);
+  for (const at of [770 + 64, 1154 + 3]) {
+    await assert.rejects(
+      verifier.verifySignatures(mutate(Q04, at, Q04[at] ^ 1), { now: Q04_TIME }),
+      (e) => e instanceof QuoteVerificationError && e.code === "qe_report_signature",
+    );
+  }
+  assert.equal(verifier.cacheStats.qeReportHits, 1);
+});
 
 Deno.test("a quote checked after its PCK leaf expired fails", async () => {
   await verifyQuoteSignatures(Q04, { now: Date.parse("2029-09-20T13:20:30Z") });

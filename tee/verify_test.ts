@@ -68,9 +68,9 @@ Deno.test("a warm verification reuses collateral and PCK chain", async () => {
   const now = 1752919234_000;
   const verifier = new QuoteVerifier();
   const a = await verifier.verify(quote, collateral, { now });
-  assert.deepEqual(verifier.cacheStats, { collateralHits: 0, chainHits: 0 });
+  assert.deepEqual(verifier.cacheStats, { collateralHits: 0, chainHits: 0, qeReportHits: 0 });
   const b = await verifier.verify(quote, collateral, { now });
-  assert.deepEqual(verifier.cacheStats, { collateralHits: 1, chainHits: 1 });
+  assert.deepEqual(verifier.cacheStats, { collateralHits: 1, chainHits: 1, qeReportHits: 1 });
   assert.deepEqual(b, a);
   assert.equal(a.status, "UpToDate");
   assert(a.expiresAt >= now && a.expiresAt <= Date.parse("2025-07-19T10:16:03Z"));

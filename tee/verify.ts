@@ -34,6 +34,9 @@ import { CollateralCache } from "./_collateral_check.ts";
 
 export type { TcbEvaluation, VerifiedStatus } from "./_tcb.ts";
 
+/** Valid QE report signatures remembered (each key is about 520 bytes: PCK key, signature, report). */
+const QE_REPORTS_MAX = 1024;
+
 /** The outcome of {@linkcode verifyQuote}. */
 export interface Verdict extends TcbEvaluation {
   /** The parsed quote. */
@@ -72,7 +75,8 @@ export interface VerifyOptions {
 /**
  * A DCAP verifier bound to one trust anchor, holding caches of verified
  * collateral (until it expires), verified PCK chains (by their bytes) and
- * valid QE report signatures. {@linkcode verifyQuote} uses a shared instance per trust anchor.
+ * valid QE report signatures. {@linkcode verifyQuote} uses a shared
+ * instance per trust anchor.
  */
 export class QuoteVerifier {
   readonly #trust: TrustAnchor;
@@ -82,7 +86,7 @@ export class QuoteVerifier {
   /**
    * QE report signatures found valid, by PCK key, signature and report: a
    * platform's quotes all carry the same QE report (until its attestation
-   * key changes), so its renewed tickets cost one P-256 check, not two.
+   * key changes), so each further quote of it costs one P-256 check, not two.
    */
   readonly #qeReports = new Map<string, true>();
   #qeReportHits = 0;
@@ -186,7 +190,7 @@ export class QuoteVerifier {
     ]);
     if (!qeOk) fail("qe_report_signature", "QE report is not signed by the PCK key");
     if (qeKnown) this.#qeReportHits++;
-    else remember(this.#qeReports, qeKey, true, CHAINS_MAX);
+    else remember(this.#qeReports, qeKey, true, QE_REPORTS_MAX);
     const h = sha256.create().update(s.attestationKey).update(s.qeAuthData).digest();
     if (!equalBytes(h, s.qeReport.reportData.subarray(0, 32))) {
       fail("qe_report_binding", "QE report data does not bind the attestation key");

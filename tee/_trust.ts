@@ -43,6 +43,9 @@ export function wrapFormat<T>(what: string, fn: () => T): T {
 /** Bound of the signature memo (certificates repeat across chains). */
 export const CHAINS_MAX = 4096;
 
+/** Valid QE report signatures remembered (each key is about 520 bytes: PCK key, signature, report). */
+export const QE_REPORTS_MAX = 1024;
+
 /** Critical extensions we understand (RFC 5280 §4.2: reject any other critical one). */
 const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
   "2.5.29.19", // basicConstraints

@@ -11,6 +11,8 @@ import {
   type VerificationFailure,
 } from "./errors.ts";
 import { readCollateral, readQuote } from "./_test_vectors.ts";
+import { TestDcap } from "./testing.ts";
+import { QE_REPORTS_MAX } from "./_trust.ts";
 
 const Q04 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
 const Q05 = readQuote("q05_tdx_v5_td15_google_fmspc-90c06f000000.bin");
@@ -84,6 +86,23 @@ Deno.test("a cached QE report signature does not vouch for a changed report or s
     );
   }
   assert.equal(verifier.cacheStats.qeReportHits, 1);
+});
+
+Deno.test("the QE report cache keeps its bound: the oldest report is checked again", async () => {
+  // Every test quote carries a fresh attestation key, so a QE report of its own.
+  const pki = TestDcap.create();
+  const quotes = Array.from(
+    { length: QE_REPORTS_MAX + 1 },
+    () => pki.quote({ reportData: new Uint8Array(64) }),
+  );
+  const verifier = new QuoteVerifier(pki.rootDer);
+  const now = Date.now();
+  for (const q of quotes) await verifier.verifySignatures(q, { now });
+  assert.equal(verifier.cacheStats.qeReportHits, 0);
+  await verifier.verifySignatures(quotes.at(-1)!, { now });
+  assert.equal(verifier.cacheStats.qeReportHits, 1, "the newest report is remembered");
+  await verifier.verifySignatures(quotes[0], { now });
+  assert.equal(verifier.cacheStats.qeReportHits, 1, "the oldest report was evicted");
 });
 
 Deno.test("a quote checked after its PCK leaf expired fails", async () => {

@@ -23,6 +23,7 @@ import {
   CHAINS_MAX,
   Checks,
   fail,
+  QE_REPORTS_MAX,
   remember,
   settled,
   timeOf,
@@ -33,9 +34,6 @@ import {
 import { CollateralCache } from "./_collateral_check.ts";
 
 export type { TcbEvaluation, VerifiedStatus } from "./_tcb.ts";
-
-/** Valid QE report signatures remembered (each key is about 520 bytes: PCK key, signature, report). */
-const QE_REPORTS_MAX = 1024;
 
 /** The outcome of {@linkcode verifyQuote}. */
 export interface Verdict extends TcbEvaluation {

@@ -1,7 +1,7 @@
 /**
- * Transport benchmarks: frame throughput and handshake latency next to raw
- * `Deno.connectQuic` in the same run, 40 fully connected endpoints, and the
- * codec choice.
+ * Transport benchmarks: frame throughput, handshake latency and the CPU a
+ * handshake costs, next to raw `Deno.connectQuic` in the same run, 40 fully
+ * connected endpoints, and the codec choice.
  *
  * Run alone: `deno run -A bench/transport.ts`
  *
@@ -9,6 +9,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { Packr } from "npm:msgpackr@2.1.4";
+import process from "node:process";
 import { Endpoint, networkId, SecretKey } from "@mosaik/transport";
 import { certificateFor, pinnedTls } from "@mosaik/transport/testing";
 import { figure, percentile, report } from "./_report.ts";
@@ -122,6 +123,68 @@ async function handshakes(): Promise<{ raw: number; ours: number }> {
   return { raw: percentile(raw, 50), ours: percentile(ours, 50) };
 }
 
+/** Milliseconds of this process's CPU (user + system) that `fn` takes. */
+async function cpuOf(fn: () => Promise<void>): Promise<number> {
+  const before = process.cpuUsage();
+  await fn();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+/**
+ * CPU per handshake, both ends in this process, each until both sides are
+ * done: raw QUIC from a fresh client endpoint each (as every node has its
+ * own), and ours until the acceptor took the identity proof. Endpoints are
+ * made before and closed after the measured part.
+ */
+async function handshakeCpu(count = 150, warmUp = 20): Promise<{ raw: number; ours: number }> {
+  const key = SecretKey.generate();
+  const server = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
+  const listener = server.listen({ ...certificateFor(key), alpnProtocols: ALPN });
+  const conns: Deno.QuicConn[] = [];
+  let acceptedOne = () => {};
+  (async () => {
+    for await (const incoming of listener) {
+      conns.push(await incoming.accept());
+      acceptedOne();
+    }
+  })().catch(() => {});
+  const clients = Array.from(
+    { length: warmUp + count },
+    () => new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const dialRaw = async (endpoints: Deno.QuicEndpoint[]) => {
+    for (const endpoint of endpoints) {
+      const accepted = new Promise<void>((r) => acceptedOne = r);
+      conns.push(
+        await Deno.connectQuic({
+          endpoint,
+          hostname: "127.0.0.1",
+          port: server.addr.port,
+          ...pinnedTls(key.peerId),
+          alpnProtocols: ALPN,
+        }),
+      );
+      await accepted;
+    }
+  };
+  await dialRaw(clients.slice(0, warmUp));
+  const raw = await cpuOf(() => dialRaw(clients.slice(warmUp)));
+  for (const c of conns) c.close({ closeCode: 0, reason: "" });
+  for (const e of [server, ...clients]) e.close();
+  const hub = await Endpoint.create({ networkId: NET });
+  const dialers = await Promise.all(
+    Array.from({ length: warmUp + count }, () => Endpoint.create({ networkId: NET })),
+  );
+  const dialOurs = async (endpoints: Endpoint[]) => {
+    for (const d of endpoints) await (await d.connect(hub.peerId, [hub.hostPort])).accepted;
+  };
+  await dialOurs(dialers.slice(0, warmUp));
+  const ours = await cpuOf(() => dialOurs(dialers.slice(warmUp)));
+  await Promise.all([hub, ...dialers].map((e) => e.close()));
+  return { raw: raw / count, ours: ours / count };
+}
+
 async function mesh(n: number): Promise<{ ms: number; messages: number }> {
   const nodes = await Promise.all(
     Array.from({ length: n }, () => Endpoint.create({ networkId: NET })),
@@ -205,6 +268,8 @@ export async function run(): Promise<void> {
     ratio: 1.2,
     higherIsBetter: false,
   });
+  const cpu = await handshakeCpu();
+  report("handshake CPU, both ends (ours: + proof stream)", cpu.ours, cpu.raw, "ms");
   const m = await mesh(40);
   figure("40 endpoints, all 780 pairs connect+echo", m.ms, "ms", `${m.messages} messages`);
   codecs();

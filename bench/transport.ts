@@ -9,10 +9,10 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { Packr } from "npm:msgpackr@2.1.4";
-import process from "node:process";
 import { Endpoint, networkId, SecretKey } from "@mosaik/transport";
 import { certificateFor, pinnedTls } from "@mosaik/transport/testing";
 import { figure, percentile, report } from "./_report.ts";
+import { meter } from "./_proc.ts";
 
 const NET = networkId("bench");
 const ALPN = ["bench/raw"];
@@ -123,12 +123,13 @@ async function handshakes(): Promise<{ raw: number; ours: number }> {
   return { raw: percentile(raw, 50), ours: percentile(ours, 50) };
 }
 
-/** Milliseconds of this process's CPU (user + system) that `fn` takes. */
+/** Milliseconds of this process's CPU (user + system, every thread) that `fn` takes. */
 async function cpuOf(fn: () => Promise<void>): Promise<number> {
-  const before = process.cpuUsage();
+  const stop = meter([Deno.pid]);
   await fn();
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000;
+  const spent = stop();
+  if (!spent) throw new Error("CPU time needs Linux's /proc");
+  return spent.cpu * 1000;
 }
 
 /**

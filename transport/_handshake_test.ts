@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { CloseCode, ConnectError, Endpoint, networkId, SecretKey } from "./mod.ts";
-import { certificateFor, eventually, pinnedTls, quietPeriod, within } from "./testing.ts";
+import {
+  certificateFor,
+  eventually,
+  MOSAIK_ALPN,
+  pinnedTls,
+  quietPeriod,
+  within,
+} from "./testing.ts";
 import { parseHostPort } from "./address.ts";
 import { decode, encode } from "./codec.ts";
 import { digestBytes } from "./ids.ts";
@@ -13,7 +20,7 @@ const NET = networkId("handshake-test");
 async function present(acceptor: Endpoint, proof: Uint8Array): Promise<number | "ok"> {
   const conn = await Deno.connectQuic<false>({
     ...parseHostPort(acceptor.hostPort),
-    alpnProtocols: ["mosaik/1"],
+    alpnProtocols: [MOSAIK_ALPN],
     ...pinnedTls(acceptor.peerId),
   });
   try {
@@ -58,7 +65,7 @@ Deno.test("handshake: a timestamp outside the window is refused with ClockSkew, 
   for (const [off, way] of [[2 * PROOF_WINDOW_MS, "ahead of"], [-2 * PROOF_WINDOW_MS, "behind"]]) {
     const conn = await Deno.connectQuic<false>({
       ...parseHostPort(a.hostPort),
-      alpnProtocols: ["mosaik/1"],
+      alpnProtocols: [MOSAIK_ALPN],
       ...pinnedTls(a.peerId),
     });
     const proof = await dialerProof(key, NET, a.peerId, Date.now() + Number(off));
@@ -100,7 +107,7 @@ Deno.test("handshake: channels a dialer opens before its proof arrives are route
   const dialer = SecretKey.generate();
   const conn = await Deno.connectQuic<false>({
     ...parseHostPort(a.hostPort),
-    alpnProtocols: ["mosaik/1"],
+    alpnProtocols: [MOSAIK_ALPN],
     ...pinnedTls(a.peerId),
   });
   try {
@@ -138,7 +145,7 @@ Deno.test("handshake: a dialer opening more than EARLY_STREAMS channels before i
   });
   const conn = await Deno.connectQuic<false>({
     ...parseHostPort(a.hostPort),
-    alpnProtocols: ["mosaik/1"],
+    alpnProtocols: [MOSAIK_ALPN],
     ...pinnedTls(a.peerId),
   });
   const proof = await conn.createBidirectionalStream();
@@ -150,7 +157,8 @@ Deno.test("handshake: a dialer opening more than EARLY_STREAMS channels before i
   const info = await within(conn.closed, 5_000);
   assert.equal(info.closeCode, CloseCode.ProtocolViolation);
   assert.match(info.reason, /streams before the dialer's proof/);
-  // an endpoint opens as many as it likes at once: those beyond wait for the verdict
+  // an endpoint opens as many as it likes at once: those beyond wait for the
+  // verdict (the first rides on the proof's stream, so it is not among them)
   await using b = await Endpoint.create({ networkId: NET });
   const connection = await b.connect(a.peerId, [a.hostPort]);
   let verdict = false;
@@ -163,14 +171,14 @@ Deno.test("handshake: a dialer opening more than EARLY_STREAMS channels before i
     await channel.close();
     return after;
   }));
-  assert.ok(opened.slice(EARLY_STREAMS).every((after) => after), "opened before the verdict");
+  assert.ok(opened.slice(EARLY_STREAMS + 1).every((after) => after), "opened before the verdict");
   assert.equal(a.stats.refused.ProtocolViolation, 1);
 });
 
 Deno.test("handshake: an acceptor that never answers the proof fails the dialer's first channel with HandshakeTimeout", async () => {
   const key = SecretKey.generate();
   const quic = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
-  const listener = quic.listen({ ...certificateFor(key), alpnProtocols: ["mosaik/1"] });
+  const listener = quic.listen({ ...certificateFor(key), alpnProtocols: [MOSAIK_ALPN] });
   const held: Deno.QuicConn[] = [];
   const accepting = (async () => {
     for await (const incoming of listener) held.push(await incoming.accept());
@@ -190,5 +198,77 @@ Deno.test("handshake: an acceptor that never answers the proof fails the dialer'
     listener.stop();
     quic.close();
     await accepting.catch(() => {});
+  }
+});
+
+/**
+ * A raw acceptor for `key`: hands `serve` the first stream of the first
+ * connection, read and written as frames.
+ */
+function rawAcceptor(
+  key: SecretKey,
+  serve: (reader: FrameReader, writer: FrameWriter) => Promise<void>,
+): { address: string; served: Promise<void>; close(): void } {
+  const quic = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
+  const listener = quic.listen({ ...certificateFor(key), alpnProtocols: [MOSAIK_ALPN] });
+  let conn: Deno.QuicConn | undefined;
+  const served = (async () => {
+    conn = await (await listener.incoming()).accept();
+    const { value: stream } = await conn.incomingBidirectionalStreams.getReader().read();
+    await serve(new FrameReader(stream!.readable, 1024), new FrameWriter(stream!.writable, 1024));
+  })();
+  return {
+    address: `127.0.0.1:${quic.addr.port}`,
+    served,
+    close() {
+      conn?.close();
+      listener.stop();
+      quic.close();
+    },
+  };
+}
+
+Deno.test("handshake: the first channel rides on the proof's stream, after the acceptor's ok", async () => {
+  const key = SecretKey.generate();
+  const seen: unknown[] = [];
+  const acceptor = rawAcceptor(key, async (reader, writer) => {
+    const proof = decode<unknown[]>((await reader.next())!.data);
+    seen.push(proof.length);
+    await writer.write(encode("ok"));
+    seen.push(new TextDecoder().decode((await reader.next())!.data)); // the channel's header
+    seen.push(decode((await reader.next())!.data));
+    await writer.write(encode("answer"));
+    await writer.drain();
+  });
+  try {
+    await using b = await Endpoint.create({ networkId: NET });
+    const connection = await b.connect(key.peerId, [acceptor.address]);
+    const channel = await connection.open("/first/1");
+    await channel.send("question");
+    assert.equal(await within(channel.recv(), 5_000), "answer");
+    await within(connection.accepted, 5_000);
+    await within(acceptor.served, 5_000);
+    assert.deepEqual(seen, [5, "/first/1", "question"]);
+  } finally {
+    acceptor.close();
+  }
+});
+
+Deno.test("handshake: a dialer that opens no channel before the verdict finishes the proof's stream", async () => {
+  const key = SecretKey.generate();
+  let ended = false;
+  const acceptor = rawAcceptor(key, async (reader, writer) => {
+    await reader.next(); // the proof
+    await writer.write(encode("ok"));
+    ended = (await reader.next()) === undefined;
+  });
+  try {
+    await using b = await Endpoint.create({ networkId: NET });
+    const connection = await b.connect(key.peerId, [acceptor.address]);
+    await within(connection.accepted, 5_000);
+    await within(acceptor.served, 5_000);
+    assert.ok(ended, "the stream ended after the proof");
+  } finally {
+    acceptor.close();
   }
 });

@@ -7,8 +7,8 @@ import { deadline, delay } from "./async.ts";
 import { DecodeError, TimeoutError } from "./errors.ts";
 import type { ResourceManager } from "./limits.ts";
 import { CloseCode } from "./vocabulary.ts";
-import { FrameReader } from "./_frames.ts";
-import type { IncomingStreams } from "./_handshake.ts";
+import { FrameReader, FrameWriter } from "./_frames.ts";
+import type { FirstStream, IncomingStreams } from "./_handshake.ts";
 
 const MAX_PROTOCOL_NAME = 256;
 /** Incoming streams routed between two yields to the event loop. */
@@ -61,7 +61,8 @@ export class Router {
     connection: Connection,
     track: (task: Promise<unknown>) => void,
   ): Promise<void> {
-    const { reader: streams } = incoming;
+    const { reader: streams, first } = incoming;
+    if (first) track(this.route(connection, first.stream, first));
     for (const stream of incoming.held) track(this.route(connection, stream));
     let next = incoming.next;
     try {
@@ -81,15 +82,18 @@ export class Router {
     }
   }
 
-  async route(connection: Connection, stream: Deno.QuicBidirectionalStream): Promise<void> {
-    const reader = new FrameReader(
-      stream.readable,
-      this.#maxFrameSize,
-      this.#resources.reserveFrame,
-    );
+  /** Routes `stream`; `first`: the dialer's first stream, read and written already. */
+  async route(
+    connection: Connection,
+    stream: Deno.QuicBidirectionalStream,
+    first?: FirstStream,
+  ): Promise<void> {
+    const reader = first?.reader ??
+      new FrameReader(stream.readable, this.#maxFrameSize, this.#resources.reserveFrame);
+    const writer = () => first?.writer ?? new FrameWriter(stream.writable, this.#maxFrameSize);
     const release = this.#resources.reserveHeader();
     if (!release) {
-      const channel = connection.accept("", reader, stream.writable);
+      const channel = connection.accept("", reader, writer());
       return await channel.close(CloseCode.ResourceLimit, "too many channels opening");
     }
     let protocol: string;
@@ -99,7 +103,8 @@ export class Router {
       if (!header || header.close) {
         // ended or closed before naming a protocol: end our side at once
         reader.cancel();
-        await stream.writable.close().catch(() => {});
+        if (first) await first.writer.finish();
+        else await stream.writable.close().catch(() => {});
         return;
       }
       protocol = new TextDecoder("utf-8", { fatal: true }).decode(header.data);
@@ -109,7 +114,7 @@ export class Router {
     } catch (e) {
       const late = e instanceof TimeoutError;
       if (late) this.#resources.refuse("headerTimeout");
-      const channel = connection.accept("", reader, stream.writable);
+      const channel = connection.accept("", reader, writer());
       await channel.close(
         late ? CloseCode.HandshakeTimeout : CloseCode.ProtocolViolation,
         late ? "no channel header in time" : "bad channel header",
@@ -118,7 +123,7 @@ export class Router {
     } finally {
       release();
     }
-    const channel = connection.accept(protocol, reader, stream.writable);
+    const channel = connection.accept(protocol, reader, writer());
     const handler = this.#handlers.get(protocol);
     if (!handler) {
       this.#stats.unknownProtocol++;

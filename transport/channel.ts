@@ -61,17 +61,23 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
   #reader: FrameReader;
   #writer: FrameWriter;
   #onClose: (channel: Channel) => void;
+  #verdict: Promise<void> | undefined;
   #closed = false;
   #finished = false;
   #remoteDone = false;
 
-  /** @internal Created by a connection; `onClose` runs once when this side closes. */
+  /**
+   * @internal Created by a connection; `onClose` runs once when this side
+   * closes. On the dialer's first stream, `verdict` settles once the
+   * acceptor's verdict, which comes before this channel's frames, was read.
+   */
   constructor(
     connection: ChannelLink,
     protocol: string,
     reader: FrameReader,
     writer: FrameWriter,
     onClose: (channel: Channel) => void,
+    verdict?: Promise<void>,
   ) {
     this.connection = connection;
     this.peerId = connection.peerId;
@@ -79,6 +85,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
     this.#reader = reader;
     this.#writer = writer;
     this.#onClose = onClose;
+    this.#verdict = verdict;
   }
 
   /** @internal Writes the protocol header; used by the opening side. */
@@ -149,6 +156,15 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
    */
   async recvBytes(options?: { reuse?: boolean }): Promise<Uint8Array | undefined> {
     if (this.#remoteDone) return undefined;
+    if (this.#verdict) {
+      try {
+        await this.#verdict;
+      } catch (e) {
+        this.#remoteDone = true;
+        throw e;
+      }
+      this.#verdict = undefined;
+    }
     let frame;
     try {
       frame = await this.#reader.next(undefined, options?.reuse);
@@ -209,13 +225,17 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
     if (this.#closed) return;
     this.#closed = true;
     this.#onClose(this);
-    if (this.#finished) {
-      this.#reader.cancel();
-      return;
-    }
+    if (this.#finished) return this.#stopReading();
     this.#writer.write(encode([code, reason.slice(0, 200)]), true).catch(() => {});
     await this.#writer.finish();
-    this.#reader.cancel();
+    this.#stopReading();
+  }
+
+  /** Stops reading; on the proof's stream, once the acceptor's verdict was read from it. */
+  #stopReading(): void {
+    if (!this.#verdict) return this.#reader.cancel();
+    const cancel = () => this.#reader.cancel();
+    this.#verdict.then(cancel, cancel);
   }
 
   /** Sent and received payload bytes. */

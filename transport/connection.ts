@@ -11,7 +11,7 @@ import type { PeerId } from "./ids.ts";
 import { CloseCode, type CloseInfo } from "./vocabulary.ts";
 import { FrameReader, FrameWriter, type ReserveBytes } from "./_frames.ts";
 import { logger } from "./log.ts";
-import { EARLY_STREAMS } from "./_handshake.ts";
+import { EARLY_STREAMS, type SpareStream } from "./_handshake.ts";
 
 const log = logger("transport");
 /** Milliseconds a channel waits for stream credit before that is worth a warning. */
@@ -49,6 +49,7 @@ export class Connection implements ChannelLink {
   #refusal: ConnectError | undefined;
   #verified: boolean;
   #early = 0; // channels opened before the verdict
+  #spare: SpareStream | undefined; // the proof's stream, for the first channel
   #conn: Deno.QuicConn;
   #maxFrameSize: number;
   #reserve: ReserveBytes;
@@ -60,18 +61,20 @@ export class Connection implements ChannelLink {
   #channels = new Set<Channel>();
   #incoming = new Map<Channel, () => void>(); // each with its release
 
-  /** @internal Created by the endpoint after the handshake. */
+  /**
+   * @internal Created by the endpoint after the handshake; `dialed`: this
+   * side dialed, and the acceptor's verdict and the proof's stream come with it.
+   */
   constructor(
     conn: Deno.QuicConn,
     peerId: PeerId,
-    outbound: boolean,
     frames: { maxFrameSize: number; reserve: ReserveBytes; trackIncoming: () => () => void },
-    path: "direct" | "relayed" = "direct",
-    accepted: Promise<void> = Promise.resolve(),
+    path: "direct" | "relayed",
+    dialed?: { accepted: Promise<void>; spare: SpareStream },
   ) {
     this.#conn = conn;
     this.peerId = peerId;
-    this.outbound = outbound;
+    this.outbound = !!dialed;
     this.path = path;
     this.#maxFrameSize = frames.maxFrameSize;
     this.#reserve = frames.reserve;
@@ -92,8 +95,9 @@ export class Connection implements ChannelLink {
       for (const release of this.#incoming.values()) release(); // their streams are gone
       this.#incoming.clear();
     });
-    this.accepted = accepted;
-    this.#verified = !outbound;
+    const accepted = this.accepted = dialed?.accepted ?? Promise.resolve();
+    this.#spare = dialed?.spare;
+    this.#verified = !dialed;
     accepted.then(() => this.#verified = true, (e: ConnectError) => {
       this.#refusal = e;
       this.#isClosed = true;
@@ -122,10 +126,16 @@ export class Connection implements ChannelLink {
   }
 
   async #open(protocol: string): Promise<Channel> {
+    this.#usable();
+    // the proof's stream, still unused: its verdict comes first, then this channel's frames
+    const first = this.#spare?.take();
+    this.#spare = undefined;
+    if (first) return await this.#channel(protocol, first.reader, first.writer, this.accepted);
     // the acceptor refuses a dialer opening more before its proof checks out
-    if (!this.#verified && ++this.#early > EARLY_STREAMS) await this.accepted;
-    if (this.#refusal) throw this.#refusal;
-    if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);
+    if (!this.#verified && ++this.#early > EARLY_STREAMS) {
+      await this.accepted;
+      this.#usable();
+    }
     let stream: Deno.QuicBidirectionalStream;
     try {
       stream = await this.#stream();
@@ -133,13 +143,26 @@ export class Connection implements ChannelLink {
       await this.accepted; // throws the acceptor's refusal, if that is why
       throw new ClosedError(`connection to ${this.peerId} is closed`, { cause });
     }
-    const channel = new Channel(
-      this,
+    return await this.#channel(
       protocol,
       new FrameReader(stream.readable, this.#maxFrameSize, this.#reserve),
       new FrameWriter(stream.writable, this.#maxFrameSize),
-      this.#forget,
     );
+  }
+
+  /** Throws the acceptor's refusal, or that the connection is closed. */
+  #usable(): void {
+    if (this.#refusal) throw this.#refusal;
+    if (this.#isClosed) throw new ClosedError(`connection to ${this.peerId} is closed`);
+  }
+
+  async #channel(
+    protocol: string,
+    reader: FrameReader,
+    writer: FrameWriter,
+    verdict?: Promise<void>,
+  ): Promise<Channel> {
+    const channel = new Channel(this, protocol, reader, writer, this.#forget, verdict);
     this.#channels.add(channel);
     await channel.writeHeader();
     return channel;
@@ -207,14 +230,8 @@ export class Connection implements ChannelLink {
   }
 
   /** @internal Wraps a stream the remote opened, whose header `reader` already read. */
-  accept(protocol: string, reader: FrameReader, writable: WritableStream<Uint8Array>): Channel {
-    const channel = new Channel(
-      this,
-      protocol,
-      reader,
-      new FrameWriter(writable, this.#maxFrameSize),
-      this.#forget,
-    );
+  accept(protocol: string, reader: FrameReader, writer: FrameWriter): Channel {
+    const channel = new Channel(this, protocol, reader, writer, this.#forget);
     this.#channels.add(channel);
     this.#incoming.set(channel, this.#trackIncoming());
     return channel;

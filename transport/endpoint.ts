@@ -19,6 +19,7 @@ import { listeners } from "./_listeners.ts";
 import { type HandleOptions, type ProtocolHandler, Router } from "./_router.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import {
+  ALPN,
   checkProof,
   closeQuietly,
   closeRefused,
@@ -29,13 +30,13 @@ import {
   proveIdentity,
   refuseDatagrams,
   SeenProofs,
+  type SpareStream,
   WarnOnce,
 } from "./_handshake.ts";
 import { dialRelayed, isRelayAddress } from "./relay.ts";
 import { dialPinned, staggered } from "./_dial.ts";
 import { type Bridge, isBridge } from "./_relay_bridge.ts";
 
-const ALPN = "mosaik/1";
 const log = logger("transport");
 
 export type { HandleOptions, ProtocolHandler } from "./_router.ts";
@@ -91,7 +92,7 @@ export class Endpoint implements AsyncDisposable {
   #listener: Deno.QuicListener;
   #options: Required<Omit<EndpointOptions, "secretKey" | "hostname" | "port" | "limits">>;
   #resources: ResourceManager;
-  #frames: ConstructorParameters<typeof Connection>[3];
+  #frames: ConstructorParameters<typeof Connection>[2];
   #router: Router;
   #connections: ConnectionTable;
   #dials = new Map<PeerId, Promise<Connection>>();
@@ -268,8 +269,8 @@ export class Endpoint implements AsyncDisposable {
       conn = await dialPinned(peer, options, this.#options.handshakeTimeout, lost);
       refuseDatagrams(conn);
       if (lost()) throw new HandshakeRefused(CloseCode.Success, "another address answered first");
-      const { verdict } = await handshakeDeadline(
-        proof.then((p) => proveIdentity(conn!, p)),
+      const { verdict, spare } = await handshakeDeadline(
+        proof.then((p) => proveIdentity(conn!, p, this.#frames)),
         this.#options.handshakeTimeout,
       );
       const quic = conn;
@@ -277,7 +278,10 @@ export class Endpoint implements AsyncDisposable {
         throw this.#refusal(e, quic, peer, address) ?? e;
       });
       this.#track(accepted);
-      const connection = this.#register(conn, peer, relayed ? "relayed" : "direct", { accepted });
+      const connection = this.#register(conn, peer, relayed ? "relayed" : "direct", {
+        accepted,
+        spare,
+      });
       if (relayed) connection.closed.finally(relayed.close);
       return connection;
     } catch (e) {
@@ -337,7 +341,7 @@ export class Endpoint implements AsyncDisposable {
       conn = await accepting;
       refuseDatagrams(conn);
       const dialer = await handshakeDeadline(
-        checkProof(conn, this.secretKey, this.networkId, this.#seenProofs),
+        checkProof(conn, this.secretKey, this.networkId, this.#seenProofs, this.#frames),
         this.#options.handshakeTimeout,
       );
       const from = formatHostPort(conn.remoteAddr);
@@ -372,10 +376,10 @@ export class Endpoint implements AsyncDisposable {
     conn: Deno.QuicConn,
     peer: PeerId,
     path: "direct" | "relayed",
-    how: { accepted: Promise<void> } | { streams: IncomingStreams },
+    how: { accepted: Promise<void>; spare: SpareStream } | { streams: IncomingStreams },
   ): Connection {
-    const accepted = "accepted" in how ? how.accepted : undefined;
-    const connection = new Connection(conn, peer, !!accepted, this.#frames, path, accepted);
+    const dialed = "accepted" in how ? how : undefined;
+    const connection = new Connection(conn, peer, this.#frames, path, dialed);
     if (this.#closing) {
       connection.close(CloseCode.GracefulShutdown, "endpoint closed");
       throw new ClosedError("endpoint is closed");

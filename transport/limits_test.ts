@@ -9,7 +9,7 @@ import {
   networkId,
   SecretKey,
 } from "./mod.ts";
-import { dialRaw, eventually, pinnedTls, within } from "./testing.ts";
+import { dialRaw, eventually, MOSAIK_ALPN, pinnedTls, within } from "./testing.ts";
 import { parseHostPort } from "./address.ts";
 import { CLOSE_BIT, FrameReader } from "./_frames.ts";
 
@@ -61,7 +61,7 @@ Deno.test("limits: handshakes beyond maxPendingHandshakes are refused before TLS
     Deno.connectQuic<false>({
       hostname,
       port,
-      alpnProtocols: ["mosaik/1"],
+      alpnProtocols: [MOSAIK_ALPN],
       ...pinnedTls(v.peerId),
     });
   const silent = await Promise.allSettled(Array.from({ length: 10 }, dial));
@@ -260,7 +260,7 @@ Deno.test("limits: a dialer refused at maxPendingHandshakes tries again with bac
     Deno.connectQuic<false>({
       hostname,
       port,
-      alpnProtocols: ["mosaik/1"],
+      alpnProtocols: [MOSAIK_ALPN],
       ...pinnedTls(v.peerId),
     })));
   assert.equal(v.resources().pendingHandshakes, 4);

@@ -19,7 +19,17 @@ import type { PeerId, SecretKey } from "./ids.ts";
 import { parseHostPort } from "./address.ts";
 import type { NetworkId } from "./vocabulary.ts";
 import { anchorFor, selfSigned, serverName } from "./_cert.ts";
-import { dialerProof, proveIdentity } from "./_handshake.ts";
+import { ALPN, dialerProof, proveIdentity } from "./_handshake.ts";
+
+/**
+ * The ALPN an endpoint speaks, for tests that dial it with raw QUIC.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await Deno.connectQuic({ hostname, port, alpnProtocols: [MOSAIK_ALPN], ...pinnedTls(peer) });
+ * ```
+ */
+export const MOSAIK_ALPN: string = ALPN;
 
 /** The factor every test timeout is multiplied by (`TIME_FACTOR`, default 1). */
 export function timeFactor(): number {
@@ -118,7 +128,7 @@ export function certificateFor(key: SecretKey): { cert: string; key: string } {
  *
  * @example
  * ```ts ignore
- * const conn = await Deno.connectQuic({ hostname, port, alpnProtocols: ["mosaik/1"], ...pinnedTls(peer) });
+ * const conn = await Deno.connectQuic({ hostname, port, alpnProtocols: [MOSAIK_ALPN], ...pinnedTls(peer) });
  * ```
  */
 export function pinnedTls(peer: PeerId): { serverName: string; caCerts: string[] } {
@@ -149,7 +159,7 @@ export async function dialRaw(
   const conn = await Deno.connectQuic<false>({
     hostname,
     port,
-    alpnProtocols: ["mosaik/1"],
+    alpnProtocols: [MOSAIK_ALPN],
     maxConcurrentBidirectionalStreams: options.maxStreams ?? 1024,
     ...pinnedTls(peer),
   });

@@ -1,7 +1,7 @@
 // Hostile peers, scripted on the real wire: each takes the victim
 // (`Target`) and resolves when it is over, having closed what it opened.
 import { deadline, delay, Endpoint, parseHostPort, SecretKey } from "@mosaik/transport";
-import { dialRaw, pinnedTls } from "@mosaik/transport/testing";
+import { dialRaw, MOSAIK_ALPN, pinnedTls } from "@mosaik/transport/testing";
 import type { Target } from "./_scene.ts";
 
 /** Wire names of the protocols a stranger can reach. */
@@ -144,7 +144,7 @@ export async function unauthenticated(target: Target, count = 300, hold = 1_500)
       Deno.connectQuic<false>({
         hostname,
         port,
-        alpnProtocols: ["mosaik/1"],
+        alpnProtocols: [MOSAIK_ALPN],
         ...pinnedTls(target.peerId),
       })),
   );
@@ -297,7 +297,7 @@ export async function unprovenStreams(
   hold = 4_000,
 ): Promise<void> {
   const { hostname, port } = parseHostPort(target.hostPort);
-  const tls = { hostname, port, alpnProtocols: ["mosaik/1"], ...pinnedTls(target.peerId) };
+  const tls = { hostname, port, alpnProtocols: [MOSAIK_ALPN], ...pinnedTls(target.peerId) };
   const conns = await Promise.all(
     Array.from({ length: connections }, () => Deno.connectQuic<false>(tls)),
   );

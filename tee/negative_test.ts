@@ -12,7 +12,7 @@ import {
 } from "./errors.ts";
 import { readCollateral, readQuote } from "./_test_vectors.ts";
 import { TestDcap } from "./testing.ts";
-import { QE_REPORTS_MAX } from "./_trust.ts";
+import { CHAINS_MAX, QE_REPORTS_MAX } from "./_trust.ts";
 
 const Q04 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
 const Q05 = readQuote("q05_tdx_v5_td15_google_fmspc-90c06f000000.bin");
@@ -103,6 +103,37 @@ Deno.test("the QE report cache keeps its bound: the oldest report is checked aga
   assert.equal(verifier.cacheStats.qeReportHits, 1, "the newest report is remembered");
   await verifier.verifySignatures(quotes[0], { now });
   assert.equal(verifier.cacheStats.qeReportHits, 1, "the oldest report was evicted");
+});
+
+/**
+ * `quote` (a v4 quote with certification data type 5, as TestDcap makes) with
+ * `spaces` blanks before the NUL that ends its PCK chain: the same chain,
+ * spelled differently, which the quote's signatures do not cover.
+ */
+function respelled(quote: Uint8Array, spaces: number): Uint8Array {
+  const out = new Uint8Array(quote.length + spaces);
+  out.set(quote.subarray(0, -1));
+  out.fill(0x20, quote.length - 1, quote.length - 1 + spaces);
+  const view = new DataView(out.buffer);
+  for (const at of [632, 766, 1254]) { // signature data, outer and inner certification data sizes
+    view.setUint32(at, view.getUint32(at, true) + spaces, true);
+  }
+  return out;
+}
+
+Deno.test("the PCK chain cache keeps its bound under a flood of respelled chains", async () => {
+  const pki = TestDcap.create();
+  const quote = pki.quote({ reportData: new Uint8Array(64) });
+  const verifier = new QuoteVerifier(pki.rootDer);
+  const now = Date.now();
+  for (let n = 1; n <= CHAINS_MAX + 1; n++) {
+    await verifier.verifySignatures(respelled(quote, n), { now });
+  }
+  assert.equal(verifier.cacheStats.chainHits, 0, "every spelling is a chain of its own");
+  await verifier.verifySignatures(respelled(quote, CHAINS_MAX + 1), { now });
+  assert.equal(verifier.cacheStats.chainHits, 1, "the newest chain is remembered");
+  await verifier.verifySignatures(respelled(quote, 1), { now });
+  assert.equal(verifier.cacheStats.chainHits, 1, "the oldest chain was evicted");
 });
 
 Deno.test("a quote checked after its PCK leaf expired fails", async () => {

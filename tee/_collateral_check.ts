@@ -37,7 +37,7 @@ export interface CollateralEntry {
 }
 
 /** Cache bound: collateral sets (one per FMSPC and TEE type). */
-const COLLATERAL_MAX = 64;
+export const COLLATERAL_MAX = 64;
 
 const FIELDS = [
   "pck_crl_issuer_chain",

@@ -13,6 +13,7 @@ import {
 import { readCollateral, readQuote } from "./_test_vectors.ts";
 import { TestDcap } from "./testing.ts";
 import { CHAINS_MAX, QE_REPORTS_MAX } from "./_trust.ts";
+import { COLLATERAL_MAX } from "./_collateral_check.ts";
 
 const Q04 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
 const Q05 = readQuote("q05_tdx_v5_td15_google_fmspc-90c06f000000.bin");
@@ -134,6 +135,25 @@ Deno.test("the PCK chain cache keeps its bound under a flood of respelled chains
   assert.equal(verifier.cacheStats.chainHits, 1, "the newest chain is remembered");
   await verifier.verifySignatures(respelled(quote, 1), { now });
   assert.equal(verifier.cacheStats.chainHits, 1, "the oldest chain was evicted");
+});
+
+Deno.test("the collateral cache keeps its bound under a flood of respelled collateral", async () => {
+  // An issuer chain is PEM text that no signature covers: blanks after it
+  // make another collateral set, as valid as the first, for the cache.
+  const pki = TestDcap.create();
+  const quote = pki.quote({ reportData: new Uint8Array(64) });
+  const respelled = (n: number) => ({
+    ...pki.collateral,
+    tcb_info_issuer_chain: pki.collateral.tcb_info_issuer_chain + " ".repeat(n),
+  });
+  const verifier = new QuoteVerifier(pki.rootDer);
+  const now = Date.now();
+  for (let n = 1; n <= COLLATERAL_MAX + 1; n++) await verifier.verify(quote, respelled(n), { now });
+  assert.equal(verifier.cacheStats.collateralHits, 0, "every spelling is a set of its own");
+  await verifier.verify(quote, respelled(COLLATERAL_MAX + 1), { now });
+  assert.equal(verifier.cacheStats.collateralHits, 1, "the newest set is remembered");
+  await verifier.verify(quote, respelled(1), { now });
+  assert.equal(verifier.cacheStats.collateralHits, 1, "the oldest set was evicted");
 });
 
 Deno.test("a quote checked after its PCK leaf expired fails", async () => {

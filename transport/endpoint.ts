@@ -322,7 +322,10 @@ export class Endpoint implements AsyncDisposable {
       try {
         incoming = await this.#listener.incoming();
       } catch {
-        return; // listener stopped
+        // closed, and every queued attempt taken: stopped earlier, a packet for one panics
+        // quinn and takes the process down (Deno 2.9.6, quinn-proto 0.11.16 endpoint.rs:217)
+        this.#listener.stop();
+        return;
       }
       const release = this.#closing ? undefined : this.#resources.reserveHandshake();
       if (!release) {
@@ -433,11 +436,7 @@ export class Endpoint implements AsyncDisposable {
         () => {},
       );
     }
-    this.#listener.stop();
-    await Promise.race([
-      Promise.all(all.map((c) => c.closed)),
-      new Promise((r) => setTimeout(r, 50)),
-    ]);
+    await Promise.race([Promise.all(all.map((c) => c.closed)), delay(50)]);
     this.#quic.close({ closeCode: CloseCode.GracefulShutdown, reason: "endpoint closed" });
     await Promise.allSettled([...this.#tasks]);
   }

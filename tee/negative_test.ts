@@ -14,6 +14,7 @@ import { readCollateral, readQuote } from "./_test_vectors.ts";
 import { TestDcap } from "./testing.ts";
 import { CHAINS_MAX, QE_REPORTS_MAX } from "./_trust.ts";
 import { COLLATERAL_MAX } from "./_collateral_check.ts";
+import { PARSED_CHAINS_MAX } from "./_chain_cache.ts";
 
 const Q04 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
 const Q05 = readQuote("q05_tdx_v5_td15_google_fmspc-90c06f000000.bin");
@@ -135,6 +136,20 @@ Deno.test("the PCK chain cache keeps its bound under a flood of respelled chains
   assert.equal(verifier.cacheStats.chainHits, 1, "the newest chain is remembered");
   await verifier.verifySignatures(respelled(quote, 1), { now });
   assert.equal(verifier.cacheStats.chainHits, 1, "the oldest chain was evicted");
+});
+
+Deno.test("the parsed-chain cache keeps its bound under a flood of respelled chains", () => {
+  const quote = TestDcap.create().quote({ reportData: new Uint8Array(64) });
+  const chainOf = (spaces: number) => {
+    const cd = parseQuote(respelled(quote, spaces)).signatureData.certification;
+    assert.equal(cd.type, 5);
+    return cd.certificates;
+  };
+  const oldest = chainOf(1);
+  let newest = oldest;
+  for (let n = 2; n <= PARSED_CHAINS_MAX + 1; n++) newest = chainOf(n);
+  assert.equal(chainOf(PARSED_CHAINS_MAX + 1), newest, "the newest chain is remembered");
+  assert.notEqual(chainOf(1), oldest, "the oldest chain was evicted and parsed again");
 });
 
 Deno.test("the collateral cache keeps its bound under a flood of respelled collateral", async () => {

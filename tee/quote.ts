@@ -11,6 +11,7 @@ import { u16 } from "./_le.ts";
 import { type EnclaveReport, parseEnclaveReport, parseTdReport, type TdReport } from "./report.ts";
 import { type Certificate, parseCertificate, pemToDer } from "./x509.ts";
 import { type PckExtensions, pckExtensionsOf } from "./pck_extensions.ts";
+import { type ParsedChain, parsedChain } from "./_chain_cache.ts";
 
 /** TEE type of SGX quotes. */
 export const TEE_TYPE_SGX = 0x00000000;
@@ -123,29 +124,19 @@ class Reader {
   }
 }
 
-const chainCache = new Map<string, { certificates: Certificate[]; pck?: PckExtensions }>();
-const CHAIN_CACHE_MAX = 256;
-
-function parseChain(
-  data: Uint8Array,
-  base: number,
-): { certificates: Certificate[]; pck?: PckExtensions } {
-  const key = latin1(data);
-  const hit = chainCache.get(key);
-  if (hit) return hit;
-  let entry: { certificates: Certificate[]; pck?: PckExtensions };
-  try {
-    const certificates = pemToDer(key).map(parseCertificate);
-    entry = { certificates, pck: pckExtensionsOf(certificates[0]) };
-  } catch (e) {
-    if (e instanceof DerError) {
-      throw new QuoteParseError(`bad PCK certificate chain: ${e.message}`, base);
+function parseChain(data: Uint8Array, base: number): ParsedChain {
+  const text = latin1(data);
+  return parsedChain(text, () => {
+    try {
+      const certificates = pemToDer(text).map(parseCertificate);
+      return { certificates, pck: pckExtensionsOf(certificates[0]) };
+    } catch (e) {
+      if (e instanceof DerError) {
+        throw new QuoteParseError(`bad PCK certificate chain: ${e.message}`, base);
+      }
+      throw e;
     }
-    throw e;
-  }
-  if (chainCache.size >= CHAIN_CACHE_MAX) chainCache.delete(chainCache.keys().next().value!);
-  chainCache.set(key, entry);
-  return entry;
+  });
 }
 
 function certificationData(

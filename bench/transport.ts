@@ -135,6 +135,12 @@ async function cpuOf(fn: () => Promise<void>): Promise<number> {
 /** Bytes each way of the first exchange on a new connection (a protocol's request and answer). */
 const FIRST_EXCHANGE = 40;
 
+/** Reads `stream` until {@linkcode FIRST_EXCHANGE} bytes came (or it ended). */
+async function readExchange(stream: Deno.QuicBidirectionalStream): Promise<void> {
+  const reader = stream.readable.getReader();
+  for (let got = 0; got < FIRST_EXCHANGE;) got += (await reader.read()).value?.length ?? Infinity;
+}
+
 /**
  * CPU per new connection and its first exchange, both ends in this process,
  * each until the answer is back: raw QUIC from a fresh client endpoint each
@@ -149,8 +155,7 @@ async function handshakeCpu(count = 150, warmUp = 20): Promise<{ raw: number; ou
   const listener = server.listen({ ...certificateFor(key), alpnProtocols: ALPN });
   const conns: Deno.QuicConn[] = [];
   const echo = async (stream: Deno.QuicBidirectionalStream) => {
-    const reader = stream.readable.getReader();
-    for (let got = 0; got < FIRST_EXCHANGE;) got += (await reader.read()).value?.length ?? Infinity;
+    await readExchange(stream);
     await stream.writable.getWriter().write(new Uint8Array(FIRST_EXCHANGE));
   };
   (async () => {
@@ -176,10 +181,7 @@ async function handshakeCpu(count = 150, warmUp = 20): Promise<{ raw: number; ou
       conns.push(conn);
       const stream = await conn.createBidirectionalStream();
       await stream.writable.getWriter().write(new Uint8Array(FIRST_EXCHANGE));
-      const reader = stream.readable.getReader();
-      for (let got = 0; got < FIRST_EXCHANGE;) {
-        got += (await reader.read()).value?.length ?? Infinity;
-      }
+      await readExchange(stream);
     }
   };
   await dialRaw(clients.slice(0, warmUp));

@@ -157,17 +157,19 @@ Deno.test("the collateral cache keeps its bound under a flood of respelled colla
   // make another collateral set, as valid as the first, for the cache.
   const pki = TestDcap.create();
   const quote = pki.quote({ reportData: new Uint8Array(64) });
-  const respelled = (n: number) => ({
+  const withChainSpaces = (n: number) => ({
     ...pki.collateral,
     tcb_info_issuer_chain: pki.collateral.tcb_info_issuer_chain + " ".repeat(n),
   });
   const verifier = new QuoteVerifier(pki.rootDer);
   const now = Date.now();
-  for (let n = 1; n <= COLLATERAL_MAX + 1; n++) await verifier.verify(quote, respelled(n), { now });
+  for (let n = 1; n <= COLLATERAL_MAX + 1; n++) {
+    await verifier.verify(quote, withChainSpaces(n), { now });
+  }
   assert.equal(verifier.cacheStats.collateralHits, 0, "every spelling is a set of its own");
-  await verifier.verify(quote, respelled(COLLATERAL_MAX + 1), { now });
+  await verifier.verify(quote, withChainSpaces(COLLATERAL_MAX + 1), { now });
   assert.equal(verifier.cacheStats.collateralHits, 1, "the newest set is remembered");
-  await verifier.verify(quote, respelled(1), { now });
+  await verifier.verify(quote, withChainSpaces(1), { now });
   assert.equal(verifier.cacheStats.collateralHits, 1, "the oldest set was evicted");
 });
 

@@ -90,10 +90,10 @@ export class Router {
   ): Promise<void> {
     const reader = first?.reader ??
       new FrameReader(stream.readable, this.#maxFrameSize, this.#resources.reserveFrame);
-    const writer = () => first?.writer ?? new FrameWriter(stream.writable, this.#maxFrameSize);
+    const writer = first?.writer ?? new FrameWriter(stream.writable, this.#maxFrameSize);
     const release = this.#resources.reserveHeader();
     if (!release) {
-      const channel = connection.accept("", reader, writer());
+      const channel = connection.accept("", reader, writer);
       return await channel.close(CloseCode.ResourceLimit, "too many channels opening");
     }
     let protocol: string;
@@ -103,8 +103,7 @@ export class Router {
       if (!header || header.close) {
         // ended or closed before naming a protocol: end our side at once
         reader.cancel();
-        if (first) await first.writer.finish();
-        else await stream.writable.close().catch(() => {});
+        await writer.finish();
         return;
       }
       protocol = new TextDecoder("utf-8", { fatal: true }).decode(header.data);
@@ -114,7 +113,7 @@ export class Router {
     } catch (e) {
       const late = e instanceof TimeoutError;
       if (late) this.#resources.refuse("headerTimeout");
-      const channel = connection.accept("", reader, writer());
+      const channel = connection.accept("", reader, writer);
       await channel.close(
         late ? CloseCode.HandshakeTimeout : CloseCode.ProtocolViolation,
         late ? "no channel header in time" : "bad channel header",
@@ -123,7 +122,7 @@ export class Router {
     } finally {
       release();
     }
-    const channel = connection.accept(protocol, reader, writer());
+    const channel = connection.accept(protocol, reader, writer);
     const handler = this.#handlers.get(protocol);
     if (!handler) {
       this.#stats.unknownProtocol++;

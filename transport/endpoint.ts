@@ -322,8 +322,8 @@ export class Endpoint implements AsyncDisposable {
       try {
         incoming = await this.#listener.incoming();
       } catch {
-        // closed, and every queued attempt taken: stopped earlier, a packet for one panics
-        // quinn and takes the process down (Deno 2.9.6, quinn-proto 0.11.16 endpoint.rs:217)
+        // The endpoint closed and handed over every queued attempt: only now may the listener
+        // stop (Deno 2.9.6 panics on a packet for an attempt queued at a stopped listener).
         this.#listener.stop();
         return;
       }

@@ -214,10 +214,13 @@ export async function proveIdentity(
       return taken;
     },
   };
+  // Only `first` may outlive the verdict: the connection keeps `spare`, and
+  // whatever its closures reach (a stream's reader and writer) with it.
   const release = () => {
-    if (!spare.take()) return;
-    void writer.finish(); // swallows its errors; the acceptor ends its side in turn
-    reader.cancel();
+    const unused = spare.take();
+    if (!unused) return;
+    void unused.writer.finish(); // swallows its errors; the acceptor ends its side in turn
+    unused.reader.cancel();
   };
   verdict.then(release, release);
   return { verdict, spare };
@@ -318,7 +321,12 @@ export class EarlyStreams {
   handOver(): IncomingStreams {
     this.#taking = false;
     if (this.#held.length > EARLY_STREAMS) throw this.#tooMany();
-    return { held: this.#held, next: this.#next, reader: this.#reader };
+    // Settles `overflow`: a race on it would otherwise hold its winner (the
+    // proof's frame) for as long as the connection lives.
+    this.#refuse(new HandshakeRefused(CloseCode.ProtocolViolation, "streams handed over"));
+    const held = this.#held;
+    this.#held = []; // this object lives until the next stream arrives; they may end sooner
+    return { held, next: this.#next, reader: this.#reader };
   }
 }
 

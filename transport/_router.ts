@@ -56,22 +56,29 @@ export class Router {
    * (`incoming`: those it opened before its proof checked out, then the
    * rest); `track` keeps each task.
    */
-  async serve(
+  serve(
     incoming: IncomingStreams,
     connection: Connection,
     track: (task: Promise<unknown>) => void,
   ): Promise<void> {
-    const { reader: streams, first } = incoming;
+    const { first, held } = incoming;
     if (first) track(this.route(connection, first.stream, first));
-    for (const stream of incoming.held) track(this.route(connection, stream));
-    let next = incoming.next;
+    for (const stream of held) track(this.route(connection, stream));
+    // the loop keeps only the reader: the early streams live as long as their channels
+    return this.#serveRest(incoming.reader, incoming.next, connection, track);
+  }
+
+  async #serveRest(
+    streams: ReadableStreamDefaultReader<Deno.QuicBidirectionalStream>,
+    next: IncomingStreams["next"],
+    connection: Connection,
+    track: (task: Promise<unknown>) => void,
+  ): Promise<void> {
     try {
       for (let n = 1;; n++) {
-        const { value: stream, done } = await (next ?? streams.read());
+        // the stream is not held in this frame while the next one is awaited
+        if (!this.#routeRead(connection, await (next ?? streams.read()), track)) return;
         next = undefined;
-        if (done) return;
-        connection.touch();
-        track(this.route(connection, stream));
         // queued streams come back in microtasks: let timers and I/O run between bursts
         if (n % YIELD_EVERY === 0) await delay(0);
       }
@@ -80,6 +87,18 @@ export class Router {
     } finally {
       streams.releaseLock();
     }
+  }
+
+  /** Routes the stream `read` gave; false when there are no more. */
+  #routeRead(
+    connection: Connection,
+    read: ReadableStreamReadResult<Deno.QuicBidirectionalStream>,
+    track: (task: Promise<unknown>) => void,
+  ): boolean {
+    if (read.done) return false;
+    connection.touch();
+    track(this.route(connection, read.value));
+    return true;
   }
 
   /** Routes `stream`; `first`: the dialer's first stream, read and written already. */

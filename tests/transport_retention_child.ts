@@ -1,0 +1,69 @@
+// Connects <n> endpoints to one in this process and counts, from a heap
+// snapshot after a full collection, the stream objects and buffers of 1 KiB
+// or more still alive, for tests/transport_retention_test.ts.
+// Usage: deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-sys \
+//   tests/transport_retention_child.ts <n>
+import { Session } from "node:inspector";
+import { delay, Endpoint, networkId } from "@mosaik/transport";
+
+const COUNTED = [
+  "QuicSendStream",
+  "QuicReceiveStream",
+  "FrameReader",
+  "FrameWriter",
+];
+const N = Number(Deno.args[0]);
+
+/** How many objects of each counted class the heap holds, and how many buffers of 1 KiB or more. */
+async function liveObjects(): Promise<Record<string, number>> {
+  (globalThis as unknown as { gc: () => void }).gc();
+  const session = new Session();
+  session.connect();
+  const chunks: string[] = [];
+  session.on("HeapProfiler.addHeapSnapshotChunk", (m) => chunks.push(m.params.chunk));
+  await new Promise<void>((resolve, reject) =>
+    session.post("HeapProfiler.takeHeapSnapshot", {}, (e) => e ? reject(e) : resolve())
+  );
+  session.disconnect();
+  const { snapshot, nodes, strings } = JSON.parse(chunks.join(""));
+  const fields: string[] = snapshot.meta.node_fields;
+  const types: string[] = snapshot.meta.node_types[0];
+  const [type, name, size] = ["type", "name", "self_size"].map((f) => fields.indexOf(f));
+  const counts = Object.fromEntries([...COUNTED, "buffers"].map((c) => [c, 0]));
+  for (let i = 0; i < nodes.length; i += fields.length) {
+    const n = strings[nodes[i + name]];
+    if (types[nodes[i + type]] === "object" && COUNTED.includes(n)) counts[n]++;
+    if (n === "system / JSArrayBufferData" && nodes[i + size] >= 1024) counts.buffers++;
+  }
+  return counts;
+}
+
+const net = networkId("retention");
+const hub = await Endpoint.create({ networkId: net });
+hub.handle("echo", async (channel) => {
+  for await (const m of channel) await channel.send(m);
+  await channel.close();
+});
+const spokes = await Promise.all(
+  Array.from({ length: N }, () => Endpoint.create({ networkId: net })),
+);
+// Half connect and open no channel. The other half open two channels before
+// the acceptor's verdict (one on the proof's stream, one held until the
+// proof checks out) and one after it, use them and close them.
+await Promise.all(spokes.map(async (spoke, i) => {
+  const connection = await spoke.connect(hub.peerId, [hub.hostPort]);
+  if (i % 2 === 0) return await connection.accepted;
+  const use = async () => {
+    const channel = await connection.open("echo");
+    await channel.send("ping");
+    await channel.recv();
+    await channel.close();
+  };
+  await Promise.all([use(), use()]);
+  await use();
+}));
+await delay(300); // the verdict's reads and the closes settle
+const live = await liveObjects();
+const connected = spokes.every((s) => s.connection(hub.peerId) !== undefined);
+console.log(JSON.stringify({ connected, live }));
+Deno.exit(0);

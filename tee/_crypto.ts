@@ -7,9 +7,11 @@ import { latin1 } from "@mosaik/transport";
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
 const VERIFY = { name: "ECDSA", hash: "SHA-256" } as const;
 const keys = new Map<string, Promise<CryptoKey | null>>();
-const KEYS_MAX = 1024;
+/** How many imported keys are remembered (attestation keys are the quoter's choice). */
+export const KEYS_MAX = 1024;
 
-function keyOf(point: Uint8Array): Promise<CryptoKey | null> {
+/** The WebCrypto key of an uncompressed P-256 point, `null` when it is none; remembered. */
+export function importedKey(point: Uint8Array): Promise<CryptoKey | null> {
   const id = latin1(point);
   let key = keys.get(id);
   if (!key) {
@@ -35,7 +37,7 @@ export async function verifyP256(
   message: Uint8Array,
 ): Promise<boolean> {
   if (point.length !== 65 || point[0] !== 4 || signature.length !== 64) return false;
-  const key = await keyOf(point);
+  const key = await importedKey(point);
   if (!key) return false;
   try {
     return await crypto.subtle.verify(VERIFY, key, signature.slice(), message.slice());

@@ -15,6 +15,7 @@ import { TestDcap } from "./testing.ts";
 import { CHAINS_MAX, QE_REPORTS_MAX } from "./_trust.ts";
 import { COLLATERAL_MAX } from "./_collateral_check.ts";
 import { PARSED_CHAINS_MAX } from "./_chain_cache.ts";
+import { importedKey, KEYS_MAX, verifyP256 } from "./_crypto.ts";
 
 const Q04 = readQuote("q04_tdx_v4_google_spr-e4_fmspc-50806f000000.bin");
 const Q05 = readQuote("q05_tdx_v5_td15_google_fmspc-90c06f000000.bin");
@@ -150,6 +151,23 @@ Deno.test("the parsed-chain cache keeps its bound under a flood of respelled cha
   for (let n = 2; n <= PARSED_CHAINS_MAX + 1; n++) newest = chainOf(n);
   assert.equal(chainOf(PARSED_CHAINS_MAX + 1), newest, "the newest chain is remembered");
   assert.notEqual(chainOf(1), oldest, "the oldest chain was evicted and parsed again");
+});
+
+Deno.test("the imported-key cache keeps its bound under a flood of attestation keys", async () => {
+  // A quote names its own attestation key: any 64 bytes, each imported (or
+  // refused) once and remembered. Deno imports points off the curve too.
+  const point = (n: number) => {
+    const p = new Uint8Array(65);
+    p[0] = 4;
+    new DataView(p.buffer).setUint32(1, n);
+    return p;
+  };
+  const imported = [];
+  for (let n = 0; n <= KEYS_MAX; n++) imported.push(importedKey(point(n)));
+  assert.equal(importedKey(point(KEYS_MAX)), imported[KEYS_MAX], "the newest key is remembered");
+  assert.equal(importedKey(point(1)), imported[1], "so is the oldest within the bound");
+  assert.notEqual(importedKey(point(0)), imported[0], "the one before was evicted");
+  assert.equal(await verifyP256(point(0), new Uint8Array(64), new Uint8Array(1)), false);
 });
 
 Deno.test("the collateral cache keeps its bound under a flood of respelled collateral", async () => {

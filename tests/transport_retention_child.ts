@@ -4,7 +4,7 @@
 // Usage: deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-sys \
 //   tests/transport_retention_child.ts <n>
 import { Session } from "node:inspector";
-import { delay, Endpoint, networkId } from "@mosaik/transport";
+import { type Connection, delay, Endpoint, networkId } from "@mosaik/transport";
 
 const COUNTED = [
   "QuicSendStream",
@@ -40,27 +40,38 @@ async function liveObjects(): Promise<Record<string, number>> {
 
 const net = networkId("retention");
 const hub = await Endpoint.create({ networkId: net });
+// Neither handler closes its channel: the remote's close frame ends the
+// first, both sides' finish the second.
 hub.handle("echo", async (channel) => {
   for await (const m of channel) await channel.send(m);
-  await channel.close();
+});
+hub.handle("ask", async (channel) => {
+  for await (const m of channel) await channel.send(m);
+  await channel.finish();
 });
 const spokes = await Promise.all(
   Array.from({ length: N }, () => Endpoint.create({ networkId: net })),
 );
+const echo = async (connection: Connection) => {
+  const channel = await connection.open("echo");
+  await channel.send("ping");
+  await channel.recv();
+  await channel.close();
+};
+const ask = async (connection: Connection) => {
+  const channel = await connection.open("ask");
+  await channel.send("ping");
+  await channel.finish();
+  while (await channel.recv() !== undefined) { /* the answer, then the end */ }
+};
 // Half connect and open no channel. The other half open two channels before
 // the acceptor's verdict (one on the proof's stream, one held until the
-// proof checks out) and one after it, use them and close them.
+// proof checks out) and one after it.
 await Promise.all(spokes.map(async (spoke, i) => {
   const connection = await spoke.connect(hub.peerId, [hub.hostPort]);
   if (i % 2 === 0) return await connection.accepted;
-  const use = async () => {
-    const channel = await connection.open("echo");
-    await channel.send("ping");
-    await channel.recv();
-    await channel.close();
-  };
-  await Promise.all([use(), use()]);
-  await use();
+  await Promise.all([echo(connection), ask(connection)]);
+  await echo(connection);
 }));
 await delay(300); // the verdict's reads and the closes settle
 const live = await liveObjects();

@@ -284,7 +284,10 @@ export class EarlyStreams {
   #next: Promise<ReadableStreamReadResult<Stream>> | undefined;
   #taking = true;
   #refuse: (e: HandshakeRefused) => void = () => {};
-  /** Rejects when the dialer opens more than {@linkcode EARLY_STREAMS} streams before its proof checks out. */
+  /**
+   * Rejects when the dialer opens more than {@linkcode EARLY_STREAMS} streams
+   * before its proof checks out (and, harmlessly, at {@linkcode EarlyStreams.handOver}).
+   */
   readonly overflow: Promise<never>;
 
   constructor(conn: Deno.QuicConn) {

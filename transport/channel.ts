@@ -42,6 +42,9 @@ export interface ChannelLink {
  * Messages are MessagePack; small frames are coalesced into larger writes.
  * A malformed, truncated or oversized frame closes the channel with
  * `ProtocolViolation` and throws a {@linkcode DecodeError} to the reader.
+ * A channel also ends without {@linkcode Channel.close} once this side read
+ * the remote's close, or both sides finished: its connection forgets it
+ * (and may then close when idle), and sending rejects with `ClosedError`.
  *
  * @example
  * ```ts ignore
@@ -174,12 +177,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
         this.close(CloseCode.ResourceLimit, e.message).catch(() => {});
       } else {
         this.#remoteDone = true;
+        this.#release();
         await this.#failed(e);
       }
       throw e;
     }
     if (frame === undefined) {
       this.#remoteDone = true;
+      if (this.#finished) this.#release();
       return undefined;
     }
     if (!frame.close) return frame.data;
@@ -196,6 +201,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
       this.#violation(e);
       throw e;
     }
+    this.#release(); // the remote reads no more: what this side sends is lost
     if (info[0] === CloseCode.Success) return undefined;
     throw new ChannelClosedError(info[0], String(info[1] ?? ""));
   }
@@ -215,6 +221,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
     if (this.#closed || this.#finished) return;
     this.#finished = true;
     await this.#writer.finish();
+    if (this.#remoteDone) this.#release();
   }
 
   /**
@@ -228,6 +235,20 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
     if (this.#finished) return this.#stopReading();
     this.#writer.write(encode([code, reason.slice(0, 200)]), true).catch(() => {});
     await this.#writer.finish();
+    this.#stopReading();
+  }
+
+  /**
+   * Ends this side without a close frame once nothing more can pass: both
+   * sides finished, the remote closed, or the stream failed. The connection
+   * forgets the channel, so a handler that returns without closing it leaks
+   * nothing and its connection can go idle.
+   */
+  #release(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClose(this);
+    if (!this.#finished) void this.#writer.finish(); // swallows its errors
     this.#stopReading();
   }
 

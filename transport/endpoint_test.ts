@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   ChannelClosedError,
   CloseCode,
+  ClosedError,
   configureLogging,
   ConnectError,
   delay,
@@ -285,4 +286,42 @@ Deno.test("a connection that carries no channel for idleConnectionTimeout is clo
   assert.equal(await again.recv(), "pong");
   assert.notEqual(b.connection(a.peerId), first);
   await again.close();
+});
+
+Deno.test("a channel neither side closes ends once nothing more can pass, and its connection can go idle", async () => {
+  await using a = await Endpoint.create({ networkId: NET, idleConnectionTimeout: 300 });
+  await using b = await Endpoint.create({ networkId: NET, idleConnectionTimeout: 0 });
+  // handlers that return without closing: after the remote's close frame, and
+  // after both sides finished
+  a.handle("/drop/1", async (channel) => {
+    for await (const m of channel) await channel.send(m);
+  });
+  a.handle("/ask/1", async (channel) => {
+    for await (const m of channel) await channel.send(m);
+    await channel.finish();
+  });
+  const dropped = await b.open(a.peerId, [a.hostPort], "/drop/1");
+  await dropped.send("ping");
+  assert.equal(await dropped.recv(), "ping");
+  await dropped.close();
+  const first = b.connection(a.peerId)!;
+  assert.equal(
+    (await within(first.closed, 3_000, "the idle connection closed")).code,
+    CloseCode.Idle,
+  );
+
+  const asked = await b.open(a.peerId, [a.hostPort], "/ask/1");
+  await asked.send("ping");
+  await asked.finish();
+  assert.equal(await asked.recv(), "ping");
+  assert.equal(await asked.recv(), undefined);
+  assert.equal(asked.closed, true);
+  await assert.rejects(asked.send("late"), ClosedError);
+  assert.equal(b.resources().channels, 0, "the asking side forgot it at once");
+  const second = b.connection(a.peerId)!;
+  assert.notEqual(second, first);
+  assert.equal(
+    (await within(second.closed, 3_000, "the idle connection closed")).code,
+    CloseCode.Idle,
+  );
 });

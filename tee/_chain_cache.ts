@@ -4,6 +4,7 @@
 // signatures: the oldest chain goes first.
 import type { Certificate } from "./x509.ts";
 import type { PckExtensions } from "./pck_extensions.ts";
+import { remember } from "./_trust.ts";
 
 /** A parsed chain and the SGX extensions of its leaf. */
 export interface ParsedChain {
@@ -21,7 +22,6 @@ export function parsedChain(key: string, parse: () => ParsedChain): ParsedChain 
   const hit = chains.get(key);
   if (hit) return hit;
   const entry = parse();
-  if (chains.size >= PARSED_CHAINS_MAX) chains.delete(chains.keys().next().value!);
-  chains.set(key, entry);
+  remember(chains, key, entry, PARSED_CHAINS_MAX);
   return entry;
 }

@@ -260,8 +260,8 @@ type Stream = Deno.QuicBidirectionalStream;
 
 /** Streams a remote opened, for the router: those already taken, then the rest from `reader`. */
 export interface IncomingStreams {
-  /** The dialer's first stream after its proof, with its reader and writer. */
-  first?: FirstStream & { stream: Stream };
+  /** The dialer's first stream after its proof, as its reader and writer. */
+  first?: FirstStream;
   /** Taken off QUIC's queue already, in order. */
   held: Stream[];
   /** A read of `reader` under way, whose stream comes next. */
@@ -408,7 +408,7 @@ export async function checkProof(
   const writer = new FrameWriter(first.writable, limits.maxFrameSize);
   return {
     peer: peerIdFromBytes(publicKey),
-    streams: { ...early.handOver(), first: { stream: first, reader, writer } },
+    streams: { ...early.handOver(), first: { reader, writer } },
     accept() {
       // queued before anything a channel on the first stream answers: the
       // router reads that channel's header only after this returns

@@ -62,7 +62,7 @@ export class Router {
     track: (task: Promise<unknown>) => void,
   ): Promise<void> {
     const { first, held } = incoming;
-    if (first) track(this.route(connection, first.stream, first));
+    if (first) track(this.route(connection, first));
     for (const stream of held) track(this.route(connection, stream));
     // the loop keeps only the reader: the early streams live as long as their channels
     return this.#serveRest(incoming.reader, incoming.next, connection, track);
@@ -101,15 +101,15 @@ export class Router {
     return true;
   }
 
-  /** Routes `stream`; `first`: the dialer's first stream, read and written already. */
+  /** Routes `stream`, or the dialer's first stream, read and written already. */
   async route(
     connection: Connection,
-    stream: Deno.QuicBidirectionalStream,
-    first?: FirstStream,
+    stream: Deno.QuicBidirectionalStream | FirstStream,
   ): Promise<void> {
-    const reader = first?.reader ??
-      new FrameReader(stream.readable, this.#maxFrameSize, this.#resources.reserveFrame);
-    const writer = first?.writer ?? new FrameWriter(stream.writable, this.#maxFrameSize);
+    const { reader, writer } = "reader" in stream ? stream : {
+      reader: new FrameReader(stream.readable, this.#maxFrameSize, this.#resources.reserveFrame),
+      writer: new FrameWriter(stream.writable, this.#maxFrameSize),
+    };
     const release = this.#resources.reserveHeader();
     if (!release) {
       const channel = connection.accept("", reader, writer);

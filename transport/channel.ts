@@ -230,12 +230,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
    */
   async close(code: number = CloseCode.Success, reason = ""): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
-    this.#onClose(this);
-    if (this.#finished) return this.#stopReading();
-    this.#writer.write(encode([code, reason.slice(0, 200)]), true).catch(() => {});
-    await this.#writer.finish();
-    this.#stopReading();
+    if (!this.#finished) {
+      this.#writer.write(encode([code, reason.slice(0, 200)]), true).catch(() => {});
+    }
+    await this.#end();
   }
 
   /**
@@ -245,10 +243,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
    * nothing and its connection can go idle.
    */
   #release(): void {
-    if (this.#closed) return;
+    if (!this.#closed) void this.#end();
+  }
+
+  /** Ends this side: the connection forgets it, the stream is finished, reading stops. */
+  async #end(): Promise<void> {
     this.#closed = true;
     this.#onClose(this);
-    if (!this.#finished) void this.#writer.finish(); // swallows its errors
+    if (!this.#finished) await this.#writer.finish(); // swallows its errors
     this.#stopReading();
   }
 

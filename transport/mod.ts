@@ -34,11 +34,11 @@
  * endpoint waits for the verdict before a sixth channel), so an unproven
  * dialer parks at most 5 streams' receive windows, and it holds one of
  * `maxPendingHandshakes` slots for at most `handshakeTimeout`. A refusal
- * (`DifferentNetwork`, `InvalidProof`,
- * `ClockSkew`, `Blocked`, `ResourceLimit`, `HandshakeTimeout`) closes the
- * connection with its code: the dialer's `Connection.accepted` rejects with
- * a `ConnectError` carrying it, so does the first channel operation that
- * fails, and `Connection.closed` resolves with it.
+ * (`DifferentNetwork`, `InvalidProof`, `ClockSkew`, `Blocked`,
+ * `ResourceLimit`, `HandshakeTimeout`) closes the connection with its code:
+ * the dialer's `Connection.accepted` rejects with a `ConnectError` carrying
+ * it, so does the first channel operation that fails, and
+ * `Connection.closed` resolves with it.
  *
  * Why sending before the verdict gives nothing away:
  * - The proof and the early frames go in QUIC's 1-RTT packets, after the TLS

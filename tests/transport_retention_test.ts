@@ -12,6 +12,7 @@ async function live(connections: number): Promise<Record<string, number>> {
       "--v8-flags=--expose-gc",
       "--allow-net=127.0.0.1",
       "--allow-sys",
+      "--allow-env=TIME_FACTOR",
       CHILD,
       String(connections),
     ],

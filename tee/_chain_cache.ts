@@ -4,7 +4,7 @@
 // signatures: the oldest chain goes first.
 import type { Certificate } from "./x509.ts";
 import type { PckExtensions } from "./pck_extensions.ts";
-import { remember } from "./_trust.ts";
+import { remember } from "./_remember.ts";
 
 /** A parsed chain and the SGX extensions of its leaf. */
 export interface ParsedChain {

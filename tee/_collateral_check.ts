@@ -14,16 +14,8 @@ import {
 import { CollateralFormatError } from "./errors.ts";
 import { parsePemChain } from "./x509.ts";
 import { type Crl, parseCrl } from "./crl.ts";
-import {
-  Checks,
-  fail,
-  iso,
-  narrow,
-  remember,
-  TrustAnchor,
-  type Window,
-  wrapFormat,
-} from "./_trust.ts";
+import { remember } from "./_remember.ts";
+import { Checks, fail, iso, narrow, TrustAnchor, type Window, wrapFormat } from "./_trust.ts";
 
 /** A verified collateral set. */
 export interface CollateralEntry {

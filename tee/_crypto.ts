@@ -3,6 +3,7 @@
 // @noble/curves p256 ~730/s, so WebCrypto is used. Imported keys are cached
 // by their point (PCK leaves, TCB signers and attestation keys repeat).
 import { latin1 } from "@mosaik/transport";
+import { remember } from "./_remember.ts";
 
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
 const VERIFY = { name: "ECDSA", hash: "SHA-256" } as const;
@@ -21,8 +22,7 @@ export function importedKey(point: Uint8Array): Promise<CryptoKey | null> {
     } catch {
       key = Promise.resolve(null); // Deno throws synchronously for points off the curve
     }
-    if (keys.size >= KEYS_MAX) keys.delete(keys.keys().next().value!);
-    keys.set(id, key);
+    remember(keys, id, key, KEYS_MAX);
   }
   return key;
 }

@@ -4,6 +4,7 @@
 // in order.
 import { equalBytes, latin1 } from "@mosaik/transport";
 import { verifyP256 } from "./_crypto.ts";
+import { remember } from "./_remember.ts";
 import {
   CollateralFormatError,
   DerError,
@@ -51,11 +52,6 @@ const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
   "2.5.29.19", // basicConstraints
   "2.5.29.15", // keyUsage
 ]);
-
-export function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  if (map.size >= max) map.delete(map.keys().next().value!);
-  map.set(key, value);
-}
 
 /** Signature checks started together and judged in order, so the reported failure is deterministic. */
 export class Checks {

@@ -6,7 +6,7 @@
  */
 import { equalBytes, fromHex, toHex } from "@mosaik/transport";
 import { PolicyError } from "./errors.ts";
-import { remember } from "./_trust.ts";
+import { remember } from "./_remember.ts";
 import type { VerifiedStatus } from "./verify.ts";
 import type { Verdict } from "./verify.ts";
 

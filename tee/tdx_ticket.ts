@@ -35,6 +35,7 @@ import { PolicyError } from "./errors.ts";
 import { parseQuote, type Quote } from "./quote.ts";
 import { getTdxQuote, type TsmOptions } from "./tsm.ts";
 import { verifyQuote } from "./verify.ts";
+import { remember } from "./_remember.ts";
 import { pemToDer } from "./x509.ts";
 import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "@mosaik/transport";
 
@@ -273,8 +274,7 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         }
         const until = Math.min(expiresAt, verdict.expiresAt);
         if (cacheKey !== undefined) {
-          if (accepted.size >= ACCEPTED_MAX) accepted.delete(accepted.keys().next().value!);
-          accepted.set(cacheKey, { from: now, until });
+          remember(accepted, cacheKey, { from: now, until }, ACCEPTED_MAX);
         }
         return { ok: true, expiresAt: until };
       } catch (error) {

@@ -24,7 +24,6 @@ import {
   Checks,
   fail,
   QE_REPORTS_MAX,
-  remember,
   settled,
   timeOf,
   TrustAnchor,
@@ -32,6 +31,7 @@ import {
   wrapFormat,
 } from "./_trust.ts";
 import { CollateralCache } from "./_collateral_check.ts";
+import { remember } from "./_remember.ts";
 
 export type { TcbEvaluation, VerifiedStatus } from "./_tcb.ts";
 

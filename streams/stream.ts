@@ -14,6 +14,7 @@ import {
   type StreamId,
 } from "@mosaik/transport";
 import type { ConsumerOptions } from "./consumer.ts";
+import { VIEW_ENCODERS } from "./_slab.ts";
 import type { ProducerOptions } from "./producer.ts";
 
 /**
@@ -55,7 +56,12 @@ export const codecs: {
   readonly text: Codec<string>;
 } = {
   msgpack<T>(): Codec<T> {
-    return { encode: (value: T) => encode(value), decode: (bytes) => decode<T>(bytes) };
+    const codec = {
+      encode: (value: T) => encode(value),
+      decode: (bytes: Uint8Array) => decode<T>(bytes),
+    };
+    VIEW_ENCODERS.add(codec);
+    return codec;
   },
   bytes: {
     encode: (value: Uint8Array) => value,

@@ -1,11 +1,22 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { decode, DEFAULT_DECODE_LIMITS, encode } from "./codec.ts";
+import { decode, DEFAULT_DECODE_LIMITS, encode, encodeView } from "./codec.ts";
 import { DecodeError, EncodeError } from "./errors.ts";
 
 Deno.test("codec round-trips plain values and keeps bytes binary", () => {
   const value = { a: 1, b: new Uint8Array([1, 2, 3]), c: [1, "x", null], d: 2 ** 40, e: -5 };
   assert.deepEqual(decode(encode(value)), value);
+});
+
+Deno.test("codec: encodeView gives encode's bytes in a buffer the next encode reuses", () => {
+  const value = { a: 1, s: new Set(["x"]), m: new Map([[1, [2, 3]]]) };
+  const view = encodeView(value);
+  assert.deepEqual([...view], [...encode(value)]);
+  const kept = view.slice();
+  encodeView({ b: 2 });
+  assert.notDeepEqual([...view], [...kept]);
+  assert.deepEqual(decode(kept), value);
+  assert.throws(() => encodeView({ f: () => {} }), EncodeError);
 });
 
 Deno.test("codec rejects reserved bytes, trailing bytes and truncation", () => {

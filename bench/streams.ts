@@ -2,6 +2,7 @@
  * Streams benchmarks, each next to raw transport `Channel` figures measured
  * in the same run. The anchor of throughput is raw 64 KiB writes (what QUIC
  * carries when everything is coalesced): 1→1 with 64 B datums (goal ≥ 1M/s),
+ * typed datums in MessagePack (the default codec) next to those 64 B ones,
  * 1 KiB and 64 KiB datums (goal ≥ 0.9× raw bytes/s: batching makes datum
  * size irrelevant), 1→8 fan-out of 1 KiB datums (goal ≥ 0.9× raw per
  * consumer); one-way latency at low load (goal p50 < 100 µs); and RSS while
@@ -15,7 +16,7 @@
  * @module
  */
 import { Endpoint, networkId } from "@mosaik/transport";
-import { codecs, StaticDiscovery, stream, Streams } from "@mosaik/streams";
+import { type Codec, codecs, StaticDiscovery, stream, Streams } from "@mosaik/streams";
 import { figure, percentile, report } from "./_report.ts";
 
 const MiB = 1024 * 1024;
@@ -48,17 +49,25 @@ async function nodes(n: number): Promise<{ nodes: Node[]; close(): Promise<void>
   };
 }
 
-/** Datums per second from one producer to `fanout` consumers (each receives every datum). */
+/** A typed datum of a trading stream: four fields, MessagePack (the default codec). */
+const TYPED = { i: 0, px: 101.25, qty: 7, sym: "ETH-USD" };
+
+/**
+ * Datums per second from one producer to `fanout` consumers (each receives
+ * every datum): `size` raw bytes each, or with `size` 0 {@linkcode TYPED}.
+ */
 async function streamsThroughput(size: number, count: number, fanout = 1): Promise<number> {
   const { nodes: [p, ...cs], close } = await nodes(1 + fanout);
-  const Bench = stream(`bench.${size}.${fanout}`, { codec: codecs.bytes });
+  const Bench = size === 0
+    ? stream<unknown>(`bench.typed.${fanout}`)
+    : stream<unknown>(`bench.${size}.${fanout}`, { codec: codecs.bytes as Codec<unknown> });
   // Every consumer gets every datum, as every raw channel gets every frame: the
   // producer waits for the slowest. (With the default policy a consumer that a
   // loaded box starves for 500 ms is cut off, and the run never ends.)
   const producer = p.streams.produce(Bench, { bufferSize: 4096, lagging: "block" });
   const consumers = cs.map((c) => c.streams.consume(Bench));
   await producer.when.subscribed({ minimum: fanout });
-  const payload = new Uint8Array(size);
+  const payload = size === 0 ? TYPED : new Uint8Array(size);
   const t0 = performance.now();
   const reading = consumers.map(async (consumer) => {
     for (let i = 0; i < count; i++) await consumer.recv();
@@ -267,6 +276,10 @@ export async function run(): Promise<void> {
     ratio: 1.05,
     higherIsBetter: false,
   });
+
+  // Last, so that its garbage cannot fall into the runs of a goal.
+  const typed = await best(3, () => streamsThroughput(0, 300_000));
+  report("1→1 typed datums, MessagePack (vs 64 B bytes datums)", typed, small, "datums/s");
 }
 
 if (import.meta.main) await run();

@@ -262,6 +262,9 @@ export class FrameReader {
 /** Parts of a lone frame over this size are written as they are, not joined first. */
 const WRITE_AS_IS = 16_384;
 
+/** Payloads up to this size are copied behind their header rather than queued with it. */
+const COPY_SMALL = 256;
+
 /** Buffers made by {@linkcode frameBuffer}: their first 4 bytes are the frame header's. */
 const withHeadroom = new WeakSet<ArrayBuffer>();
 
@@ -304,8 +307,16 @@ export class FrameWriter {
     this.#max = max;
   }
 
-  /** Queues a frame; given as parts, its payload is their concatenation. */
-  write(payload: Uint8Array | readonly Uint8Array[], close = false): Promise<void> {
+  /**
+   * Queues a frame; given as parts, its payload is their concatenation.
+   * `transient`: `payload` may change once this returns (a view of the
+   * codec's buffer), so it is copied now.
+   */
+  write(
+    payload: Uint8Array | readonly Uint8Array[],
+    close = false,
+    transient = false,
+  ): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     let size = 0;
     if (payload instanceof Uint8Array) size = payload.length;
@@ -320,6 +331,13 @@ export class FrameWriter {
       // gets the same header from each
       const framed = new Uint8Array(payload.buffer, 0, size + 4);
       new DataView(framed.buffer).setUint32(0, word);
+      this.#pending.push(framed);
+    } else if (payload instanceof Uint8Array && (transient || size <= COPY_SMALL)) {
+      // One buffer for header and payload: V8 pays more for each small
+      // buffer than for copying a small payload.
+      const framed = new Uint8Array(size + 4);
+      new DataView(framed.buffer).setUint32(0, word);
+      framed.set(payload, 4);
       this.#pending.push(framed);
     } else {
       const header = new Uint8Array(4);

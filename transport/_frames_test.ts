@@ -56,6 +56,41 @@ Deno.test("frames survive any chunking and coalescing", async () => {
   assert.deepEqual(whole.map((f) => f.data), payloads);
 });
 
+Deno.test("small and transient payloads are copied when queued; large ones are not", async () => {
+  const chunks: Uint8Array[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  const writer = new FrameWriter(
+    new WritableStream({
+      write: async (c) => {
+        chunks.push(c.slice());
+        await held; // the first write stays in flight while the next frames queue
+      },
+    }),
+    1 << 20,
+  );
+  const first = new Uint8Array(8).fill(1);
+  const small = new Uint8Array(100).fill(2);
+  const transient = new Uint8Array(5000).fill(3);
+  const large = new Uint8Array(5000).fill(4);
+  await writer.write(first);
+  await writer.write(small);
+  await writer.write(transient, false, true);
+  await writer.write(large);
+  small.fill(9);
+  transient.fill(9);
+  large.fill(5); // not copied: the caller must leave it alone until the flush
+  release();
+  await writer.finish();
+  const frames = await readAll(new FrameReader(source(chunks), 1 << 20));
+  assert.deepEqual(frames.map((f) => f.data), [
+    new Uint8Array(8).fill(1),
+    new Uint8Array(100).fill(2),
+    new Uint8Array(5000).fill(3),
+    new Uint8Array(5000).fill(5),
+  ]);
+});
+
 Deno.test("frames given as parts arrive whole; a lone frame's large parts are written uncopied", async () => {
   const chunks: Uint8Array[] = [];
   const writer = new FrameWriter(

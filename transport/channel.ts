@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decode, encode } from "./codec.ts";
+import { decode, encode, encodeView } from "./codec.ts";
 import { ClosedError, DecodeError, MosaikError, ResourceLimitError } from "./errors.ts";
 import type { PeerId } from "./ids.ts";
 import { CloseCode, closeCodeName, type CloseInfo } from "./vocabulary.ts";
@@ -103,7 +103,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
 
   /** Sends a message (MessagePack). Resolves when buffered, not when delivered. */
   send(message: unknown): Promise<void> {
-    return this.sendBytes(encode(message));
+    return this.#refused() ?? this.#writer.write(encodeView(message), false, true);
   }
 
   /**
@@ -112,13 +112,17 @@ export class Channel implements AsyncDisposable, AsyncIterable<unknown> {
    * first, so they must not change until {@linkcode Channel.flush} resolves.
    */
   sendBytes(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    return this.#refused() ?? this.#writer.write(bytes);
+  }
+
+  /** Why nothing can be sent now, as a rejected promise; `undefined` when it can. */
+  #refused(): Promise<never> | undefined {
     if (this.#closed || this.#finished) {
       return Promise.reject(new ClosedError("channel is closed for sending"));
     }
     if (this.#writer.error !== undefined || this.connection.isClosed) {
       return this.#failed(this.#writer.error ?? new ClosedError("connection is closed"));
     }
-    return this.#writer.write(bytes);
   }
 
   /** Resolves when every message sent so far has been handed to QUIC. */

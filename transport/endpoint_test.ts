@@ -50,6 +50,17 @@ Deno.test("two endpoints exchange messages; both sides know who is who", async (
   await channel.close();
 });
 
+Deno.test("messages sent back to back arrive as sent, whatever their size", async () => {
+  await using p = await pair();
+  echo(p.a);
+  const channel = await p.b.open(p.a.peerId, [p.a.hostPort], "/echo/1");
+  // sent without awaiting: each is encoded while the ones before still wait to be written
+  const sent = [10, 3000, 20, 70_000, 5000, 5000].map((n, i) => ({ i, fill: "x".repeat(n) }));
+  await Promise.all(sent.map((m) => channel.send(m)));
+  for (const m of sent) assert.deepEqual(await channel.recv(), m);
+  await channel.close();
+});
+
 Deno.test("one connection per peer is reused by every protocol", async () => {
   await using p = await pair();
   echo(p.a, "/one/1");

@@ -1,10 +1,10 @@
 // Copies of encoded datums cut from shared blocks. V8 pays more for a small
-// ArrayBuffer than for encoding a small datum (its collections sweep every
-// one: 0.2-0.9 M small buffers a second on this machine, against 18 M
-// views), so a producer that copies its datums here makes one buffer per
-// block instead of one per datum. A block lives until the last datum cut
-// from it is sent: datums leave the queues in order, so that is about one
-// block beyond the bytes queued.
+// ArrayBuffer than for encoding a small datum (0.2-0.9 M small buffers a
+// second on this machine, against 18 M views; docs/performance.md), so a
+// producer that copies its datums here makes one buffer per block instead of
+// one per datum. A block lives until the last datum cut from it is sent:
+// datums leave the queues in order, so that is about one block beyond the
+// bytes queued.
 
 /**
  * Codecs whose `encode` is transport's `encode`: a producer encodes their

@@ -17,10 +17,10 @@ export const SLAB_BLOCK = 16_384;
 /** Datums larger than this get a buffer of their own. */
 export const SLAB_MAX_COPY = 2_048;
 
-/** A bump allocator of short-lived byte copies. */
+/** A bump allocator of short-lived byte copies (its first block comes with the first copy). */
 export class Slab {
-  #block = new Uint8Array(SLAB_BLOCK);
-  #at = 0;
+  #block = new Uint8Array(0);
+  #at = SLAB_BLOCK;
 
   /** A copy of `bytes` that `bytes` may change or vanish after. */
   copy(bytes: Uint8Array): Uint8Array {

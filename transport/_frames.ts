@@ -308,10 +308,12 @@ export class FrameWriter {
   }
 
   /**
-   * Queues a frame; given as parts, its payload is their concatenation.
-   * `transient`: `payload` may change once this returns (a view of the
-   * codec's buffer), so it is copied now.
+   * Queues a frame. `transient`: `payload` may change once this returns (a
+   * view of the codec's buffer), so it is copied now.
    */
+  write(payload: Uint8Array, close?: boolean, transient?: boolean): Promise<void>;
+  /** Queues a frame; given as parts, its payload is their concatenation. */
+  write(payload: Uint8Array | readonly Uint8Array[], close?: boolean): Promise<void>;
   write(
     payload: Uint8Array | readonly Uint8Array[],
     close = false,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseHostPort } from "@mosaik/transport";
+import { dropOldest, parseHostPort } from "@mosaik/transport";
 import { advertisedAddresses, isLocalOnly } from "./_addresses.ts";
 
 /** Limits of {@linkcode ObservedAddresses}. */
@@ -53,9 +53,7 @@ export class ObservedAddresses {
     const before = this.#seen.get(from);
     this.#seen.delete(from);
     this.#seen.set(from, { address: observed, at: now });
-    if (this.#seen.size > this.#maxObservers) {
-      this.#seen.delete(this.#seen.keys().next().value!);
-    }
+    dropOldest(this.#seen, this.#maxObservers);
     return before?.address !== observed;
   }
 
@@ -144,7 +142,7 @@ export class OwnAddresses {
     if (last !== undefined && now - last < ASK_INTERVAL) return false;
     this.#asked.delete(host);
     this.#asked.set(host, now);
-    if (this.#asked.size > MAX_ASKED) this.#asked.delete(this.#asked.keys().next().value!);
+    dropOldest(this.#asked, MAX_ASKED);
     return true;
   }
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type Channel, CloseCode, type PeerId } from "@mosaik/transport";
+import { type Channel, CloseCode, dropOldest, type PeerId } from "@mosaik/transport";
 import type { UpsertResult } from "./catalog.ts";
 import { discoveryLog } from "./_log.ts";
 
@@ -56,7 +56,7 @@ export class Offences {
     o.last = now;
     this.#records.delete(peer);
     this.#records.set(peer, o);
-    if (this.#records.size > MAX_TRACKED) this.#records.delete(this.#records.keys().next().value!);
+    dropOldest(this.#records, MAX_TRACKED);
     if (++o.count < OFFENCE_LIMIT) return false;
     o.count = 0;
     o.until = now + this.#banDuration;

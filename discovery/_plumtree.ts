@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { copyBytes, type PeerId } from "@mosaik/transport";
+import { copyBytes, dropOldest, type PeerId } from "@mosaik/transport";
 import type { Scheduler } from "./_scheduler.ts";
 
 /** Plumtree messages. Ids are lowercase hex. */
@@ -151,7 +151,7 @@ export class Plumtree {
     if (this.eager.has(peer) || this.lazy.has(peer)) {
       this.#former.delete(peer);
       this.#former.set(peer, this.#clock.now() + FORMER_GRACE);
-      if (this.#former.size > MAX_FORMER) this.#former.delete(this.#former.keys().next().value!);
+      dropOldest(this.#former, MAX_FORMER);
     }
     this.eager.delete(peer);
     this.lazy.delete(peer);
@@ -287,7 +287,7 @@ export class Plumtree {
       if (!graftable) this.#graftable.set(peer, graftable = new Set());
       for (const [id] of entries) {
         graftable.add(id);
-        if (graftable.size > MAX_GRAFTABLE) graftable.delete(graftable.values().next().value!);
+        dropOldest(graftable, MAX_GRAFTABLE);
       }
       for (let i = 0; i < entries.length; i += MAX_IHAVE) {
         this.#io.send(peer, { kind: "ihave", entries: entries.slice(i, i + MAX_IHAVE) });
@@ -298,7 +298,7 @@ export class Plumtree {
 
   #remember(id: string): void {
     this.#seen.set(id, this.#clock.now());
-    if (this.#seen.size > MAX_SEEN) this.#seen.delete(this.#seen.keys().next().value!);
+    dropOldest(this.#seen, MAX_SEEN);
   }
 
   #keep(id: string, payload: Uint8Array, round: number): void {

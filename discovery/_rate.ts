@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { remember } from "@mosaik/transport";
 import type { PeerId } from "@mosaik/transport";
 
 const MAX_TRACKED = 4096;
@@ -47,11 +48,8 @@ export class PeerRate {
     const now = performance.now();
     let b = this.#buckets.get(peer);
     if (!b) {
-      if (this.#buckets.size >= MAX_TRACKED) {
-        this.#buckets.delete(this.#buckets.keys().next().value!);
-      }
       b = { tokens: this.#rate, at: now };
-      this.#buckets.set(peer, b);
+      remember(this.#buckets, peer, b, MAX_TRACKED);
     }
     b.tokens = Math.min(this.#rate, b.tokens + (now - b.at) * this.#rate / 1000);
     b.at = now;

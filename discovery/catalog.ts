@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { dropOldest } from "@mosaik/transport";
 import type { GroupId, NetworkId, PeerId, StreamId, Tag } from "@mosaik/transport";
 import type { Departure } from "./departure.ts";
 import {
@@ -345,9 +346,7 @@ export class Catalog {
     const old = this.#entries.get(d.peerId);
     if (old && compareVersions(old.entry.version, d.version) > 0) return "older-version";
     // Departures of made-up keys must not grow the table without bound.
-    if (!old && this.#tombstones.size >= this.#maxPeers) {
-      this.#tombstones.delete(this.#tombstones.keys().next().value!);
-    }
+    if (!old) dropOldest(this.#tombstones, this.#maxPeers - 1);
     this.#tombstones.set(d.peerId, { version: d.version, until: now + this.#options.purgeAfter });
     if (old) this.#remove(d.peerId, this.#live(old, now) ? "departed" : undefined);
     return "updated";

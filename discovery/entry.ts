@@ -15,6 +15,7 @@ import {
   DecodeError,
   type Digest,
   digestBytes,
+  dropOldest,
   encode,
   equalBytes,
   type GroupId,
@@ -374,9 +375,7 @@ function signatureValid(p: ParsedEntry): boolean {
   if (cached && verifiedBytes.has(key)) return true;
   if (!verify(p.key, p.body, p.signature)) return false;
   if (!cached) return true;
-  if (verifiedBytes.size >= VERIFIED_CACHE) {
-    verifiedBytes.delete(verifiedBytes.values().next().value!);
-  }
+  dropOldest(verifiedBytes, VERIFIED_CACHE - 1);
   verifiedBytes.add(key);
   return true;
 }

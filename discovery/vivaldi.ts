@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { DecodeError } from "@mosaik/transport";
+import { DecodeError, dropOldest } from "@mosaik/transport";
 
 /** A network coordinate. Lengths (`vec`, `height`, `adjustment`) are in ms. */
 export interface Coordinate {
@@ -225,9 +225,7 @@ export class Vivaldi {
       this.#filters.delete(peer); // re-inserted below: most recent last
     } else {
       samples = [];
-      if (this.#filters.size >= this.#cfg.maxPeers) {
-        this.#filters.delete(this.#filters.keys().next().value!);
-      }
+      dropOldest(this.#filters, this.#cfg.maxPeers - 1);
     }
     samples.push(rtt);
     if (samples.length > this.#cfg.latencyFilter) samples.shift();

@@ -2,9 +2,9 @@
 // carry the same chain, and its X.509 parsing costs more than the rest of a
 // quote. Bounded, since a quote's chain bytes are not covered by its
 // signatures: the oldest chain goes first.
+import { remember } from "@mosaik/transport";
 import type { Certificate } from "./x509.ts";
 import type { PckExtensions } from "./pck_extensions.ts";
-import { remember } from "./_remember.ts";
 
 /** A parsed chain and the SGX extensions of its leaf. */
 export interface ParsedChain {

@@ -1,7 +1,7 @@
 // Verified collateral sets (root CRL, TCB info, QE identity, PCK CRL and
 // their signer chains), checked once against the trust anchor and cached
 // until the earliest of their validity windows ends.
-import { latin1, toHex } from "@mosaik/transport";
+import { latin1, remember, toHex } from "@mosaik/transport";
 import { verifyP256 } from "./_crypto.ts";
 import {
   type Collateral,
@@ -14,7 +14,6 @@ import {
 import { CollateralFormatError } from "./errors.ts";
 import { parsePemChain } from "./x509.ts";
 import { type Crl, parseCrl } from "./crl.ts";
-import { remember } from "./_remember.ts";
 import { Checks, fail, iso, narrow, TrustAnchor, type Window, wrapFormat } from "./_trust.ts";
 
 /** A verified collateral set. */

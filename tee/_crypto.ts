@@ -2,8 +2,7 @@
 // on this machine: WebCrypto ~2500 verifies/s (import + verify ~2400/s),
 // @noble/curves p256 ~730/s, so WebCrypto is used. Imported keys are cached
 // by their point (PCK leaves, TCB signers and attestation keys repeat).
-import { latin1 } from "@mosaik/transport";
-import { remember } from "./_remember.ts";
+import { latin1, remember } from "@mosaik/transport";
 
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
 const VERIFY = { name: "ECDSA", hash: "SHA-256" } as const;

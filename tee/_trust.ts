@@ -2,9 +2,8 @@
 // certificate chains and CRLs judged against the anchor at a time, the window
 // in which a verdict holds, and signature checks started together and judged
 // in order.
-import { equalBytes, latin1 } from "@mosaik/transport";
+import { equalBytes, latin1, remember } from "@mosaik/transport";
 import { verifyP256 } from "./_crypto.ts";
-import { remember } from "./_remember.ts";
 import {
   CollateralFormatError,
   DerError,

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { equalBytes, fromHex, toHex } from "@mosaik/transport";
+import { equalBytes, fromHex, remember, toHex } from "@mosaik/transport";
 import { PolicyError } from "./errors.ts";
-import { remember } from "./_remember.ts";
 import type { VerifiedStatus } from "./verify.ts";
 import type { Verdict } from "./verify.ts";
 

@@ -26,6 +26,7 @@ import {
   equalBytes,
   MosaikError,
   peerIdToBytes,
+  remember,
   toHex,
 } from "@mosaik/transport";
 import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
@@ -35,7 +36,6 @@ import { PolicyError } from "./errors.ts";
 import { parseQuote, type Quote } from "./quote.ts";
 import { getTdxQuote, type TsmOptions } from "./tsm.ts";
 import { verifyQuote } from "./verify.ts";
-import { remember } from "./_remember.ts";
 import { pemToDer } from "./x509.ts";
 import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "@mosaik/transport";
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { equalBytes, latin1 } from "@mosaik/transport";
+import { equalBytes, latin1, remember } from "@mosaik/transport";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { uncompressed, verifyP256 } from "./_crypto.ts";
 import { type Collateral } from "./collateral.ts";
@@ -31,7 +31,6 @@ import {
   wrapFormat,
 } from "./_trust.ts";
 import { CollateralCache } from "./_collateral_check.ts";
-import { remember } from "./_remember.ts";
 
 export type { TcbEvaluation, VerifiedStatus } from "./_tcb.ts";
 

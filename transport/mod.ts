@@ -67,6 +67,7 @@
  */
 export * from "./address.ts";
 export * from "./async.ts";
+export * from "./bounded.ts";
 export * from "./bytes.ts";
 export * from "./channel.ts";
 export * from "./codec.ts";

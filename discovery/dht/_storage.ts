@@ -6,7 +6,7 @@
  * @module
  */
 import { sha1 } from "@noble/hashes/legacy.js";
-import { equalBytes, toHex } from "@mosaik/transport";
+import { dropOldest, equalBytes, remember, toHex } from "@mosaik/transport";
 import { type BDict, decodeBencode, encodeBencode } from "./bencode.ts";
 import { isExempt } from "./bep42.ts";
 import { MAX_SALT_SIZE, MAX_VALUE_SIZE, mutableTarget, verifyItem } from "./bep44.ts";
@@ -125,10 +125,7 @@ export class DhtStorage {
   #storePeer(key: string, compact: Uint8Array): void {
     let set = this.#peers.get(key);
     if (!set) {
-      if (this.#peers.size >= this.#maxInfohashes) {
-        this.#peers.delete(this.#peers.keys().next().value!);
-      }
-      this.#peers.set(key, set = new Map());
+      remember(this.#peers, key, set = new Map(), this.#maxInfohashes);
     }
     const hex = toHex(compact);
     set.delete(hex);
@@ -138,7 +135,7 @@ export class DhtStorage {
     const sameIp = [...set.keys()].filter((h) => h.startsWith(ipHex));
     const host = decodePeer(compact).host;
     if (!isExempt(host) && sameIp.length > MAX_PEERS_PER_IP) set.delete(sameIp[0]);
-    if (set.size > MAX_PEERS_PER_INFOHASH) set.delete(set.keys().next().value!);
+    dropOldest(set, MAX_PEERS_PER_INFOHASH);
   }
 
   /** `get`: a token and the item stored at the target, if any (mutable: only if newer than `seq`). */
@@ -202,7 +199,7 @@ export class DhtStorage {
     }
     this.#items.delete(key);
     this.#items.set(key, item);
-    if (this.#items.size > this.#maxItems) this.#items.delete(this.#items.keys().next().value!);
+    dropOldest(this.#items, this.#maxItems);
     return {};
   }
 }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { dropOldest } from "@mosaik/transport";
 import type { PeerId } from "@mosaik/transport";
 
 /** Limits of {@linkcode Offers}. */
@@ -62,7 +63,7 @@ export class Offers {
     this.#tokens--;
     this.#offered.delete(peer);
     this.#offered.set(peer, key);
-    if (this.#offered.size > maxPeers) this.#offered.delete(this.#offered.keys().next().value!);
+    dropOldest(this.#offered, maxPeers);
     return "offer";
   }
 

@@ -19,7 +19,11 @@
  * ```
  */
 export function dropOldest(table: Map<unknown, unknown> | Set<unknown>, max: number): void {
-  while (table.size > max) table.delete(table.keys().next().value);
+  if (table.size <= max) return; // the common case: no iterator
+  for (const key of table.keys()) {
+    table.delete(key);
+    if (table.size <= max) return;
+  }
 }
 
 /**

@@ -12,6 +12,8 @@ Deno.test("dropOldest keeps the newest keys of a map or set", () => {
   assert.deepEqual([...set], [4]);
   dropOldest(set, 5);
   assert.deepEqual([...set], [4]);
+  dropOldest(set, -1); // a bound below zero empties the table, and returns
+  assert.equal(set.size, 0);
 });
 
 Deno.test("remember holds at most max entries, the newest last", () => {

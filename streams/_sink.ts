@@ -9,6 +9,7 @@
 import type { StreamsChannel } from "./link.ts";
 import {
   CloseCode,
+  copyBytes,
   deadline,
   encodeView,
   scheduleAt,
@@ -41,10 +42,9 @@ import {
   type PeerPredicate,
   type StreamsPeerEntry,
 } from "./peer.ts";
-import type { StreamDef } from "./stream.ts";
+import { type StreamDef, VIEW_ENCODERS } from "./stream.ts";
 import { FrameCache, ITEM_HEADER, ping } from "./_wire.ts";
 import { Outbound, type OutboundOwner } from "./_outbound.ts";
-import { Slab, VIEW_ENCODERS } from "./_slab.ts";
 import { type LaggingPolicy, LagJudge } from "./_lagging.ts";
 
 /** Producer options after defaults. */
@@ -93,8 +93,8 @@ export class Sink<T> {
    * ~4,500 frames per 800 batches; 32: each once).
    */
   readonly #frames = new FrameCache(32);
-  /** Where datums of a MessagePack stream are copied after `encodeView`. */
-  readonly #slab: Slab | undefined;
+  /** Whether datums are encoded with `encodeView` and copied (see `VIEW_ENCODERS`). */
+  readonly #viewEncoded: boolean;
 
   constructor(
     readonly host: Host,
@@ -102,7 +102,7 @@ export class Sink<T> {
     readonly config: SinkConfig<T>,
   ) {
     this.id = def.id;
-    this.#slab = VIEW_ENCODERS.has(def.codec) ? new Slab() : undefined;
+    this.#viewEncoded = VIEW_ENCODERS.has(def.codec);
     this.online = conditionMet(config.onlineWhen, this.#subs);
     this.#lag = new LagJudge(config, this.#subs, () => this.waiter.notify());
     const epoch = crypto.getRandomValues(new Uint32Array(1))[0];
@@ -138,14 +138,14 @@ export class Sink<T> {
   #encode(datum: T): Uint8Array {
     let bytes: Uint8Array;
     try {
-      bytes = this.#slab ? encodeView(datum) : this.def.codec.encode(datum);
+      bytes = this.#viewEncoded ? encodeView(datum) : this.def.codec.encode(datum);
     } catch (e) {
       throw new DatumEncodeError(datum, e);
     }
     if (bytes.length > this.host.maxDatumSize) {
       throw new DatumTooLargeError(datum, bytes.length, this.host.maxDatumSize);
     }
-    return this.#slab ? this.#slab.copy(bytes) : bytes;
+    return this.#viewEncoded ? copyBytes(bytes) : bytes;
   }
 
   send(datum: T): Promise<void> {

@@ -14,7 +14,6 @@ import {
   type StreamId,
 } from "@mosaik/transport";
 import type { ConsumerOptions } from "./consumer.ts";
-import { VIEW_ENCODERS } from "./_slab.ts";
 import type { ProducerOptions } from "./producer.ts";
 
 /**
@@ -36,6 +35,13 @@ export interface Codec<T> {
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Codecs whose `encode` is transport's `encode`: a producer encodes their
+ * datums with `encodeView` and keeps a `copyBytes` copy, cut from a shared
+ * slab, instead of a buffer of its own per datum (docs/performance.md).
+ */
+export const VIEW_ENCODERS: WeakSet<object> = new WeakSet();
 
 /**
  * Ready-made codecs.

@@ -4,6 +4,10 @@
  * process. Each figure is printed next to its anchor measured in the same run
  * (a bare Deno process, a bare endpoint, a raw QUIC connection).
  *
+ * The scenarios run as a node runs on a host (README, "Running a node"): one
+ * bundled file, `--no-code-cache`, no deno.json. The idle node is also
+ * measured from the TypeScript sources, for comparison.
+ *
  * Run alone: `deno run -A bench/memory.ts`
  *
  * @module
@@ -21,15 +25,33 @@ interface Measured {
   count: number;
 }
 
-async function measure(scenario: string): Promise<Measured> {
+/** The child in one file, bundled and cached as a host installs the CLI. */
+async function bundle(): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/memory_child.js`;
+  for (
+    const args of [
+      ["bundle", "--quiet", "--lock=deno.lock", CHILD, "-o", file],
+      ["cache", "--quiet", "--no-config", file],
+    ]
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT }).output();
+    if (!out.success) throw new Error(`deno ${args[0]} of the memory child failed`);
+  }
+  return file;
+}
+
+/** Runs one scenario from the bundle (as on a host) or, given `sources`, from the sources. */
+async function measure(scenario: string, child: string, sources = false): Promise<Measured> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...(sources ? [] : ["--no-config", "--unstable-net", "--no-code-cache"]),
       `--v8-flags=--expose-gc,${NODE_V8_FLAG}`, // as the README runs a node
       "--allow-net=127.0.0.1,[::1],localhost",
       "--allow-env",
       "--allow-read",
-      CHILD,
+      sources ? CHILD : child,
       scenario,
     ],
     cwd: ROOT,
@@ -51,17 +73,19 @@ async function bareProcess(): Promise<number> {
   return Number(new TextDecoder().decode(out.stdout).trim());
 }
 
-/** MiB per thing made by the scenario. */
-async function each(scenario: string): Promise<number> {
-  const m = await measure(scenario);
-  return (m.after - m.before) / m.count / MiB;
-}
-
 /** Runs the memory benchmarks and prints one line per figure. */
 export async function run(): Promise<void> {
+  const child = await bundle();
+  /** MiB per thing made by the scenario. */
+  const each = async (scenario: string) => {
+    const m = await measure(scenario, child);
+    return (m.after - m.before) / m.count / MiB;
+  };
   const bare = await bareProcess() / MiB;
-  const idle = (await measure("idle")).after / MiB;
+  const idle = (await measure("idle", child)).after / MiB;
   report("memory: idle node process (vs bare Deno)", idle, bare, "MiB", { max: 60 });
+  const fromSources = (await measure("idle", child, true)).after / MiB;
+  report("memory: idle node process from the sources (vs bare Deno)", fromSources, bare, "MiB");
   const endpoint = await each("endpoints");
   report("memory: per extra in-process node (vs endpoint)", await each("nodes"), endpoint, "MiB", {
     max: 2,
@@ -70,6 +94,7 @@ export async function run(): Promise<void> {
   report("memory: per connection (vs raw QUIC)", await each("connections"), quic, "MiB");
   report("memory: per subscription (vs raw QUIC conn)", await each("subscriptions"), quic, "MiB");
   report("memory: per group member (vs raw QUIC conn)", await each("members"), quic, "MiB");
+  await Deno.remove(child.slice(0, child.lastIndexOf("/")), { recursive: true });
 }
 
 if (import.meta.main) await run();

@@ -16,9 +16,31 @@ function mosaik(...args: string[]): Deno.Command {
   });
 }
 
+/** The bundled CLI of `deno task build`, run as on a host: no repository, no deno.json. */
+function bundled(dir: string) {
+  return (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...["--unstable-net", "--no-code-cache", "--v8-flags=--max-semi-space-size=4"],
+        ...[
+          "--allow-net=127.0.0.1,[::1],localhost",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+        ],
+        `${dir}/mosaik.js`,
+        ...args,
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    });
+}
+
 /** Starts a beacon and reads its header up to "ready"; returns its address lines. */
-async function startBeacon(network: string, keyFile: string) {
-  const child = mosaik(
+async function startBeacon(network: string, keyFile: string, run = mosaik) {
+  const child = run(
     "beacon",
     ...["--network", network, "--listen", "127.0.0.1:0", "--key", keyFile],
     ...["--no-mdns", "--no-dht", "--diagnostics", "127.0.0.1:0"],
@@ -95,5 +117,37 @@ Deno.test("mosaik: a wrong command line prints the usage and exits 2, no stack t
     assert.equal(out.code, 2, `${args.join(" ")}: ${stderr}`);
     assert.match(stderr, /usage: mosaik/);
     assert.doesNotMatch(stderr, /^\s+at /m);
+  }
+});
+
+Deno.test("deno task build: the one-file CLI runs a beacon outside the repository", async () => {
+  const dir = await Deno.makeTempDir();
+  const network = `bundle-${crypto.randomUUID()}`;
+  try {
+    const build = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "build"],
+      cwd: root,
+      stderr: "piped",
+    }).output();
+    assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
+    await Deno.copyFile(`${root}dist/mosaik.js`, `${dir}/mosaik.js`);
+    const beacon = await startBeacon(network, `${dir}/beacon.key`, bundled(dir));
+    const a = await Network.create(network, { ...local, bootstrap: [beacon.address] });
+    const b = await Network.create(network, { ...local, bootstrap: [beacon.address] });
+    try {
+      await deadline(
+        Promise.all([a, b].map((n) => n.discovery.when.peers({ minimum: 2 }))),
+        30_000 * TIME_FACTOR,
+      );
+      assert.ok(a.discovery.catalog.get(b.local.id), "a knows b through the bundled beacon");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const { status, output } = await stop(beacon);
+    assert.equal(status.code, 0, output);
+    assert.match(output, /closed\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

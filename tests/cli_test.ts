@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { Network } from "@mosaik/network";
 import { deadline } from "@mosaik/transport";
+import { bundledCli, runBundled } from "./_bundle.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const TIME_FACTOR = Number(Deno.env.get("TIME_FACTOR") ?? 1);
@@ -16,22 +17,11 @@ function mosaik(...args: string[]): Deno.Command {
   });
 }
 
-/** The bundled CLI of `deno task build`, run as on a host: no repository, no deno.json. */
+/** The bundled CLI in `dir` (see `_bundle.ts`). */
 function bundled(dir: string) {
   return (...args: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...["--unstable-net", "--no-code-cache", "--v8-flags=--max-semi-space-size=4"],
-        ...[
-          "--allow-net=127.0.0.1,[::1],localhost",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-        ],
-        `${dir}/mosaik.js`,
-        ...args,
-      ],
+      args: [...runBundled(dir, "127.0.0.1,[::1],localhost"), ...args],
       cwd: dir,
       stdout: "piped",
       stderr: "piped",
@@ -121,16 +111,9 @@ Deno.test("mosaik: a wrong command line prints the usage and exits 2, no stack t
 });
 
 Deno.test("deno task build: the one-file CLI runs a beacon outside the repository", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await bundledCli();
   const network = `bundle-${crypto.randomUUID()}`;
   try {
-    const build = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "--quiet", "build"],
-      cwd: root,
-      stderr: "piped",
-    }).output();
-    assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
-    await Deno.copyFile(`${root}dist/mosaik.js`, `${dir}/mosaik.js`);
     const beacon = await startBeacon(network, `${dir}/beacon.key`, bundled(dir));
     const a = await Network.create(network, { ...local, bootstrap: [beacon.address] });
     const b = await Network.create(network, { ...local, bootstrap: [beacon.address] });

@@ -3,15 +3,25 @@ import { Buffer } from "node:buffer";
 import { networkId, SecretKey, toHex } from "@mosaik/transport";
 import { DhtNode, Rendezvous } from "@mosaik/discovery/dht";
 import { cb, startSwarm } from "./dht_swarm.ts";
+import { bundledCli, runBundled } from "./_bundle.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+const SOURCES = [
+  "run",
+  "--allow-net=127.0.0.1",
+  new URL("../network/cli.ts", import.meta.url).pathname,
+];
+
 async function cli(bootstrap: string, ...args: string[]) {
+  return await dht(SOURCES, bootstrap, ...args);
+}
+
+/** Runs `mosaik dht` started by `program` (deno arguments) against `bootstrap`; its JSON output. */
+async function dht(program: string[], bootstrap: string, ...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      new URL("../network/cli.ts", import.meta.url).pathname,
+      ...program,
       "dht",
       "--hostname",
       "127.0.0.1",
@@ -86,6 +96,27 @@ Deno.test({ name: "dht cli: lookup, put and get against a local swarm", ...opts 
     }
   } finally {
     await swarm.close();
+  }
+});
+
+Deno.test({
+  name: "dht cli: the bundled CLI (deno task build, its npm dependencies inside) stores and reads",
+  ...opts,
+}, async () => {
+  const [dir, swarm] = await Promise.all([bundledCli(), startSwarm(12)]);
+  const boot = swarm.addresses.slice(0, 2).join(",");
+  try {
+    const bundled = runBundled(dir, "127.0.0.1");
+    const put = await dht(bundled, boot, "put", "hello bundle");
+    assert.ok(put.stored >= 3);
+    assert.deepEqual(await dht(bundled, boot, "get", put.target), { v: "hello bundle" });
+    const bt = await cb<{ v: Buffer }>((done) =>
+      swarm.nodes[5].get(put.target, { cache: false }, done)
+    );
+    assert.equal(Buffer.from(bt.v).toString(), "hello bundle");
+  } finally {
+    await swarm.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -10,7 +10,7 @@
  */
 import { delay } from "./async.ts";
 import type { PeerId } from "./ids.ts";
-import { anchorFor, serverName } from "./_cert.ts";
+import { certificateHash, serverName } from "./_cert.ts";
 import { handshakeDeadline } from "./_handshake.ts";
 
 /** First pause before dialing an acceptor again that refused us for being busy; it doubles. */
@@ -106,7 +106,13 @@ export function dialPinned(
   budget: number,
   lost: () => boolean,
 ): Promise<Deno.QuicConn> {
-  const pinned = { ...options, serverName: serverName(peer), caCerts: [anchorFor(peer)] };
+  // serverCertificateHashes: missing from Deno's types of connectQuic, but the
+  // runtime takes it there as for WebTransport (why it pins: _cert.ts)
+  const pinned = {
+    ...options,
+    serverName: serverName(peer),
+    serverCertificateHashes: [certificateHash(peer)],
+  };
   return retryBusy(
     (left) => {
       const until = performance.now() + left; // a wait for a turn counts against the budget

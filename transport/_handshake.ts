@@ -67,11 +67,13 @@ import { PROOF_WINDOW_MS, SeenProofs } from "./_replay.ts";
 export { PROOF_WINDOW_MS, SeenProofs };
 
 /**
- * The ALPN of mosaik connections. Version 2: the dialer's first stream goes
- * on as its first channel after the proof and the verdict (version 1 ended
- * it there).
+ * The ALPN of mosaik connections. Version 3: the acceptor's certificate is
+ * the one made from its PeerId, pinned by its hash (`_cert.ts`; version 2
+ * signed it and pinned a trust anchor). Version 2: the dialer's first stream
+ * goes on as its first channel after the proof and the verdict (version 1
+ * ended it there).
  */
-export const ALPN = "mosaik/2";
+export const ALPN = "mosaik/3";
 
 const PROOF_DOMAIN = new TextEncoder().encode("mosaik/dialer-proof/2");
 const NONCE_BYTES = 16;

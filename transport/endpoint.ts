@@ -12,7 +12,7 @@ import { ClosedError, ConnectError } from "./errors.ts";
 import { logger } from "./log.ts";
 import { type PeerId, SecretKey } from "./ids.ts";
 import { CloseCode, closeCodeName, type CloseInfo, type NetworkId } from "./vocabulary.ts";
-import { selfSigned } from "./_cert.ts";
+import { nodeCertificate } from "./_cert.ts";
 import { type ResourceLimits, ResourceManager, type ResourceUsage } from "./limits.ts";
 import type { DialOptions, EndpointOptions, EndpointStats } from "./endpoint_options.ts";
 import { listeners } from "./_listeners.ts";
@@ -126,7 +126,7 @@ export class Endpoint implements AsyncDisposable {
     const { reserveFrame: reserve, trackIncoming } = this.#resources;
     this.#frames = { maxFrameSize: this.#options.maxFrameSize, reserve, trackIncoming };
     this.#router = new Router(this.#resources, this.#options.maxFrameSize, this.stats);
-    this.#cert = selfSigned(this.secretKey);
+    this.#cert = nodeCertificate(this.secretKey);
     this.#quic = new Deno.QuicEndpoint({
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,

@@ -18,7 +18,7 @@ import { TimeoutError } from "./errors.ts";
 import type { PeerId, SecretKey } from "./ids.ts";
 import { parseHostPort } from "./address.ts";
 import type { NetworkId } from "./vocabulary.ts";
-import { anchorFor, selfSigned, serverName } from "./_cert.ts";
+import { type CertificateHash, certificateHash, nodeCertificate, serverName } from "./_cert.ts";
 import { ALPN, dialerProof, proveIdentity } from "./_handshake.ts";
 
 /**
@@ -118,7 +118,7 @@ export function quietPeriod(ms: number): Promise<void> {
  * `Deno.QuicEndpoint.listen` in benches that measure QUIC without mosaik.
  */
 export function certificateFor(key: SecretKey): { cert: string; key: string } {
-  return selfSigned(key);
+  return nodeCertificate(key);
 }
 
 /**
@@ -131,8 +131,10 @@ export function certificateFor(key: SecretKey): { cert: string; key: string } {
  * const conn = await Deno.connectQuic({ hostname, port, alpnProtocols: [MOSAIK_ALPN], ...pinnedTls(peer) });
  * ```
  */
-export function pinnedTls(peer: PeerId): { serverName: string; caCerts: string[] } {
-  return { serverName: serverName(peer), caCerts: [anchorFor(peer)] };
+export function pinnedTls(
+  peer: PeerId,
+): { serverName: string; serverCertificateHashes: CertificateHash[] } {
+  return { serverName: serverName(peer), serverCertificateHashes: [certificateHash(peer)] };
 }
 
 /**

@@ -98,7 +98,10 @@ export class Gossip {
   ) {
     this.#c = context;
     const e = context.endpoint;
-    this.#links = new Links(e, GOSSIP_PROTOCOL, (peer) => this.hv.failed(peer));
+    this.#links = new Links(e, GOSSIP_PROTOCOL, {
+      read: (ch) => context.requests.track(this.#read(ch)),
+      failed: (peer) => this.hv.failed(peer),
+    });
     this.hv = new HyParView({ id: e.peerId, addresses }, config, {
       send: (to, m) => this.#send(to, m),
       release: (peer) => this.#links.release(peer),
@@ -159,7 +162,10 @@ export class Gossip {
     await this.#links.close(encode([FLUSH]), this.#c.options.departureWindow);
   }
 
-  /** Serves a gossip channel a peer opened to us. */
+  /**
+   * Serves a gossip channel a peer opened to us: reads its messages, and our
+   * messages to that peer go back on it while we have no link of our own.
+   */
   async serve(ch: Channel): Promise<void> {
     const c = this.#c;
     if (this.#closed) return await ch.close(CloseCode.GracefulShutdown);
@@ -167,6 +173,13 @@ export class Gossip {
       bump(c.stats.dropped, "from-banned-peer");
       return await ch.close(CloseCode.ProtocolViolation, "banned");
     }
+    this.#links.adopt(ch);
+    await this.#read(ch);
+  }
+
+  /** Reads the messages of a gossip channel, whoever opened it, until the remote finishes its side. */
+  async #read(ch: Channel): Promise<void> {
+    const c = this.#c;
     const release = c.requests.hold(ch);
     try {
       for (;;) {
@@ -186,7 +199,12 @@ export class Gossip {
         try {
           const v = decode(raw);
           if (Array.isArray(v) && v.length === 1 && v[0] === FLUSH) {
-            await ch.send([FLUSHED]);
+            // Fails when we finished our side already: the prober's window ends its wait.
+            await ch.send([FLUSHED]).catch(() => {});
+            continue;
+          }
+          if (Array.isArray(v) && v.length === 1 && v[0] === FLUSHED) {
+            this.#links.probed(ch);
             continue;
           }
           if (this.#closed || c.banned(ch.peerId)) continue;
@@ -201,7 +219,10 @@ export class Gossip {
       }
     } finally {
       release();
-      await ch.close().catch(() => {}); // the remote's link ended: give its stream back
+      // Both directions are done unless our messages still go on it; then we
+      // let go too, unless the peer is a neighbour (or asked to become one).
+      if (!this.#links.uses(ch)) await ch.close().catch(() => {});
+      else if (!this.hv.keeps(ch.peerId)) this.#links.release(ch.peerId);
     }
   }
 

@@ -227,6 +227,11 @@ export class HyParView {
     }
   }
 
+  /** Whether we keep a link to `peer`: a neighbour, or one we asked to become one. */
+  keeps(peer: PeerId): boolean {
+    return this.active.has(peer) || this.#pending.has(peer);
+  }
+
   /** The link to `peer` failed (connection lost or a send failed). */
   failed(peer: PeerId): void {
     if (this.#closed) return;

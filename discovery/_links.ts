@@ -1,6 +1,14 @@
 /**
- * Outgoing gossip links: one channel per peer we send to, opened lazily,
- * with sends kept in order. A failed open or send reports the peer as failed.
+ * Gossip links: per peer, the one channel our messages to it go on, with
+ * sends kept in order. A failed open or send reports the peer as failed.
+ *
+ * A neighbour pair shares one bidirectional channel: a peer that opened a
+ * channel to us gets our messages back on it ({@linkcode Links.adopt}) while
+ * we have no link of our own, and a channel we open is read like one opened
+ * to us (`read`). Each side lets go of its direction alone
+ * ({@linkcode Links.release} finishes it): the other keeps sending until it
+ * lets go too, as over two channels, one per direction, which is what a pair
+ * held before (two streams, each with its reader, on both ends).
  *
  * @module
  */
@@ -8,26 +16,54 @@ import type { Channel, Endpoint, PeerId } from "@mosaik/transport";
 
 interface Link {
   channel: Promise<Channel>;
+  /** The channel, once open. */
+  open?: Channel;
   tail: Promise<void>;
 }
 
-/** The set of outgoing channels of one protocol. */
+/** What links need from their node. */
+export interface LinkHooks {
+  /** Reads a channel we opened, as channels opened to us are read. */
+  read(ch: Channel): void;
+  /** The link to `peer` broke (called once per link). */
+  failed(peer: PeerId): void;
+}
+
+/** The gossip links of one node. */
 export class Links {
   #links = new Map<PeerId, Link>();
   #endpoint: Endpoint;
   #protocol: string;
-  #failed: (peer: PeerId) => void;
+  #hooks: LinkHooks;
+  /** Departure probes waiting for their answer, by channel. */
+  #probes = new Map<Channel, () => void>();
 
-  /** Creates the link set. `failed` is called once per link that breaks. */
-  constructor(endpoint: Endpoint, protocol: string, failed: (peer: PeerId) => void) {
+  /** Creates the link set. */
+  constructor(endpoint: Endpoint, protocol: string, hooks: LinkHooks) {
     this.#endpoint = endpoint;
     this.#protocol = protocol;
-    this.#failed = failed;
+    this.#hooks = hooks;
   }
 
-  /** Whether a link to `peer` is open or opening. */
-  has(peer: PeerId): boolean {
-    return this.#links.has(peer);
+  /**
+   * Our messages to `ch`'s peer go on `ch`, a channel it opened to us, when
+   * we have no link to it, or one on a channel it let go of, or when both
+   * opened one at the same moment and its id is the smaller (both ends keep
+   * that one). Messages queued on the link before go first; then our side
+   * of its channel is finished.
+   */
+  adopt(ch: Channel): void {
+    const peer = ch.peerId;
+    const link = this.#links.get(peer);
+    if (link && !link.open?.closed && !(peer < this.#endpoint.peerId)) return;
+    const tail = link ? link.tail : Promise.resolve();
+    this.#links.set(peer, { channel: Promise.resolve(ch), open: ch, tail });
+    if (link) link.tail.then(async () => (await link.channel).finish()).catch(() => {});
+  }
+
+  /** Whether our messages to `ch`'s peer go on `ch`. */
+  uses(ch: Channel): boolean {
+    return this.#links.get(ch.peerId)?.open === ch;
   }
 
   /**
@@ -38,7 +74,11 @@ export class Links {
     let link = this.#links.get(peer);
     if (!link) {
       const channel = this.#endpoint.open(peer, addresses, this.#protocol);
-      link = { channel, tail: channel.then(() => {}) };
+      const opened: Link = link = { channel, tail: channel.then(() => {}) };
+      channel.then((ch) => {
+        opened.open = ch;
+        this.#hooks.read(ch);
+      }, () => {});
       this.#links.set(peer, link);
     }
     const l = link;
@@ -53,21 +93,27 @@ export class Links {
     if (this.#links.get(peer) !== link) return;
     this.#links.delete(peer);
     link.channel.then((ch) => ch.close()).catch(() => {});
-    this.#failed(peer);
+    this.#hooks.failed(peer);
   }
 
-  /** Closes the link to `peer` after its pending sends. */
+  /** Lets go of the link to `peer` after its pending sends: finishes our direction of its channel. */
   release(peer: PeerId): void {
     const link = this.#links.get(peer);
     if (!link) return;
     this.#links.delete(peer);
-    link.tail = link.tail.then(async () => (await link.channel).close()).catch(() => {});
+    link.tail = link.tail.then(async () => (await link.channel).finish()).catch(() => {});
+  }
+
+  /** The remote answered the departure probe sent on `ch`. */
+  probed(ch: Channel): void {
+    this.#probes.get(ch)?.();
   }
 
   /**
    * Flushes and closes every link. Before closing, each link sends `probe`
-   * and waits up to `window` ms for the remote's reply, so that everything
-   * sent before (a departure) has been read by the remote when this resolves.
+   * and waits up to `window` ms for the remote's answer ({@linkcode Links.probed}),
+   * so that everything sent before (a departure) has been read by the remote
+   * when this resolves.
    */
   async close(probe: Uint8Array, window: number): Promise<void> {
     const all = [...this.#links.values()];
@@ -79,12 +125,14 @@ export class Links {
       Promise.allSettled(all.map((l) =>
         l.tail.then(async () => {
           const ch = await l.channel;
+          const answered = new Promise<void>((r) => this.#probes.set(ch, r));
           await ch.sendBytes(probe);
-          await Promise.race([ch.recvBytes(), deadline]);
+          await answered;
         })
       )),
     ]);
     clearTimeout(timer);
+    this.#probes.clear();
     // Links still opening (an unreachable peer) are closed when they resolve,
     // or fail when the endpoint closes.
     for (const l of all) l.channel.then((ch) => ch.close()).catch(() => {});

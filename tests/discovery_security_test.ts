@@ -96,7 +96,11 @@ Deno.test("discovery: forged, foreign, replayed and undecodable input is dropped
     // 7. An undecodable gossip message closes that channel only.
     await ch.sendBytes(new Uint8Array([0xc1]));
     await counted(() => d["undecodable-message"] === 1);
-    assert.equal(await ch.recv().catch(() => "closed"), "closed");
+    // (The victim's own gossip to the attacker, its neighbour, comes on that
+    // channel too, before the close.)
+    let answer: unknown;
+    for (let i = 0; i < 1000 && Array.isArray(answer = await ch.recv().catch(() => "closed")); i++);
+    assert.equal(answer, "closed");
     // 8. Garbage on the sync protocol.
     const sync = await attacker.open(
       victim.endpoint.peerId,

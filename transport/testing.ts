@@ -19,6 +19,8 @@ import type { PeerId, SecretKey } from "./ids.ts";
 import { parseHostPort } from "./address.ts";
 import type { NetworkId } from "./vocabulary.ts";
 import { type CertificateHash, certificateHash, nodeCertificate, serverName } from "./_cert.ts";
+
+export type { CertificateHash };
 import { ALPN, dialerProof, proveIdentity } from "./_handshake.ts";
 
 /**

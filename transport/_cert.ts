@@ -13,9 +13,8 @@
 // keeps a verifier holding the runtime's whole root store (Mozilla's by
 // default): measured, 170 KiB per connection (both ends) against 80 KiB
 // this way, more with a larger store, and a handshake about a fifth slower.
-// The certificate's own signature is
-// never checked by anyone; rustls does check, when an endpoint listens,
-// that the private key matches the certificate.
+// Nobody checks the certificate's own signature; rustls does check, when an
+// endpoint listens, that its private key matches the certificate.
 import { createHash } from "node:crypto";
 import type { PeerId, SecretKey } from "./ids.ts";
 import { peerIdToBytes } from "./ids.ts";

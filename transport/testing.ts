@@ -136,7 +136,12 @@ export function certificateFor(key: SecretKey): { cert: string; key: string } {
 export function pinnedTls(
   peer: PeerId,
 ): { serverName: string; serverCertificateHashes: CertificateHash[] } {
-  return { serverName: serverName(peer), serverCertificateHashes: [certificateHash(peer)] };
+  const { algorithm, value } = certificateHash(peer);
+  // a copy: the cached pin is what the endpoint's own dials use
+  return {
+    serverName: serverName(peer),
+    serverCertificateHashes: [{ algorithm, value: value.slice() }],
+  };
 }
 
 /**

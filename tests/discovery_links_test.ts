@@ -1,30 +1,23 @@
 import assert from "node:assert/strict";
-import { Endpoint, networkId, type PeerId, tag } from "@mosaik/transport";
+import { type Endpoint, type PeerId, tag } from "@mosaik/transport";
 import { eventually } from "@mosaik/transport/testing";
-import { Discovery } from "@mosaik/discovery";
+import {
+  allSeeAll,
+  closeAll,
+  freshNetwork,
+  type Nodes,
+  startNode,
+  type TestNode,
+} from "./_harness.ts";
 
-async function nodes(n: number) {
-  const net = networkId(crypto.randomUUID());
-  const endpoints = await Promise.all(
-    Array.from({ length: n }, () => Endpoint.create({ networkId: net })),
-  );
-  const first = endpoints[0];
-  const all = await Promise.all(endpoints.map(async (endpoint) => ({
-    endpoint,
-    discovery: await Discovery.create(
-      endpoint,
-      endpoint === first ? {} : { bootstrap: [first.address] },
-    ),
-  })));
-  return {
-    all,
-    async [Symbol.asyncDispose]() {
-      await Promise.all(all.map(async (x) => {
-        await x.discovery.close();
-        await x.endpoint.close();
-      }));
-    },
-  };
+/** `n` nodes, all but the first bootstrapped from the first. */
+async function joined(n: number): Promise<Nodes<TestNode>> {
+  const net = freshNetwork();
+  const first = await startNode(net);
+  const bootstrap = { discovery: { bootstrap: [first.endpoint.address] } };
+  const rest = await Promise.all(Array.from({ length: n - 1 }, () => startNode(net, bootstrap)));
+  const all = [first, ...rest];
+  return Object.assign(all, { [Symbol.asyncDispose]: () => closeAll(all) });
 }
 
 /** Channels open on `node`'s connection to `peer` (0 without a connection). */
@@ -33,8 +26,8 @@ function channels(node: { endpoint: Endpoint }, peer: PeerId): number {
 }
 
 Deno.test("gossip: a neighbour pair talks over one stream, both ways", async () => {
-  await using net = await nodes(2);
-  const [a, b] = net.all;
+  await using nodes = await joined(2);
+  const [a, b] = nodes;
   await eventually(() =>
     a.discovery.catalog.size === 1 && b.discovery.catalog.size === 1 &&
     a.discovery.neighbors().length === 1 && b.discovery.neighbors().length === 1
@@ -56,9 +49,8 @@ Deno.test("gossip: a neighbour pair talks over one stream, both ways", async () 
 });
 
 Deno.test("gossip: neighbours hold one stream each, and nobody else holds one", async () => {
-  await using net = await nodes(8);
-  const { all } = net;
-  await eventually(() => all.every((x) => x.discovery.catalog.size === all.length - 1));
+  await using all = await joined(8);
+  await eventually(() => allSeeAll(all));
   // Joins through one contact churn the views; once they settle, each node
   // holds one channel per neighbour (also where both opened one at the same
   // moment) and none where a link was let go of. (Counted over every

@@ -19,9 +19,9 @@ import type { PeerId, SecretKey } from "./ids.ts";
 import { parseHostPort } from "./address.ts";
 import type { NetworkId } from "./vocabulary.ts";
 import { type CertificateHash, certificateHash, nodeCertificate, serverName } from "./_cert.ts";
+import { ALPN, dialerProof, proveIdentity } from "./_handshake.ts";
 
 export type { CertificateHash };
-import { ALPN, dialerProof, proveIdentity } from "./_handshake.ts";
 
 /**
  * The ALPN an endpoint speaks, for tests that dial it with raw QUIC.

@@ -70,6 +70,23 @@ export class Collection implements AsyncDisposable {
     return { voters: [...m.voters] as PeerId[], learners: [...m.learners] as PeerId[] };
   }
 
+  /**
+   * Whether this node counts toward the store's quorum now: a writer that is
+   * a voter of the latest configuration with the state it has. False for a
+   * reader, and for a writer that restarted empty (the in-memory store lost
+   * its state) until the group re-added it and it caught up. A store keeps
+   * its writes while a majority of its writers are voting.
+   *
+   * @example
+   * ```ts ignore
+   * await map.when.online();
+   * if (!map.voting) console.log("catching up; not counted toward the quorum yet");
+   * ```
+   */
+  get voting(): boolean {
+    return storeOf(this).group.isVoter;
+  }
+
   /** Whether {@linkcode Collection.close} was called. */
   get closed(): boolean {
     return this.#closed;

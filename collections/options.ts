@@ -47,6 +47,8 @@ export interface CollectionGroup {
   readonly metrics: { readonly commitIndex: number };
   /** Voters and learners of the configuration. */
   readonly members: { readonly voters: readonly string[]; readonly learners: readonly string[] };
+  /** A voter of the latest configuration with its current storage. */
+  readonly isVoter: boolean;
   /** Waiting on the group. */
   readonly when: { online(): Promise<void>; applied(index: number): Promise<void> };
   /** Replicates a command; resolves once applied locally. */

@@ -192,6 +192,8 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
         const r = SharedMap.reader<number, number>(n3, name);
         await online(w0, r);
         await reach(await w0.extend(range(200).map((k) => [k, k] as const)), r);
+        assert.ok(w0.voting, "a writer counts toward the quorum");
+        assert.ok(!r.voting, "a reader does not");
         const seen: number[] = [];
         const watch = (async () => {
           while (!r.closed) {
@@ -210,6 +212,7 @@ Deno.test("collections sync and roles over QUIC", async (t) => {
           message: "the reader's node became a voter",
         });
         assert.equal(w0.members.learners.includes(n3.local.id), false);
+        await eventually(() => w1.voting, { message: "the promoted node votes" });
         assert.ok(seen.every((x, i) => i === 0 || x >= seen[i - 1]), "versions are monotonic");
         await closeHandles(w1, r);
         await watch;

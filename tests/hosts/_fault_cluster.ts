@@ -97,12 +97,28 @@ export class FaultCluster {
     }
   }
 
+  /**
+   * Waits until `member`'s SharedMap replica votes. The store is in memory:
+   * a restarted member comes back empty, and the store survives only while
+   * a majority of its writers hold its state, so take the next one down only
+   * after this.
+   */
+  async mapVoting(member: Member, timeout = 30_000): Promise<void> {
+    const lines = member.process.lines;
+    const voting = () => lines.findLast((l) => "mapVoting" in l)?.mapVoting === true;
+    if (!voting()) await member.process.waitFor(voting, timeout, `${member.host.name} map voting`);
+  }
+
   /** Acknowledged SharedMap writes missing on `probe` once it applied all of them. */
   async lostMapWrites(probe: NodeProcess): Promise<{ acknowledged: number; lost: Line[] }> {
     const writes = this.printed.flat().filter((l) => l.op === "map");
     const version = Math.max(0, ...writes.map((w) => w.version as number));
     await probe.send({ op: "map-keys", version });
-    const listing = await probe.waitFor((l) => Array.isArray(l.mapKeys), 60_000, "map keys");
+    const listing = await probe.waitFor((l) => Array.isArray(l.mapKeys), 60_000, "map keys")
+      .catch((e) => {
+        const waiting = probe.lines.findLast((l) => "mapWaiting" in l);
+        throw new Error(`${e.message}; last said ${JSON.stringify(waiting)}`);
+      });
     const present = new Set(listing.mapKeys as string[]);
     return {
       acknowledged: writes.length,

@@ -6,7 +6,9 @@
  * time (`performance.timeOrigin + performance.now()`: one clock for every
  * process on the machine). Prints `{"ready": true, "id", "address"}`, its RSS
  * every 5 s (`{"rss"}`), the leader it follows whenever that changes
- * (`{"leader"}`), and a
+ * (`{"leader"}`), whether its SharedMap replica votes whenever that changes
+ * (`{"mapVoting"}`: its store is in memory, so a restart comes back empty
+ * and votes again once the store re-added it), and a
  * line per operation: `{"op": "kv", …}` for a read or a write's invocation,
  * `{"op": "kv-done", value, ret}` when a write was acknowledged, and
  * `{"op": "map", key, version}` for an acknowledged SharedMap write. Exits on SIGTERM or stdin close;
@@ -110,7 +112,9 @@ const print = (line: object) => console.log(JSON.stringify(line));
 print({ ready: true, id: network.local.id, address: network.local.address });
 const sampling = setInterval(() => print({ rss: Deno.memoryUsage().rss }), 5000);
 let leader: string | undefined;
+let mapVoting: boolean | undefined;
 const watching = setInterval(() => {
+  if (map.voting !== mapVoting) print({ mapVoting: mapVoting = map.voting });
   if (group.leader === leader) return;
   leader = group.leader;
   print({ leader: leader ?? null });

@@ -17,13 +17,13 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { hash } from "node:crypto";
 import {
   DecodeError,
   derive,
   digest,
   digestBytes,
-  equalBytes,
   MosaikError,
   peerIdToBytes,
   remember,
@@ -80,14 +80,19 @@ function checkExpiry(expiresAt: number): void {
  * ```
  */
 export function tdxReportData(peerId: PeerId, networkId: NetworkId, expiresAt: number): Uint8Array {
+  // a plain Uint8Array (a copy of 64 bytes), not node's Buffer: callers compare and slice it
+  return new Uint8Array(reportDataBuffer(peerId, networkId, expiresAt));
+}
+
+/** {@linkcode tdxReportData} as node's Buffer, not copied (the validator only compares it). */
+function reportDataBuffer(peerId: PeerId, networkId: NetworkId, expiresAt: number): Buffer {
   checkExpiry(expiresAt);
   const input = new Uint8Array(DOMAIN.length + 32 + 32 + 8);
   input.set(DOMAIN);
   peerIdToBytes(peerId, input, DOMAIN.length);
   input.set(digestBytes(networkId), DOMAIN.length + 32);
   new DataView(input.buffer).setBigUint64(DOMAIN.length + 64, BigInt(expiresAt));
-  // a plain Uint8Array (a copy of 64 bytes), not node's Buffer: callers compare and slice it
-  return new Uint8Array(hash("sha512", input, "buffer"));
+  return hash("sha512", input, "buffer");
 }
 
 /** Encodes ticket data (see the module doc for the layout). */
@@ -132,6 +137,12 @@ export function decodeTdxTicket(bytes: Uint8Array): TdxTicketData {
 }
 
 const ACCEPTED_MAX = 1024;
+
+/** A copy of `bytes` as node's Buffer (its `equals` compares natively). */
+function copyBytes(bytes: Uint8Array): Buffer {
+  const copy = bytes.slice();
+  return Buffer.from(copy.buffer, copy.byteOffset, copy.length);
+}
 
 /** A TDX ticket could not be issued (expiry in the past, a quote not carrying the binding). */
 export class TdxTicketError extends MosaikError {}
@@ -213,12 +224,14 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
     ? options.policy.map((p) => ({ ...p }))
     : [{ ...options.policy as QuotePolicy | undefined }];
   if (policies.length === 0) throw new TdxTicketError("an empty policy list accepts nothing");
-  // Accepted tickets by (peer, network, ticket bytes), valid from the check
-  // until their verdict expires: groups and streams re-check bonded peers
-  // often, and with unchanged collateral the outcome cannot change in that
-  // window. Only with `collateral` (a provider may return fresher collateral,
-  // e.g. a new CRL, at any time); a changed collateral field clears the cache.
-  const accepted = new Map<string, { from: number; until: number }>();
+  // The ticket last accepted per (peer, network), a copy of its bytes, valid
+  // from the check until its verdict expires: groups and streams re-check
+  // bonded peers often, and with unchanged collateral the outcome cannot
+  // change in that window. Compared byte for byte (cheaper than hashing the
+  // ticket for a key). Only with `collateral` (a provider may return fresher
+  // collateral, e.g. a new CRL, at any time); a changed collateral field
+  // clears the cache.
+  const accepted = new Map<string, { ticket: Buffer; from: number; until: number }>();
   let fields: unknown[] = [];
   const collateralChanged = (): boolean => {
     const now = Object.values(collateral ?? {});
@@ -237,26 +250,30 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         if (options.maxLifetime !== undefined && expiresAt - now > options.maxLifetime) {
           return { ok: false, reason: "TDX ticket lives longer than allowed" };
         }
-        const cacheKey = collateral === undefined
-          ? undefined
-          : `${ctx.peerId}|${ctx.networkId}|${hash("sha256", ticket.data)}`;
+        const cacheKey = collateral === undefined ? undefined : `${ctx.peerId}|${ctx.networkId}`;
         if (cacheKey !== undefined && collateralChanged()) accepted.clear();
         const hit = cacheKey === undefined ? undefined : accepted.get(cacheKey);
-        if (hit && hit.from <= now && now < hit.until) return { ok: true, expiresAt: hit.until };
+        if (hit && hit.from <= now && now < hit.until && hit.ticket.equals(ticket.data)) {
+          return { ok: true, expiresAt: hit.until };
+        }
         const quote = parseQuote(bytes);
         if (quote.body.kind === "sgx") return { ok: false, reason: "not a TDX quote" };
-        const expected = tdxReportData(ctx.peerId, ctx.networkId, expiresAt);
-        if (!equalBytes(quote.body.reportData, expected)) {
+        const expected = reportDataBuffer(ctx.peerId, ctx.networkId, expiresAt);
+        if (!expected.equals(quote.body.reportData)) {
           return {
             ok: false,
             reason: "REPORTDATA does not bind this peer, network and expiry",
           };
         }
-        const verdict = await verifyQuote(
+        const verifying = verifyQuote(
           quote,
           collateral ?? await collateralProvider!(quote),
           { now, trustedRoot: rootDer },
         );
+        // The copy for the cache is made while the signatures are checked off
+        // this thread (WebCrypto): it costs a first validation nothing.
+        const copy = cacheKey === undefined ? undefined : copyBytes(ticket.data);
+        const verdict = await verifying;
         let refusal: PolicyError | undefined;
         for (const policy of policies) {
           try {
@@ -273,8 +290,8 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
           return { ok: false, reason: which + refusal.message };
         }
         const until = Math.min(expiresAt, verdict.expiresAt);
-        if (cacheKey !== undefined) {
-          remember(accepted, cacheKey, { from: now, until }, ACCEPTED_MAX);
+        if (cacheKey !== undefined && copy !== undefined) {
+          remember(accepted, cacheKey, { ticket: copy, from: now, until }, ACCEPTED_MAX);
         }
         return { ok: true, expiresAt: until };
       } catch (error) {

@@ -195,6 +195,13 @@ Deno.test("tdx validator: the accepted-ticket cache never widens what is accepte
   const t = ticketFor();
   assert.equal((await v.validate(t, ctx())).ok, true);
   assert.equal((await v.validate(t, ctx())).ok, true); // served from the cache
+  // Other bytes from the same peer are verified, not served from the cache.
+  const altered = { ...t, data: t.data.slice() };
+  altered.data[altered.data.length - 1] ^= 1;
+  assert.equal((await v.validate(altered, ctx())).ok, false);
+  t.data[t.data.length - 1] ^= 1; // the cache holds a copy: changing the bytes in place is no way in
+  assert.equal((await v.validate(t, ctx())).ok, false);
+  t.data[t.data.length - 1] ^= 1;
   // Another peer presenting the same bytes: still bound to the holder.
   const thief = { peerId: SecretKey.generate().peerId, networkId: net, now: new Date() };
   assert.equal((await v.validate(t, thief)).ok, false);

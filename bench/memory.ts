@@ -87,8 +87,9 @@ export async function run(): Promise<void> {
   const fromSources = (await measure("idle", child, true)).after / MiB;
   report("memory: idle node process from the sources (vs bare Deno)", fromSources, bare, "MiB");
   const endpoint = await each("endpoints");
-  // One run of 20 nodes joining through one contact varies by ±10 %
-  // (how many connections the joins happen to open): the median of three.
+  // One run of 20 nodes joining a running network through one contact
+  // varies by ±10 % (how many connections the joins happen to open): the
+  // median of three.
   const nodes: number[] = [];
   for (let i = 0; i < 3; i++) nodes.push(await each("nodes"));
   report(

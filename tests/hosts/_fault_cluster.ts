@@ -104,9 +104,15 @@ export class FaultCluster {
    * after this.
    */
   async mapVoting(member: Member, timeout = 30_000): Promise<void> {
+    // The node prints whether it votes whenever that changes: its last such line is the state.
     const lines = member.process.lines;
-    const voting = () => lines.findLast((l) => "mapVoting" in l)?.mapVoting === true;
-    if (!voting()) await member.process.waitFor(voting, timeout, `${member.host.name} map voting`);
+    const last = lines.findLastIndex((l) => "mapVoting" in l);
+    if (last >= 0 && lines[last].mapVoting === true) return;
+    await member.process.waitFor(
+      (l) => l.mapVoting === true && lines.indexOf(l) > last,
+      timeout,
+      `${member.host.name} map voting`,
+    );
   }
 
   /** Acknowledged SharedMap writes missing on `probe` once it applied all of them. */

@@ -26,7 +26,6 @@ import {
   digestBytes,
   MosaikError,
   peerIdToBytes,
-  remember,
   toHex,
 } from "@mosaik/transport";
 import type { Digest, NetworkId, PeerId } from "@mosaik/transport";
@@ -36,6 +35,7 @@ import { PolicyError } from "./errors.ts";
 import { parseQuote, type Quote } from "./quote.ts";
 import { getTdxQuote, type TsmOptions } from "./tsm.ts";
 import { verifyQuote } from "./verify.ts";
+import { AcceptedTickets } from "./_accepted.ts";
 import { pemToDer } from "./x509.ts";
 import type { Ticket, TicketContext, TicketValidator, TicketVerdict } from "@mosaik/transport";
 
@@ -136,7 +136,13 @@ export function decodeTdxTicket(bytes: Uint8Array): TdxTicketData {
   return { expiresAt: Number(expiry), quote: bytes.subarray(HEADER) };
 }
 
+/** Accepted tickets a validator keeps at most (one per peer and network)... */
 const ACCEPTED_MAX = 1024;
+/**
+ * ... and their bytes at most: real tickets are 5-8 KB, but a ticket may be
+ * up to {@linkcode MAX_TDX_QUOTE} long, and 1024 of those would be 64 MiB.
+ */
+const ACCEPTED_BYTES = 8 << 20;
 
 /** A copy of `bytes` as node's Buffer (its `equals` compares natively). */
 function copyBytes(bytes: Uint8Array): Buffer {
@@ -228,10 +234,10 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
   // from the check until its verdict expires: groups and streams re-check
   // bonded peers often, and with unchanged collateral the outcome cannot
   // change in that window. Compared byte for byte (cheaper than hashing the
-  // ticket for a key). Only with `collateral` (a provider may return fresher
-  // collateral, e.g. a new CRL, at any time); a changed collateral field
-  // clears the cache.
-  const accepted = new Map<string, { ticket: Buffer; from: number; until: number }>();
+  // ticket for a key), and bounded in entries and bytes. Only with
+  // `collateral` (a provider may return fresher collateral, e.g. a new CRL,
+  // at any time); a changed collateral field clears the cache.
+  const accepted = new AcceptedTickets<Buffer>(ACCEPTED_MAX, ACCEPTED_BYTES);
   let fields: unknown[] = [];
   const collateralChanged = (): boolean => {
     const now = Object.values(collateral ?? {});
@@ -291,7 +297,7 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         }
         const until = Math.min(expiresAt, verdict.expiresAt);
         if (cacheKey !== undefined && copy !== undefined) {
-          remember(accepted, cacheKey, { ticket: copy, from: now, until }, ACCEPTED_MAX);
+          accepted.set(cacheKey, { ticket: copy, from: now, until });
         }
         return { ok: true, expiresAt: until };
       } catch (error) {

@@ -20,6 +20,7 @@
 import { Buffer } from "node:buffer";
 import { hash } from "node:crypto";
 import {
+  copyBytes,
   DecodeError,
   derive,
   digest,
@@ -145,8 +146,8 @@ const ACCEPTED_MAX = 1024;
 const ACCEPTED_BYTES = 8 << 20;
 
 /** A copy of `bytes` as node's Buffer (its `equals` compares natively). */
-function copyBytes(bytes: Uint8Array): Buffer {
-  const copy = bytes.slice();
+function bufferCopy(bytes: Uint8Array): Buffer {
+  const copy = copyBytes(bytes);
   return Buffer.from(copy.buffer, copy.byteOffset, copy.length);
 }
 
@@ -278,7 +279,7 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         );
         // The copy for the cache is made while the signatures are checked off
         // this thread (WebCrypto): it costs a first validation nothing.
-        const copy = cacheKey === undefined ? undefined : copyBytes(ticket.data);
+        const copy = cacheKey === undefined ? undefined : bufferCopy(ticket.data);
         const verdict = await verifying;
         let refusal: PolicyError | undefined;
         for (const policy of policies) {

@@ -25,9 +25,10 @@
  * A dialer trusts only the certificate of the key of the `PeerId` it dials
  * (TLS pinning: every field of a node's certificate follows from its
  * `PeerId`, so the dialer builds it and pins its SHA-256; TLS 1.3 then
- * makes the acceptor sign the handshake with the key inside). It proves its own identity in its first frame: a signature
- * over the acceptor's `PeerId`, the `NetworkId`, a timestamp and a random
- * nonce, sent without waiting for the acceptor, so `connect` resolves when
+ * makes the acceptor sign the handshake with the key inside). It proves its
+ * own identity in its first frame: a signature over the acceptor's `PeerId`,
+ * the `NetworkId`, a timestamp and a random nonce, sent without waiting for
+ * the acceptor, so `connect` resolves when
  * QUIC's handshake does and the first channel's frames travel right behind
  * the proof, on the same stream (ALPN `mosaik/3`; the acceptor's "ok" comes
  * back on it before the channel's first answer). The acceptor routes no

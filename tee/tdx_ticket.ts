@@ -265,20 +265,24 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         }
         const quote = parseQuote(bytes);
         if (quote.body.kind === "sgx") return { ok: false, reason: "not a TDX quote" };
+        // With collateral at hand, the signatures are checked off this thread
+        // (WebCrypto) while the binding is computed here: a ticket bound to
+        // another peer costs no more than one with a forged signature, which
+        // anyone can present. A provider is asked only for a bound ticket.
+        const verifyOptions = { now, trustedRoot: rootDer };
+        let verifying = collateral === undefined
+          ? undefined
+          : verifyQuote(quote, collateral, verifyOptions);
         const expected = reportDataBuffer(ctx.peerId, ctx.networkId, expiresAt);
         if (!expected.equals(quote.body.reportData)) {
+          verifying?.catch(() => {});
           return {
             ok: false,
             reason: "REPORTDATA does not bind this peer, network and expiry",
           };
         }
-        const verifying = verifyQuote(
-          quote,
-          collateral ?? await collateralProvider!(quote),
-          { now, trustedRoot: rootDer },
-        );
-        // The copy for the cache is made while the signatures are checked off
-        // this thread (WebCrypto): it costs a first validation nothing.
+        verifying ??= verifyQuote(quote, await collateralProvider!(quote), verifyOptions);
+        // The copy for the cache is made while the signatures are checked too.
         const copy = cacheKey === undefined ? undefined : bufferCopy(ticket.data);
         const verdict = await verifying;
         let refusal: PolicyError | undefined;

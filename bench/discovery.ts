@@ -1,18 +1,19 @@
 /**
  * Discovery benchmarks: convergence time of 10, 25, 50 and 200 nodes in one
- * process (a fresh one per run) that all bootstrap from one node (goals: 50 nodes all see all in
- * under 1 s, 200 in under 3 s), each next to its anchor, the time the same
- * number of bare endpoints take to connect to one endpoint all at once (the
- * handshake storm every joiner's first contact costs); and payload messages
- * per node per announcement with Plumtree against naive flooding (every
- * neighbour gets every payload) in the same run.
+ * process (a fresh one per run; the median of 3-5 runs) that all bootstrap
+ * from one node (goals: 50 nodes all see all in under 1 s, 200 in under
+ * 3 s), each next to its anchor, the time the same number of bare endpoints
+ * take to connect to one endpoint all at once (the handshake storm every
+ * joiner's first contact costs); and payload messages per node per
+ * announcement with Plumtree against naive flooding (every neighbour gets
+ * every payload) in the same run.
  *
  * Run alone: `deno run -A bench/discovery.ts`
  *
  * @module
  */
 import { tag } from "@mosaik/transport";
-import { figure, report } from "./_report.ts";
+import { figure, percentile, report } from "./_report.ts";
 import { closeAll, converge, type Node, until } from "./_discovery_nodes.ts";
 
 const CHILD = new URL("./_discovery_child.ts", import.meta.url).pathname;
@@ -21,8 +22,21 @@ const ROOT = new URL("../", import.meta.url).pathname;
 /** Goals of convergence time by node count, in ms. */
 const CONVERGENCE_GOALS: Record<number, number> = { 50: 1000, 200: 3000 };
 
+/**
+ * Runs per node count: one run of 50 nodes took 0.83-2.5 s on one machine in
+ * one hour (docs/scale.md), so the figure is the median of several.
+ */
+const RUNS: Record<number, number> = { 10: 3, 25: 3, 50: 5, 200: 3 };
+
+/** What one convergence run measured: anchor and convergence in ms, messages sent. */
+interface Convergence {
+  anchor: number;
+  ms: number;
+  msgs: number;
+}
+
 /** One convergence run of `n` nodes in a fresh process (see `_discovery_child.ts`). */
-async function convergeApart(n: number): Promise<{ anchor: number; ms: number; msgs: number }> {
+async function convergeApart(n: number): Promise<Convergence> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -82,22 +96,24 @@ async function perAnnouncement(
 export async function run(): Promise<void> {
   console.log("## discovery (one process, real QUIC on loopback)");
   for (const n of [10, 25, 50, 200]) {
-    const { anchor, ms, msgs } = await convergeApart(n);
+    const runs: Convergence[] = [];
+    for (let i = 0; i < RUNS[n]; i++) runs.push(await convergeApart(n));
+    const median = (pick: (r: Convergence) => number) => percentile(runs.map(pick), 50);
     const goal = CONVERGENCE_GOALS[n];
     report(
       `convergence, ${n} nodes from one bootstrap`,
-      ms,
-      anchor,
+      median((r) => r.ms),
+      median((r) => r.anchor),
       "ms",
       goal === undefined ? undefined : { max: goal },
     );
     figure(
       "",
-      msgs / n,
+      median((r) => r.msgs) / n,
       "msgs/node",
-      `sent until all saw all (fresh process); anchor: ${
-        n - 1
-      } endpoints connecting to one at once`,
+      `sent until all saw all (fresh process; median of ${runs.length} runs: ${
+        runs.map((r) => Math.round(r.ms)).join(", ")
+      } ms); anchor: ${n - 1} endpoints connecting to one at once`,
     );
   }
   const n = 25;

@@ -186,6 +186,9 @@ Deno.test("tdx validator: collateral provider, verdict capped by collateral expi
   // TestDcap's collateral says nextUpdate = now + 30 days: re-verify by then.
   assert(verdict.expiresAt! < long.expiresAt!);
   assert(Math.abs(verdict.expiresAt! - (Date.now() + 30 * 24 * HOUR)) < 60_000);
+  // A ticket bound to another peer is refused before the provider is asked.
+  await refused(v, ticketFor({ peerId: SecretKey.generate().peerId }), /REPORTDATA/);
+  assert.equal(seen.length, 1);
   assert.throws(() => tdxValidator({}), TdxTicketError);
 });
 

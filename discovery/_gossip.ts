@@ -111,6 +111,7 @@ export class Gossip {
       },
       neighborDown: (peer) => this.pt.neighborDown(peer),
       distance: (peer) => context.rtt(peer),
+      connected: (peer) => e.connection(peer) !== undefined,
     }, context.clock);
     this.pt = new Plumtree(config, {
       send: (to, m) => {

@@ -259,3 +259,40 @@ Deno.test("hyparview: refused top-ups back off until a neighbour is lost", () =>
   hv.failed(peer(1).id); // the only neighbour: the view is empty, ask at once
   assert.ok(asked.length > before, "a lost neighbour is replaced without waiting");
 });
+
+Deno.test("hyparview: a node with under half a view asks connected peers first", () => {
+  const peer = (i: number): PeerInfo => ({
+    id: `peer${i}` as PeerId,
+    addresses: [`127.0.0.1:${i}`],
+  });
+  const start = (neighbours: number) => {
+    const time = new VirtualScheduler();
+    const asked: PeerId[] = [];
+    const hv: HyParView = new HyParView(
+      peer(0),
+      { shuffleInterval: 60_000 },
+      {
+        send: (to, m) => {
+          if (m.kind === "neighbor") asked.push(to.id);
+        },
+        release: () => {},
+        neighborUp: () => {},
+        neighborDown: () => {},
+        connected: (p) => p === peer(7).id,
+      },
+      time,
+      () => 0,
+    ); // picks the first candidate, peer 2, unless the choice is narrowed
+    hv.join(peer(1));
+    for (let i = 2; i < 30; i++) hv.learn(peer(i));
+    for (let i = 0; i < neighbours; i++) {
+      hv.handle(peer(30 + i).id, { kind: "neighbor", peer: peer(30 + i), high: false });
+    }
+    asked.length = 0; // accepting a request answers it
+    hv.topUp();
+    return asked;
+  };
+  assert.deepEqual(start(0), [peer(7).id], "one neighbour of five: the connected peer");
+  assert.deepEqual(start(1), [peer(7).id], "two of five: the connected peer");
+  assert.deepEqual(start(2), [peer(2).id], "three of five: any peer");
+});

@@ -59,6 +59,8 @@ export interface HyParViewIO {
   neighborDown(peer: PeerId): void;
   /** The RTT to `peer` in ms (measured or predicted), when known. */
   distance?(peer: PeerId): number | undefined;
+  /** Whether a connection to `peer` is open: asking it needs no handshake. */
+  connected?(peer: PeerId): boolean;
 }
 
 /** The membership state machine of one node. */
@@ -112,10 +114,7 @@ export class HyParView {
     this.#addActive(contact, false);
   }
 
-  /**
-   * Adds a known peer to the passive view (for example from the catalog);
-   * promotes one at once only if we have no neighbour at all.
-   */
+  /** Adds a known peer to the passive view (from the catalog, say); with no neighbour, asks one. */
   learn(peer: PeerInfo): void {
     if (this.#closed) return;
     this.#addPassive(peer);
@@ -401,10 +400,20 @@ export class HyParView {
       const candidates = [...this.passive.values()].filter((p) =>
         !this.#pending.has(p.id) && (this.#refused.get(p.id) ?? 0) <= now
       );
-      const p = pick(candidates, this.#random);
+      const p = pick(this.#cheapest(candidates), this.#random);
       if (!p) return;
       this.#ask(p, this.active.size === 0);
     }
+  }
+
+  /**
+   * Passive peers to ask first: with under half the active slots taken, those
+   * connected already (no handshake, a join storm's main cost: docs/scale.md).
+   */
+  #cheapest(candidates: PeerInfo[]): PeerInfo[] {
+    if (this.active.size * 2 >= this.#config.activeSize) return candidates;
+    const open = candidates.filter((p) => this.#io.connected?.(p.id));
+    return open.length > 0 ? open : candidates;
   }
 
   /**

@@ -268,6 +268,7 @@ Deno.test("hyparview: a node with under half a view asks connected peers first",
   const start = (neighbours: number) => {
     const time = new VirtualScheduler();
     const asked: PeerId[] = [];
+    // `random` 0 picks the first candidate, peer 2, unless the choice is narrowed
     const hv: HyParView = new HyParView(
       peer(0),
       { shuffleInterval: 60_000 },
@@ -282,7 +283,7 @@ Deno.test("hyparview: a node with under half a view asks connected peers first",
       },
       time,
       () => 0,
-    ); // picks the first candidate, peer 2, unless the choice is narrowed
+    );
     hv.join(peer(1));
     for (let i = 2; i < 30; i++) hv.learn(peer(i));
     for (let i = 0; i < neighbours; i++) {

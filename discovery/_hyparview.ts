@@ -114,7 +114,7 @@ export class HyParView {
     this.#addActive(contact, false);
   }
 
-  /** Adds a known peer to the passive view (from the catalog, say); with no neighbour, asks one. */
+  /** Adds a known peer to the passive view (from the catalog, say); with no neighbour, asks now. */
   learn(peer: PeerInfo): void {
     if (this.#closed) return;
     this.#addPassive(peer);

@@ -265,8 +265,8 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
         }
         const quote = parseQuote(bytes);
         if (quote.body.kind === "sgx") return { ok: false, reason: "not a TDX quote" };
-        // With collateral at hand, the signatures are checked off this thread
-        // (WebCrypto) while the binding is computed here: a ticket bound to
+        // With collateral at hand, the verification starts first and the
+        // binding is computed while it is under way: a ticket bound to
         // another peer costs no more than one with a forged signature, which
         // anyone can present. A provider is asked only for a bound ticket.
         const verifyOptions = { now, trustedRoot: rootDer };
@@ -282,7 +282,7 @@ export function tdxValidator(options: TdxValidatorOptions): TicketValidator {
           };
         }
         verifying ??= verifyQuote(quote, await collateralProvider!(quote), verifyOptions);
-        // The copy for the cache is made while the signatures are checked too.
+        // The copy for the cache is made while the verification is under way too.
         const copy = cacheKey === undefined ? undefined : bufferCopy(ticket.data);
         const verdict = await verifying;
         let refusal: PolicyError | undefined;

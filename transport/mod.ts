@@ -28,10 +28,10 @@
  * makes the acceptor sign the handshake with the key inside). It proves its
  * own identity in its first frame: a signature over the acceptor's `PeerId`,
  * the `NetworkId`, a timestamp and a random nonce, sent without waiting for
- * the acceptor, so `connect` resolves when
- * QUIC's handshake does and the first channel's frames travel right behind
- * the proof, on the same stream (ALPN `mosaik/3`; the acceptor's "ok" comes
- * back on it before the channel's first answer). The acceptor routes no
+ * the acceptor, so `connect` resolves when QUIC's handshake does and the
+ * first channel's frames travel right behind the proof, on the same stream
+ * (ALPN `mosaik/3`; the acceptor's "ok" comes back on it before the
+ * channel's first answer). The acceptor routes no
  * stream of the connection before the proof checks out: it holds up to 4
  * more opened meanwhile unread and refuses a dialer that opens more (an
  * endpoint waits for the verdict before a sixth channel), so an unproven

@@ -109,9 +109,10 @@ export class FaultCluster {
     const last = lines.findLastIndex((l) => "mapVoting" in l);
     if (last >= 0 && lines[last].mapVoting === true) return;
     await member.process.waitFor(
-      (l) => l.mapVoting === true && lines.indexOf(l) > last,
+      (l) => l.mapVoting === true,
       timeout,
       `${member.host.name} map voting`,
+      last + 1,
     );
   }
 
@@ -139,9 +140,10 @@ export class FaultCluster {
       const seen = consumer.lines.length;
       await consumer.send({ op: "summary" });
       const line = await consumer.waitFor(
-        (l) => l.summary !== undefined && consumer.lines.indexOf(l) >= seen,
+        (l) => l.summary !== undefined,
         20_000,
         "tick summary",
+        seen,
       );
       const summary = line.summary as TickSummary;
       if (summary.received > after) return summary;

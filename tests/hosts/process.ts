@@ -120,16 +120,25 @@ export class NodeProcess {
   }
 
   /**
-   * Resolves with the first line (printed before or after the call) for which
-   * `match` is true. Rejects when the process exits first or after `timeout`
-   * ms (scaled by `TIME_FACTOR`).
+   * Resolves with the first line from index `from` on (printed before or
+   * after the call) for which `match` is true; each line is matched once.
+   * Rejects when the process exits first or after `timeout` ms (scaled by
+   * `TIME_FACTOR`).
    */
-  waitFor(match: (line: Line) => boolean, timeout = 20_000, what = "line"): Promise<Line> {
+  waitFor(
+    match: (line: Line) => boolean,
+    timeout = 20_000,
+    what = "line",
+    from = 0,
+  ): Promise<Line> {
     const ms = timeout * timeFactor();
+    let next = from;
     return new Promise((resolve, reject) => {
       const check = () => {
-        const found = this.lines.find(match);
-        if (found) return done(() => resolve(found));
+        for (; next < this.lines.length; next++) {
+          const line = this.lines[next];
+          if (match(line)) return done(() => resolve(line));
+        }
         if (this.#done) return done(() => reject(new Error(`process exited before ${what}`)));
       };
       const timer = setTimeout(

@@ -19,6 +19,8 @@ export class Leader {
   readonly #reads: ReadOnly;
   /** An entry of this term is committed (reads and configuration changes wait for it). */
   committedInTerm = false;
+  /** The commit index advanced past what some follower was sent (see `lazyCommitNotice`). */
+  commitNoticeDue = false;
   /** The voter leadership is being handed to. */
   transferee: NodeId | undefined;
   #transferElapsed = 0;
@@ -103,7 +105,7 @@ export class Leader {
     }
     const wasPaused = pr.paused;
     if (pr.update(m.index)) {
-      if (this.maybeCommit()) this.broadcastAppend();
+      if (this.maybeCommit()) this.commitAdvanced();
       else if (wasPaused || pr.next <= log.lastIndex) this.sendAppend(from);
       if (from === this.transferee && pr.match === log.lastIndex) {
         this.#r.send(from, { type: "TimeoutNow", term: this.#r.term });
@@ -173,6 +175,26 @@ export class Leader {
     for (const [id] of this.progress.peers()) this.sendAppend(id);
   }
 
+  /**
+   * Tells followers of a new commit index. Lazily, only those with entries
+   * to send get an append now: under load new entries follow within the same
+   * burst and carry the index, so an empty append each (and its answer)
+   * would be wasted; {@linkcode Leader.announceCommit} tells the rest.
+   */
+  commitAdvanced(): void {
+    if (!this.#r.opts.lazyCommitNotice) return this.broadcastAppend();
+    const last = this.#r.log.lastIndex;
+    for (const [id, pr] of this.progress.peers()) if (pr.next <= last) this.sendAppend(id);
+    this.commitNoticeDue = true;
+  }
+
+  /** Sends the commit index to every follower whose last append did not carry it. */
+  announceCommit(): void {
+    this.commitNoticeDue = false;
+    const commit = this.#r.log.committed;
+    for (const [id, pr] of this.progress.peers()) if (pr.sentCommit < commit) this.sendAppend(id);
+  }
+
   /** Heartbeats to every follower, carrying a ReadIndex context if given. */
   broadcastHeartbeat(ctx: string | undefined): void {
     const { log, term } = this.#r;
@@ -220,6 +242,7 @@ export class Leader {
       pr.next = last + 1;
       pr.inflight.add(last);
     }
+    pr.sentCommit = log.committed;
     r.send(to, { type: "App", term: r.term, prevIndex, prevTerm, entries, commit: log.committed });
   }
 

@@ -102,7 +102,8 @@ export class Member {
   #static: { peerId: PeerId; addresses: readonly string[] }[];
   #validators: readonly TicketValidator[];
   #rechecking = false;
-  #persistTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Pending `#soon` callbacks (cleared when the member stops). */
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #encoder = new BondEncoder();
 
   constructor(args: {
@@ -173,12 +174,8 @@ export class Member {
       // memory or a group-committed file (synced in the background) need not.
       defer: args.storage.groupCommit || args.storage instanceof MemoryStorage
         ? undefined
-        : (fn) => {
-          this.#persistTimer ??= setTimeout(() => {
-            this.#persistTimer = undefined;
-            fn();
-          }, 0);
-        },
+        : (fn) => this.#soon(fn),
+      later: (fn) => this.#soon(fn),
     });
     this.#local?.addGroup(this.id);
     // Only entries listing this group matter, and one dial round per task
@@ -374,6 +371,15 @@ export class Member {
     }
   }
 
+  /** Runs `fn` in a macrotask of its own. */
+  #soon(fn: () => void): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, 0);
+    this.#timers.add(t);
+  }
+
   #send(to: PeerId, msg: ReplicaMessage): void {
     const bond = this.#bonds.get(to);
     if (bond) bond.channel.sendBytes(this.#encoder.encode(msg)).catch(() => {});
@@ -418,7 +424,7 @@ export class Member {
     }
     clearInterval(this.#timer);
     clearInterval(this.#dialTimer);
-    clearTimeout(this.#persistTimer);
+    for (const t of this.#timers) clearTimeout(t);
     r.core.advance(); // stopping cleanly: nothing the leader sent stays unwritten
     this.#unsubscribe?.();
     this.#local?.removeGroup(this.id);

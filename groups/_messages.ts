@@ -104,6 +104,12 @@ export interface RaftOptions {
   reluctantFactor: number;
   /** Bytes of snapshot data per InstallSnapshot message. Default 1 MiB. */
   snapshotChunkBytes: number;
+  /**
+   * When the commit index advances, only followers with entries to send get
+   * an append at once (it carries the index); the rest hear of it when the
+   * driver calls `announceCommit()`. Default false: an empty append to each.
+   */
+  lazyCommitNotice: boolean;
 }
 
 /** Default {@linkcode RaftOptions}. */
@@ -116,6 +122,7 @@ export const DEFAULT_RAFT_OPTIONS: RaftOptions = {
   preference: "normal",
   reluctantFactor: 3,
   snapshotChunkBytes: 1 << 20,
+  lazyCommitNotice: false,
 };
 
 /** What the driver must handle after a call into the Raft core. */

@@ -59,6 +59,8 @@ export class Progress {
    * it counts toward no quorum until it is re-added.
    */
   stale = false;
+  /** The commit index the last append sent to it carried. */
+  sentCommit = 0;
   /** The snapshot being sent while in state `snapshot`. */
   snapshot: OutgoingSnapshot | undefined;
 

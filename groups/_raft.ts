@@ -173,12 +173,12 @@ export class RaftCore {
 
   /** Writes the leader's unstable entries, then counts them toward commit. */
   advance(): void {
-    if (this.log.persist() && this.leader?.maybeCommit()) this.leader?.broadcastAppend();
+    if (this.log.persist() && this.leader?.maybeCommit()) this.leader?.commitAdvanced();
   }
 
   /** Group commit: the writes `mark` covered were flushed (the leader counts its entries now). */
   stable(mark: { index: number; version: number }): void {
-    if (this.log.stable(mark) && this.leader?.maybeCommit()) this.leader?.broadcastAppend();
+    if (this.log.stable(mark) && this.leader?.maybeCommit()) this.leader?.commitAdvanced();
   }
 
   /** Advances the logical clock by one tick. */

@@ -36,12 +36,13 @@ export class Replica {
   #hadLeader = false;
   #scheduled = false;
   #persistScheduled = false;
+  #noticeScheduled = false;
   readonly #outbox: Outbox;
 
   constructor(opts: ReplicaOptions) {
-    this.opts = opts;
+    this.opts = { ...opts, raft: { ...opts.raft, lazyCommitNotice: opts.later !== undefined } };
     this.#applier = new Applier(opts.stateMachine, opts.maxSessions);
-    this.core = new RaftCore(opts.id, opts.storage, opts.random, opts.raft);
+    this.core = new RaftCore(opts.id, opts.storage, opts.random, this.opts.raft);
     this.#outbox = new Outbox({
       groupCommit: opts.storage.groupCommit,
       core: () => this.core,
@@ -357,7 +358,20 @@ export class Replica {
       }
       if (!core.hasReady) break;
     }
+    if (core.leader?.commitNoticeDue) this.#announceLater(this.opts.later!);
     this.#outbox.sync();
+  }
+
+  /** Followers not sent the new commit index in this burst hear of it after it. */
+  #announceLater(later: (fn: () => void) => void): void {
+    if (this.#noticeScheduled) return;
+    this.#noticeScheduled = true;
+    later(() => {
+      this.#noticeScheduled = false;
+      if (this.closed) return;
+      this.core.leader?.announceCommit();
+      this.#flush();
+    });
   }
 
   /** Lets the leader's log write run after its messages went out. */

@@ -94,4 +94,10 @@ export interface ReplicaOptions {
    * leader's fsync overlaps replication. Default: write at once.
    */
   defer?: (fn: () => void) => void;
+  /**
+   * Runs `fn` after the current burst of work (a macrotask). Given, a new
+   * commit index reaches idle followers then, not in an empty append each at
+   * once (`lazyCommitNotice`). Default: at once.
+   */
+  later?: (fn: () => void) => void;
 }

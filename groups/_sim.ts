@@ -186,6 +186,7 @@ export class Sim {
       fetchBatch: 8,
       snapshotPieceBytes: 256,
       defer: (fn) => this.#timers.push({ at: this.time + this.#fsyncDelay(), node, fn }),
+      later: (fn) => this.#timers.push({ at: this.time + 1, node, fn }),
       raft: { electionTicks: 10, heartbeatTicks: 2, maxEntriesPerMsg: 8, maxInflight: 4 },
       ...this.opts.replica,
       ...options,

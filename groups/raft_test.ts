@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KV, rng, Sim } from "./_sim.ts";
-import type { Envelope, Outgoing } from "./_messages.ts";
+import type { Envelope, Outgoing, RaftOptions } from "./_messages.ts";
 import { RaftCore } from "./_raft.ts";
 import type { Snapshot } from "./storage.ts";
 import { MemoryStorage } from "./storage.ts";
@@ -168,14 +168,14 @@ Deno.test("snapshots travel in chunks: lost chunks are resent, a corrupted one i
  * Member "a" of a, b, c after term 3, holding an entry of term 2 at index 2,
  * once it has won the pre-vote of term 4 (the vote is up to the test).
  */
-function preCandidateWithOldEntry(): RaftCore {
+function preCandidateWithOldEntry(options: Partial<RaftOptions> = {}): RaftCore {
   const s = new MemoryStorage();
   s.setHardState({ term: 3 });
   s.append([
     { index: 1, term: 1, type: 2, config: { cluster: "c", voters: ["a", "b", "c"], learners: [] } },
     { index: 2, term: 2, type: 1, data: new Uint8Array([1]) },
   ]);
-  const a = new RaftCore("a", s, rng(1), { electionTicks: 10 });
+  const a = new RaftCore("a", s, rng(1), { electionTicks: 10, ...options });
   for (let i = 0; i < 30 && a.role !== "precandidate"; i++) a.tick();
   a.step("b", { type: "PreVoteR", term: 4, reject: false });
   return a;
@@ -194,6 +194,35 @@ Deno.test("leader commits only current-term entries (Figure 8)", () => {
   assert.equal(a.commit, 0);
   a.step("b", { type: "AppR", term: 4, index: 3, reject: false, hint: 0, hintTerm: 0 });
   assert.equal(a.commit, 3);
+});
+
+Deno.test("lazy commit notices: an idle follower hears of a commit on announceCommit, once", () => {
+  const appends = (core: RaftCore) =>
+    sent(core).filter((o) => o.msg.type === "App").map((o) => {
+      const m = o.msg as { commit: number; entries: unknown[] };
+      return [o.to, m.commit, m.entries.length];
+    });
+  for (const lazy of [false, true]) {
+    const a = preCandidateWithOldEntry({ lazyCommitNotice: lazy });
+    a.step("b", { type: "VoteR", term: 4, reject: false });
+    a.advance();
+    sent(a);
+    // b acknowledges the no-op (index 3) and has nothing more to receive; c is paused.
+    a.step("b", { type: "AppR", term: 4, index: 3, reject: false, hint: 0, hintTerm: 0 });
+    assert.equal(a.commit, 3);
+    if (!lazy) {
+      assert.deepEqual(appends(a), [["b", 3, 0]]);
+      assert.equal(a.leader!.commitNoticeDue, false);
+      continue;
+    }
+    assert.deepEqual(appends(a), []);
+    assert.equal(a.leader!.commitNoticeDue, true);
+    a.leader!.announceCommit();
+    assert.deepEqual(appends(a), [["b", 3, 0]]);
+    assert.equal(a.leader!.commitNoticeDue, false);
+    a.leader!.announceCommit();
+    assert.deepEqual(appends(a), [], "b was already sent this commit index");
+  }
 });
 
 Deno.test("ReadIndex waits for the new leader's first commit of its term", () => {

@@ -6,11 +6,12 @@
  * under way (a loaded or slow peer) is skipped rather than piling syncs up.
  *
  * A sync goes to a random neighbour, except every
- * {@linkcode OUTSIDE_SYNC_EVERY}th one in steady state, which goes to a
- * random catalog peer outside the active view: views full of each other's
- * members (after a partition heals, say) form an island that nothing in
- * HyParView rewires, and that, syncing only with neighbours, would never
- * hear of the rest again (docs/scale.md, item 1).
+ * {@linkcode OUTSIDE_SYNC_EVERY}th one in steady state and every other one
+ * while syncs are frequent, which go to a random catalog peer outside the
+ * active view: views full of each other's members (after a partition heals,
+ * or among nodes that joined in the same wave) form an island that nothing
+ * in HyParView rewires soon, and that, syncing only with neighbours, would
+ * not hear of the rest (docs/scale.md).
  *
  * @module
  */
@@ -28,6 +29,8 @@ import { pick, type Scheduler } from "./_scheduler.ts";
 const FIRST_DELAY = 100;
 /** Every this many syncs in steady state, one goes outside the active view. */
 export const OUTSIDE_SYNC_EVERY = 4;
+/** Every this many syncs while they are frequent (after a change), one goes outside. */
+export const OUTSIDE_SYNC_EVERY_SOON = 2;
 
 /** Whom anti-entropy syncs with, and how. */
 export interface AntiEntropyTargets {
@@ -56,7 +59,7 @@ export class AntiEntropy {
   #targets: AntiEntropyTargets;
   #running = false;
   #delay = FIRST_DELAY;
-  #steadySyncs = 0;
+  #syncs = 0;
   #cancel: (() => void) | undefined;
   #closed = false;
 
@@ -76,7 +79,8 @@ export class AntiEntropy {
     this.#cancel = this.#clock.after(delay, () => {
       if (!this.#running) {
         const t = this.#targets;
-        const outside = steady && ++this.#steadySyncs % OUTSIDE_SYNC_EVERY === 0;
+        const every = steady ? OUTSIDE_SYNC_EVERY : OUTSIDE_SYNC_EVERY_SOON;
+        const outside = ++this.#syncs % every === 0;
         const peer = (outside && t.outsider()) || t.neighbor();
         if (peer) {
           this.#running = true;

@@ -40,9 +40,10 @@ export interface DiscoveryOptions {
   /** Entries dated further than this in the future are refused. Default 50 000. */
   maxDrift?: number;
   /**
-   * Longest period of anti-entropy catalog syncs with a random neighbour. They
-   * start 250 ms after a change of neighbours or of our entry and double up
-   * to this. Default 30 000.
+   * Longest period of anti-entropy catalog syncs with a random neighbour (or
+   * a peer outside the active view, now and then). They start 100 ms after a
+   * change of neighbours or of our entry and double up to this. Default
+   * 30 000.
    */
   syncInterval?: number;
   /** Period of RTT probes of neighbours and connected peers (±50 %). Default 30 000. */

@@ -1,7 +1,8 @@
 // CRC-32 (IEEE 802.3, the zlib one), sliced by 16: about 1 µs per KiB.
 // node:zlib's is 40 times faster on large inputs, but loading node:zlib costs
-// every node about 0.8 MiB of RSS, and a durable write waits for an fdatasync
-// that takes far longer than its checksum.
+// every node about 0.8 MiB of RSS: only file storage loads it (`fastCrc32`,
+// through the global `process`, as a node imports no Node built-in but
+// node:crypto and node:buffer).
 
 /** `table[k * 256 + b]`: the CRC of byte `b` followed by `k` zero bytes. */
 let table: Int32Array | undefined;
@@ -34,4 +35,17 @@ export function crc32(bytes: Uint8Array): number {
   }
   for (; i < bytes.length; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
+}
+
+let native: ((bytes: Uint8Array) => number) | undefined;
+
+/**
+ * node:zlib's CRC-32 (unsigned, as {@linkcode crc32}), loaded on first use.
+ * A group's log record under load is about 64 KiB, checksummed on the way to
+ * its fdatasync: 3 µs instead of 42 µs.
+ */
+export function fastCrc32(): (bytes: Uint8Array) => number {
+  if (native) return native;
+  const zlib = process.getBuiltinModule?.("node:zlib")?.crc32;
+  return native = zlib ? (bytes) => zlib(bytes) >>> 0 : crc32;
 }

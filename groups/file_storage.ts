@@ -27,7 +27,7 @@ import type {
   Storage,
 } from "./storage.ts";
 import { spliceEntries } from "./storage.ts";
-import { crc32 } from "./_crc32.ts";
+import { fastCrc32 } from "./_crc32.ts";
 
 /** Options of {@linkcode FileStorage}. */
 export interface FileStorageOptions {
@@ -72,6 +72,7 @@ export class FileStorage implements Storage, AsyncDisposable {
   #segmentBytes: number;
   #sync: boolean;
   #unsynced = false;
+  readonly #crc32 = fastCrc32();
   /** The group flush (undefined when each write syncs, or nothing syncs). */
   readonly groupCommit: GroupCommit | undefined;
   #hard: HardState = { term: 0 };
@@ -136,7 +137,7 @@ export class FileStorage implements Storage, AsyncDisposable {
           break;
         }
         const payload = bytes.subarray(off + 8, off + 8 + len);
-        if (crc32(payload) !== crc) {
+        if (this.#crc32(payload) !== crc) {
           torn = true;
           break;
         }
@@ -236,7 +237,7 @@ export class FileStorage implements Storage, AsyncDisposable {
     let off = 0;
     for (const p of parts) {
       view.setUint32(off, p.length);
-      view.setUint32(off + 4, crc32(p));
+      view.setUint32(off + 4, this.#crc32(p));
       buf.set(p, off + 8);
       off += 8 + p.length;
     }

@@ -6,16 +6,20 @@
  * under way (a loaded or slow peer) is skipped rather than piling syncs up.
  *
  * A sync goes to a random neighbour, except every
- * {@linkcode OUTSIDE_SYNC_EVERY}th one in steady state and every other one
- * while syncs are frequent, which go to a random catalog peer outside the
- * active view: views full of each other's members (after a partition heals,
- * or among nodes that joined in the same wave) form an island that nothing
- * in HyParView rewires soon, and that, syncing only with neighbours, would
- * not hear of the rest (docs/scale.md).
+ * {@linkcode OUTSIDE_SYNC_EVERY}th one in steady state, which goes to a
+ * random catalog peer outside the active view: views full of each other's
+ * members (after a partition heals, say) form an island that nothing in
+ * HyParView rewires, and that, syncing only with neighbours, would never
+ * hear of the rest again (docs/scale.md). While syncs are frequent (after a
+ * change) every other one goes outside, to a peer we still hold a connection
+ * to (the contact we joined through, a neighbour we lost): nodes that joined
+ * in the same wave form such islands for a while, and a sync on an open
+ * connection costs no handshake and no connection kept open after it.
  *
  * @module
  */
-import type { PeerEntry } from "./entry.ts";
+import type { PeerId } from "@mosaik/transport";
+import type { Catalog } from "./catalog.ts";
 import type { PeerInfo } from "./_hyparview.ts";
 import { pick, type Scheduler } from "./_scheduler.ts";
 
@@ -36,18 +40,28 @@ export const OUTSIDE_SYNC_EVERY_SOON = 2;
 export interface AntiEntropyTargets {
   /** A random neighbour, if any. */
   neighbor(): PeerInfo | undefined;
-  /** A random peer outside the active view, if any (see {@linkcode outsider}). */
-  outsider(): PeerInfo | undefined;
+  /**
+   * A random peer outside the active view, if any (see {@linkcode outsider});
+   * `connected`: only among peers we hold a connection to.
+   */
+  outsider(connected: boolean): PeerInfo | undefined;
   /** Syncs with `peer`; returns the sync. */
   sync(peer: PeerInfo): Promise<void>;
 }
 
-/** A random peer of `peers` that is neither in `active` nor banned. */
+/**
+ * A random catalog peer that is neither in `active` nor banned; with
+ * `connected`, only among the peers it holds a connection to.
+ */
 export function outsider(
-  peers: readonly PeerEntry[],
+  catalog: Pick<Catalog, "peers" | "get">,
+  connected: { connectedPeers(): PeerId[] } | false,
   active: ReadonlyMap<string, unknown>,
-  offences: { banned(peer: PeerEntry["peerId"]): boolean },
+  offences: { banned(peer: PeerId): boolean },
 ): PeerInfo | undefined {
+  const peers = connected
+    ? connected.connectedPeers().flatMap((p) => catalog.get(p) ?? [])
+    : catalog.peers();
   const e = pick(peers.filter((e) => !active.has(e.peerId) && !offences.banned(e.peerId)));
   return e && { id: e.peerId, addresses: e.addresses };
 }
@@ -81,7 +95,7 @@ export class AntiEntropy {
         const t = this.#targets;
         const every = steady ? OUTSIDE_SYNC_EVERY : OUTSIDE_SYNC_EVERY_SOON;
         const outside = ++this.#syncs % every === 0;
-        const peer = (outside && t.outsider()) || t.neighbor();
+        const peer = (outside && t.outsider(!steady)) || t.neighbor();
         if (peer) {
           this.#running = true;
           const done = () => this.#running = false;

@@ -168,7 +168,8 @@ export class Discovery implements AsyncDisposable {
     this.#expiry = new Expiry(this.catalog, this.#clock, Math.min(1000, opts.purgeAfter / 4));
     this.#antiEntropy = new AntiEntropy(this.#clock, opts.syncInterval, {
       neighbor: () => pick([...this.#gossip.hv.active.values()]),
-      outsider: () => outsider(this.catalog.peers(), this.#gossip.hv.active, this.#offences),
+      outsider: (connected) =>
+        outsider(this.catalog, connected && this.#endpoint, this.#gossip.hv.active, this.#offences),
       sync: (peer) => this.#syncSoon(peer, true),
     });
     this.when = this.#when = new CatalogWaiters(this.catalog);
@@ -369,11 +370,10 @@ export class Discovery implements AsyncDisposable {
   #maintain(): void {
     const hv = this.#gossip.hv;
     if (hv.active.size > 0) return hv.topUp();
-    const candidates = [
+    const target = pick([
       ...this.#bootstrap,
       ...this.catalog.peers().map((e) => ({ id: e.peerId, addresses: e.addresses })),
-    ];
-    const target = pick(candidates);
+    ]);
     if (target) hv.join(target);
   }
 

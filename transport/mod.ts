@@ -31,12 +31,12 @@
  * the acceptor, so `connect` resolves when QUIC's handshake does and the
  * first channel's frames travel right behind the proof, on the same stream
  * (ALPN `mosaik/3`; the acceptor's "ok" comes back on it before the
- * channel's first answer). The acceptor routes no
- * stream of the connection before the proof checks out: it holds up to 4
- * more opened meanwhile unread and refuses a dialer that opens more (an
- * endpoint waits for the verdict before a sixth channel), so an unproven
- * dialer parks at most 5 streams' receive windows, and it holds one of
- * `maxPendingHandshakes` slots for at most `handshakeTimeout`. A refusal
+ * channel's first answer). The acceptor routes no stream of the connection
+ * before the proof checks out: it holds up to 4 more opened meanwhile unread
+ * and refuses a dialer that opens more (an endpoint waits for the verdict
+ * before a sixth channel), so an unproven dialer parks at most 5 streams'
+ * receive windows, and it holds one of `maxPendingHandshakes` slots for at
+ * most `handshakeTimeout`. A refusal
  * (`DifferentNetwork`, `InvalidProof`, `ClockSkew`, `Blocked`,
  * `ResourceLimit`, `HandshakeTimeout`) closes the connection with its code:
  * the dialer's `Connection.accepted` rejects with a `ConnectError` carrying

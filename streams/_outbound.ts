@@ -155,6 +155,8 @@ export class Outbound {
         const frame = to - from === 1
           ? loneBatch(this.seqs[from], this.datas[from])
           : owner.batch(this.seqs, this.datas, from, to);
+        // handed over before `emptied` may release a cached frame
+        const sent = channel.sendBytes(frame);
         if (to === this.seqs.length) {
           this.seqs = [];
           this.datas = [];
@@ -175,7 +177,7 @@ export class Outbound {
         // slot at a time is still behind
         this.lastProgress = Date.now();
         if (this.length < owner.bufferSize / 2) this.fullSince = undefined;
-        await channel.sendBytes(frame);
+        await sent;
         // A small frame: wait for QUIC to take it, so datums queue up meanwhile
         // and go out as one batch. A full one: keep the pipe full (sendBytes
         // itself waits once the channel buffers more than its high-water mark).

@@ -22,6 +22,7 @@ import {
   digestBytes,
   frameBuffer,
   type NetworkId,
+  releaseFrame,
   type StreamId,
   toHex,
 } from "@mosaik/transport";
@@ -173,7 +174,10 @@ export function loneBatch(seq: number, data: Uint8Array): Uint8Array[] {
 /**
  * The last few batch frames a producer encoded, keyed by their range of
  * sequence numbers: subscribers that take the same range (fan-out in step)
- * share one frame instead of encoding it each.
+ * share one frame instead of encoding it each. A frame the cache forgets is
+ * released (`releaseFrame`): a frame from {@linkcode FrameCache.batch} must be
+ * handed to its channel before the next call of `batch` or `clear`, which may
+ * reuse its memory once the channels took its bytes.
  */
 export class FrameCache {
   readonly #frames: { first: number; last: number; count: number; frame: Uint8Array }[] = [];
@@ -186,6 +190,7 @@ export class FrameCache {
 
   /** Forgets every frame (no subscriber will ask for them again). */
   clear(): void {
+    for (const f of this.#frames) releaseFrame(f.frame);
     this.#frames.length = 0;
   }
 
@@ -203,7 +208,7 @@ export class FrameCache {
       if (f.first === first && f.last === last && f.count === count) return f.frame;
     }
     const frame = encodeBatch(seqs, datas, from, to);
-    if (this.#frames.length >= this.#size) this.#frames.shift();
+    if (this.#frames.length >= this.#size) releaseFrame(this.#frames.shift()!.frame);
     this.#frames.push({ first, last, count, frame });
     return frame;
   }

@@ -12,7 +12,12 @@ export interface StreamsChannel {
   readonly peerId: PeerId;
   /** Sends a MessagePack message. */
   send(message: unknown): Promise<void>;
-  /** Sends one raw frame, given whole or as parts to concatenate. */
+  /**
+   * Sends one raw frame, given whole or as parts to concatenate. Batch frames
+   * are lent (transport's `frameBuffer`, given back with `releaseFrame`):
+   * transport's `Channel` holds them until QUIC took their bytes; another
+   * implementation must copy what it keeps before `sendBytes` returns.
+   */
   sendBytes(bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Resolves when everything sent so far was handed to QUIC. */
   flush(): Promise<void>;

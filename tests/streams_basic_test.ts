@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { ClosedError, digest } from "@mosaik/transport";
 import { eventually, within } from "@mosaik/transport/testing";
-import { type Codec, stream } from "@mosaik/streams";
+import { type Codec, codecs, stream } from "@mosaik/streams";
 import { cluster } from "./streams_harness.ts";
 
 const Data1 = stream<string>("tests.data1");
@@ -49,6 +49,57 @@ Deno.test("streams: 2000 datums in order, two consumers each get a full copy", a
     }
     await eventually(() => p.consumers().every((s) => s.stats.datums === 2000));
     assert.equal(p.stats.sent, 2000);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: batch frames whose memory producers reuse reach three consumers intact", async () => {
+  // 1 KiB datums fill 64 KiB batch frames, whose buffers go back to the
+  // producer once every channel handed them to QUIC: a buffer reused too early
+  // would show as another datum's bytes here.
+  const Blocks = stream<Uint8Array>("tests.blocks", { codec: codecs.bytes });
+  const c = await cluster(4);
+  try {
+    const [n0, ...others] = c.nodes;
+    const p = n0.streams.produce(Blocks, { bufferSize: 8192, lagging: "block" });
+    const consumers = others.map((n) => n.streams.consume(Blocks));
+    await within(p.when.subscribed({ minimum: 3 }), 5000, "three subscribers");
+    const count = 3000;
+    const block = (i: number) => new Uint8Array(1024).fill(i % 251).fill(i >> 8, 0, 4);
+    const reading = consumers.map(async (consumer) => {
+      for (let i = 0; i < count; i++) {
+        assert.deepEqual(await consumer.recv(), block(i), `datum ${i}`);
+      }
+    });
+    for (let i = 0; i < count; i++) await p.send(block(i));
+    await within(Promise.all(reading), 20_000, "every datum at every consumer");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("streams: batch frames queued behind a stalled consumer keep their bytes", async () => {
+  // The consumer reads nothing at first: QUIC stops taking bytes, and the
+  // producer's batch frames (bursts of 60 datums) queue in its channel, each
+  // caught up with, so the producer forgets every frame at once. A frame's
+  // memory must not serve the next burst while the channel still holds it.
+  const Blocks = stream<Uint8Array>("tests.stalled", { codec: codecs.bytes });
+  const c = await cluster(2);
+  try {
+    const [n0, n1] = c.nodes;
+    const p = n0.streams.produce(Blocks, { bufferSize: 100_000, lagging: "block" });
+    const consumer = n1.streams.consume(Blocks, { bufferSize: 64 });
+    await within(p.when.subscribed(), 5000, "a subscriber");
+    const bursts = 300;
+    const block = (i: number) => new Uint8Array(1024).fill(i % 251).fill(i >> 8, 0, 4);
+    for (let b = 0; b < bursts; b++) {
+      await Promise.all(Array.from({ length: 60 }, (_, k) => p.send(block(b * 60 + k))));
+      await new Promise((r) => setTimeout(r, 0)); // the pump takes the burst alone
+    }
+    for (let i = 0; i < bursts * 60; i++) {
+      assert.deepEqual(await within(consumer.recv(), 10_000, `datum ${i}`), block(i), `datum ${i}`);
+    }
   } finally {
     await c.close();
   }

@@ -2,6 +2,7 @@
 // length then the payload; a length with the top bit set marks a close frame
 // whose payload is MessagePack `[code, reason]`.
 import { FrameTooLargeError, ResourceLimitError, TruncatedFrameError } from "./errors.ts";
+import { hasHeadroom, hold, unholdPart } from "./_frame_buffers.ts";
 
 export const CLOSE_BIT = 0x8000_0000;
 /** Bytes buffered by a writer before `write` waits for the stream. */
@@ -265,27 +266,6 @@ const WRITE_AS_IS = 16_384;
 /** Payloads up to this size are copied behind their header rather than queued with it. */
 const COPY_SMALL = 256;
 
-/** Buffers made by {@linkcode frameBuffer}: their first 4 bytes are the frame header's. */
-const withHeadroom = new WeakSet<ArrayBuffer>();
-
-/**
- * A zeroed buffer for a frame payload of `size` bytes, with room for the
- * frame header in front of it: a channel sends it as one write with the
- * header, neither copied nor preceded by a write of its own.
- *
- * @example
- * ```ts
- * import { frameBuffer } from "@mosaik/transport";
- * const payload = frameBuffer(1024);
- * payload.set([1, 2, 3]); // then channel.sendBytes(payload)
- * ```
- */
-export function frameBuffer(size: number): Uint8Array {
-  const buffer = new ArrayBuffer(size + 4);
-  withHeadroom.add(buffer);
-  return new Uint8Array(buffer, 4, size);
-}
-
 /**
  * Coalesces frames: the first frame is written at once; frames queued while a
  * write is in flight go out together in the next write. `write` resolves at
@@ -327,13 +307,14 @@ export class FrameWriter {
     const word = close ? size + CLOSE_BIT : size;
     if (
       !close && payload instanceof Uint8Array && payload.byteOffset === 4 &&
-      payload.buffer.byteLength === size + 4 && withHeadroom.has(payload.buffer as ArrayBuffer)
+      hasHeadroom(payload.buffer)
     ) {
       // the same bytes whichever channel sends it: a frame shared by channels
       // gets the same header from each
       const framed = new Uint8Array(payload.buffer, 0, size + 4);
       new DataView(framed.buffer).setUint32(0, word);
       this.#pending.push(framed);
+      hold(framed);
     } else if (payload instanceof Uint8Array && (transient || size <= COPY_SMALL)) {
       // One buffer for header and payload: V8 pays more for each small
       // buffer than for copying a small payload.
@@ -345,8 +326,10 @@ export class FrameWriter {
       const header = new Uint8Array(4);
       new DataView(header.buffer).setUint32(0, word);
       this.#pending.push(header);
-      if (payload instanceof Uint8Array) this.#pending.push(payload);
-      else for (const part of payload) this.#pending.push(part);
+      for (const part of payload instanceof Uint8Array ? [payload] : payload) {
+        this.#pending.push(part);
+        hold(part);
+      }
     }
     this.#pendingBytes += size + 4;
     this.#pendingFrames++;
@@ -385,14 +368,12 @@ export class FrameWriter {
             bytes += part.length;
             continue;
           }
-          if (i > from) await this.#writer.write(join(chunks, from, i, bytes));
-          await this.#writer.write(part);
+          if (i > from) await this.#write(chunks, from, i, bytes);
+          await this.#write(chunks, i, i + 1, part.length);
           from = i + 1;
           bytes = 0;
         }
-        if (from < chunks.length) {
-          await this.#writer.write(join(chunks, from, chunks.length, bytes));
-        }
+        if (from < chunks.length) await this.#write(chunks, from, chunks.length, bytes);
       }
     } catch (e) {
       this.#error = e;
@@ -402,6 +383,16 @@ export class FrameWriter {
     } finally {
       this.#flushing = undefined;
     }
+  }
+
+  /**
+   * Writes chunks `from..to` (`bytes` in all) as one buffer, then ends the
+   * holds on lent ones: QUIC has their bytes (a failed write keeps its holds,
+   * and the buffers are left to the collector).
+   */
+  async #write(chunks: Uint8Array[], from: number, to: number, bytes: number): Promise<void> {
+    await this.#writer.write(join(chunks, from, to, bytes));
+    for (let i = from; i < to; i++) unholdPart(chunks[i]);
   }
 
   /** Flushes, then finishes the stream. */
@@ -420,10 +411,9 @@ export class FrameWriter {
   }
 }
 
-/** Whether `part` is a whole frame, header included, in a buffer from {@linkcode frameBuffer}. */
+/** Whether `part` is a whole frame, header included, in a buffer from `frameBuffer`. */
 function isFramed(part: Uint8Array): boolean {
-  return part.byteOffset === 0 && part.length === part.buffer.byteLength &&
-    withHeadroom.has(part.buffer as ArrayBuffer);
+  return part.byteOffset === 0 && hasHeadroom(part.buffer);
 }
 
 /** Parts `from..to` of `chunks` (`bytes` long in all) as one buffer; a lone part as it is. */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { DecodeError, FrameTooLargeError } from "./errors.ts";
-import { frameBuffer, FrameReader, FrameWriter } from "./_frames.ts";
+import { FrameReader, FrameWriter } from "./_frames.ts";
+import { frameBuffer } from "./_frame_buffers.ts";
 
 function source(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return ReadableStream.from(chunks);

@@ -77,7 +77,7 @@ export * from "./codec.ts";
 export * from "./connection.ts";
 export * from "./endpoint.ts";
 export * from "./errors.ts";
-export { frameBuffer } from "./_frames.ts";
+export { frameBuffer, releaseFrame } from "./_frame_buffers.ts";
 export * from "./ids.ts";
 export { DEFAULT_LIMITS, type ResourceLimits, type ResourceUsage } from "./limits.ts";
 export * from "./log.ts";

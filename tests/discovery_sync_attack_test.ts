@@ -68,6 +68,59 @@ Deno.test("discovery: syncs the victim's own timer ends are not the requester's 
   }
 });
 
+/** Opens a sync to `victim` and stalls it after the reply: it holds one of the victim's turns. */
+async function stalledSync(from: Endpoint, victim: Endpoint) {
+  const ch = await from.open(victim.peerId, [victim.hostPort], SYNC_PROTOCOL);
+  await ch.send([]);
+  await ch.recv();
+  return ch;
+}
+
+Deno.test("discovery: syncs stalled in every turn of the victim hold it only until its timer", async () => {
+  const net = freshNetwork();
+  const victim = await startNode(net, { discovery: { requestTimeout: 1000 } });
+  const honest = await startNode(net);
+  await using attacker = await Endpoint.create({ networkId: net });
+  try {
+    const stalled = [];
+    for (let i = 0; i < 32; i++) stalled.push(await stalledSync(attacker, victim.endpoint));
+    // Every turn is held: the honest sync is served once the victim's timer
+    // ended the stalled ones, not before, and not turned away.
+    await honest.discovery.syncWith(victim.endpoint.address);
+    assert.ok(victim.discovery.stats.dropped["request-timeout"] >= 1);
+    await eventually(() => victim.discovery.stats.dropped["request-timeout"] === 32);
+    for (const ch of stalled) assert.equal(await ch.recv().catch(() => undefined), undefined);
+    assert.ok(honest.discovery.catalog.get(victim.endpoint.peerId));
+    assert.equal(victim.discovery.stats.dropped["sync-busy"], undefined);
+  } finally {
+    await closeAll([victim, honest]);
+  }
+});
+
+Deno.test("discovery: syncs beyond the victim's waiting room are turned away and counted", async () => {
+  const net = freshNetwork();
+  const victim = await startNode(net, { discovery: { requestTimeout: 2000 } });
+  const honest = await startNode(net);
+  const attackers = await Promise.all([0, 1, 2].map(() => Endpoint.create({ networkId: net })));
+  try {
+    // 32 turns and 128 places to wait: 180 syncs at once leave some out
+    await Promise.all(attackers.map(async (a) => {
+      await Promise.all(Array.from({ length: 60 }, async () => {
+        const ch = await a.open(victim.endpoint.peerId, [victim.endpoint.hostPort], SYNC_PROTOCOL);
+        await ch.send([]);
+      }));
+    }));
+    await eventually(() => (victim.discovery.stats.dropped["sync-busy"] ?? 0) >= 180 - 32 - 128);
+    // the victim's timer ends those it took in (served or waiting); then it serves again
+    await eventually(() => victim.discovery.stats.dropped["request-timeout"] === 32 + 128);
+    await honest.discovery.syncWith(victim.endpoint.address);
+    assert.ok(honest.discovery.catalog.get(victim.endpoint.peerId));
+  } finally {
+    await Promise.all(attackers.map((a) => a.close()));
+    await closeAll([victim, honest]);
+  }
+});
+
 Deno.test("discovery: a sync of 25,000 forged entries stops at the first offences", async () => {
   const net = freshNetwork();
   const victim = await startNode(net, { discovery: { banDuration: 60_000 } });

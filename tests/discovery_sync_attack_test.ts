@@ -47,15 +47,21 @@ Deno.test("discovery: 40 valid 250 KiB entries never get honest peers banned for
   }
 });
 
+/** Opens a sync to `victim` and stalls it after the reply: it holds one of the victim's turns. */
+async function stalledSync(from: Endpoint, victim: Endpoint) {
+  const ch = await from.open(victim.peerId, [victim.hostPort], SYNC_PROTOCOL);
+  await ch.send([]);
+  await ch.recv();
+  return ch;
+}
+
 Deno.test("discovery: syncs the victim's own timer ends are not the requester's offence", async () => {
   const net = freshNetwork();
   const victim = await startNode(net, { discovery: { requestTimeout: 200 } });
   await using slow = await Endpoint.create({ networkId: net });
   try {
     for (let i = 1; i <= 4; i++) {
-      const ch = await slow.open(victim.endpoint.peerId, [victim.endpoint.hostPort], SYNC_PROTOCOL);
-      await ch.send([]);
-      await ch.recv();
+      const ch = await stalledSync(slow, victim.endpoint);
       // Too slow to send our entries: the victim's timer ends the sync.
       assert.equal(await ch.recv().catch(() => undefined), undefined);
       await eventually(() => victim.discovery.stats.dropped["request-timeout"] === i);
@@ -67,14 +73,6 @@ Deno.test("discovery: syncs the victim's own timer ends are not the requester's 
     await victim.close();
   }
 });
-
-/** Opens a sync to `victim` and stalls it after the reply: it holds one of the victim's turns. */
-async function stalledSync(from: Endpoint, victim: Endpoint) {
-  const ch = await from.open(victim.peerId, [victim.hostPort], SYNC_PROTOCOL);
-  await ch.send([]);
-  await ch.recv();
-  return ch;
-}
 
 Deno.test("discovery: syncs stalled in every turn of the victim hold it only until its timer", async () => {
   const net = freshNetwork();

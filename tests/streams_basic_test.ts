@@ -8,6 +8,9 @@ import { cluster } from "./streams_harness.ts";
 
 const Data1 = stream<string>("tests.data1");
 
+/** Datum `i` of the batch-frame tests: 1 KiB whose bytes tell `i` apart from its neighbours. */
+const block = (i: number) => new Uint8Array(1024).fill(i % 251).fill(i >> 8, 0, 4);
+
 Deno.test("streams: each of two consumers receives all 100 datums of one producer", async () => {
   const c = await cluster(3);
   try {
@@ -66,7 +69,6 @@ Deno.test("streams: batch frames whose memory producers reuse reach three consum
     const consumers = others.map((n) => n.streams.consume(Blocks));
     await within(p.when.subscribed({ minimum: 3 }), 5000, "three subscribers");
     const count = 3000;
-    const block = (i: number) => new Uint8Array(1024).fill(i % 251).fill(i >> 8, 0, 4);
     const reading = consumers.map(async (consumer) => {
       for (let i = 0; i < count; i++) {
         assert.deepEqual(await consumer.recv(), block(i), `datum ${i}`);
@@ -92,7 +94,6 @@ Deno.test("streams: batch frames queued behind a stalled consumer keep their byt
     const consumer = n1.streams.consume(Blocks, { bufferSize: 64 });
     await within(p.when.subscribed(), 5000, "a subscriber");
     const bursts = 300;
-    const block = (i: number) => new Uint8Array(1024).fill(i % 251).fill(i >> 8, 0, 4);
     for (let b = 0; b < bursts; b++) {
       await Promise.all(Array.from({ length: 60 }, (_, k) => p.send(block(b * 60 + k))));
       await new Promise((r) => setTimeout(r, 0)); // the pump takes the burst alone

@@ -1,8 +1,8 @@
 // Buffers for outgoing frames with room for the frame header in front, and
-// the reuse of those their owner gave back. A fresh 64 KiB buffer costs about
-// 7 µs in V8 here (allocation and zeroing, and freeing it later), against 1.5
-// µs for filling one again: a producer of small datums made one per batch,
-// and that was a tenth of its time (docs/performance.md).
+// the reuse of those their owner gave back. A fresh 64 KiB buffer, filled and
+// dropped, costs about 9 µs in V8 here (allocation, zeroing, freeing it
+// later), against 1.5 µs for filling one again: a producer of small datums
+// made one per batch frame (docs/performance.md, "Streams: 1 KiB datums").
 //
 // A buffer is lent out: its owner holds it from `frameBuffer` until
 // `releaseFrame`, and every frame writer given it holds it from `write` until
@@ -82,7 +82,7 @@ export function frameBuffer(size: number): Uint8Array {
  */
 export function releaseFrame(frame: Uint8Array): void {
   const buffer = frame.buffer as ArrayBuffer;
-  if (owned.delete(buffer)) unhold(buffer);
+  if (owned.delete(buffer)) drop(buffer);
 }
 
 /** Whether `buffer` came from {@linkcode frameBuffer}. */
@@ -98,11 +98,12 @@ export function hold(part: Uint8Array): void {
 }
 
 /** Ends a writer's hold on `part`'s buffer (taken with {@linkcode hold}). */
-export function unholdPart(part: Uint8Array): void {
-  unhold(part.buffer as ArrayBuffer);
+export function unhold(part: Uint8Array): void {
+  drop(part.buffer as ArrayBuffer);
 }
 
-function unhold(buffer: ArrayBuffer): void {
+/** Ends one hold on `buffer`; the last one makes it a spare. */
+function drop(buffer: ArrayBuffer): void {
   const n = holds.get(buffer);
   if (n === undefined) return;
   if (n > 1) {

@@ -2,7 +2,7 @@
 // length then the payload; a length with the top bit set marks a close frame
 // whose payload is MessagePack `[code, reason]`.
 import { FrameTooLargeError, ResourceLimitError, TruncatedFrameError } from "./errors.ts";
-import { hasHeadroom, hold, unholdPart } from "./_frame_buffers.ts";
+import { hasHeadroom, hold, unhold } from "./_frame_buffers.ts";
 
 export const CLOSE_BIT = 0x8000_0000;
 /** Bytes buffered by a writer before `write` waits for the stream. */
@@ -392,7 +392,7 @@ export class FrameWriter {
    */
   async #write(chunks: Uint8Array[], from: number, to: number, bytes: number): Promise<void> {
     await this.#writer.write(join(chunks, from, to, bytes));
-    for (let i = from; i < to; i++) unholdPart(chunks[i]);
+    for (let i = from; i < to; i++) unhold(chunks[i]);
   }
 
   /** Flushes, then finishes the stream. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { delay } from "./async.ts";
-import { DIALS_AT_ONCE, staggered } from "./_dial.ts";
+import { DIALS_AT_ONCE, DIALS_IN_PROCESS, paced, staggered } from "./_dial.ts";
 import { Endpoint } from "./endpoint.ts";
 import { SecretKey } from "./ids.ts";
 import { networkId } from "./vocabulary.ts";
@@ -66,4 +66,38 @@ Deno.test("dial: handshakes to an address that never answers do not hold up the 
   assert.equal(settled, 0, "the dial waited for the silent ones to time out");
   silent.close();
   await Promise.all(stuck);
+});
+
+Deno.test("dial: handshakes are paced per acceptor address, not across the process", async () => {
+  const { promise: answered, resolve: answer } = Promise.withResolvers<void>();
+  const started: string[] = [];
+  const dial = (address: string) =>
+    paced(address, () => {
+      started.push(address);
+      return answered;
+    });
+  const busy = Array.from({ length: DIALS_AT_ONCE + 1 }, () => dial("busy:1"));
+  const other = dial("other:1");
+  assert.equal(started.filter((a) => a === "busy:1").length, DIALS_AT_ONCE, "one waits its turn");
+  assert.ok(started.includes("other:1"), "another acceptor's dial did not wait for a turn");
+  answer();
+  await Promise.all([...busy, other]);
+  assert.equal(started.length, DIALS_AT_ONCE + 2);
+});
+
+Deno.test("dial: the process runs at most DIALS_IN_PROCESS handshakes at once over all addresses", async () => {
+  const { promise: answered, resolve: answer } = Promise.withResolvers<void>();
+  let started = 0;
+  const dials = Array.from(
+    { length: DIALS_IN_PROCESS + 1 },
+    (_, i) =>
+      paced(`acceptor-${i}:1`, () => {
+        started++;
+        return answered;
+      }),
+  );
+  assert.equal(started, DIALS_IN_PROCESS, "the last one waits its turn");
+  answer();
+  await Promise.all(dials);
+  assert.equal(started, DIALS_IN_PROCESS + 1);
 });

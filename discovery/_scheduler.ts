@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Timers } from "@mosaik/transport";
 
 /** Schedules callbacks. */
 export interface Scheduler {
@@ -26,31 +27,19 @@ export function every(clock: Scheduler, period: number, jitter: number, fn: () =
 
 /** A {@linkcode Scheduler} on `setTimeout` that cancels everything on `close()`. */
 export class TimerScheduler implements Scheduler {
-  #timers = new Set<ReturnType<typeof setTimeout>>();
-  #closed = false;
+  #timers = new Timers();
 
   now(): number {
     return performance.now();
   }
 
   after(ms: number, fn: () => void): () => void {
-    if (this.#closed) return () => {};
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    this.#timers.add(t);
-    return () => {
-      clearTimeout(t);
-      this.#timers.delete(t);
-    };
+    return this.#timers.after(ms, fn);
   }
 
   /** Cancels every pending timer; later `after` calls do nothing. */
   close(): void {
-    this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
+    this.#timers.close();
   }
 }
 

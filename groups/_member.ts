@@ -15,6 +15,7 @@ import {
   type PeerId,
   type Ticket,
   type TicketValidator,
+  Timers,
   Waiter,
   type WaitOptions,
 } from "@mosaik/transport";
@@ -102,8 +103,8 @@ export class Member {
   #static: { peerId: PeerId; addresses: readonly string[] }[];
   #validators: readonly TicketValidator[];
   #rechecking = false;
-  /** Pending `#soon` callbacks (cleared when the member stops). */
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Pending `#soon` callbacks (cancelled when the member stops). */
+  readonly #timers = new Timers();
   #encoder = new BondEncoder();
 
   constructor(args: {
@@ -373,11 +374,7 @@ export class Member {
 
   /** Runs `fn` in a macrotask of its own. */
   #soon(fn: () => void): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, 0);
-    this.#timers.add(t);
+    this.#timers.after(0, fn);
   }
 
   #send(to: PeerId, msg: ReplicaMessage): void {
@@ -424,7 +421,7 @@ export class Member {
     }
     clearInterval(this.#timer);
     clearInterval(this.#dialTimer);
-    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.close();
     r.core.advance(); // stopping cleanly: nothing the leader sent stays unwritten
     this.#unsubscribe?.();
     this.#local?.removeGroup(this.id);

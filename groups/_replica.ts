@@ -358,7 +358,8 @@ export class Replica {
       }
       if (!core.hasReady) break;
     }
-    if (core.leader?.commitNoticeDue) this.#announceLater(this.opts.later!);
+    const later = this.opts.later;
+    if (later && core.leader?.commitNoticeDue) this.#announceLater(later);
     this.#outbox.sync();
   }
 

@@ -35,3 +35,47 @@ export function scheduleAt(at: number, fn: () => void, clock: () => number = Dat
     timer = undefined;
   };
 }
+
+/**
+ * Timers that stop together: each runs once unless cancelled, and
+ * {@linkcode Timers.close} cancels every one still pending, so a component
+ * that stops leaves no callback behind.
+ *
+ * @example
+ * ```ts
+ * import { Timers } from "@mosaik/transport";
+ * const timers = new Timers();
+ * const cancel = timers.after(1_000, () => console.log("not printed"));
+ * cancel();
+ * timers.after(60_000, () => console.log("not printed either"));
+ * timers.close();
+ * ```
+ */
+export class Timers {
+  #pending = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  /**
+   * Calls `fn` after `ms` milliseconds unless cancelled (by the function
+   * returned) or closed; once closed, does nothing.
+   */
+  after(ms: number, fn: () => void): () => void {
+    if (this.#closed) return () => {};
+    const t = setTimeout(() => {
+      this.#pending.delete(t);
+      fn();
+    }, ms);
+    this.#pending.add(t);
+    return () => {
+      clearTimeout(t);
+      this.#pending.delete(t);
+    };
+  }
+
+  /** Cancels every pending timer; later `after` calls do nothing. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#pending) clearTimeout(t);
+    this.#pending.clear();
+  }
+}

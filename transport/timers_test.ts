@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { scheduleAt } from "./timers.ts";
+import { scheduleAt, Timers } from "./timers.ts";
 
 Deno.test("scheduleAt waits for deadlines beyond 2^31 ms instead of firing at once", async () => {
   let far = false;
@@ -19,4 +19,20 @@ Deno.test("scheduleAt runs past deadlines asynchronously; cancel stops it", asyn
   await fired;
   await new Promise<void>((resolve) => scheduleAt(Date.now() + 5, resolve));
   assert.equal(ran, false);
+});
+
+Deno.test("Timers: a cancelled timer and those pending at close never run; none starts after", async () => {
+  const timers = new Timers();
+  const ran: string[] = [];
+  const cancel = timers.after(1, () => ran.push("cancelled"));
+  timers.after(1, () => ran.push("kept"));
+  cancel();
+  // timers of equal or shorter delay run before a later one: this one is a barrier
+  await new Promise<void>((resolve) => timers.after(5, resolve));
+  assert.deepEqual(ran, ["kept"]);
+  timers.after(1, () => ran.push("pending at close"));
+  timers.close();
+  timers.after(1, () => ran.push("after close"));
+  await new Promise<void>((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(ran, ["kept"]);
 });

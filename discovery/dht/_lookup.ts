@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { equalBytes, parseHostPort } from "@mosaik/transport";
+import { equalBytes, parseHostPort, Timers } from "@mosaik/transport";
 import type { BDict, BInput } from "./bencode.ts";
 import { isCompliant } from "./bep42.ts";
 import { type CompactNode, decodeNodes, KrpcError } from "./krpc.ts";
@@ -94,7 +94,7 @@ export function lookup(
   let queried = 0;
   let inflight = 0;
   let finished = false;
-  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const timers = new Timers();
   return new Promise((resolve) => {
     const window = () =>
       [...candidates.values()].filter((x) => x.state !== "failed" && !x.slow)
@@ -108,7 +108,7 @@ export function lookup(
     const finish = () => {
       if (finished) return;
       finished = true;
-      for (const t of timers) clearTimeout(t);
+      timers.close();
       const closest = window().filter((x) => x.responder).map((x) => x.responder!);
       resolve({ closest, queried });
     };
@@ -131,15 +131,13 @@ export function lookup(
       // blocking termination (a dead node costs ~4 RTTs, not the timeout).
       const slowAfter = Math.min(c.timeout, Math.max(30, 4 * c.rtt()));
       let freed = false;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
+      const stopSlow = timers.after(slowAfter, () => {
         if (x.state !== "pending") return;
         x.slow = true;
         freed = true;
         inflight--;
         pump();
-      }, slowAfter);
-      timers.add(timer);
+      });
       c.query(x.host, x.port, method, args).then(({ r }) => {
         x.state = "ok";
         x.slow = false;
@@ -163,8 +161,7 @@ export function lookup(
         x.state = "failed";
         if (x.id) c.failed(x.id);
       }).finally(() => {
-        clearTimeout(timer);
-        timers.delete(timer);
+        stopSlow();
         if (!freed) inflight--;
         pump();
       });

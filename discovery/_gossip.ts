@@ -39,6 +39,7 @@ import {
   decodeGossip,
   encodeAnnouncement,
   encodeGossip,
+  entryPayloadId,
   type GossipMessage,
   payloadId,
 } from "./_wire.ts";
@@ -131,6 +132,17 @@ export class Gossip {
     const bytes = encode(encodeGossip(m));
     this.#c.stats.gossipBytesSent += bytes.length;
     return this.#links.send(to.id, to.addresses, bytes);
+  }
+
+  /**
+   * The catalog took `signed`, new or newer: its peer joins the passive view
+   * (unless banned), and its broadcast, should it come after (a sync brought
+   * it), is neither delivered nor forwarded.
+   */
+  learned(signed: SignedPeerEntry, banned: boolean): void {
+    const e = signed.entry;
+    if (!banned) this.hv.learn({ id: e.peerId, addresses: e.addresses });
+    this.pt.markKnown(entryPayloadId(signed.bytes));
   }
 
   /**

@@ -98,6 +98,8 @@ export class Plumtree {
   #cache = new Map<string, { payload: Uint8Array; round: number; at: number }>();
   #cacheBytes = 0;
   #seen = new Map<string, number>();
+  /** Ids of {@linkcode Plumtree.markKnown}: their copies prune no link. */
+  #known = new Set<string>();
   #missing = new Map<string, Missing>();
   #queue = new Map<PeerId, [string, number][]>();
   /** Per lazy neighbour, the ids we sent it in IHAVEs and it has not grafted yet. */
@@ -176,7 +178,7 @@ export class Plumtree {
         if (this.#io.refuse?.(m.payload, from)) return;
         if (this.#io.id(m.payload) !== m.id) return "wrong-id";
         if (this.#seen.has(m.id)) {
-          if (this.#config.mode === "plumtree" && this.eager.has(from)) {
+          if (this.#config.mode === "plumtree" && this.eager.has(from) && !this.#known.has(m.id)) {
             this.eager.delete(from);
             this.lazy.add(from);
             this.#io.send(from, { kind: "prune" });
@@ -231,6 +233,24 @@ export class Plumtree {
         if (this.#config.mode === "plumtree" && this.eager.delete(from)) this.lazy.add(from);
         return;
     }
+  }
+
+  /**
+   * The content of payload `id` arrived by other means (a catalog sync
+   * brought the entry): a copy arriving later is neither delivered nor
+   * forwarded, and prunes no link, as the tree did not carry it twice. In a
+   * join storm most broadcasts arrive after a sync brought their entry;
+   * forwarding them on cost 200 nodes of one process about a quarter of
+   * their convergence time.
+   */
+  markKnown(id: string): void {
+    if (this.#seen.has(id)) return;
+    this.#expire();
+    this.#remember(id);
+    this.#known.add(id);
+    dropOldest(this.#known, MAX_SEEN);
+    this.#missing.get(id)?.cancel?.();
+    this.#missing.delete(id);
   }
 
   /** Cancels timers. */

@@ -121,3 +121,19 @@ Deno.test("plumtree: at most 64 former neighbours are remembered", () => {
   assert.equal(gossip(2, hex(2), peers[64]), undefined);
   assert.deepEqual(delivered, [hex(2)]);
 });
+
+Deno.test("plumtree: a payload known by other means is neither delivered nor forwarded, and prunes no link", () => {
+  const { pt, sent, delivered, gossip } = node(true);
+  pt.markKnown(hex(7));
+  gossip(7);
+  assert.deepEqual(delivered, []);
+  assert.equal(sent.length, 0, "neither forwarded nor pruned");
+  assert.ok(pt.eager.has(hostile), "the link stays in the tree");
+  gossip(8);
+  gossip(8, hex(8), other);
+  assert.deepEqual(
+    sent.filter((m) => m.kind === "prune").length,
+    1,
+    "a true duplicate still prunes",
+  );
+});

@@ -210,6 +210,15 @@ export function payloadId(payload: Uint8Array): string {
   } catch {
     // Not an announcement.
   }
+  return idOf(content);
+}
+
+/** The {@linkcode payloadId} of the announcement of the signed entry `bytes`. */
+export function entryPayloadId(bytes: Uint8Array): string {
+  return idOf(encode([0, ...signedParts(bytes)]));
+}
+
+function idOf(content: Uint8Array): string {
   // Native SHA-256: noble's BLAKE3 allocated ~36 KiB of garbage per id
   // (every received broadcast computes one), which grew V8's heap under floods.
   return createHash("sha256").update(content).digest("hex").slice(0, ID_BYTES * 2);

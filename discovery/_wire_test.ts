@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { decode, DecodeError, encode, SecretKey } from "@mosaik/transport";
+import { decode, DecodeError, encode, networkId, SecretKey } from "@mosaik/transport";
+import { signEntry } from "./entry.ts";
 import {
   decodeAnnouncement,
   decodeGossip,
   encodeAnnouncement,
   encodeGossip,
+  entryPayloadId,
   type GossipMessage,
+  payloadId,
 } from "./_wire.ts";
 
 const peer = { id: SecretKey.generate().peerId, addresses: ["127.0.0.1:1", "[::1]:2"] };
@@ -91,4 +94,21 @@ Deno.test("wire: fuzzed input only ever throws DecodeError", () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("wire: an entry's payload id is its announcement's, computed from the entry alone", () => {
+  const key = SecretKey.generate();
+  const { bytes } = signEntry(key, {
+    network: networkId("wire-ids"),
+    peerId: key.peerId,
+    version: { start: 1, counter: Date.now() },
+    addresses: ["127.0.0.1:1"],
+    tags: [],
+    streams: [],
+    groups: [],
+    tickets: [],
+  });
+  const announced = payloadId(encode(encodeAnnouncement({ kind: "entry", bytes })));
+  assert.equal(entryPayloadId(bytes), announced);
+  assert.notEqual(payloadId(encode(encodeAnnouncement({ kind: "departure", bytes }))), announced);
 });

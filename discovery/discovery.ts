@@ -322,9 +322,8 @@ export class Discovery implements AsyncDisposable {
       this.catalog.subscribe((ev) => {
         if (ev.type === "discovered" || ev.type === "updated") {
           this.#expiry.arm(ev.entry.version.counter + this.#opts.purgeAfter);
-          if (!this.#offences.banned(ev.entry.peerId)) {
-            this.#gossip.hv.learn({ id: ev.entry.peerId, addresses: ev.entry.addresses });
-          }
+          const signed = this.catalog.signed(ev.entry.peerId);
+          if (signed) this.#gossip.learned(signed, this.#offences.banned(ev.entry.peerId));
         } else {
           if (ev.type === "evicted") this.stats.catalogEvicted++;
           this.#latency.forget(ev.entry.peerId);

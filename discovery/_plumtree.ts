@@ -241,10 +241,12 @@ export class Plumtree {
    * forwarded, and prunes no link, as the tree did not carry it twice. In a
    * join storm most broadcasts arrive after a sync brought their entry;
    * forwarding them on cost 200 nodes of one process about a quarter of
-   * their convergence time.
+   * their convergence time. Naive flooding (`mode: "flood"`, the baseline)
+   * forwards every payload it had not received before, so there it does
+   * nothing.
    */
   markKnown(id: string): void {
-    if (this.#seen.has(id)) return;
+    if (this.#config.mode === "flood" || this.#seen.has(id)) return;
     this.#expire();
     this.#remember(id);
     this.#known.add(id);

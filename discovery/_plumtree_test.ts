@@ -137,3 +137,22 @@ Deno.test("plumtree: a payload known by other means is neither delivered nor for
     "a true duplicate still prunes",
   );
 });
+
+Deno.test("plumtree: naive flooding forwards a payload known by other means (the baseline stays naive)", () => {
+  const sent: PtMessage[] = [];
+  const pt = new Plumtree({ mode: "flood" }, {
+    send: (_, m) => sent.push(m),
+    deliver: () => true,
+    id: (payload) => new TextDecoder().decode(payload),
+  }, new VirtualScheduler());
+  pt.neighborUp(hostile);
+  pt.neighborUp(other);
+  pt.markKnown(hex(7));
+  pt.handle(hostile, {
+    kind: "gossip",
+    id: hex(7),
+    round: 0,
+    payload: new TextEncoder().encode(hex(7)),
+  });
+  assert.deepEqual(sent.map((m) => m.kind), ["gossip"], "forwarded to the other neighbour");
+});

@@ -344,6 +344,7 @@ export class Plumtree {
     for (const [id, at] of this.#seen) {
       if (at + this.#config.idRetention > now) break;
       this.#seen.delete(id);
+      this.#known.delete(id);
     }
   }
 }

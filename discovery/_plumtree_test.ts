@@ -156,3 +156,14 @@ Deno.test("plumtree: naive flooding forwards a payload known by other means (the
   });
   assert.deepEqual(sent.map((m) => m.kind), ["gossip"], "forwarded to the other neighbour");
 });
+
+Deno.test("plumtree: a known id is forgotten with the seen ones (its later copies prune again)", () => {
+  const { clock, pt, sent, delivered, gossip } = node(true);
+  pt.markKnown(hex(9));
+  clock.run(clock.now() + 90_001); // past idRetention
+  gossip(10); // expires what is older
+  gossip(9);
+  assert.deepEqual(delivered, [hex(10), hex(9)]);
+  gossip(9, hex(9), other);
+  assert.equal(sent.filter((m) => m.kind === "prune").length, 1, "a duplicate of it prunes");
+});

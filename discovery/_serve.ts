@@ -12,7 +12,7 @@ import { PING_PROTOCOL, servePing } from "./_ping.ts";
 import type { Requests } from "./_requests.ts";
 import { type CatalogSync, SYNC_PROTOCOL } from "./_sync.ts";
 import { bump, type DiscoveryStats } from "./stats.ts";
-import { Turns } from "./_turns.ts";
+import { Turns } from "@mosaik/transport";
 import type { Coordinate } from "./vivaldi.ts";
 
 /** What answering the protocols takes. */

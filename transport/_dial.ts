@@ -12,6 +12,7 @@ import { delay } from "./async.ts";
 import type { PeerId } from "./ids.ts";
 import { certificateHash, serverName } from "./_cert.ts";
 import { handshakeDeadline } from "./_handshake.ts";
+import { Turns } from "./turns.ts";
 
 /** First pause before dialing an acceptor again that refused us for being busy; it doubles. */
 export const BUSY_RETRY = 50;
@@ -79,34 +80,9 @@ export const DIALS_IN_PROCESS = 48;
  */
 export const DIAL_TURN = 50;
 
-/** Turns to dial: how many handshakes are under way, and the dials waiting for one. */
-class Turnstile {
-  dialing = 0;
-  waiting: (() => void)[] = [];
-
-  constructor(readonly limit: number) {}
-
-  /** Takes a turn: at once (`undefined`), or a promise of it. */
-  take(): Promise<void> | undefined {
-    if (this.dialing < this.limit) {
-      this.dialing++;
-      return undefined;
-    }
-    return new Promise<void>((r) => this.waiting.push(r));
-  }
-
-  /** Gives a turn back, to the next waiting dial if any; whether none is left under way. */
-  give(): boolean {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.dialing--;
-    return this.dialing === 0;
-  }
-}
-
-const inProcess = new Turnstile(DIALS_IN_PROCESS);
+const inProcess = new Turns(DIALS_IN_PROCESS);
 /** Per acceptor address with handshakes under way. */
-const perAddress = new Map<string, Turnstile>();
+const perAddress = new Map<string, Turns>();
 
 /**
  * Runs `handshake` once fewer than {@linkcode DIALS_AT_ONCE} handshakes of
@@ -115,19 +91,18 @@ const perAddress = new Map<string, Turnstile>();
  */
 export async function paced<T>(address: string, handshake: () => Promise<T>): Promise<T> {
   let here = perAddress.get(address);
-  if (!here) perAddress.set(address, here = new Turnstile(DIALS_AT_ONCE));
+  if (!here) perAddress.set(address, here = new Turns(DIALS_AT_ONCE));
   const at = here;
   // a free turn is taken synchronously: dials started together start in order
-  const mine = at.take();
-  if (mine) await mine;
-  const any = inProcess.take();
-  if (any) await any;
+  const mine = at.now() ?? await at.take()!;
+  const any = inProcess.now() ?? await inProcess.take()!;
   let held = true;
   const release = () => {
     if (!held) return;
     held = false;
-    inProcess.give();
-    if (at.give() && perAddress.get(address) === at) perAddress.delete(address);
+    any();
+    mine();
+    if (at.idle && perAddress.get(address) === at) perAddress.delete(address);
   };
   const timer = setTimeout(release, DIAL_TURN);
   try {

@@ -96,4 +96,5 @@ export {
 } from "./relay.ts";
 export * from "./ticket.ts";
 export * from "./timers.ts";
+export * from "./turns.ts";
 export * from "./vocabulary.ts";

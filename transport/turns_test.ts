@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Turns } from "./_turns.ts";
+import { Turns } from "./turns.ts";
 
 Deno.test("turns: at most size at once, the rest in order, beyond the queue none", async () => {
   const turns = new Turns(2, 2);
@@ -30,4 +30,14 @@ Deno.test("turns: at most size at once, the rest in order, beyond the queue none
   e();
   await f;
   assert.equal(third, true);
+});
+
+Deno.test("turns: now() takes a free turn at once, or none; idle once all are back", () => {
+  const turns = new Turns(1);
+  assert.equal(turns.idle, true);
+  const release = turns.now()!;
+  assert.equal(turns.idle, false);
+  assert.equal(turns.now(), undefined);
+  release();
+  assert.equal(turns.idle, true);
 });
